@@ -1,0 +1,64 @@
+"""The calibration record: an even parabola V(x) = a' x^2 + c' on inputs x in [-1, 0], its map to bias
+current, and the raw sweep it was fitted on (Sec. IV of Mazza et al. 2022)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One accepted (or rejected) calibration of one diode.
+
+    Voltages in volts, currents in amperes. ``input_to_current`` implements the paper's map
+    I_dc = |I_dc,0 - I_dc,-1| x + I_dc,0 for x in [-1, 0] (x = -1 lands on ``input_min_current``
+    whichever side of the vertex it is on).
+    """
+
+    device: str
+    a_prime: float  # V, curvature of the even parabola on the input axis (negative for a maximum)
+    c_prime: float  # V, V_dc at the vertex (x = 0)
+    vertex_current: float  # A, I_dc,0
+    input_min_current: float  # A, I_dc,-1
+    a: float = float("nan")  # V/A^2, direct fit V = a I^2 + b I + c
+    b: float = float("nan")  # V/A
+    c: float = float("nan")  # V
+    covariance: np.ndarray | None = None  # 3x3 covariance of (a, b, c)
+    sweep_bias_current: np.ndarray = field(default_factory=lambda: np.empty(0))
+    sweep_rectified_voltage: np.ndarray = field(default_factory=lambda: np.empty(0))
+    sweep_standard_error: np.ndarray = field(default_factory=lambda: np.empty(0))
+    rf_frequency: float = float("nan")  # Hz
+    rf_current: float = float("nan")  # A, amplitude at the device
+    run_id: int | None = None
+    status: str = "accepted"
+    reason: str = ""
+
+    @property
+    def input_span_current(self) -> float:
+        """|I_dc,0 - I_dc,-1| in A: the bias change for a unit change of input."""
+        return abs(self.vertex_current - self.input_min_current)
+
+    @property
+    def input_direction(self) -> float:
+        """+1 when x = -1 lies below the vertex current, -1 when above."""
+        return 1.0 if self.input_min_current <= self.vertex_current else -1.0
+
+    def input_to_current(self, x):
+        """Bias current (A) for input x in [-1, 0]."""
+        x = np.asarray(x, dtype=float)
+        return self.vertex_current + self.input_direction * self.input_span_current * x
+
+    def current_to_input(self, bias_current):
+        """Input x for a bias current (A); the inverse of ``input_to_current``."""
+        i = np.asarray(bias_current, dtype=float)
+        return (i - self.vertex_current) / (self.input_direction * self.input_span_current)
+
+    def parabola(self, x):
+        """The even parabola a' x^2 + c' (V)."""
+        x = np.asarray(x, dtype=float)
+        return self.a_prime * x * x + self.c_prime
+
+    def square_from_voltage(self, voltage):
+        """x^2 recovered from a read voltage: (P - c') / a'."""
+        return (np.asarray(voltage, dtype=float) - self.c_prime) / self.a_prime

@@ -1,0 +1,42 @@
+"""The ``dorlab`` command line.
+
+Each command family lives in its own module under ``dorlab.procedures`` and exposes
+``register(root: click.Group)``; heavy imports (numba, pyvisa) stay inside the commands so that
+``dorlab --help`` is instant.
+"""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# Modules that add commands to the root group (in help order).
+COMMAND_MODULES = [
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dorlab")
+def cli() -> None:
+    """dorlab: compute with injection-locked spintronic diodes, on the bench or on the simulator."""
+
+
+@cli.group()
+def reproduce() -> None:
+    """Reproduce the figures and tables of Mazza et al., Phys. Rev. Applied 17, 014045 (2022)."""
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(cli)
+
+
+_register_all()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
