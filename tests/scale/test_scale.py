@@ -1,0 +1,76 @@
+"""Scale-out: a 2-worker LocalCluster returns exactly the in-process results; bench work lands only on
+the worker that advertises the bench's resource."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dorlab.procedures import scale
+
+pytest.importorskip("distributed")
+
+
+def _seeded_draw_factory():
+    # Built inside a function so cloudpickle ships it by value to the worker processes.
+    def draw(seed, n):
+        rng = np.random.default_rng(seed)
+        return float(rng.standard_normal(n).sum())
+
+    return draw
+
+
+def test_chunks_cover_items_in_order():
+    items = list(range(10))
+    parts = scale.chunks(items, 3)
+    assert [len(p) for p in parts] == [3, 4, 3]
+    assert [x for p in parts for x in p] == items
+    assert scale.chunks([1, 2], 5) == [[1], [2]]
+    with pytest.raises(ValueError, match="n_chunks = 0"):
+        scale.chunks(items, 0)
+
+
+def test_unknown_cluster_is_refused():
+    with pytest.raises(ValueError, match="'udp://x'"):
+        with scale.dask_client("udp://x"):
+            pass
+
+
+def test_bench_resource_name():
+    assert scale.bench_resource("labA") == "bench-labA"
+    with pytest.raises(ValueError):
+        scale.bench_resource("lab A")
+
+
+def test_local_cluster_equals_in_process():
+    draw = _seeded_draw_factory()
+    arguments = [(seed, 1000) for seed in range(12)]
+    expected = scale.map_tasks(draw, arguments)
+    seen = []
+    with scale.dask_client("local", n_workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        got = scale.map_tasks(draw, arguments, client=client, progress=lambda d, t: seen.append((d, t)))
+    assert got == expected
+    assert seen[-1] == (12, 12)
+
+
+def test_bench_tasks_run_only_on_the_bench_worker():
+    from distributed import Client, Nanny, Scheduler, SpecCluster
+
+    resource = scale.bench_resource("sim")
+    workers = {
+        "bench-worker": {"cls": Nanny, "options": {"nthreads": 1, "resources": {resource: 1}}},
+        "plain-worker": {"cls": Nanny, "options": {"nthreads": 1}},
+    }
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+
+    def where(_):
+        from distributed import get_worker
+
+        return get_worker().name
+
+    with SpecCluster(workers=workers, scheduler=scheduler) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2)
+        placed = scale.map_tasks(where, [(i,) for i in range(6)], client=client, resources={resource: 1})
+        free = scale.map_tasks(where, [(i,) for i in range(20)], client=client)
+    assert set(placed) == {"bench-worker"}
+    assert set(free) <= {"bench-worker", "plain-worker"}
