@@ -1,0 +1,423 @@
+"""Macrospin Landau-Lifshitz-Gilbert-Slonczewski kernels (numba).
+
+Equation (reduced field h = H / Ms, time in seconds, gamma0 Ms the rate):
+
+    dm/dt = gamma0 Ms / (1 + alpha^2) * (F + alpha m x F)
+    F     = -m x h_eff + sigma I g_T(m.p) [m x (m x p) - q m x p]
+    g_T   = 2 eta / (1 + eta^2 m.p)
+
+which is the implicit Gilbert form dm/dt = F + alpha m x dm/dt solved for dm/dt, so the spin torque
+acquires its Gilbert cross terms. With ``cross = 0`` (parameter slot) the torque is instead added after
+the division, exactly as the paper's Eq. (4) is printed.
+
+Current: I(t) = I_step(t) + I_ac sin(omega t + phi_ac), with I_step = I_before for t < t_step and I_dc
+after (t_step = 0: plain dc). Resistance R = R_P + dR (1 - m.p) / 2.
+
+Everything is packed in float64 arrays so that one kernel serves single runs and batches:
+``params`` (see ``P_*`` indices, built by ``pack_parameters``) and ``drive`` (``D_*``, ``pack_drive``).
+Integrators: 0 = RK4 (deterministic), 1 = stochastic Heun (Stratonovich, Brown's thermal field with
+variance 2 alpha kB T / (gamma0 mu0 Ms V dt), drawn once per step and used in predictor and
+corrector). Both renormalise |m| after each step unless told not to (tests of the bare integrator).
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from .presets import BOLTZMANN, MU0, DeviceParameters
+
+# --- parameter layout -------------------------------------------------------------------------
+P_HK, P_NX, P_NY, P_NZ, P_HX, P_HY, P_HZ, P_PX, P_PY, P_PZ = range(10)
+P_ALPHA, P_SIGMA, P_ETA, P_Q, P_CROSS, P_RATE, P_RP, P_DR, P_THERMAL = range(10, 19)
+N_PARAMS = 19
+
+D_IDC, D_IAC, D_OMEGA, D_PHI, D_IBEFORE, D_TSTEP = range(6)
+N_DRIVE = 6
+
+RK4, HEUN = 0, 1
+
+# accumulator layout (per averaging window; Hann-weighted sums, divide by the weight sum A_COUNT)
+A_COUNT, A_R, A_RSIN, A_RCOS, A_MX, A_MXSIN, A_MXCOS, A_MY, A_MZ, A_MX2, A_MZ2, A_V = range(12)
+N_ACC = 12
+
+
+def pack_parameters(parameters: DeviceParameters, temperature: float = 0.0) -> np.ndarray:
+    """The float64 parameter vector of a device at ``temperature`` (K)."""
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be >= 0 K, got {temperature!r}")
+    ms = parameters.saturation_magnetization
+    nx, ny, nz = parameters.demagnetizing_factors
+    out = np.zeros(N_PARAMS)
+    out[P_HK] = parameters.anisotropy_field / ms
+    out[P_NX], out[P_NY], out[P_NZ] = nx, ny, nz
+    out[P_HX:P_HZ + 1] = np.asarray(parameters.applied_field) / ms
+    out[P_PX:P_PZ + 1] = parameters.polarizer
+    out[P_ALPHA] = parameters.damping
+    out[P_SIGMA] = parameters.torque_sigma * parameters.current_sign
+    out[P_ETA] = parameters.polarization_efficiency
+    out[P_Q] = parameters.field_like_ratio
+    out[P_CROSS] = 1.0 if parameters.torque_gilbert_cross_terms else 0.0
+    out[P_RATE] = parameters.time_scale
+    out[P_RP] = parameters.resistance_parallel
+    out[P_DR] = parameters.magnetoresistance
+    # reduced thermal-field variance times dt: <h_th^2> dt = 2 alpha kB T / (gamma0 mu0 Ms V) / Ms^2
+    out[P_THERMAL] = (2 * parameters.damping * BOLTZMANN * temperature
+                      / (parameters.gyromagnetic_ratio * MU0 * ms * parameters.volume) / ms**2)
+    return out
+
+
+def pack_drive(bias_current: float, rf_current: float = 0.0, rf_frequency: float = 0.0,
+               rf_phase: float = 0.0, bias_before: float | None = None, step_time: float = 0.0) -> np.ndarray:
+    """The float64 drive vector: I_dc (A), I_ac (A), f_ac (Hz), phi_ac (rad), optional dc step."""
+    for name, value in (("bias_current", bias_current), ("rf_current", rf_current),
+                        ("rf_frequency", rf_frequency), ("rf_phase", rf_phase), ("step_time", step_time)):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+    if rf_current < 0 or rf_frequency < 0:
+        raise ValueError(f"rf_current and rf_frequency must be >= 0, got {rf_current!r}, {rf_frequency!r}")
+    out = np.zeros(N_DRIVE)
+    out[D_IDC] = bias_current
+    out[D_IAC] = rf_current
+    out[D_OMEGA] = 2 * math.pi * rf_frequency
+    out[D_PHI] = rf_phase
+    out[D_IBEFORE] = bias_current if bias_before is None else bias_before
+    out[D_TSTEP] = step_time
+    return out
+
+
+# --- field terms (reduced units, one function each) --------------------------------------------
+@nb.njit(cache=True, inline="always")
+def anisotropy_field(mz, p):
+    """Uniaxial perpendicular anisotropy: h = (2 Ku / mu0 Ms^2) m_z z."""
+    return p[P_HK] * mz
+
+
+@nb.njit(cache=True, inline="always")
+def demagnetizing_field(mx, my, mz, p):
+    """h = -N m with a diagonal tensor."""
+    return -p[P_NX] * mx, -p[P_NY] * my, -p[P_NZ] * mz
+
+
+@nb.njit(cache=True, inline="always")
+def effective_field(mx, my, mz, p):
+    """Anisotropy + demagnetizing + applied (reduced)."""
+    dx, dy, dz = demagnetizing_field(mx, my, mz, p)
+    return dx + p[P_HX], dy + p[P_HY], dz + p[P_HZ] + anisotropy_field(mz, p)
+
+
+@nb.njit(cache=True, inline="always")
+def cross(ax, ay, az, bx, by, bz):
+    return ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+
+
+@nb.njit(cache=True, inline="always")
+def torque_efficiency(cos_theta, eta):
+    """g_T(theta) = 2 eta / (1 + eta^2 cos theta)."""
+    return 2.0 * eta / (1.0 + eta * eta * cos_theta)
+
+
+@nb.njit(cache=True, inline="always")
+def spin_torque(mx, my, mz, current, p):
+    """sigma I g_T [m x (m x p) - q m x p] (reduced)."""
+    px, py, pz = p[P_PX], p[P_PY], p[P_PZ]
+    amp = p[P_SIGMA] * current * torque_efficiency(mx * px + my * py + mz * pz, p[P_ETA])
+    cx, cy, cz = cross(mx, my, mz, px, py, pz)
+    dx, dy, dz = cross(mx, my, mz, cx, cy, cz)
+    q = p[P_Q]
+    return amp * (dx - q * cx), amp * (dy - q * cy), amp * (dz - q * cz)
+
+
+@nb.njit(cache=True, inline="always")
+def drive_current(t, d):
+    """I(t) = I_dc (or I_before before the step) + I_ac sin(omega t + phi_ac), amperes."""
+    base = d[D_IBEFORE] if t < d[D_TSTEP] else d[D_IDC]
+    return base + d[D_IAC] * math.sin(d[D_OMEGA] * t + d[D_PHI])
+
+
+@nb.njit(cache=True, inline="always")
+def llgs_rhs(mx, my, mz, current, thx, thy, thz, p):
+    """dm/dt (1/s) for magnetization m, current (A) and an extra (thermal) reduced field."""
+    hx, hy, hz = effective_field(mx, my, mz, p)
+    hx += thx
+    hy += thy
+    hz += thz
+    fx, fy, fz = cross(mx, my, mz, hx, hy, hz)
+    fx, fy, fz = -fx, -fy, -fz
+    tx, ty, tz = spin_torque(mx, my, mz, current, p)
+    alpha = p[P_ALPHA]
+    if p[P_CROSS] != 0.0:
+        fx += tx
+        fy += ty
+        fz += tz
+    gx, gy, gz = cross(mx, my, mz, fx, fy, fz)
+    scale = p[P_RATE] / (1.0 + alpha * alpha)
+    rx = scale * (fx + alpha * gx)
+    ry = scale * (fy + alpha * gy)
+    rz = scale * (fz + alpha * gz)
+    if p[P_CROSS] == 0.0:
+        rx += p[P_RATE] / (1.0 + alpha * alpha) * tx
+        ry += p[P_RATE] / (1.0 + alpha * alpha) * ty
+        rz += p[P_RATE] / (1.0 + alpha * alpha) * tz
+    return rx, ry, rz
+
+
+@nb.njit(cache=True, inline="always")
+def resistance(mx, my, mz, p):
+    """R = R_P + dR (1 - m.p) / 2 (ohm)."""
+    return p[P_RP] + p[P_DR] * 0.5 * (1.0 - (mx * p[P_PX] + my * p[P_PY] + mz * p[P_PZ]))
+
+
+@nb.njit(cache=True)
+def reduced_energy(mx, my, mz, p):
+    """Energy density over mu0 Ms^2 (dimensionless): anisotropy + demag + Zeeman."""
+    return (-0.5 * p[P_HK] * mz * mz
+            + 0.5 * (p[P_NX] * mx * mx + p[P_NY] * my * my + p[P_NZ] * mz * mz)
+            - (p[P_HX] * mx + p[P_HY] * my + p[P_HZ] * mz))
+
+
+# --- integrator steps ----------------------------------------------------------------------------
+@nb.njit(cache=True, inline="always")
+def rk4_step(mx, my, mz, t, dt, p, d):
+    i0 = drive_current(t, d)
+    i1 = drive_current(t + 0.5 * dt, d)
+    i2 = drive_current(t + dt, d)
+    k1x, k1y, k1z = llgs_rhs(mx, my, mz, i0, 0.0, 0.0, 0.0, p)
+    h = 0.5 * dt
+    k2x, k2y, k2z = llgs_rhs(mx + h * k1x, my + h * k1y, mz + h * k1z, i1, 0.0, 0.0, 0.0, p)
+    k3x, k3y, k3z = llgs_rhs(mx + h * k2x, my + h * k2y, mz + h * k2z, i1, 0.0, 0.0, 0.0, p)
+    k4x, k4y, k4z = llgs_rhs(mx + dt * k3x, my + dt * k3y, mz + dt * k3z, i2, 0.0, 0.0, 0.0, p)
+    s = dt / 6.0
+    return (mx + s * (k1x + 2 * k2x + 2 * k3x + k4x),
+            my + s * (k1y + 2 * k2y + 2 * k3y + k4y),
+            mz + s * (k1z + 2 * k2z + 2 * k3z + k4z))
+
+
+@nb.njit(cache=True, inline="always")
+def _next_uniform(state):
+    """splitmix64 -> uniform in (0, 1]; state is a uint64[1] array owned by one trajectory."""
+    state[0] += np.uint64(0x9E3779B97F4A7C15)
+    z = state[0]
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(11)) + np.uint64(1)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _normal_pair(state):
+    u1 = _next_uniform(state)
+    u2 = _next_uniform(state)
+    r = math.sqrt(-2.0 * math.log(u1))
+    return r * math.cos(2 * math.pi * u2), r * math.sin(2 * math.pi * u2)
+
+
+@nb.njit(cache=True, inline="always")
+def heun_step(mx, my, mz, t, dt, p, d, state, spare):
+    """Stochastic Heun (Stratonovich): one thermal field per step, used by predictor and corrector.
+    ``spare`` (float64[2]: flag, value) keeps the unused Box-Muller normal."""
+    std = math.sqrt(p[P_THERMAL] / dt)
+    thx = thy = thz = 0.0
+    if std > 0.0:
+        a, b = _normal_pair(state)
+        if spare[0] != 0.0:
+            c = spare[1]
+            spare[0] = 0.0
+        else:
+            c, e = _normal_pair(state)
+            spare[0] = 1.0
+            spare[1] = e
+        thx, thy, thz = std * a, std * b, std * c
+    i0 = drive_current(t, d)
+    i1 = drive_current(t + dt, d)
+    k1x, k1y, k1z = llgs_rhs(mx, my, mz, i0, thx, thy, thz, p)
+    qx, qy, qz = mx + dt * k1x, my + dt * k1y, mz + dt * k1z
+    k2x, k2y, k2z = llgs_rhs(qx, qy, qz, i1, thx, thy, thz, p)
+    h = 0.5 * dt
+    return mx + h * (k1x + k2x), my + h * (k1y + k2y), mz + h * (k1z + k2z)
+
+
+@nb.njit(cache=True, inline="always")
+def _step(mx, my, mz, t, dt, p, d, method, state, spare, renorm):
+    if method == RK4:
+        mx, my, mz = rk4_step(mx, my, mz, t, dt, p, d)
+    else:
+        mx, my, mz = heun_step(mx, my, mz, t, dt, p, d, state, spare)
+    if renorm:
+        inv = 1.0 / math.sqrt(mx * mx + my * my + mz * mz)
+        mx *= inv
+        my *= inv
+        mz *= inv
+    return mx, my, mz
+
+
+# --- run kernels ----------------------------------------------------------------------------------
+@nb.njit(cache=True)
+def _run_accumulate(m, p, d, dt, t0, n_transient, n_window_steps, acc, method, seed, renorm):
+    """Integrate n_transient steps, then len(acc) windows of n_window_steps each, summing the
+    Hann-weighted lock-in products into acc[w, :] (acc[w, A_COUNT] is the weight sum, so a mean is
+    acc[w, k] / acc[w, A_COUNT]). m (float64[3]) is updated in place; returns the end time."""
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = np.uint64(seed)
+    spare = np.zeros(2)
+    mx, my, mz = m[0], m[1], m[2]
+    t = t0
+    for _ in range(n_transient):
+        mx, my, mz = _step(mx, my, mz, t, dt, p, d, method, state, spare, renorm)
+        t += dt
+    omega, phi, iac = d[D_OMEGA], d[D_PHI], d[D_IAC]
+    two_pi_over_n = 2.0 * math.pi / n_window_steps
+    for w in range(acc.shape[0]):
+        for k in range(acc.shape[1]):
+            acc[w, k] = 0.0
+        for j in range(n_window_steps):
+            # Hann-weighted samples on a uniform grid: whole drive periods are averaged exactly, and
+            # an unlocked or free-running oscillation leaks only ~1/(f T)^2 into the means
+            hann = 1.0 - math.cos(two_pi_over_n * j)
+            s = math.sin(omega * t + phi)
+            c = math.cos(omega * t + phi)
+            r = resistance(mx, my, mz, p)
+            acc[w, A_COUNT] += hann
+            acc[w, A_R] += hann * r
+            acc[w, A_RSIN] += hann * r * s
+            acc[w, A_RCOS] += hann * r * c
+            acc[w, A_MX] += hann * mx
+            acc[w, A_MXSIN] += hann * mx * s
+            acc[w, A_MXCOS] += hann * mx * c
+            acc[w, A_MY] += hann * my
+            acc[w, A_MZ] += hann * mz
+            acc[w, A_MX2] += hann * mx * mx
+            acc[w, A_MZ2] += hann * mz * mz
+            acc[w, A_V] += hann * r * ((d[D_IBEFORE] if t < d[D_TSTEP] else d[D_IDC]) + iac * s)
+            mx, my, mz = _step(mx, my, mz, t, dt, p, d, method, state, spare, renorm)
+            t += dt
+    m[0], m[1], m[2] = mx, my, mz
+    return t
+
+
+@nb.njit(cache=True)
+def _run_trace(m, p, d, dt, t0, n_steps, stride, out, method, seed, renorm):
+    """Integrate n_steps, storing (t, mx, my, mz) every ``stride`` steps into out (rows = n_steps //
+    stride + 1, the first row is the initial state). m is updated in place."""
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = np.uint64(seed)
+    spare = np.zeros(2)
+    mx, my, mz = m[0], m[1], m[2]
+    t = t0
+    row = 0
+    out[0, 0], out[0, 1], out[0, 2], out[0, 3] = t, mx, my, mz
+    for k in range(1, n_steps + 1):
+        mx, my, mz = _step(mx, my, mz, t, dt, p, d, method, state, spare, renorm)
+        t = t0 + k * dt
+        if k % stride == 0:
+            row += 1
+            out[row, 0], out[row, 1], out[row, 2], out[row, 3] = t, mx, my, mz
+    m[0], m[1], m[2] = mx, my, mz
+    return t
+
+
+@nb.njit(cache=True, parallel=True)
+def _batch_accumulate(m, p, d, dt, n_transient, n_window_steps, acc, method, seeds, renorm):
+    """Independent runs in parallel: m (n,3), p (n,N_PARAMS), d (n,N_DRIVE), dt (n,),
+    n_transient (n,), n_window_steps (n,), acc (n, windows, N_ACC), seeds (n,)."""
+    for i in nb.prange(m.shape[0]):
+        _run_accumulate(m[i], p[i], d[i], dt[i], 0.0, n_transient[i], n_window_steps[i], acc[i],
+                        method, seeds[i], renorm)
+
+
+@nb.njit(cache=True, parallel=True)
+def _batch_trace(m, p, d, dt, n_steps, stride, out, method, seeds, renorm):
+    for i in nb.prange(m.shape[0]):
+        _run_trace(m[i], p[i], d[i], dt, 0.0, n_steps, stride, out[i], method, seeds[i], renorm)
+
+
+# --- Python-facing API -------------------------------------------------------------------------------
+def _method_code(method: str) -> int:
+    if method == "rk4":
+        return RK4
+    if method == "heun":
+        return HEUN
+    raise ValueError(f"method must be 'rk4' or 'heun', got {method!r}")
+
+
+def _unit(m0) -> np.ndarray:
+    m = np.array(m0, dtype=np.float64).reshape(3)
+    norm = np.linalg.norm(m)
+    if not np.isfinite(norm) or norm == 0:
+        raise ValueError(f"initial magnetization must be a finite non-zero 3-vector, got {m0!r}")
+    return m / norm
+
+
+def simulate_trace(params: np.ndarray, drive: np.ndarray, m0, duration: float, dt: float = 1e-12,
+                   stride: int = 1, method: str = "rk4", seed: int = 0, t0: float = 0.0,
+                   renormalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """One trajectory. Returns (trace (rows, 4) of t [s], mx, my, mz; final m)."""
+    if dt <= 0 or duration <= 0:
+        raise ValueError(f"dt and duration must be > 0, got dt={dt!r}, duration={duration!r}")
+    n_steps = int(round(duration / dt))
+    stride = max(1, int(stride))
+    out = np.empty((n_steps // stride + 1, 4))
+    m = _unit(m0)
+    _run_trace(m, params, drive, dt, t0, n_steps, stride, out, _method_code(method), seed, renormalize)
+    return out, m
+
+
+def simulate_accumulate(params: np.ndarray, drive: np.ndarray, m0, dt: float, n_transient: int,
+                        n_window_steps: int, n_windows: int, method: str = "rk4", seed: int = 0,
+                        t0: float = 0.0, renormalize: bool = True):
+    """One trajectory, lock-in sums per window. Returns (acc (n_windows, N_ACC), final m, end time)."""
+    acc = np.zeros((int(n_windows), N_ACC))
+    m = _unit(m0)
+    t_end = _run_accumulate(m, params, drive, dt, t0, int(n_transient), int(n_window_steps), acc,
+                            _method_code(method), seed, renormalize)
+    return acc, m, t_end
+
+
+def simulate_batch(params: np.ndarray, drives: np.ndarray, m0: np.ndarray, dt, n_transient,
+                   n_window_steps, n_windows: int, method: str = "rk4", seeds=None,
+                   renormalize: bool = True):
+    """Many independent runs in parallel (numba prange). ``params`` (N_PARAMS,) or (n, N_PARAMS),
+    ``drives`` (n, N_DRIVE), ``m0`` (3,) or (n, 3); dt, n_transient, n_window_steps scalars or (n,).
+    Returns (acc (n, n_windows, N_ACC), final m (n, 3))."""
+    drives = np.ascontiguousarray(np.atleast_2d(drives), dtype=np.float64)
+    n = drives.shape[0]
+    params = np.ascontiguousarray(np.broadcast_to(params, (n, N_PARAMS)), dtype=np.float64)
+    m = np.array(np.broadcast_to(m0, (n, 3)), dtype=np.float64)
+    m /= np.linalg.norm(m, axis=1)[:, None]
+    dt_arr = np.ascontiguousarray(np.broadcast_to(np.asarray(dt, dtype=np.float64), (n,)))
+    ntr = np.ascontiguousarray(np.broadcast_to(np.asarray(n_transient, dtype=np.int64), (n,)))
+    nws = np.ascontiguousarray(np.broadcast_to(np.asarray(n_window_steps, dtype=np.int64), (n,)))
+    seeds_arr = (np.arange(n, dtype=np.uint64) + np.uint64(12345) if seeds is None
+                 else np.ascontiguousarray(np.broadcast_to(np.asarray(seeds, dtype=np.uint64), (n,))))
+    acc = np.zeros((n, int(n_windows), N_ACC))
+    _batch_accumulate(m, params, drives, dt_arr, ntr, nws, acc, _method_code(method), seeds_arr, renormalize)
+    return acc, m
+
+
+def simulate_batch_trace(params: np.ndarray, drives: np.ndarray, m0: np.ndarray, duration: float,
+                         dt: float = 1e-12, stride: int = 1, method: str = "rk4", seeds=None,
+                         renormalize: bool = True):
+    """Many trajectories in parallel, traces (n, rows, 4) and final m (n, 3)."""
+    drives = np.ascontiguousarray(np.atleast_2d(drives), dtype=np.float64)
+    n = drives.shape[0]
+    params = np.ascontiguousarray(np.broadcast_to(params, (n, N_PARAMS)), dtype=np.float64)
+    m = np.array(np.broadcast_to(m0, (n, 3)), dtype=np.float64)
+    m /= np.linalg.norm(m, axis=1)[:, None]
+    n_steps = int(round(duration / dt))
+    stride = max(1, int(stride))
+    out = np.empty((n, n_steps // stride + 1, 4))
+    seeds_arr = (np.arange(n, dtype=np.uint64) + np.uint64(12345) if seeds is None
+                 else np.ascontiguousarray(np.broadcast_to(np.asarray(seeds, dtype=np.uint64), (n,))))
+    _batch_trace(m, params, drives, dt, n_steps, stride, out, _method_code(method), seeds_arr, renormalize)
+    return out, m
+
+
+def rhs(params: np.ndarray, m, current: float = 0.0) -> np.ndarray:
+    """dm/dt (1/s) at m and a constant current (for Jacobians and tests)."""
+    return np.array(llgs_rhs(float(m[0]), float(m[1]), float(m[2]), float(current), 0.0, 0.0, 0.0, params))
+
+
+def energy(params: np.ndarray, m) -> float:
+    """Reduced energy density E / (mu0 Ms^2)."""
+    return float(reduced_energy(float(m[0]), float(m[1]), float(m[2]), params))
