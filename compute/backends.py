@@ -1,0 +1,311 @@
+"""Readers: "the rectified voltage of diode k at input x" behind one protocol.
+
+``read(diode, x) -> V`` takes integer diode indices into the pool and inputs x in [-1, 0] (broadcast
+together) and returns volts. Two backends live here (the bench one is ``dorlab.procedures.dor_bench``):
+
+* :class:`IdealBackend` -- the calibrated parabola a'_k x^2 + c'_k itself, so DOR gives the exact product.
+* :class:`ModelBackend` -- a diode emulated from a calibration's *measured* sweep: the raw points mapped onto
+  x and interpolated, read noise with the sweep's standard error, device-to-device variation of the parabola
+  parameters (Table I row b of Mazza et al. 2022: +-2.5 %), optional linear drift. Decoding still uses the
+  nominal calibration, which is what makes the emulated DOR imperfect exactly as on the device.
+
+Both also describe each diode as a :class:`DiodeKernel` (a parabola or a uniform table on x plus a noise table)
+so the scheduler's numba kernels can take P(F - G) reads inside the product loop without materialising them.
+Noise is counter-based (splitmix64 of the diode's seed and its read counter mapped through a normal quantile
+table): reproducible for a seed regardless of threads or batching.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+from numba import njit, prange
+from scipy.special import ndtri
+
+from dorlab.calibration.record import Calibration
+from dorlab.compute.encoding import check_diode_input
+
+KIND_PARABOLA = 0
+KIND_TABLE = 1
+
+_NORMAL_BITS = 16
+
+
+def _normal_quantile_table(bits: int = _NORMAL_BITS) -> np.ndarray:
+    """Standard-normal quantiles at the midpoints of 2**bits equal-probability bins, rescaled to unit variance."""
+    n = 1 << bits
+    table = ndtri((np.arange(n) + 0.5) / n)
+    return table / np.sqrt(np.mean(table * table))
+
+
+NORMAL_TABLE = _normal_quantile_table()
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """The compute side's only view of a diode pool."""
+
+    n_diodes: int
+
+    def read(self, diode, x) -> np.ndarray:
+        """Rectified voltage (V) of diode ``diode`` (int array) at input ``x`` in [-1, 0]."""
+
+
+@dataclass(frozen=True)
+class DiodeKernel:
+    """What the numba kernels need to take reads of one emulated diode at x = -d, d in [0, 1].
+
+    ``kind`` 0: V = a_true d^2 + c_true (exact parabola). ``kind`` 1: V linear-interpolated from ``voltage`` on
+    the uniform grid x = linspace(-1, 0, len(voltage)), plus ``sigma`` (same grid) times a standard normal
+    when ``noise``; both kinds add ``drift_per_read`` times the read counter.
+    """
+
+    kind: int
+    a_true: float
+    c_true: float
+    voltage: np.ndarray
+    sigma: np.ndarray
+    noise: bool
+    seed_key: np.uint64
+    drift_per_read: float
+
+
+@njit(cache=True, inline="always")
+def _splitmix64(z):
+    z = (z + np.uint64(0x9E3779B97F4A7C15))
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def standard_normal(seed_key, counter, normal_table):
+    """One standard-normal draw for read number ``counter`` of the diode keyed ``seed_key``."""
+    h = _splitmix64(seed_key ^ (np.uint64(counter) * np.uint64(0xD1B54A32D192ED03)))
+    return normal_table[np.int64(h >> np.uint64(64 - _NORMAL_BITS))]
+
+
+@njit(cache=True, inline="always")
+def kernel_voltage(kind, a_true, c_true, voltage, sigma, noise, seed_key, drift_per_read, normal_table,
+                   magnitude, counter):
+    """Voltage (V) of one read at x = -magnitude, read number ``counter`` of that diode."""
+    if kind == 0:
+        v = a_true * magnitude * magnitude + c_true
+        s = 0.0
+    else:
+        last = voltage.shape[0] - 1
+        position = (1.0 - magnitude) * last
+        i = np.int64(position)
+        if i >= last:
+            i = last - 1
+        if i < 0:
+            i = 0
+        f = position - i
+        v = voltage[i] + f * (voltage[i + 1] - voltage[i])
+        s = sigma[i] + f * (sigma[i + 1] - sigma[i])
+    if noise:
+        v += s * standard_normal(seed_key, counter, normal_table)
+    return v + drift_per_read * counter
+
+
+@njit(cache=True, parallel=True)
+def _read_many(kind, a_true, c_true, voltage, sigma, noise, seed_key, drift_per_read, normal_table,
+               magnitude, counter, out):
+    for i in prange(magnitude.shape[0]):
+        out[i] = kernel_voltage(kind, a_true, c_true, voltage, sigma, noise, seed_key, drift_per_read,
+                                normal_table, magnitude[i], counter[i])
+
+
+def _as_reads(diode, x, n_diodes: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    x = check_diode_input(x)
+    diode_array = np.asarray(diode)
+    if diode_array.size and not np.issubdtype(diode_array.dtype, np.integer):
+        raise TypeError(f"diode indices must be integers, got dtype {diode_array.dtype}")
+    diode_array, x = np.broadcast_arrays(diode_array.astype(np.int64), x)
+    if diode_array.size and (diode_array.min() < 0 or diode_array.max() >= n_diodes):
+        bad = diode_array[(diode_array < 0) | (diode_array >= n_diodes)][0]
+        raise IndexError(f"diode index {int(bad)} outside the pool of {n_diodes} diode(s)")
+    return diode_array.ravel(), x.ravel(), x.shape
+
+
+class _KernelReader:
+    """Shared machinery: per-diode read counters and a vectorised read through the kernels."""
+
+    kernels: list[DiodeKernel]
+
+    def __init__(self, calibrations: Sequence[Calibration]):
+        calibrations = list(calibrations)
+        if not calibrations:
+            raise ValueError("a backend needs at least one calibrated diode")
+        for calibration in calibrations:
+            if not isinstance(calibration, Calibration):
+                raise TypeError(f"expected Calibration, got {type(calibration).__name__}")
+            if not (np.isfinite(calibration.a_prime) and calibration.a_prime != 0.0
+                    and np.isfinite(calibration.c_prime)):
+                raise ValueError(f"calibration of {calibration.device!r} has unusable a'={calibration.a_prime!r}, "
+                                 f"c'={calibration.c_prime!r}")
+        self.calibrations = calibrations
+        self.n_diodes = len(calibrations)
+        self.read_counts = np.zeros(self.n_diodes, dtype=np.int64)
+
+    def kernel(self, diode: int) -> DiodeKernel:
+        return self.kernels[diode]
+
+    def advance(self, diode: int, n_reads: int) -> int:
+        """Reserve ``n_reads`` read counters on ``diode``; returns the first one."""
+        start = int(self.read_counts[diode])
+        self.read_counts[diode] += n_reads
+        return start
+
+    def read(self, diode, x) -> np.ndarray:
+        diodes, xs, shape = _as_reads(diode, x, self.n_diodes)
+        out = np.empty(xs.shape[0])
+        magnitude = -xs
+        for k in np.unique(diodes):
+            mask = diodes == k
+            n = int(np.count_nonzero(mask))
+            counter = self.advance(int(k), n) + np.arange(n, dtype=np.int64)
+            kern = self.kernels[int(k)]
+            values = np.empty(n)
+            _read_many(kern.kind, kern.a_true, kern.c_true, kern.voltage, kern.sigma, kern.noise, kern.seed_key,
+                       kern.drift_per_read, NORMAL_TABLE, np.ascontiguousarray(magnitude[mask]), counter, values)
+            out[mask] = values
+        return out.reshape(shape)
+
+
+class IdealBackend(_KernelReader):
+    """Each diode is exactly its calibrated parabola V = a'_k x^2 + c'_k: DOR returns the exact product."""
+
+    name = "ideal"
+
+    def __init__(self, calibrations: Sequence[Calibration]):
+        super().__init__(calibrations)
+        empty = np.zeros(2)
+        self.kernels = [DiodeKernel(KIND_PARABOLA, float(c.a_prime), float(c.c_prime), empty, empty, False,
+                                    np.uint64(0), 0.0) for c in self.calibrations]
+
+
+def sweep_on_input_axis(calibration: Calibration) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The raw sweep mapped onto the input axis: sorted x, V (V) and standard error (V), duplicates averaged."""
+    bias = np.asarray(calibration.sweep_bias_current, dtype=float)
+    voltage = np.asarray(calibration.sweep_rectified_voltage, dtype=float)
+    if bias.size < 2 or voltage.shape != bias.shape:
+        raise ValueError(f"calibration of {calibration.device!r} has no usable raw sweep ({bias.size} bias points, "
+                         f"{voltage.size} voltages); the model backend emulates the measured curve")
+    error = np.asarray(calibration.sweep_standard_error, dtype=float)
+    if error.shape != bias.shape:
+        error = np.full(bias.shape, np.nan)
+    keep = np.isfinite(bias) & np.isfinite(voltage)
+    x = calibration.current_to_input(bias[keep])
+    unique_x, inverse = np.unique(x, return_inverse=True)
+    counts = np.bincount(inverse)
+    mean_voltage = np.bincount(inverse, weights=voltage[keep]) / counts
+    e = error[keep]
+    finite_e = np.where(np.isfinite(e), e, 0.0)
+    mean_error = np.sqrt(np.bincount(inverse, weights=finite_e ** 2) / counts) / np.sqrt(counts)
+    if not np.isfinite(e).any():
+        mean_error[:] = np.nan
+    return unique_x, mean_voltage, mean_error
+
+
+def _direct_parabola(calibration: Calibration) -> tuple[float, float, float]:
+    """(a, b, c) of V = a I^2 + b I + c: the direct fit if stored, else the one implied by the even parabola."""
+    if np.isfinite([calibration.a, calibration.b, calibration.c]).all():
+        return float(calibration.a), float(calibration.b), float(calibration.c)
+    a = calibration.a_prime / calibration.input_span_current ** 2
+    b = -2.0 * a * calibration.vertex_current
+    c = calibration.c_prime + a * calibration.vertex_current ** 2
+    return a, b, c
+
+
+class ModelBackend(_KernelReader):
+    """Diodes emulated from their calibrations' measured sweeps.
+
+    Parameters
+    ----------
+    calibrations: one per diode of the pool (several entries may share one calibration; each still gets its
+        own variation draw and noise stream).
+    read_noise: add Gaussian read noise with the sweep's standard error at that input (interpolated).
+    variation: relative half-width of the uniform device-to-device variation of the direct-fit parabola
+        parameters (a, b, c) of V(I) = a I^2 + b I + c; each diode's curve becomes the measured curve plus
+        P_k(I) - P(I). 0.025 is Table I row b (+-2.5 %).
+    seed: seeds the variation draws and the noise streams.
+    drift: V per read added linearly with each diode's read counter (a slow drift of the operating point).
+    curve: "sweep" (interpolate the raw sweep; default) or "parabola" (the calibrated parabola, for isolating
+        noise/variation effects).
+    grid_points: resolution of the uniform input grid the curve is tabulated on.
+    noise_scale: multiplies the standard errors (e.g. to model fewer readings per point).
+    """
+
+    name = "model"
+
+    def __init__(self, calibrations: Sequence[Calibration], *, read_noise: bool = True, variation: float = 0.0,
+                 seed: int | None = None, drift: float = 0.0, curve: str = "sweep", grid_points: int = 4097,
+                 noise_scale: float = 1.0):
+        super().__init__(calibrations)
+        if not (np.isfinite(variation) and 0.0 <= variation < 1.0):
+            raise ValueError(f"variation must be in [0, 1), got {variation!r}")
+        if curve not in ("sweep", "parabola"):
+            raise ValueError(f"curve must be 'sweep' or 'parabola', got {curve!r}")
+        if int(grid_points) < 3:
+            raise ValueError(f"grid_points must be >= 3, got {grid_points!r}")
+        if not (np.isfinite(noise_scale) and noise_scale >= 0.0):
+            raise ValueError(f"noise_scale must be >= 0, got {noise_scale!r}")
+        if not np.isfinite(drift):
+            raise ValueError(f"drift must be finite, got {drift!r}")
+        self.read_noise = bool(read_noise)
+        self.variation = float(variation)
+        self.drift = float(drift)
+        self.curve = curve
+        self.seed = seed
+        sequence = np.random.SeedSequence(seed)
+        variation_rng = np.random.default_rng(sequence.spawn(1)[0])
+        keys = sequence.generate_state(self.n_diodes, dtype=np.uint64)
+        self.input_grid = np.linspace(-1.0, 0.0, int(grid_points))
+        self.variation_draws: list[tuple[float, float, float]] = []
+        self.kernels = []
+        for k, calibration in enumerate(self.calibrations):
+            draw = tuple(variation_rng.uniform(-self.variation, self.variation, size=3)) if self.variation else (0.0,) * 3
+            self.variation_draws.append(draw)
+            voltage, sigma = self._tabulate(calibration, draw, noise_scale)
+            self.kernels.append(DiodeKernel(KIND_TABLE, float("nan"), float("nan"), voltage, sigma, self.read_noise,
+                                            np.uint64(keys[k]), self.drift))
+
+    def _tabulate(self, calibration: Calibration, draw, noise_scale: float) -> tuple[np.ndarray, np.ndarray]:
+        grid = self.input_grid
+        if self.curve == "parabola":
+            voltage = calibration.parabola(grid)
+        if self.curve == "sweep" or self.read_noise:
+            x, v, e = sweep_on_input_axis(calibration)
+            step = float(np.max(np.diff(x))) if x.size > 1 else np.inf
+            if x[0] > -1.0 + step or x[-1] < -step:
+                raise ValueError(f"sweep of {calibration.device!r} covers inputs [{x[0]:.3f}, {x[-1]:.3f}], not the "
+                                 "input range [-1, 0]; re-sweep over I_dc,-1 .. I_dc,0")
+            if self.curve == "sweep":
+                voltage = np.interp(grid, x, v)
+        if self.read_noise:
+            if not np.isfinite(e).any():
+                raise ValueError(f"calibration of {calibration.device!r} has no sweep standard errors; pass "
+                                 "read_noise=False or store a sweep with standard errors")
+            finite = np.isfinite(e)
+            sigma = np.interp(grid, x[finite], e[finite]) * noise_scale
+        else:
+            sigma = np.zeros_like(grid)
+        if any(draw):
+            a, b, c = _direct_parabola(calibration)
+            current = calibration.input_to_current(grid)
+            voltage = voltage + draw[0] * a * current ** 2 + draw[1] * b * current + draw[2] * c
+        return np.ascontiguousarray(voltage, dtype=float), np.ascontiguousarray(sigma, dtype=float)
+
+    def curve_voltage(self, diode: int, x) -> np.ndarray:
+        """The emulated noiseless curve of ``diode`` at inputs x (V), without advancing any counter."""
+        x = check_diode_input(x)
+        return np.interp(x, self.input_grid, self.kernels[diode].voltage)
+
+
+def pool_of(calibration: Calibration, n_diodes: int) -> list[Calibration]:
+    """A pool of ``n_diodes`` diodes that share one nominal calibration (e.g. for a variation study)."""
+    if int(n_diodes) < 1:
+        raise ValueError(f"n_diodes must be >= 1, got {n_diodes!r}")
+    return [calibration] * int(n_diodes)
