@@ -33,6 +33,18 @@ class Calibration:
     run_id: int | None = None
     status: str = "accepted"
     reason: str = ""
+    # Quality and provenance of the fit (NaN when unknown, e.g. for a record typed in by hand).
+    r_squared: float = float("nan")  # of the direct fit over its points
+    residual_rms: float = float("nan")  # V, rms of the fit residuals
+    max_deviation: float = float("nan")  # V, max |measured - parabola| over the input range
+    product_correlation: float = float("nan")  # Pearson r of DOR vs ideal products (fraction)
+    locking_window: tuple[float, float] = (float("nan"), float("nan"))  # A, (lower, upper)
+    phase_slope: float = float("nan")  # rad/A, m of phi(I_dc) = m I_dc + n (T7)
+
+    @property
+    def accepted(self) -> bool:
+        """True when the calibration may be used for computing."""
+        return self.status == "accepted"
 
     @property
     def input_span_current(self) -> float:
@@ -62,3 +74,9 @@ class Calibration:
     def square_from_voltage(self, voltage):
         """x^2 recovered from a read voltage: (P - c') / a'."""
         return (np.asarray(voltage, dtype=float) - self.c_prime) / self.a_prime
+
+    def product_from_voltages(self, voltage_difference, voltage_f, voltage_g):
+        """Eq. (1): FG = (P(F - G) - P(F) - P(-G) + c') / (-2 a') from the three read voltages (V)."""
+        v_fg = np.asarray(voltage_difference, dtype=float)
+        return (v_fg - np.asarray(voltage_f, dtype=float) - np.asarray(voltage_g, dtype=float)
+                + self.c_prime) / (-2.0 * self.a_prime)

@@ -1,0 +1,311 @@
+"""Parabola fits, analytic form (T7), locking window, vertex, input range and the calibration chain."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dorlab.calibration import fit
+from dorlab.calibration.fit import FitCriteria
+from dorlab.calibration.record import Calibration
+
+# a parabola of the size of Fig. 2(a): vertex -0.134 mA, V_max 18 mV, m = 5000 rad/A
+A_TRUE, I0_TRUE, VMAX_TRUE = -0.5 * 18e-3 * 5000.0 ** 2, -0.134e-3, 18e-3
+B_TRUE = -2 * A_TRUE * I0_TRUE
+C_TRUE = VMAX_TRUE + A_TRUE * I0_TRUE ** 2
+TRUE = np.array([A_TRUE, B_TRUE, C_TRUE])
+
+
+def _mahalanobis(fitted: fit.ParabolaFit) -> float:
+    # standardise first: (a, b, c) differ by ~10 orders of magnitude and are strongly correlated
+    sd = fitted.standard_errors
+    corr = fitted.covariance / np.outer(sd, sd)
+    z = (fitted.coefficients - TRUE) / sd
+    return float(z @ np.linalg.solve(corr, z))
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_fit_recovers_coefficients_within_reported_covariance(weighted):
+    """Over 400 noise draws the Mahalanobis distance of (a, b, c) from the truth follows chi^2 with 3
+    degrees of freedom: mean ~3 and ~95 % below 7.81. A covariance 2x too small or too large fails."""
+    i = np.linspace(-0.23e-3, -0.04e-3, 41)
+    clean = (A_TRUE * i + B_TRUE) * i + C_TRUE
+    d2, pulls = [], []
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        sigma = 4e-6 * (1 + rng.random(i.size))  # heteroscedastic, as real standard errors are
+        v = clean + sigma * rng.standard_normal(i.size)
+        fitted = fit.fit_parabola(i, v, sigma if weighted else None)
+        d2.append(_mahalanobis(fitted))
+        pulls.append((fitted.coefficients - TRUE) / fitted.standard_errors)
+    d2 = np.array(d2)
+    pulls = np.array(pulls)
+    assert 2.6 < d2.mean() < 3.4
+    assert 0.91 < np.mean(d2 < 7.815) < 0.985
+    assert np.all(np.abs(pulls.mean(axis=0)) < 0.2)
+    assert np.all((pulls.std(axis=0) > 0.85) & (pulls.std(axis=0) < 1.15))
+
+
+def test_weighted_fit_downweights_noisy_points():
+    i = np.linspace(-0.23e-3, -0.04e-3, 41)
+    clean = (A_TRUE * i + B_TRUE) * i + C_TRUE
+    sigma = np.full(i.size, 1e-6)
+    sigma[::4] = 2e-4  # every fourth point is 200x noisier
+    errs_w, errs_u = [], []
+    for seed in range(50):
+        v = clean + sigma * np.random.default_rng(seed).standard_normal(i.size)
+        errs_w.append(fit.fit_parabola(i, v, sigma).vertex_current - I0_TRUE)
+        errs_u.append(fit.fit_parabola(i, v).vertex_current - I0_TRUE)
+    assert np.std(errs_w) < 0.2 * np.std(errs_u)
+
+
+def test_exact_parabola_is_recovered_exactly():
+    i = np.linspace(-0.3e-3, 0.0, 17)
+    fitted = fit.fit_parabola(i, (A_TRUE * i + B_TRUE) * i + C_TRUE)
+    np.testing.assert_allclose(fitted.coefficients, TRUE, rtol=1e-9)
+    assert fitted.r_squared == pytest.approx(1.0, abs=1e-12)
+    assert fitted.vertex_current == pytest.approx(I0_TRUE, rel=1e-9)
+    assert fitted.vertex_voltage == pytest.approx(VMAX_TRUE, rel=1e-9)
+    assert np.allclose(fitted.covariance, fitted.covariance.T, rtol=0, atol=0)
+
+
+def test_zero_standard_errors_do_not_give_infinite_weight():
+    i = np.linspace(-0.3e-3, 0.0, 17)
+    v = (A_TRUE * i + B_TRUE) * i + C_TRUE
+    se = np.full(i.size, 1e-6)
+    se[3] = 0.0
+    fitted = fit.fit_parabola(i, v, se)
+    assert np.all(np.isfinite(fitted.covariance))
+    assert fit.fit_parabola(i, v, np.zeros(i.size)).weighted is False
+
+
+def test_analytic_form_from_curvature_is_the_direct_fit():
+    """a = -V_max m^2/2, b = V_max m^2 I0, c = V_max (1 - (m I0)^2/2) with m^2 = -2a/V_max is an identity."""
+    i = np.linspace(-0.23e-3, -0.04e-3, 41)
+    v = (A_TRUE * i + B_TRUE) * i + C_TRUE + 3e-6 * np.random.default_rng(3).standard_normal(i.size)
+    direct = fit.fit_parabola(i, v)
+    analytic = fit.analytic_from_fit(direct)
+    np.testing.assert_allclose(analytic.coefficients, direct.coefficients, rtol=1e-9)
+
+
+def test_analytic_parabola_from_phase_agrees_with_direct_fit_T7():
+    """T7 / Fig. S1: V = V_max cos(phi) with phi = m I + n linear. The analytic parabola from (V_max, m
+    from the phase, I0) and the direct least-squares fit agree to the order of the quartic term
+    (m dI)^4 / 24 of the cosine: well under 1 % of V_max over the fitted range."""
+    curve_m, span = 5000.0, 0.09e-3
+    i = np.linspace(I0_TRUE - span, I0_TRUE + span, 41)
+    phase = curve_m * i - curve_m * I0_TRUE + 0.01 * np.random.default_rng(0).standard_normal(i.size)
+    v = VMAX_TRUE * np.cos(curve_m * (i - I0_TRUE))
+    direct = fit.fit_parabola(i, v)
+    m, n = fit.phase_slope(i, phase)
+    assert m == pytest.approx(curve_m, rel=0.01)
+    assert n == pytest.approx(-curve_m * I0_TRUE, abs=0.02)
+    analytic = fit.analytic_parabola(direct.vertex_voltage, m, direct.vertex_current)
+    assert analytic.n == pytest.approx(-m * direct.vertex_current)
+    assert direct.vertex_current == pytest.approx(I0_TRUE, abs=1e-12)
+    assert analytic.a == pytest.approx(direct.a, rel=0.03)
+    worst = np.max(np.abs(analytic(i) - direct(i)))
+    quartic = VMAX_TRUE * (curve_m * span) ** 4 / 24
+    assert worst < 2 * quartic < 0.01 * VMAX_TRUE
+
+
+def test_even_parabola_is_the_fit_on_the_input_axis():
+    i = np.linspace(-0.3e-3, 0.0, 31)
+    fitted = fit.fit_parabola(i, (A_TRUE * i + B_TRUE) * i + C_TRUE)
+    for i_m1 in (-0.2e-3, -0.07e-3):  # below and above the vertex
+        a_prime, c_prime = fit.even_parabola(fitted, i_m1)
+        assert a_prime == pytest.approx(A_TRUE * (I0_TRUE - i_m1) ** 2, rel=1e-9)
+        assert c_prime == pytest.approx(VMAX_TRUE, rel=1e-9)
+        cal = Calibration("D", a_prime, c_prime, fitted.vertex_current, i_m1)
+        x = np.linspace(-1, 0, 11)
+        np.testing.assert_allclose(cal.parabola(x), fitted(cal.input_to_current(x)), rtol=1e-9)
+        assert cal.input_to_current(-1.0) == pytest.approx(i_m1)
+        np.testing.assert_allclose(cal.current_to_input(cal.input_to_current(x)), x, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- window, vertex, range
+
+@pytest.mark.parametrize("source", ["shape", "phase", "locked"])
+def test_locking_window_found_from_each_source(curve_factory, source):
+    curve = curve_factory(seed=4)
+    kwargs = {"shape": {}, "phase": {"phase": curve.phase}, "locked": {"locked": curve.locked}}[source]
+    window = fit.locking_window(curve.bias_current, curve.voltage, curve.standard_error, **kwargs)
+    step = curve.bias_current[1] - curve.bias_current[0]
+    assert window.method == source
+    assert window.lower == pytest.approx(curve.window[0], abs=step)
+    assert window.upper == pytest.approx(curve.window[1], abs=step)
+    assert window.n_points == int(curve.locked.sum())
+
+
+def test_shape_window_stops_at_a_jump_that_keeps_the_sign(curve_factory):
+    """Unlocking need not drop V_dc to zero: a jump to a same-sign plateau still ends the window."""
+    curve = curve_factory(seed=5, unlocked_level=0.0)
+    v = curve.voltage.copy()
+    v[~curve.locked & (curve.bias_current > curve.window[1])] = 9e-3
+    window = fit.locking_window(curve.bias_current, v, curve.standard_error)
+    assert window.upper == pytest.approx(curve.window[1], abs=curve.bias_current[1] - curve.bias_current[0])
+
+
+def test_phase_jump_splits_the_window(curve_factory):
+    curve = curve_factory(seed=6)
+    phase = curve.phase.copy()
+    cut = curve.bias_current > -0.09e-3
+    phase[cut] += 2.0  # a phase slip: locked to another branch
+    window = fit.locking_window(curve.bias_current, curve.voltage, curve.standard_error, phase=phase)
+    assert window.upper < -0.09e-3
+
+
+def test_vertex_refined_between_samples(curve_factory):
+    curve = curve_factory(points=31, noise=1e-7, seed=7, vertex_current=-0.1373e-3)
+    window = fit.locking_window(curve.bias_current, curve.voltage, curve.standard_error)
+    vertex = fit.find_vertex(curve.bias_current, curve.voltage, curve.standard_error, window=window)
+    step = curve.bias_current[1] - curve.bias_current[0]
+    assert abs(vertex.current - (-0.1373e-3)) < 0.05 * step
+    assert vertex.voltage == pytest.approx(curve.v_max, rel=1e-3)
+    assert vertex.curvature < 0
+
+
+def test_input_min_current_choice():
+    window = fit.LockingWindow(-0.25e-3, -0.05e-3, "shape", 40)
+    # more room below the vertex -> below, at 80 % of it
+    assert fit.choose_input_min_current(-0.134e-3, window) == pytest.approx(-0.134e-3 - 0.8 * 0.116e-3)
+    assert fit.choose_input_min_current(-0.2e-3, window, fraction=0.5) == pytest.approx(-0.2e-3 + 0.075e-3)
+    assert fit.choose_input_min_current(-0.134e-3, window, side="above") == pytest.approx(
+        -0.134e-3 + 0.8 * 0.084e-3)
+    assert fit.choose_input_min_current(-0.134e-3, window, input_min_current=-0.2e-3) == -0.2e-3
+    with pytest.raises(fit.InputRangeError, match="outside the locking window"):
+        fit.choose_input_min_current(-0.134e-3, window, input_min_current=-0.3e-3)
+    with pytest.raises(fit.InputRangeError, match="equals the vertex"):
+        fit.choose_input_min_current(-0.134e-3, window, input_min_current=-0.134e-3)
+
+
+# ------------------------------------------------------------------------------------ the whole chain
+
+def test_calibrate_from_sweep_accepts_a_good_curve(curve_factory):
+    curve = curve_factory(seed=8)
+    cal = fit.calibrate_from_sweep("D1", curve.bias_current, curve.voltage, curve.standard_error,
+                                   rf_frequency=800e6, rf_current=70.7e-6)
+    assert cal.status == "accepted" and cal.accepted and cal.reason == ""
+    assert cal.vertex_current == pytest.approx(curve.vertex_current, abs=1e-7)
+    assert cal.c_prime == pytest.approx(curve.v_max, rel=1e-3)
+    span = abs(cal.vertex_current - cal.input_min_current)
+    assert cal.a_prime == pytest.approx(-0.5 * curve.v_max * (curve.m * span) ** 2, rel=0.05)
+    assert cal.input_min_current < cal.vertex_current  # more room below the vertex
+    assert curve.window[0] <= cal.input_min_current
+    assert cal.r_squared > 0.999 and cal.product_correlation > 0.999
+    assert cal.phase_slope == pytest.approx(curve.m, rel=0.05)
+    assert cal.covariance.shape == (3, 3)
+    assert cal.rf_frequency == 800e6 and cal.rf_current == 70.7e-6
+    np.testing.assert_array_equal(cal.sweep_rectified_voltage, curve.voltage)
+
+
+def test_calibrate_with_phase_uses_its_slope(curve_factory):
+    curve = curve_factory(seed=9)
+    cal = fit.calibrate_from_sweep("D1", curve.bias_current, curve.voltage, curve.standard_error,
+                                   phase=curve.phase)
+    assert cal.accepted
+    assert cal.phase_slope == pytest.approx(curve.m, rel=1e-9)
+
+
+def test_calibrate_a_negative_rectification_dip(curve_factory):
+    """A polarizer along +x flips the sign: the extremum is a minimum, a' > 0, and DOR still works."""
+    curve = curve_factory(seed=10)
+    cal = fit.calibrate_from_sweep("D1", curve.bias_current, -curve.voltage, curve.standard_error)
+    assert cal.accepted, cal.reason
+    assert cal.a_prime > 0 and cal.c_prime < 0
+    assert cal.product_correlation > 0.999
+
+
+def test_user_fixed_input_min_current_is_honoured(curve_factory):
+    curve = curve_factory(seed=11)
+    cal = fit.calibrate_from_sweep("D1", curve.bias_current, curve.voltage, curve.standard_error,
+                                   input_min_current=-0.09e-3)
+    assert cal.accepted and cal.input_min_current == -0.09e-3
+    assert cal.input_direction == -1.0
+    out = fit.calibrate_from_sweep("D1", curve.bias_current, curve.voltage, curve.standard_error,
+                                   input_min_current=-0.29e-3)
+    assert out.status == "rejected" and out.reason.startswith("input_range:")
+
+
+def test_unsorted_and_up_down_sweeps_give_the_same_calibration(curve_factory):
+    curve = curve_factory(seed=12)
+    order = np.random.default_rng(0).permutation(curve.bias_current.size)
+    a = fit.calibrate_from_sweep("D1", curve.bias_current, curve.voltage, curve.standard_error)
+    b = fit.calibrate_from_sweep("D1", curve.bias_current[order], curve.voltage[order],
+                                 curve.standard_error[order])
+    assert b.accepted and b.a_prime == pytest.approx(a.a_prime, rel=1e-9)
+    both = fit.calibrate_from_sweep("D1", np.r_[curve.bias_current, curve.bias_current[::-1]],
+                                    np.r_[curve.voltage, curve.voltage[::-1]],
+                                    np.r_[curve.standard_error, curve.standard_error])
+    assert both.accepted and both.vertex_current == pytest.approx(a.vertex_current, rel=1e-6)
+
+
+# ------------------------------------------------------------------------------------------ bad data
+
+def test_too_few_points(curve_factory):
+    curve = curve_factory()
+    with pytest.raises(fit.InsufficientDataError, match="3 points; at least 4"):
+        fit.fit_parabola([1e-4, 2e-4, 3e-4], [1, 2, 3])
+    cal = fit.calibrate_from_sweep("D1", curve.bias_current[:5], curve.voltage[:5])
+    assert cal.status == "rejected" and cal.reason.startswith("too_few_points:")
+    assert np.isnan(cal.a_prime)
+
+
+def test_non_finite_values_are_named(curve_factory):
+    curve = curve_factory()
+    v = curve.voltage.copy()
+    v[17] = np.nan
+    with pytest.raises(fit.NonFiniteDataError, match="index 17"):
+        fit.fit_parabola(curve.bias_current, v)
+    cal = fit.calibrate_from_sweep("D1", curve.bias_current, v, curve.standard_error)
+    assert cal.status == "rejected" and cal.reason.startswith("non_finite:")
+    se = curve.standard_error.copy()
+    se[2] = -1.0
+    with pytest.raises(fit.NonFiniteDataError, match="standard_error"):
+        fit.fit_parabola(curve.bias_current, curve.voltage, se)
+
+
+def test_no_extremum_in_range(curve_factory):
+    """A sweep that only covers one flank of the bump: monotonic, the vertex is not inside."""
+    curve = curve_factory(bias_from=-0.12e-3, bias_to=-0.05e-3, points=31, unlocked_level=0.0)
+    cal = fit.calibrate_from_sweep("D1", curve.bias_current, curve.voltage, curve.standard_error)
+    assert cal.status == "rejected" and cal.reason.startswith("no_extremum:")
+    with pytest.raises(fit.NoExtremumError, match="edge of the range"):
+        fit.find_vertex(curve.bias_current, curve.voltage, curve.standard_error)
+
+
+def test_no_locking(curve_factory):
+    """No rectified signal above the noise: the diode never locked."""
+    curve = curve_factory(v_max=0.0, window=(1.0, 2.0), unlocked_level=0.0)
+    cal = fit.calibrate_from_sweep("D1", curve.bias_current, curve.voltage, curve.standard_error)
+    assert cal.status == "rejected" and cal.reason.startswith("not_locked:")
+    with pytest.raises(fit.NotLockedError, match="no sweep point is locked"):
+        fit.locking_window(curve.bias_current, curve.voltage, curve.standard_error,
+                           locked=np.zeros(curve.bias_current.size, bool))
+
+
+def test_narrow_window_is_not_locked(curve_factory):
+    curve = curve_factory(window=(-0.14e-3, -0.125e-3))
+    cal = fit.calibrate_from_sweep("D1", curve.bias_current, curve.voltage, curve.standard_error,
+                                   locked=curve.locked)
+    assert cal.status == "rejected" and cal.reason.startswith("not_locked:")
+
+
+def test_curve_too_far_from_a_parabola_is_rejected(curve_factory):
+    """A triangular bump is smooth-ish but not a parabola: rejected, and the threshold is configurable."""
+    curve = curve_factory(unlocked_level=0.0, noise=1e-6)
+    i = curve.bias_current
+    v = np.where(curve.locked, 18e-3 * (1 - np.abs(i - curve.vertex_current) / 0.2e-3), 0.0)
+    v = v + 1e-6 * np.random.default_rng(0).standard_normal(i.size)
+    cal = fit.calibrate_from_sweep("D1", i, v, curve.standard_error, locked=curve.locked)
+    assert cal.status == "rejected" and cal.reason.startswith("poor_parabola:")
+    assert np.isfinite(cal.a_prime)  # what was determined is kept for diagnosis
+    loose = FitCriteria(min_r_squared=0.5, max_relative_deviation=1.0, min_product_correlation=0.5)
+    assert fit.calibrate_from_sweep("D1", i, v, curve.standard_error, locked=curve.locked,
+                                    criteria=loose).accepted
+
+
+def test_criteria_are_validated():
+    with pytest.raises(ValueError, match="input_range_fraction"):
+        FitCriteria(input_range_fraction=1.5)
+    with pytest.raises(ValueError, match="min_points"):
+        FitCriteria(min_points=2)
