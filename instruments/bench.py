@@ -1,0 +1,511 @@
+"""The bench: one rectified-voltage reading at a bias current, safely.
+
+``Bench`` drives three roles (``roles.py``): a current source, an RF source and a voltmeter. A reading
+is RF-on minus RF-off at the same bias (this separates the dc term I_dc R and the microwave-induced
+resistance change from the rectified voltage, as in Sec. III of Mazza et al. 2022), averaged over N
+readings each, with its standard error and the raw readings.
+
+On the wire, a reading is: RF frequency and power (only when they change, RF off), bias ramp steps
+(bounded step, bounded rate), bias readback, settle, N voltmeter readings, RF on, settle, N readings,
+compliance query, RF off.
+
+Safety: every request is checked against the ``SafetyLimits`` and the instruments' ranges before
+anything is sent. Any exception or KeyboardInterrupt inside a bench operation, or inside a ``with
+bench:`` block, puts the bench in its safe state (RF off, bias ramped to zero, outputs off) before it
+propagates. Instrument I/O errors are retried, each time after a reconnect; a persistent failure is an
+``InstrumentIOError`` naming the instrument and the command.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pyvisa
+
+from .config import BenchConfig, DeviceConfig, InstrumentConfig, MeasurementSettings, load_bench_config
+from .rfpath import RfPath, current_amplitude
+from .roles import (CURRENT_SOURCES, RF_SOURCES, VOLTMETERS, InstrumentReplyError, RoleAdapter,
+                    open_instrument)
+from .safety import SafetyLimitError, SafetyLimits, require_finite
+
+log = logging.getLogger(__name__)
+
+# I/O failures worth a reconnect and another try; everything else is a fault at once.
+RETRYABLE = (pyvisa.errors.Error, InstrumentReplyError, ConnectionError, TimeoutError, OSError)
+MAX_READINGS = 100_000
+
+
+class BenchError(RuntimeError):
+    """A fault during bench use (the bench has been put in its safe state)."""
+
+
+class InstrumentIOError(BenchError):
+    """An instrument did not answer after all retries. Names role, model, address and command."""
+
+    def __init__(self, message: str, *, role: str, model: str, address: str, command: str):
+        super().__init__(message)
+        self.role, self.model, self.address, self.command = role, model, address, command
+
+
+class ComplianceError(BenchError):
+    """The current source reached its voltage compliance during a reading; the reading is void."""
+
+
+class SafeStateError(BenchError):
+    """The safe state could not be reached completely (what failed is in the message)."""
+
+
+@dataclass(frozen=True)
+class RectifiedReading:
+    """One rectified-voltage measurement.
+
+    ``bias_current`` (A) as set, ``rf_frequency`` (Hz) and ``rf_power_dbm`` (dBm, at the generator)
+    as sent, ``rf_current`` (A, amplitude at the device through the RF path model),
+    ``rectified_voltage`` = mean(on) - mean(off) (V) with ``standard_error`` (V), and the raw
+    ``readings_on`` / ``readings_off`` (V).
+    """
+
+    bias_current: float
+    rf_frequency: float
+    rf_power_dbm: float
+    rf_current: float
+    rectified_voltage: float
+    standard_error: float
+    readings_on: np.ndarray = field(repr=False)
+    readings_off: np.ndarray = field(repr=False)
+    device: str = ""
+
+    @property
+    def dc_voltage(self) -> float:
+        """Mean RF-off voltage (V): I_dc R at this bias."""
+        return float(np.mean(self.readings_off))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values."""
+        d = asdict(self)
+        d["readings_on"] = [float(v) for v in self.readings_on]
+        d["readings_off"] = [float(v) for v in self.readings_off]
+        return d
+
+
+def rectified_statistics(readings_on: np.ndarray, readings_off: np.ndarray) -> tuple[float, float]:
+    """(mean(on) - mean(off), its standard error) in V, from independent samples."""
+    on = np.asarray(readings_on, dtype=float)
+    off = np.asarray(readings_off, dtype=float)
+    difference = float(on.mean() - off.mean())
+    error = math.sqrt(on.var(ddof=1) / on.size + off.var(ddof=1) / off.size)
+    return difference, error
+
+
+def _guarded(method):
+    """Run a bench operation; on any exception (or interrupt) go to the safe state, then re-raise.
+    A ``SafetyLimitError`` raised while validating a request has sent nothing and is passed on."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Bench", *args, **kwargs):
+        if self._depth:  # nested operation: the outermost one handles faults
+            return method(self, *args, **kwargs)
+        self._depth += 1
+        self._traffic_since_check = False
+        try:
+            return method(self, *args, **kwargs)
+        except SafetyLimitError as exc:
+            if not self._traffic_since_check:  # refused while validating: nothing was sent
+                raise
+            self._fault(exc)
+            raise
+        except BaseException as exc:
+            self._fault(exc)
+            raise
+        finally:
+            self._depth -= 1
+
+    return wrapper
+
+
+class Bench:
+    """A current source, an RF source and a voltmeter wired to one device, with safety limits.
+
+    Construct from open role adapters (tests build them on ``pymeasure.test.expected_protocol``), or
+    with :func:`open_bench` from a bench file. Nothing is sent until the first operation (or
+    :meth:`initialize`). Use as a context manager: leaving the block (normally or by an exception,
+    including KeyboardInterrupt) puts the bench in its safe state and closes the sessions.
+
+    ``sleep`` waits (s) between ramp steps and for settling; the simulated bench hands in one that
+    advances the simulator's clock instead of the wall clock.
+    """
+
+    def __init__(self, current_source: RoleAdapter, voltmeter: RoleAdapter, rf_source: RoleAdapter, *,
+                 config: BenchConfig | None = None, limits: SafetyLimits | None = None,
+                 rf_path: RfPath | None = None, measurement: MeasurementSettings | None = None,
+                 device: DeviceConfig | str | None = None, name: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.current_source = current_source
+        self.voltmeter = voltmeter
+        self.rf_source = rf_source
+        self.config = config
+        self.limits = limits or (config.limits if config else SafetyLimits())
+        self.rf_path = rf_path or (config.rf_path if config else RfPath())
+        self.measurement = measurement or (config.measurement if config else MeasurementSettings())
+        self.name = name or (config.name if config else "bench")
+        if isinstance(device, DeviceConfig):
+            self.device = device
+        elif config is not None and config.devices:
+            self.device = config.device(device)
+        elif device is None:
+            self.device = DeviceConfig("device", 920.0, "no device configured: nominal 920 ohm")
+        else:
+            raise ValueError(f"device {device!r} needs a bench config listing it")
+        self.sleep = sleep
+        self._initialized = False
+        self._bias: float | None = None  # A, last value known to be on the source
+        self._rf_on: bool | None = None
+        self._frequency: float | None = None
+        self._power_dbm: float | None = None
+        self._depth = 0
+        self._traffic_since_check = False
+        self._sent_anything = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ context manager / lifecycle
+
+    def __enter__(self) -> "Bench":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            if self._sent_anything:  # a bench never talked to is left as it was found
+                if exc is None:
+                    self.safe_state()
+                else:
+                    self._fault(exc)
+        finally:
+            self.close()
+        return False
+
+    def close(self) -> None:
+        """Close the VISA sessions (each once: a source-meter may also be the voltmeter)."""
+        if self._closed:
+            return
+        self._closed = True
+        seen = set()
+        for adapter in self._roles().values():
+            if id(adapter.instrument) in seen:
+                continue
+            seen.add(id(adapter.instrument))
+            try:
+                adapter.close()
+            except Exception as exc:  # closing is best effort; the sessions die with the process
+                log.warning("closing %s failed: %s", adapter.label, exc)
+
+    def _roles(self) -> dict[str, RoleAdapter]:
+        return {"current_source": self.current_source, "voltmeter": self.voltmeter,
+                "rf_source": self.rf_source}
+
+    # ------------------------------------------------------------------ I/O with retries
+
+    def _io(self, role: str, fn: Callable, *args, what: str = ""):
+        """Call ``fn(*args)`` on a role; on I/O errors reconnect and retry, up to ``retries`` times."""
+        adapter = self._roles()[role]
+        retries = self.measurement.retries
+        last: BaseException | None = None
+        self._traffic_since_check = self._sent_anything = True
+        for attempt in range(retries + 1):
+            if attempt:
+                try:
+                    adapter.reconnect()
+                except Exception as exc:
+                    last = exc
+                    continue
+            try:
+                return fn(*args)
+            except RETRYABLE as exc:
+                last = exc
+                log.warning("%s: %s failed (attempt %d of %d): %s", adapter.label,
+                            adapter.last_command or what, attempt + 1, retries + 1, exc)
+        command = adapter.last_command or what or getattr(fn, "__name__", "?")
+        raise InstrumentIOError(
+            f"{role} {adapter.label}: command {command!r} failed after {retries + 1} attempt(s) "
+            f"(each retry after a reconnect): {type(last).__name__}: {last}",
+            role=role, model=adapter.model, address=adapter.address, command=command) from last
+
+    # ------------------------------------------------------------------ safe state
+
+    def _fault(self, exc: BaseException) -> None:
+        """Safe state after ``exc``; problems reaching it are attached to ``exc`` as notes."""
+        if self._closed:
+            return
+        problems = self._go_safe()
+        note = "bench put in safe state (RF off, bias ramped to zero, outputs off)" if not problems \
+            else "SAFE STATE INCOMPLETE: " + "; ".join(problems)
+        if hasattr(exc, "add_note"):
+            exc.add_note(note)
+        log.error("%s: %s after %s: %s", self.name, note, type(exc).__name__, exc)
+
+    def safe_state(self) -> None:
+        """RF off, bias ramped to zero, source output off. Raises ``SafeStateError`` if a step
+        failed (all steps are tried regardless)."""
+        problems = self._go_safe()
+        if problems:
+            raise SafeStateError(f"{self.name}: safe state incomplete: " + "; ".join(problems))
+
+    def _go_safe(self) -> list[str]:
+        problems: list[str] = []
+        depth, self._depth = self._depth, self._depth + 1
+        try:
+            for what, step in (("RF output off", self._rf_off),
+                               ("bias ramp to zero", self._ramp_bias_to_zero),
+                               ("current source output off",
+                                lambda: self._io("current_source", self.current_source.set_output,
+                                                 False))):
+                try:
+                    step()
+                except BaseException as exc:  # keep going: every step that can be done, is
+                    problems.append(f"{what}: {type(exc).__name__}: {exc}")
+        finally:
+            self._depth = depth
+            self._initialized = False
+        return problems
+
+    def _rf_off(self) -> None:
+        self._io("rf_source", self.rf_source.set_output, False)
+        self._rf_on = False
+
+    def _ramp_bias_to_zero(self) -> None:
+        if self._bias is None:
+            self._bias = self._io("current_source", self.current_source.bias_readback)
+        self._ramp_to(0.0)
+
+    # ------------------------------------------------------------------ operations
+
+    @_guarded
+    def initialize(self) -> None:
+        """Bring the bench to a known state: RF off, any bias left on ramped to zero, current source
+        on its range with the compliance voltage, output on at 0 A, voltmeter configured; then the
+        error queues must be empty."""
+        m = self.measurement
+        self._rf_off()
+        present = self._io("current_source", self.current_source.bias_readback)
+        if self._io("current_source", self.current_source.output_enabled) and present != 0.0:
+            self._bias = present
+            self._ramp_to(0.0)
+        self._io("current_source", self.current_source.configure, self.limits.compliance_voltage,
+                 self.limits.max_bias_current)
+        self._io("current_source", self.current_source.set_bias, 0.0)
+        self._bias = 0.0
+        self._io("current_source", self.current_source.set_output, True)
+        self._io("voltmeter", self.voltmeter.configure, m.nplc, m.voltage_range)
+        self._check_error_queues()
+        self._frequency = self._power_dbm = None
+        self._initialized = True
+
+    def _check_error_queues(self) -> None:
+        seen = set()
+        for role, adapter in self._roles().items():
+            if id(adapter.instrument) in seen:
+                continue
+            seen.add(id(adapter.instrument))
+            errors = self._io(role, adapter.errors)
+            if errors:
+                raise BenchError(f"{role} {adapter.label} reports SCPI errors: {errors}")
+
+    def _ramp_to(self, target: float) -> None:
+        """Ramp the bias from the last known value to ``target`` (A) within the ramp limits."""
+        start = self._bias if self._bias is not None else 0.0
+        plan = self.limits.ramp(start, target)
+        for current in plan.currents:
+            self._io("current_source", self.current_source.set_bias, float(current))
+            self._bias = float(current)
+            if plan.dwell:
+                self.sleep(plan.dwell)
+
+    def check_request(self, bias_current, rf_frequency, rf_power_dbm=None, rf_current=None,
+                      n_readings=None) -> dict[str, float]:
+        """Validate a reading request against limits and instrument ranges; returns the values as
+        they will be sent. Raises ``SafetyLimitError`` (nothing sent)."""
+        bias = self.limits.check_bias_current(bias_current)
+        self.current_source.check_bias(bias)
+        frequency = self.rf_source.check_frequency(require_finite("rf_frequency", rf_frequency, "Hz"))
+        if (rf_power_dbm is None) == (rf_current is None):
+            raise SafetyLimitError("rf_power_dbm/rf_current", (rf_power_dbm, rf_current),
+                                   reason="give exactly one of rf_power_dbm (dBm at the generator) "
+                                          "and rf_current (A at the device)")
+        resistance = self.device.resistance
+        if rf_current is not None:
+            current = require_finite("rf_current", rf_current, "A")
+            if not current > 0.0:
+                raise SafetyLimitError("rf_current", rf_current, unit="A",
+                                       reason="the microwave current amplitude must be > 0 A")
+            if current > 1.0:
+                raise SafetyLimitError("rf_current", rf_current, 1.0, limit_name="1 A sanity bound",
+                                       unit="A")
+            power = self.rf_path.generator_power_for_current(current, frequency, resistance)
+        else:
+            power = require_finite("rf_power_dbm", rf_power_dbm, "dBm")
+        device_power = self.limits.check_device_power(self.rf_path.device_power(power, frequency))
+        power = self.rf_source.check_power_dbm(power)
+        amplitude = current_amplitude(self.rf_path.device_power(power, frequency), resistance,
+                                      self.rf_path.z0)
+        peak_voltage = (abs(bias) + amplitude) * resistance
+        if peak_voltage > self.limits.compliance_voltage:
+            raise SafetyLimitError(
+                "peak device voltage (|I_dc| + I_ac) R", peak_voltage, self.limits.compliance_voltage,
+                limit_name="compliance_voltage", unit="V")
+        if n_readings is None:
+            n_readings = self.measurement.n_readings
+        if isinstance(n_readings, bool) or not isinstance(n_readings, (int, np.integer)) \
+                or not 2 <= n_readings <= MAX_READINGS:
+            raise SafetyLimitError("n_readings", n_readings,
+                                   reason=f"must be an integer from 2 to {MAX_READINGS}")
+        return {"bias_current": bias, "rf_frequency": frequency, "rf_power_dbm": power,
+                "rf_current": amplitude, "device_power_dbm": device_power,
+                "n_readings": int(n_readings)}
+
+    @_guarded
+    def rectified_voltage(self, bias_current, rf_frequency, rf_power_dbm=None, rf_current=None,
+                          n_readings: int | None = None) -> RectifiedReading:
+        """Rectified voltage (V) at ``bias_current`` (A) with RF at ``rf_frequency`` (Hz) and either
+        ``rf_power_dbm`` (dBm at the generator) or ``rf_current`` (A amplitude at the device):
+        RF-on minus RF-off, ``n_readings`` each."""
+        request = self.check_request(bias_current, rf_frequency, rf_power_dbm, rf_current, n_readings)
+        if not self._initialized:
+            self.initialize()
+        if self._rf_on is not False:
+            self._rf_off()
+        if self._frequency != request["rf_frequency"]:
+            self._frequency = None
+            self._io("rf_source", self.rf_source.set_frequency, request["rf_frequency"])
+            self._frequency = request["rf_frequency"]
+        if self._power_dbm != request["rf_power_dbm"]:
+            self._power_dbm = None
+            self._io("rf_source", self.rf_source.set_power_dbm, request["rf_power_dbm"])
+            self._power_dbm = request["rf_power_dbm"]
+        self._set_bias_verified(request["bias_current"])
+        n = request["n_readings"]
+        off = self._read_block(n)
+        self._io("rf_source", self.rf_source.set_output, True)
+        self._rf_on = True
+        self.sleep(self.measurement.rf_settling)
+        on = self._read_block(n)
+        tripped = self._io("current_source", self.current_source.in_compliance)
+        self._rf_off()
+        self._check_compliance(tripped, on, off, request["bias_current"])
+        voltage, error = rectified_statistics(on, off)
+        return RectifiedReading(request["bias_current"], request["rf_frequency"],
+                                request["rf_power_dbm"], request["rf_current"], voltage, error,
+                                on, off, self.device.name)
+
+    def _set_bias_verified(self, target: float) -> None:
+        """Ramp to ``target`` (A), check the source really holds it, wait the settling time."""
+        if self._bias == target:
+            return
+        self._ramp_to(target)
+        readback = self._io("current_source", self.current_source.bias_readback)
+        if abs(readback - target) > 1e-4 * abs(target) + 1e-12:
+            self._bias = readback
+            raise BenchError(f"current source {self.current_source.label} reads back {readback!r} A "
+                             f"after being set to {target!r} A (reset, or not sourcing?)")
+        self.sleep(self.measurement.bias_settling)
+
+    def _read_block(self, n: int) -> np.ndarray:
+        return np.array([self._io("voltmeter", self.voltmeter.read) for _ in range(n)])
+
+    def _check_compliance(self, tripped: bool, on: np.ndarray, off: np.ndarray, bias: float) -> None:
+        compliance = self.limits.compliance_voltage
+        worst = float(max(np.max(np.abs(on)), np.max(np.abs(off))))
+        if tripped or worst >= 0.99 * compliance:
+            raise ComplianceError(
+                f"{self.name}: compliance reached at bias {bias!r} A (compliance voltage {compliance} "
+                f"V, largest |reading| {worst:.6g} V, source compliance flag {bool(tripped)}): the "
+                "device may be open or broken down; reading discarded")
+
+    @_guarded
+    def set_bias(self, bias_current) -> None:
+        """Ramp the bias to ``bias_current`` (A) with RF as it is; checked against the limits."""
+        target = self.limits.check_bias_current(bias_current)
+        self.current_source.check_bias(target)
+        if not self._initialized:
+            self.initialize()
+        self._set_bias_verified(target)
+
+    @_guarded
+    def read_voltage(self, n_readings: int = 5) -> np.ndarray:
+        """``n_readings`` voltmeter readings (V) at the present state."""
+        if isinstance(n_readings, bool) or not isinstance(n_readings, (int, np.integer)) \
+                or not 1 <= n_readings <= MAX_READINGS:
+            raise SafetyLimitError("n_readings", n_readings,
+                                   reason=f"must be an integer from 1 to {MAX_READINGS}")
+        if not self._initialized:
+            self.initialize()
+        return self._read_block(int(n_readings))
+
+    @_guarded
+    def identities(self) -> dict[str, str]:
+        """``*IDN?`` of each role."""
+        return {role: self._io(role, adapter.identify) for role, adapter in self._roles().items()}
+
+    @_guarded
+    def self_test(self, n_readings: int = 3) -> dict[str, Any]:
+        """Initialize, read the voltmeter at zero bias with RF off, check the error queues, return
+        to the safe state. Returns the readings and their mean (V)."""
+        self.initialize()
+        readings = self._read_block(n_readings)
+        readback = self._io("current_source", self.current_source.bias_readback)
+        if abs(readback) > 1e-9:
+            raise BenchError(f"self test: current source reads back {readback} A at zero bias")
+        if float(np.max(np.abs(readings))) >= 0.99 * self.limits.compliance_voltage:
+            raise ComplianceError(f"self test: voltmeter reads {readings} V at zero bias")
+        self._check_error_queues()
+        self.safe_state()
+        return {"readings": readings, "mean_voltage": float(np.mean(readings)),
+                "bias_readback": readback}
+
+
+def _adapter_from_config(role: str, cfg: InstrumentConfig, visa_library, shared: dict) -> RoleAdapter:
+    table = {"current_source": CURRENT_SOURCES, "voltmeter": VOLTMETERS, "rf_source": RF_SOURCES}[role]
+    adapter_cls = table[cfg.model]
+    library = visa_library if visa_library is not None else cfg.visa_library
+
+    def factory():
+        return open_instrument(adapter_cls.driver, cfg.address, visa_library=library,
+                               timeout=cfg.timeout)
+
+    key = (cfg.address, cfg.model)
+    instrument = shared.get(key)
+    if instrument is None:
+        instrument = factory()
+        shared[key] = instrument
+    return adapter_cls(instrument, factory=factory, address=cfg.address, **cfg.options)
+
+
+def open_bench(config: BenchConfig | str = "sim", visa_library=None, *, device: str | None = None,
+               sleep: Callable[[float], None] = time.sleep) -> Bench:
+    """Open every instrument of a bench (a ``BenchConfig``, a bench file path, or "sim").
+
+    ``visa_library`` (a pyvisa library instance, or a string like "@dorlab" / "@py") overrides the
+    file's for every instrument. Nothing is sent but what opening a session sends.
+    """
+    if not isinstance(config, BenchConfig):
+        config = load_bench_config(config)
+    shared: dict = {}
+    adapters = {}
+    try:
+        for role in ("current_source", "voltmeter", "rf_source"):
+            adapters[role] = _adapter_from_config(role, getattr(config, role), visa_library, shared)
+    except Exception as exc:
+        for instrument in shared.values():
+            try:
+                instrument.adapter.close()
+            except Exception:
+                pass
+        cfg = getattr(config, role)
+        raise BenchError(f"bench {config.name!r}: cannot open {role} {cfg.model} at {cfg.address} "
+                         f"(visa library {visa_library or cfg.visa_library or 'default'!r}): "
+                         f"{type(exc).__name__}: {exc}") from exc
+    return Bench(adapters["current_source"], adapters["voltmeter"], adapters["rf_source"],
+                 config=config, device=device, sleep=sleep)
