@@ -81,7 +81,7 @@ class FitCriteria:
     min_r_squared: float = 0.995
     max_relative_deviation: float = 0.05
     min_product_correlation: float = 0.99
-    input_range_fraction: float = 0.8
+    input_range_fraction: float = 0.6
     lock_floor_fraction: float = 0.1
     lock_tolerance_sigma: float = 8.0
     lock_tolerance_relative: float = 0.03
@@ -531,7 +531,7 @@ def choose_input_min_current(vertex_current: float, window: LockingWindow, *,
     """I_dc,-1 (A), the bias current of input x = -1.
 
     By default on the side of the vertex with more room inside the locking window (or ``side`` =
-    "below"/"above"), at ``fraction`` of the distance to the window edge. A user-fixed
+    "below"/"above"), at ``fraction`` (default 0.6) of the distance to the window edge. A user-fixed
     ``input_min_current`` is checked to lie in the window and differ from the vertex.
     """
     if not window.lower <= vertex_current <= window.upper:

@@ -166,11 +166,11 @@ def test_vertex_refined_between_samples(curve_factory):
 
 def test_input_min_current_choice():
     window = fit.LockingWindow(-0.25e-3, -0.05e-3, "shape", 40)
-    # more room below the vertex -> below, at 80 % of it
-    assert fit.choose_input_min_current(-0.134e-3, window) == pytest.approx(-0.134e-3 - 0.8 * 0.116e-3)
+    # more room below the vertex -> below, at 60 % of it (the default fraction)
+    assert fit.choose_input_min_current(-0.134e-3, window) == pytest.approx(-0.134e-3 - 0.6 * 0.116e-3)
     assert fit.choose_input_min_current(-0.2e-3, window, fraction=0.5) == pytest.approx(-0.2e-3 + 0.075e-3)
     assert fit.choose_input_min_current(-0.134e-3, window, side="above") == pytest.approx(
-        -0.134e-3 + 0.8 * 0.084e-3)
+        -0.134e-3 + 0.6 * 0.084e-3)
     assert fit.choose_input_min_current(-0.134e-3, window, input_min_current=-0.2e-3) == -0.2e-3
     with pytest.raises(fit.InputRangeError, match="outside the locking window"):
         fit.choose_input_min_current(-0.134e-3, window, input_min_current=-0.3e-3)
