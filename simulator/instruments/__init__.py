@@ -1,0 +1,42 @@
+"""SCPI models of the bench instruments, each following its programming manual for the subset
+a lab uses. ``create_instrument(model, world, circuit)`` builds one by its model key."""
+from __future__ import annotations
+
+from .base import SimulatedInstrument
+
+
+def _registry() -> dict[str, type]:
+    from .keithley2182 import Keithley2182A
+    from .keithley2400 import Keithley2400
+    from .keithley2450 import Keithley2450
+    from .keithley6221 import Keithley6221
+    from .rf_generator import AgilentE8257D, AnritsuMG3692C, KeysightN5183B, RohdeSchwarzSMB100A
+    from .switch import Keithley7001
+
+    return {
+        "keithley2450": Keithley2450,
+        "keithley2400": Keithley2400,
+        "keithley6221": Keithley6221,
+        "keithley2182a": Keithley2182A,
+        "keithley2182": Keithley2182A,
+        "agilent_e8257d": AgilentE8257D,
+        "keysight_n5183b": KeysightN5183B,
+        "anritsu_mg3692c": AnritsuMG3692C,
+        "rs_smb100a": RohdeSchwarzSMB100A,
+        "keithley7001": Keithley7001,
+    }
+
+
+def model_names() -> list[str]:
+    return sorted(_registry())
+
+
+def create_instrument(model: str, world, circuit, **options) -> SimulatedInstrument:
+    registry = _registry()
+    key = model.lower().replace("-", "_").replace(" ", "_")
+    if key not in registry:
+        raise ValueError(f"unknown instrument model {model!r}; known: {sorted(registry)}")
+    return registry[key](world, circuit, **options)
+
+
+__all__ = ["SimulatedInstrument", "create_instrument", "model_names"]

@@ -1,0 +1,148 @@
+"""Shared behaviour of the simulated instruments: world/circuit wiring, noise, the clock,
+per-range noise tables, and the source-meter physics (sourcing, compliance)."""
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+
+from ..scpi import ScpiError, ScpiInstrument
+from ..world import OpenCircuit
+
+OVERFLOW = 9.9e37  # what Keithley meters return for an overflowed reading
+
+
+class SimulatedInstrument(ScpiInstrument):
+    """An instrument model attached to a world (clock, noise) and a circuit (the device)."""
+
+    model_key = "generic"
+
+    def __init__(self, world, circuit, *, reply_terminator: str | None = None,
+                 identity: str | None = None):
+        self.world = world
+        self.circuit = circuit
+        self.address = ""
+        if reply_terminator is not None:
+            self.reply_terminator = reply_terminator
+        if identity is not None:
+            self.identity = identity
+        super().__init__()
+
+    def wait(self, seconds: float) -> None:
+        self.world.clock.advance(seconds)
+
+
+def pick_range(ranges: tuple[float, ...], value: float, overrange: float = 1.05) -> float:
+    """Smallest range whose full scale (times the over-range allowance) holds |value|."""
+    index = bisect_left(ranges, abs(value) / overrange)
+    return ranges[min(index, len(ranges) - 1)]
+
+
+def check_fixed_range(ranges: tuple[float, ...], value: float, what: str) -> float:
+    """A requested range: the smallest range >= |value|; -222 beyond the largest."""
+    magnitude = abs(value)
+    if magnitude > ranges[-1] * 1.05:
+        raise ScpiError(-222, f"{what} range {value:g} above {ranges[-1]:g}")
+    return ranges[min(bisect_left(ranges, magnitude * (1 - 1e-12)), len(ranges) - 1)]
+
+
+class SourceMeter(SimulatedInstrument):
+    """Current/voltage source with compliance, wired to the circuit as its bias source.
+
+    Subclasses keep these state keys: ``source_function`` ("CURR"|"VOLT"), ``source_current``,
+    ``source_voltage``, ``voltage_limit``, ``current_limit``, ``output``.
+    """
+
+    current_ranges: tuple[float, ...] = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    voltage_ranges: tuple[float, ...] = (0.2, 2.0, 20.0, 200.0)
+    measure_voltage_noise: dict[float, float] = {}  # range (V) -> rms noise (V) at 1 NPLC
+    measure_current_noise_ppm = 10.0  # rms noise as ppm of the current range at 1 NPLC
+
+    def __init__(self, world, circuit, **options):
+        self.compliance_tripped = False
+        self.forced_compliance = False  # fault injection: behave as if the load were too large
+        self.last_reading: tuple[float, float] = (0.0, 0.0)
+        super().__init__(world, circuit, **options)
+
+    def reset(self) -> None:
+        super().reset()
+        self.compliance_tripped = False
+        if getattr(self, "circuit", None) is not None:
+            self.apply_source()
+
+    # -- wiring --------------------------------------------------------------------------------
+    def apply_source(self, *_ignored) -> None:
+        """The programmed source reaches the circuit (physics is settled lazily at readings)."""
+        circuit = self.circuit
+        if self.state.get("output"):
+            circuit.bias_source = self
+            circuit.set_bias(self.programmed_current())
+        elif circuit.bias_source is self or circuit.bias_source is None:
+            circuit.bias_source = None
+            circuit.set_bias(0.0)
+
+    def programmed_current(self) -> float:
+        if self.state["source_function"] == "CURR":
+            return self.state["source_current"]
+        resistance = self.circuit.device_resistance()
+        return 0.0 if not math.isfinite(resistance) else self.state["source_voltage"] / resistance
+
+    def settle(self) -> tuple[float, float]:
+        """Source the programmed value into the device, apply compliance; returns the terminal
+        (voltage V, current A) without instrument noise."""
+        circuit = self.circuit
+        if not self.state.get("output"):
+            self.compliance_tripped = False
+            return circuit.device_voltage(0.0), 0.0
+        if self.state["source_function"] == "CURR":
+            current = self.state["source_current"]
+            limit = abs(self.state["voltage_limit"])
+            try:
+                voltage = circuit.device_voltage(current)
+            except OpenCircuit:
+                voltage = math.copysign(math.inf, current)
+            if abs(voltage) > limit or self.forced_compliance:
+                # the source turns into a voltage source at the limit: less current flows
+                self.compliance_tripped = True
+                sign = math.copysign(1.0, voltage if voltage != 0 else current)
+                current = 0.0 if not math.isfinite(voltage) else current * min(1.0, limit / abs(voltage))
+                circuit.set_bias(current)
+                if circuit.diode is not None:
+                    circuit.device_voltage(current)
+                return sign * limit, current
+            self.compliance_tripped = False
+            circuit.set_bias(current)
+            return voltage, current
+        # voltage source: the device's present resistance sets the current
+        voltage = self.state["source_voltage"]
+        limit = abs(self.state["current_limit"])
+        resistance = circuit.device_resistance()
+        current = 0.0 if not math.isfinite(resistance) else voltage / resistance
+        if abs(current) > limit or self.forced_compliance:
+            self.compliance_tripped = True
+            current = math.copysign(min(abs(current), limit), current if current else 1.0)
+            circuit.set_bias(current)
+            return circuit.device_voltage(current), current
+        self.compliance_tripped = False
+        circuit.set_bias(current)
+        circuit.device_voltage(current)
+        return voltage, current
+
+    # -- readings ------------------------------------------------------------------------------
+    def voltage_noise(self, voltage_range: float, nplc: float) -> float:
+        base = self.measure_voltage_noise.get(voltage_range, voltage_range * 1e-5)
+        return base / math.sqrt(max(nplc, 1e-3))
+
+    def noisy_voltage(self, voltage: float, nplc: float, voltage_range: float | None) -> float:
+        if voltage_range is None:
+            voltage_range = pick_range(self.voltage_ranges, voltage)
+        elif abs(voltage) > voltage_range * 1.05:
+            return OVERFLOW
+        sigma = self.voltage_noise(voltage_range, nplc)
+        johnson = self.circuit.johnson_noise(0.5 * self.world.line_frequency / nplc)
+        return voltage + self.world.gaussian(math.hypot(sigma, johnson))
+
+    def noisy_current(self, current: float, nplc: float, current_range: float | None) -> float:
+        if current_range is None:
+            current_range = pick_range(self.current_ranges, current)
+        sigma = current_range * self.measure_current_noise_ppm * 1e-6 / math.sqrt(max(nplc, 1e-3))
+        return current + self.world.gaussian(sigma)

@@ -1,0 +1,328 @@
+"""Keithley 2182A Nanovoltmeter (2182A-900-01 user's manual, SCPI reference ch. 14).
+
+Supported:
+    :SENSe:FUNCtion 'VOLTage[:DC]'|'TEMPerature'   (query: "VOLT:DC" / "TEMP")
+    :SENSe:CHANnel 0|1|2
+    :SENSe:VOLTage[:DC]:NPLCycles <n>              (0.01 .. 60 at 60 Hz, 0.01 .. 50 at 50 Hz)
+    :SENSe:VOLTage[:DC]:RANGe[:UPPer] <V>, :RANGe:AUTO <b>       (10 mV, 100 mV, 1 V, 10 V, 100 V)
+    :SENSe:VOLTage[:DC]:CHANnel<n>:RANGe[:UPPer] <V>, :RANGe:AUTO <b>
+    :SENSe:VOLTage[:DC]:CHANnel<n>:REFerence <V>, :REFerence:STATe <b>, :REFerence:ACQuire
+    :SENSe:VOLTage[:DC]:DFILter[:STATe] <b>, :DFILter:COUNt <n>, :DFILter:TCONtrol, :LPASs[:STATe]
+    :SENSe:TEMPerature:NPLCycles, :TCouple, :RJUNction:RSELect, :RJUNction:SIMulated,
+    :SENSe:TEMPerature:CHANnel<n>:REFerence, :REFerence:STATe, :SENSe:TEMPerature:RTEMperature?
+    :READ?, :FETCh?, :MEASure[:VOLTage][:DC]?, :SENSe:DATA:FRESh?, :INITiate, :INITiate:CONTinuous, :ABORt
+    :TRIGger:SOURce IMMediate|BUS|..., :TRIGger:COUNt, :TRIGger:DELay, :SAMPle:COUNt
+    :TRACe:POINts, :TRACe:CLEar, :TRACe:FEED SENSe|CALCulate|NONE, :TRACe:FEED:CONTrol NEXT|NEVer,
+    :TRACe:DATA?, :CALCulate2:FORMat MEAN|SDEViation|MAXimum|MINimum|PKPK, :CALCulate2:STATe, :CALCulate2:IMMediate?
+    :SYSTem:AZERo[:STATe], :SYSTem:LFRequency?, :DISPlay:ENABle, :STATus:MEASurement:ENABle ...
+    common commands and :SYSTem:ERRor?; replies end with CR (as PyMeasure's driver expects).
+
+Noise: rms at 1 NPLC per range (typical values after the 2182A datasheet's noise table), scaled
+by 1/sqrt(NPLC); plus the device's Johnson noise when the world is at T > 0.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+from ..scpi import ScpiError, Setting, command, format_number, parse_bool, parse_choice, parse_number
+from .base import OVERFLOW, SimulatedInstrument, check_fixed_range, pick_range
+
+VOLTAGE_RANGES = (0.01, 0.1, 1.0, 10.0, 100.0)
+NOISE_AT_1_NPLC = {0.01: 6e-9, 0.1: 20e-9, 1.0: 75e-9, 10.0: 750e-9, 100.0: 7.5e-6}
+
+
+def _nplc_limit(instrument, value):
+    maximum = 60.0 if instrument.world.line_frequency == 60.0 else 50.0
+    if not 0.01 <= value <= maximum:
+        raise ScpiError(-222, f"NPLC {value:g} outside [0.01, {maximum:g}]")
+
+
+class Keithley2182A(SimulatedInstrument):
+    model_key = "keithley2182a"
+    identity = "KEITHLEY INSTRUMENTS INC.,MODEL 2182A,1234567,C02  /A02"
+    reply_terminator = "\r"
+
+    defaults = {
+        "function": "VOLT", "channel": 1, "nplc": 5.0, "temperature_nplc": 5.0,
+        "range_1": 120.0, "range_auto_1": True, "range_2": 12.0, "range_auto_2": True,
+        "reference_1": 0.0, "reference_state_1": False,
+        "reference_2": 0.0, "reference_state_2": False,
+        "temperature_reference_1": 0.0, "temperature_reference_state_1": False,
+        "temperature_reference_2": 0.0, "temperature_reference_state_2": False,
+        "digital_filter": True, "filter_count": 10, "filter_type": "MOV", "analog_filter": False,
+        "thermocouple": "J", "junction": "INT", "junction_simulated": 23.0,
+        "trigger_source": "IMM", "trigger_count": 1, "trigger_delay": 0.0, "sample_count": 1,
+        "continuous": True, "autozero": True, "display": True,
+        "trace_points": 2, "trace_feed": "SENS", "trace_control": "NEV",
+        "calc2_format": "MEAN", "calc2_state": False,
+        "status_measurement_enable": 0, "status_operation_enable": 0,
+        "status_questionable_enable": 0,
+    }
+
+    settings = (
+        Setting(":SENSe:CHANnel", "channel", "int", minimum=0, maximum=2),
+        Setting(":SENSe:VOLTage[:DC]:NPLCycles", "nplc", minimum=0.01, maximum=60.0,
+                check=_nplc_limit),
+        Setting(":SENSe:TEMPerature:NPLCycles", "temperature_nplc", minimum=0.01, maximum=60.0,
+                check=_nplc_limit),
+        Setting(":SENSe:VOLTage[:DC]:DFILter[:STATe]", "digital_filter", "bool"),
+        Setting(":SENSe:VOLTage[:DC]:DFILter:COUNt", "filter_count", "int", minimum=1, maximum=100),
+        Setting(":SENSe:VOLTage[:DC]:DFILter:TCONtrol", "filter_type", "choice",
+                choices=("MOVing", "REPeat")),
+        Setting(":SENSe:VOLTage[:DC]:LPASs[:STATe]", "analog_filter", "bool"),
+        Setting(":SENSe:TEMPerature:TCouple", "thermocouple", "choice",
+                choices=("B", "E", "J", "K", "N", "R", "S", "T")),
+        Setting(":SENSe:TEMPerature:RJUNction:RSELect", "junction", "choice",
+                choices=("SIMulated", "INTernal")),
+        Setting(":SENSe:TEMPerature:RJUNction:SIMulated", "junction_simulated", minimum=0.0,
+                maximum=60.0),
+        Setting(":TRIGger[:SEQuence[1]]:SOURce", "trigger_source", "choice",
+                choices=("IMMediate", "EXTernal", "TIMer", "MANual", "BUS")),
+        Setting(":TRIGger[:SEQuence[1]]:COUNt", "trigger_count", "int", minimum=1, maximum=9999),
+        Setting(":TRIGger[:SEQuence[1]]:DELay", "trigger_delay", unit="S", minimum=0.0,
+                maximum=999999.999),
+        Setting(":SAMPle:COUNt", "sample_count", "int", minimum=1, maximum=1024),
+        Setting(":INITiate:CONTinuous", "continuous", "bool"),
+        Setting(":SYSTem:AZERo[:STATe]", "autozero", "bool"),
+        Setting(":DISPlay:ENABle", "display", "bool"),
+        Setting(":TRACe:POINts", "trace_points", "int", minimum=2, maximum=1024),
+        Setting(":TRACe:FEED", "trace_feed", "choice", choices=("SENSe", "CALCulate", "NONE")),
+        Setting(":TRACe:FEED:CONTrol", "trace_control", "choice", choices=("NEXT", "NEVer")),
+        Setting(":CALCulate2:FORMat", "calc2_format", "choice",
+                choices=("MEAN", "SDEViation", "MAXimum", "MINimum", "PKPK", "NONE")),
+        Setting(":CALCulate2:STATe", "calc2_state", "bool"),
+        Setting(":STATus:MEASurement:ENABle", "status_measurement_enable", "int",
+                minimum=0, maximum=65535),
+        Setting(":STATus:OPERation:ENABle", "status_operation_enable", "int",
+                minimum=0, maximum=65535),
+        Setting(":STATus:QUEStionable:ENABle", "status_questionable_enable", "int",
+                minimum=0, maximum=65535),
+    )
+
+    def __init__(self, world, circuit, **options):
+        self.buffer: list[float] = []
+        self.last_value = 0.0
+        self.fresh = False
+        super().__init__(world, circuit, **options)
+
+    def reset(self) -> None:
+        super().reset()
+        self.buffer = []
+
+    # -- configuration -----------------------------------------------------------------------------
+    @command(":SENSe:FUNCtion", query=True)
+    def _function(self, params, suffixes, is_query):
+        if is_query:
+            return '"VOLT:DC"' if self.state["function"] == "VOLT" else '"TEMP"'
+        text = _one(params).strip("'\"").upper()
+        if text.endswith(":DC"):
+            text = text[:-3]
+        self.state["function"] = parse_choice(text, ("VOLTage", "TEMPerature"))
+
+    def _active(self, suffixes) -> int:
+        return suffixes[0] if suffixes else max(self.state["channel"], 1)
+
+    @command(":SENSe:VOLTage[:DC]:RANGe[:UPPer]", query=True)
+    def _range(self, params, suffixes, is_query):
+        return self._channel_range(self._active([]), params, is_query)
+
+    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:RANGe[:UPPer]", query=True)
+    def _channel_range_cmd(self, params, suffixes, is_query):
+        return self._channel_range(self._channel(suffixes), params, is_query)
+
+    def _channel(self, suffixes) -> int:
+        channel = suffixes[0]
+        if channel not in (1, 2):
+            raise ScpiError(-114, f"channel {channel}")
+        return channel
+
+    def _channel_range(self, channel, params, is_query):
+        key = f"range_{channel}"
+        if is_query:
+            return format_number(self.state[key])
+        maximum = 120.0 if channel == 1 else 12.0
+        value = parse_number(_one(params), "V", minimum=0.0, maximum=maximum)
+        if not 0.0 <= value <= maximum:
+            raise ScpiError(-222, f"range {value:g} V outside [0, {maximum:g}]")
+        ranges = VOLTAGE_RANGES if channel == 1 else VOLTAGE_RANGES[:4]
+        self.state[key] = check_fixed_range(ranges, min(value, ranges[-1]), "voltage")
+        self.state[f"range_auto_{channel}"] = False
+
+    @command(":SENSe:VOLTage[:DC]:RANGe:AUTO", query=True)
+    def _auto(self, params, suffixes, is_query):
+        return self._channel_auto(self._active([]), params, is_query)
+
+    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:RANGe:AUTO", query=True)
+    def _channel_auto_cmd(self, params, suffixes, is_query):
+        return self._channel_auto(self._channel(suffixes), params, is_query)
+
+    def _channel_auto(self, channel, params, is_query):
+        key = f"range_auto_{channel}"
+        if is_query:
+            return "1" if self.state[key] else "0"
+        self.state[key] = parse_bool(_one(params))
+
+    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:REFerence", query=True)
+    def _reference(self, params, suffixes, is_query):
+        key = f"reference_{self._channel(suffixes)}"
+        if is_query:
+            return format_number(self.state[key])
+        value = parse_number(_one(params), "V", minimum=-120.0, maximum=120.0)
+        if abs(value) > 120.0:
+            raise ScpiError(-222, f"reference {value:g} V outside [-120, 120]")
+        self.state[key] = value
+
+    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:REFerence:STATe", query=True)
+    def _reference_state(self, params, suffixes, is_query):
+        key = f"reference_state_{self._channel(suffixes)}"
+        if is_query:
+            return "1" if self.state[key] else "0"
+        self.state[key] = parse_bool(_one(params))
+
+    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:REFerence:ACQuire")
+    def _reference_acquire(self, params, suffixes, is_query):
+        channel = self._channel(suffixes)
+        if self.state[f"reference_state_{channel}"]:
+            self.state[f"reference_{channel}"] = self.raw_reading()
+
+    @command(":SENSe:TEMPerature:CHANnel<n>:REFerence", query=True)
+    def _temperature_reference(self, params, suffixes, is_query):
+        key = f"temperature_reference_{self._channel(suffixes)}"
+        if is_query:
+            return format_number(self.state[key])
+        self.state[key] = parse_number(_one(params))
+
+    @command(":SENSe:TEMPerature:CHANnel<n>:REFerence:STATe", query=True)
+    def _temperature_reference_state(self, params, suffixes, is_query):
+        key = f"temperature_reference_state_{self._channel(suffixes)}"
+        if is_query:
+            return "1" if self.state[key] else "0"
+        self.state[key] = parse_bool(_one(params))
+
+    @command(":SENSe:TEMPerature:CHANnel<n>:REFerence:ACQuire")
+    def _temperature_reference_acquire(self, params, suffixes, is_query):
+        pass
+
+    @command(":SENSe:TEMPerature:RTEMperature", query=True, write=False)
+    def _reference_temperature(self, params, suffixes, is_query):
+        return format_number(23.0 + self.world.gaussian(0.05))
+
+    # -- readings ----------------------------------------------------------------------------------
+    def raw_reading(self) -> float:
+        """One conversion: the device voltage (channel 1) plus datasheet noise; advances time."""
+        nplc = self.state["nplc"] if self.state["function"] == "VOLT" else self.state["temperature_nplc"]
+        self.wait(self.world.integration_time(nplc))
+        if self.state["function"] == "TEMP":
+            return 23.0 + self.world.gaussian(0.01)
+        channel = max(self.state["channel"], 1)
+        if channel == 2:
+            voltage = 0.0  # channel 2 is not wired on this bench
+        else:
+            voltage = self.circuit.measure_voltage()
+        if self.state[f"range_auto_{channel}"]:
+            voltage_range = pick_range(VOLTAGE_RANGES, voltage, overrange=1.2)
+        else:
+            voltage_range = self.state[f"range_{channel}"]
+            if abs(voltage) > 1.2 * voltage_range:
+                return OVERFLOW
+        sigma = NOISE_AT_1_NPLC[voltage_range] / math.sqrt(nplc)
+        johnson = self.circuit.johnson_noise(0.5 * self.world.line_frequency / nplc)
+        value = voltage + self.world.gaussian(math.hypot(sigma, johnson))
+        if self.state[f"reference_state_{channel}"]:
+            value -= self.state[f"reference_{channel}"]
+        return value
+
+    def take_readings(self) -> float:
+        value = 0.0
+        for _ in range(self.state["trigger_count"] * self.state["sample_count"]):
+            value = self.raw_reading()
+            if self.state["trace_control"] == "NEXT" and len(self.buffer) < self.state["trace_points"]:
+                self.buffer.append(value)
+                if len(self.buffer) >= self.state["trace_points"]:
+                    self.state["trace_control"] = "NEV"
+        self.last_value = value
+        self.fresh = True
+        return value
+
+    @command(":READ", query=True, write=False)
+    def _read(self, params, suffixes, is_query):
+        return format_number(self.take_readings())
+
+    @command(":FETCh", query=True, write=False)
+    def _fetch(self, params, suffixes, is_query):
+        return format_number(self.last_value)
+
+    @command(":SENSe:DATA:FRESh", query=True, write=False)
+    def _fresh(self, params, suffixes, is_query):
+        if not self.fresh:
+            self.take_readings()
+        self.fresh = False
+        return format_number(self.last_value)
+
+    @command(":SENSe:DATA[:LATest]", query=True, write=False)
+    def _latest(self, params, suffixes, is_query):
+        return format_number(self.last_value)
+
+    @command(":MEASure[:VOLTage][:DC]", query=True, write=False)
+    def _measure(self, params, suffixes, is_query):
+        self.state["function"] = "VOLT"
+        return format_number(self.take_readings())
+
+    @command(":INITiate[:IMMediate]")
+    def _initiate(self, params, suffixes, is_query):
+        self.take_readings()
+
+    @command(":ABORt")
+    def _abort(self, params, suffixes, is_query):
+        pass
+
+    @command(":TRACe:CLEar")
+    def _trace_clear(self, params, suffixes, is_query):
+        self.buffer = []
+
+    @command(":TRACe:DATA", query=True, write=False)
+    def _trace_data(self, params, suffixes, is_query):
+        return ",".join(format_number(v) for v in self.buffer)
+
+    @command(":TRACe:POINts:ACTual", query=True, write=False)
+    def _trace_actual(self, params, suffixes, is_query):
+        return str(len(self.buffer))
+
+    @command(":CALCulate2:IMMediate", query=True)
+    def _calc2(self, params, suffixes, is_query):
+        values = self.buffer or [self.last_value]
+        function = {
+            "MEAN": statistics.fmean, "MAX": max, "MIN": min,
+            "SDEV": lambda v: statistics.stdev(v) if len(v) > 1 else 0.0,
+            "PKPK": lambda v: max(v) - min(v), "NONE": lambda v: v[-1],
+        }[self.state["calc2_format"]]
+        result = format_number(function(values))
+        return result if is_query else None
+
+    @command(":SYSTem:LFRequency", query=True, write=False)
+    def _line_frequency(self, params, suffixes, is_query):
+        return str(int(self.world.line_frequency))
+
+    @command(":STATus:MEASurement[:EVENt]", query=True, write=False)
+    def _stat_meas(self, params, suffixes, is_query):
+        return "512" if len(self.buffer) >= self.state["trace_points"] else "0"
+
+    @command(":STATus:OPERation[:EVENt]", query=True, write=False)
+    def _stat_oper(self, params, suffixes, is_query):
+        return "0"
+
+    @command(":STATus:QUEStionable[:EVENt]", query=True, write=False)
+    def _stat_ques(self, params, suffixes, is_query):
+        return "0"
+
+    def summary_bits(self) -> int:
+        # measurement summary (bit 0) when the buffer is full and enabled (:STAT:MEAS:ENAB 512)
+        full = len(self.buffer) >= self.state["trace_points"]
+        return 0x01 if full and self.state["status_measurement_enable"] & 512 else 0
+
+
+def _one(params):
+    if len(params) != 1:
+        raise ScpiError(-109 if not params else -108)
+    return params[0]

@@ -1,0 +1,382 @@
+"""Keithley 2450 SourceMeter, native SCPI command set (2450-901-01 reference manual, ch. 6).
+
+Supported (short/long forms, optional nodes, ``SOUR1``/``SENS1`` suffixes):
+    :SOURce[1]:FUNCtion[:MODE] CURRent|VOLTage             (and ?)
+    :SOURce[1]:CURRent[:LEVel][:IMMediate][:AMPLitude] <A> (and ?; |I| <= 1.05 x range)
+    :SOURce[1]:CURRent:RANGe <A>, :RANGe:AUTO <b>          (10 nA .. 1 A)
+    :SOURce[1]:CURRent:VLIMit[:LEVel] <V>                  (0.02 .. 210 V), :VLIMit:TRIPped?
+    :SOURce[1]:VOLTage[:LEVel]..., :VOLTage:RANGe[:AUTO], :VOLTage:ILIMit[:LEVel], :ILIMit:TRIPped?
+    :SOURce[1]:CURRent|VOLTage:DELay <s>, :DELay:AUTO <b>
+    :OUTPut[1][:STATe] <b>, :OUTPut[1]:CURRent|VOLTage:SMODe HIMPedance|NORMal|ZERO|GUARd
+    :SENSe[1]:FUNCtion[:ON] "VOLTage[:DC]"|"CURRent[:DC]"|"RESistance"
+    :SENSe[1]:VOLTage|CURRent|RESistance[:DC]:NPLCycles <n> (0.01 .. 10), :RANGe[:UPPer], :RANGe:AUTO
+    :SENSe[1]:VOLTage|CURRent[:DC]:AVERage[:STATe]|:TCONtrol|:COUNt, :SENSe[1]:RESistance:RSENse
+    :SENSe[1]:COUNt <n>, :SENSe[1]:AZERo[:STATe]
+    :READ?, :FETCh?, :MEASure[:VOLTage|:CURRent|:RESistance][:DC]?
+    :TRACe:POINts, :TRACe:CLEar, :TRACe:ACTual?, :TRACe:DATA? <start>, <end>,
+    :TRACe:STATistics:AVERage?|MAXimum?|MINimum?|STDDev?|PK2Pk?, :TRACe:STATistics:CLEar
+    :INITiate[:IMMediate], :ABORt, :ROUTe:TERMinals FRONt|REAR, :SYSTem:BEEPer[:IMMediate] <f>, <t>
+    :SYSTem:LFRequency?, :STATus:OPERation|QUEStionable[:EVENt]?, :STATus:...:ENABle
+    common: *IDN? *RST *CLS *OPC *OPC? *WAI *TRG *ESR? *ESE *SRE *STB? *TST? *OPT?, :SYSTem:ERRor[:NEXT]?
+"""
+from __future__ import annotations
+
+import statistics
+
+from ..scpi import ScpiError, Setting, command, format_number, parse_choice, parse_number
+from .base import OVERFLOW, SourceMeter, check_fixed_range, pick_range
+
+MAX_BUFFER = 100_000
+
+
+def _apply(instrument):
+    instrument.apply_source()
+
+
+def _check_current_level(instrument, value):
+    limit = 1.05 * (1.0 if instrument.state["source_current_range_auto"]
+                    else instrument.state["source_current_range"])
+    if abs(value) > limit:
+        raise ScpiError(-222, f"source current {value:g} A beyond +-{limit:g} A of the range")
+
+
+def _check_voltage_level(instrument, value):
+    limit = 1.05 * (200.0 if instrument.state["source_voltage_range_auto"]
+                    else instrument.state["source_voltage_range"])
+    if abs(value) > limit:
+        raise ScpiError(-222, f"source voltage {value:g} V beyond +-{limit:g} V of the range")
+
+
+class Keithley2450(SourceMeter):
+    model_key = "keithley2450"
+    identity = "KEITHLEY INSTRUMENTS,MODEL 2450,04390551,1.7.12b"
+    current_ranges = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    voltage_ranges = (0.02, 0.2, 2.0, 20.0, 200.0)
+    # rms voltage-measurement noise at 1 NPLC per range (approx. 2450 datasheet: ~5 ppm of range)
+    measure_voltage_noise = {0.02: 0.2e-6, 0.2: 1.0e-6, 2.0: 10e-6, 20.0: 100e-6, 200.0: 1e-3}
+    resistance_ranges = (20.0, 200.0, 2e3, 2e4, 2e5, 2e6, 2e7, 2e8)
+
+    defaults = {
+        "source_function": "VOLT", "source_current": 0.0, "source_voltage": 0.0,
+        "source_current_range": 1e-8, "source_current_range_auto": True,
+        "source_voltage_range": 0.02, "source_voltage_range_auto": True,
+        "voltage_limit": 21.0, "current_limit": 1.05e-4,
+        "source_current_delay": 0.0, "source_current_delay_auto": True,
+        "source_voltage_delay": 0.0, "source_voltage_delay_auto": True,
+        "output": False, "current_off_mode": "NORM", "voltage_off_mode": "NORM",
+        "sense_function": "CURR",
+        "nplc_VOLT": 1.0, "nplc_CURR": 1.0, "nplc_RES": 1.0,
+        "range_VOLT": 0.02, "range_auto_VOLT": True,
+        "range_CURR": 1e-4, "range_auto_CURR": True,
+        "range_RES": 2e5, "range_auto_RES": True,
+        "average_VOLT": False, "average_CURR": False,
+        "average_type_VOLT": "REP", "average_type_CURR": "REP",
+        "average_count_VOLT": 10, "average_count_CURR": 10,
+        "rsense": False, "count": 1, "autozero": True, "terminals": "FRON",
+        "buffer_capacity": 100_000, "status_measurement_enable": 0,
+        "status_operation_enable": 0, "status_questionable_enable": 0,
+    }
+
+    settings = (
+        Setting(":SOURce[1]:FUNCtion[:MODE]", "source_function", "choice",
+                choices=("CURRent", "VOLTage"), on_change=_apply),
+        Setting(":SOURce[1]:CURRent[:LEVel][:IMMediate][:AMPLitude]", "source_current", unit="A",
+                minimum=-1.05, maximum=1.05, check=_check_current_level, on_change=_apply),
+        Setting(":SOURce[1]:CURRent:RANGe:AUTO", "source_current_range_auto", "bool"),
+        Setting(":SOURce[1]:CURRent:VLIMit[:LEVel]", "voltage_limit", unit="V",
+                minimum=0.02, maximum=210.0, on_change=_apply),
+        Setting(":SOURce[1]:CURRent:DELay", "source_current_delay", unit="S", minimum=0.0,
+                maximum=10_000.0),
+        Setting(":SOURce[1]:CURRent:DELay:AUTO", "source_current_delay_auto", "bool"),
+        Setting(":SOURce[1]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", "source_voltage", unit="V",
+                minimum=-210.0, maximum=210.0, check=_check_voltage_level, on_change=_apply),
+        Setting(":SOURce[1]:VOLTage:RANGe:AUTO", "source_voltage_range_auto", "bool"),
+        Setting(":SOURce[1]:VOLTage:ILIMit[:LEVel]", "current_limit", unit="A",
+                minimum=1e-9, maximum=1.05, on_change=_apply),
+        Setting(":SOURce[1]:VOLTage:DELay", "source_voltage_delay", unit="S", minimum=0.0,
+                maximum=10_000.0),
+        Setting(":SOURce[1]:VOLTage:DELay:AUTO", "source_voltage_delay_auto", "bool"),
+        Setting(":OUTPut[1][:STATe]", "output", "bool", on_change=_apply),
+        Setting(":OUTPut[1]:CURRent:SMODe", "current_off_mode", "choice",
+                choices=("HIMPedance", "NORMal", "ZERO", "GUARd")),
+        Setting(":OUTPut[1]:VOLTage:SMODe", "voltage_off_mode", "choice",
+                choices=("HIMPedance", "NORMal", "ZERO", "GUARd")),
+        Setting(":SENSe[1]:VOLTage[:DC]:AVERage[:STATe]", "average_VOLT", "bool"),
+        Setting(":SENSe[1]:CURRent[:DC]:AVERage[:STATe]", "average_CURR", "bool"),
+        Setting(":SENSe[1]:VOLTage[:DC]:AVERage:TCONtrol", "average_type_VOLT", "choice",
+                choices=("REPeat", "MOVing")),
+        Setting(":SENSe[1]:CURRent[:DC]:AVERage:TCONtrol", "average_type_CURR", "choice",
+                choices=("REPeat", "MOVing")),
+        Setting(":SENSe[1]:VOLTage[:DC]:AVERage:COUNt", "average_count_VOLT", "int",
+                minimum=1, maximum=100),
+        Setting(":SENSe[1]:CURRent[:DC]:AVERage:COUNt", "average_count_CURR", "int",
+                minimum=1, maximum=100),
+        Setting(":SENSe[1]:RESistance:RSENse", "rsense", "bool"),
+        Setting(":SENSe[1]:COUNt", "count", "int", minimum=1, maximum=300_000),
+        Setting(":SENSe[1]:AZERo[:STATe]", "autozero", "bool"),
+        Setting(":ROUTe:TERMinals", "terminals", "choice", choices=("FRONt", "REAR")),
+        Setting(":STATus:MEASurement:ENABle", "status_measurement_enable", "int",
+                minimum=0, maximum=65535),
+        Setting(":STATus:OPERation:ENABle", "status_operation_enable", "int",
+                minimum=0, maximum=65535),
+        Setting(":STATus:QUEStionable:ENABle", "status_questionable_enable", "int",
+                minimum=0, maximum=65535),
+    )
+
+    def __init__(self, world, circuit, **options):
+        self.buffer: list[tuple[float, float, float]] = []  # (reading, source value, time)
+        self.last_value = 0.0
+        super().__init__(world, circuit, **options)
+
+    def reset(self) -> None:
+        super().reset()
+        self.buffer = []
+
+    # -- source ranges ---------------------------------------------------------------------------
+    @command(":SOURce[1]:CURRent:RANGe", query=True)
+    def _source_current_range(self, params, suffixes, is_query):
+        if is_query:
+            return format_number(self.state["source_current_range"])
+        value = parse_number(_one(params), "A", minimum=1e-8, maximum=1.0)
+        self.state["source_current_range"] = check_fixed_range(self.current_ranges, value, "current")
+        self.state["source_current_range_auto"] = False
+
+    @command(":SOURce[1]:VOLTage:RANGe", query=True)
+    def _source_voltage_range(self, params, suffixes, is_query):
+        if is_query:
+            return format_number(self.state["source_voltage_range"])
+        value = parse_number(_one(params), "V", minimum=0.02, maximum=200.0)
+        self.state["source_voltage_range"] = check_fixed_range(self.voltage_ranges, value, "voltage")
+        self.state["source_voltage_range_auto"] = False
+
+    @command(":SOURce[1]:CURRent:VLIMit:TRIPped", query=True, write=False)
+    def _vlim_tripped(self, params, suffixes, is_query):
+        self.settle()
+        return "1" if self.compliance_tripped and self.state["source_function"] == "CURR" else "0"
+
+    @command(":SOURce[1]:VOLTage:ILIMit:TRIPped", query=True, write=False)
+    def _ilim_tripped(self, params, suffixes, is_query):
+        self.settle()
+        return "1" if self.compliance_tripped and self.state["source_function"] == "VOLT" else "0"
+
+    # -- sense configuration ---------------------------------------------------------------------
+    @command(":SENSe[1]:FUNCtion[:ON]", query=True)
+    def _sense_function(self, params, suffixes, is_query):
+        if is_query:
+            return {"VOLT": '"VOLT:DC"', "CURR": '"CURR:DC"', "RES": '"RES"'}[
+                self.state["sense_function"]]
+        text = _one(params).strip("'\"").upper()
+        if text.endswith(":DC"):
+            text = text[:-3]
+        self.state["sense_function"] = parse_choice(text, ("VOLTage", "CURRent", "RESistance"))
+
+    @command(":SENSe[1]:VOLTage[:DC]:NPLCycles", query=True)
+    def _nplc_volt(self, params, suffixes, is_query):
+        return self._nplc("VOLT", params, is_query)
+
+    @command(":SENSe[1]:CURRent[:DC]:NPLCycles", query=True)
+    def _nplc_curr(self, params, suffixes, is_query):
+        return self._nplc("CURR", params, is_query)
+
+    @command(":SENSe[1]:RESistance:NPLCycles", query=True)
+    def _nplc_res(self, params, suffixes, is_query):
+        return self._nplc("RES", params, is_query)
+
+    def _nplc(self, function, params, is_query):
+        key = f"nplc_{function}"
+        if is_query:
+            return format_number(self.state[key])
+        value = parse_number(_one(params), minimum=0.01, maximum=10.0, default=1.0)
+        if not 0.01 <= value <= 10.0:
+            raise ScpiError(-222, f"NPLC {value:g} outside [0.01, 10]")
+        self.state[key] = value
+
+    @command(":SENSe[1]:VOLTage[:DC]:RANGe[:UPPer]", query=True)
+    def _range_volt(self, params, suffixes, is_query):
+        return self._range("VOLT", self.voltage_ranges, "V", params, is_query)
+
+    @command(":SENSe[1]:CURRent[:DC]:RANGe[:UPPer]", query=True)
+    def _range_curr(self, params, suffixes, is_query):
+        return self._range("CURR", self.current_ranges, "A", params, is_query)
+
+    @command(":SENSe[1]:RESistance:RANGe[:UPPer]", query=True)
+    def _range_res(self, params, suffixes, is_query):
+        return self._range("RES", self.resistance_ranges, "OHM", params, is_query)
+
+    def _range(self, function, ranges, unit, params, is_query):
+        if is_query:
+            return format_number(self.state[f"range_{function}"])
+        value = parse_number(_one(params), unit, minimum=ranges[0], maximum=ranges[-1])
+        self.state[f"range_{function}"] = check_fixed_range(ranges, value, function.lower())
+        self.state[f"range_auto_{function}"] = False
+
+    @command(":SENSe[1]:VOLTage[:DC]:RANGe:AUTO", query=True)
+    def _auto_volt(self, params, suffixes, is_query):
+        return self._auto("VOLT", params, is_query)
+
+    @command(":SENSe[1]:CURRent[:DC]:RANGe:AUTO", query=True)
+    def _auto_curr(self, params, suffixes, is_query):
+        return self._auto("CURR", params, is_query)
+
+    @command(":SENSe[1]:RESistance:RANGe:AUTO", query=True)
+    def _auto_res(self, params, suffixes, is_query):
+        return self._auto("RES", params, is_query)
+
+    def _auto(self, function, params, is_query):
+        from ..scpi import parse_bool
+
+        if is_query:
+            return "1" if self.state[f"range_auto_{function}"] else "0"
+        self.state[f"range_auto_{function}"] = parse_bool(_one(params))
+
+    # -- measurements ----------------------------------------------------------------------------
+    def measure(self, function: str | None = None) -> float:
+        function = function or self.state["sense_function"]
+        nplc = self.state[f"nplc_{function}"]
+        voltage, current = self.settle()
+        self.wait(self.world.integration_time(nplc))
+        source_value = current if self.state["source_function"] == "CURR" else voltage
+        if function == "VOLT":
+            fixed = None if self.state["range_auto_VOLT"] else self.state["range_VOLT"]
+            value = self.noisy_voltage(voltage, nplc, fixed)
+        elif function == "CURR":
+            fixed = None if self.state["range_auto_CURR"] else self.state["range_CURR"]
+            if fixed is not None and abs(current) > 1.05 * fixed:
+                value = OVERFLOW
+            else:
+                value = self.noisy_current(current, nplc, fixed)
+        else:
+            measured_v = self.noisy_voltage(voltage, nplc, None)
+            measured_i = self.noisy_current(current, nplc, None)
+            value = OVERFLOW if measured_i == 0 else measured_v / measured_i
+        self.last_value = value
+        if len(self.buffer) >= self.state["buffer_capacity"]:
+            self.buffer.pop(0)
+        self.buffer.append((value, source_value, self.world.clock.now))
+        return value
+
+    @command(":READ", query=True, write=False)
+    def _read(self, params, suffixes, is_query):
+        value = 0.0
+        for _ in range(self.state["count"]):
+            value = self.measure()
+        return format_number(value)
+
+    @command(":FETCh", query=True, write=False)
+    def _fetch(self, params, suffixes, is_query):
+        return format_number(self.last_value)
+
+    @command(":MEASure[:VOLTage][:DC]", query=True, write=False)
+    def _measure_voltage(self, params, suffixes, is_query):
+        self.state["sense_function"] = "VOLT"
+        return format_number(self.measure("VOLT"))
+
+    @command(":MEASure:CURRent[:DC]", query=True, write=False)
+    def _measure_current(self, params, suffixes, is_query):
+        self.state["sense_function"] = "CURR"
+        return format_number(self.measure("CURR"))
+
+    @command(":MEASure:RESistance", query=True, write=False)
+    def _measure_resistance(self, params, suffixes, is_query):
+        self.state["sense_function"] = "RES"
+        return format_number(self.measure("RES"))
+
+    @command(":INITiate[:IMMediate]")
+    def _initiate(self, params, suffixes, is_query):
+        for _ in range(self.state["count"]):
+            self.measure()
+
+    @command(":ABORt")
+    def _abort(self, params, suffixes, is_query):
+        pass
+
+    # -- reading buffer --------------------------------------------------------------------------
+    @command(":TRACe:POINts", query=True)
+    def _trace_points(self, params, suffixes, is_query):
+        if is_query:
+            return str(self.state["buffer_capacity"])
+        if not params:
+            raise ScpiError(-109)
+        value = parse_number(params[0])
+        if not 1 <= value <= 6_875_000:
+            raise ScpiError(-222, f"buffer size {value:g} outside [1, 6875000]")
+        self.state["buffer_capacity"] = int(min(value, MAX_BUFFER))
+        self.buffer = self.buffer[-self.state["buffer_capacity"]:]
+
+    @command(":TRACe:CLEar")
+    def _trace_clear(self, params, suffixes, is_query):
+        self.buffer = []
+
+    @command(":TRACe:ACTual", query=True, write=False)
+    def _trace_actual(self, params, suffixes, is_query):
+        return str(len(self.buffer))
+
+    @command(":TRACe:DATA", query=True, write=False)
+    def _trace_data(self, params, suffixes, is_query):
+        if len(params) < 2:
+            raise ScpiError(-109, "TRACe:DATA? needs start and end indices")
+        start, end = int(parse_number(params[0])), int(parse_number(params[1]))
+        if not 1 <= start <= end <= len(self.buffer):
+            raise ScpiError(-222, f"indices {start}..{end} outside 1..{len(self.buffer)}")
+        return ",".join(format_number(r[0]) for r in self.buffer[start - 1:end])
+
+    def _statistic(self, function):
+        if not self.buffer:
+            raise ScpiError(-230, "buffer is empty")
+        values = [r[0] for r in self.buffer]
+        return format_number(function(values))
+
+    @command(":TRACe:STATistics:AVERage", query=True, write=False)
+    def _trace_mean(self, params, suffixes, is_query):
+        return self._statistic(statistics.fmean)
+
+    @command(":TRACe:STATistics:MAXimum", query=True, write=False)
+    def _trace_max(self, params, suffixes, is_query):
+        return self._statistic(max)
+
+    @command(":TRACe:STATistics:MINimum", query=True, write=False)
+    def _trace_min(self, params, suffixes, is_query):
+        return self._statistic(min)
+
+    @command(":TRACe:STATistics:STDDev", query=True, write=False)
+    def _trace_std(self, params, suffixes, is_query):
+        return self._statistic(lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
+
+    @command(":TRACe:STATistics:PK2Pk", query=True, write=False)
+    def _trace_pk2pk(self, params, suffixes, is_query):
+        return self._statistic(lambda v: max(v) - min(v))
+
+    @command(":TRACe:STATistics:CLEar")
+    def _trace_stat_clear(self, params, suffixes, is_query):
+        pass
+
+    # -- system -----------------------------------------------------------------------------------
+    @command(":SYSTem:BEEPer[:IMMediate]")
+    def _beep(self, params, suffixes, is_query):
+        if len(params) != 2:
+            raise ScpiError(-109, "BEEPer needs frequency and duration")
+        frequency, duration = parse_number(params[0], "HZ"), parse_number(params[1], "S")
+        if not 20 <= frequency <= 8000 or not 0.001 <= duration <= 100:
+            raise ScpiError(-222, f"beep {frequency:g} Hz, {duration:g} s")
+
+    @command(":SYSTem:LFRequency", query=True, write=False)
+    def _line_frequency(self, params, suffixes, is_query):
+        return str(int(self.world.line_frequency))
+
+    @command(":STATus:OPERation[:EVENt]", query=True, write=False)
+    def _stat_oper(self, params, suffixes, is_query):
+        return "0"
+
+    @command(":STATus:QUEStionable[:EVENt]", query=True, write=False)
+    def _stat_ques(self, params, suffixes, is_query):
+        return "0"
+
+    @command(":STATus:MEASurement[:EVENt]", query=True, write=False)
+    def _stat_meas(self, params, suffixes, is_query):
+        return "0"
+
+
+def _one(params):
+    if len(params) != 1:
+        raise ScpiError(-109 if not params else -108)
+    return params[0]

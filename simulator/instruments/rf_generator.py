@@ -1,0 +1,171 @@
+"""Microwave signal generators (one SCPI family, model-specific ranges and identities):
+Agilent E8257D (PSG), Keysight N5183B (MXG), Anritsu MG3692C, Rohde & Schwarz SMB100A.
+
+Supported (``[:SOURce]`` optional everywhere, units Hz/kHz/MHz/GHz and dBm accepted):
+    [:SOURce]:FREQuency[:CW|:FIXed] <f>        (and ?; out of the model's range -> -222)
+    [:SOURce]:POWer[:LEVel][:IMMediate][:AMPLitude] <p> (and ?, dBm)
+    :OUTPut[:STATe] ON|OFF|1|0 (and ?), :OUTPut:MODulation[:STATe] (and ?)
+    [:SOURce]:FREQuency:STARt|STOP|CENTer|SPAN|MODE, [:SOURce]:POWer:STARt|STOP|MODE,
+    [:SOURce]:SWEep:POINts|DWELl<n>|GENeration|MODE|CONTinuous[:STATe], [:SOURce]:LIST:RETRace,
+    [:SOURce]:TSWeep, [:SOURce]:AM[:STATe]|:DEPTh|:SOURce|:INTernal:FREQuency|:INTernal:FUNCtion:SHAPe,
+    [:SOURce]:PULM:STATe|:SOURce|:SOURce:INTernal|:INTernal:FREQuency,
+    [:SOURce]:LFOutput:STATe|:AMPLitude|:SOURce, *IDN? *RST *CLS *OPC? ..., :SYSTem:ERRor?
+Only the CW frequency, the power and the output state drive the device; sweeps and modulation
+settings are stored and reported (a lab's drivers configure them; the DOR method does not use them).
+"""
+from __future__ import annotations
+
+from ..scpi import ScpiError, Setting, command
+from .base import SimulatedInstrument
+
+
+def _apply(instrument):
+    instrument.apply_rf()
+
+
+def _frequency_check(instrument, value):
+    low, high = instrument.frequency_range
+    if not low <= value <= high:
+        raise ScpiError(-222, f"frequency {value:g} Hz outside [{low:g}, {high:g}] Hz")
+
+
+def _power_check(instrument, value):
+    low, high = instrument.power_range_dbm
+    if not low <= value <= high:
+        raise ScpiError(-222, f"power {value:g} dBm outside [{low:g}, {high:g}] dBm")
+
+
+def _freq(value):
+    return f"{value:+.13E}"
+
+
+def _pow(value):
+    return f"{value:+.8E}"
+
+
+class RfGenerator(SimulatedInstrument):
+    """The family; subclasses set ``identity``, ``frequency_range`` (Hz), ``power_range_dbm``."""
+
+    frequency_range = (250e3, 20e9)
+    power_range_dbm = (-135.0, 25.0)
+
+    defaults = {
+        "frequency": 1e9, "power": -130.0, "output": False, "modulation": True,
+        "frequency_start": 250e3, "frequency_stop": 20e9, "frequency_center": 10e9,
+        "frequency_span": 0.0, "frequency_mode": "CW", "power_start": -20.0, "power_stop": 0.0,
+        "power_mode": "FIX", "sweep_points": 101, "sweep_dwell": 2e-3, "sweep_generation": "STEP",
+        "sweep_mode": "AUTO", "sweep_continuous": False, "list_retrace": True,
+        "am_state": False, "am_depth": 0.1, "am_source": "INT", "am_frequency": 400.0,
+        "am_shape": "SINE", "pulm_state": False, "pulm_source": "INT", "pulm_internal": "SQU",
+        "pulm_frequency": 400.0, "lfo_state": False, "lfo_amplitude": 0.0, "lfo_source": "INT",
+    }
+
+    @classmethod
+    def _settings(cls):
+        hz = dict(unit="HZ")
+        return (
+            Setting("[:SOURce]:FREQuency[:CW]", "frequency", **hz, minimum=cls.frequency_range[0],
+                    maximum=cls.frequency_range[1], check=_frequency_check, on_change=_apply,
+                    fmt=_freq),
+            Setting("[:SOURce]:FREQuency:FIXed", "frequency", **hz, minimum=cls.frequency_range[0],
+                    maximum=cls.frequency_range[1], check=_frequency_check, on_change=_apply,
+                    fmt=_freq),
+            Setting("[:SOURce]:POWer[:LEVel][:IMMediate][:AMPLitude]", "power", unit="DBM",
+                    minimum=cls.power_range_dbm[0], maximum=cls.power_range_dbm[1],
+                    check=_power_check, on_change=_apply, fmt=_pow),
+            Setting(":OUTPut[:STATe]", "output", "bool", on_change=_apply),
+            Setting(":OUTPut:MODulation[:STATe]", "modulation", "bool"),
+            Setting("[:SOURce]:FREQuency:STARt", "frequency_start", **hz, check=_frequency_check,
+                    fmt=_freq),
+            Setting("[:SOURce]:FREQuency:STOP", "frequency_stop", **hz, check=_frequency_check,
+                    fmt=_freq),
+            Setting("[:SOURce]:FREQuency:CENTer", "frequency_center", **hz,
+                    check=_frequency_check, fmt=_freq),
+            Setting("[:SOURce]:FREQuency:SPAN", "frequency_span", **hz, minimum=0.0, fmt=_freq),
+            Setting("[:SOURce]:FREQuency:MODE", "frequency_mode", "choice",
+                    choices=("CW", "FIXed", "SWEep", "LIST")),
+            Setting("[:SOURce]:POWer:STARt", "power_start", unit="DBM", check=_power_check,
+                    fmt=_pow),
+            Setting("[:SOURce]:POWer:STOP", "power_stop", unit="DBM", check=_power_check, fmt=_pow),
+            Setting("[:SOURce]:POWer:MODE", "power_mode", "choice",
+                    choices=("FIXed", "SWEep", "LIST")),
+            Setting("[:SOURce]:SWEep:POINts", "sweep_points", "int", minimum=2, maximum=65535),
+            Setting("[:SOURce]:SWEep:DWELl<n>", "sweep_dwell", unit="S", minimum=1e-3,
+                    maximum=60.0),
+            Setting("[:SOURce]:SWEep:GENeration", "sweep_generation", "choice",
+                    choices=("ANALog", "STEP")),
+            Setting("[:SOURce]:SWEep:MODE", "sweep_mode", "choice", choices=("AUTO", "MANual")),
+            Setting("[:SOURce]:SWEep:CONTinuous[:STATe]", "sweep_continuous", "bool"),
+            Setting("[:SOURce]:LIST:RETRace", "list_retrace", "bool"),
+            Setting("[:SOURce]:AM[:STATe]", "am_state", "bool"),
+            Setting("[:SOURce]:AM:DEPTh", "am_depth", "number", unit="PCT", minimum=0.0,
+                    maximum=100.0),
+            Setting("[:SOURce]:AM:SOURce", "am_source", "choice",
+                    choices=("INTernal", "INT2", "EXTernal", "EXT2")),
+            Setting("[:SOURce]:AM:INTernal:FREQuency", "am_frequency", unit="HZ", minimum=0.5,
+                    maximum=1e6),
+            Setting("[:SOURce]:AM:INTernal:FUNCtion:SHAPe", "am_shape", "choice",
+                    choices=("SINE", "TRIangle", "SQUare", "RAMP", "NOISe", "DUALsine",
+                             "SWEPtsine")),
+            Setting("[:SOURce]:PULM:STATe", "pulm_state", "bool"),
+            Setting("[:SOURce]:PULM:SOURce", "pulm_source", "choice",
+                    choices=("INTernal", "EXTernal", "SCALar")),
+            Setting("[:SOURce]:PULM:SOURce:INTernal", "pulm_internal", "choice",
+                    choices=("SQUare", "FRUN", "TRIGgered", "DOUBlet", "GATEd")),
+            Setting("[:SOURce]:PULM:INTernal:FREQuency", "pulm_frequency", unit="HZ",
+                    minimum=0.1, maximum=10e6),
+            Setting("[:SOURce]:LFOutput:STATe", "lfo_state", "bool"),
+            Setting("[:SOURce]:LFOutput:AMPLitude", "lfo_amplitude", unit="V", minimum=0.0,
+                    maximum=3.5),
+            Setting("[:SOURce]:LFOutput:SOURce", "lfo_source", "choice",
+                    choices=("INTernal", "INT2", "FUNCtion", "FUNCtion2")),
+        )
+
+    def __init_subclass__(cls, **kwargs):
+        cls.settings = cls._settings()
+        super().__init_subclass__(**kwargs)
+
+    def reset(self) -> None:
+        super().reset()
+        low, high = self.frequency_range
+        self.state["frequency"] = min(max(self.state["frequency"], low), high)
+        self.state["frequency_start"], self.state["frequency_stop"] = low, high
+        self.state["power"] = max(self.state["power"], self.power_range_dbm[0])
+        if getattr(self, "circuit", None) is not None:
+            self.apply_rf()
+
+    def apply_rf(self) -> None:
+        self.circuit.set_rf(frequency=self.state["frequency"], power_dbm=self.state["power"],
+                            enabled=self.state["output"])
+
+    @command("[:SOURce]:TSWeep")
+    def _single_sweep(self, params, suffixes, is_query):
+        pass
+
+
+class AgilentE8257D(RfGenerator):
+    model_key = "agilent_e8257d"
+    identity = "Agilent Technologies, E8257D, US47320158, C.06.10"
+    frequency_range = (250e3, 20e9)  # option 520
+    power_range_dbm = (-135.0, 25.0)  # option 1EA + UNT step attenuator
+
+
+class KeysightN5183B(RfGenerator):
+    model_key = "keysight_n5183b"
+    identity = "Keysight Technologies,N5183B,MY59100544,B.01.86"
+    frequency_range = (9e3, 20e9)  # option 520
+    power_range_dbm = (-130.0, 20.0)  # option 1EA
+
+
+class AnritsuMG3692C(RfGenerator):
+    model_key = "anritsu_mg3692c"
+    identity = "ANRITSU,MG3692C,081512,4.07"
+    frequency_range = (10e6, 20e9)  # option 4 extends the 2 GHz base range down to 10 MHz
+    power_range_dbm = (-130.0, 17.0)  # option 2A step attenuator
+
+
+class RohdeSchwarzSMB100A(RfGenerator):
+    model_key = "rs_smb100a"
+    identity = "Rohde&Schwarz,SMB100A,1406.6000k03/180235,3.1.19.15-3.20.390.24"
+    frequency_range = (100e3, 20e9)  # option B120
+    power_range_dbm = (-145.0, 18.0)

@@ -1,0 +1,66 @@
+"""Keithley 7001 switch system with a 1 x N multiplexer card: selects which diode of a circuit
+the bench's instruments are connected to (exclusive: closing one channel opens the others).
+
+Supported: :ROUTe:CLOSe (@1!n[,...]) (and :ROUTe:CLOSe? / :ROUTe:CLOSe:STATe?), :ROUTe:OPEN (@1!n),
+:ROUTe:OPEN:ALL, *IDN?, *RST (all open), :SYSTem:ERRor?. Channel n is the n-th diode of the circuit
+in the world file's order. With every channel open, a current source drives an open circuit and
+goes into compliance.
+"""
+from __future__ import annotations
+
+import re
+
+from ..scpi import ScpiError, command
+from .base import SimulatedInstrument
+
+_CHANNEL = re.compile(r"^\(@\s*(\d+)!(\d+)\s*\)$")
+
+
+class Keithley7001(SimulatedInstrument):
+    model_key = "keithley7001"
+    identity = "KEITHLEY INSTRUMENTS INC.,MODEL 7001,0,B06  /A02"
+    defaults = {"closed": None}
+
+    def reset(self) -> None:
+        super().reset()
+        if getattr(self, "circuit", None) is not None:
+            self.circuit.select(None)
+
+    def _channel(self, params) -> int:
+        if len(params) != 1:
+            raise ScpiError(-109 if not params else -108)
+        match = _CHANNEL.match(params[0].strip())
+        if not match or match.group(1) != "1":
+            raise ScpiError(-224, f"channel list {params[0][:20]!r}; expected (@1!n)")
+        channel = int(match.group(2))
+        if not 1 <= channel <= len(self.circuit.diodes):
+            raise ScpiError(-222, f"channel {channel} outside 1..{len(self.circuit.diodes)}")
+        return channel
+
+    def _closed_list(self) -> str:
+        closed = self.state["closed"]
+        return "(@)" if closed is None else f"(@1!{closed})"
+
+    @command(":ROUTe:CLOSe", query=True)
+    def _close(self, params, suffixes, is_query):
+        if is_query:
+            return self._closed_list()
+        channel = self._channel(params)
+        self.state["closed"] = channel
+        self.circuit.select(list(self.circuit.diodes)[channel - 1])
+        self.wait(5e-3)  # relay settling
+
+    @command(":ROUTe:CLOSe:STATe", query=True, write=False)
+    def _close_state(self, params, suffixes, is_query):
+        return self._closed_list()
+
+    @command(":ROUTe:OPEN")
+    def _open(self, params, suffixes, is_query):
+        if self._channel(params) == self.state["closed"]:
+            self.state["closed"] = None
+            self.circuit.select(None)
+
+    @command(":ROUTe:OPEN:ALL")
+    def _open_all(self, params, suffixes, is_query):
+        self.state["closed"] = None
+        self.circuit.select(None)

@@ -1,0 +1,383 @@
+"""The simulated lab: benches of instruments wired to diodes, a clock, noise and faults.
+
+A ``World`` holds one or more ``Circuit``s (a bench's device node: the diodes behind an optional
+switch matrix, the RF path from the generator, and the drive the sources apply) and the SCPI
+instrument models at their VISA addresses. The SMU sets I_dc, the RF generator sets f_ac and the
+power in dBm; the RF path turns that power into the current amplitude at the device,
+
+    P = 10^((P_dBm - loss_dB) / 10) mW,   I_ac = 2 sqrt(2 P Z0) / (Z0 + R),
+
+and every voltage reading asks the selected diode for its dc voltage at the present drive
+(I_dc R(I_dc) plus the rectified voltage), then adds the reading instrument's noise. The drive is
+applied lazily, when a reading needs it, so a run of source changes without readings costs
+nothing and a repeated reading at one drive costs microseconds (the diode memoises).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BOLTZMANN = 1.380649e-23  # J/K
+
+DEFAULT_SMU = "GPIB0::24::INSTR"
+DEFAULT_NANOVOLTMETER = "GPIB0::7::INSTR"
+DEFAULT_RF_GENERATOR = "GPIB0::19::INSTR"
+
+
+class SimulatedClock:
+    """Simulated time (s). Instruments advance it by their integration times; with ``pacing``
+    the process also sleeps that long, so a simulated run takes the lab's wall time."""
+
+    def __init__(self, pacing: bool = False):
+        self.now = 0.0
+        self.pacing = pacing
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"time only moves forward, got {seconds!r} s")
+        self.now += seconds
+        if self.pacing and seconds > 0:
+            time.sleep(seconds)
+
+
+@dataclass
+class RfPath:
+    """Generator -> cables and bias tee (loss in dB) -> 50-ohm line -> device of resistance R."""
+
+    loss_db: float = 0.0
+    characteristic_impedance: float = 50.0  # ohm
+
+    def __post_init__(self):
+        if self.loss_db < 0:
+            raise ValueError(f"RF path loss is a loss, must be >= 0 dB, got {self.loss_db!r}")
+        if not self.characteristic_impedance > 0:
+            raise ValueError(f"Z0 must be > 0 ohm, got {self.characteristic_impedance!r}")
+
+    def power_at_device(self, generator_power_dbm: float) -> float:
+        """Available power (W) at the device end of the line."""
+        return 1e-3 * 10.0 ** ((generator_power_dbm - self.loss_db) / 10.0)
+
+    def current_amplitude(self, generator_power_dbm: float, device_resistance: float) -> float:
+        """I_ac (A): peak microwave current into a device of resistance R (ohm)."""
+        z0 = self.characteristic_impedance
+        power = self.power_at_device(generator_power_dbm)
+        return 2.0 * math.sqrt(2.0 * power * z0) / (z0 + device_resistance)
+
+    def generator_power_dbm(self, rf_current: float, device_resistance: float) -> float:
+        """Inverse of :meth:`current_amplitude`: generator power (dBm) giving I_ac (A)."""
+        if not rf_current > 0:
+            raise ValueError(f"rf_current must be > 0 A, got {rf_current!r}")
+        z0 = self.characteristic_impedance
+        power = (rf_current * (z0 + device_resistance) / 2.0) ** 2 / (2.0 * z0)
+        return 10.0 * math.log10(power / 1e-3) + self.loss_db
+
+
+class ShortedDiode:
+    """What is left of a tunnel junction after dielectric breakdown: a few ohms of metal."""
+
+    def __init__(self, resistance: float = 5.0):
+        self._resistance = resistance
+        self._bias = 0.0
+
+    def set_drive(self, bias_current: float, rf_current: float, rf_frequency: float) -> None:
+        self._bias = bias_current
+
+    def dc_voltage(self) -> float:
+        return self._bias * self._resistance
+
+    def resistance(self) -> float:
+        return self._resistance
+
+
+class OpenCircuit(Exception):
+    """A current source drives a node with nothing connected (no switch channel closed)."""
+
+
+class Circuit:
+    """One bench's device node: diodes behind a switch, the RF path, the applied drive."""
+
+    def __init__(self, diodes: dict[str, Any], rf_path: RfPath | None = None,
+                 selected: str | None = None, temperature: float = 0.0):
+        if not diodes:
+            raise ValueError("a circuit needs at least one diode")
+        self.diodes = dict(diodes)
+        self.rf_path = rf_path or RfPath()
+        self.temperature = temperature
+        self.selected: str | None = selected if selected is not None else (
+            next(iter(self.diodes)) if len(self.diodes) == 1 else None)
+        self.bias_current = 0.0  # A, what the SMU forces (0 with output off)
+        self.rf_enabled = False
+        self.rf_frequency = 1e9  # Hz
+        self.rf_power_dbm = -130.0
+        self.breakdown_voltage: float | None = None  # V, fault: junction shorts above it
+        self.broken: set[str] = set()
+        self.bias_source = None  # the source meter whose output is on (settles compliance)
+        self._applied: tuple | None = None
+
+    # -- sources ------------------------------------------------------------------------------
+    def set_bias(self, current: float) -> None:
+        self.bias_current = float(current)
+
+    def set_rf(self, *, frequency: float | None = None, power_dbm: float | None = None,
+               enabled: bool | None = None) -> None:
+        if frequency is not None:
+            self.rf_frequency = float(frequency)
+        if power_dbm is not None:
+            self.rf_power_dbm = float(power_dbm)
+        if enabled is not None:
+            self.rf_enabled = bool(enabled)
+
+    def select(self, name: str | None) -> None:
+        if name is not None and name not in self.diodes:
+            raise KeyError(f"no diode {name!r} on this circuit; have {sorted(self.diodes)}")
+        self.selected = name
+        self._applied = None
+
+    # -- the device ---------------------------------------------------------------------------
+    @property
+    def diode(self):
+        if self.selected is None:
+            return None
+        return self.diodes[self.selected]
+
+    def rf_current(self, diode) -> float:
+        """I_ac (A) at the device; the line sees the device's present resistance."""
+        if not self.rf_enabled:
+            return 0.0
+        return self.rf_path.current_amplitude(self.rf_power_dbm, diode.resistance())
+
+    def device_voltage(self, bias_current: float | None = None) -> float:
+        """Noise-free dc voltage (V) across the selected device with ``bias_current`` (A)
+        flowing (default: the SMU's). Raises OpenCircuit if a current flows into nothing."""
+        bias = self.bias_current if bias_current is None else float(bias_current)
+        diode = self.diode
+        if diode is None:
+            if bias != 0.0:
+                raise OpenCircuit("no device connected")
+            return 0.0
+        drive = (bias, self.rf_enabled, self.rf_power_dbm, self.rf_frequency, self.selected)
+        if drive != self._applied:
+            diode.set_drive(bias, self.rf_current(diode), self.rf_frequency)
+            self._applied = drive
+        voltage = diode.dc_voltage()
+        if self.breakdown_voltage is not None and abs(voltage) > self.breakdown_voltage:
+            self._break_down()
+            return self.device_voltage(bias)
+        return voltage
+
+    def measure_voltage(self) -> float:
+        """Noise-free voltage (V) a meter across the device sees: the bias source settles
+        first (compliance may reduce the current), then the device answers."""
+        if self.bias_source is not None:
+            self.bias_source.settle()
+        try:
+            return self.device_voltage()
+        except OpenCircuit:
+            return 0.0
+
+    def device_resistance(self) -> float:
+        diode = self.diode
+        return math.inf if diode is None else diode.resistance()
+
+    def _break_down(self) -> None:
+        name = self.selected
+        self.broken.add(name)
+        self.diodes[name] = ShortedDiode()
+        self._applied = None
+
+    def johnson_noise(self, bandwidth: float) -> float:
+        """rms thermal voltage noise (V) of the device over ``bandwidth`` (Hz)."""
+        if self.temperature <= 0 or self.diode is None:
+            return 0.0
+        resistance = self.device_resistance()
+        return math.sqrt(4.0 * BOLTZMANN * self.temperature * resistance * bandwidth)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class InstrumentSpec:
+    address: str
+    model: str
+    circuit: str = "bench0"
+    options: dict = field(default_factory=dict)
+
+
+class World:
+    """Everything below VISA: circuits, instruments at addresses, clock, noise, faults.
+
+    ``World.default()`` is the paper's bench: a Keithley 2450 at GPIB0::24, a 2182A at GPIB0::7
+    and an Agilent E8257D at GPIB0::19, wired to one LLGS diode of preset ``mazza2022``.
+    """
+
+    def __init__(self, *, seed: int | None = None, line_frequency: float = 60.0,
+                 pacing: bool = False, noise: bool = True):
+        if line_frequency not in (50.0, 60.0):
+            raise ValueError(f"line frequency must be 50 or 60 Hz, got {line_frequency!r}")
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.line_frequency = float(line_frequency)
+        self.clock = SimulatedClock(pacing)
+        self.noise = noise
+        self.circuits: dict[str, Circuit] = {}
+        self.instruments: dict[str, Any] = {}
+        self.faults: dict[str, list] = {}
+        self.traffic_log: Path | None = None
+
+    # -- construction -------------------------------------------------------------------------
+    def add_circuit(self, name: str, circuit: Circuit) -> Circuit:
+        if name in self.circuits:
+            raise ValueError(f"circuit {name!r} exists")
+        self.circuits[name] = circuit
+        return circuit
+
+    def add_instrument(self, address: str, model: str, circuit: str = "bench0", **options):
+        from .instruments import create_instrument
+
+        address = normalise_address(address)
+        if address in self.instruments:
+            raise ValueError(f"address {address} is taken by {self.instruments[address].identity}")
+        if circuit not in self.circuits:
+            raise KeyError(f"no circuit {circuit!r}; have {sorted(self.circuits)}")
+        instrument = create_instrument(model, self, self.circuits[circuit], **options)
+        instrument.address = address
+        self.instruments[address] = instrument
+        return instrument
+
+    @classmethod
+    def default(cls, diode=None, seed: int | None = None, *, rf_loss_db: float = 0.0,
+                temperature: float = 0.0, **world_options) -> "World":
+        """The paper's bench around ``diode`` (default: an LLGS diode of preset mazza2022)."""
+        world = cls(seed=seed, **world_options)
+        if diode is None:
+            from .diode import LlgsDiode
+
+            diode = LlgsDiode(temperature=temperature, seed=seed)
+        world.add_circuit("bench0", Circuit({"diode0": diode}, RfPath(rf_loss_db),
+                                            temperature=temperature))
+        world.add_instrument(DEFAULT_SMU, "keithley2450")
+        world.add_instrument(DEFAULT_NANOVOLTMETER, "keithley2182a")
+        world.add_instrument(DEFAULT_RF_GENERATOR, "agilent_e8257d")
+        return world
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "World":
+        """Build a world from a TOML description (see ``from_dict``)."""
+        import tomllib
+
+        with open(path, "rb") as handle:
+            return cls.from_dict(tomllib.load(handle))
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "World":
+        """Keys: seed, line_frequency, pacing, noise, temperature (K); ``[circuits.NAME]`` with
+        rf_loss_db, z0, and ``[circuits.NAME.diodes.DNAME]`` (model = "llgs" | "phenomenological",
+        preset, and model parameters); ``[[instruments]]`` with address, model, circuit.
+        Without circuits: one "bench0" with an LLGS mazza2022 diode. Without instruments: the
+        default three at the default addresses."""
+        known = {"seed", "line_frequency", "pacing", "noise", "temperature", "circuits",
+                 "instruments"}
+        unknown = set(config) - known
+        if unknown:
+            raise ValueError(f"unknown world keys {sorted(unknown)}; known {sorted(known)}")
+        temperature = float(config.get("temperature", 0.0))
+        seed = config.get("seed")
+        world = cls(seed=seed, line_frequency=float(config.get("line_frequency", 60.0)),
+                    pacing=bool(config.get("pacing", False)), noise=bool(config.get("noise", True)))
+        circuits = config.get("circuits") or {"bench0": {}}
+        for name, spec in circuits.items():
+            diodes_spec = spec.get("diodes") or {"diode0": {"model": "llgs"}}
+            diodes = {dname: _make_diode(dspec, temperature, seed)
+                      for dname, dspec in diodes_spec.items()}
+            path = RfPath(float(spec.get("rf_loss_db", 0.0)), float(spec.get("z0", 50.0)))
+            world.add_circuit(name, Circuit(diodes, path, spec.get("selected"),
+                                            temperature=temperature))
+        instruments = config.get("instruments")
+        if instruments is None:
+            first = next(iter(world.circuits))
+            instruments = [{"address": DEFAULT_SMU, "model": "keithley2450", "circuit": first},
+                           {"address": DEFAULT_NANOVOLTMETER, "model": "keithley2182a",
+                            "circuit": first},
+                           {"address": DEFAULT_RF_GENERATOR, "model": "agilent_e8257d",
+                            "circuit": first}]
+        for spec in instruments:
+            spec = dict(spec)
+            address, model = spec.pop("address"), spec.pop("model")
+            circuit = spec.pop("circuit", next(iter(world.circuits)))
+            world.add_instrument(address, model, circuit, **spec)
+        return world
+
+    # -- access -------------------------------------------------------------------------------
+    def instrument(self, address: str):
+        return self.instruments[normalise_address(address)]
+
+    @property
+    def circuit(self) -> Circuit:
+        """The only circuit (error if there are several)."""
+        if len(self.circuits) != 1:
+            raise ValueError(f"world has {len(self.circuits)} circuits; name one")
+        return next(iter(self.circuits.values()))
+
+    @property
+    def diode(self):
+        return self.circuit.diode
+
+    def integration_time(self, nplc: float) -> float:
+        """Seconds of one reading at ``nplc`` power-line cycles."""
+        return nplc / self.line_frequency
+
+    def gaussian(self, sigma: float) -> float:
+        if not self.noise or sigma <= 0:
+            return 0.0
+        return sigma * self.rng.standard_normal()
+
+    # -- faults -------------------------------------------------------------------------------
+    def inject_fault(self, target: str, fault) -> None:
+        """Attach a fault (``dorlab.simulator.faults``) to an instrument address, or to a
+        circuit by name for faults of the device (breakdown)."""
+        fault.attach(self, target)
+
+    def clear_faults(self, target: str | None = None) -> None:
+        if target is None:
+            self.faults.clear()
+        else:
+            self.faults.pop(normalise_address(target), None)
+
+    def active_faults(self, address: str) -> list:
+        return self.faults.get(address, [])
+
+
+def normalise_address(address: str) -> str:
+    """Canonical VISA resource name (``GPIB::24`` -> ``GPIB0::24::INSTR``)."""
+    from pyvisa import rname
+
+    try:
+        return str(rname.parse_resource_name(address))
+    except rname.InvalidResourceName:
+        return address
+
+
+def _make_diode(spec: dict, temperature: float, seed):
+    spec = dict(spec)
+    model = spec.pop("model", "llgs")
+    if model == "llgs":
+        from .diode import LlgsDiode
+
+        preset_name = spec.pop("preset", "mazza2022")
+        parameters = None
+        if preset_name != "mazza2022" or spec:
+            from .presets import preset
+
+            parameters = preset(preset_name)
+        return LlgsDiode(parameters, temperature=temperature, seed=seed, **spec)
+    if model == "phenomenological":
+        from .phenomenological import PhenomenologicalDiode
+
+        return PhenomenologicalDiode(**spec)
+    raise ValueError(f"unknown diode model {model!r}; known: 'llgs', 'phenomenological'")
