@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 # I/O failures worth a reconnect and another try; everything else is a fault at once.
 RETRYABLE = (pyvisa.errors.Error, InstrumentReplyError, ConnectionError, TimeoutError, OSError)
 MAX_READINGS = 100_000
+# An MTJ's resistance stays between R_P and R_AP (within a factor ~2 of its nominal value). A dc
+# resistance outside [1/4, 4] x nominal means a broken-down barrier (short) or an open contact.
+RESISTANCE_WINDOW = (0.25, 4.0)
+# Below this bias the RF-off voltage is too small for a resistance (A).
+MIN_BIAS_FOR_RESISTANCE = 1e-6
 
 
 class BenchError(RuntimeError):
@@ -54,6 +59,10 @@ class InstrumentIOError(BenchError):
 
 class ComplianceError(BenchError):
     """The current source reached its voltage compliance during a reading; the reading is void."""
+
+
+class DeviceFault(BenchError):
+    """The device no longer looks like the junction on the bench file (shorted or open)."""
 
 
 class SafeStateError(BenchError):
@@ -395,6 +404,7 @@ class Bench:
         tripped = self._io("current_source", self.current_source.in_compliance)
         self._rf_off()
         self._check_compliance(tripped, on, off, request["bias_current"])
+        self._check_device(off, request["bias_current"])
         voltage, error = rectified_statistics(on, off)
         return RectifiedReading(request["bias_current"], request["rf_frequency"],
                                 request["rf_power_dbm"], request["rf_current"], voltage, error,
@@ -423,6 +433,19 @@ class Bench:
                 f"{self.name}: compliance reached at bias {bias!r} A (compliance voltage {compliance} "
                 f"V, largest |reading| {worst:.6g} V, source compliance flag {bool(tripped)}): the "
                 "device may be open or broken down; reading discarded")
+
+    def _check_device(self, off: np.ndarray, bias: float) -> None:
+        if abs(bias) < MIN_BIAS_FOR_RESISTANCE:
+            return
+        resistance = float(np.mean(off)) / bias
+        nominal = self.device.resistance
+        low, high = RESISTANCE_WINDOW
+        if not low * nominal <= resistance <= high * nominal:
+            state = "shorted: the tunnel barrier has broken down?" if resistance < low * nominal \
+                else "open: a contact lifted?"
+            raise DeviceFault(f"device {self.device.name!r} reads {resistance:.4g} ohm at bias "
+                              f"{bias!r} A (RF off), outside [{low}, {high}] x its nominal "
+                              f"{nominal:g} ohm: {state}")
 
     @_guarded
     def set_bias(self, bias_current) -> None:

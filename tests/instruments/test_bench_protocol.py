@@ -51,8 +51,9 @@ RF_SOURCES = {
                                 power=":POW -19.30 dBm", sent_power=-19.30),
 }
 
-OFF = ["0.0276", "0.0277", "0.0275"]
-ON = ["0.0281", "0.0283", "0.0282"]
+# I_dc R at -30 uA (and, as a second point, at -50 uA) through ~920 ohm, plus 0.6 mV rectified
+OFF = ["-0.0276", "-0.0277", "-0.0275"]
+ON = ["-0.0271", "-0.0269", "-0.0270"]
 
 
 def init_script(s, v, r, shared):
@@ -111,12 +112,13 @@ def test_reading_then_safe_state_on_the_wire(make_bench, sleep_log, s, v, r):
         assert reading.rf_current == pytest.approx(70.7e-6, rel=5e-4)  # 0.01 dB rounding
         np.testing.assert_allclose(reading.readings_off, [float(x) for x in OFF])
         np.testing.assert_allclose(reading.readings_on, [float(x) for x in ON])
-        assert reading.rectified_voltage == pytest.approx(0.0282 - 0.0276)
+        assert reading.rectified_voltage == pytest.approx(-0.0270 + 0.0276)
         # two samples of 3 with standard deviation 1e-4 each
         assert reading.standard_error == pytest.approx(math.sqrt(2 * 1e-8 / 3))
-    # ramp dwell 10 uA / (1 mA/s) per step; settling 2 NPLC periods (40 ms at 50 Hz) after the
-    # bias change and after RF on
-    assert sleep_log == pytest.approx([0.01] * 3 + [0.04, 0.04] + [0.01] * 2 + [0.04, 0.04]
+    # ramp dwell 10 uA / (1 mA/s) per step; settling 2 NPLC periods (2/60 s on the sim bench's
+    # 60 Hz line) after the bias change and after RF on
+    settle = 2 / 60
+    assert sleep_log == pytest.approx([0.01] * 3 + [settle, settle] + [0.01] * 2 + [settle, settle]
                                       + [0.01] * 5)
 
 
