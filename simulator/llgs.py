@@ -179,10 +179,8 @@ def reduced_energy(mx, my, mz, p):
 
 # --- integrator steps ----------------------------------------------------------------------------
 @nb.njit(cache=True, inline="always")
-def rk4_step(mx, my, mz, t, dt, p, d):
-    i0 = drive_current(t, d)
-    i1 = drive_current(t + 0.5 * dt, d)
-    i2 = drive_current(t + dt, d)
+def rk4_step(mx, my, mz, i0, i1, i2, dt, p):
+    """Classical RK4 with the currents at t, t + dt/2 and t + dt."""
     k1x, k1y, k1z = llgs_rhs(mx, my, mz, i0, 0.0, 0.0, 0.0, p)
     h = 0.5 * dt
     k2x, k2y, k2z = llgs_rhs(mx + h * k1x, my + h * k1y, mz + h * k1z, i1, 0.0, 0.0, 0.0, p)
@@ -214,7 +212,7 @@ def _normal_pair(state):
 
 
 @nb.njit(cache=True, inline="always")
-def heun_step(mx, my, mz, t, dt, p, d, state, spare):
+def heun_step(mx, my, mz, i0, i2, dt, p, state, spare):
     """Stochastic Heun (Stratonovich): one thermal field per step, used by predictor and corrector.
     ``spare`` (float64[2]: flag, value) keeps the unused Box-Muller normal."""
     std = math.sqrt(p[P_THERMAL] / dt)
@@ -229,27 +227,42 @@ def heun_step(mx, my, mz, t, dt, p, d, state, spare):
             spare[0] = 1.0
             spare[1] = e
         thx, thy, thz = std * a, std * b, std * c
-    i0 = drive_current(t, d)
-    i1 = drive_current(t + dt, d)
     k1x, k1y, k1z = llgs_rhs(mx, my, mz, i0, thx, thy, thz, p)
     qx, qy, qz = mx + dt * k1x, my + dt * k1y, mz + dt * k1z
-    k2x, k2y, k2z = llgs_rhs(qx, qy, qz, i1, thx, thy, thz, p)
+    k2x, k2y, k2z = llgs_rhs(qx, qy, qz, i2, thx, thy, thz, p)
     h = 0.5 * dt
     return mx + h * (k1x + k2x), my + h * (k1y + k2y), mz + h * (k1z + k2z)
 
 
 @nb.njit(cache=True, inline="always")
-def _step(mx, my, mz, t, dt, p, d, method, state, spare, renorm):
+def _rotate(s, c, sh, ch):
+    """sin/cos of (angle + delta) from sin/cos of angle and of delta."""
+    return s * ch + c * sh, c * ch - s * sh
+
+
+RESYNC = 1024   # steps between exact re-evaluations of the drive phase (bounds recurrence round-off)
+
+
+@nb.njit(cache=True, inline="always")
+def _step(mx, my, mz, t, dt, p, d, s0, c0, sh, ch, method, state, spare, renorm):
+    """One step from t to t + dt. (s0, c0) = sin/cos of the drive phase at t, (sh, ch) of half a step.
+    Returns the new m and the drive sin/cos at t + dt."""
+    s1, c1 = _rotate(s0, c0, sh, ch)
+    s2, c2 = _rotate(s1, c1, sh, ch)
+    iac = d[D_IAC]
+    b0 = d[D_IBEFORE] if t < d[D_TSTEP] else d[D_IDC]
+    b2 = d[D_IBEFORE] if t + dt < d[D_TSTEP] else d[D_IDC]
     if method == RK4:
-        mx, my, mz = rk4_step(mx, my, mz, t, dt, p, d)
+        b1 = d[D_IBEFORE] if t + 0.5 * dt < d[D_TSTEP] else d[D_IDC]
+        mx, my, mz = rk4_step(mx, my, mz, b0 + iac * s0, b1 + iac * s1, b2 + iac * s2, dt, p)
     else:
-        mx, my, mz = heun_step(mx, my, mz, t, dt, p, d, state, spare)
+        mx, my, mz = heun_step(mx, my, mz, b0 + iac * s0, b2 + iac * s2, dt, p, state, spare)
     if renorm:
         inv = 1.0 / math.sqrt(mx * mx + my * my + mz * mz)
         mx *= inv
         my *= inv
         mz *= inv
-    return mx, my, mz
+    return mx, my, mz, s2, c2
 
 
 # --- run kernels ----------------------------------------------------------------------------------
@@ -262,36 +275,51 @@ def _run_accumulate(m, p, d, dt, t0, n_transient, n_window_steps, acc, method, s
     state[0] = np.uint64(seed)
     spare = np.zeros(2)
     mx, my, mz = m[0], m[1], m[2]
-    t = t0
-    for _ in range(n_transient):
-        mx, my, mz = _step(mx, my, mz, t, dt, p, d, method, state, spare, renorm)
-        t += dt
     omega, phi, iac = d[D_OMEGA], d[D_PHI], d[D_IAC]
-    two_pi_over_n = 2.0 * math.pi / n_window_steps
+    sh, ch = math.sin(0.5 * omega * dt), math.cos(0.5 * omega * dt)
+    k = 0
+    t = t0
+    s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
+    for _ in range(n_transient):
+        mx, my, mz, s, c = _step(mx, my, mz, t, dt, p, d, s, c, sh, ch, method, state, spare, renorm)
+        k += 1
+        t = t0 + k * dt
+        if k % RESYNC == 0:
+            s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
+    # Hann weights by recurrence too: w_j = 1 - cos(2 pi j / N)
+    shw, chw = math.sin(2.0 * math.pi / n_window_steps), math.cos(2.0 * math.pi / n_window_steps)
     for w in range(acc.shape[0]):
-        for k in range(acc.shape[1]):
-            acc[w, k] = 0.0
+        # local sums (kept in registers; the array is written once per window)
+        a_n = a_r = a_rs = a_rc = a_mx = a_mxs = a_mxc = a_my = a_mz = a_mx2 = a_mz2 = a_v = 0.0
+        sw, cw = 0.0, 1.0
         for j in range(n_window_steps):
             # Hann-weighted samples on a uniform grid: whole drive periods are averaged exactly, and
             # an unlocked or free-running oscillation leaks only ~1/(f T)^2 into the means
-            hann = 1.0 - math.cos(two_pi_over_n * j)
-            s = math.sin(omega * t + phi)
-            c = math.cos(omega * t + phi)
+            hann = 1.0 - cw
             r = resistance(mx, my, mz, p)
-            acc[w, A_COUNT] += hann
-            acc[w, A_R] += hann * r
-            acc[w, A_RSIN] += hann * r * s
-            acc[w, A_RCOS] += hann * r * c
-            acc[w, A_MX] += hann * mx
-            acc[w, A_MXSIN] += hann * mx * s
-            acc[w, A_MXCOS] += hann * mx * c
-            acc[w, A_MY] += hann * my
-            acc[w, A_MZ] += hann * mz
-            acc[w, A_MX2] += hann * mx * mx
-            acc[w, A_MZ2] += hann * mz * mz
-            acc[w, A_V] += hann * r * ((d[D_IBEFORE] if t < d[D_TSTEP] else d[D_IDC]) + iac * s)
-            mx, my, mz = _step(mx, my, mz, t, dt, p, d, method, state, spare, renorm)
-            t += dt
+            hr = hann * r
+            hmx = hann * mx
+            a_n += hann
+            a_r += hr
+            a_rs += hr * s
+            a_rc += hr * c
+            a_mx += hmx
+            a_mxs += hmx * s
+            a_mxc += hmx * c
+            a_my += hann * my
+            a_mz += hann * mz
+            a_mx2 += hmx * mx
+            a_mz2 += hann * mz * mz
+            a_v += hr * ((d[D_IBEFORE] if t < d[D_TSTEP] else d[D_IDC]) + iac * s)
+            mx, my, mz, s, c = _step(mx, my, mz, t, dt, p, d, s, c, sh, ch, method, state, spare, renorm)
+            k += 1
+            t = t0 + k * dt
+            if k % RESYNC == 0:
+                s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
+            sw, cw = _rotate(sw, cw, shw, chw)
+        acc[w, A_COUNT], acc[w, A_R], acc[w, A_RSIN], acc[w, A_RCOS] = a_n, a_r, a_rs, a_rc
+        acc[w, A_MX], acc[w, A_MXSIN], acc[w, A_MXCOS], acc[w, A_MY] = a_mx, a_mxs, a_mxc, a_my
+        acc[w, A_MZ], acc[w, A_MX2], acc[w, A_MZ2], acc[w, A_V] = a_mz, a_mx2, a_mz2, a_v
     m[0], m[1], m[2] = mx, my, mz
     return t
 
@@ -304,12 +332,17 @@ def _run_trace(m, p, d, dt, t0, n_steps, stride, out, method, seed, renorm):
     state[0] = np.uint64(seed)
     spare = np.zeros(2)
     mx, my, mz = m[0], m[1], m[2]
+    omega, phi = d[D_OMEGA], d[D_PHI]
+    sh, ch = math.sin(0.5 * omega * dt), math.cos(0.5 * omega * dt)
     t = t0
+    s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
     row = 0
     out[0, 0], out[0, 1], out[0, 2], out[0, 3] = t, mx, my, mz
     for k in range(1, n_steps + 1):
-        mx, my, mz = _step(mx, my, mz, t, dt, p, d, method, state, spare, renorm)
+        mx, my, mz, s, c = _step(mx, my, mz, t, dt, p, d, s, c, sh, ch, method, state, spare, renorm)
         t = t0 + k * dt
+        if k % RESYNC == 0:
+            s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
         if k % stride == 0:
             row += 1
             out[row, 0], out[row, 1], out[row, 2], out[row, 3] = t, mx, my, mz
