@@ -12,6 +12,7 @@ so a repeated command costs one dict lookup.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
@@ -169,6 +170,8 @@ def parse_number(text: str, unit: str | None = None, *, minimum: float | None = 
     if not match:
         raise ScpiError(-104, f"expected a number, got {text.strip()[:20]!r}")
     value = float(match.group(1))
+    if not math.isfinite(value):
+        raise ScpiError(-222, f"{text.strip()[:20]!r} is not a finite number")
     suffix = match.group(2)
     if suffix:
         scales = _UNIT_SCALES.get(unit or "", {})
@@ -417,6 +420,11 @@ class ScpiInstrument:
             try:
                 header, params = _split_header(unit)
                 reply, path = self._execute_unit(header, params, path)
+            except (ValueError, ArithmeticError, IndexError, KeyError) as error:
+                # a model's handler met a parameter it cannot use: the instrument refuses it
+                # (a real one never crashes on input); keep the reason in the error text
+                self.push_error(-224, f"{type(error).__name__}: {error}"[:80])
+                continue
             except ScpiError as error:
                 self.push_error(error.code, error.text)
                 # the rest of the message is not executed after a command error

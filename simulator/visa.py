@@ -140,7 +140,8 @@ class MessageLibrary(highlevel.VisaLibraryBase):
 
     def close(self, session):
         if session not in self.sessions:
-            return self.handle_return_value(None, StatusCode.error_invalid_object)
+            # already gone with its resource manager (garbage collection closes late)
+            return StatusCode.success
         obj = self.sessions.pop(session)
         if obj is self:  # the resource manager: its resources go with it
             for key in [k for k, v in self.sessions.items() if isinstance(v, _Session)]:
@@ -288,6 +289,8 @@ class DorlabVisaLibrary(MessageLibrary):
         for lib in cls._shared.values():
             if lib.recorder is not None:
                 lib.recorder.close()
+            # pyvisa's own cache would otherwise hand the old world back
+            highlevel.VisaLibraryBase._registry.pop((cls, lib.library_path), None)
         cls._shared.clear()
 
     # -- recording ---------------------------------------------------------------------------------

@@ -344,10 +344,14 @@ class World:
         fault.attach(self, target)
 
     def clear_faults(self, target: str | None = None) -> None:
-        if target is None:
-            self.faults.clear()
-        else:
-            self.faults.pop(normalise_address(target), None)
+        """Remove injected faults (all, or those of one instrument). A broken-down diode
+        stays broken: that is damage, not a fault condition."""
+        addresses = list(self.instruments) if target is None else [normalise_address(target)]
+        for address in addresses:
+            self.faults.pop(address, None)
+            instrument = self.instruments.get(address)
+            if instrument is not None and hasattr(instrument, "forced_compliance"):
+                instrument.forced_compliance = False
 
     def active_faults(self, address: str) -> list:
         return self.faults.get(address, [])
