@@ -227,7 +227,7 @@ class Bench:
         for attempt in range(retries + 1):
             if attempt:
                 try:
-                    adapter.reconnect()
+                    self._reconnect(adapter)
                 except Exception as exc:
                     last = exc
                     continue
@@ -242,6 +242,16 @@ class Bench:
             f"{role} {adapter.label}: command {command!r} failed after {retries + 1} attempt(s) "
             f"(each retry after a reconnect): {type(last).__name__}: {last}",
             role=role, model=adapter.model, address=adapter.address, command=command) from last
+
+    def _reconnect(self, adapter: RoleAdapter) -> None:
+        """Fresh session for ``adapter``, shared with the roles that used the same instrument (a
+        source-meter that is also the voltmeter)."""
+        old = adapter.instrument
+        adapter.reconnect()
+        for other in self._roles().values():
+            if other is not adapter and other.instrument is old:
+                other.instrument = adapter.instrument
+                other._tap(adapter.instrument)
 
     # ------------------------------------------------------------------ safe state
 

@@ -210,3 +210,25 @@ def test_identities(make_bench):
         ids = bench.identities()
     assert ids["voltmeter"].startswith("KEITHLEY INSTRUMENTS INC.,MODEL 2182A")
     assert set(ids) == {"current_source", "voltmeter", "rf_source"}
+
+
+def test_set_bias_read_voltage_and_self_test_on_the_wire(make_bench, sleep_log):
+    s, v, r = "Keithley2450", "Keithley2182", "Agilent8257D"
+    script = (init_script(s, v, r, False)
+              + [("src", ":SOUR:CURR:LEV -1e-05", None), ("src", ":SOUR:CURR:LEV -2e-05", None),
+                 ("src", ":SOUR:CURR?", "-2e-05"),
+                 ("vm", ":READ?", "-0.0184"), ("vm", ":READ?", "-0.0185")]
+              + safe_script(s, r, ["-1e-05", "0"])
+              # self test: initialize again, read at zero bias, readback, queues, safe state
+              + init_script(s, v, r, False)
+              + [("vm", ":READ?", "1e-08"), ("vm", ":READ?", "-2e-08"), ("vm", ":READ?", "0"),
+                 ("src", ":SOUR:CURR?", "0"),
+                 ("src", "SYST:ERR?", NO_ERROR), ("vm", "SYST:ERR?", NO_ERROR),
+                 ("rf", "SYST:ERR?", NO_ERROR)]
+              + safe_script(s, r, []))
+    with make_bench(s, v, r, script, sleep=sleep_log) as (bench, wire):
+        bench.set_bias(-20e-6)
+        np.testing.assert_allclose(bench.read_voltage(2), [-0.0184, -0.0185])
+        bench.safe_state()
+        result = bench.self_test()
+    assert result["mean_voltage"] == pytest.approx(-1e-8 / 3)

@@ -180,3 +180,24 @@ def test_open_bench_names_an_unreachable_instrument():
     with pytest.raises(BenchError, match="voltmeter Keithley2182 at GPIB0::8::INSTR"):
         open_bench(config, visa_library=DorlabVisaLibrary(World.default(
             diode=PhenomenologicalDiode())))
+
+
+def test_source_meter_as_its_own_voltmeter_survives_a_reconnect():
+    """A bench without a nanovoltmeter: the 2450 sources the bias and measures the voltage on one
+    session; a timeout makes one role reconnect, and both roles must move to the new session."""
+    from dataclasses import replace
+
+    from dorlab.instruments.config import InstrumentConfig
+
+    config = load_bench_config("sim")
+    config = replace(config, voltmeter=InstrumentConfig("voltmeter", "Keithley2450", SMU, "@dorlab"))
+    bench = simulated_bench(diode=PhenomenologicalDiode(), seed=11, config=config)
+    with bench:
+        first = bench.rectified_voltage(-0.13e-3, F_AC, rf_current=I_AC, n_readings=4)
+        old = bench.current_source.instrument
+        bench.world.inject_fault(SMU, faults.Timeout(1))
+        second = bench.rectified_voltage(-0.12e-3, F_AC, rf_current=I_AC, n_readings=4)
+        assert bench.voltmeter.instrument is bench.current_source.instrument is not old
+    for reading in (first, second):
+        assert abs(reading.rectified_voltage - truth(reading)) <= 4 * reading.standard_error + 1e-6
+    assert not bench.world.circuit.rf_enabled and bench.world.circuit.bias_current == 0.0
