@@ -404,7 +404,9 @@ class Bench:
             self._power_dbm = None
             self._io("rf_source", self.rf_source.set_power_dbm, request["rf_power_dbm"])
             self._power_dbm = request["rf_power_dbm"]
-        self._set_bias_verified(request["bias_current"])
+        if not self._set_bias_verified(request["bias_current"]):
+            # same bias as before: no bias settling, but RF went off at the end of the last reading
+            self.sleep(self.measurement.rf_settling)
         n = request["n_readings"]
         off = self._read_block(n)
         self._io("rf_source", self.rf_source.set_output, True)
@@ -420,10 +422,11 @@ class Bench:
                                 request["rf_power_dbm"], request["rf_current"], voltage, error,
                                 on, off, self.device.name)
 
-    def _set_bias_verified(self, target: float) -> None:
-        """Ramp to ``target`` (A), check the source really holds it, wait the settling time."""
+    def _set_bias_verified(self, target: float) -> bool:
+        """Ramp to ``target`` (A), check the source really holds it, wait the settling time.
+        Returns False when the bias was there already (nothing sent, no wait)."""
         if self._bias == target:
-            return
+            return False
         self._ramp_to(target)
         readback = self._io("current_source", self.current_source.bias_readback)
         if abs(readback - target) > 1e-4 * abs(target) + 1e-12:
@@ -431,6 +434,7 @@ class Bench:
             raise BenchError(f"current source {self.current_source.label} reads back {readback!r} A "
                              f"after being set to {target!r} A (reset, or not sourcing?)")
         self.sleep(self.measurement.bias_settling)
+        return True
 
     def _read_block(self, n: int) -> np.ndarray:
         return np.array([self._io("voltmeter", self.voltmeter.read) for _ in range(n)])

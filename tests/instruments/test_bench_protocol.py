@@ -232,3 +232,17 @@ def test_set_bias_read_voltage_and_self_test_on_the_wire(make_bench, sleep_log):
         bench.safe_state()
         result = bench.self_test()
     assert result["mean_voltage"] == pytest.approx(-1e-8 / 3)
+
+
+def test_repeated_reading_at_the_same_bias_waits_for_rf_off_to_settle(make_bench, sleep_log):
+    s, v, r = "Keithley2450", "Keithley2182", "Agilent8257D"
+    script = (init_script(s, v, r, False)
+              + reading_script(s, v, r, ["-1e-05"], "-1e-05")
+              + reading_script(s, v, r, [], None, rf_settings=False)[1:]  # no ramp, no readback
+              + safe_script(s, r, ["0"]))
+    with make_bench(s, v, r, script, sleep=sleep_log) as (bench, wire):
+        bench.rectified_voltage(-10e-6, 800e6, rf_current=70.7e-6, n_readings=3)
+        bench.rectified_voltage(-10e-6, 800e6, rf_current=70.7e-6, n_readings=3)
+        bench.safe_state()
+    settle = 2 / 60
+    assert sleep_log == pytest.approx([0.01, settle, settle, settle, settle, 0.01])

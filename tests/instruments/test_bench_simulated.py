@@ -201,3 +201,49 @@ def test_source_meter_as_its_own_voltmeter_survives_a_reconnect():
     for reading in (first, second):
         assert abs(reading.rectified_voltage - truth(reading)) <= 4 * reading.standard_error + 1e-6
     assert not bench.world.circuit.rf_enabled and bench.world.circuit.bias_current == 0.0
+
+
+class DriveLog:
+    """The simulator's diode behind a recorder: which drives the instruments applied and what dc
+    voltage (noise-free) the diode answered at each."""
+
+    def __init__(self, diode):
+        self.diode = diode
+        self.drive = None
+        self.voltages: dict[tuple, float] = {}
+
+    def set_drive(self, bias_current, rf_current, rf_frequency):
+        self.drive = (float(bias_current), float(rf_current), float(rf_frequency))
+        self.diode.set_drive(bias_current, rf_current, rf_frequency)
+
+    def dc_voltage(self):
+        voltage = self.diode.dc_voltage()
+        self.voltages[self.drive] = voltage
+        return voltage
+
+    def resistance(self):
+        return self.diode.resistance()
+
+    def rectified(self, bias_current) -> float:
+        """V(RF on) - V(RF off) at this bias, as the diode itself computed them."""
+        on = [v for (i, i_ac, f), v in self.voltages.items() if i == bias_current and i_ac > 0]
+        off = [v for (i, i_ac, f), v in self.voltages.items() if i == bias_current and i_ac == 0]
+        assert len(on) == 1 and len(off) == 1
+        return on[0] - off[0]
+
+
+def test_llgs_sweep_matches_what_the_diode_computed():
+    """The physical (LLGS macrospin) diode, whose state carries over between drives: the bench's
+    RF-on minus RF-off averages agree with the diode's own noise-free values at the drives the
+    instruments applied, within the readings' standard error."""
+    from dorlab.simulator.diode import LlgsDiode
+
+    log = DriveLog(LlgsDiode())
+    bench = simulated_bench(diode=log, seed=5)
+    biases = np.linspace(-0.2e-3, -0.08e-3, 7)
+    with bench:
+        readings = [bench.rectified_voltage(i, F_AC, rf_current=I_AC, n_readings=6) for i in biases]
+    for reading in readings:
+        expected = log.rectified(reading.bias_current)
+        assert abs(reading.rectified_voltage - expected) <= 4 * reading.standard_error + REPLY_RESOLUTION
+    assert max(r.rectified_voltage for r in readings) > 5e-3
