@@ -31,7 +31,7 @@ class PhenomenologicalParameters:
     amplitude_slope: float = 0.0  # 1/A, relative change of sqrt(p) per ampere from the vertex
     vertex_current: float = -0.134e-3  # A, I_dc,0 at the reference frequency
     reference_frequency: float = 800e6  # Hz
-    frequency_shift_per_current: float = -2.0e12  # Hz/A: d f0 / d I_dc (red shift for I<0)
+    frequency_shift_per_current: float = 2.0e12  # Hz/A: d f0 / d I_dc > 0 (red shift as I_dc -> more negative)
     locking_half_width: float = 65e-6  # A, at the reference drive
     reference_rf_current: float = 70.7e-6  # A
 

@@ -32,6 +32,11 @@ VOLTAGE_RANGES = (0.01, 0.1, 1.0, 10.0, 100.0)
 NOISE_AT_1_NPLC = {0.01: 6e-9, 0.1: 20e-9, 1.0: 75e-9, 10.0: 750e-9, 100.0: 7.5e-6}
 
 
+def format_reading(value: float) -> str:
+    """The 2182A sends 7.5 digits plus guard digits: keep nanovolts on the 1 V range."""
+    return f"{value:+.9E}"
+
+
 def _nplc_limit(instrument, value):
     maximum = 60.0 if instrument.world.line_frequency == 60.0 else 50.0
     if not 0.01 <= value <= maximum:
@@ -247,27 +252,27 @@ class Keithley2182A(SimulatedInstrument):
 
     @command(":READ", query=True, write=False)
     def _read(self, params, suffixes, is_query):
-        return format_number(self.take_readings())
+        return format_reading(self.take_readings())
 
     @command(":FETCh", query=True, write=False)
     def _fetch(self, params, suffixes, is_query):
-        return format_number(self.last_value)
+        return format_reading(self.last_value)
 
     @command(":SENSe:DATA:FRESh", query=True, write=False)
     def _fresh(self, params, suffixes, is_query):
         if not self.fresh:
             self.take_readings()
         self.fresh = False
-        return format_number(self.last_value)
+        return format_reading(self.last_value)
 
     @command(":SENSe:DATA[:LATest]", query=True, write=False)
     def _latest(self, params, suffixes, is_query):
-        return format_number(self.last_value)
+        return format_reading(self.last_value)
 
     @command(":MEASure[:VOLTage][:DC]", query=True, write=False)
     def _measure(self, params, suffixes, is_query):
         self.state["function"] = "VOLT"
-        return format_number(self.take_readings())
+        return format_reading(self.take_readings())
 
     @command(":INITiate[:IMMediate]")
     def _initiate(self, params, suffixes, is_query):
@@ -283,7 +288,7 @@ class Keithley2182A(SimulatedInstrument):
 
     @command(":TRACe:DATA", query=True, write=False)
     def _trace_data(self, params, suffixes, is_query):
-        return ",".join(format_number(v) for v in self.buffer)
+        return ",".join(format_reading(v) for v in self.buffer)
 
     @command(":TRACe:POINts:ACTual", query=True, write=False)
     def _trace_actual(self, params, suffixes, is_query):
@@ -297,7 +302,7 @@ class Keithley2182A(SimulatedInstrument):
             "SDEV": lambda v: statistics.stdev(v) if len(v) > 1 else 0.0,
             "PKPK": lambda v: max(v) - min(v), "NONE": lambda v: v[-1],
         }[self.state["calc2_format"]]
-        result = format_number(function(values))
+        result = format_reading(function(values))
         return result if is_query else None
 
     @command(":SYSTem:LFRequency", query=True, write=False)
