@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from dorlab.calibration.record import Calibration
-from dorlab.compute.backends import NORMAL_TABLE, kernel_voltage
+from dorlab.compute.backends import NORMAL_TABLE, noise_hash, normal_from_hash
 from dorlab.compute.encoding import EncodedTensor, encode
 
 
@@ -140,92 +140,168 @@ class DorResult:
 _BLOCKS = 512
 
 
-@njit(cache=True, parallel=True)
-def _conv_kernel(img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0, r1, ho_count, wo_count,
-                 kind, a_true, c_true, voltage, sigma, noise, seed_key, drift, normal_table, counter0,
-                 a_cal, c_cal, level_voltage, out, stats):
-    """Output rows r0..r1 (flattened (n, k, ho)) of a valid cross-correlation on one diode."""
+MODE_CACHED = 0  # P(F - G) looked up per quantised level
+MODE_PARABOLA = 1  # exact parabola (ideal backend)
+MODE_TABLE = 2  # emulated curve on a uniform grid, with noise and drift
+
+
+@njit(cache=True, inline="always")
+def _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, h, normal_table, drift_square,
+                    level_square, d, c):
+    """x^2 decoded from one read at x = -d (read counter c), in the decoding diode's square units.
+
+    ``square_table`` carries one padding node past x = 0 so the interpolation needs no clamp.
+    """
+    if mode == MODE_CACHED:
+        return level_square[np.int64(d * (level_square.shape[0] - 1) + 0.5)]
+    if mode == MODE_PARABOLA:
+        return alpha * d * d + beta + drift_square * c
+    last = square_table.shape[0] - 2
+    position = (1.0 - d) * last
+    i = np.int64(position)
+    f = position - i
+    square = square_table[i] + f * (square_table[i + 1] - square_table[i]) + drift_square * c
+    if noise:
+        square += square_sigma[i] * normal_from_hash(h, c, normal_table)
+    return square
+
+
+@njit(cache=True, inline="always")
+def _conv_block(mode, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0, ho_count, wo_count,
+                alpha, beta, square_table, square_sigma, noise, seed_key, drift_square, normal_table, counter0,
+                level_square, out, out_scale):
     n_filters, kh, kw = f_u.shape
     taps = kh * kw
+    tap_u = np.empty(taps)
+    tap_s = np.empty(taps)
+    tap_sq = np.empty(taps)
+    sum_d = 0.0
+    sum_d2 = 0.0
+    d_min = 2.0
+    d_max = -1.0
+    for r in range(lo, hi):
+        ho = r % ho_count
+        t = r // ho_count
+        k = t % n_filters
+        ni = t // n_filters - n_first
+        for i in range(kh):
+            for j in range(kw):
+                tap_u[i * kw + j] = f_u[k, i, j]
+                tap_s[i * kw + j] = f_s[k, i, j]
+                tap_sq[i * kw + j] = f_sq[k, i, j]
+        c = counter0 + (r - r0) * wo_count * taps
+        h = noise_hash(seed_key, c)
+        for wo in range(wo_count):
+            acc = 0.0
+            for i in range(kh):
+                for j in range(kw):
+                    t = i * kw + j
+                    d = abs(img_u[ni, ho + i, wo + j] - tap_u[t])
+                    if mode == MODE_TABLE and noise and (c & 3) == 0:
+                        h = noise_hash(seed_key, c)
+                    square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, h,
+                                             normal_table, drift_square, level_square, d, c)
+                    if mode != MODE_CACHED:
+                        sum_d += d
+                        sum_d2 += d * d
+                        d_min = min(d_min, d)
+                        d_max = max(d_max, d)
+                    acc += img_s[ni, ho + i, wo + j] * tap_s[t] * (img_sq[ni, ho + i, wo + j] + tap_sq[t] - square)
+                    c += 1
+            out[r * wo_count + wo] = out_scale * acc
+    return sum_d, sum_d2, d_min, d_max
+
+
+@njit(cache=True, parallel=True)
+def _conv_kernel(mode, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0, r1, ho_count, wo_count,
+                 alpha, beta, square_table, square_sigma, noise, seed_key, drift_square, normal_table,
+                 counter0, level_square, out, out_scale, stats):
+    """Output rows r0..r1 (flattened (n, k, ho)) of a valid cross-correlation on one diode.
+
+    Operand squares (img_sq, f_sq) were read beforehand; the P(F - G) read of every product is taken here
+    (read counters run consecutively along each output row) or looked up in ``level_square`` when cached.
+    One loop nest per mode so that each inner loop is branch-free.
+    """
     rows = r1 - r0
     n_blocks = stats.shape[0]
-    levels = level_voltage.shape[0]
     for b in prange(n_blocks):
         lo = r0 + rows * b // n_blocks
         hi = r0 + rows * (b + 1) // n_blocks
-        sum_d = 0.0
-        sum_d2 = 0.0
-        d_min = 2.0
-        d_max = -1.0
-        for r in range(lo, hi):
-            ho = r % ho_count
-            t = r // ho_count
-            k = t % n_filters
-            ni = t // n_filters - n_first
-            for wo in range(wo_count):
-                acc = 0.0
-                base = counter0 + ((r - r0) * wo_count + wo) * taps
-                for i in range(kh):
-                    for j in range(kw):
-                        d = abs(img_u[ni, ho + i, wo + j] - f_u[k, i, j])
-                        if levels > 0:
-                            v = level_voltage[np.int64(d * (levels - 1) + 0.5)]
-                        else:
-                            v = kernel_voltage(kind, a_true, c_true, voltage, sigma, noise, seed_key, drift,
-                                               normal_table, d, base + i * kw + j)
-                            sum_d += d
-                            sum_d2 += d * d
-                            d_min = min(d_min, d)
-                            d_max = max(d_max, d)
-                        square_difference = (v - c_cal) / a_cal
-                        acc += (img_s[ni, ho + i, wo + j] * f_s[k, i, j]
-                                * (img_sq[ni, ho + i, wo + j] + f_sq[k, i, j] - square_difference))
-                out[r * wo_count + wo] = 0.5 * acc
-        stats[b, 0] = sum_d
-        stats[b, 1] = sum_d2
-        stats[b, 2] = d_min
-        stats[b, 3] = d_max
+        if mode == MODE_TABLE:
+            result = _conv_block(MODE_TABLE, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
+                                 ho_count, wo_count, alpha, beta, square_table, square_sigma, noise, seed_key,
+                                 drift_square, normal_table, counter0, level_square, out, out_scale)
+        elif mode == MODE_PARABOLA:
+            result = _conv_block(MODE_PARABOLA, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
+                                 ho_count, wo_count, alpha, beta, square_table, square_sigma, noise, seed_key,
+                                 drift_square, normal_table, counter0, level_square, out, out_scale)
+        else:
+            result = _conv_block(MODE_CACHED, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
+                                 ho_count, wo_count, alpha, beta, square_table, square_sigma, noise, seed_key,
+                                 drift_square, normal_table, counter0, level_square, out, out_scale)
+        stats[b, 0] = result[0]
+        stats[b, 1] = result[1]
+        stats[b, 2] = result[2]
+        stats[b, 3] = result[3]
+
+
+@njit(cache=True, inline="always")
+def _matmul_block(mode, lo, hi, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, alpha, beta, square_table,
+                  square_sigma, noise, seed_key, drift_square, normal_table, counter0, level_square, out, out_scale):
+    n_cols, depth = wt_u.shape
+    sum_d = 0.0
+    sum_d2 = 0.0
+    d_min = 2.0
+    d_max = -1.0
+    for e in range(lo, hi):
+        mi = e // n_cols - m_first
+        n = e % n_cols
+        acc = 0.0
+        c = counter0 + (e - e0) * depth
+        h = noise_hash(seed_key, c)
+        for k in range(depth):
+            d = abs(a_u[mi, k] - wt_u[n, k])
+            if mode == MODE_TABLE and noise and (c & 3) == 0:
+                h = noise_hash(seed_key, c)
+            square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, h, normal_table,
+                                     drift_square, level_square, d, c)
+            if mode != MODE_CACHED:
+                sum_d += d
+                sum_d2 += d * d
+                d_min = min(d_min, d)
+                d_max = max(d_max, d)
+            acc += a_s[mi, k] * wt_s[n, k] * (a_sq[mi, k] + wt_sq[n, k] - square)
+            c += 1
+        out[e] = out_scale * acc
+    return sum_d, sum_d2, d_min, d_max
 
 
 @njit(cache=True, parallel=True)
-def _matmul_kernel(a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, e1,
-                   kind, a_true, c_true, voltage, sigma, noise, seed_key, drift, normal_table, counter0,
-                   a_cal, c_cal, level_voltage, out, stats):
+def _matmul_kernel(mode, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, e1,
+                   alpha, beta, square_table, square_sigma, noise, seed_key, drift_square, normal_table,
+                   counter0, level_square, out, out_scale, stats):
     """Output elements e0..e1 (flattened (m, n)) of A @ W on one diode; ``wt_*`` are W transposed (N, K)."""
-    n_cols, depth = wt_u.shape
     count = e1 - e0
     n_blocks = stats.shape[0]
-    levels = level_voltage.shape[0]
     for b in prange(n_blocks):
         lo = e0 + count * b // n_blocks
         hi = e0 + count * (b + 1) // n_blocks
-        sum_d = 0.0
-        sum_d2 = 0.0
-        d_min = 2.0
-        d_max = -1.0
-        for e in range(lo, hi):
-            mi = e // n_cols - m_first
-            n = e % n_cols
-            acc = 0.0
-            base = counter0 + (e - e0) * depth
-            for k in range(depth):
-                d = abs(a_u[mi, k] - wt_u[n, k])
-                if levels > 0:
-                    v = level_voltage[np.int64(d * (levels - 1) + 0.5)]
-                else:
-                    v = kernel_voltage(kind, a_true, c_true, voltage, sigma, noise, seed_key, drift,
-                                       normal_table, d, base + k)
-                    sum_d += d
-                    sum_d2 += d * d
-                    d_min = min(d_min, d)
-                    d_max = max(d_max, d)
-                square_difference = (v - c_cal) / a_cal
-                acc += a_s[mi, k] * wt_s[n, k] * (a_sq[mi, k] + wt_sq[n, k] - square_difference)
-            out[e] = 0.5 * acc
-        stats[b, 0] = sum_d
-        stats[b, 1] = sum_d2
-        stats[b, 2] = d_min
-        stats[b, 3] = d_max
+        if mode == MODE_TABLE:
+            result = _matmul_block(MODE_TABLE, lo, hi, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, alpha,
+                                   beta, square_table, square_sigma, noise, seed_key, drift_square,
+                                   normal_table, counter0, level_square, out, out_scale)
+        elif mode == MODE_PARABOLA:
+            result = _matmul_block(MODE_PARABOLA, lo, hi, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, alpha,
+                                   beta, square_table, square_sigma, noise, seed_key, drift_square,
+                                   normal_table, counter0, level_square, out, out_scale)
+        else:
+            result = _matmul_block(MODE_CACHED, lo, hi, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, alpha,
+                                   beta, square_table, square_sigma, noise, seed_key, drift_square,
+                                   normal_table, counter0, level_square, out, out_scale)
+        stats[b, 0] = result[0]
+        stats[b, 1] = result[1]
+        stats[b, 2] = result[2]
+        stats[b, 3] = result[3]
 
 
 @njit(cache=True)
@@ -518,7 +594,7 @@ class DorEngine:
     # ------------------------------------------------------------------ machinery
     def _run(self, work: _Workload, f: EncodedTensor, g: EncodedTensor) -> DorResult:
         n_rows = work.rows
-        out = np.zeros(n_rows * work.outputs_per_row)
+        out = np.empty(n_rows * work.outputs_per_row)  # every row is written by exactly one diode
         ranges = split_ranges(n_rows, len(self.pool))
         stats = [_DiodeStats() for _ in self.pool]
         operand_reads = 0
@@ -539,7 +615,7 @@ class DorEngine:
             else:
                 count = self._generic_rows(work, diode, r0, r1, f, g, f_sq, g_sq, levels, out, stats[diode], log)
             difference_reads += count if levels is None else int(np.count_nonzero(np.isfinite(levels)))
-        values = out.reshape(work.out_shape) * (f.scale * g.scale)
+        values = out.reshape(work.out_shape)  # already scaled back by scale_F * scale_G
         products = n_rows * work.products_per_row
         accounting = self._account(work.operation, products, operand_reads, difference_reads, stats,
                                    {f.name: f.clipped, g.name: g.clipped})
@@ -549,8 +625,15 @@ class DorEngine:
         return DorResult(values=values, accounting=accounting, reads=reads, scales=(f.scale, g.scale))
 
     def _read_sorted(self, diode: int, x: np.ndarray, role: np.ndarray, log) -> np.ndarray:
-        """Read x on one diode in ascending bias order (one sweep), returning voltages in the caller's order."""
-        order = np.argsort(x, kind="stable")
+        """Read x on one diode in ascending bias order (one sweep), returning voltages in the caller's order.
+
+        Emulated backends that declare ``ordered_reads = False`` (no bias to move) skip the sort unless the
+        reads are being recorded.
+        """
+        if getattr(self.backend, "ordered_reads", True) or self.record_reads:
+            order = np.argsort(x, kind="stable")
+        else:
+            order = np.arange(x.size)
         voltage_sorted = np.asarray(self.backend.read(np.full(x.size, diode, dtype=np.int64), x[order]), dtype=float)
         if voltage_sorted.shape != (x.size,):
             raise ValueError(f"backend returned {voltage_sorted.shape} voltages for {x.size} reads")
@@ -603,24 +686,33 @@ class DorEngine:
         count = (r1 - r0) * work.products_per_row
         kern = self.backend.kernel(diode)
         counter0 = self.backend.advance(diode, 0 if levels is not None else count)
-        level_voltage = np.empty(0) if levels is None else levels
+        a_cal, c_cal = float(calibration.a_prime), float(calibration.c_prime)
+        # reads are decoded inside the kernel, so the emulated curve is handed over in square units
+        level_square = np.empty(0) if levels is None else (levels - c_cal) / a_cal
         n_blocks = max(1, min(_BLOCKS, r1 - r0))
         block_stats = np.zeros((n_blocks, 4))
-        common = (kern.kind, kern.a_true, kern.c_true, kern.voltage, kern.sigma, kern.noise, kern.seed_key,
-                  kern.drift_per_read, NORMAL_TABLE, counter0, float(calibration.a_prime),
-                  float(calibration.c_prime), level_voltage, out, block_stats)
+        if levels is not None:
+            mode = MODE_CACHED
+        elif kern.kind == 0:
+            mode = MODE_PARABOLA
+        else:
+            mode = MODE_TABLE
+        square_table = np.append(kern.voltage, kern.voltage[-1:])  # padding node: no clamp at x = 0
+        common = (kern.a_true / a_cal, (kern.c_true - c_cal) / a_cal, (square_table - c_cal) / a_cal,
+                  np.append(kern.sigma, kern.sigma[-1:]) / a_cal, kern.noise, kern.seed_key,
+                  kern.drift_per_read / a_cal, NORMAL_TABLE, counter0, level_square, out,
+                  0.5 * f.scale * g.scale, block_stats)
         if isinstance(work, _Conv):
             n_first, n_last = work.image_span(r0, r1)
-            shape = (n_last - n_first + 1, work.height, work.width)
             sl = slice(n_first, n_last + 1)
-            _conv_kernel(np.ascontiguousarray(f.magnitude[sl]), np.ascontiguousarray(f.sign[sl]),
-                         f_sq.reshape(f.shape)[sl].reshape(shape).copy(), n_first,
-                         np.ascontiguousarray(g.magnitude), np.ascontiguousarray(g.sign), g_sq.reshape(g.shape),
-                         r0, r1, work.ho, work.wo, *common)
+            _conv_kernel(mode, np.ascontiguousarray(f.magnitude[sl]), np.ascontiguousarray(f.sign[sl]),
+                         np.ascontiguousarray(f_sq.reshape(f.shape)[sl]), n_first,
+                         np.ascontiguousarray(g.magnitude), np.ascontiguousarray(g.sign),
+                         np.ascontiguousarray(g_sq.reshape(g.shape)), r0, r1, work.ho, work.wo, *common)
         else:
             m_first, m_last = work.row_span(r0, r1)
             sl = slice(m_first, m_last + 1)
-            _matmul_kernel(np.ascontiguousarray(f.magnitude[sl]), np.ascontiguousarray(f.sign[sl]),
+            _matmul_kernel(mode, np.ascontiguousarray(f.magnitude[sl]), np.ascontiguousarray(f.sign[sl]),
                            np.ascontiguousarray(f_sq.reshape(f.shape)[sl]), m_first,
                            np.ascontiguousarray(g.magnitude.T), np.ascontiguousarray(g.sign.T),
                            np.ascontiguousarray(g_sq.reshape(g.shape).T), r0, r1, *common)
@@ -646,10 +738,10 @@ class DorEngine:
             else:
                 voltage = levels[np.floor(d * (self.cache_levels - 1) + 0.5).astype(np.int64)]
             square_difference = calibration.square_from_voltage(voltage)
-            contribution = 0.5 * f_s[fi] * g_s[gi] * (f_sq[fi] + g_sq[gi] - square_difference)
+            contribution = (0.5 * f.scale * g.scale) * f_s[fi] * g_s[gi] * (f_sq[fi] + g_sq[gi] - square_difference)
             base = c0 * work.outputs_per_row
             n_out = (c1 - c0) * work.outputs_per_row
-            out[base:base + n_out] += np.bincount(oi, weights=contribution, minlength=n_out)
+            out[base:base + n_out] = np.bincount(oi, weights=contribution, minlength=n_out)
         return count
 
     def _account(self, operation, products, operand_reads, difference_reads, stats, clipped) -> Accounting:
