@@ -393,12 +393,17 @@ def _shape_mask(i, v, sigma, criteria) -> tuple[int, int]:
         if len(accepted) < 3:
             return True
         near = sorted(accepted, key=lambda k: abs(k - j))[:5]
-        deg = 2 if len(near) >= 4 else 1
+        deg = 2  # three accepted points already fix the local parabola
         xs = i[near]
         scale = max(float(np.ptp(xs)), abs(i[j] - xs[0])) or 1.0
         coef = np.polyfit((xs - i[j]) / scale, y[near], deg)
         predicted = coef[-1]  # value at u = 0, i.e. at i[j]
-        tolerance = criteria.lock_tolerance_sigma * sigma[j] + criteria.lock_tolerance_relative * y[peak]
+        # a coarse sweep steps over curvature changes: allow half the last step's change as well
+        last = near[0]  # the accepted neighbour of j; the one before it lies further from j
+        previous = last - 1 if last < j else last + 1
+        step_change = abs(y[last] - y[previous]) if lo <= previous <= hi else 0.0
+        tolerance = (criteria.lock_tolerance_sigma * sigma[j]
+                     + max(criteria.lock_tolerance_relative * y[peak], 0.5 * step_change))
         return abs(y[j] - predicted) <= tolerance
 
     # seed both neighbours, then extend each side
@@ -461,6 +466,11 @@ def locking_window(bias_current, voltage, standard_error=None, *, phase=None, lo
                 break
         method = "phase"
     else:
+        # repeated currents (up-and-down sweeps) are averaged first: the shape test needs distinct currents
+        i, inverse = np.unique(i, return_inverse=True)
+        counts = np.bincount(inverse)
+        v = np.bincount(inverse, weights=v) / counts
+        sigma = np.sqrt(np.bincount(inverse, weights=sigma ** 2)) / counts
         start, stop = _shape_mask(i, v, sigma, criteria)
         method = "shape"
     n = stop - start

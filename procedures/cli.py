@@ -13,6 +13,7 @@ import click
 # Modules that add commands to the root group (in help order).
 COMMAND_MODULES = [
     "dorlab.procedures.cli_bench",
+    "dorlab.procedures.cli_calibrate",
 ]
 
 

@@ -94,6 +94,7 @@ class SweepResult:
     settings: SweepSettings
     columns: dict[str, np.ndarray]
     metadata: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)  # s: "bench" (readings) and "io" (file) of the last run
 
     @property
     def n_points(self) -> int:
@@ -417,12 +418,21 @@ def rectification_sweep(bench, path: str | Path, settings: SweepSettings | None 
 
     bar = tqdm(total=total, initial=start, unit="pt", desc=f"sweep {settings.device or path.stem}",
                disable=not progress, leave=False)
+    bench_seconds = write_seconds = 0.0
     try:
         with open(path, "a", encoding="utf-8") as f:
-            for record in measure_points(bench, settings, start=start):
+            points = measure_points(bench, settings, start=start)
+            while True:
+                t0 = time.perf_counter()
+                record = next(points, None)
+                t1 = time.perf_counter()
+                bench_seconds += t1 - t0
+                if record is None:
+                    break
                 f.write(",".join(_format_value(record[key]) for key in _COLUMN_KEYS) + "\n")
                 f.flush()
                 os.fsync(f.fileno())  # a point on disk is a point kept, whatever happens next
+                write_seconds += time.perf_counter() - t1
                 bar.update(1)
         if safe_state_after:
             bench.safe_state()
@@ -434,7 +444,10 @@ def rectification_sweep(bench, path: str | Path, settings: SweepSettings | None 
         raise
     finally:
         bar.close()
-    return load_sweep(path)
+    t0 = time.perf_counter()
+    result = load_sweep(path)
+    result.timing = {"bench": bench_seconds, "io": write_seconds + time.perf_counter() - t0}
+    return result
 
 
 def load_with_pymeasure(path: str | Path):

@@ -1,0 +1,429 @@
+"""``dorlab calibrate``, ``dorlab sweep`` and ``dorlab calibrations ...``: calibrate diodes, run raw
+rectification sweeps, and browse, activate and export the calibration store.
+
+Exit status of ``calibrate``: 0 accepted (and now active), 3 rejected (stored with its reason),
+130 interrupted (bench safe, sweep file kept: continue with ``--resume FILE``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_REJECTED = 3
+EXIT_INTERRUPTED = 130
+
+_data_dir_option = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Data directory (default: $DORLAB_DATA, else ./dorlab-data).")
+
+
+def _clean(value):
+    """JSON-safe: NaN -> null, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _dump(obj) -> str:
+    return json.dumps(_clean(obj), indent=2, sort_keys=False)
+
+
+def _open_store(data_dir):
+    from dorlab.calibration.store import CalibrationStore
+    from dorlab.procedures.datadir import data_dir as resolve
+
+    root = resolve(data_dir)
+    return CalibrationStore.open(root), root
+
+
+SIM_DIODES = ("llgs", "phenomenological")
+
+
+def _open_bench(name: str, seed, sim_diode: str = "llgs"):
+    if name == "sim":
+        from dorlab.procedures.wiring import simulated_bench
+
+        diode = None
+        if sim_diode == "phenomenological":
+            from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+            diode = PhenomenologicalDiode()
+        return simulated_bench(seed=seed, diode=diode)
+    from dorlab.instruments.bench import open_bench
+
+    return open_bench(name)
+
+
+def calibration_json(cal, data_dir, extra=None) -> dict:
+    """The JSON summary of a calibration (keys documented in issue 5)."""
+    out = {
+        "device": cal.device, "run_id": cal.run_id, "status": cal.status, "reason": cal.reason,
+        "a_prime": cal.a_prime, "c_prime": cal.c_prime, "vertex_current": cal.vertex_current,
+        "input_min_current": cal.input_min_current, "r_squared": cal.r_squared,
+        "product_correlation": cal.product_correlation, "residual_rms": cal.residual_rms,
+        "max_deviation": cal.max_deviation, "locking_window": list(cal.locking_window),
+        "rf_frequency": cal.rf_frequency, "rf_current": cal.rf_current, "data_dir": str(data_dir),
+    }
+    out.update(extra or {})
+    return out
+
+
+def _print_calibration(cal, data_dir, extra=None) -> None:
+    def fmt(value, scale, unit, digits=4):
+        return "n/a" if value is None or not math.isfinite(value) else f"{value * scale:.{digits}f} {unit}"
+
+    rows = [
+        ("device", cal.device), ("run", str(cal.run_id)), ("status", cal.status + (f" ({cal.reason})" if cal.reason else "")),
+        ("a'", fmt(cal.a_prime, 1e3, "mV")), ("c'", fmt(cal.c_prime, 1e3, "mV")),
+        ("I_dc,0", fmt(cal.vertex_current, 1e3, "mA")), ("I_dc,-1", fmt(cal.input_min_current, 1e3, "mA")),
+        ("R^2", fmt(cal.r_squared, 1, "", 6).strip()),
+        ("product correlation", fmt(cal.product_correlation, 100, "%", 3)),
+        ("residual rms", fmt(cal.residual_rms, 1e6, "uV", 2)),
+        ("f_ac", fmt(cal.rf_frequency, 1e-6, "MHz", 1)), ("I_ac", fmt(cal.rf_current, 1e6, "uA", 2)),
+        ("data dir", str(data_dir)),
+    ]
+    for key, value in (extra or {}).items():
+        rows.append((key, str(value)))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")
+
+
+def plot_calibration(cal, path: Path) -> Path:
+    """Fig. 4-style plot: V_dc vs I_dc with the fit and input axis x on top, residuals below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    i = np.asarray(cal.sweep_bias_current)
+    v = np.asarray(cal.sweep_rectified_voltage)
+    se = np.asarray(cal.sweep_standard_error)
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(6.4, 6.0),
+                                      gridspec_kw={"height_ratios": [3, 1]})
+    top.errorbar(i * 1e3, v * 1e3, yerr=np.nan_to_num(se) * 1e3, fmt="o", ms=3, color="tab:blue",
+                 label="measured")
+    has_fit = math.isfinite(cal.a) and math.isfinite(cal.vertex_current)
+    window = cal.locking_window if all(math.isfinite(x) for x in cal.locking_window) else (i.min(), i.max())
+    inside = (i >= window[0]) & (i <= window[1])
+    if has_fit:
+        grid = np.linspace(window[0], window[1], 400)  # the parabola describes the locked range only
+        top.plot(grid * 1e3, ((cal.a * grid + cal.b) * grid + cal.c) * 1e3, "-", color="tab:red",
+                 label="parabolic fit")
+        lo, hi = sorted((cal.vertex_current, cal.input_min_current))
+        top.axvspan(lo * 1e3, hi * 1e3, color="tab:orange", alpha=0.15, label="input range x in [-1, 0]")
+        top.axvline(cal.vertex_current * 1e3, color="k", lw=0.8, ls=":")
+        secondary = top.secondary_xaxis(
+            "top", functions=(lambda ma: cal.current_to_input(np.asarray(ma) * 1e-3),
+                              lambda x: cal.input_to_current(np.asarray(x)) * 1e3))
+        secondary.set_xlabel("input x")
+        residual = v - ((cal.a * i + cal.b) * i + cal.c)
+        bottom.errorbar(i[inside] * 1e3, residual[inside] * 1e6, yerr=np.nan_to_num(se[inside]) * 1e6, fmt="o",
+                        ms=3, color="tab:blue")
+        bottom.set_title("residuals inside the locking window", fontsize=8)
+        bottom.axhline(0, color="tab:red", lw=1)
+        bottom.axvspan(lo * 1e3, hi * 1e3, color="tab:orange", alpha=0.15)
+    if all(math.isfinite(x) for x in cal.locking_window):
+        for edge in cal.locking_window:
+            top.axvline(edge * 1e3, color="grey", lw=0.8, ls="--")
+    title = f"{cal.device} run {cal.run_id}: {cal.status}"
+    if has_fit:
+        title += (f"  a' = {cal.a_prime * 1e3:.4g} mV, c' = {cal.c_prime * 1e3:.4g} mV, "
+                  f"R$^2$ = {cal.r_squared:.5f}")
+    top.set_title(title, fontsize=9)
+    top.set_ylabel("V$_{dc}$ (mV)")
+    top.legend(fontsize=7, loc="best")
+    bottom.set_ylabel("residual (uV)")
+    bottom.set_xlabel("I$_{dc}$ (mA)")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def register(root: click.Group) -> None:
+    root.add_command(calibrate)
+    root.add_command(sweep_command)
+    root.add_command(calibrations)
+
+
+@click.command("calibrate")
+@click.option("--bench", default="sim", show_default=True, help='Bench name or bench file ("sim" = simulator).')
+@click.option("--device", required=True, help="Device name in the calibration store.")
+@click.option("--rf-frequency", type=float, default=None, help="f_ac in Hz (default: found / 800e6).")
+@click.option("--rf-current", type=float, default=None, help="Microwave current amplitude at the device, A.")
+@click.option("--rf-power-dbm", type=float, default=None, help="Generator power in dBm (instead of --rf-current).")
+@click.option("--bias-from", type=float, default=None, help="Sweep start, A (default: found).")
+@click.option("--bias-to", type=float, default=None, help="Sweep end, A (default: found).")
+@click.option("--points", type=int, default=61, show_default=True, help="Sweep points.")
+@click.option("--n-readings", type=int, default=5, show_default=True, help="Readings per point, RF on and off each.")
+@click.option("--up-and-down", is_flag=True, help="Sweep forward and back (hysteresis check).")
+@click.option("--input-min-current", type=float, default=None, help="Fix I_dc,-1 (A) instead of choosing it.")
+@click.option("--min-r-squared", type=float, default=None, help="Reject below this R^2 (default 0.995).")
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Continue this interrupted calibration sweep file.")
+@click.option("--seed", type=int, default=None, help="Simulator seed (sim bench only).")
+@click.option("--sim-diode", type=click.Choice(SIM_DIODES), default="llgs", show_default=True,
+              help="Diode model behind the sim bench (phenomenological = Eq. 6, fast).")
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a Fig. 4-style plot (PNG/SVG/PDF).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points, n_readings,
+              up_and_down, input_min_current, min_r_squared, resume, seed, sim_diode, data_dir, as_json,
+              plot, no_progress):
+    """Sweep, fit, store and (if accepted) activate the calibration of DEVICE."""
+    import time
+    from dataclasses import replace
+
+    from dorlab.calibration.fit import FitCriteria
+    from dorlab.calibration.store import check_device_name
+    from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch, RunTimings,
+                                                   calibrate_device, simulated_operating_point)
+
+    try:
+        check_device_name(device)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
+    if (bias_from is None) != (bias_to is None):
+        raise click.UsageError("give both --bias-from and --bias-to, or neither")
+    if rf_current is not None and rf_power_dbm is not None:
+        raise click.UsageError("give at most one of --rf-current and --rf-power-dbm")
+    criteria = FitCriteria() if min_r_squared is None else FitCriteria(min_r_squared=min_r_squared)
+    store, root = _open_store(data_dir)
+    timings = RunTimings()
+    extra = {}
+    try:
+        try:
+            bench_obj = _open_bench(bench, seed, sim_diode)
+        except Exception as exc:  # noqa: BLE001 - report any failure to open instruments plainly
+            raise click.ClickException(f"cannot open bench {bench!r}: {exc}") from exc
+        with bench_obj:
+            values = dict(rf_frequency=rf_frequency, rf_current=rf_current, rf_power_dbm=rf_power_dbm,
+                          bias_from=bias_from, bias_to=bias_to)
+            rf_given = any(x is not None for x in (rf_frequency, rf_current, rf_power_dbm))
+            if bench == "sim" and resume is None and not rf_given and bias_from is None:
+                t0 = time.perf_counter()
+                try:
+                    values.update(simulated_operating_point(bench_obj))
+                    extra["operating point"] = "simulator search"
+                except (NoOperatingPointSearch, ImportError) as exc:
+                    extra["operating point"] = f"survey sweep ({exc})"
+                timings.operating_point = time.perf_counter() - t0
+            elif bias_from is None and resume is None:
+                extra["operating point"] = "survey sweep"
+            settings = CalibrationSettings(points=points, n_readings=n_readings, up_and_down=up_and_down,
+                                           input_min_current=input_min_current, criteria=criteria,
+                                           progress=not (no_progress or as_json), resume=resume, **values)
+            cal = calibrate_device(bench_obj, store, device, settings, timings=timings)
+    except KeyboardInterrupt:
+        sweeps = sorted((root / "sweeps").glob(f"{device}-*.csv"), key=lambda p: p.stat().st_mtime)
+        last = sweeps[-1] if sweeps else None
+        click.echo(f"\ninterrupted: the bench is in its safe state; points so far are in {last}.\n"
+                   f"continue with: dorlab calibrate --bench {bench} --device {device} --resume {last}",
+                   err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        store.close()
+    if plot is not None:
+        plot_calibration(cal, plot)
+        extra["plot"] = str(plot)
+    extra_json = {"timings": timings.as_dict(), **({"plot": str(plot)} if plot else {})}
+    if as_json:
+        click.echo(_dump(calibration_json(cal, root, extra_json)))
+    else:
+        _print_calibration(cal, root, extra)
+    if cal.status != "accepted":
+        sys.exit(EXIT_REJECTED)
+
+
+@click.command("sweep")
+@click.option("--bench", default="sim", show_default=True, help='Bench name or bench file ("sim" = simulator).')
+@click.option("--device", default="", help="Device name recorded in the file.")
+@click.option("--rf-frequency", type=float, default=800e6, show_default=True, help="f_ac, Hz.")
+@click.option("--rf-current", type=float, default=None, help="Microwave current amplitude at the device, A.")
+@click.option("--rf-power-dbm", type=float, default=None, help="Generator power, dBm.")
+@click.option("--bias-from", type=float, default=-0.3e-3, show_default=True, help="A.")
+@click.option("--bias-to", type=float, default=0.0, show_default=True, help="A.")
+@click.option("--points", type=int, default=61, show_default=True)
+@click.option("--n-readings", type=int, default=5, show_default=True)
+@click.option("--up-and-down", is_flag=True, help="Sweep forward and back (hysteresis check).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sweep file (default: <data dir>/sweeps/<device>-<time>.csv).")
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Continue this interrupted sweep file with its own settings.")
+@click.option("--seed", type=int, default=None, help="Simulator seed (sim bench only).")
+@click.option("--sim-diode", type=click.Choice(SIM_DIODES), default="llgs", show_default=True,
+              help="Diode model behind the sim bench.")
+@_data_dir_option
+def sweep_command(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points, n_readings,
+                  up_and_down, out, resume, seed, sim_diode, data_dir):
+    """A raw rectification sweep V_dc(I_dc) to a PyMeasure-format CSV (no fit, nothing stored)."""
+    from dorlab.procedures.datadir import data_dir as resolve
+    from dorlab.procedures.datadir import sweeps_dir
+    from dorlab.procedures.sweep import SweepSettings, rectification_sweep
+
+    if resume is None:
+        if rf_current is None and rf_power_dbm is None:
+            rf_current = 70.7e-6
+        try:
+            settings = SweepSettings(bias_from, bias_to, points, rf_frequency, rf_current, rf_power_dbm,
+                                     n_readings, up_and_down, device)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        if out is None:
+            import time
+
+            out = sweeps_dir(resolve(data_dir)) / f"{device or 'sweep'}-{time.strftime('%Y%m%dT%H%M%S')}.csv"
+    else:
+        settings, out = None, resume
+    try:
+        with _open_bench(bench, seed, sim_diode) as bench_obj:
+            result = rectification_sweep(bench_obj, out, settings, resume=resume is not None)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: bench safe; continue with: dorlab sweep --bench {bench} --resume {out}",
+                   err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    click.echo(f"{result.n_points} points in {result.path}")
+
+
+@click.group("calibrations")
+def calibrations() -> None:
+    """Browse, activate and export stored calibrations."""
+
+
+@calibrations.command("list")
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True)
+def list_command(data_dir, as_json):
+    """Devices with their active calibration."""
+    store, root = _open_store(data_dir)
+    with store:
+        rows = store.overview()
+    if as_json:
+        click.echo(_dump({"data_dir": str(root), "devices": rows}))
+        return
+    if not rows:
+        click.echo(f"no calibrations in {root}")
+        return
+    click.echo(f"{'device':<16} {'runs':>4} {'active':>6}  {'a_prime (mV)':>12} {'c_prime (mV)':>12} "
+               f"{'R^2':>9} {'corr (%)':>8}  created (UTC)")
+    for r in rows:
+        def f(x, s, d):
+            return "-" if x is None or not math.isfinite(x) else f"{x * s:.{d}f}"
+        click.echo(f"{r['device']:<16} {r['runs']:>4} {str(r['active_run_id'] or '-'):>6}  "
+                   f"{f(r['a_prime'], 1e3, 4):>12} {f(r['c_prime'], 1e3, 4):>12} {f(r['r_squared'], 1, 6):>9} "
+                   f"{f(r['product_correlation'], 100, 3):>8}  {r['created_at'] or '-'}")
+
+
+@calibrations.command("show")
+@click.argument("device")
+@click.option("--run", "run_id", type=int, default=None, help="A specific run (default: the active one).")
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def show_command(device, run_id, data_dir, as_json, plot):
+    """The active (or a given) calibration of DEVICE."""
+    from dorlab.calibration.store import StoreError
+
+    store, root = _open_store(data_dir)
+    with store:
+        try:
+            cal = store.active(device) if run_id is None else store.calibration(run_id)
+            run = store.run(cal.run_id)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+    if run.device != device:
+        raise click.ClickException(f"run {run_id} is a calibration of {run.device!r}, not {device!r}")
+    extra = {"created_at": run.created_at, "active": run.active, "bench": run.bench_name,
+             "identities": run.identities, "software_version": run.software_version,
+             "temperature": run.temperature, "rf_power_dbm": run.rf_power_dbm, "sweep_path": run.sweep_path,
+             "n_points": run.n_points}
+    if plot is not None:
+        plot_calibration(cal, plot)
+        extra["plot"] = str(plot)
+    if as_json:
+        payload = calibration_json(cal, root, extra)
+        payload["covariance"] = None if cal.covariance is None else cal.covariance.tolist()
+        payload.update({"a": cal.a, "b": cal.b, "c": cal.c, "phase_slope": cal.phase_slope})
+        click.echo(_dump(payload))
+    else:
+        _print_calibration(cal, root, {k: v for k, v in extra.items() if k != "identities"})
+
+
+@calibrations.command("history")
+@click.argument("device")
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True)
+def history_command(device, data_dir, as_json):
+    """Every calibration run of DEVICE, oldest first (* = active)."""
+    from dorlab.calibration.store import StoreError
+
+    store, root = _open_store(data_dir)
+    with store:
+        try:
+            hist = store.history(device)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(_dump({"device": device, "data_dir": str(root), "runs": [h.as_dict() for h in hist]}))
+        return
+    click.echo(f"{'run':>5}   {'created (UTC)':<32} {'status':<9} {'a_prime (mV)':>12} {'c_prime (mV)':>12} "
+               f"{'R^2':>9} {'corr (%)':>8}  bench / reason")
+    for h in hist:
+        def f(x, s, d):
+            return "-" if not math.isfinite(x) else f"{x * s:.{d}f}"
+        click.echo(f"{h.run_id:>5} {'*' if h.active else ' '} {h.created_at:<32} {h.status:<9} "
+                   f"{f(h.a_prime, 1e3, 4):>12} {f(h.c_prime, 1e3, 4):>12} {f(h.r_squared, 1, 6):>9} "
+                   f"{f(h.product_correlation, 100, 3):>8}  {h.bench_name}{(' / ' + h.reason) if h.reason else ''}")
+
+
+@calibrations.command("activate")
+@click.argument("device")
+@click.argument("run_id", type=int)
+@_data_dir_option
+def activate_command(device, run_id, data_dir):
+    """Make RUN_ID the active calibration of DEVICE (the previous one stays in the history)."""
+    from dorlab.calibration.store import StoreError
+
+    store, _ = _open_store(data_dir)
+    with store:
+        try:
+            store.activate(device, run_id)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{device}: run {run_id} is now active")
+
+
+@calibrations.command("export")
+@click.argument("device")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory (default: <data dir>/exports).")
+@_data_dir_option
+def export_command(device, fmt, out, data_dir):
+    """Write DEVICE's calibration history and raw sweeps as CSV or Parquet (pandas)."""
+    from dorlab.calibration.store import StoreError
+
+    store, root = _open_store(data_dir)
+    with store:
+        try:
+            paths = store.export(device, out or root / "exports", fmt)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+    for p in paths:
+        click.echo(str(p))
