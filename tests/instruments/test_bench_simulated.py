@@ -247,3 +247,23 @@ def test_llgs_sweep_matches_what_the_diode_computed():
         expected = log.rectified(reading.bias_current)
         assert abs(reading.rectified_voltage - expected) <= 4 * reading.standard_error + REPLY_RESOLUTION
     assert max(r.rectified_voltage for r in readings) > 5e-3
+
+
+def test_wiring_takes_the_worlds_rf_path_and_refuses_ambiguous_arguments():
+    from dorlab.simulator.world import World
+
+    world = World.default(diode=PhenomenologicalDiode(), seed=2, rf_loss_db=4.5)
+    with simulated_bench(world) as bench:
+        assert bench.rf_path.loss_at(800e6) == 4.5
+        reading = bench.rectified_voltage(-0.134e-3, F_AC, rf_current=I_AC, n_readings=3)
+        # 4.5 dB more at the generator for the same current at the device
+        assert reading.rf_power_dbm == pytest.approx(-19.2968 + 4.5, abs=1e-3)
+        assert abs(reading.rectified_voltage - truth_with_loss(reading, 4.5)) <= \
+            4 * reading.standard_error + REPLY_RESOLUTION
+    with pytest.raises(ValueError, match="not both"):
+        simulated_bench(world, seed=1)
+
+
+def truth_with_loss(reading, loss_db):
+    shifted = type(reading)(**{**reading.__dict__, "rf_power_dbm": reading.rf_power_dbm - loss_db})
+    return truth(shifted)
