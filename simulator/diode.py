@@ -51,7 +51,7 @@ class LlgsDiode:
     def __init__(self, parameters: DeviceParameters | None = None, *, temperature: float = 0.0,
                  seed: int | None = None, time_step: float = 1e-12, transient: float = 20e-9,
                  window: float = 5e-9, n_windows: int = 4, max_settle: float = 200e-9,
-                 phase_tolerance: float = 0.05, initial_magnetization=None) -> None:
+                 phase_tolerance: float = 0.01, initial_magnetization=None) -> None:
         self.parameters = parameters if parameters is not None else preset("mazza2022")
         if not math.isfinite(temperature) or temperature < 0:
             raise ValueError(f"temperature must be >= 0 K, got {temperature!r}")
@@ -155,7 +155,7 @@ class LlgsDiode:
             n_transient = 0
             result = analysis.lock_in(acc, rf_current, self.parameters.magnetoresistance)
             if rf_on:
-                locked = analysis.is_locked(result, self.phase_tolerance)
+                locked = analysis.is_locked(result, self.phase_tolerance, amplitude_tolerance=0.01)
                 done = locked
             else:
                 locked = False
