@@ -366,8 +366,9 @@ class Bench:
             power = self.rf_path.generator_power_for_current(current, frequency, resistance)
         else:
             power = require_finite("rf_power_dbm", rf_power_dbm, "dBm")
+        self.limits.check_device_power(self.rf_path.device_power(power, frequency))
+        power = self.rf_source.check_power_dbm(power)  # as it will be sent (rounded by the driver)
         device_power = self.limits.check_device_power(self.rf_path.device_power(power, frequency))
-        power = self.rf_source.check_power_dbm(power)
         amplitude = current_amplitude(self.rf_path.device_power(power, frequency), resistance,
                                       self.rf_path.z0)
         peak_voltage = (abs(bias) + amplitude) * resistance
