@@ -128,6 +128,7 @@ def _match(nodes: Sequence[_Node], parts: Sequence[tuple[str, str]]) -> list[int
 _MNEMONIC = re.compile(r"^([A-Z][A-Z_]*?)([0-9]*)$")
 _HEADER = re.compile(r"^:?[A-Za-z][A-Za-z0-9_]*(:[A-Za-z][A-Za-z0-9_]*)*\??$")
 _COMMON = re.compile(r"^:?\*[A-Za-z]+\??$")
+_INVALID_CHARACTER = re.compile(r"[^\t\x20-\x7e]")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,7 +410,7 @@ class ScpiInstrument:
             self.output += (";".join(replies) + self.reply_terminator).encode("ascii")
 
     def _execute_message(self, message: str, replies: list[str]) -> None:
-        if any(ord(c) < 32 and c not in "\t" or ord(c) > 126 for c in message):
+        if _INVALID_CHARACTER.search(message):
             self.push_error(-101)
             return
         path: list[str] = []

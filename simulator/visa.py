@@ -49,6 +49,7 @@ class _Session:
             constants.ResourceAttribute.interface_type: parsed.interface_type_const,
         }
         self.pending_input = bytearray()
+        self._framing: tuple[bool, int | None] | None = None  # (send_end, termchar) cache
 
     def get(self, attribute) -> Tuple[Any, StatusCode]:
         attr = attributes.AttributesByID.get(attribute)
@@ -63,7 +64,17 @@ class _Session:
         if not attr.write:
             return StatusCode.error_attribute_read_only
         self.attrs[attribute] = value
+        self._framing = None
         return StatusCode.success
+
+    def framing(self) -> tuple[bool, int | None]:
+        """(END asserted on writes, termination character of reads or None)."""
+        if self._framing is None:
+            enabled = self.get(constants.ResourceAttribute.termchar_enabled)[0]
+            termchar = self.get(constants.ResourceAttribute.termchar)[0] if enabled else None
+            send_end = bool(self.get(constants.ResourceAttribute.send_end_enabled)[0])
+            self._framing = (send_end, termchar)
+        return self._framing
 
     @property
     def timeout_ms(self) -> float:
@@ -171,7 +182,7 @@ class MessageLibrary(highlevel.VisaLibraryBase):
         sess = self._get_session(session)
         data = bytes(data)
         sess.pending_input += data
-        if sess.send_end or data.endswith(b"\n"):
+        if sess.framing()[0] or data.endswith(b"\n"):
             message = bytes(sess.pending_input)
             sess.pending_input.clear()
             self._deliver(sess, message, len(data))
@@ -183,7 +194,7 @@ class MessageLibrary(highlevel.VisaLibraryBase):
         if not response:
             self._no_response(sess)
             return b"", self.handle_return_value(session, StatusCode.error_timeout)
-        termchar = sess.termchar
+        termchar = sess.framing()[1]
         window = response[:count]
         end = len(window)
         status = StatusCode.success_max_count_read
@@ -314,15 +325,20 @@ class DorlabVisaLibrary(MessageLibrary):
         return self.world.instruments.get(normalise_address(name))
 
     def _faults(self, sess):
+        if not self.world.faults:
+            return ()
         faults = self.world.faults.get(sess.resource_name)
         if faults:
             faults[:] = [f for f in faults if not f.exhausted]
         return faults or ()
 
     def _lost(self, sess) -> bool:
+        faults = self._faults(sess)
+        if not faults:
+            return False
         from .faults import DroppedConnection
 
-        return any(isinstance(f, DroppedConnection) for f in self._faults(sess))
+        return any(isinstance(f, DroppedConnection) for f in faults)
 
     def _deliver(self, sess, message: bytes, count: int) -> None:
         if self.recorder is not None:
@@ -338,9 +354,15 @@ class DorlabVisaLibrary(MessageLibrary):
 
     def read(self, session, count: int):
         sess = self._get_session(session)
+        faults = self._faults(sess)
+        if faults:
+            self._read_faults(sess, faults)
+        return super().read(session, count)
+
+    def _read_faults(self, sess, faults) -> None:
         from .faults import GarbledReply, Timeout
 
-        for fault in self._faults(sess):
+        for fault in faults:
             if isinstance(fault, Timeout):
                 fault.reads -= 1
                 sess.target.output.clear()
@@ -351,7 +373,6 @@ class DorlabVisaLibrary(MessageLibrary):
                 sess.target.output[:] = garbled
         if self._lost(sess):
             self._no_response(sess, queue_error=False)
-        return super().read(session, count)
 
     def _no_response(self, sess, queue_error: bool = True) -> None:
         timeout = sess.timeout_ms
