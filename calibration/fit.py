@@ -69,7 +69,9 @@ class FitCriteria:
     parabola's swing |a'| over that range.
     ``min_product_correlation``: Pearson r of DOR products on the measured curve vs ideal products.
     ``input_range_fraction``: share of the room between the vertex and the window edge used for x in
-    [-1, 0] (the phase leaves its linear regime near the edge of the locking range).
+    [-1, 0] (the phase leaves its linear regime near the edge of the locking range); ``None`` chooses
+    it automatically: the widest of ``auto_fractions`` whose fit reaches ``target_r_squared`` and
+    ``target_product_correlation`` (and the deviation bound), else the best-correlated one.
     ``lock_floor_fraction``: a locked point keeps at least this fraction of the peak |V_dc|.
     ``lock_tolerance_sigma`` / ``lock_tolerance_relative``: largest jump from the local quadratic
     extrapolation still counted as smooth, in standard errors plus a fraction of the peak |V_dc|.
@@ -81,7 +83,10 @@ class FitCriteria:
     min_r_squared: float = 0.995
     max_relative_deviation: float = 0.05
     min_product_correlation: float = 0.99
-    input_range_fraction: float = 0.6
+    input_range_fraction: float | None = None
+    auto_fractions: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
+    target_r_squared: float = 0.9995
+    target_product_correlation: float = 0.9995
     lock_floor_fraction: float = 0.1
     lock_tolerance_sigma: float = 8.0
     lock_tolerance_relative: float = 0.03
@@ -92,8 +97,12 @@ class FitCriteria:
         if self.min_points < 4:
             raise ValueError(f"min_points = {self.min_points} is below 4: a parabola with residuals "
                              "needs at least 4 points")
-        if not 0.0 < self.input_range_fraction <= 1.0:
-            raise ValueError(f"input_range_fraction = {self.input_range_fraction} is outside (0, 1]")
+        for fraction in ((self.input_range_fraction,) if self.input_range_fraction is not None
+                         else tuple(self.auto_fractions)):
+            if not 0.0 < fraction <= 1.0:
+                raise ValueError(f"input_range_fraction = {fraction} is outside (0, 1]")
+        if self.input_range_fraction is None and not self.auto_fractions:
+            raise ValueError("auto_fractions is empty: give input_range_fraction or some fractions")
         if not 0.0 <= self.min_r_squared <= 1.0:
             raise ValueError(f"min_r_squared = {self.min_r_squared} is outside [0, 1]")
         if not 0.0 <= self.lock_floor_fraction < 1.0:
@@ -535,8 +544,7 @@ def find_vertex(bias_current, voltage, standard_error=None, *, window: LockingWi
 
 # ------------------------------------------------------------------------------------- the input range
 
-def choose_input_min_current(vertex_current: float, window: LockingWindow, *,
-                             fraction: float = DEFAULT_CRITERIA.input_range_fraction,
+def choose_input_min_current(vertex_current: float, window: LockingWindow, *, fraction: float = 0.6,
                              input_min_current: float | None = None, side: str | None = None) -> float:
     """I_dc,-1 (A), the bias current of input x = -1.
 
@@ -594,6 +602,57 @@ def fit_range_mask(bias_current, window: LockingWindow, vertex_current: float, s
     return window.contains(i, tolerance=tol) & (np.abs(i - vertex_current) <= span * (1 + 1e-9) + tol)
 
 
+def _fit_input_range(base: Calibration, i, v, se, window: LockingWindow, vertex: Vertex, *,
+                     fraction: float, input_min_current, side, phase, criteria: FitCriteria,
+                     seed: int) -> Calibration:
+    """Fit and even parabola for one input range; raises CalibrationError. The returned record is
+    ``accepted`` unless ``_check_quality`` says otherwise (it is not called here)."""
+    from dorlab.calibration import quality  # quality imports record only; kept local to avoid a cycle
+
+    i_m1 = choose_input_min_current(vertex.current, window, fraction=fraction,
+                                    input_min_current=input_min_current, side=side)
+    span = abs(vertex.current - i_m1)
+    used = fit_range_mask(i, window, vertex.current, span)
+    if used.sum() < criteria.min_points:
+        raise InsufficientDataError(
+            f"{int(used.sum())} points within {span:.3g} A of the vertex inside the window; at least "
+            f"{criteria.min_points} are needed (sweep more finely)")
+    fit = fit_parabola(i[used], v[used], None if se is None else se[used])
+    i0 = fit.vertex_current
+    if not window.lower <= i0 <= window.upper:
+        raise NoExtremumError(f"the fitted vertex {i0:.4g} A is outside the locking window "
+                              f"[{window.lower:.4g}, {window.upper:.4g}] A")
+    if np.sign(fit.a) == np.sign(fit.vertex_voltage):
+        raise NoExtremumError(f"the fitted parabola (a = {fit.a:.3g} V/A^2) bends away from zero")
+    if input_min_current is None:
+        # keep the chosen span but centre it on the fitted vertex, inside the window
+        side_used = "below" if i_m1 < vertex.current else "above"
+        room = (i0 - window.lower) if side_used == "below" else (window.upper - i0)
+        span = min(span, room)
+        i_m1 = i0 - span if side_used == "below" else i0 + span
+    if i_m1 == i0:
+        raise InputRangeError("the input range collapsed onto the vertex")
+    a_prime, c_prime = even_parabola(fit, i_m1)
+    if phase is not None:
+        i_sorted, phase_sorted = _sorted(i, np.asarray(phase, dtype=float).ravel())
+        inside = window.contains(i_sorted)
+        m = abs(phase_slope(i_sorted[inside], phase_sorted[inside])[0])
+    else:
+        m = curvature_phase_slope(fit)
+    cal = replace(base, a_prime=a_prime, c_prime=c_prime, vertex_current=float(i0),
+                  input_min_current=float(i_m1), a=fit.a, b=fit.b, c=fit.c, covariance=fit.covariance,
+                  r_squared=fit.r_squared, residual_rms=fit.residual_rms, phase_slope=float(m),
+                  status="accepted")
+    return replace(cal, max_deviation=quality.max_deviation(cal),
+                   product_correlation=quality.product_correlation(cal, seed=seed))
+
+
+def _meets_targets(cal: Calibration, criteria: FitCriteria) -> bool:
+    return (cal.r_squared >= criteria.target_r_squared
+            and cal.product_correlation >= criteria.target_product_correlation
+            and cal.max_deviation <= criteria.max_relative_deviation * abs(cal.a_prime))
+
+
 def calibrate_from_sweep(device: str, bias_current, voltage, standard_error=None, *, phase=None,
                          locked=None, input_min_current: float | None = None, side: str | None = None,
                          rf_frequency: float = float("nan"), rf_current: float = float("nan"),
@@ -603,9 +662,13 @@ def calibrate_from_sweep(device: str, bias_current, voltage, standard_error=None
     Returns an ``accepted`` :class:`Calibration` (even parabola, direct fit with covariance, quality,
     the raw sweep), or a ``rejected`` one whose ``reason`` starts with the error code (e.g.
     ``"not_locked: ..."``) and whose parameters are NaN where they could not be determined.
-    """
-    from dorlab.calibration import quality  # quality imports record only; kept local to avoid a cycle
 
+    The input range: a user-fixed ``input_min_current`` is used as given; a fixed
+    ``criteria.input_range_fraction`` takes that share of the room in the window; ``None`` (automatic)
+    takes the *widest* of ``criteria.auto_fractions`` whose fit meets the target R^2 and product
+    correlation (a wider range is a larger voltage swing, i.e. better signal to noise, as long as the
+    curve stays parabolic), else the one with the best product correlation.
+    """
     raw_i = np.asarray(bias_current, dtype=float).ravel()
     raw_v = np.asarray(voltage, dtype=float).ravel()
     raw_se = (np.full(raw_v.shape, np.nan) if standard_error is None
@@ -623,42 +686,26 @@ def calibrate_from_sweep(device: str, bias_current, voltage, standard_error=None
         window = locking_window(i, v, se, phase=phase, locked=locked, criteria=criteria)
         base = replace(base, locking_window=window.as_tuple())
         vertex = find_vertex(i, v, se, window=window, min_points=5)
-        i_m1 = choose_input_min_current(vertex.current, window, fraction=criteria.input_range_fraction,
-                                        input_min_current=input_min_current, side=side)
-        span = abs(vertex.current - i_m1)
-        used = fit_range_mask(i, window, vertex.current, span)
-        if used.sum() < criteria.min_points:
-            raise InsufficientDataError(
-                f"{int(used.sum())} points within {span:.3g} A of the vertex inside the window; at least "
-                f"{criteria.min_points} are needed (sweep more finely)")
-        fit = fit_parabola(i[used], v[used], None if se is None else se[used])
-        i0 = fit.vertex_current
-        if not window.lower <= i0 <= window.upper:
-            raise NoExtremumError(f"the fitted vertex {i0:.4g} A is outside the locking window "
-                                  f"[{window.lower:.4g}, {window.upper:.4g}] A")
-        if np.sign(fit.a) == np.sign(fit.vertex_voltage):
-            raise NoExtremumError(f"the fitted parabola (a = {fit.a:.3g} V/A^2) bends away from zero")
-        if input_min_current is None:
-            # keep the chosen span but centre it on the fitted vertex, inside the window
-            side_used = "below" if i_m1 < vertex.current else "above"
-            room = (i0 - window.lower) if side_used == "below" else (window.upper - i0)
-            span = min(span, room)
-            i_m1 = i0 - span if side_used == "below" else i0 + span
-        if i_m1 == i0:
-            raise InputRangeError("the input range collapsed onto the vertex")
-        a_prime, c_prime = even_parabola(fit, i_m1)
-        if phase is not None:
-            i_sorted, phase_sorted = _sorted(i, np.asarray(phase, dtype=float).ravel())
-            inside = window.contains(i_sorted)
-            m = abs(phase_slope(i_sorted[inside], phase_sorted[inside])[0])
+        common = dict(input_min_current=input_min_current, side=side, phase=phase, criteria=criteria,
+                      seed=seed)
+        if input_min_current is not None or criteria.input_range_fraction is not None:
+            fraction = criteria.input_range_fraction or 1.0
+            partial = _fit_input_range(base, i, v, se, window, vertex, fraction=fraction, **common)
         else:
-            m = curvature_phase_slope(fit)
-        partial = replace(base, a_prime=a_prime, c_prime=c_prime, vertex_current=float(i0),
-                      input_min_current=float(i_m1), a=fit.a, b=fit.b, c=fit.c,
-                      covariance=fit.covariance, r_squared=fit.r_squared,
-                      residual_rms=fit.residual_rms, phase_slope=float(m), status="accepted")
-        partial = replace(partial, max_deviation=quality.max_deviation(partial),
-                          product_correlation=quality.product_correlation(partial, seed=seed))
+            candidates, first_error = [], None
+            for fraction in sorted(criteria.auto_fractions, reverse=True):
+                try:
+                    cal = _fit_input_range(base, i, v, se, window, vertex, fraction=fraction, **common)
+                except CalibrationError as err:
+                    first_error = first_error or err
+                    continue
+                candidates.append(cal)
+                if _meets_targets(cal, criteria):
+                    break
+            if not candidates:
+                raise first_error
+            partial = next((c for c in candidates if _meets_targets(c, criteria)),
+                           max(candidates, key=lambda c: c.product_correlation))
         _check_quality(partial, criteria)
         return partial
     except CalibrationError as err:
