@@ -1,0 +1,408 @@
+"""Offline replay of a recorded run against the simulator.
+
+A recorded run is a rectification-sweep results file (PyMeasure ``Results`` format with its settings and
+bench metadata in the header; every calibration run leaves one) and, when present, the SCPI traffic log
+of the session that took it (JSON lines, ``dorlab.simulator.recording``), by convention next to it as
+``<stem>.traffic.jsonl``.
+
+``replay(run)`` re-runs the same procedure with the same settings on a simulated bench and writes a
+side-by-side comparison into ``out_dir``:
+
+- ``comparison.png``: measured and simulated V_dc(I_dc) with their parabola fits; residuals below;
+- ``comparison.csv``: per point, measured and simulated V_dc with standard errors and the residual;
+- ``comparison.json``: the fitted parameters of each curve (direct a, b, c; even a', c'; I_dc,0, I_dc,-1),
+  R^2, residual statistics and the DOR product correlation of each;
+- ``comparison.md``: the same as a Markdown report.
+
+``replay(run, exact=True)`` re-runs the procedure against ``ReplayVisaLibrary`` serving the recorded
+traffic: every command the procedure sends must be the recorded one, in order, per instrument, and every
+reading it gets is the recorded reply. It reports whether every command matched and whether the re-run
+reproduced the recorded values (``exact.json`` / ``exact.md``): a regression test of the procedure code
+against captured lab traffic.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dorlab.calibration import fit, quality
+from dorlab.procedures.sweep import SweepResult, load_sweep, rectification_sweep
+
+TRAFFIC_SUFFIX = ".traffic.jsonl"
+
+
+class ReplayError(ValueError):
+    """A run that cannot be replayed (unknown procedure, no traffic log for an exact replay, ...)."""
+
+
+def traffic_log_path(results_path: str | Path) -> Path:
+    """Where the traffic log of a results file lives by convention: ``<stem>.traffic.jsonl``."""
+    path = Path(results_path)
+    return path.with_name(path.stem + TRAFFIC_SUFFIX)
+
+
+def find_results_file(run_path: str | Path) -> Path:
+    """The results file of a run: the path itself, or the only sweep CSV in a directory."""
+    path = Path(run_path)
+    if path.is_dir():
+        candidates = sorted(p for p in path.glob("*.csv") if _is_sweep(p))
+        if len(candidates) != 1:
+            raise ReplayError(f"{path} holds {len(candidates)} sweep result files; name one of "
+                              f"{[p.name for p in candidates]}")
+        return candidates[0]
+    if not path.exists():
+        raise FileNotFoundError(f"no recorded run at {path}")
+    if not _is_sweep(path):
+        raise ReplayError(f"{path} is not a rectification-sweep results file (its #Procedure header names "
+                          "another procedure); replay supports sweeps and calibration runs")
+    return path
+
+
+def _is_sweep(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return "RectificationSweepProcedure" in f.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+# ------------------------------------------------------------------------------------------ curves
+
+@dataclass
+class CurveSummary:
+    """The calibration-area fit of one curve, and its DOR product correlation."""
+
+    label: str
+    status: str
+    reason: str
+    a: float
+    b: float
+    c: float
+    a_prime: float
+    c_prime: float
+    vertex_current: float
+    input_min_current: float
+    r_squared: float
+    residual_rms: float
+    product_correlation: float
+    locking_window: tuple[float, float]
+    peak_voltage: float  # V, the largest |V_dc| of the curve (signed)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarise_curve(label: str, sweep: SweepResult) -> CurveSummary:
+    """Fit a curve as a calibration run would and take its DOR product correlation."""
+    device = sweep.settings.device or "replay"
+    cal = fit.calibrate_from_sweep(device, sweep.bias_current, sweep.rectified_voltage, sweep.standard_error,
+                                   rf_frequency=sweep.settings.rf_frequency)
+    correlation = cal.product_correlation
+    if not math.isfinite(correlation) and math.isfinite(cal.a_prime) and cal.a_prime != 0:
+        try:
+            correlation = quality.product_correlation(cal)
+        except ValueError:
+            correlation = float("nan")
+    v = sweep.rectified_voltage
+    peak = float(v[np.argmax(np.abs(v))]) if v.size else float("nan")
+    return CurveSummary(label, cal.status, cal.reason, cal.a, cal.b, cal.c, cal.a_prime, cal.c_prime,
+                        cal.vertex_current, cal.input_min_current, cal.r_squared, cal.residual_rms,
+                        float(correlation), tuple(cal.locking_window), peak)
+
+
+@dataclass
+class Comparison:
+    """Measured vs simulated: one curve each, on the same bias points."""
+
+    run_path: Path
+    out_dir: Path
+    settings: dict
+    measured: CurveSummary
+    simulated: CurveSummary
+    residual_rms: float  # V, rms of measured - simulated over common points
+    residual_max: float  # V, max |measured - simulated|
+    curve_correlation: float  # Pearson r between the two curves
+    simulated_path: Path
+    files: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"run": str(self.run_path), "out_dir": str(self.out_dir), "settings": self.settings,
+                "measured": self.measured.as_dict(), "simulated": self.simulated.as_dict(),
+                "residual_rms": self.residual_rms, "residual_max": self.residual_max,
+                "curve_correlation": self.curve_correlation, "simulated_run": str(self.simulated_path),
+                "files": self.files}
+
+
+@dataclass
+class ExactReplay:
+    """The result of re-running a procedure against its recorded traffic."""
+
+    run_path: Path
+    traffic_log: Path
+    matched: bool  # every command sent was the recorded one and the recording was used up
+    commands_matched: int  # recorded writes the re-run reproduced
+    commands_recorded: int
+    remaining: dict[str, int]  # records left over per resource
+    mismatch: str  # the first difference ("" when none)
+    values_identical: bool  # the re-run's points equal the recorded results file's
+    replayed_path: Path
+    files: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        for key in ("run_path", "traffic_log", "replayed_path"):
+            d[key] = str(d[key])
+        return d
+
+
+# ------------------------------------------------------------------------------------------ replay
+
+def replay(run_path: str | Path, *, exact: bool = False, out_dir: str | Path | None = None,
+           traffic: str | Path | None = None, world=None, seed: int | None = None, diode=None,
+           bench_config=None, progress: bool = False):
+    """Replay a recorded run; returns a :class:`Comparison` (default) or an :class:`ExactReplay`.
+
+    ``out_dir`` defaults to ``<run dir>/replay-<run stem>``. Simulated comparison: ``world`` (a
+    ``dorlab.simulator.world.World``, e.g. from ``World.from_file`` describing this lab's bench) or a
+    default world with ``diode``/``seed`` (default diode: LLGS mazza2022). Exact replay: ``traffic``
+    defaults to ``<stem>.traffic.jsonl``; ``bench_config`` (a ``BenchConfig`` or bench name/file)
+    defaults to the bench named in the results header (it must give the same commands as at recording).
+    """
+    results = find_results_file(run_path)
+    out = Path(out_dir) if out_dir is not None else results.parent / f"replay-{results.stem}"
+    out.mkdir(parents=True, exist_ok=True)
+    recorded = load_sweep(results)
+    if recorded.n_points == 0:
+        raise ReplayError(f"{results} holds no points")
+    if exact:
+        return _exact(results, recorded, out, traffic, bench_config, progress)
+    return _simulated(results, recorded, out, world, seed, diode, progress)
+
+
+def _fresh_path(directory: Path, name: str) -> Path:
+    """``name`` in ``directory``, or a time-stamped variant when it exists (never overwrite a run)."""
+    path = directory / name
+    if not path.exists():
+        return path
+    stem, suffix = path.stem, path.suffix
+    return directory / f"{stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}{suffix}"
+
+
+def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
+    from dorlab.procedures.wiring import simulated_bench
+
+    bench = simulated_bench(world) if world is not None else simulated_bench(seed=seed, diode=diode)
+    simulated_path = _fresh_path(out, "simulated.csv")
+    try:
+        simulated = rectification_sweep(bench, simulated_path, recorded.settings, progress=progress)
+    finally:
+        bench.close()
+    n = min(recorded.n_points, simulated.n_points)
+    residual = recorded.rectified_voltage[:n] - simulated.rectified_voltage[:n]
+    measured_summary = summarise_curve("measured", recorded)
+    simulated_summary = summarise_curve("simulated", simulated)
+    a, b = recorded.rectified_voltage[:n], simulated.rectified_voltage[:n]
+    r = float(np.corrcoef(a, b)[0, 1]) if n > 1 and np.std(a) > 0 and np.std(b) > 0 else float("nan")
+    comparison = Comparison(results, out, recorded.settings.as_dict(), measured_summary, simulated_summary,
+                            float(np.sqrt(np.mean(residual ** 2))), float(np.max(np.abs(residual))), r,
+                            simulated_path)
+    comparison.files["csv"] = str(_write_comparison_csv(out / "comparison.csv", recorded, simulated, n))
+    comparison.files["png"] = str(_plot_comparison(out / "comparison.png", recorded, simulated,
+                                                   measured_summary, simulated_summary, n))
+    comparison.files["json"] = str(out / "comparison.json")
+    comparison.files["markdown"] = str(out / "comparison.md")
+    _write_json(out / "comparison.json", comparison.as_dict())
+    (out / "comparison.md").write_text(comparison_markdown(comparison), encoding="utf-8")
+    return comparison
+
+
+def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_config, progress) -> ExactReplay:
+    from dorlab.instruments.bench import open_bench
+    from dorlab.simulator.recording import read_log
+    from dorlab.simulator.replay import ReplayMismatch, ReplayVisaLibrary
+
+    log = Path(traffic) if traffic is not None else traffic_log_path(results)
+    if not log.exists():
+        raise ReplayError(f"no traffic log for {results} (looked for {log}); an exact replay needs the SCPI "
+                          "traffic recorded with the run")
+    records = read_log(log)
+    writes = sum(1 for r in records if r["direction"] == "write")
+    config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
+    library = ReplayVisaLibrary(log)
+    replayed_path = _fresh_path(out, "exact.csv")
+    mismatch = ""
+    bench = open_bench(config, visa_library=library, sleep=lambda seconds: None)
+    try:
+        rectification_sweep(bench, replayed_path, recorded.settings, progress=progress)
+    except ReplayMismatch as exc:
+        mismatch = str(exc)
+    except Exception as exc:  # noqa: BLE001 - any other failure is a divergence from the recording too
+        mismatch = f"{type(exc).__name__}: {exc}"
+    finally:
+        bench.close()
+    remaining = library.remaining()
+    left_writes = sum(1 for script in library.scripts.values() for r in script.records
+                      if r["direction"] == "write")
+    replayed = load_sweep(replayed_path)
+    identical = (replayed.n_points == recorded.n_points
+                 and all(np.array_equal(replayed.columns[k], recorded.columns[k])
+                         for k in ("index", "bias_current", "rectified_voltage", "standard_error",
+                                   "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current")))
+    if not mismatch and any(remaining.values()):
+        first = {k: v for k, v in remaining.items() if v}
+        mismatch = f"the procedure finished but the recording holds more traffic: {first} record(s) left"
+    result = ExactReplay(results, log, not mismatch, writes - left_writes, writes, remaining, mismatch,
+                         identical, replayed_path)
+    result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
+    _write_json(out / "exact.json", result.as_dict())
+    (out / "exact.md").write_text(exact_markdown(result), encoding="utf-8")
+    return result
+
+
+# ------------------------------------------------------------------------------------------ outputs
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(_clean(data), indent=2) + "\n", encoding="utf-8")
+
+
+def _write_comparison_csv(path: Path, measured: SweepResult, simulated: SweepResult, n: int) -> Path:
+    from dorlab.procedures.sweep import _format_value
+
+    header = ["Index", "Bias current (A)", "Measured voltage (V)", "Measured standard error (V)",
+              "Simulated voltage (V)", "Simulated standard error (V)", "Residual (V)"]
+    lines = [f"# measured: {measured.path}", f"# simulated: {simulated.path}", ",".join(header)]
+    for k in range(n):
+        row = [k, measured.bias_current[k], measured.rectified_voltage[k], measured.standard_error[k],
+               simulated.rectified_voltage[k], simulated.standard_error[k],
+               measured.rectified_voltage[k] - simulated.rectified_voltage[k]]
+        lines.append(",".join(_format_value(v) for v in row))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _parabola(summary: CurveSummary, grid: np.ndarray) -> np.ndarray | None:
+    if not all(math.isfinite(v) for v in (summary.a, summary.b, summary.c)):
+        return None
+    return (summary.a * grid + summary.b) * grid + summary.c
+
+
+def _plot_comparison(path: Path, measured: SweepResult, simulated: SweepResult, ms: CurveSummary,
+                     ss: CurveSummary, n: int) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7.0, 6.2),
+                                      gridspec_kw={"height_ratios": [3, 1]}, constrained_layout=True)
+    for sweep, summary, color in ((measured, ms, "tab:blue"), (simulated, ss, "tab:orange")):
+        top.errorbar(sweep.bias_current * 1e3, sweep.rectified_voltage * 1e3,
+                     yerr=np.nan_to_num(sweep.standard_error) * 1e3, fmt="o", ms=3, color=color,
+                     label=f"{summary.label}")
+        lo, hi = sorted(summary.locking_window)
+        if math.isfinite(lo) and math.isfinite(hi):
+            grid = np.linspace(lo, hi, 200)
+            curve = _parabola(summary, grid)
+            if curve is not None:
+                top.plot(grid * 1e3, curve * 1e3, "-", color=color, lw=1,
+                         label=f"{summary.label} fit (I_dc,0 = {summary.vertex_current * 1e3:.4f} mA)")
+    top.set_ylabel("V_dc (mV)")
+    top.legend(fontsize=8)
+    top.set_title(f"replay of {measured.path.name}: f_ac = {measured.settings.rf_frequency / 1e6:g} MHz")
+    bottom.plot(measured.bias_current[:n] * 1e3,
+                (measured.rectified_voltage[:n] - simulated.rectified_voltage[:n]) * 1e3, "k.-", ms=3)
+    bottom.axhline(0.0, color="0.6", lw=0.8)
+    bottom.set_xlabel("I_dc (mA)")
+    bottom.set_ylabel("measured - simulated (mV)")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _fmt(value: float, scale: float = 1.0, digits: int = 5) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value * scale:.{digits}g}"
+
+
+def comparison_markdown(c: Comparison) -> str:
+    rows = [("status", c.measured.status, c.simulated.status),
+            ("a (V/A^2)", _fmt(c.measured.a), _fmt(c.simulated.a)),
+            ("b (V/A)", _fmt(c.measured.b), _fmt(c.simulated.b)),
+            ("c (mV)", _fmt(c.measured.c, 1e3), _fmt(c.simulated.c, 1e3)),
+            ("a' (mV)", _fmt(c.measured.a_prime, 1e3), _fmt(c.simulated.a_prime, 1e3)),
+            ("c' (mV)", _fmt(c.measured.c_prime, 1e3), _fmt(c.simulated.c_prime, 1e3)),
+            ("I_dc,0 (mA)", _fmt(c.measured.vertex_current, 1e3), _fmt(c.simulated.vertex_current, 1e3)),
+            ("I_dc,-1 (mA)", _fmt(c.measured.input_min_current, 1e3),
+             _fmt(c.simulated.input_min_current, 1e3)),
+            ("R^2", _fmt(c.measured.r_squared, 1, 6), _fmt(c.simulated.r_squared, 1, 6)),
+            ("fit residual rms (uV)", _fmt(c.measured.residual_rms, 1e6), _fmt(c.simulated.residual_rms, 1e6)),
+            ("DOR product correlation", _fmt(c.measured.product_correlation, 1, 6),
+             _fmt(c.simulated.product_correlation, 1, 6)),
+            ("peak V_dc (mV)", _fmt(c.measured.peak_voltage, 1e3), _fmt(c.simulated.peak_voltage, 1e3))]
+    lines = [f"# Replay of `{c.run_path.name}` on the simulated bench", "",
+             f"Settings: `{json.dumps(_clean(c.settings))}`", "",
+             "![measured vs simulated](comparison.png)", "",
+             "| quantity | measured | simulated |", "|---|---|---|"]
+    lines += [f"| {name} | {m} | {s} |" for name, m, s in rows]
+    lines += ["", "Residual measured - simulated over the common bias points: "
+                  f"rms {_fmt(c.residual_rms, 1e6)} uV, max {_fmt(c.residual_max, 1e6)} uV; "
+                  f"curve correlation r = {_fmt(c.curve_correlation, 1, 6)}.", "",
+              "Per-point values: `comparison.csv`; all numbers: `comparison.json`; the simulated run: "
+              f"`{c.simulated_path.name}`.", ""]
+    if c.measured.reason or c.simulated.reason:
+        lines += [f"Fit notes: measured: {c.measured.reason or 'accepted'}; simulated: "
+                  f"{c.simulated.reason or 'accepted'}.", ""]
+    return "\n".join(lines)
+
+
+def exact_markdown(e: ExactReplay) -> str:
+    verdict = "every command matched the recording" if e.matched else "the procedure DIVERGED from the recording"
+    lines = [f"# Exact replay of `{e.run_path.name}`", "",
+             f"Traffic log: `{e.traffic_log}`", "", f"**Result: {verdict}.**", "",
+             f"- commands matched: {e.commands_matched} of {e.commands_recorded} recorded",
+             f"- records left over per instrument: {e.remaining}",
+             f"- re-run values identical to the recorded results: {e.values_identical}",
+             f"- re-run results file: `{e.replayed_path.name}`"]
+    if e.mismatch:
+        lines += ["", "First difference:", "", "```", e.mismatch, "```"]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------ recording
+
+def record_sweep(path: str | Path, settings, *, world=None, seed: int | None = None, diode=None,
+                 progress: bool = False) -> tuple[SweepResult, Path]:
+    """Take a sweep on a fresh simulated bench while recording its SCPI traffic next to the results
+    (``<stem>.traffic.jsonl``): a recorded run to replay. Returns (sweep, traffic log path)."""
+    from dorlab.procedures.wiring import simulated_bench
+    from dorlab.simulator.world import World
+
+    path = Path(path)
+    log = traffic_log_path(path)
+    if log.exists():
+        raise FileExistsError(f"{log} exists; a recording is never appended to another run's")
+    world = world if world is not None else World.default(diode=diode, seed=seed)
+    world.traffic_log = log
+    bench = simulated_bench(world)
+    try:
+        sweep = rectification_sweep(bench, path, settings, progress=progress)
+    finally:
+        bench.close()
+        bench.visa_library.stop_recording()
+    return sweep, log
