@@ -76,3 +76,144 @@ def experimental_like_calibration(*, device: str = "fig4-like", vertex_current: 
                        input_min_current=input_min_current, sweep_bias_current=template.input_to_current(x),
                        sweep_rectified_voltage=voltage, sweep_standard_error=np.full(x.size, standard_error),
                        rf_frequency=800e6, rf_current=70.7e-6)
+
+
+# ---------------------------------------------------------------------------------------------- Fig. 5
+BLUR_FILTER = np.full((3, 3), 1.0 / 9.0)
+
+
+@dataclass
+class ProductsResult:
+    """Fig. 5(a,b): DOR products of random inputs against the exact ones."""
+
+    f: np.ndarray
+    g: np.ndarray
+    dor: np.ndarray
+    ideal: np.ndarray
+    correlation: float
+    accounting: object
+
+
+@dataclass
+class FiltersResult:
+    """Fig. 5(c): one correlation coefficient per random filter."""
+
+    correlations: np.ndarray
+    mean: float
+    std: float
+    accounting: list
+
+
+@dataclass
+class BlurResult:
+    """Fig. 5(d-g): the image, its ideal and its DOR blur."""
+
+    image: np.ndarray
+    ideal: np.ndarray
+    dor: np.ndarray
+    correlation: float
+    accounting: object
+
+
+def random_products(engine, n_pairs: int = 200, *, seed: int = 0) -> ProductsResult:
+    """``n_pairs`` products of inputs drawn uniformly from the diode input range [-1, 0] (as Fig. 4's F, G),
+    encoded with unit scale so the reads are exactly the paper's x = F, G, F - G."""
+    rng = np.random.default_rng(seed)
+    f = rng.uniform(-1.0, 0.0, n_pairs)
+    g = rng.uniform(-1.0, 0.0, n_pairs)
+    result = engine.multiply(f, g, scale_f=1.0, scale_g=1.0)
+    ideal = f * g
+    return ProductsResult(f, g, result.values, ideal, correlation(result.values, ideal), result.accounting)
+
+
+def random_filter_bank(n_filters: int, *, seed: int = 0, size: int = 3) -> np.ndarray:
+    """Filters with weights uniform in [-1, 1], each normalised to max |w| = 1.
+
+    A correlation coefficient does not depend on a filter's scale, so normalising each filter gives every
+    filter the full input range, as when it is convolved on its own."""
+    rng = np.random.default_rng(seed)
+    filters = rng.uniform(-1.0, 1.0, (n_filters, size, size))
+    return filters / np.max(np.abs(filters), axis=(1, 2), keepdims=True)
+
+
+def random_filters(engine, image, n_filters: int = 10_000, *, seed: int = 0, batch: int = 256,
+                   progress=None) -> FiltersResult:
+    """Convolve ``image`` with ``n_filters`` random 3 x 3 filters by DOR; r of each with the ideal one."""
+    from dorlab.compute.convolution import correlations_per_filter
+
+    image = np.asarray(image, dtype=float)
+    filters = random_filter_bank(n_filters, seed=seed)
+    correlations = np.empty(n_filters)
+    accounting = []
+    for start in range(0, n_filters, batch):
+        bank = filters[start:start + batch]
+        result = engine.conv2d(image[None], bank, scale_images=max(float(image.max()), 1e-300), scale_filters=1.0)
+        correlations[start:start + bank.shape[0]] = correlations_per_filter(result.values,
+                                                                            convolve_ideal(image[None], bank))
+        accounting.append(result.accounting)
+        if progress is not None:
+            progress(bank.shape[0])
+    return FiltersResult(correlations, float(np.mean(correlations)), float(np.std(correlations)), accounting)
+
+
+def blur(engine, image) -> BlurResult:
+    """Fig. 5(e-g): the 3 x 3 equal-weight blur, DOR against ideal."""
+    image = np.asarray(image, dtype=float)
+    result = engine.conv2d(image, BLUR_FILTER[None])
+    ideal = convolve_ideal(image, BLUR_FILTER[None])
+    return BlurResult(image, ideal[0], result.values[0], correlation(result.values, ideal), result.accounting)
+
+
+def paper_values() -> dict:
+    """The paper's Fig. 5 numbers (fractions), simulated and experimental curves."""
+    return {key: dict(value) for key, value in FIG5_PAPER.items()}
+
+
+def plot_fig5(products: ProductsResult | None, filters: FiltersResult | None, blurred: BlurResult | None,
+              directory, *, label: str = "") -> list:
+    """Fig. 5(a/b) scatter, 5(c) PDF of r, 5(d-g) images as PNG files in ``directory``; returns the paths."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    if products is not None:
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.plot(products.ideal, products.dor, "o", mfc="none", color="k", ms=4, label="DOR")
+        line = [0.0, max(1.0, float(np.max(products.ideal)))]
+        ax.plot(line, line, "r-", label="ideal")
+        ax.set_xlabel("ideal product FG")
+        ax.set_ylabel("DOR product")
+        ax.set_title(f"Fig. 5(a) {label}  r = {100 * products.correlation:.2f} %")
+        ax.legend()
+        fig.tight_layout()
+        paths.append(directory / "fig5a_products.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    if filters is not None:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.hist(100 * filters.correlations, bins=60, density=True, histtype="step", color="r")
+        ax.set_xlabel("correlation r (%)")
+        ax.set_ylabel("PDF")
+        ax.set_title(f"Fig. 5(c) {label}  mean {100 * filters.mean:.2f} %, n = {filters.correlations.size}")
+        fig.tight_layout()
+        paths.append(directory / "fig5c_filters_pdf.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    if blurred is not None:
+        fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+        for ax, img, title in zip(axes, (blurred.image, blurred.ideal, blurred.dor),
+                                  ("(d) image", "(e) ideal blur", f"(f/g) DOR blur, r = {100 * blurred.correlation:.2f} %")):
+            ax.imshow(img, cmap="gray")
+            ax.set_title(title)
+            ax.axis("off")
+        fig.tight_layout()
+        paths.append(directory / "fig5dg_blur.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths

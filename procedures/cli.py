@@ -14,6 +14,7 @@ import click
 COMMAND_MODULES = [
     "dorlab.procedures.cli_bench",
     "dorlab.procedures.cli_calibrate",
+    "dorlab.procedures.cli_reproduce",
 ]
 
 

@@ -1,0 +1,98 @@
+"""DOR reads on a live bench: the compute reader protocol implemented with ``Bench.rectified_voltage``.
+
+Diode k of the pool is the device on ``benches[k]`` (one bench may serve several entries of the pool when
+they are calibrations of the same device). A read at input x sets I_dc = I_dc,0 + |I_dc,0 - I_dc,-1| x
+(the calibration's ``input_to_current``) with the calibration's f_ac and RF amplitude and returns the
+rectified voltage (RF on minus RF off, averaged over ``n_readings``). Every read is appended to a CSV log
+as it is taken, so nothing is lost if the run stops; the bench goes to its safe state on any error.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from dorlab.calibration.record import Calibration
+from dorlab.compute.encoding import check_diode_input
+
+LOG_COLUMNS = ("read_index", "diode", "device", "x", "bias_current", "rf_frequency", "rf_current",
+               "rectified_voltage", "standard_error")
+
+
+class BenchBackend:
+    """The reader protocol ``read(diode, x) -> V`` on one or more live (real or simulated) benches.
+
+    ``n_readings``: readings per RF state per read (the nanovoltmeter average). ``log_path``: CSV file that
+    receives one line per read, flushed as taken. ``progress``: optional callable(n_reads_done).
+    """
+
+    name = "bench"
+    ordered_reads = True  # moving the bias costs settling time: the scheduler sorts each batch by x
+
+    def __init__(self, bench, calibrations: Sequence[Calibration], *, n_readings: int = 5,
+                 log_path: str | Path | None = None, progress: Callable[[int], None] | None = None):
+        calibrations = list(calibrations)
+        if not calibrations:
+            raise ValueError("a bench backend needs at least one calibration")
+        benches = list(bench) if isinstance(bench, (list, tuple)) else [bench] * len(calibrations)
+        if len(benches) != len(calibrations):
+            raise ValueError(f"{len(benches)} bench(es) for {len(calibrations)} calibration(s); give one bench, "
+                             "or one per calibration")
+        for k, calibration in enumerate(calibrations):
+            if not math.isfinite(calibration.rf_frequency):
+                raise ValueError(f"calibration {k} ({calibration.device!r}) records no rf_frequency; cannot "
+                                 "reproduce its operating point")
+            if not math.isfinite(calibration.rf_current):
+                raise ValueError(f"calibration {k} ({calibration.device!r}) records no rf_current; cannot "
+                                 "reproduce its operating point")
+        self.benches = benches
+        self.calibrations = calibrations
+        self.n_diodes = len(calibrations)
+        self.n_readings = int(n_readings)
+        self.progress = progress
+        self.reads_taken = 0
+        self.standard_errors: list[float] = []
+        self.log_path = None if log_path is None else Path(log_path)
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.log_path.exists() or self.log_path.stat().st_size == 0:
+                with self.log_path.open("w", newline="") as handle:
+                    csv.writer(handle).writerow(LOG_COLUMNS)
+
+    def read(self, diode, x) -> np.ndarray:
+        """Rectified voltage (V) of each (diode, x), taken in the order given."""
+        x = check_diode_input(x)
+        diode_array, x = np.broadcast_arrays(np.asarray(diode), x)
+        if diode_array.size and not np.issubdtype(diode_array.dtype, np.integer):
+            raise TypeError(f"diode indices must be integers, got dtype {diode_array.dtype}")
+        out = np.empty(x.shape)
+        flat_d, flat_x, flat_out = diode_array.ravel(), x.ravel(), out.reshape(-1)
+        handle = self.log_path.open("a", newline="") if self.log_path is not None else None
+        try:
+            writer = csv.writer(handle) if handle is not None else None
+            for i, (k, xi) in enumerate(zip(flat_d, flat_x)):
+                k = int(k)
+                if not 0 <= k < self.n_diodes:
+                    raise IndexError(f"diode index {k} outside the pool of {self.n_diodes} diode(s)")
+                calibration = self.calibrations[k]
+                bias = float(calibration.input_to_current(float(xi)))
+                reading = self.benches[k].rectified_voltage(bias, calibration.rf_frequency,
+                                                            rf_current=calibration.rf_current,
+                                                            n_readings=self.n_readings)
+                flat_out[i] = reading.rectified_voltage
+                self.standard_errors.append(float(reading.standard_error))
+                if writer is not None:
+                    writer.writerow((self.reads_taken, k, calibration.device, repr(float(xi)), repr(bias),
+                                     repr(calibration.rf_frequency), repr(calibration.rf_current),
+                                     repr(float(reading.rectified_voltage)), repr(float(reading.standard_error))))
+                    handle.flush()
+                self.reads_taken += 1
+                if self.progress is not None:
+                    self.progress(1)
+        finally:
+            if handle is not None:
+                handle.close()
+        return out
