@@ -160,7 +160,8 @@ class Circuit:
             if bias != 0.0:
                 raise OpenCircuit("no device connected")
             return 0.0
-        drive = (bias, self.rf_enabled, self.rf_power_dbm, self.rf_frequency, self.selected)
+        drive = (bias, self.rf_enabled, self.rf_power_dbm, self.rf_frequency, self.selected,
+                 self.rf_path.loss_db)
         if drive != self._applied:
             diode.set_drive(bias, self.rf_current(diode), self.rf_frequency)
             self._applied = drive

@@ -61,6 +61,8 @@ class SourceMeter(SimulatedInstrument):
         self.compliance_tripped = False
         self.forced_compliance = False  # fault injection: behave as if the load were too large
         self.last_reading: tuple[float, float] = (0.0, 0.0)
+        self._settled_key = None
+        self._settled = (0.0, 0.0, False)
         super().__init__(world, circuit, **options)
 
     def reset(self) -> None:
@@ -88,7 +90,31 @@ class SourceMeter(SimulatedInstrument):
 
     def settle(self) -> tuple[float, float]:
         """Source the programmed value into the device, apply compliance; returns the terminal
-        (voltage V, current A) without instrument noise."""
+        (voltage V, current A) without instrument noise.
+
+        Settling is memoised on the programmed state and the circuit's RF state: in compliance
+        the device keeps seeing the clamped current (one drive), instead of the programmed and
+        the clamped current alternately at every reading."""
+        circuit = self.circuit
+        key = (self.state.get("output"), self.state["source_function"],
+               self.state["source_current"], self.state["source_voltage"],
+               self.state["voltage_limit"], self.state["current_limit"], self.forced_compliance,
+               circuit.rf_enabled, circuit.rf_power_dbm, circuit.rf_frequency,
+               circuit.rf_path.loss_db, circuit.selected, id(circuit.diode))
+        if key == self._settled_key and circuit.bias_source in (self, None):
+            voltage, current, clamped = self._settled
+            circuit.set_bias(current)
+            if clamped:
+                if circuit.diode is not None:
+                    circuit.device_voltage(current)
+                return voltage, current
+            return circuit.device_voltage(current), current
+        result = self._settle_now()
+        self._settled_key = key
+        self._settled = (result[0], result[1], self.compliance_tripped)
+        return result
+
+    def _settle_now(self) -> tuple[float, float]:
         circuit = self.circuit
         if not self.state.get("output"):
             self.compliance_tripped = False

@@ -201,3 +201,14 @@ def test_phenomenological_diode_is_eq_6():
     assert abs(diode.vertex_current(900e6)) < abs(diode.vertex_current(800e6))
     with pytest.raises(ValueError, match="rf_current"):
         diode.set_drive(0.0, -1e-6, 1e9)
+
+
+def test_compliance_is_one_drive_not_two_per_reading(rm, world, diode):
+    smu = rm.open_resource(SMU, read_termination="\n")
+    smu.write(":SOUR:FUNC CURR;:SOUR:CURR -2e-4;:SOUR:CURR:VLIM 0.05;:SENS:FUNC 'VOLT';:OUTP ON")
+    assert float(smu.query(":READ?")) == pytest.approx(-0.05, abs=1e-4)
+    evaluations = diode.evaluations
+    for _ in range(20):
+        assert float(smu.query(":READ?")) == pytest.approx(-0.05, abs=1e-4)
+    assert diode.evaluations == evaluations  # the device keeps seeing the clamped current
+    assert smu.query(":SOUR:CURR:VLIM:TRIP?") == "1"
