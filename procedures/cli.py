@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "dorlab.procedures.cli_bench",
     "dorlab.procedures.cli_calibrate",
     "dorlab.procedures.cli_reproduce",
+    "dorlab.procedures.cli_simulate",
 ]
 
 

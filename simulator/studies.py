@@ -52,12 +52,14 @@ class OscillationCurve:
                 for i, f, p in zip(self.bias_current, self.frequency, self.power)]
 
 
-def oscillation_curve(parameters=None, bias_currents=None, *, duration: float = 200e-9,
-                      transient: float = 100e-9, time_step: float = 1e-12, stride: int = 5,
-                      power_fit_max: float = 0.5) -> OscillationCurve:
+def oscillation_curve(parameters=None, bias_currents=None, *, duration: float = 400e-9,
+                      transient: float = 200e-9, time_step: float = 1e-12, stride: int = 5,
+                      fit_points: int = 3) -> OscillationCurve:
     """Integrate each bias from its static state (slightly perturbed) and analyse the last
-    ``duration - transient`` of m_x. N is the slope of f0 vs p0 over oscillating points with
-    p0 <= ``power_fit_max``, anchored at the Hopf point (p0 = 0, f = threshold frequency)."""
+    ``duration - transient`` of m_x. N is the slope of f0 vs p0 over steady oscillating points
+    (p0 equal within 5 % in both halves of the analysis window): the ``fit_points`` nearest the
+    threshold, anchored at the Hopf point (p0 = 0, f = threshold frequency). The macrospin's onset is
+    subcritical (p0 jumps at threshold), so the slope is a chord, not a tangent at p0 = 0."""
     device = _device(parameters)
     currents = _currents(np.linspace(-0.02e-3, -0.3e-3, 29) if bias_currents is None else bias_currents,
                          "bias_currents")
@@ -78,10 +80,17 @@ def oscillation_curve(parameters=None, bias_currents=None, *, duration: float = 
     traces, _ = llgs.simulate_batch_trace(params, drives, m0, duration, time_step, stride=stride)
     keep = traces[0, :, 0] >= transient
     freqs, powers = np.zeros(len(currents)), np.zeros(len(currents))
+    steady = np.zeros(len(currents), dtype=bool)
+    half = np.nonzero(keep)[0]
+    first, second = half[: len(half) // 2], half[len(half) // 2:]
     for k, tr in enumerate(traces):
         f0, p0 = analysis.free_running(tr[keep, 0], tr[keep, 1])
         freqs[k], powers[k] = f0, p0
-    sel = (powers > 1e-4) & (powers <= power_fit_max)
+        p1 = analysis.free_running(tr[first, 0], tr[first, 1])[1]
+        p2 = analysis.free_running(tr[second, 0], tr[second, 1])[1]
+        steady[k] = abs(p1 - p2) <= 0.05 * max(p1, p2)
+    oscillating = np.nonzero(steady & (powers > 1e-4))[0]
+    sel = oscillating[np.argsort(np.abs(currents[oscillating]))][:fit_points]
     p_fit = np.concatenate([[0.0], powers[sel]])
     f_fit = np.concatenate([[f_th], freqs[sel]])
     shift = float(np.polyfit(p_fit, f_fit, 1)[0]) if len(p_fit) >= 2 else float("nan")
