@@ -262,7 +262,9 @@ class Setting:
                                  default=instrument.defaults.get(self.key))
             if (self.minimum is not None and value < self.minimum) or (
                     self.maximum is not None and value > self.maximum):
-                raise ScpiError(-222, f"{value:g} outside [{self.minimum:g}, {self.maximum:g}]")
+                low = "-inf" if self.minimum is None else f"{self.minimum:g}"
+                high = "inf" if self.maximum is None else f"{self.maximum:g}"
+                raise ScpiError(-222, f"{value:g} outside [{low}, {high}]")
             return int(round(value)) if self.kind == "int" else value
         if self.kind == "bool":
             return parse_bool(text)

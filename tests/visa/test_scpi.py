@@ -181,3 +181,50 @@ def test_scpi_like_garbage_never_crashes(message):
     assert {code for code, _ in toy.errors} <= KNOWN_CODES
     reply = bytes(toy.output)
     assert reply == b"" or reply.endswith(b"\n")
+
+
+# --- every command of every model, with hostile parameters ------------------------------------
+
+from dorlab.simulator.instruments import _registry, create_instrument  # noqa: E402
+from dorlab.simulator.phenomenological import PhenomenologicalDiode  # noqa: E402
+from dorlab.simulator.world import Circuit, World  # noqa: E402
+
+PARAMETERS = ["", "1", "-1", "0", "2", "1e9", "-1e-12", "1e-4", "MAX", "MIN", "DEF", "ON", "OFF",
+              "'VOLT'", '"CURR"', "'VOLT:DC'", "1 MHZ", "5 dBm", "abc", "1,2", "1, 5", "(@1!1)",
+              "(@1!9)", "9e999", "INF", "NAN", "-0", "60", "0.01", "'defbuffer1'"]
+
+
+def render(nodes, data) -> str:
+    parts = []
+    for node in nodes:
+        if node.optional and data.draw(st.booleans()):
+            continue
+        name = data.draw(st.sampled_from([node.short, node.long, node.long.lower()]))
+        if node.suffix == "n":
+            name += data.draw(st.sampled_from(["", "1", "2", "3"]))
+        elif node.suffix == "1":
+            name += data.draw(st.sampled_from(["", "1"]))
+        parts.append(name)
+    if parts and parts[0].startswith("*"):
+        return parts[0]
+    return ":" + ":".join(parts)
+
+
+@pytest.mark.parametrize("model", sorted(set(_registry()) - {"keithley2182"}))
+@settings(max_examples=120, deadline=None)
+@given(data=st.data())
+def test_every_command_of_every_model_survives_hostile_parameters(model, data):
+    world = World(seed=0)
+    world.add_circuit("bench0", Circuit({"a": PhenomenologicalDiode(), "b": PhenomenologicalDiode()},
+                                        selected="a"))
+    instrument = create_instrument(model, world, world.circuits["bench0"])
+    for _ in range(4):
+        command_ = data.draw(st.sampled_from(instrument._command_table))
+        header = render(command_.nodes, data)
+        if data.draw(st.booleans()):
+            message = header + "?"
+        else:
+            message = f"{header} {data.draw(st.sampled_from(PARAMETERS))}".rstrip()
+        instrument.receive(message.encode())  # must never raise
+        instrument.output.clear()
+    assert {code for code, _ in instrument.errors} <= KNOWN_CODES | {803, 5005}
