@@ -85,6 +85,9 @@ def oscillation_curve(parameters=None, bias_currents=None, *, duration: float = 
     first, second = half[: len(half) // 2], half[len(half) // 2:]
     for k, tr in enumerate(traces):
         f0, p0 = analysis.free_running(tr[keep, 0], tr[keep, 1])
+        if p0 < 1e-5:
+            # below the seed perturbation (~2e-6 in p): a decaying or not yet grown mode, no oscillation
+            f0, p0 = 0.0, 0.0
         freqs[k], powers[k] = f0, p0
         p1 = analysis.free_running(tr[first, 0], tr[first, 1])[1]
         p2 = analysis.free_running(tr[second, 0], tr[second, 1])[1]

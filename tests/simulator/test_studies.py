@@ -1,0 +1,135 @@
+"""Device studies and the operating-point search on the preset."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dorlab.simulator import analysis, llgs, studies
+
+OP_FREQ, OP_IAC = 1.2e9, 50e-6      # a drive where the search succeeds (searched once, see below)
+
+
+@pytest.fixture(scope="module")
+def operating_point(tmp_path_factory, mazza):
+    cache = tmp_path_factory.mktemp("opcache")
+    return studies.find_operating_point(mazza, rf_frequencies=[OP_FREQ], rf_currents=[OP_IAC], cache_dir=cache), cache
+
+
+def test_operating_point_is_a_parabola_at_zero_phase(operating_point, mazza):
+    op, _ = operating_point
+    assert op.parabola_r_squared >= 0.999
+    lo, hi = sorted((op.bias_from, op.bias_to))
+    assert lo < op.vertex_current < hi
+    wlo, whi = sorted(op.locking_window)
+    assert wlo <= lo and hi <= whi
+    # phi crosses zero within the sweep range and the vertex sits next to it
+    assert lo < op.zero_phase_current < hi
+    assert abs(op.vertex_current - op.zero_phase_current) < 0.2 * (hi - lo)
+    # the curve measured independently over the range is locked and matches the stored parabola
+    curve = studies.rectification_curve(mazza, np.linspace(lo, hi, 9), op.rf_current, op.rf_frequency)
+    assert curve.locked.all()
+    fit = np.polyval(op.parabola, curve.bias_current)
+    assert np.max(np.abs(fit - curve.rectified_voltage)) < 0.02 * op.max_rectified_voltage
+
+
+def test_operating_point_cache_hit(operating_point, mazza):
+    op, cache = operating_point
+    files = list(cache.glob("operating_point_*.json"))
+    assert len(files) == 1
+    again = studies.find_operating_point(mazza, rf_frequencies=[OP_FREQ], rf_currents=[OP_IAC], cache_dir=cache)
+    assert again == op
+
+
+def test_operating_point_not_found_raises(mazza, tmp_path):
+    with pytest.raises(studies.OperatingPointNotFound):
+        studies.find_operating_point(mazza, rf_frequencies=[5e9], rf_currents=[10e-6], cache_dir=tmp_path,
+                                     coarse_points=9)
+
+
+def test_batch_and_bench_like_sweep_agree_in_the_locked_range(operating_point, mazza):
+    op, _ = operating_point
+    currents = np.linspace(op.bias_from, op.bias_to, 4)
+    batch = studies.rectification_curve(mazza, currents, op.rf_current, op.rf_frequency)
+    sweep = studies.rectification_curve(mazza, currents, op.rf_current, op.rf_frequency, mode="sweep")
+    assert np.allclose(batch.rectified_voltage, sweep.rectified_voltage, rtol=1e-3, atol=1e-6)
+
+
+def test_rectification_records_keys(mazza):
+    curve = studies.rectification_curve(mazza, [-0.1e-3, -0.17e-3], 70.7e-6, 800e6)
+    rec = curve.records()
+    assert set(rec[0]) == {"bias_current", "rectified_voltage", "phase", "amplitude", "locked"}
+    # identity of Eq. (6) holds point by point
+    for r in rec:
+        assert r["rectified_voltage"] == pytest.approx(
+            analysis.rectification_identity(mazza.magnetoresistance, r["amplitude"], 70.7e-6, r["phase"]), rel=1e-9)
+
+
+def test_oscillation_curve_threshold_and_red_shift(mazza):
+    curve = studies.oscillation_curve(mazza, np.linspace(-0.04e-3, -0.12e-3, 5), duration=200e-9, transient=100e-9)
+    params = llgs.pack_parameters(mazza)
+    assert curve.threshold_current == pytest.approx(analysis.hopf_threshold(params, -0.3e-3), rel=1e-9)
+    below = np.abs(curve.bias_current) < abs(curve.threshold_current)
+    assert np.all(curve.power[below] == 0)
+    assert np.any(curve.power[~below] > 0.1)
+    assert curve.nonlinear_frequency_shift < 0         # red shift
+    assert np.all(curve.frequency[curve.power > 0.1] < curve.threshold_frequency)
+
+
+def test_transient_locks_at_operating_point(operating_point, mazza):
+    op, _ = operating_point
+    tr = studies.transient(mazza, op.vertex_current, op.rf_current, op.rf_frequency, duration=40e-9)
+    assert 0 < tr.locking_time < 30e-9
+    assert tr.time[0] < 0 < tr.time[-1]
+
+
+def test_phase_map_shapes_and_locking(mazza):
+    pm = studies.phase_map(mazza, [0.8e9, 1.2e9], [-0.03e-3, -0.17e-3, -0.19e-3], 50e-6, transient=30e-9)
+    assert pm.phase.shape == (2, 3) and pm.locked.shape == (2, 3)
+    assert pm.locked[1, 1]               # the operating region
+    assert len(pm.locking_range()) == 2
+
+
+def test_bad_study_inputs(mazza):
+    with pytest.raises(ValueError):
+        studies.rectification_curve(mazza, [], 70e-6, 800e6)
+    with pytest.raises(ValueError):
+        studies.rectification_curve(mazza, [-1e-4], 0.0, 800e6)
+    with pytest.raises(ValueError):
+        studies.rectification_curve(mazza, [-1e-4], 70e-6, 800e6, mode="other")
+
+
+def test_cli_rectification_json():
+    from dorlab.procedures.cli import cli
+
+    result = CliRunner().invoke(cli, ["simulate", "rectification", "--points", "3", "--bias-from", "-0.16e-3",
+                                      "--bias-to", "-0.18e-3", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["points"]) == 3
+    assert set(data["points"][0]) == {"bias_current", "rectified_voltage", "phase", "amplitude", "locked"}
+    assert data["points"][0]["locked"] is True
+
+
+def test_cli_oscillation_json_and_plot(tmp_path):
+    from dorlab.procedures.cli import cli
+
+    png = tmp_path / "osc.png"
+    result = CliRunner().invoke(cli, ["simulate", "oscillation", "--points", "3", "--bias-from", "-0.05e-3",
+                                      "--bias-to", "-0.1e-3", "--json", "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"threshold_current", "nonlinear_frequency_shift", "points"} <= set(data)
+    assert set(data["points"][0]) == {"bias_current", "frequency", "power"}
+    assert png.stat().st_size > 1000
+
+
+def test_cli_bad_preset():
+    from dorlab.procedures.cli import cli
+
+    result = CliRunner().invoke(cli, ["simulate", "transient", "--preset", "nope"])
+    assert result.exit_code != 0
+    assert "unknown preset" in result.output
