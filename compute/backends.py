@@ -261,6 +261,7 @@ class ModelBackend(_KernelReader):
     drift: V per read added linearly with each diode's read counter (a slow drift of the operating point).
     curve: "sweep" (interpolate the raw sweep; default) or "parabola" (the calibrated parabola, for isolating
         noise/variation effects).
+    interpolation: "cubic" (a cubic spline through the sweep points; default) or "linear".
     grid_points: resolution of the uniform input grid the curve is tabulated on.
     noise_scale: multiplies the standard errors (e.g. to model fewer readings per point).
     """
@@ -269,12 +270,15 @@ class ModelBackend(_KernelReader):
 
     def __init__(self, calibrations: Sequence[Calibration], *, read_noise: bool = True, variation: float = 0.0,
                  seed: int | None = None, drift: float = 0.0, curve: str = "sweep", grid_points: int = 4097,
-                 noise_scale: float = 1.0):
+                 noise_scale: float = 1.0, interpolation: str = "cubic"):
         super().__init__(calibrations)
         if not (np.isfinite(variation) and 0.0 <= variation < 1.0):
             raise ValueError(f"variation must be in [0, 1), got {variation!r}")
         if curve not in ("sweep", "parabola"):
             raise ValueError(f"curve must be 'sweep' or 'parabola', got {curve!r}")
+        if interpolation not in ("cubic", "linear"):
+            raise ValueError(f"interpolation must be 'cubic' or 'linear', got {interpolation!r}")
+        self.interpolation = interpolation
         if int(grid_points) < 3:
             raise ValueError(f"grid_points must be >= 3, got {grid_points!r}")
         if not (np.isfinite(noise_scale) and noise_scale >= 0.0):
@@ -310,7 +314,7 @@ class ModelBackend(_KernelReader):
                 raise ValueError(f"sweep of {calibration.device!r} covers inputs [{x[0]:.3f}, {x[-1]:.3f}], not the "
                                  "input range [-1, 0]; re-sweep over I_dc,-1 .. I_dc,0")
             if self.curve == "sweep":
-                voltage = np.interp(grid, x, v)
+                voltage = self._interpolate(x, v, grid)
         if self.read_noise:
             if not np.isfinite(e).any():
                 raise ValueError(f"calibration of {calibration.device!r} has no sweep standard errors; pass "
@@ -324,6 +328,16 @@ class ModelBackend(_KernelReader):
             current = calibration.input_to_current(grid)
             voltage = voltage + draw[0] * a * current ** 2 + draw[1] * b * current + draw[2] * c
         return np.ascontiguousarray(voltage, dtype=float), np.ascontiguousarray(sigma, dtype=float)
+
+    def _interpolate(self, x: np.ndarray, v: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """The measured curve on the grid. A calibration sweep is coarse on the input axis (a dozen points
+        over [-1, 0] is typical), where straight segments would miss the parabola by a' (h/2)^2 (microvolts,
+        far above the read noise); a cubic spline through the same points follows a smooth curve to h^4."""
+        if self.interpolation == "cubic" and x.size >= 4:
+            from scipy.interpolate import CubicSpline
+
+            return CubicSpline(x, v)(grid)
+        return np.interp(grid, x, v)
 
     def curve_voltage(self, diode: int, x) -> np.ndarray:
         """The emulated noiseless curve of ``diode`` at inputs x (V), without advancing any counter."""

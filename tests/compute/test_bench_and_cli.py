@@ -1,0 +1,110 @@
+"""Integration: BenchBackend on the simulated bench, the calibration store, and the reproduce commands."""
+import csv
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dorlab.calibration.store import CalibrationStore
+from dorlab.compute.backends import ModelBackend
+from dorlab.compute.scheduler import DorEngine
+from dorlab.procedures.cli import cli
+from dorlab.procedures.dor_bench import BenchBackend
+
+
+@pytest.fixture(scope="module")
+def calibrated_bench(tmp_path_factory):
+    """A simulated bench (fast phenomenological diode) and its own accepted calibration from the store."""
+    from dorlab.procedures.calibration_run import CalibrationSettings, calibrate_device
+    from dorlab.procedures.wiring import simulated_bench
+    from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+    root = tmp_path_factory.mktemp("data")
+    bench = simulated_bench(diode=PhenomenologicalDiode(), seed=3)
+    store = CalibrationStore.open(root)
+    calibration = calibrate_device(bench, store, "S1", CalibrationSettings(progress=False, rf_frequency=800e6,
+                                                                           rf_current=70.7e-6))
+    assert calibration.status == "accepted", calibration.reason
+    active = store.active("S1")
+    store.close()
+    yield bench, active, root
+    bench.close()
+
+
+def test_bench_backend_reads_the_live_device_and_logs_each_read(calibrated_bench, tmp_path):
+    bench, calibration, _ = calibrated_bench
+    log = tmp_path / "reads.csv"
+    backend = BenchBackend(bench, [calibration], log_path=log)
+    x = np.array([-0.8, -0.3, 0.0])
+    voltage = backend.read(np.zeros(3, dtype=int), x)
+    rows = list(csv.DictReader(log.open()))
+    assert [float(r["x"]) for r in rows] == list(x)
+    np.testing.assert_allclose([float(r["bias_current"]) for r in rows], calibration.input_to_current(x))
+    np.testing.assert_allclose([float(r["rectified_voltage"]) for r in rows], voltage)
+    # the live device sits on its calibration curve (within a few read-noise units + fit residual)
+    np.testing.assert_allclose(voltage, calibration.parabola(x), atol=5 * calibration.residual_rms + 1e-7)
+
+
+def test_bench_and_model_paths_agree_within_read_noise(calibrated_bench, tmp_path):
+    bench, calibration, _ = calibrated_bench
+    rng = np.random.default_rng(0)
+    f, g = rng.uniform(-1, 0, 40), rng.uniform(-1, 0, 40)
+    backend = BenchBackend(bench, [calibration], log_path=tmp_path / "reads.csv")
+    bench_result = DorEngine([calibration], backend).multiply(f, g, scale_f=1.0, scale_g=1.0)
+    model_result = DorEngine([calibration], ModelBackend([calibration], read_noise=False)).multiply(
+        f, g, scale_f=1.0, scale_g=1.0)
+    sigma_product = 0.5 * np.sqrt(3) * np.median(backend.standard_errors) / abs(calibration.a_prime)
+    difference = bench_result.values - model_result.values
+    assert np.sqrt(np.mean(difference ** 2)) < 4 * sigma_product
+    # the bench path takes each batch in ascending x (one bias sweep)
+    x_taken = [float(r["x"]) for r in csv.DictReader((tmp_path / "reads.csv").open())]
+    assert x_taken[:80] == sorted(x_taken[:80]) and x_taken[80:] == sorted(x_taken[80:])
+    assert backend.reads_taken == bench_result.accounting.reads == 120
+
+
+def test_bench_backend_rejects_bad_setups(calibrated_bench):
+    bench, calibration, _ = calibrated_bench
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="rf_frequency"):
+        BenchBackend(bench, [replace(calibration, rf_frequency=float("nan"))])
+    with pytest.raises(ValueError, match="bench"):
+        BenchBackend([bench, bench], [calibration])
+    with pytest.raises(IndexError):
+        BenchBackend(bench, [calibration]).read(1, [-0.5])
+
+
+def test_reproduce_fig4_json():
+    result = CliRunner().invoke(cli, ["reproduce", "fig4", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert round(data["product"], 3) == data["paper"]["product"] == 0.241
+    assert round(data["ideal"], 3) == data["paper"]["ideal"] == 0.273
+
+
+def test_reproduce_fig5_from_the_store(calibrated_bench, tmp_path):
+    _, calibration, root = calibrated_bench
+    result = CliRunner().invoke(cli, ["reproduce", "fig5", "--device", "S1", "--data-dir", str(root), "--json",
+                                      "--n-filters", "40", "--image-size", "24", "--plot", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    for key in ("products_correlation", "filters_mean_correlation", "filters_std_correlation",
+                "blur_correlation"):
+        assert 0.9 < data[key] <= 1.0 or key == "filters_std_correlation"
+        assert key in data["paper"]
+    assert data["paper"]["products_correlation"] == {"simulated": 0.9993, "experimental": 0.9983}
+    assert data["calibration_run_id"] == calibration.run_id and data["workload"]["image_shape"] == [24, 24]
+    assert len(data["plots"]) == 3 and all((tmp_path / p).exists() for p in data["plots"])
+
+
+def test_reproduce_fig5_experimental_like_curve_and_errors(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["reproduce", "fig5", "--curve", "experimental-like", "--json",
+                                 "--n-filters", "20", "--image-size", "16"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["device"] == "fig4-like"
+    missing = runner.invoke(cli, ["reproduce", "fig5", "--device", "NOPE", "--data-dir", str(tmp_path)])
+    assert missing.exit_code != 0 and "calibrat" in missing.output
+    no_device = runner.invoke(cli, ["reproduce", "fig5"])
+    assert no_device.exit_code != 0 and "--device" in no_device.output
