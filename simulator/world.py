@@ -277,13 +277,14 @@ class World:
 
     @classmethod
     def from_dict(cls, config: dict) -> "World":
-        """Keys: seed, line_frequency, pacing, noise, temperature (K); ``[circuits.NAME]`` with
+        """Keys: seed, line_frequency, pacing, noise, temperature (K), traffic_log (a JSON-lines
+        path: every library serving this world records its SCPI traffic there); ``[circuits.NAME]`` with
         rf_loss_db, z0, and ``[circuits.NAME.diodes.DNAME]`` (model = "llgs" | "phenomenological",
         preset, and model parameters); ``[[instruments]]`` with address, model, circuit.
         Without circuits: one "bench0" with an LLGS mazza2022 diode. Without instruments: the
         default three at the default addresses."""
         known = {"seed", "line_frequency", "pacing", "noise", "temperature", "circuits",
-                 "instruments"}
+                 "instruments", "traffic_log"}
         unknown = set(config) - known
         if unknown:
             raise ValueError(f"unknown world keys {sorted(unknown)}; known {sorted(known)}")
@@ -299,6 +300,8 @@ class World:
             path = RfPath(float(spec.get("rf_loss_db", 0.0)), float(spec.get("z0", 50.0)))
             world.add_circuit(name, Circuit(diodes, path, spec.get("selected"),
                                             temperature=temperature))
+        if config.get("traffic_log"):
+            world.traffic_log = Path(config["traffic_log"])
         instruments = config.get("instruments")
         if instruments is None:
             first = next(iter(world.circuits))

@@ -12,8 +12,10 @@ Supported (short/long forms, optional nodes, ``SOUR1``/``SENS1`` suffixes):
     :SENSe[1]:VOLTage|CURRent|RESistance[:DC]:NPLCycles <n> (0.01 .. 10), :RANGe[:UPPer], :RANGe:AUTO
     :SENSe[1]:VOLTage|CURRent[:DC]:AVERage[:STATe]|:TCONtrol|:COUNt, :SENSe[1]:RESistance:RSENse
     :SENSe[1]:COUNt <n>, :SENSe[1]:AZERo[:STATe]
-    :READ?, :FETCh?, :MEASure[:VOLTage|:CURRent|:RESistance][:DC]?
-    :TRACe:POINts, :TRACe:CLEar, :TRACe:ACTual?, :TRACe:DATA? <start>, <end>,
+    :SOURce[1]:CURRent|VOLTage:READ:BACK <b> (source readback: the SOUR element is measured)
+    :READ? ["buffer"[, READing|SOURce|RELative|SEConds|UNIT ...]], :FETCh?,
+    :MEASure[:VOLTage|:CURRent|:RESistance][:DC]?
+    :TRACe:POINts, :TRACe:CLEar, :TRACe:ACTual?, :TRACe:DATA? <start>, <end>[, "buffer"[, elements]],
     :TRACe:STATistics:AVERage?|MAXimum?|MINimum?|STDDev?|PK2Pk?, :TRACe:STATistics:CLEar
     :INITiate[:IMMediate], :ABORt, :ROUTe:TERMinals FRONt|REAR, :SYSTem:BEEPer[:IMMediate] <f>, <t>
     :SYSTem:LFRequency?, :STATus:OPERation|QUEStionable[:EVENt]?, :STATus:...:ENABle
@@ -27,6 +29,7 @@ from ..scpi import ScpiError, Setting, command, format_number, parse_choice, par
 from .base import OVERFLOW, SourceMeter, check_fixed_range, pick_range
 
 MAX_BUFFER = 100_000
+BUFFER_ELEMENTS = ("READing", "SOURce", "RELative", "SEConds", "UNIT")
 
 
 def _apply(instrument):
@@ -72,6 +75,7 @@ class Keithley2450(SourceMeter):
         "average_VOLT": False, "average_CURR": False,
         "average_type_VOLT": "REP", "average_type_CURR": "REP",
         "average_count_VOLT": 10, "average_count_CURR": 10,
+        "readback_CURR": True, "readback_VOLT": True,
         "rsense": False, "count": 1, "autozero": True, "terminals": "FRON",
         "buffer_capacity": 100_000, "status_measurement_enable": 0,
         "status_operation_enable": 0, "status_questionable_enable": 0,
@@ -112,6 +116,8 @@ class Keithley2450(SourceMeter):
         Setting(":SENSe[1]:CURRent[:DC]:AVERage:COUNt", "average_count_CURR", "int",
                 minimum=1, maximum=100),
         Setting(":SENSe[1]:RESistance:RSENse", "rsense", "bool"),
+        Setting(":SOURce[1]:CURRent:READ:BACK", "readback_CURR", "bool"),
+        Setting(":SOURce[1]:VOLTage:READ:BACK", "readback_VOLT", "bool"),
         Setting(":SENSe[1]:COUNt", "count", "int", minimum=1, maximum=300_000),
         Setting(":SENSe[1]:AZERo[:STATe]", "autozero", "bool"),
         Setting(":ROUTe:TERMinals", "terminals", "choice", choices=("FRONt", "REAR")),
@@ -124,8 +130,10 @@ class Keithley2450(SourceMeter):
     )
 
     def __init__(self, world, circuit, **options):
-        self.buffer: list[tuple[float, float, float]] = []  # (reading, source value, time)
+        # (reading, source value, time, source limit reached)
+        self.buffer: list[tuple[float, float, float, bool]] = []
         self.last_value = 0.0
+        self.buffer_start_time = 0.0
         super().__init__(world, circuit, **options)
 
     def reset(self) -> None:
@@ -235,7 +243,16 @@ class Keithley2450(SourceMeter):
         nplc = self.state[f"nplc_{function}"]
         voltage, current = self.settle()
         self.wait(self.world.integration_time(nplc))
-        source_value = current if self.state["source_function"] == "CURR" else voltage
+        # source readback ON: the SOUR element is the measured source value (it shows the
+        # clamped current in compliance); OFF: the programmed value
+        if self.state["source_function"] == "CURR":
+            programmed = self.state["source_current"]
+            source_value = (self.noisy_current(current, nplc, None)
+                            if self.state["readback_CURR"] else programmed)
+        else:
+            programmed = self.state["source_voltage"]
+            source_value = (self.noisy_voltage(voltage, nplc, None)
+                            if self.state["readback_VOLT"] else programmed)
         if function == "VOLT":
             fixed = None if self.state["range_auto_VOLT"] else self.state["range_VOLT"]
             value = self.noisy_voltage(voltage, nplc, fixed)
@@ -252,15 +269,31 @@ class Keithley2450(SourceMeter):
         self.last_value = value
         if len(self.buffer) >= self.state["buffer_capacity"]:
             self.buffer.pop(0)
-        self.buffer.append((value, source_value, self.world.clock.now))
+        self.buffer.append((value, source_value, self.world.clock.now, self.compliance_tripped))
         return value
+
+    def _elements(self, entries, names) -> str:
+        """Buffer elements as the 2450 sends them for :READ? / :TRACe:DATA? element lists."""
+        if not names:
+            names = ["READ"]
+        chosen = [parse_choice(n, BUFFER_ELEMENTS) for n in names]
+        start = self.buffer_start_time
+        fields = []
+        for value, source, time, limited in entries:
+            for name in chosen:
+                fields.append({
+                    "READ": lambda: format_number(value), "SOUR": lambda: format_number(source),
+                    "REL": lambda: format_number(time - start), "SEC": lambda: f"{time:.9f}",
+                    "UNIT": lambda: {"VOLT": "Volt DC", "CURR": "Amp DC", "RES": "Ohm"}[
+                        self.state["sense_function"]],
+                }[name]())
+        return ",".join(fields)
 
     @command(":READ", query=True, write=False)
     def _read(self, params, suffixes, is_query):
-        value = 0.0
         for _ in range(self.state["count"]):
-            value = self.measure()
-        return format_number(value)
+            self.measure()
+        return self._elements(self.buffer[-1:], params[1:])
 
     @command(":FETCh", query=True, write=False)
     def _fetch(self, params, suffixes, is_query):
@@ -306,6 +339,7 @@ class Keithley2450(SourceMeter):
     @command(":TRACe:CLEar")
     def _trace_clear(self, params, suffixes, is_query):
         self.buffer = []
+        self.buffer_start_time = self.world.clock.now
 
     @command(":TRACe:ACTual", query=True, write=False)
     def _trace_actual(self, params, suffixes, is_query):
@@ -318,7 +352,7 @@ class Keithley2450(SourceMeter):
         start, end = int(parse_number(params[0])), int(parse_number(params[1]))
         if not 1 <= start <= end <= len(self.buffer):
             raise ScpiError(-222, f"indices {start}..{end} outside 1..{len(self.buffer)}")
-        return ",".join(format_number(r[0]) for r in self.buffer[start - 1:end])
+        return self._elements(self.buffer[start - 1:end], params[3:])
 
     def _statistic(self, function):
         if not self.buffer:

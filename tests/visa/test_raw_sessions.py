@@ -218,3 +218,21 @@ def test_arbitrary_bytes_to_every_model_never_crash(address, data):
         assert error.error_code == TMO
     resource.write("*CLS;*IDN?")
     assert resource.read_raw().strip()  # the instrument still answers
+
+
+def test_2450_reading_elements_and_source_readback_show_compliance(rm):
+    smu = rm.open_resource(SMU, read_termination="\n")
+    smu.write(":SOUR:FUNC CURR;:SOUR:CURR -1e-4;:SOUR:CURR:VLIM 2;:SENS:FUNC 'VOLT';:OUTP ON")
+    reading, source = (float(v) for v in smu.query(':READ? "defbuffer1", READ, SOUR').split(","))
+    assert source == pytest.approx(-1e-4, rel=1e-3)  # readback: the measured source current
+    assert reading == pytest.approx(-0.0916, abs=1e-3)
+    smu.write(":SOUR:CURR:VLIM 0.02")
+    reading, source = (float(v) for v in smu.query(':READ? "defbuffer1", READ, SOUR').split(","))
+    assert reading == pytest.approx(-0.02, abs=1e-4)
+    assert abs(source) < 0.3e-4  # in compliance far less current flows than programmed
+    smu.write(":SOUR:CURR:READ:BACK OFF")
+    source = float(smu.query(':READ? "defbuffer1", SOUR'))
+    assert source == -1e-4  # readback off: the programmed value
+    count = int(smu.query(":TRAC:ACT?"))
+    units = smu.query(f':TRAC:DATA? 1, {count}, "defbuffer1", READ, UNIT').split(",")
+    assert units[1::2] == ["Volt DC"] * count

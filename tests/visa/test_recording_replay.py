@@ -85,3 +85,13 @@ def test_malformed_log_is_refused_with_its_line(tmp_path):
     log.write_text('{"resource": "GPIB0::7::INSTR", "direction": "write", "data": "*IDN?"}\nnope\n')
     with pytest.raises(ValueError, match="bad.jsonl:2"):
         ReplayVisaLibrary(log)
+
+
+def test_world_file_can_switch_recording_on(tmp_path):
+    log = tmp_path / "lab.jsonl"
+    world = World.from_dict({"traffic_log": str(log), "circuits": {
+        "bench0": {"diodes": {"d": {"model": "phenomenological"}}}}})
+    rm = pyvisa.ResourceManager(DorlabVisaLibrary(world))
+    assert "2450" in rm.open_resource(SMU).query("*IDN?")
+    lines = log.read_text().splitlines()
+    assert [json.loads(line)["direction"] for line in lines] == ["write", "read"]
