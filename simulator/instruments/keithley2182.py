@@ -50,7 +50,7 @@ class Keithley2182A(SimulatedInstrument):
 
     defaults = {
         "function": "VOLT", "channel": 1, "nplc": 5.0, "temperature_nplc": 5.0,
-        "range_1": 120.0, "range_auto_1": True, "range_2": 12.0, "range_auto_2": True,
+        "range_1": 100.0, "range_auto_1": True, "range_2": 10.0, "range_auto_2": True,
         "reference_1": 0.0, "reference_state_1": False,
         "reference_2": 0.0, "reference_state_2": False,
         "temperature_reference_1": 0.0, "temperature_reference_state_1": False,
