@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "dorlab.procedures.cli_calibrate",
     "dorlab.procedures.cli_reproduce",
     "dorlab.procedures.cli_simulate",
+    "dorlab.procedures.cli_workflows",
 ]
 
 

@@ -317,12 +317,14 @@ def _rows_conv(chunk: int, r0: int, values, exact, first_index: int) -> list[str
 
 def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_dir: str | Path,
             settings: DorJobSettings | None = None, resume: bool = False, *,
-            progress: bool = True) -> DorJobResult:
+            progress: bool = True, on_chunk=None) -> DorJobResult:
     """Run (or resume) a DOR job into the directory ``out_dir``.
 
     ``bench``: a Bench, a list of benches (one per pool entry) or a mapping device -> Bench; None for the
     emulated backends. New job: ``out_dir`` must not hold a job. Resume: the job's own settings and input
     (checked against its SHA-256); ``input_path`` may be None to use the recorded one.
+    ``on_chunk(chunk, n_chunks, lines)`` is called after each committed chunk with its result rows (CSV
+    text lines); an exception it raises stops the job like any other (a GUI's stop button).
     """
     from dorlab.calibration.store import software_version
     from dorlab.compute.convolution import convolve_ideal
@@ -406,6 +408,8 @@ def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_d
                 "reads_by_diode": [int(n) for n in accounting["reads_by_diode"]],
                 "accounting": _accounting_totals(accounting)}) + "\n")
             bar.update(1)
+            if on_chunk is not None:
+                on_chunk(chunk, len(plan), lines)
         for b in _benches(bench):
             b.safe_state()
     except BaseException as exc:

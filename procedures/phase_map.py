@@ -285,13 +285,15 @@ def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Pa
 # ------------------------------------------------------------------------------------------ running
 
 def phase_map(bench, path: str | Path, settings: PhaseMapSettings | None = None, resume: bool = False, *,
-              progress: bool = True, plot: bool = True) -> PhaseMapResult:
+              progress: bool = True, plot: bool = True, on_row=None) -> PhaseMapResult:
     """Measure (or resume) a phase map on ``bench`` into the directory ``path``.
 
     New map: ``path`` must not hold a map. Each row is a rectification sweep written point by point;
     the bias is not returned to zero between rows (one safe state at the end). On any exception or
     interrupt the bench is put in its safe state by the sweep, every point taken stays on disk, and
-    the exception carries a note naming how to resume.
+    the exception carries a note naming how to resume. ``on_row(row, sweep)`` is called after each
+    complete row (also for rows found complete on resume); an exception it raises stops the map like
+    any other (a GUI's stop button).
     """
     path = Path(path)
     if resume:
@@ -318,11 +320,15 @@ def phase_map(bench, path: str | Path, settings: PhaseMapSettings | None = None,
                 if done.settings != row_settings:
                     raise SweepFileError(f"{file}: its settings differ from row {row} of the map")
                 if done.complete:
+                    if on_row is not None:
+                        on_row(row, done)
                     continue
-                rectification_sweep(bench, file, row_settings, resume=True, progress=progress,
-                                    safe_state_after=False)
+                done = rectification_sweep(bench, file, row_settings, resume=True, progress=progress,
+                                           safe_state_after=False)
             else:
-                rectification_sweep(bench, file, row_settings, progress=progress, safe_state_after=False)
+                done = rectification_sweep(bench, file, row_settings, progress=progress, safe_state_after=False)
+            if on_row is not None:
+                on_row(row, done)
         bench.safe_state()
     except BaseException as exc:
         # the sweep has already made the bench safe when the fault was inside it; this covers the rest

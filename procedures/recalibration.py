@@ -240,12 +240,13 @@ def _interrupted_sweep(sweep_dir: Path, device: str, since: float) -> Path | Non
 def recalibrate(bench, store: CalibrationStore, policy: RecalibrationPolicy | None = None, *,
                 devices: list[str] | None = None, settings: CalibrationSettings | None = None,
                 now: datetime | None = None, resume: str | Path | None = None, log_path: str | Path | None = None,
-                progress: bool = False, dry_run: bool = False) -> RecalibrationReport:
+                progress: bool = False, dry_run: bool = False, on_device=None) -> RecalibrationReport:
     """Check every device (default: all of the store) and recalibrate the stale and drifted ones.
 
     ``now`` (aware datetime) is the reference time for ages (default: the present). ``settings`` replace
     the previous run's settings for every recalibration. ``dry_run`` checks and decides but calibrates
-    nothing. ``resume`` continues an interrupted job from its log. Returns the decisions in device order.
+    nothing. ``resume`` continues an interrupted job from its log. ``on_device(decision, k, n)`` is
+    called after each device's result is logged. Returns the decisions in device order.
     """
     policy = policy or RecalibrationPolicy()
     done: dict[str, dict] = {}
@@ -275,6 +276,8 @@ def recalibrate(bench, store: CalibrationStore, policy: RecalibrationPolicy | No
         for device in names:
             if device in done:
                 decisions.append(_decision_from_record(done[device]))
+                if on_device is not None:
+                    on_device(decisions[-1], len(decisions), len(names))
                 continue
             device_bench = _bench_for(bench, device)
             try:
@@ -292,6 +295,8 @@ def recalibrate(bench, store: CalibrationStore, policy: RecalibrationPolicy | No
                     _safe(device_bench)
             _append(log, {"event": "result", "time": time.time(), **decision.as_dict()})
             decisions.append(decision)
+            if on_device is not None:
+                on_device(decision, len(decisions), len(names))
     return RecalibrationReport(log_file, decisions)
 
 

@@ -1,0 +1,291 @@
+"""PyMeasure ``Procedure`` classes for the lab workflows: phase map, recalibration and DOR job.
+
+(The rectification sweep's is ``dorlab.procedures.sweep.RectificationSweepProcedure``.)
+
+Each class runs the real procedure of this package (its files, resume and safe state included) and
+*also* emits every result to PyMeasure, so a ``Worker``/``Experiment`` records it in its own ``Results``
+file and PyMeasure's ``ManagedWindow`` plots it live; the stop button ends the run cleanly (bench safe,
+files resumable). Bench and store: parameter ``bench`` ("sim" wires a fresh simulated bench, otherwise a
+bench name or file) and ``data_dir`` (default ``$DORLAB_DATA`` or ``./dorlab-data``); or hand live
+objects in before starting with ``procedure.bench_object = bench`` / ``procedure.store_object = store``
+(they are then not closed).
+
+Running one in PyMeasure's GUI (needs a Qt binding: ``pip install PyQt5`` or ``PySide6``; Qt is not a
+dependency of dorlab)::
+
+    import sys
+    from pymeasure.display.Qt import QtWidgets
+    from pymeasure.display.windows import ManagedWindow
+    from dorlab.procedures.pymeasure_procedures import PhaseMapProcedure
+
+    app = QtWidgets.QApplication(sys.argv)
+    window = ManagedWindow(PhaseMapProcedure, inputs=PhaseMapProcedure.INPUTS,
+                           displays=PhaseMapProcedure.DISPLAYS,
+                           x_axis=PhaseMapProcedure.X_AXIS, y_axis=PhaseMapProcedure.Y_AXIS)
+    window.setWindowTitle("dorlab phase map")
+    window.show()
+    app.exec()
+
+or simply ``python -m dorlab.procedures.pymeasure_procedures phase-map`` (also ``recalibration``,
+``dor-job``, ``sweep``), which does exactly that (:func:`launch`). The window's file inputs choose where
+PyMeasure writes its ``Results`` copy; the procedure's own files go to ``directory`` / ``data_dir``.
+
+Without a GUI, the same classes run headless::
+
+    from pymeasure.experiment import Results, Worker
+    procedure = PhaseMapProcedure(directory="map1", frequency_points=5)
+    worker = Worker(Results(procedure, "map1-live.csv")); worker.start(); worker.join()
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, ListParameter,
+                                  Parameter, Procedure)
+
+log = logging.getLogger(__name__)
+
+
+class StopRequested(Exception):
+    """Raised inside a procedure's callback when PyMeasure asks the run to stop."""
+
+
+def _optional(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _devices(text: str) -> tuple[str, ...]:
+    return tuple(d.strip() for d in str(text or "").split(",") if d.strip())
+
+
+class _BenchStoreProcedure(Procedure):
+    """Opens the bench and the store named by the parameters unless live objects were handed in."""
+
+    bench = Parameter("Bench", default="sim")
+    data_dir = Parameter("Data directory", default="")
+
+    bench_object = None
+    store_object = None
+    needs_bench = True
+
+    def startup(self):
+        from dorlab.calibration.store import CalibrationStore
+        from dorlab.procedures.datadir import data_dir
+
+        self._owns_bench = self.bench_object is None and self.needs_bench_now()
+        if self._owns_bench:
+            from dorlab.procedures.sweep import open_named_bench
+
+            self.bench_object = open_named_bench(str(self.bench))
+        self._owns_store = self.store_object is None
+        if self._owns_store:
+            self.store_object = CalibrationStore.open(data_dir(self.data_dir or None))
+
+    def needs_bench_now(self) -> bool:
+        return self.needs_bench
+
+    def shutdown(self):
+        bench = self.bench_object
+        try:
+            if bench is not None:
+                bench.safe_state()
+        finally:
+            if bench is not None and getattr(self, "_owns_bench", False):
+                bench.close()
+                self.bench_object = None
+            if self.store_object is not None and getattr(self, "_owns_store", False):
+                self.store_object.close()
+                self.store_object = None
+
+    def _check_stop(self):
+        if self.should_stop():
+            raise StopRequested("stop requested")
+
+
+class PhaseMapProcedure(_BenchStoreProcedure):
+    """The phase map (``dorlab.procedures.phase_map``): emits each row's points with their phase."""
+
+    directory = Parameter("Map directory", default="phase-map")
+    resume = BooleanParameter("Resume", default=False)
+    frequency_from = FloatParameter("RF frequency from", units="Hz", default=780e6, minimum=1.0, maximum=1e12)
+    frequency_to = FloatParameter("RF frequency to", units="Hz", default=820e6, minimum=1.0, maximum=1e12)
+    frequency_points = IntegerParameter("RF frequency points", default=5, minimum=1, maximum=10_000)
+    bias_from = FloatParameter("Bias from", units="A", default=-0.26e-3, minimum=-1.0, maximum=1.0)
+    bias_to = FloatParameter("Bias to", units="A", default=-0.01e-3, minimum=-1.0, maximum=1.0)
+    bias_points = IntegerParameter("Bias points", default=26, minimum=2, maximum=100_000)
+    rf_current = FloatParameter("RF current", units="A", default=70.7e-6)
+    rf_power_dbm = FloatParameter("RF power", units="dBm", default=float("nan"))
+    n_readings = IntegerParameter("Readings per point", default=5, minimum=2, maximum=100_000)
+    device = Parameter("Device", default="")
+
+    DATA_COLUMNS = ["Row", "RF frequency (Hz)", "Bias current (A)", "Rectified voltage (V)",
+                    "Standard error (V)", "Phase (rad)"]
+    INPUTS = ["directory", "resume", "frequency_from", "frequency_to", "frequency_points", "bias_from",
+              "bias_to", "bias_points", "rf_current", "rf_power_dbm", "n_readings", "device", "bench"]
+    DISPLAYS = ["frequency_from", "frequency_to", "bias_points", "device"]
+    X_AXIS, Y_AXIS = "Bias current (A)", "Rectified voltage (V)"
+
+    def settings(self):
+        from dorlab.procedures.phase_map import PhaseMapSettings
+
+        return PhaseMapSettings(float(self.frequency_from), float(self.frequency_to), int(self.frequency_points),
+                                float(self.bias_from), float(self.bias_to), int(self.bias_points),
+                                rf_current=_optional(self.rf_current), rf_power_dbm=_optional(self.rf_power_dbm),
+                                n_readings=int(self.n_readings), device=str(self.device or ""))
+
+    def startup(self):  # a phase map needs no store
+        self._owns_store = False
+        self._owns_bench = self.bench_object is None
+        if self._owns_bench:
+            from dorlab.procedures.sweep import open_named_bench
+
+            self.bench_object = open_named_bench(str(self.bench))
+
+    def execute(self):
+        from dorlab.procedures.phase_map import phase_from_voltage, phase_map
+
+        settings = self.settings()
+        rows = int(settings.frequency_points)
+
+        def on_row(row, sweep):
+            phase, _, _ = phase_from_voltage(sweep.bias_current, sweep.rectified_voltage, sweep.standard_error)
+            for k in range(sweep.n_points):
+                self.emit("results", {"Row": row, "RF frequency (Hz)": sweep.settings.rf_frequency,
+                                      "Bias current (A)": float(sweep.bias_current[k]),
+                                      "Rectified voltage (V)": float(sweep.rectified_voltage[k]),
+                                      "Standard error (V)": float(sweep.standard_error[k]),
+                                      "Phase (rad)": float(phase[k])})
+            self.emit("progress", 100.0 * (row + 1) / rows)
+            self._check_stop()
+
+        try:
+            phase_map(self.bench_object, Path(str(self.directory)), None if self.resume else settings,
+                      resume=bool(self.resume), progress=False, on_row=on_row)
+        except StopRequested:
+            log.info("phase map stopped; resume it from %s", self.directory)
+
+
+class RecalibrationProcedure(_BenchStoreProcedure):
+    """Recalibration of stale or drifted devices (``dorlab.procedures.recalibration``): one result per
+    device."""
+
+    max_age = FloatParameter("Maximum age", units="s", default=7 * 24 * 3600.0, minimum=0.0, maximum=1e10)
+    tolerance = FloatParameter("Tolerance (fraction of |a'|)", default=0.1, minimum=1e-6, maximum=100.0)
+    devices = Parameter("Devices (comma-separated; empty for all)", default="")
+    dry_run = BooleanParameter("Check only", default=False)
+
+    DATA_COLUMNS = ["Device index", "Device", "Reason", "Action", "Age (s)", "Max deviation (V)", "Limit (V)",
+                    "New run"]
+    INPUTS = ["max_age", "tolerance", "devices", "dry_run", "bench", "data_dir"]
+    DISPLAYS = ["max_age", "tolerance", "devices"]
+    X_AXIS, Y_AXIS = "Device index", "Max deviation (V)"
+
+    def execute(self):
+        from dorlab.procedures.recalibration import RecalibrationPolicy, recalibrate
+
+        policy = RecalibrationPolicy(max_age=float(self.max_age), tolerance=float(self.tolerance))
+
+        def on_device(decision, k, n):
+            self.emit("results", {"Device index": k - 1, "Device": decision.device, "Reason": decision.reason,
+                                  "Action": decision.action, "Age (s)": decision.age,
+                                  "Max deviation (V)": decision.max_deviation, "Limit (V)": decision.limit,
+                                  "New run": -1 if decision.new_run_id is None else decision.new_run_id})
+            self.emit("progress", 100.0 * k / max(n, 1))
+            self._check_stop()
+
+        try:
+            recalibrate(self.bench_object, self.store_object, policy, devices=list(_devices(self.devices)) or None,
+                        dry_run=bool(self.dry_run), on_device=on_device)
+        except StopRequested:
+            log.info("recalibration stopped; resume it from its log under the data directory")
+
+
+class DorJobProcedure(_BenchStoreProcedure):
+    """A DOR job (``dorlab.procedures.dor_job``): emits every value with its exact counterpart."""
+
+    input_path = Parameter("Input file (.npy/.csv/.png)", default="")
+    out_dir = Parameter("Job directory", default="dor-job")
+    resume = BooleanParameter("Resume", default=False)
+    operation = ListParameter("Operation", choices=["products", "conv"], default="products")
+    backend = ListParameter("Backend", choices=["bench", "model", "ideal"], default="bench")
+    chunk = IntegerParameter("Chunk", default=256, minimum=1, maximum=10_000_000)
+    filters = Parameter("Filters (edges, blur or a file)", default="edges")
+    devices = Parameter("Devices (comma-separated; empty for default)", default="")
+    n_readings = IntegerParameter("Readings per read", default=5, minimum=2, maximum=100_000)
+    seed = IntegerParameter("Seed", default=0, minimum=0, maximum=2 ** 31 - 1)
+    variation = FloatParameter("Device variation", default=0.0, minimum=0.0, maximum=0.99)
+
+    DATA_COLUMNS = ["Index", "Value DOR", "Value exact"]
+    INPUTS = ["input_path", "out_dir", "resume", "operation", "backend", "chunk", "filters", "devices",
+              "n_readings", "seed", "variation", "bench", "data_dir"]
+    DISPLAYS = ["input_path", "operation", "backend"]
+    X_AXIS, Y_AXIS = "Value exact", "Value DOR"
+
+    def needs_bench_now(self) -> bool:
+        return str(self.backend) == "bench"
+
+    def settings(self):
+        from dorlab.procedures.dor_job import DorJobSettings
+
+        return DorJobSettings(str(self.operation), backend=str(self.backend), devices=_devices(self.devices),
+                              chunk=int(self.chunk), filters=str(self.filters), n_readings=int(self.n_readings),
+                              seed=int(self.seed), variation=float(self.variation))
+
+    def execute(self):
+        from dorlab.procedures.dor_job import dor_job
+
+        def on_chunk(chunk, n_chunks, lines):
+            for line in lines:
+                fields = line.split(",")
+                self.emit("results", {"Index": int(fields[0]), "Value DOR": float(fields[-2]),
+                                      "Value exact": float(fields[-1])})
+            self.emit("progress", 100.0 * (chunk + 1) / n_chunks)
+            self._check_stop()
+
+        try:
+            dor_job(self.bench_object, self.store_object, str(self.input_path) or None, Path(str(self.out_dir)),
+                    None if self.resume else self.settings(), resume=bool(self.resume), progress=False,
+                    on_chunk=on_chunk)
+        except StopRequested:
+            log.info("DOR job stopped; resume it from %s", self.out_dir)
+
+
+WINDOWS = {"phase-map": PhaseMapProcedure, "recalibration": RecalibrationProcedure, "dor-job": DorJobProcedure}
+
+
+def launch(kind: str) -> int:
+    """Open PyMeasure's ``ManagedWindow`` on one procedure (needs a Qt binding); returns the exit code."""
+    import sys
+
+    if kind == "sweep":
+        from dorlab.procedures.sweep import RectificationSweepProcedure
+
+        procedure_class = RectificationSweepProcedure
+        inputs = ["bias_from", "bias_to", "points", "rf_frequency", "rf_current", "rf_power_dbm", "n_readings",
+                  "up_and_down", "device", "bench"]
+        displays, x_axis, y_axis = ["bias_from", "bias_to", "rf_frequency"], "Bias current (A)", \
+            "Rectified voltage (V)"
+    elif kind in WINDOWS:
+        procedure_class = WINDOWS[kind]
+        inputs, displays = procedure_class.INPUTS, procedure_class.DISPLAYS
+        x_axis, y_axis = procedure_class.X_AXIS, procedure_class.Y_AXIS
+    else:
+        raise ValueError(f"unknown procedure {kind!r}; choose sweep or one of {sorted(WINDOWS)}")
+    try:
+        from pymeasure.display.Qt import QtWidgets
+        from pymeasure.display.windows import ManagedWindow
+    except Exception as exc:  # noqa: BLE001 - qtpy raises its own error types
+        raise RuntimeError("PyMeasure's GUI needs a Qt binding: pip install PyQt5 (or PySide6)") from exc
+    app = QtWidgets.QApplication(sys.argv)
+    window = ManagedWindow(procedure_class, inputs=inputs, displays=displays, x_axis=x_axis, y_axis=y_axis)
+    window.setWindowTitle(f"dorlab {kind}")
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":  # pragma: no cover - needs a display and Qt
+    import sys
+
+    raise SystemExit(launch(sys.argv[1] if len(sys.argv) > 1 else "phase-map"))
