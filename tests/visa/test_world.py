@@ -212,3 +212,17 @@ def test_compliance_is_one_drive_not_two_per_reading(rm, world, diode):
         assert float(smu.query(":READ?")) == pytest.approx(-0.05, abs=1e-4)
     assert diode.evaluations == evaluations  # the device keeps seeing the clamped current
     assert smu.query(":SOUR:CURR:VLIM:TRIP?") == "1"
+
+
+def test_device_johnson_noise_at_room_temperature():
+    world = World.from_dict({"temperature": 300.0, "seed": 9, "circuits": {
+        "bench0": {"diodes": {"d": {"model": "phenomenological"}}}}})
+    nvm = pyvisa.ResourceManager(DorlabVisaLibrary(world)).open_resource(NVM, read_termination="\r")
+    nvm.write(":SENS:VOLT:NPLC 1")
+    readings = [float(nvm.query(":READ?")) for _ in range(400)]
+    bandwidth = 0.5 * 60.0  # Hz, of one 1-PLC integration
+    johnson = math.sqrt(4 * 1.380649e-23 * 300.0 * 920.0 * bandwidth)
+    expected = math.hypot(6e-9, johnson)  # 2182A 10 mV range noise and the device's own
+    rms = math.sqrt(sum(r * r for r in readings) / len(readings))
+    assert rms == pytest.approx(expected, rel=0.15)
+    assert world.circuit.temperature == 300.0
