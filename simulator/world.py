@@ -146,7 +146,11 @@ class Circuit:
         return self.diodes[self.selected]
 
     def rf_current(self, diode) -> float:
-        """I_ac (A) at the device; the line sees the device's present resistance."""
+        """I_ac (A) at the device. The line sees the device as it is when the drive changes:
+        its time-averaged resistance at the drive in force until then (on a bench, the RF-off
+        reading at the same bias). That is one step of the self-consistent loop R <-> I_ac; the
+        neglected correction (a few % of I_ac) is below the generator's own level accuracy, and
+        it keeps a new drive at the cost of exactly one diode run."""
         if not self.rf_enabled:
             return 0.0
         return self.rf_path.current_amplitude(self.rf_power_dbm, diode.resistance())
