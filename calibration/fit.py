@@ -151,17 +151,21 @@ def _usable_sigma(se: np.ndarray | None) -> np.ndarray | None:
 
 
 def _noise_sigma(v: np.ndarray, se: np.ndarray | None) -> np.ndarray:
-    """Per-point noise (V): the reported standard error, or a robust estimate from second differences
-    (the median absolute deviation is blind to the constant curvature of a parabola and to a few jumps)."""
-    if se is not None and np.any(se > 0):
-        return _usable_sigma(se)
+    """Per-point noise (V) for the shape tests: the larger of the reported standard error and the
+    scatter seen in the data, a robust estimate from second differences (the median absolute
+    deviation is blind to the constant curvature of a parabola and to a few jumps). The reported
+    error covers the readings at one bias only; a device that settles differently each time it is
+    driven (history, phase slips) scatters more from point to point."""
     if v.size >= 5:
         d2 = np.diff(v, 2)
         mad = float(np.median(np.abs(d2 - np.median(d2))))
-        sigma = 1.4826 * mad / np.sqrt(6.0)
+        scatter = 1.4826 * mad / np.sqrt(6.0)
     else:
-        sigma = 0.0
-    return np.full(v.shape, sigma)
+        scatter = 0.0
+    reported = _usable_sigma(se) if se is not None else None
+    if reported is None:
+        return np.full(v.shape, scatter)
+    return np.maximum(reported, scatter)
 
 
 # ------------------------------------------------------------------------------------------ direct fit
@@ -386,12 +390,10 @@ def _check_signal(v, sigma, peak, criteria):
             f"({noise:.3g} V): no rectified signal, the diode does not lock at this drive")
 
 
-def _shape_mask(i, v, sigma, criteria) -> tuple[int, int]:
-    """Grow a window from the |V_dc| peak while each next point has the peak's sign, keeps a floor
-    fraction of it, and lies within tolerance of the local quadratic through the nearest accepted
-    points: an unlocked diode rectifies ~nothing, and the unlock shows as a jump or a collapse."""
-    peak = _peak_index(v, np.ones(v.size, bool))
-    _check_signal(v, sigma, peak, criteria)
+def _grow_window(i, v, sigma, criteria, peak: int) -> tuple[int, int]:
+    """[lo, hi) grown from ``peak`` while each next point has the peak's sign, keeps a floor fraction
+    of it, and lies within tolerance of the local quadratic through the nearest accepted points: an
+    unlocked diode rectifies ~nothing or erratically, and the unlock shows as a jump or a collapse."""
     y = np.sign(v[peak]) * v
     floor = criteria.lock_floor_fraction * y[peak]
     lo = hi = peak
@@ -402,10 +404,9 @@ def _shape_mask(i, v, sigma, criteria) -> tuple[int, int]:
         if len(accepted) < 3:
             return True
         near = sorted(accepted, key=lambda k: abs(k - j))[:5]
-        deg = 2  # three accepted points already fix the local parabola
         xs = i[near]
         scale = max(float(np.ptp(xs)), abs(i[j] - xs[0])) or 1.0
-        coef = np.polyfit((xs - i[j]) / scale, y[near], deg)
+        coef = np.polyfit((xs - i[j]) / scale, y[near], 2)  # three points already fix a parabola
         predicted = coef[-1]  # value at u = 0, i.e. at i[j]
         # a coarse sweep steps over curvature changes: allow half the last step's change as well
         last = near[0]  # the accepted neighbour of j; the one before it lies further from j
@@ -425,6 +426,38 @@ def _shape_mask(i, v, sigma, criteria) -> tuple[int, int]:
     while lo > 0 and acceptable(lo - 1, list(range(lo, hi + 1))):
         lo -= 1
     return lo, hi + 1
+
+
+def _shape_mask(i, v, sigma, criteria) -> tuple[int, int]:
+    """The locked window from the shape of V_dc alone.
+
+    Candidate extrema are tried in order of decreasing |V_dc|: a window is grown from each
+    (``_grow_window``) and the first with ``criteria.min_points`` points and the extremum strictly
+    inside is taken. Isolated large readings of an unlocked, erratic oscillator, and the flanks of a
+    curve whose extremum lies elsewhere, are passed over that way. When no window has an interior
+    extremum, the first one large enough is returned (``find_vertex`` then reports the monotonic curve).
+    """
+    order = np.argsort(-np.abs(v), kind="stable")
+    _check_signal(v, sigma, int(order[0]), criteria)
+    covered = np.zeros(v.size, bool)
+    fallback = None
+    for peak in order:
+        peak = int(peak)
+        if covered[peak]:
+            continue
+        if sigma[peak] > 0 and abs(v[peak]) < criteria.min_signal_sigma * sigma[peak]:
+            break  # everything left is noise
+        lo, hi = _grow_window(i, v, sigma, criteria, peak)
+        covered[lo:hi] = True
+        if hi - lo >= criteria.min_points:
+            extremum = lo + int(np.argmax(np.sign(v[peak]) * v[lo:hi]))
+            if lo < extremum < hi - 1:
+                return lo, hi
+            fallback = fallback or (lo, hi)
+    if fallback is not None:
+        return fallback
+    peak = int(order[0])
+    return _grow_window(i, v, sigma, criteria, peak)
 
 
 def _phase_mask(phase: np.ndarray, jump: float) -> tuple[np.ndarray, np.ndarray]:

@@ -219,18 +219,30 @@ class NoOperatingPointSearch(LookupError):
     """The simulator cannot search this bench's diode (not an LLGS device): survey it instead."""
 
 
-def simulated_operating_point(bench=None, *, parameters=None, **kwargs) -> dict:
+def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.1, **kwargs) -> dict:
     """The simulated diode's working point from the simulator's own search (``sim`` benches only):
     a dict of ``rf_frequency`` (Hz), ``rf_current`` (A), ``bias_from``, ``bias_to`` (A) to put into
     :class:`CalibrationSettings`. ``parameters`` default to those of the bench's LLGS diode; a bench
-    whose diode is not an LLGS device raises ``NoOperatingPointSearch``."""
+    whose diode is not an LLGS device raises ``NoOperatingPointSearch``.
+
+    The sweep covers the whole locking window found by the search, widened by ``margin`` of its width
+    on each side (within the bench's bias limit), not only the span where the *intrinsic* rectified
+    voltage is parabolic: the bench measures RF-on minus RF-off, which adds I_dc (R_on - R_off) (the
+    paper's Delta R_dc term, Sec. III) and moves the measured extremum; the fit finds it in the window.
+    """
     from dorlab.simulator import studies
 
     if parameters is None:
         parameters = _simulated_parameters(bench)
     op = studies.find_operating_point(parameters, **kwargs)
+    lo, hi = sorted(float(x) for x in op.locking_window)
+    pad = margin * (hi - lo)
+    limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", math.inf))
+    lo, hi = max(lo - pad, -limit), min(hi + pad, limit)
+    # sweep from the smaller |I_dc| outwards, as the search lists its window
+    bias_from, bias_to = (hi, lo) if abs(hi) < abs(lo) else (lo, hi)
     return {"rf_frequency": float(op.rf_frequency), "rf_current": float(op.rf_current),
-            "bias_from": float(op.bias_from), "bias_to": float(op.bias_to)}
+            "bias_from": bias_from, "bias_to": bias_to}
 
 
 def _simulated_parameters(bench):
