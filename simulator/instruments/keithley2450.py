@@ -26,7 +26,7 @@ from __future__ import annotations
 import statistics
 
 from ..scpi import ScpiError, Setting, command, format_number, parse_choice, parse_number
-from .base import OVERFLOW, SourceMeter, check_fixed_range, pick_range
+from .base import OVERFLOW, SourceMeter, check_fixed_range
 
 MAX_BUFFER = 100_000
 BUFFER_ELEMENTS = ("READing", "SOURce", "RELative", "SEConds", "UNIT")

@@ -10,7 +10,7 @@ import pyvisa
 
 from dorlab.simulator.phenomenological import PhenomenologicalDiode
 from dorlab.simulator.visa import DorlabVisaLibrary
-from dorlab.simulator.world import Circuit, RfPath, World
+from dorlab.simulator.world import RfPath, World
 
 from .conftest import NVM, RFG, SMU
 
