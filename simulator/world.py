@@ -274,7 +274,10 @@ class World:
     @classmethod
     def from_file(cls, path: str | Path) -> "World":
         """Build a world from a TOML description (see ``from_dict``)."""
-        import tomllib
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10: the same parser as a package
+            import tomli as tomllib
 
         with open(path, "rb") as handle:
             return cls.from_dict(tomllib.load(handle))
