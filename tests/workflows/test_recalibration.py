@@ -1,0 +1,150 @@
+"""Recalibration picks exactly the stale and the drifted devices, leaves the others alone, logs as it goes,
+survives a fault on one device (bench safe, others done) and resumes an interrupted job."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from dorlab.calibration.store import CalibrationStore
+from dorlab.procedures import recalibration as rc
+from dorlab.procedures.calibration_run import calibrate_device
+from dorlab.simulator.faults import DroppedConnection
+
+from .conftest import NVM, assert_safe, calibration_settings, fail_after, phenomenological_bench, replace_diode
+
+HOUR = 3600.0
+
+
+def _ages(store, now):
+    return {d: rc.calibration_age(store, store.active_run_id(d), now) for d in store.devices()}
+
+
+@pytest.fixture
+def fleet(store):
+    """d_old calibrated first, then (a moment later) d_ok and d_drift; d_drift's junction then changes."""
+    from dorlab.procedures.calibration_run import calibrate_device
+
+    benches = {name: phenomenological_bench(seed=k) for k, name in enumerate(["d_old", "d_ok", "d_drift"])}
+    assert calibrate_device(benches["d_old"], store, "d_old", calibration_settings()).accepted
+    time.sleep(0.01)
+    split = datetime.now(timezone.utc)
+    time.sleep(0.01)
+    for name in ("d_ok", "d_drift"):
+        assert calibrate_device(benches[name], store, name, calibration_settings()).accepted
+    replace_diode(benches["d_drift"], vertex_current=-0.120e-3)  # the vertex moved by 14 uA
+    # "now" is one max_age after the split: only d_old's calibration is older than the limit
+    yield store, benches, split + timedelta(seconds=HOUR)
+    for bench in benches.values():
+        bench.close()
+
+
+def test_picks_exactly_the_stale_and_the_drifted(fleet):
+    store, benches, now = fleet
+    before = {d: store.active_run_id(d) for d in store.devices()}
+    report = rc.recalibrate(benches, store, rc.RecalibrationPolicy(max_age=HOUR, tolerance=0.1), now=now)
+    reasons = {d.device: d.reason for d in report.decisions}
+    assert reasons == {"d_old": "stale", "d_ok": "ok", "d_drift": "drifted"}
+    assert sorted(report.recalibrated()) == ["d_drift", "d_old"]
+    # the stale one was not even measured; the others got the 3-point check
+    by = {d.device: d for d in report.decisions}
+    assert by["d_old"].checks == [] and len(by["d_ok"].checks) == 3 and len(by["d_drift"].checks) == 3
+    assert by["d_ok"].max_deviation <= by["d_ok"].limit < by["d_drift"].max_deviation
+    assert [c.x for c in by["d_ok"].checks] == [-1.0, -0.5, 0.0]
+    # new runs are stored and active; the kept device is untouched; old runs stay in the history
+    assert store.active_run_id("d_ok") == before["d_ok"] and len(store.history("d_ok")) == 1
+    for name in ("d_old", "d_drift"):
+        assert store.active_run_id(name) == by[name].new_run_id != before[name]
+        assert [r.run_id for r in store.history(name)] == [before[name], by[name].new_run_id]
+    assert store.active("d_drift").vertex_current == pytest.approx(-0.120e-3, abs=3e-6)
+    # the recalibration repeated the previous run's settings (no survey sweep)
+    assert store.run(by["d_drift"].new_run_id).settings["sweep"]["points"] == 21
+    for bench in benches.values():
+        assert_safe(bench)
+    # the log has a decision and a result per device, in order
+    records = [json.loads(line) for line in report.log_path.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["start"] + ["decision", "result"] * 3
+    assert [r["device"] for r in records[1::2]] == ["d_drift", "d_ok", "d_old"]  # the store's order
+    assert records[-1]["device"] == "d_old" and records[-1]["action"] == "recalibrated"
+
+
+def test_check_of_a_fresh_device_is_within_tolerance_and_dry_run_changes_nothing(fleet):
+    store, benches, now = fleet
+    report = rc.recalibrate(benches, store, rc.RecalibrationPolicy(max_age=None), now=now, dry_run=True)
+    assert {d.device: d.reason for d in report.decisions} == {"d_old": "ok", "d_ok": "ok", "d_drift": "drifted"}
+    assert report.recalibrated() == []
+    assert all(len(store.history(d)) == 1 for d in store.devices())
+
+
+def test_age_alone_with_no_check(fleet):
+    store, benches, now = fleet
+    ages = _ages(store, now)
+    assert ages["d_old"] > HOUR > ages["d_ok"] > HOUR - 5
+    report = rc.recalibrate(benches, store, rc.RecalibrationPolicy(max_age=HOUR, tolerance=None), now=now,
+                            dry_run=True)
+    assert report.by_reason("stale") == ["d_old"] and report.by_reason("ok") == ["d_drift", "d_ok"]
+
+
+def test_device_without_a_bench_is_unreachable(fleet):
+    store, benches, now = fleet
+    partial = {k: v for k, v in benches.items() if k != "d_drift"}
+    report = rc.recalibrate(partial, store, rc.RecalibrationPolicy(max_age=HOUR), now=now, dry_run=True)
+    by = {d.device: d for d in report.decisions}
+    assert by["d_drift"].reason == "unreachable" and by["d_drift"].action == "skipped"
+
+
+def test_fault_on_one_device_is_recorded_bench_safe_others_done(fleet):
+    store, benches, now = fleet
+    bench = benches["d_drift"]
+    # the voltmeter of d_drift's bench drops out during its recalibration sweep
+    fail_after(bench, 3 + 5, lambda: bench.world.inject_fault(NVM, DroppedConnection()))
+    report = rc.recalibrate(benches, store, rc.RecalibrationPolicy(max_age=HOUR), now=now)
+    by = {d.device: d for d in report.decisions}
+    assert by["d_drift"].action == "failed" and "InstrumentIOError" in by["d_drift"].error
+    assert by["d_old"].action == "recalibrated"
+    assert_safe(bench)
+    assert len(store.history("d_drift")) == 1  # nothing half-stored
+
+
+def test_interrupted_job_resumes_without_redoing_finished_devices(fleet):
+    store, benches, now = fleet
+    policy = rc.RecalibrationPolicy(max_age=HOUR)
+
+    def stop_after_first(decision, k, n):
+        if k == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rc.recalibrate(benches, store, policy, now=now, on_device=stop_after_first)
+    logs = sorted((store.path.parent / rc.LOG_DIR).glob("*.jsonl"))
+    assert len(logs) == 1
+    # devices go in the store's order: d_drift was done when the job stopped, d_old not yet
+    assert len(store.history("d_drift")) == 2 and len(store.history("d_old")) == 1
+    report = rc.recalibrate(benches, store, policy, now=now, resume=logs[0])
+    assert {d.device: d.action for d in report.decisions} == {
+        "d_old": "recalibrated", "d_ok": "kept", "d_drift": "recalibrated"}
+    assert len(store.history("d_drift")) == 2  # not calibrated a second time
+    assert len(store.history("d_old")) == 2
+
+
+def test_device_with_only_rejected_runs_is_calibrated(store):
+    bench = phenomenological_bench(seed=2)
+    # a bias range with no locking: the run is rejected, the device has no active calibration
+    rejected = calibrate_device(bench, store, "d_new", calibration_settings(bias_from=0.1e-3, bias_to=0.3e-3))
+    assert not rejected.accepted
+    good = calibration_settings()
+    report = rc.recalibrate({"d_new": bench}, store, settings=good)
+    assert report.decisions[0].reason == "no_active" and report.decisions[0].new_status == "accepted"
+    assert store.active("d_new").vertex_current == pytest.approx(-0.134e-3, abs=3e-6)
+    bench.close()
+
+
+def test_policy_is_validated():
+    with pytest.raises(ValueError, match="max_age"):
+        rc.RecalibrationPolicy(max_age=-1.0)
+    with pytest.raises(ValueError, match="tolerance"):
+        rc.RecalibrationPolicy(tolerance=0.0)
+    with pytest.raises(ValueError, match="check_inputs"):
+        rc.RecalibrationPolicy(check_inputs=(0.5,))
