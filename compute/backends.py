@@ -11,9 +11,9 @@ together) and returns volts. Two backends live here (the bench one is ``dorlab.p
 
 Both also describe each diode as a :class:`DiodeKernel` (a parabola or a uniform table on x plus a noise table)
 so the scheduler's numba kernels can take P(F - G) reads inside the product loop without materialising them.
-Noise is counter-based (splitmix64 of the diode's seed and its read counter // 4, each read taking a 16-bit
-slice mapped through a 65536-entry normal quantile table): reproducible for a seed regardless of threads or
-batching, and cheap enough to draw one value per product inside the kernels.
+Noise is counter-based (splitmix64 of the diode's seed and its read counter, the top 16 bits mapped through a
+65536-entry normal quantile table): reproducible for a seed regardless of threads or batching, and cheap
+enough to draw one value per product inside the kernels.
 """
 from __future__ import annotations
 
@@ -82,20 +82,20 @@ def _splitmix64(z):
 
 @njit(cache=True, inline="always")
 def noise_hash(seed_key, counter):
-    """64 random bits shared by reads 4j .. 4j+3 of one diode (j = counter // 4)."""
-    return _splitmix64(seed_key ^ (np.uint64(counter >> 2) * np.uint64(0xD1B54A32D192ED03)))
+    """64 random bits for read number ``counter`` of the diode keyed ``seed_key``."""
+    return _splitmix64(seed_key ^ (np.uint64(counter) * np.uint64(0xD1B54A32D192ED03)))
 
 
 @njit(cache=True, inline="always")
-def normal_from_hash(h, counter, normal_table):
-    """The standard-normal draw of read ``counter`` from its 16-bit slice of ``noise_hash``."""
-    return normal_table[np.int64((h >> np.uint64(16 * (counter & 3))) & np.uint64(0xFFFF))]
+def normal_from_hash(h, normal_table):
+    """A standard-normal draw from the top 16 bits of a hash (a 65536-level quantile table)."""
+    return normal_table[np.int64(h >> np.uint64(64 - _NORMAL_BITS))]
 
 
 @njit(cache=True, inline="always")
 def standard_normal(seed_key, counter, normal_table):
     """One standard-normal draw for read number ``counter`` of the diode keyed ``seed_key``."""
-    return normal_from_hash(noise_hash(seed_key, counter), counter, normal_table)
+    return normal_from_hash(noise_hash(seed_key, counter), normal_table)
 
 
 @njit(cache=True, inline="always")

@@ -146,7 +146,7 @@ MODE_TABLE = 2  # emulated curve on a uniform grid, with noise and drift
 
 
 @njit(cache=True, inline="always")
-def _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, h, normal_table, drift_square,
+def _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, seed_key, normal_table, drift_square,
                     level_square, d, c):
     """x^2 decoded from one read at x = -d (read counter c), in the decoding diode's square units.
 
@@ -162,7 +162,7 @@ def _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, h, nor
     f = position - i
     square = square_table[i] + f * (square_table[i + 1] - square_table[i]) + drift_square * c
     if noise:
-        square += square_sigma[i] * normal_from_hash(h, c, normal_table)
+        square += square_sigma[i] * normal_from_hash(noise_hash(seed_key, c), normal_table)
     return square
 
 
@@ -170,11 +170,12 @@ def _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, h, nor
 def _conv_block(mode, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0, ho_count, wo_count,
                 alpha, beta, square_table, square_sigma, noise, seed_key, drift_square, normal_table, counter0,
                 level_square, out, out_scale):
+    """Rows lo..hi; for each row the taps are the outer loop and the output pixels the inner one, so the
+    inner loop streams along an image row. Read counter of (row r, pixel wo, tap t): r * wo_count * taps
+    + wo * taps + t (relative to r0), the order in which a single diode would take them pixel by pixel."""
     n_filters, kh, kw = f_u.shape
     taps = kh * kw
-    tap_u = np.empty(taps)
-    tap_s = np.empty(taps)
-    tap_sq = np.empty(taps)
+    acc = np.empty(wo_count)
     sum_d = 0.0
     sum_d2 = 0.0
     d_min = 2.0
@@ -184,31 +185,26 @@ def _conv_block(mode, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
         t = r // ho_count
         k = t % n_filters
         ni = t // n_filters - n_first
+        for wo in range(wo_count):
+            acc[wo] = 0.0
         for i in range(kh):
             for j in range(kw):
-                tap_u[i * kw + j] = f_u[k, i, j]
-                tap_s[i * kw + j] = f_s[k, i, j]
-                tap_sq[i * kw + j] = f_sq[k, i, j]
-        c = counter0 + (r - r0) * wo_count * taps
-        h = noise_hash(seed_key, c)
-        for wo in range(wo_count):
-            acc = 0.0
-            for i in range(kh):
-                for j in range(kw):
-                    t = i * kw + j
-                    d = abs(img_u[ni, ho + i, wo + j] - tap_u[t])
-                    if mode == MODE_TABLE and noise and (c & 3) == 0:
-                        h = noise_hash(seed_key, c)
-                    square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, h,
-                                             normal_table, drift_square, level_square, d, c)
+                v = f_u[k, i, j]
+                sign_g = f_s[k, i, j]
+                square_g = f_sq[k, i, j]
+                base = counter0 + (r - r0) * wo_count * taps + i * kw + j
+                for wo in range(wo_count):
+                    d = abs(img_u[ni, ho + i, wo + j] - v)
+                    square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, seed_key,
+                                             normal_table, drift_square, level_square, d, base + wo * taps)
                     if mode != MODE_CACHED:
                         sum_d += d
                         sum_d2 += d * d
                         d_min = min(d_min, d)
                         d_max = max(d_max, d)
-                    acc += img_s[ni, ho + i, wo + j] * tap_s[t] * (img_sq[ni, ho + i, wo + j] + tap_sq[t] - square)
-                    c += 1
-            out[r * wo_count + wo] = out_scale * acc
+                    acc[wo] += img_s[ni, ho + i, wo + j] * sign_g * (img_sq[ni, ho + i, wo + j] + square_g - square)
+        for wo in range(wo_count):
+            out[r * wo_count + wo] = out_scale * acc[wo]
     return sum_d, sum_d2, d_min, d_max
 
 
@@ -258,20 +254,16 @@ def _matmul_block(mode, lo, hi, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, 
         n = e % n_cols
         acc = 0.0
         c = counter0 + (e - e0) * depth
-        h = noise_hash(seed_key, c)
         for k in range(depth):
             d = abs(a_u[mi, k] - wt_u[n, k])
-            if mode == MODE_TABLE and noise and (c & 3) == 0:
-                h = noise_hash(seed_key, c)
-            square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, h, normal_table,
-                                     drift_square, level_square, d, c)
+            square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, seed_key, normal_table,
+                                     drift_square, level_square, d, c + k)
             if mode != MODE_CACHED:
                 sum_d += d
                 sum_d2 += d * d
                 d_min = min(d_min, d)
                 d_max = max(d_max, d)
             acc += a_s[mi, k] * wt_s[n, k] * (a_sq[mi, k] + wt_sq[n, k] - square)
-            c += 1
         out[e] = out_scale * acc
     return sum_d, sum_d2, d_min, d_max
 
