@@ -1,0 +1,153 @@
+"""DOR jobs from files: products and convolutions on the model, ideal and (simulated) bench backends,
+written chunk by chunk, safe state on a fault, resume without loss or duplication (and, on emulated
+backends, with the values of an uninterrupted run)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dorlab.compute.convolution import convolve_ideal
+from dorlab.instruments.bench import InstrumentIOError
+from dorlab.procedures import dor_job as dj
+from dorlab.simulator.faults import DroppedConnection
+
+from .conftest import NVM, assert_safe, fail_after, phenomenological_bench, random_pairs
+
+
+@pytest.fixture
+def pairs_csv(tmp_path):
+    path = tmp_path / "pairs.csv"
+    np.savetxt(path, random_pairs(40, seed=1), delimiter=",", header="F,G")
+    return path
+
+
+def _indices(out):
+    table, labels = dj.load_results(out)
+    return table[:, 0].astype(int), table
+
+
+def test_products_from_csv_on_the_model_backend(calibrated, pairs_csv, tmp_path):
+    store, _ = calibrated
+    settings = dj.DorJobSettings("products", backend="model", chunk=16, seed=2)
+    result = dj.dor_job(None, store, pairs_csv, tmp_path / "job", settings, progress=False)
+    pairs = random_pairs(40, seed=1)
+    np.testing.assert_allclose(result.exact, pairs[:, 0] * pairs[:, 1], rtol=1e-12)
+    assert result.correlation > 0.999 and result.chunks == 3
+    index, table = _indices(tmp_path / "job")
+    np.testing.assert_array_equal(index, np.arange(40))
+    assert [int(c) for c in np.unique(table[:, 1])] == [0, 1, 2]
+    assert result.summary["pool"] == [{"device": d, "run_id": store.active_run_id(d)} for d in ("d0", "d1", "d2")]
+    # whole-input scales: a chunk is encoded as in the whole job
+    manifest = json.loads((tmp_path / "job" / dj.MANIFEST).read_text())
+    assert manifest["scales"] == [float(np.max(np.abs(pairs[:, 0]))), float(np.max(np.abs(pairs[:, 1])))]
+    assert result.accounting["reads"] == 40 * 3  # elementwise: three reads per product
+    np.testing.assert_array_equal(np.load(tmp_path / "job" / "result.npy"), result.values)
+
+
+def test_interrupted_model_job_resumes_to_the_uninterrupted_values(calibrated, pairs_csv, tmp_path):
+    store, _ = calibrated
+    settings = dj.DorJobSettings("products", backend="model", chunk=8, seed=5)
+    straight = dj.dor_job(None, store, pairs_csv, tmp_path / "straight", settings, progress=False)
+
+    def stop(chunk, n_chunks, lines):
+        if chunk == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        dj.dor_job(None, store, pairs_csv, out, settings, progress=False, on_chunk=stop)
+    index, _ = _indices(out)
+    np.testing.assert_array_equal(index, np.arange(24))  # three committed chunks kept
+    # a crash while writing the next chunk: rows on disk that were never committed
+    with open(out / dj.RESULTS, "a") as f:
+        f.write("24,3,0.1,0.2,0.02,0.02\n25,3,0.1")
+    resumed = dj.dor_job(None, store, None, out, resume=True, progress=False)
+    index, _ = _indices(out)
+    np.testing.assert_array_equal(index, np.arange(40))  # none lost, none duplicated
+    # the read-noise counters continue where they stopped: the same values as without the interruption
+    np.testing.assert_array_equal(resumed.values, straight.values)
+
+
+def test_convolution_of_a_png_in_strips_equals_the_whole_image(calibrated, tmp_path):
+    from PIL import Image
+
+    store, _ = calibrated
+    image = (np.random.default_rng(3).random((14, 11)) * 255).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "img.png")
+    ideal = dj.dor_job(None, store, tmp_path / "img.png", tmp_path / "ideal",
+                       dj.DorJobSettings("conv", backend="ideal", chunk=5), progress=False)
+    reference = convolve_ideal(image / 255.0, dj.FILTER_SETS["edges"])
+    assert ideal.values.shape == (3, 12, 9) == reference.shape and ideal.chunks == 3
+    np.testing.assert_allclose(ideal.values, reference, atol=1e-9)  # the ideal backend is exact
+    np.testing.assert_allclose(ideal.exact, reference, atol=1e-12)
+    model = dj.dor_job(None, store, tmp_path / "img.png", tmp_path / "model",
+                       dj.DorJobSettings("conv", backend="model", chunk=4, filters="blur"), progress=False)
+    assert model.values.shape == (1, 12, 9) and model.correlation > 0.99
+
+
+def test_bench_job_fault_goes_safe_and_resumes_on_a_fresh_bench(store, pairs_csv, tmp_path):
+    from dorlab.procedures.calibration_run import calibrate_device
+
+    from .conftest import calibration_settings
+
+    bench = phenomenological_bench(seed=1)
+    assert calibrate_device(bench, store, "mazza2022", calibration_settings()).accepted
+    settings = dj.DorJobSettings("products", backend="bench", chunk=10, n_readings=3)
+    fail_after(bench, 3 * 10 * 2 + 7, lambda: bench.world.inject_fault(NVM, DroppedConnection()))
+    out = tmp_path / "bench-job"
+    with pytest.raises(InstrumentIOError) as info:
+        dj.dor_job(bench, store, pairs_csv, out, settings, progress=False)
+    assert any("resume" in note for note in getattr(info.value, "__notes__", []))
+    assert_safe(bench)
+    index, _ = _indices(out)
+    np.testing.assert_array_equal(index, np.arange(20))  # the two committed chunks
+    reads = (out / dj.READ_LOG).read_text().splitlines()
+    assert len(reads) == 1 + 3 * 10 * 2 + 6  # every read taken is in the read log, as taken
+    bench.close()
+    fresh = phenomenological_bench(seed=1)
+    result = dj.dor_job(fresh, store, pairs_csv, out, resume=True, progress=False)
+    index, _ = _indices(out)
+    np.testing.assert_array_equal(index, np.arange(40))
+    assert result.correlation > 0.999
+    assert_safe(fresh)
+    fresh.close()
+
+
+def test_resume_refuses_a_changed_input(calibrated, pairs_csv, tmp_path):
+    store, _ = calibrated
+    settings = dj.DorJobSettings("products", backend="ideal", chunk=100)
+    dj.dor_job(None, store, pairs_csv, tmp_path / "j", settings, progress=False)
+    with pytest.raises(FileExistsError):
+        dj.dor_job(None, store, pairs_csv, tmp_path / "j", settings, progress=False)
+    np.savetxt(pairs_csv, random_pairs(40, seed=2), delimiter=",")
+    with pytest.raises(dj.DorJobError, match="SHA-256"):
+        dj.dor_job(None, store, pairs_csv, tmp_path / "j", resume=True, progress=False)
+
+
+def test_bad_inputs_are_named(calibrated, tmp_path):
+    store, _ = calibrated
+    np.save(tmp_path / "three.npy", np.zeros((5, 3)))
+    with pytest.raises(dj.DorJobError, match=r"\(N, 2\).*\(5, 3\)"):
+        dj.dor_job(None, store, tmp_path / "three.npy", tmp_path / "a", dj.DorJobSettings("products", "model"))
+    (tmp_path / "x.txt").write_text("1,2\n")
+    with pytest.raises(dj.DorJobError, match=".npy, .csv or .png"):
+        dj.load_input(tmp_path / "x.txt")
+    with pytest.raises(dj.DorJobError, match="operation"):
+        dj.DorJobSettings("divide")
+    with pytest.raises(dj.DorJobError, match="name the one"):
+        dj.choose_devices(object(), store, dj.DorJobSettings("products", backend="bench"))
+
+
+def test_cli_dor_job_on_the_model_backend(calibrated, pairs_csv, tmp_path):
+    from dorlab.procedures.cli import cli
+
+    store, _ = calibrated
+    result = CliRunner().invoke(cli, ["dor-job", str(pairs_csv), "--backend", "model", "--chunk", "16",
+                                      "--data-dir", str(store.path.parent), "--out", str(tmp_path / "cli"),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["values"] == 40 and summary["correlation_with_exact"] > 0.999
