@@ -212,3 +212,40 @@ def test_engine_bad_inputs(calibration, mixed_pool):
         DorEngine([calibration], IdealBackend([calibration]), cache_levels=1)
     with pytest.raises(ValueError, match="empty"):
         DorEngine([], IdealBackend([calibration]))
+
+
+def test_pool_of_different_diodes_on_the_model_backend(mixed_pool, rng):
+    # each diode emulated from its own sweep (exact parabolas here), decoded with its own calibration
+    images, filters = rng.random((3, 8, 9)), rng.normal(size=(5, 3, 3))
+    engine = DorEngine(mixed_pool, ModelBackend(mixed_pool, read_noise=False))
+    result = engine.conv2d(images, filters)
+    # the curve is tabulated on a 1/4096 grid: a chord of a parabola is off by at most (h/2)^2 per square
+    bound = 9 * (1 / 8192) ** 2 * images.max() * np.abs(filters).max()
+    np.testing.assert_allclose(result.values, convolve_ideal(images, filters), rtol=0, atol=bound)
+    assert len([n for n in result.accounting.reads_by_diode if n]) == 3
+
+
+def test_device_variation_degrades_dor_like_table1_row_b(calibration, rng):
+    f, g = rng.uniform(-1, 0, 2000), rng.uniform(-1, 0, 2000)
+    errors = {}
+    for variation in (0.0, 0.025):
+        pool = [calibration] * 8
+        engine = DorEngine(pool, ModelBackend(pool, read_noise=False, variation=variation, seed=1))
+        errors[variation] = np.std(engine.multiply(f, g, scale_f=1.0, scale_g=1.0).values - f * g)
+    assert errors[0.0] < 1e-6
+    # a 2.5 % change of c (about 0.45 mV here) shifts a product by about delta_c / (2 a'), i.e. ~0.1
+    assert 0.01 < errors[0.025] < 0.5
+
+
+def test_model_interpolation_options(make_calibration):
+    wiggle = lambda x: 20e-6 * np.sin(9 * x)  # noqa: E731
+    cal = make_calibration(sweep_offset=wiggle)
+    x = np.linspace(-1, 0, 301)
+    truth = cal.parabola(x) + wiggle(x)
+    cubic = ModelBackend([cal], read_noise=False).read(0, x)
+    linear = ModelBackend([cal], read_noise=False, interpolation="linear").read(0, x)
+    parabola = ModelBackend([cal], read_noise=False, curve="parabola").read(0, x)
+    assert np.max(np.abs(cubic - truth)) < 1e-9 < np.max(np.abs(linear - truth)) < 1e-7
+    np.testing.assert_allclose(parabola, cal.parabola(x), atol=1e-12)
+    with pytest.raises(ValueError, match="interpolation"):
+        ModelBackend([cal], interpolation="quadratic")
