@@ -72,6 +72,9 @@ class FitCriteria:
     [-1, 0] (the phase leaves its linear regime near the edge of the locking range); ``None`` chooses
     it automatically: the widest of ``auto_fractions`` whose fit reaches ``target_r_squared`` and
     ``target_product_correlation`` (and the deviation bound), else the best-correlated one.
+    ``fit_overlap``: None fits symmetrically, +-span around the vertex; a number fits the input branch
+    plus that fraction of the span past the vertex (for lopsided curves; the automatic choice also
+    tries this with 0.3 when no symmetric fit meets the targets).
     ``lock_floor_fraction``: a locked point keeps at least this fraction of the peak |V_dc|.
     ``lock_tolerance_sigma`` / ``lock_tolerance_relative``: largest jump from the local quadratic
     extrapolation still counted as smooth, in standard errors plus a fraction of the peak |V_dc|.
@@ -87,6 +90,7 @@ class FitCriteria:
     auto_fractions: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
     target_r_squared: float = 0.9995
     target_product_correlation: float = 0.9995
+    fit_overlap: float | None = None
     lock_floor_fraction: float = 0.1
     lock_tolerance_sigma: float = 8.0
     lock_tolerance_relative: float = 0.03
@@ -627,12 +631,22 @@ def even_parabola(fit: ParabolaFit, input_min_current: float,
 
 # ---------------------------------------------------------------------------------- the whole chain
 
-def fit_range_mask(bias_current, window: LockingWindow, vertex_current: float, span: float):
-    """Points used for the direct fit: inside the window and within ``span`` (A) of the vertex on both
-    sides, so the parabola is fitted where the inputs will be read (and the vertex is pinned)."""
+def fit_range_mask(bias_current, window: LockingWindow, vertex_current: float, span: float, *,
+                   input_min_current: float | None = None, overlap: float | None = None):
+    """Points used for the direct fit, inside the window. Symmetric (``overlap`` None): within ``span``
+    (A) of the vertex on both sides. One-sided: ``span`` on the input side (towards
+    ``input_min_current``) and ``overlap * span`` past the vertex, which pins the vertex while the
+    parabola follows the branch the inputs are read on (real curves are often lopsided)."""
     i = np.asarray(bias_current, dtype=float)
     tol = 1e-9 * max(span, 1e-30)
-    return window.contains(i, tolerance=tol) & (np.abs(i - vertex_current) <= span * (1 + 1e-9) + tol)
+    d = i - vertex_current
+    if overlap is None or input_min_current is None:
+        near = np.abs(d) <= span * (1 + 1e-9) + tol
+    else:
+        direction = 1.0 if input_min_current > vertex_current else -1.0
+        along = direction * d
+        near = (along <= span * (1 + 1e-9) + tol) & (along >= -overlap * span - tol)
+    return window.contains(i, tolerance=tol) & near
 
 
 def _fit_input_range(base: Calibration, i, v, se, window: LockingWindow, vertex: Vertex, *,
@@ -645,12 +659,14 @@ def _fit_input_range(base: Calibration, i, v, se, window: LockingWindow, vertex:
     i_m1 = choose_input_min_current(vertex.current, window, fraction=fraction,
                                     input_min_current=input_min_current, side=side)
     span = abs(vertex.current - i_m1)
-    used = fit_range_mask(i, window, vertex.current, span)
+    used = fit_range_mask(i, window, vertex.current, span, input_min_current=i_m1,
+                          overlap=criteria.fit_overlap)
     if used.sum() < criteria.min_points:
         raise InsufficientDataError(
             f"{int(used.sum())} points within {span:.3g} A of the vertex inside the window; at least "
             f"{criteria.min_points} are needed (sweep more finely)")
     fit = fit_parabola(i[used], v[used], None if se is None else se[used])
+    fit_range = (float(i[used].min()), float(i[used].max()))
     i0 = fit.vertex_current
     if not window.lower <= i0 <= window.upper:
         raise NoExtremumError(f"the fitted vertex {i0:.4g} A is outside the locking window "
@@ -675,9 +691,41 @@ def _fit_input_range(base: Calibration, i, v, se, window: LockingWindow, vertex:
     cal = replace(base, a_prime=a_prime, c_prime=c_prime, vertex_current=float(i0),
                   input_min_current=float(i_m1), a=fit.a, b=fit.b, c=fit.c, covariance=fit.covariance,
                   r_squared=fit.r_squared, residual_rms=fit.residual_rms, phase_slope=float(m),
-                  status="accepted")
+                  fit_range=fit_range, status="accepted")
     return replace(cal, max_deviation=quality.max_deviation(cal),
                    product_correlation=quality.product_correlation(cal, seed=seed))
+
+
+def _auto_input_range(base, i, v, se, window, vertex, *, side, phase, criteria: FitCriteria,
+                      seed: int) -> Calibration:
+    """The automatic input range: for each side of the vertex (unless ``side`` is fixed) the widest
+    of ``criteria.auto_fractions`` meeting the targets, first with the symmetric fit, then (if none
+    does) fitting the input branch (``fit_overlap`` 0.3). Among those meeting the targets the largest
+    swing |a'| wins (the best signal to noise); if none does, the best product correlation."""
+    fits = [criteria] if criteria.fit_overlap is not None else [criteria, replace(criteria, fit_overlap=0.3)]
+    sides = [side] if side is not None else ["below", "above"]
+    candidates, first_error = [], None
+    for crit in fits:
+        for one_side in sides:
+            for fraction in sorted(criteria.auto_fractions, reverse=True):
+                try:
+                    cal = _fit_input_range(base, i, v, se, window, vertex, fraction=fraction,
+                                           input_min_current=None, side=one_side, phase=phase,
+                                           criteria=crit, seed=seed)
+                except CalibrationError as err:
+                    first_error = first_error or err
+                    continue
+                candidates.append(cal)
+                if _meets_targets(cal, criteria):
+                    break  # the widest on this side
+        if any(_meets_targets(c, criteria) for c in candidates):
+            break
+    if not candidates:
+        raise first_error
+    good = [c for c in candidates if _meets_targets(c, criteria)]
+    if good:
+        return max(good, key=lambda c: abs(c.a_prime))
+    return max(candidates, key=lambda c: c.product_correlation)
 
 
 def _meets_targets(cal: Calibration, criteria: FitCriteria) -> bool:
@@ -725,20 +773,8 @@ def calibrate_from_sweep(device: str, bias_current, voltage, standard_error=None
             fraction = criteria.input_range_fraction or 1.0
             partial = _fit_input_range(base, i, v, se, window, vertex, fraction=fraction, **common)
         else:
-            candidates, first_error = [], None
-            for fraction in sorted(criteria.auto_fractions, reverse=True):
-                try:
-                    cal = _fit_input_range(base, i, v, se, window, vertex, fraction=fraction, **common)
-                except CalibrationError as err:
-                    first_error = first_error or err
-                    continue
-                candidates.append(cal)
-                if _meets_targets(cal, criteria):
-                    break
-            if not candidates:
-                raise first_error
-            partial = next((c for c in candidates if _meets_targets(c, criteria)),
-                           max(candidates, key=lambda c: c.product_correlation))
+            partial = _auto_input_range(base, i, v, se, window, vertex, side=side, phase=phase,
+                                        criteria=criteria, seed=seed)
         _check_quality(partial, criteria)
         return partial
     except CalibrationError as err:

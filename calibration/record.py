@@ -40,6 +40,7 @@ class Calibration:
     product_correlation: float = float("nan")  # Pearson r of DOR vs ideal products (fraction)
     locking_window: tuple[float, float] = (float("nan"), float("nan"))  # A, (lower, upper)
     phase_slope: float = float("nan")  # rad/A, m of phi(I_dc) = m I_dc + n (T7)
+    fit_range: tuple[float, float] = (float("nan"), float("nan"))  # A, bias span of the direct fit
 
     @property
     def accepted(self) -> bool:

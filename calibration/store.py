@@ -97,7 +97,7 @@ CREATE TABLE fits (
     a REAL, b REAL, c REAL,
     cov_aa REAL, cov_ab REAL, cov_ac REAL, cov_bb REAL, cov_bc REAL, cov_cc REAL,
     r_squared REAL, residual_rms REAL, max_deviation REAL, product_correlation REAL,
-    locking_lower REAL, locking_upper REAL, phase_slope REAL
+    locking_lower REAL, locking_upper REAL, phase_slope REAL, fit_lower REAL, fit_upper REAL
 );
 CREATE TABLE activations (
     id INTEGER PRIMARY KEY,
@@ -347,13 +347,14 @@ class CalibrationStore:
                  for k, p in enumerate(points)))
             lower, upper = calibration.locking_window
             db.execute(
-                "INSERT INTO fits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO fits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, _real(calibration.a_prime), _real(calibration.c_prime),
                  _real(calibration.vertex_current), _real(calibration.input_min_current),
                  _real(calibration.a), _real(calibration.b), _real(calibration.c), *cov6,
                  _real(calibration.r_squared), _real(calibration.residual_rms),
                  _real(calibration.max_deviation), _real(calibration.product_correlation),
-                 _real(lower), _real(upper), _real(calibration.phase_slope)))
+                 _real(lower), _real(upper), _real(calibration.phase_slope),
+                 _real(calibration.fit_range[0]), _real(calibration.fit_range[1])))
             if activate:
                 db.execute("INSERT INTO activations (device_id, run_id, activated_at) VALUES (?, ?, ?)",
                            (device_id, run_id, _now()))
@@ -419,7 +420,8 @@ class CalibrationStore:
             reason=row["reason"], r_squared=_float(row["r_squared"]), residual_rms=_float(row["residual_rms"]),
             max_deviation=_float(row["max_deviation"]), product_correlation=_float(row["product_correlation"]),
             locking_window=(_float(row["locking_lower"]), _float(row["locking_upper"])),
-            phase_slope=_float(row["phase_slope"]))
+            phase_slope=_float(row["phase_slope"]),
+            fit_range=(_float(row["fit_lower"]), _float(row["fit_upper"])))
 
     def sweep_points(self, run_id: int) -> list[SweepPoint]:
         """The raw sweep of a run, in acquisition order."""

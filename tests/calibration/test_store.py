@@ -50,7 +50,7 @@ def test_round_trip_keeps_every_field(tmp_path, good):
     assert back.run_id == run_id
     for name in ("device", "a_prime", "c_prime", "vertex_current", "input_min_current", "a", "b", "c",
                  "rf_frequency", "rf_current", "status", "reason", "r_squared", "residual_rms",
-                 "max_deviation", "product_correlation", "locking_window", "phase_slope"):
+                 "max_deviation", "product_correlation", "locking_window", "phase_slope", "fit_range"):
         assert getattr(back, name) == getattr(good, name), name
     np.testing.assert_array_equal(back.covariance, good.covariance)
     np.testing.assert_array_equal(back.sweep_bias_current, good.sweep_bias_current)
