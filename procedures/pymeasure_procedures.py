@@ -8,7 +8,8 @@ file and PyMeasure's ``ManagedWindow`` plots it live; the stop button ends the r
 files resumable). Bench and store: parameter ``bench`` ("sim" wires a fresh simulated bench, otherwise a
 bench name or file) and ``data_dir`` (default ``$DORLAB_DATA`` or ``./dorlab-data``); or hand live
 objects in before starting with ``procedure.bench_object = bench`` / ``procedure.store_object = store``
-(they are then not closed).
+(they are then not closed; a store lends its path: SQLite connections belong to one thread and the
+Worker runs the procedure in its own, so the procedure opens its own connection to the same file).
 
 Running one in PyMeasure's GUI (needs a Qt binding: ``pip install PyQt5`` or ``PySide6``; Qt is not a
 dependency of dorlab)::
@@ -79,8 +80,13 @@ class _BenchStoreProcedure(Procedure):
             from dorlab.procedures.sweep import open_named_bench
 
             self.bench_object = open_named_bench(str(self.bench))
-        self._owns_store = self.store_object is None
-        if self._owns_store:
+        # SQLite connections belong to the thread that opened them and a Worker runs the procedure in
+        # its own thread: a store handed in lends its path, the procedure opens its own connection
+        self._owns_store = True
+        self._lent_store = self.store_object
+        if self.store_object is not None:
+            self.store_object = CalibrationStore(self.store_object.path)
+        else:
             self.store_object = CalibrationStore.open(data_dir(self.data_dir or None))
 
     def needs_bench_now(self) -> bool:
@@ -97,7 +103,7 @@ class _BenchStoreProcedure(Procedure):
                 self.bench_object = None
             if self.store_object is not None and getattr(self, "_owns_store", False):
                 self.store_object.close()
-                self.store_object = None
+                self.store_object = getattr(self, "_lent_store", None)
 
     def _check_stop(self):
         if self.should_stop():
