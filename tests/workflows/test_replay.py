@@ -137,3 +137,33 @@ def test_cli_exact_replay_exits_nonzero_on_divergence(recorded, tmp_path):
     result = CliRunner().invoke(cli, ["replay", str(sweep.path), "--exact", "--out", str(tmp_path / "e")])
     assert result.exit_code == 1
     assert "DIVERGED" in result.output
+
+
+def test_exact_replay_follows_the_recorded_fault_and_retry(tmp_path):
+    from dorlab.simulator.faults import Timeout
+    from dorlab.simulator.world import World
+
+    from .conftest import NVM
+
+    world = World.default(diode=PhenomenologicalDiode(), seed=3)
+    world.inject_fault(NVM, Timeout(1))  # the lab's voltmeter missed one reply; the bench reconnected
+    settings = SweepSettings(-0.24e-3, -0.03e-3, 8, RF_FREQUENCY, rf_current=RF_CURRENT, n_readings=3)
+    sweep, log = rp.record_sweep(tmp_path / "run.csv", settings, world=world)
+    assert any(json.loads(line).get("error") == "VI_ERROR_TMO" for line in log.read_text().splitlines())
+    result = rp.replay(sweep.path, exact=True, out_dir=tmp_path / "e")
+    assert result.matched, result.mismatch
+    assert result.values_identical
+
+
+def test_llgs_run_replays_both_ways(tmp_path):
+    """The physical simulator (LLGS macrospin of mazza2022) behind the recording and the replay."""
+    settings = SweepSettings(-0.25e-3, -0.02e-3, 8, RF_FREQUENCY, rf_current=RF_CURRENT, n_readings=2,
+                             device="mazza2022")
+    sweep, _ = rp.record_sweep(tmp_path / "llgs.csv", settings, seed=1)
+    exact = rp.replay(sweep.path, exact=True, out_dir=tmp_path / "e")
+    assert exact.matched and exact.values_identical
+    c = rp.replay(sweep.path, out_dir=tmp_path / "s", seed=2)
+    # the same deterministic macrospin at T = 0: the curves agree to the voltmeter's noise
+    peak = np.max(np.abs(sweep.rectified_voltage))
+    assert peak > 1e-3 and c.residual_rms < 1e-4 * peak
+    assert c.curve_correlation > 0.9999
