@@ -31,7 +31,8 @@ from .presets import BOLTZMANN, MU0, DeviceParameters
 # --- parameter layout -------------------------------------------------------------------------
 P_HK, P_NX, P_NY, P_NZ, P_HX, P_HY, P_HZ, P_PX, P_PY, P_PZ = range(10)
 P_ALPHA, P_SIGMA, P_ETA, P_Q, P_CROSS, P_RATE, P_RP, P_DR, P_THERMAL = range(10, 19)
-N_PARAMS = 19
+P_SCALE, P_ETA2, P_HKNZ = range(19, 22)     # derived: rate/(1+alpha^2), eta^2, hk - Nz
+N_PARAMS = 22
 
 D_IDC, D_IAC, D_OMEGA, D_PHI, D_IBEFORE, D_TSTEP = range(6)
 N_DRIVE = 6
@@ -63,6 +64,9 @@ def pack_parameters(parameters: DeviceParameters, temperature: float = 0.0) -> n
     out[P_RP] = parameters.resistance_parallel
     out[P_DR] = parameters.magnetoresistance
     # reduced thermal-field variance times dt: <h_th^2> dt = 2 alpha kB T / (gamma0 mu0 Ms V) / Ms^2
+    out[P_SCALE] = out[P_RATE] / (1 + parameters.damping**2)
+    out[P_ETA2] = parameters.polarization_efficiency**2
+    out[P_HKNZ] = out[P_HK] - nz
     out[P_THERMAL] = (2 * parameters.damping * BOLTZMANN * temperature
                       / (parameters.gyromagnetic_ratio * MU0 * ms * parameters.volume) / ms**2)
     return out
@@ -88,37 +92,37 @@ def pack_drive(bias_current: float, rf_current: float = 0.0, rf_frequency: float
 
 
 # --- field terms (reduced units, one function each) --------------------------------------------
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def anisotropy_field(mz, p):
     """Uniaxial perpendicular anisotropy: h = (2 Ku / mu0 Ms^2) m_z z."""
     return p[P_HK] * mz
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def demagnetizing_field(mx, my, mz, p):
     """h = -N m with a diagonal tensor."""
     return -p[P_NX] * mx, -p[P_NY] * my, -p[P_NZ] * mz
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def effective_field(mx, my, mz, p):
     """Anisotropy + demagnetizing + applied (reduced)."""
     dx, dy, dz = demagnetizing_field(mx, my, mz, p)
     return dx + p[P_HX], dy + p[P_HY], dz + p[P_HZ] + anisotropy_field(mz, p)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def cross(ax, ay, az, bx, by, bz):
     return ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def torque_efficiency(cos_theta, eta):
     """g_T(theta) = 2 eta / (1 + eta^2 cos theta)."""
     return 2.0 * eta / (1.0 + eta * eta * cos_theta)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def spin_torque(mx, my, mz, current, p):
     """sigma I g_T [m x (m x p) - q m x p] (reduced)."""
     px, py, pz = p[P_PX], p[P_PY], p[P_PZ]
@@ -129,47 +133,60 @@ def spin_torque(mx, my, mz, current, p):
     return amp * (dx - q * cx), amp * (dy - q * cy), amp * (dz - q * cz)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def drive_current(t, d):
     """I(t) = I_dc (or I_before before the step) + I_ac sin(omega t + phi_ac), amperes."""
     base = d[D_IBEFORE] if t < d[D_TSTEP] else d[D_IDC]
     return base + d[D_IAC] * math.sin(d[D_OMEGA] * t + d[D_PHI])
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def llgs_rhs(mx, my, mz, current, thx, thy, thz, p):
-    """dm/dt (1/s) for magnetization m, current (A) and an extra (thermal) reduced field."""
-    hx, hy, hz = effective_field(mx, my, mz, p)
-    hx += thx
-    hy += thy
-    hz += thz
-    fx, fy, fz = cross(mx, my, mz, hx, hy, hz)
-    fx, fy, fz = -fx, -fy, -fz
-    tx, ty, tz = spin_torque(mx, my, mz, current, p)
-    alpha = p[P_ALPHA]
-    if p[P_CROSS] != 0.0:
+    """dm/dt (1/s) for magnetization m, current (A) and an extra (thermal) reduced field.
+
+    Same terms as ``effective_field`` + ``spin_torque`` (which document them one by one), fused here
+    with the precomputed constants P_HKNZ, P_ETA2, P_SCALE because this is the innermost loop."""
+    hx = -p[P_NX] * mx + p[P_HX] + thx
+    hy = -p[P_NY] * my + p[P_HY] + thy
+    hz = p[P_HKNZ] * mz + p[P_HZ] + thz
+    px, py, pz = p[P_PX], p[P_PY], p[P_PZ]
+    mp = mx * px + my * py + mz * pz
+    amp = p[P_SIGMA] * current * 2.0 * p[P_ETA] / (1.0 + p[P_ETA2] * mp)
+    mm = mx * mx + my * my + mz * mz
+    # m x p and m x (m x p) = (m.p) m - (m.m) p
+    cx, cy, cz = my * pz - mz * py, mz * px - mx * pz, mx * py - my * px
+    dx, dy, dz = mp * mx - mm * px, mp * my - mm * py, mp * mz - mm * pz
+    q = p[P_Q]
+    tx, ty, tz = amp * (dx - q * cx), amp * (dy - q * cy), amp * (dz - q * cz)
+    # F = -m x h (+ torque when the Gilbert cross terms are included)
+    fx = mz * hy - my * hz
+    fy = mx * hz - mz * hx
+    fz = my * hx - mx * hy
+    cross_terms = p[P_CROSS] != 0.0
+    if cross_terms:
         fx += tx
         fy += ty
         fz += tz
-    gx, gy, gz = cross(mx, my, mz, fx, fy, fz)
-    scale = p[P_RATE] / (1.0 + alpha * alpha)
+    alpha = p[P_ALPHA]
+    gx, gy, gz = my * fz - mz * fy, mz * fx - mx * fz, mx * fy - my * fx
+    scale = p[P_SCALE]
     rx = scale * (fx + alpha * gx)
     ry = scale * (fy + alpha * gy)
     rz = scale * (fz + alpha * gz)
-    if p[P_CROSS] == 0.0:
-        rx += p[P_RATE] / (1.0 + alpha * alpha) * tx
-        ry += p[P_RATE] / (1.0 + alpha * alpha) * ty
-        rz += p[P_RATE] / (1.0 + alpha * alpha) * tz
+    if not cross_terms:
+        rx += scale * tx
+        ry += scale * ty
+        rz += scale * tz
     return rx, ry, rz
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def resistance(mx, my, mz, p):
     """R = R_P + dR (1 - m.p) / 2 (ohm)."""
     return p[P_RP] + p[P_DR] * 0.5 * (1.0 - (mx * p[P_PX] + my * p[P_PY] + mz * p[P_PZ]))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def reduced_energy(mx, my, mz, p):
     """Energy density over mu0 Ms^2 (dimensionless): anisotropy + demag + Zeeman."""
     return (-0.5 * p[P_HK] * mz * mz
@@ -178,7 +195,7 @@ def reduced_energy(mx, my, mz, p):
 
 
 # --- integrator steps ----------------------------------------------------------------------------
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def rk4_step(mx, my, mz, i0, i1, i2, dt, p):
     """Classical RK4 with the currents at t, t + dt/2 and t + dt."""
     k1x, k1y, k1z = llgs_rhs(mx, my, mz, i0, 0.0, 0.0, 0.0, p)
@@ -192,7 +209,7 @@ def rk4_step(mx, my, mz, i0, i1, i2, dt, p):
             mz + s * (k1z + 2 * k2z + 2 * k3z + k4z))
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def _next_uniform(state):
     """splitmix64 -> uniform in (0, 1]; state is a uint64[1] array owned by one trajectory."""
     state[0] += np.uint64(0x9E3779B97F4A7C15)
@@ -203,7 +220,7 @@ def _next_uniform(state):
     return ((z >> np.uint64(11)) + np.uint64(1)) * (1.0 / 9007199254740992.0)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def _normal_pair(state):
     u1 = _next_uniform(state)
     u2 = _next_uniform(state)
@@ -211,7 +228,7 @@ def _normal_pair(state):
     return r * math.cos(2 * math.pi * u2), r * math.sin(2 * math.pi * u2)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def heun_step(mx, my, mz, i0, i2, dt, p, state, spare):
     """Stochastic Heun (Stratonovich): one thermal field per step, used by predictor and corrector.
     ``spare`` (float64[2]: flag, value) keeps the unused Box-Muller normal."""
@@ -234,7 +251,7 @@ def heun_step(mx, my, mz, i0, i2, dt, p, state, spare):
     return mx + h * (k1x + k2x), my + h * (k1y + k2y), mz + h * (k1z + k2z)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def _rotate(s, c, sh, ch):
     """sin/cos of (angle + delta) from sin/cos of angle and of delta."""
     return s * ch + c * sh, c * ch - s * sh
@@ -243,7 +260,7 @@ def _rotate(s, c, sh, ch):
 RESYNC = 1024   # steps between exact re-evaluations of the drive phase (bounds recurrence round-off)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy", inline="always")
 def _step(mx, my, mz, t, dt, p, d, s0, c0, sh, ch, method, state, spare, renorm):
     """One step from t to t + dt. (s0, c0) = sin/cos of the drive phase at t, (sh, ch) of half a step.
     Returns the new m and the drive sin/cos at t + dt."""
@@ -266,7 +283,7 @@ def _step(mx, my, mz, t, dt, p, d, s0, c0, sh, ch, method, state, spare, renorm)
 
 
 # --- run kernels ----------------------------------------------------------------------------------
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _run_accumulate(m, p, d, dt, t0, n_transient, n_window_steps, acc, method, seed, renorm):
     """Integrate n_transient steps, then len(acc) windows of n_window_steps each, summing the
     Hann-weighted lock-in products into acc[w, :] (acc[w, A_COUNT] is the weight sum, so a mean is
@@ -280,11 +297,14 @@ def _run_accumulate(m, p, d, dt, t0, n_transient, n_window_steps, acc, method, s
     k = 0
     t = t0
     s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
+    resync = RESYNC     # countdown instead of k % RESYNC: an integer division per step is not free
     for _ in range(n_transient):
         mx, my, mz, s, c = _step(mx, my, mz, t, dt, p, d, s, c, sh, ch, method, state, spare, renorm)
         k += 1
         t = t0 + k * dt
-        if k % RESYNC == 0:
+        resync -= 1
+        if resync == 0:
+            resync = RESYNC
             s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
     # Hann weights by recurrence too: w_j = 1 - cos(2 pi j / N)
     shw, chw = math.sin(2.0 * math.pi / n_window_steps), math.cos(2.0 * math.pi / n_window_steps)
@@ -314,7 +334,9 @@ def _run_accumulate(m, p, d, dt, t0, n_transient, n_window_steps, acc, method, s
             mx, my, mz, s, c = _step(mx, my, mz, t, dt, p, d, s, c, sh, ch, method, state, spare, renorm)
             k += 1
             t = t0 + k * dt
-            if k % RESYNC == 0:
+            resync -= 1
+            if resync == 0:
+                resync = RESYNC
                 s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
             sw, cw = _rotate(sw, cw, shw, chw)
         acc[w, A_COUNT], acc[w, A_R], acc[w, A_RSIN], acc[w, A_RCOS] = a_n, a_r, a_rs, a_rc
@@ -324,7 +346,7 @@ def _run_accumulate(m, p, d, dt, t0, n_transient, n_window_steps, acc, method, s
     return t
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _run_trace(m, p, d, dt, t0, n_steps, stride, out, method, seed, renorm):
     """Integrate n_steps, storing (t, mx, my, mz) every ``stride`` steps into out (rows = n_steps //
     stride + 1, the first row is the initial state). m is updated in place."""
@@ -338,19 +360,24 @@ def _run_trace(m, p, d, dt, t0, n_steps, stride, out, method, seed, renorm):
     s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
     row = 0
     out[0, 0], out[0, 1], out[0, 2], out[0, 3] = t, mx, my, mz
+    resync, countdown = RESYNC, stride
     for k in range(1, n_steps + 1):
         mx, my, mz, s, c = _step(mx, my, mz, t, dt, p, d, s, c, sh, ch, method, state, spare, renorm)
         t = t0 + k * dt
-        if k % RESYNC == 0:
+        resync -= 1
+        if resync == 0:
+            resync = RESYNC
             s, c = math.sin(omega * t + phi), math.cos(omega * t + phi)
-        if k % stride == 0:
+        countdown -= 1
+        if countdown == 0:
+            countdown = stride
             row += 1
             out[row, 0], out[row, 1], out[row, 2], out[row, 3] = t, mx, my, mz
     m[0], m[1], m[2] = mx, my, mz
     return t
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def _batch_accumulate(m, p, d, dt, n_transient, n_window_steps, acc, method, seeds, renorm):
     """Independent runs in parallel: m (n,3), p (n,N_PARAMS), d (n,N_DRIVE), dt (n,),
     n_transient (n,), n_window_steps (n,), acc (n, windows, N_ACC), seeds (n,)."""
@@ -359,7 +386,7 @@ def _batch_accumulate(m, p, d, dt, n_transient, n_window_steps, acc, method, see
                         method, seeds[i], renorm)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, error_model="numpy", parallel=True)
 def _batch_trace(m, p, d, dt, n_steps, stride, out, method, seeds, renorm):
     for i in nb.prange(m.shape[0]):
         _run_trace(m[i], p[i], d[i], dt, 0.0, n_steps, stride, out[i], method, seeds[i], renorm)

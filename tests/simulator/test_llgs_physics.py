@@ -43,6 +43,7 @@ def test_norm_conserved_without_renormalisation(mazza):
 def test_energy_conserved_without_damping_or_current(mazza):
     params = llgs.pack_parameters(mazza)
     params[llgs.P_ALPHA] = 0.0          # below the validated range on purpose: pure precession
+    params[llgs.P_SCALE] = params[llgs.P_RATE]
     trace, _ = llgs.simulate_trace(params, llgs.pack_drive(0.0), (0.5, 0.2, 0.84), 10e-9, 1e-12, stride=50)
     e = energy_trace(params, trace)
     assert np.max(np.abs(e - e[0])) < 1e-10 * abs(e[0]) + 1e-13
@@ -203,3 +204,21 @@ def test_boltzmann_statistics():
     num = integrate.quad(lambda x: x * x * math.exp(kappa * x * x), 0, 1)[0]
     den = integrate.quad(lambda x: math.exp(kappa * x * x), 0, 1)[0]
     assert mz2 == pytest.approx(num / den, rel=0.01)
+
+
+@pytest.mark.parametrize("cross_terms", [True, False])
+def test_fused_rhs_equals_the_term_functions(mazza, cross_terms):
+    """The inner-loop rhs is the sum of the documented one-term functions."""
+    device = mazza.replace(applied_field=(1e3, -2e3, 5e2), torque_gilbert_cross_terms=cross_terms)
+    p = llgs.pack_parameters(device)
+    m = np.array([0.3, -0.2, 0.9]) / np.linalg.norm([0.3, -0.2, 0.9])
+    current = -0.13e-3
+    h = np.array(llgs.effective_field(*m, p))
+    hd = np.array(llgs.demagnetizing_field(*m, p))
+    assert h == pytest.approx(hd + np.array(device.applied_field) / device.saturation_magnetization
+                              + np.array([0, 0, llgs.anisotropy_field(m[2], p)]))
+    torque = np.array(llgs.spin_torque(*m, current, p))
+    alpha = device.damping
+    f = -np.cross(m, h) + (torque if cross_terms else 0)
+    expected = device.time_scale / (1 + alpha**2) * (f + alpha * np.cross(m, f) + (0 if cross_terms else torque))
+    assert llgs.rhs(p, m, current) == pytest.approx(expected, rel=1e-12)

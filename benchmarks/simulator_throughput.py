@@ -1,0 +1,126 @@
+"""Throughput of the LLGS kernels, with cmtj (C++ macrospin, PyPI) measured in the same run.
+
+Problem: preset mazza2022, 100 ns at 1 ps, I = -0.17 mA + 70.7 uA sin(2 pi 800 MHz t) (dc + ac).
+Rates are medians of --repeats runs after a warm-up. Single-trajectory rates (dorlab, cmtj, Heun) are
+timed in process CPU time, because the machine is shared and wall time then measures the neighbours;
+the batch rate must be wall time (it is the parallel speed-up), and ``batch_speedup`` divides it by the
+single-trajectory rate timed the same way (wall) in the same run. Printed as a table, or JSON with
+--json: {"dorlab_steps_per_s", "cmtj_steps_per_s", "ratio", "batch_steps_per_s", ...}.
+
+    python benchmarks/simulator_throughput.py --json
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import pathlib
+import statistics
+import time
+
+import numba
+import numpy as np
+
+from dorlab.simulator import llgs, studies
+from dorlab.simulator.presets import preset
+
+DURATION, DT = 100e-9, 1e-12
+BIAS, RF_CURRENT, RF_FREQUENCY = -0.17e-3, 70.7e-6, 800e6
+STEPS = int(round(DURATION / DT))
+
+
+def _cmtj_peer():
+    path = pathlib.Path(__file__).resolve().parents[1] / "tests" / "simulator" / "cmtj_peer.py"
+    spec = importlib.util.spec_from_file_location("dorlab_bench_cmtj_peer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def median_rate(run, steps: int, repeats: int, clock=time.process_time) -> float:
+    run()                                    # warm-up (compile / cache load / page-in)
+    times = []
+    for _ in range(repeats):
+        t0 = clock()
+        run()
+        times.append(clock() - t0)
+    return steps / statistics.median(times)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=0, help="trajectories in the batch run (default 4 per thread)")
+    args = ap.parse_args(argv)
+
+    device = preset("mazza2022")
+    params = llgs.pack_parameters(device)
+    drive = llgs.pack_drive(BIAS, RF_CURRENT, RF_FREQUENCY)
+    m0 = np.array([0.3, 0.1, 0.95])
+
+    def single():
+        llgs.simulate_trace(params, drive, m0, DURATION, DT, stride=1000)
+
+    def single_accumulate():
+        llgs.simulate_accumulate(params, drive, m0, DT, STEPS // 2, STEPS // 8, 4)
+
+    hot = llgs.pack_parameters(device, temperature=300.0)
+
+    def heun():
+        llgs.simulate_trace(hot, drive, m0, DURATION, DT, stride=1000, method="heun")
+
+    threads = numba.get_num_threads()
+    n_batch = args.batch or 4 * threads
+    drives = np.tile(drive, (n_batch, 1))
+
+    def batch():
+        llgs.simulate_batch(params, drives, m0, DT, STEPS // 2, STEPS // 8, 4)
+
+    peer = _cmtj_peer()
+    matched = peer.matched_parameters(device)
+
+    def cmtj_run():
+        import cmtj
+
+        junction = peer.build_junction(matched, m0, BIAS, RF_CURRENT, RF_FREQUENCY)
+        junction.runSimulation(DURATION, DT, 1e-9, False, False, cmtj.SolverMode.RK4)
+
+    dorlab_rate = median_rate(single, STEPS, args.repeats)
+    cmtj_rate = median_rate(cmtj_run, STEPS, args.repeats)
+    accumulate_rate = median_rate(single_accumulate, STEPS, args.repeats, clock=time.perf_counter)
+    batch_rate = median_rate(batch, STEPS * n_batch, args.repeats, clock=time.perf_counter)
+    heun_rate = median_rate(heun, STEPS, args.repeats)
+
+    bias = np.linspace(-0.15e-3, -0.19e-3, 41)
+    studies.rectification_curve(device, bias[:2], RF_CURRENT, RF_FREQUENCY)
+    curve_times = []
+    for _ in range(max(3, args.repeats // 2)):
+        t0 = time.perf_counter()
+        studies.rectification_curve(device, bias, 50e-6, 1.2e9)     # 41 points x 100 ns
+        curve_times.append(time.perf_counter() - t0)
+
+    out = {
+        "dorlab_steps_per_s": dorlab_rate,
+        "cmtj_steps_per_s": cmtj_rate,
+        "ratio": dorlab_rate / cmtj_rate,
+        "batch_steps_per_s": batch_rate,
+        "batch_trajectories": n_batch,
+        "threads": threads,
+        "single_accumulate_wall_steps_per_s": accumulate_rate,
+        "batch_speedup": batch_rate / accumulate_rate,
+        "heun_steps_per_s": heun_rate,
+        "rectification_41_points_s": statistics.median(curve_times),
+        "repeats": args.repeats,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{'quantity':38s} {'value':>14s}")
+        for key, value in out.items():
+            print(f"{key:38s} {value:14.4g}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
