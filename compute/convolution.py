@@ -6,7 +6,6 @@ cross-correlation, output (N, K, H - kh + 1, W - kw + 1).
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def convolve_ideal(images, filters) -> np.ndarray:
@@ -67,4 +66,4 @@ def correlations_per_filter(dor_values, ideal_values) -> np.ndarray:
     return np.sum(a * b, axis=1) / np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1))
 
 
-__all__ = ["convolve_ideal", "convolve", "correlation", "correlations_per_filter", "sliding_window_view"]
+__all__ = ["convolve_ideal", "convolve", "correlation", "correlations_per_filter"]

@@ -197,7 +197,11 @@ def plot_fig5(products: ProductsResult | None, filters: FiltersResult | None, bl
         plt.close(fig)
     if filters is not None:
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.hist(100 * filters.correlations, bins=60, density=True, histtype="step", color="r")
+        values = 100 * filters.correlations
+        spread = float(np.ptp(values))
+        ax.hist(values, bins=60 if spread > 1e-9 * max(1.0, abs(float(values.mean()))) else 1,
+                range=None if spread > 0 else (values[0] - 0.5, values[0] + 0.5), density=True,
+                histtype="step", color="r")
         ax.set_xlabel("correlation r (%)")
         ax.set_ylabel("PDF")
         ax.set_title(f"Fig. 5(c) {label}  mean {100 * filters.mean:.2f} %, n = {filters.correlations.size}")
