@@ -46,31 +46,10 @@ def _open_store(data_dir):
     return CalibrationStore.open(root), root
 
 
-SIM_DIODES = ("llgs", "phenomenological")
-# s: each averaging sub-window of the LLGS diode behind the sim bench. A nanovoltmeter integrates for
-# a power-line cycle (~17 ms), so every simulated window is far shorter than the physical average;
-# 4 x 5 ns (the diode's default) leaves ~45 uV of RF-off scatter at 0.2 mA from the free-running
-# oscillation (not a whole number of its periods), 4 x 20 ns brings it to a few uV, which a
-# calibration needs (its parabola swing is ~0.5 mV).
-SIM_AVERAGING_WINDOW = 20e-9
-
-
 def _open_bench(name: str, seed, sim_diode: str = "llgs"):
-    if name == "sim":
-        from dorlab.procedures.wiring import simulated_bench
+    from dorlab.procedures.sweep import open_named_bench
 
-        if sim_diode == "phenomenological":
-            from dorlab.simulator.phenomenological import PhenomenologicalDiode
-
-            diode = PhenomenologicalDiode()
-        else:
-            from dorlab.simulator.diode import LlgsDiode
-
-            diode = LlgsDiode(window=SIM_AVERAGING_WINDOW, seed=seed)
-        return simulated_bench(seed=seed, diode=diode)
-    from dorlab.instruments.bench import open_bench
-
-    return open_bench(name)
+    return open_named_bench(name, seed=seed, sim_diode=sim_diode)
 
 
 def calibration_json(cal, data_dir, extra=None) -> dict:
@@ -190,7 +169,7 @@ def register(root: click.Group) -> None:
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue this interrupted calibration sweep file.")
 @click.option("--seed", type=int, default=None, help="Simulator seed (sim bench only).")
-@click.option("--sim-diode", type=click.Choice(SIM_DIODES), default="llgs", show_default=True,
+@click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological"]), default="llgs", show_default=True,
               help="Diode model behind the sim bench (phenomenological = Eq. 6, fast).")
 @_data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -281,7 +260,7 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue this interrupted sweep file with its own settings.")
 @click.option("--seed", type=int, default=None, help="Simulator seed (sim bench only).")
-@click.option("--sim-diode", type=click.Choice(SIM_DIODES), default="llgs", show_default=True,
+@click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological"]), default="llgs", show_default=True,
               help="Diode model behind the sim bench.")
 @_data_dir_option
 def sweep_command(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points, n_readings,

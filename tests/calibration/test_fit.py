@@ -333,3 +333,22 @@ def test_automatic_input_range_is_the_widest_parabolic_one(curve_factory):
                                     locked=(i > -0.25e-3) & (i < -0.05e-3))
     room = pure.vertex_current - pure.locking_window[0]
     assert abs(pure.vertex_current - pure.input_min_current) == pytest.approx(0.9 * room, rel=0.02)
+
+
+def test_lopsided_curve_is_fitted_on_its_input_branch():
+    """A measured curve with the paper's Delta R_dc I_dc term varying with bias is lopsided: a cubic
+    on one side of the vertex. No symmetric fit meets the targets; fitting the smooth branch (plus 30 %
+    past the vertex) does, and the inputs are read on that branch."""
+    i = np.linspace(-0.26e-3, -0.19e-3, 71)
+    d = i - (-0.225e-3)
+    v = 2.2e6 * d ** 2 - 3.3e-3 + np.where(d > 0, 4e10 * d ** 3, 0.0)
+    v = v + 1e-6 * np.random.default_rng(1).standard_normal(i.size)
+    cal = fit.calibrate_from_sweep("D", i, v, np.full(i.size, 1e-6), locked=np.ones(i.size, bool))
+    assert cal.accepted, cal.reason
+    assert cal.input_min_current < cal.vertex_current  # the parabolic branch is below the vertex
+    assert cal.fit_range[1] < cal.vertex_current + 0.5 * abs(cal.vertex_current - cal.input_min_current)
+    assert cal.r_squared >= 0.9995 and cal.product_correlation >= 0.9995
+    assert cal.a_prime > 0 and cal.c_prime == pytest.approx(-3.3e-3, abs=5e-6)
+    symmetric = fit.calibrate_from_sweep("D", i, v, np.full(i.size, 1e-6), locked=np.ones(i.size, bool),
+                                         side="below", criteria=FitCriteria(input_range_fraction=0.9))
+    assert symmetric.product_correlation < cal.product_correlation
