@@ -1,0 +1,90 @@
+"""`dorlab calibrate` as real processes on the simulated bench (phenomenological diode): killed or
+interrupted mid-sweep (nothing half-stored, every point kept, resumable), and two calibrations of
+different devices writing the same store at the same time."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dorlab.calibration.store import CalibrationStore
+from dorlab.procedures.sweep import load_sweep
+
+DORLAB = [sys.executable, "-c", "from dorlab.procedures.cli import main; main()"]
+
+
+def _calibrate(data_dir: Path, device: str, *extra: str) -> list[str]:
+    return DORLAB + ["calibrate", "--bench", "sim", "--sim-diode", "phenomenological", "--device", device,
+                     "--data-dir", str(data_dir), "--no-progress", *extra]
+
+
+def _wait_for_points(data_dir: Path, device: str, n: int, proc, timeout: float = 60.0) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        for path in (data_dir / "sweeps").glob(f"{device}-*.csv") if (data_dir / "sweeps").exists() else []:
+            if "survey" not in path.name and load_sweep(path).n_points >= n:
+                return path
+        time.sleep(0.05)
+    raise AssertionError(f"no sweep of {device} reached {n} points in {timeout} s")
+
+
+RANGE = ["--bias-from", "-0.2e-3", "--bias-to", "-0.07e-3", "--points", "300"]
+
+
+def test_killed_calibration_leaves_no_record_and_resumes(tmp_path):
+    proc = subprocess.Popen(_calibrate(tmp_path, "K1", *RANGE), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        path = _wait_for_points(tmp_path, "K1", 40, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    taken = load_sweep(path).n_points
+    assert 40 <= taken < 300
+    with CalibrationStore.open(tmp_path) as store:
+        assert "K1" not in store.devices()  # the store never saw a half calibration
+    done = subprocess.run(_calibrate(tmp_path, "K1", "--resume", str(path), "--json"), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["status"] == "accepted"
+    sweep = load_sweep(path)
+    np.testing.assert_array_equal(sweep.columns["index"], np.arange(300))  # none lost, none duplicated
+    np.testing.assert_array_equal(sweep.bias_current, np.linspace(-0.2e-3, -0.07e-3, 300))
+
+
+def test_ctrl_c_puts_the_bench_safe_and_says_how_to_resume(tmp_path):
+    proc = subprocess.Popen(_calibrate(tmp_path, "K2", *RANGE), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        path = _wait_for_points(tmp_path, "K2", 20, proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "safe state" in err and f"--resume {path}" in err
+    assert 20 <= load_sweep(path).n_points < 300
+
+
+def test_two_calibrations_into_one_store_at_once(tmp_path):
+    procs = [subprocess.Popen(_calibrate(tmp_path, dev, "--json"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for dev in ("C1", "C2")]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outs.append(json.loads(out))
+    assert {o["device"] for o in outs} == {"C1", "C2"}
+    with CalibrationStore.open(tmp_path) as store:
+        assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        for o in outs:
+            assert store.active(o["device"]).run_id == o["run_id"]
+            assert store.active(o["device"]).a_prime == o["a_prime"]
