@@ -45,17 +45,21 @@ class LlgsDiode:
     period is a whole number of steps); ``transient`` (s) before averaging; ``window`` (s, rounded up to
     whole periods) of each of ``n_windows`` averaging sub-windows; ``max_settle`` (s) before giving up
     on lock; ``phase_tolerance`` (rad) of the lock test; ``initial_magnetization`` (default: the
-    static equilibrium at zero current).
+    static equilibrium at zero current); ``rf_off_window`` (s): averaging sub-window with RF off, longer
+    because a free-running orbit is not commensurate with any window and leaks ~1/(f0 T)^3 (Hann) into
+    <R>; RF off stops when <R> agrees within 2e-4 across sub-windows or between chunks.
     """
 
     def __init__(self, parameters: DeviceParameters | None = None, *, temperature: float = 0.0,
                  seed: int | None = None, time_step: float = 1e-12, transient: float = 20e-9,
                  window: float = 5e-9, n_windows: int = 4, max_settle: float = 200e-9,
-                 phase_tolerance: float = 0.01, initial_magnetization=None) -> None:
+                 phase_tolerance: float = 0.01, initial_magnetization=None,
+                 rf_off_window: float = 20e-9) -> None:
         self.parameters = parameters if parameters is not None else preset("mazza2022")
         if not math.isfinite(temperature) or temperature < 0:
             raise ValueError(f"temperature must be >= 0 K, got {temperature!r}")
         for name, value in (("time_step", time_step), ("transient", transient), ("window", window),
+                            ("rf_off_window", rf_off_window),
                             ("max_settle", max_settle), ("phase_tolerance", phase_tolerance)):
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -65,6 +69,7 @@ class LlgsDiode:
         self.time_step = float(time_step)
         self.transient = float(transient)
         self.window = float(window)
+        self.rf_off_window = float(rf_off_window)
         self.n_windows = int(n_windows)
         self.max_settle = float(max_settle)
         self.phase_tolerance = float(phase_tolerance)
@@ -137,7 +142,7 @@ class LlgsDiode:
             window_steps = periods * steps_per_period
         else:
             dt = self.time_step
-            window_steps = max(16, int(round(self.window / dt)))
+            window_steps = max(16, int(round(max(self.window, self.rf_off_window) / dt)))
         return dt, int(round(self.transient / dt)), window_steps
 
     def _settle(self) -> DriveResult:
@@ -159,9 +164,11 @@ class LlgsDiode:
                 done = locked
             else:
                 locked = False
-                # free-running / static: stop when <R> no longer changes between chunks
-                done = (previous_r is not None
-                        and abs(result.mean_resistance - previous_r) < 2e-4 * previous_r)
+                # free-running / static: stop when <R> agrees across sub-windows or between chunks
+                r_windows = analysis.window_means(acc)[:, llgs.A_R]
+                done = (np.ptp(r_windows) < 2e-4 * result.mean_resistance
+                        or (previous_r is not None
+                            and abs(result.mean_resistance - previous_r) < 2e-4 * previous_r))
                 previous_r = result.mean_resistance
             if done or t >= self.max_settle or self.temperature > 0:
                 break
