@@ -45,14 +45,13 @@ def _echo_json(data) -> None:
     click.echo(json.dumps(_clean(data), indent=2))
 
 
-def _open_bench(name: str, seed):
-    if name == "sim":
-        from dorlab.procedures.wiring import simulated_bench
+def _open_bench(name: str, seed, phenomenological: bool = False):
+    """The bench by name or file, as the calibration commands open it ("sim": a fresh simulated bench)."""
+    from dorlab.procedures.sweep import open_named_bench
 
-        return simulated_bench(seed=seed)
-    from dorlab.instruments.bench import open_bench
-
-    return open_bench(name)
+    if name != "sim" and phenomenological:
+        raise click.UsageError("--phenomenological selects the simulated diode of --bench sim only")
+    return open_named_bench(name, seed=seed, sim_diode="phenomenological" if phenomenological else "llgs")
 
 
 def _open_store(data_dir):
@@ -74,6 +73,9 @@ _data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, p
 _bench_option = click.option("--bench", "bench_name", default=None,
                              help='Bench name or file ("sim": the built-in simulated bench).')
 _seed_option = click.option("--seed", type=int, default=None, help="Seed of a simulated bench.")
+_phenomenological_option = click.option(
+    "--phenomenological", is_flag=True,
+    help="With --bench sim: the fast phenomenological diode (Eq. 6) instead of the LLGS macrospin.")
 
 
 def register(root: click.Group) -> None:
@@ -156,8 +158,10 @@ def replay_command(run, exact, out_dir, traffic, world, phenomenological, seed, 
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue an interrupted recalibration from its log.")
 @_seed_option
+@_phenomenological_option
 @click.option("--json", "as_json", is_flag=True, help="Print the decisions as JSON.")
-def recalibrate_command(bench_name, data_dir, max_age, tolerance, devices, dry_run, resume, seed, as_json):
+def recalibrate_command(bench_name, data_dir, max_age, tolerance, devices, dry_run, resume, seed, phenomenological,
+                        as_json):
     """Recalibrate every device whose active calibration is stale or drifted."""
     from dorlab.procedures.recalibration import RecalibrationPolicy, recalibrate
 
@@ -169,7 +173,7 @@ def recalibrate_command(bench_name, data_dir, max_age, tolerance, devices, dry_r
         raise click.BadParameter(str(exc)) from exc
     store, root = _open_store(data_dir)
     try:
-        with _open_bench(bench_name, seed) as bench:
+        with _open_bench(bench_name, seed, phenomenological) as bench:
             report = recalibrate(bench, store, policy, devices=list(devices) or None, dry_run=dry_run,
                                  resume=resume, progress=not as_json)
     except KeyboardInterrupt as exc:
@@ -206,9 +210,11 @@ def recalibrate_command(bench_name, data_dir, max_age, tolerance, devices, dry_r
 @click.option("--device", default="", help="Device name recorded with the map.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted map in OUT_DIR with its own settings.")
 @_seed_option
+@_phenomenological_option
 @click.option("--json", "as_json", is_flag=True)
 def phase_map_command(bench_name, out_dir, frequency_from, frequency_to, frequency_points, bias_from, bias_to,
-                      bias_points, rf_current, rf_power_dbm, n_readings, device, resume, seed, as_json):
+                      bias_points, rf_current, rf_power_dbm, n_readings, device, resume, seed, phenomenological,
+                      as_json):
     """Measure a phase map V_dc(f_ac, I_dc) into OUT_DIR (one sweep file per f_ac; phase from V_dc)."""
     from dorlab.procedures.phase_map import PhaseMapSettings, phase_map
 
@@ -225,7 +231,7 @@ def phase_map_command(bench_name, out_dir, frequency_from, frequency_to, frequen
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
     try:
-        with _open_bench(bench_name, seed) as bench:
+        with _open_bench(bench_name, seed, phenomenological) as bench:
             result = phase_map(bench, out_dir, settings, resume=resume, progress=not as_json)
     except KeyboardInterrupt as exc:
         _interrupted(exc)
@@ -266,9 +272,10 @@ def phase_map_command(bench_name, out_dir, frequency_from, frequency_to, frequen
               default=None, help="Continue the interrupted job in this directory.")
 @_data_dir_option
 @_seed_option
+@_phenomenological_option
 @click.option("--json", "as_json", is_flag=True)
 def dor_job_command(input_path, bench_name, backend, operation, out_dir, filters, chunk, devices, n_readings,
-                    variation, resume_dir, data_dir, seed, as_json):
+                    variation, resume_dir, data_dir, seed, phenomenological, as_json):
     """DOR products or a convolution of INPUT (.npy/.csv/.png) on the calibrated diodes of the store."""
     from dorlab.procedures.dor_job import DorJobError, DorJobSettings, dor_job
 
@@ -292,7 +299,7 @@ def dor_job_command(input_path, bench_name, backend, operation, out_dir, filters
         if backend == "bench" and bench_name is None:
             raise click.UsageError("the bench backend needs --bench")
         if backend == "bench":
-            with _open_bench(bench_name, seed) as bench:
+            with _open_bench(bench_name, seed, phenomenological) as bench:
                 result = dor_job(bench, store, input_path, out, settings, resume=resume_dir is not None,
                                  progress=not as_json)
         else:

@@ -169,9 +169,10 @@ def replay(run_path: str | Path, *, exact: bool = False, out_dir: str | Path | N
 
     ``out_dir`` defaults to ``<run dir>/replay-<run stem>``. Simulated comparison: ``world`` (a
     ``dorlab.simulator.world.World``, e.g. from ``World.from_file`` describing this lab's bench) or a
-    default world with ``diode``/``seed`` (default diode: LLGS mazza2022). Exact replay: ``traffic``
-    defaults to ``<stem>.traffic.jsonl``; ``bench_config`` (a ``BenchConfig`` or bench name/file)
-    defaults to the bench named in the results header (it must give the same commands as at recording).
+    default world with ``diode``/``seed`` (default diode: LLGS mazza2022, as a "sim" bench has it).
+    Exact replay: ``traffic`` defaults to ``<stem>.traffic.jsonl``; ``bench_config`` (a ``BenchConfig``
+    or bench name/file) defaults to the bench named in the results header (it must give the same
+    commands as at recording).
     """
     results = find_results_file(run_path)
     out = Path(out_dir) if out_dir is not None else results.parent / f"replay-{results.stem}"
@@ -196,6 +197,8 @@ def _fresh_path(directory: Path, name: str) -> Path:
 def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
     from dorlab.procedures.wiring import simulated_bench
 
+    if world is None and diode is None:
+        diode = default_simulated_diode(seed)
     bench = simulated_bench(world) if world is not None else simulated_bench(seed=seed, diode=diode)
     simulated_path = _fresh_path(out, "simulated.csv")
     try:
@@ -219,6 +222,15 @@ def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, dio
     _write_json(out / "comparison.json", comparison.as_dict())
     (out / "comparison.md").write_text(comparison_markdown(comparison), encoding="utf-8")
     return comparison
+
+
+def default_simulated_diode(seed: int | None = None):
+    """The diode a "sim" bench opened by name has (LLGS mazza2022, averaged as the sweep area chose)."""
+    from dorlab.procedures import sweep
+    from dorlab.simulator.diode import LlgsDiode
+
+    window = getattr(sweep, "SIM_AVERAGING_WINDOW", None)
+    return LlgsDiode(seed=seed) if window is None else LlgsDiode(window=window, seed=seed)
 
 
 def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_config, progress) -> ExactReplay:
@@ -397,7 +409,8 @@ def record_sweep(path: str | Path, settings, *, world=None, seed: int | None = N
     log = traffic_log_path(path)
     if log.exists():
         raise FileExistsError(f"{log} exists; a recording is never appended to another run's")
-    world = world if world is not None else World.default(diode=diode, seed=seed)
+    if world is None:
+        world = World.default(diode=diode if diode is not None else default_simulated_diode(seed), seed=seed)
     world.traffic_log = log
     bench = simulated_bench(world)
     try:

@@ -103,11 +103,13 @@ def test_cli_phase_map_on_the_simulated_bench(tmp_path):
     from dorlab.procedures.cli import cli
 
     out = tmp_path / "map"
-    result = CliRunner().invoke(cli, ["phase-map", "--bench", "sim", str(out), "--f-points", "2",
-                                      "--bias-points", "3", "--n-readings", "2", "--seed", "1", "--json"])
+    result = CliRunner().invoke(cli, ["phase-map", "--bench", "sim", "--phenomenological", str(out),
+                                      "--f-points", "2", "--bias-points", "26", "--n-readings", "2",
+                                      "--seed", "1", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert summary["complete"] and summary["points"] == 6
+    assert summary["complete"] and summary["points"] == 52
+    assert all(v is not None for v in summary["vertex_current"])  # locking found in each row
     assert pm.load_phase_map(out).complete
 
 
