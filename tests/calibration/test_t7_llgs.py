@@ -44,3 +44,19 @@ def test_calibration_with_phase_on_the_llgs_curve(curve):
     assert cal.accepted, cal.reason
     assert cal.r_squared >= 0.999 and cal.product_correlation >= 0.999
     assert cal.phase_slope == pytest.approx(abs(fit.phase_slope(curve.bias_current, curve.phase)[0]))
+
+
+@pytest.mark.slow
+def test_reproduce_t7_command_prints_the_comparison():
+    import json
+
+    from click.testing import CliRunner
+
+    from dorlab.procedures.cli import cli
+
+    result = CliRunner().invoke(cli, ["reproduce", "t7", "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output)
+    assert row["direct"]["r_squared"] > 0.999
+    assert row["max_difference_of_v_max"] < 0.05
+    assert row["m_phase"] == pytest.approx(row["m_curvature"], rel=0.1)
