@@ -6,6 +6,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from dorlab.calibration.store import CalibrationStore
@@ -148,3 +149,35 @@ def test_policy_is_validated():
         rc.RecalibrationPolicy(tolerance=0.0)
     with pytest.raises(ValueError, match="check_inputs"):
         rc.RecalibrationPolicy(check_inputs=(0.5,))
+
+
+def test_interrupted_recalibration_sweep_is_resumed_not_restarted(fleet):
+    from dorlab.procedures.sweep import load_sweep
+
+    store, benches, now = fleet
+    policy = rc.RecalibrationPolicy(max_age=HOUR)
+    bench = benches["d_drift"]
+
+    def interrupt():
+        raise KeyboardInterrupt  # Ctrl-C during the recalibration sweep of d_drift (after its 3-point check)
+
+    fail_after(bench, 3 + 12, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        rc.recalibrate(benches, store, policy, now=now)
+    assert_safe(bench)
+    sweeps = store.path.parent / "sweeps"
+    cut = [p for p in sweeps.glob("d_drift-*.csv") if not load_sweep(p).complete]
+    assert len(cut) == 1 and load_sweep(cut[0]).n_points == 11
+    bench.rectified_voltage = type(bench).rectified_voltage.__get__(bench)  # the operator is back
+    log = next((store.path.parent / rc.LOG_DIR).glob("*.jsonl"))
+    report = rc.recalibrate(benches, store, policy, now=now, resume=log)
+    by = {d.device: d for d in report.decisions}
+    assert by["d_drift"].action == "recalibrated" and by["d_drift"].new_status == "accepted"
+    # the interrupted file was completed (no second sweep of d_drift) and is the new run's raw data
+    assert len(list(sweeps.glob("d_drift-*.csv"))) == 2  # the original calibration and the resumed one
+    completed = load_sweep(cut[0])
+    assert completed.complete
+    np.testing.assert_array_equal(completed.columns["index"], np.arange(21))
+    assert store.run(by["d_drift"].new_run_id).sweep_path == str(cut[0])
+    checks = by["d_drift"].checks
+    assert len(checks) == 3 and checks[0].x == -1.0  # the decision was taken from the log, not re-measured
