@@ -512,12 +512,15 @@ class DorEngine:
     ``cache_levels`` (None: read every P(F - G); an int L >= 2: read P(F - G) once per quantised level per
     diode), ``record_reads`` (keep every (diode, x, role) in ``DorResult.reads``; forces the generic path),
     ``fused`` (let emulated backends take P(F - G) reads inside numba kernels; results are the same reads),
-    ``chunk_products`` (products materialised at once on the generic path).
+    ``chunk_products`` (products materialised at once on the generic path), ``concurrent_diodes`` (take the
+    diodes' blocks in parallel threads; default: when the backend says its diodes are separate instruments,
+    as a BenchBackend over several benches does).
     """
 
     def __init__(self, pool: Sequence[Calibration], backend, *, clip: bool = False, cache_levels: int | None = None,
                  lab_bench: LabBenchTiming = LabBenchTiming(), hardware: HardwareModel = HardwareModel(),
-                 record_reads: bool = False, fused: bool = True, chunk_products: int = 1 << 21):
+                 record_reads: bool = False, fused: bool = True, chunk_products: int = 1 << 21,
+                 concurrent_diodes: bool | None = None):
         pool = list(pool)
         if not pool:
             raise ValueError("the diode pool is empty")
@@ -540,6 +543,7 @@ class DorEngine:
         self.record_reads = record_reads
         self.fused = fused
         self.chunk_products = int(chunk_products)
+        self.concurrent_diodes = concurrent_diodes
 
     # ------------------------------------------------------------------ public operations
     def multiply(self, F, G, *, scale_f: float | None = None, scale_g: float | None = None) -> DorResult:
@@ -589,24 +593,39 @@ class DorEngine:
         out = np.empty(n_rows * work.outputs_per_row)  # every row is written by exactly one diode
         ranges = split_ranges(n_rows, len(self.pool))
         stats = [_DiodeStats() for _ in self.pool]
-        operand_reads = 0
-        difference_reads = 0
-        log: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         use_kernel = (self.fused and not self.record_reads and isinstance(work, (_Conv, _Matmul))
                       and hasattr(self.backend, "kernel") and hasattr(self.backend, "advance"))
         f_u = f.magnitude.ravel()
         g_u = g.magnitude.ravel()
-        for diode, (r0, r1) in enumerate(ranges):
-            calibration = self.pool[diode]
+
+        def run_diode(diode: int) -> tuple[int, int, list]:
+            """All reads and products of one diode's block; returns (operand reads, difference reads, log)."""
+            r0, r1 = ranges[diode]
+            log: list = []
             f_need, g_need = work.needs(r0, r1)
             f_sq, g_sq = self._read_operands(diode, f_u, g_u, f_need, g_need, stats[diode], log)
-            operand_reads += f_need.size + g_need.size
             levels = self._read_levels(work, diode, r0, r1, f, g, stats[diode], log) if self.cache_levels else None
             if use_kernel:
                 count = self._kernel_rows(work, diode, r0, r1, f, g, f_sq, g_sq, levels, out, stats[diode])
             else:
                 count = self._generic_rows(work, diode, r0, r1, f, g, f_sq, g_sq, levels, out, stats[diode], log)
-            difference_reads += count if levels is None else int(np.count_nonzero(np.isfinite(levels)))
+            difference = count if levels is None else int(np.count_nonzero(np.isfinite(levels)))
+            return f_need.size + g_need.size, difference, log
+
+        concurrent = self.concurrent_diodes
+        if concurrent is None:
+            concurrent = bool(getattr(self.backend, "concurrent_diodes", False))
+        if concurrent and len(ranges) > 1:
+            # diodes on separate instruments measure at the same time (each block writes its own rows)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+                per_diode = list(pool.map(run_diode, range(len(ranges))))
+        else:
+            per_diode = [run_diode(diode) for diode in range(len(ranges))]
+        operand_reads = sum(item[0] for item in per_diode)
+        difference_reads = sum(item[1] for item in per_diode)
+        log = [entry for item in per_diode for entry in item[2]]
         values = out.reshape(work.out_shape)  # already scaled back by scale_F * scale_G
         products = n_rows * work.products_per_row
         accounting = self._account(work.operation, products, operand_reads, difference_reads, stats,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -49,6 +50,11 @@ class BenchBackend:
                 raise ValueError(f"calibration {k} ({calibration.device!r}) records no rf_current; cannot "
                                  "reproduce its operating point")
         self.benches = benches
+        # one lock per physical bench: diodes on different benches may be read from parallel threads
+        locks = {id(b): threading.Lock() for b in benches}
+        self._bench_locks = [locks[id(b)] for b in benches]
+        self._log_lock = threading.Lock()
+        self.concurrent_diodes = len(locks) > 1
         self.calibrations = calibrations
         self.n_diodes = len(calibrations)
         self.n_readings = int(n_readings)
@@ -70,29 +76,26 @@ class BenchBackend:
             raise TypeError(f"diode indices must be integers, got dtype {diode_array.dtype}")
         out = np.empty(x.shape)
         flat_d, flat_x, flat_out = diode_array.ravel(), x.ravel(), out.reshape(-1)
-        handle = self.log_path.open("a", newline="") if self.log_path is not None else None
-        try:
-            writer = csv.writer(handle) if handle is not None else None
-            for i, (k, xi) in enumerate(zip(flat_d, flat_x)):
-                k = int(k)
-                if not 0 <= k < self.n_diodes:
-                    raise IndexError(f"diode index {k} outside the pool of {self.n_diodes} diode(s)")
-                calibration = self.calibrations[k]
-                bias = float(calibration.input_to_current(float(xi)))
+        for i, (k, xi) in enumerate(zip(flat_d, flat_x)):
+            k = int(k)
+            if not 0 <= k < self.n_diodes:
+                raise IndexError(f"diode index {k} outside the pool of {self.n_diodes} diode(s)")
+            calibration = self.calibrations[k]
+            bias = float(calibration.input_to_current(float(xi)))
+            with self._bench_locks[k]:
                 reading = self.benches[k].rectified_voltage(bias, calibration.rf_frequency,
                                                             rf_current=calibration.rf_current,
                                                             n_readings=self.n_readings)
-                flat_out[i] = reading.rectified_voltage
+            flat_out[i] = reading.rectified_voltage
+            with self._log_lock:
                 self.standard_errors.append(float(reading.standard_error))
-                if writer is not None:
-                    writer.writerow((self.reads_taken, k, calibration.device, repr(float(xi)), repr(bias),
-                                     repr(calibration.rf_frequency), repr(calibration.rf_current),
-                                     repr(float(reading.rectified_voltage)), repr(float(reading.standard_error))))
-                    handle.flush()
+                if self.log_path is not None:
+                    with self.log_path.open("a", newline="") as handle:  # on disk as taken
+                        csv.writer(handle).writerow(
+                            (self.reads_taken, k, calibration.device, repr(float(xi)), repr(bias),
+                             repr(calibration.rf_frequency), repr(calibration.rf_current),
+                             repr(float(reading.rectified_voltage)), repr(float(reading.standard_error))))
                 self.reads_taken += 1
-                if self.progress is not None:
-                    self.progress(1)
-        finally:
-            if handle is not None:
-                handle.close()
+            if self.progress is not None:
+                self.progress(1)
         return out

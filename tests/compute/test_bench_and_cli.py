@@ -108,3 +108,28 @@ def test_reproduce_fig5_experimental_like_curve_and_errors(tmp_path):
     assert missing.exit_code != 0 and "calibrat" in missing.output
     no_device = runner.invoke(cli, ["reproduce", "fig5"])
     assert no_device.exit_code != 0 and "--device" in no_device.output
+
+
+def test_two_benches_measure_concurrently_and_agree_with_the_model(calibrated_bench, tmp_path):
+    from dorlab.procedures.wiring import simulated_bench
+    from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+    bench, calibration, _ = calibrated_bench
+    twin = simulated_bench(diode=PhenomenologicalDiode(), seed=3)  # same preset and seed: the same device
+    try:
+        log = tmp_path / "reads.csv"
+        backend = BenchBackend([bench, twin], [calibration, calibration], log_path=log)
+        assert backend.concurrent_diodes
+        rng = np.random.default_rng(5)
+        images, filters = rng.random((1, 5, 5)), rng.uniform(-1, 1, (2, 2, 2))
+        result = DorEngine([calibration] * 2, backend).conv2d(images, filters)
+        model = DorEngine([calibration] * 2, ModelBackend([calibration] * 2, read_noise=False)).conv2d(images, filters)
+        rows = list(csv.DictReader(log.open()))
+        assert len(rows) == result.accounting.reads == sum(result.accounting.reads_by_diode)
+        assert {r["diode"] for r in rows} == {"0", "1"}
+        assert sorted(int(r["read_index"]) for r in rows) == list(range(len(rows)))
+        sigma = 0.5 * np.sqrt(3) * np.median(backend.standard_errors) / abs(calibration.a_prime)
+        # each output sums 4 products: noise adds in quadrature
+        assert np.sqrt(np.mean((result.values - model.values) ** 2)) < 4 * 2 * sigma * images.max()
+    finally:
+        twin.close()
