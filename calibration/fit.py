@@ -130,7 +130,7 @@ def _as_arrays(bias_current, voltage, standard_error=None, *, min_points: int = 
             raise NonFiniteDataError(
                 f"{name} has {bad.size} non-finite value(s), first at index {bad[0]} ({arr[bad[0]]!r})")
     se = None
-    if standard_error is not None:
+    if standard_error is not None and not np.all(np.isnan(np.asarray(standard_error, dtype=float))):
         se = np.asarray(standard_error, dtype=float).ravel()
         if se.shape != v.shape:
             raise ValueError(f"standard_error has {se.size} points but voltage has {v.size}")
@@ -223,7 +223,8 @@ def fit_parabola(bias_current, voltage, standard_error=None) -> ParabolaFit:
     With ``standard_error`` (V, per point) the fit is weighted by 1/SE^2 and the covariance is
     (X^T W X)^-1, scaled up by the reduced chi^2 when the scatter exceeds the stated errors (the Birge
     ratio: stated errors are never trusted to be too large). Without, the fit is unweighted and the
-    covariance is s^2 (X^T X)^-1 with s^2 = RSS / (n - 3). Currents are centred and scaled before the
+    covariance is s^2 (X^T X)^-1 with s^2 = RSS / (n - 3); all-NaN errors (unknown, as a stored sweep
+    without them reads back) count as absent. Currents are centred and scaled before the
     solve (I ~ 1e-4 A makes the raw design matrix ill-conditioned) and the covariance transformed back.
     """
     i, v, se = _as_arrays(bias_current, voltage, standard_error)

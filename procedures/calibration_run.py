@@ -103,9 +103,19 @@ def _timed_sweep(bench, path, sweep_settings, *, resume, progress, timings: RunT
     return result
 
 
+class SurveyError(fit.CalibrationError):
+    """The survey sweep shows no locking window; ``survey`` is the sweep it looked at."""
+
+    def __init__(self, error: fit.CalibrationError, survey: SweepResult):
+        super().__init__(str(error))
+        self.code = error.code
+        self.survey = survey
+
+
 def survey_window(bench, device: str, settings: CalibrationSettings, sweep_dir: Path,
                   timings: RunTimings) -> tuple[float, float, SweepResult]:
-    """Coarse survey sweep -> (bias_from, bias_to) covering the locking window with ``margin``."""
+    """Coarse survey sweep -> (bias_from, bias_to) covering the locking window with ``margin``.
+    Raises ``SurveyError`` (carrying the survey) when the survey shows no locking window."""
     limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", 0.5e-3))
     lo = settings.survey_from if settings.survey_from is not None else -0.9 * limit
     hi = settings.survey_to if settings.survey_to is not None else 0.9 * limit
@@ -115,8 +125,11 @@ def survey_window(bench, device: str, settings: CalibrationSettings, sweep_dir: 
     path = sweep_dir / f"{device}-{_timestamp()}-survey.csv"
     result = _timed_sweep(bench, path, survey, resume=False, progress=settings.progress, timings=timings,
                           part="survey")
-    window = fit.locking_window(result.bias_current, result.rectified_voltage, result.standard_error,
-                                criteria=replace(settings.criteria, min_points=4))
+    try:
+        window = fit.locking_window(result.bias_current, result.rectified_voltage, result.standard_error,
+                                    criteria=replace(settings.criteria, min_points=4))
+    except fit.CalibrationError as err:
+        raise SurveyError(err, result) from err
     step = abs(hi - lo) / (settings.survey_points - 1)
     # the true edges lie up to one survey step outside the outermost locked samples
     pad = step + settings.margin * (window.width + 2 * step)
@@ -151,8 +164,8 @@ def calibrate_device(bench, store: CalibrationStore, device: str,
             try:
                 bias_from, bias_to, survey = survey_window(bench, device, settings, sweep_dir, timings)
                 survey_note = f"survey {survey.path.name}"
-            except fit.CalibrationError as err:
-                return _store_rejected_survey(store, bench, device, settings, err, timings, sweep_dir)
+            except SurveyError as err:
+                return _store_rejected_survey(store, bench, device, settings, err, timings)
         sweep_settings = SweepSettings(bias_from, bias_to, settings.points, rf_frequency,
                                        n_readings=settings.n_readings, up_and_down=settings.up_and_down,
                                        device=device, **_rf_kwargs(settings))
@@ -193,24 +206,22 @@ def _settings_json(settings: CalibrationSettings) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
 
-def _store_rejected_survey(store, bench, device, settings, err, timings, sweep_dir) -> Calibration:
+def _store_rejected_survey(store, bench, device, settings, err: SurveyError, timings) -> Calibration:
     """The survey found no locking window: store a rejected run (with the survey as its raw sweep)."""
-    from dorlab.procedures.sweep import load_sweep
-
-    surveys = sorted(sweep_dir.glob(f"{device}-*-survey.csv"))
-    survey = load_sweep(surveys[-1]) if surveys else None
+    survey = err.survey
     cal = Calibration(device=device, a_prime=float("nan"), c_prime=float("nan"), vertex_current=float("nan"),
                       input_min_current=float("nan"), status="rejected",
                       reason=f"{err.code}: survey sweep: {err}",
-                      sweep_bias_current=np.empty(0) if survey is None else survey.bias_current,
-                      sweep_rectified_voltage=np.empty(0) if survey is None else survey.rectified_voltage,
-                      sweep_standard_error=np.empty(0) if survey is None else survey.standard_error,
-                      rf_frequency=settings.rf_frequency or PAPER_RF_FREQUENCY)
+                      sweep_bias_current=survey.bias_current, sweep_rectified_voltage=survey.rectified_voltage,
+                      sweep_standard_error=survey.standard_error,
+                      rf_frequency=survey.settings.rf_frequency,
+                      rf_current=float(np.median(survey.columns["rf_current"])) if survey.n_points else float("nan"))
     t0 = time.perf_counter()
-    run_id = store.add_run(cal, RunInfo(bench_name=getattr(bench, "name", ""),
-                                        rf_frequency=cal.rf_frequency, temperature=settings.temperature,
-                                        settings=_settings_json(settings),
-                                        sweep_path="" if survey is None else str(survey.path)))
+    run_id = store.add_run(cal, RunInfo(bench_name=str(survey.metadata.get("bench", getattr(bench, "name", ""))),
+                                        identities=survey.metadata.get("identities", {}),
+                                        rf_frequency=cal.rf_frequency, rf_current=cal.rf_current,
+                                        temperature=settings.temperature,
+                                        settings=_settings_json(settings), sweep_path=str(survey.path)))
     timings.store += time.perf_counter() - t0
     return replace(cal, run_id=run_id)
 

@@ -68,6 +68,14 @@ def test_exact_parabola_is_recovered_exactly():
     assert np.allclose(fitted.covariance, fitted.covariance.T, rtol=0, atol=0)
 
 
+def test_unknown_standard_errors_mean_unweighted():
+    i = np.linspace(-0.3e-3, 0.0, 17)
+    v = (A_TRUE * i + B_TRUE) * i + C_TRUE + 1e-6 * np.random.default_rng(2).standard_normal(i.size)
+    a = fit.fit_parabola(i, v, np.full(i.size, np.nan))
+    b = fit.fit_parabola(i, v)
+    assert not a.weighted and np.array_equal(a.coefficients, b.coefficients)
+
+
 def test_zero_standard_errors_do_not_give_infinite_weight():
     i = np.linspace(-0.3e-3, 0.0, 17)
     v = (A_TRUE * i + B_TRUE) * i + C_TRUE
