@@ -270,8 +270,10 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
                 timings.operating_point = time.perf_counter() - t0
             elif bias_from is None and resume is None:
                 extra["operating point"] = "survey sweep"
-            circuit = getattr(getattr(bench_obj, "world", None), "circuit", None)
-            temperature = float(getattr(circuit, "temperature", float("nan")))  # known on the simulator
+            try:  # known on the simulator (a world with one circuit)
+                temperature = float(bench_obj.world.circuit.temperature)
+            except (AttributeError, ValueError):
+                temperature = float("nan")
             settings = CalibrationSettings(points=points, n_readings=n_readings, up_and_down=up_and_down,
                                            temperature=temperature,
                                            input_min_current=input_min_current, criteria=criteria,
