@@ -114,8 +114,8 @@ def register(root: click.Group) -> None:
 @_seed_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def replay_command(run, exact, out_dir, traffic, world, phenomenological, seed, as_json):
-    """Re-run a recorded RUN (a sweep results file) on the simulator and compare, or --exact against
-    its recorded SCPI traffic."""
+    """Re-run a recorded RUN (a sweep results file, or a phase-map directory) on the simulator and
+    compare, or --exact against its recorded SCPI traffic."""
     from dorlab.procedures.replay import ReplayError, replay
 
     kwargs = {}
@@ -144,6 +144,11 @@ def replay_command(run, exact, out_dir, traffic, world, phenomenological, seed, 
                    f"commands reproduced; values identical: {result.values_identical}")
         if result.mismatch:
             click.echo(f"first difference: {result.mismatch}")
+        click.echo(f"report: {result.files['markdown']}")
+    elif not hasattr(result, "measured"):  # a phase map
+        for f, mv, sv in zip(result.frequencies, result.measured_vertex, result.simulated_vertex):
+            click.echo(f"f_ac {f / 1e6:10.3f} MHz: I_dc,0 measured {mv * 1e3:.5f} mA, simulated {sv * 1e3:.5f} mA")
+        click.echo(f"V_dc residual rms {result.residual_rms * 1e6:.3f} uV, max {result.residual_max * 1e6:.3f} uV")
         click.echo(f"report: {result.files['markdown']}")
     else:
         m, s = result.measured, result.simulated

@@ -14,6 +14,10 @@ side-by-side comparison into ``out_dir``:
   R^2, residual statistics and the DOR product correlation of each;
 - ``comparison.md``: the same as a Markdown report.
 
+A phase map (a directory with ``phase_map.json``, traffic in ``<map>/traffic.jsonl``) replays the same
+way: the simulated comparison gives both V_dc maps, the vertex I_dc,0 and locked amplitude of every f_ac
+row of each, and the residual over the grid.
+
 ``replay(run, exact=True)`` re-runs the procedure against ``ReplayVisaLibrary`` serving the recorded
 traffic: every command the procedure sends must be the recorded one, in order, per instrument, and every
 reading it gets is the recorded reply. It reports whether every command matched and whether the re-run
@@ -59,7 +63,8 @@ def find_results_file(run_path: str | Path) -> Path:
         raise FileNotFoundError(f"no recorded run at {path}")
     if not _is_sweep(path):
         raise ReplayError(f"{path} is not a rectification-sweep results file (its #Procedure header names "
-                          "another procedure); replay supports sweeps and calibration runs")
+                          "another procedure); replay supports sweeps, calibration runs' sweeps and phase-map "
+                          "directories")
     return path
 
 
@@ -174,6 +179,11 @@ def replay(run_path: str | Path, *, exact: bool = False, out_dir: str | Path | N
     or bench name/file) defaults to the bench named in the results header (it must give the same
     commands as at recording).
     """
+    from dorlab.procedures import phase_map as pm
+
+    if Path(run_path).is_dir() and (Path(run_path) / pm.MANIFEST).exists():
+        return _replay_phase_map(Path(run_path), exact, out_dir, traffic, world, seed, diode, bench_config,
+                                 progress)
     results = find_results_file(run_path)
     out = Path(out_dir) if out_dir is not None else results.parent / f"replay-{results.stem}"
     out.mkdir(parents=True, exist_ok=True)
@@ -233,24 +243,19 @@ def default_simulated_diode(seed: int | None = None):
     return LlgsDiode(seed=seed) if window is None else LlgsDiode(window=window, seed=seed)
 
 
-def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_config, progress) -> ExactReplay:
+def _run_against_traffic(log: Path, config, run) -> tuple[str, dict[str, int], int, int]:
+    """Run ``run(bench)`` on a bench whose instruments answer from the traffic log ``log``.
+    Returns (first mismatch or "", records left per resource, recorded writes, writes reproduced)."""
     from dorlab.instruments.bench import open_bench
     from dorlab.simulator.recording import read_log
     from dorlab.simulator.replay import ReplayMismatch, ReplayVisaLibrary
 
-    log = Path(traffic) if traffic is not None else traffic_log_path(results)
-    if not log.exists():
-        raise ReplayError(f"no traffic log for {results} (looked for {log}); an exact replay needs the SCPI "
-                          "traffic recorded with the run")
-    records = read_log(log)
-    writes = sum(1 for r in records if r["direction"] == "write")
-    config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
+    writes = sum(1 for r in read_log(log) if r["direction"] == "write")
     library = ReplayVisaLibrary(log)
-    replayed_path = _fresh_path(out, "exact.csv")
     mismatch = ""
     bench = open_bench(config, visa_library=library, sleep=lambda seconds: None)
     try:
-        rectification_sweep(bench, replayed_path, recorded.settings, progress=progress)
+        run(bench)
     except ReplayMismatch as exc:
         mismatch = str(exc)
     except Exception as exc:  # noqa: BLE001 - any other failure is a divergence from the recording too
@@ -260,15 +265,28 @@ def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_confi
     remaining = library.remaining()
     left_writes = sum(1 for script in library.scripts.values() for r in script.records
                       if r["direction"] == "write")
+    if not mismatch and any(remaining.values()):
+        first = {k: v for k, v in remaining.items() if v}
+        mismatch = f"the procedure finished but the recording holds more traffic: {first} record(s) left"
+    return mismatch, remaining, writes, writes - left_writes
+
+
+def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_config, progress) -> ExactReplay:
+    log = Path(traffic) if traffic is not None else traffic_log_path(results)
+    if not log.exists():
+        raise ReplayError(f"no traffic log for {results} (looked for {log}); an exact replay needs the SCPI "
+                          "traffic recorded with the run")
+    config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
+    replayed_path = _fresh_path(out, "exact.csv")
+    mismatch, remaining, writes, matched_writes = _run_against_traffic(
+        log, config, lambda bench: rectification_sweep(bench, replayed_path, recorded.settings,
+                                                       progress=progress))
     replayed = load_sweep(replayed_path)
     identical = (replayed.n_points == recorded.n_points
                  and all(np.array_equal(replayed.columns[k], recorded.columns[k])
                          for k in ("index", "bias_current", "rectified_voltage", "standard_error",
                                    "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current")))
-    if not mismatch and any(remaining.values()):
-        first = {k: v for k, v in remaining.items() if v}
-        mismatch = f"the procedure finished but the recording holds more traffic: {first} record(s) left"
-    result = ExactReplay(results, log, not mismatch, writes - left_writes, writes, remaining, mismatch,
+    result = ExactReplay(results, log, not mismatch, matched_writes, writes, remaining, mismatch,
                          identical, replayed_path)
     result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
     _write_json(out / "exact.json", result.as_dict())
@@ -419,3 +437,166 @@ def record_sweep(path: str | Path, settings, *, world=None, seed: int | None = N
         bench.close()
         bench.visa_library.stop_recording()
     return sweep, log
+
+
+# ------------------------------------------------------------------------------------------ phase maps
+
+PHASE_MAP_TRAFFIC = "traffic.jsonl"  # a phase map's traffic log: <map dir>/traffic.jsonl
+
+
+@dataclass
+class PhaseMapComparison:
+    """A recorded phase map and the same map on the simulator: per-row vertex and locked amplitude of
+    each, and the V_dc residual over the grid."""
+
+    run_path: Path
+    out_dir: Path
+    settings: dict
+    frequencies: list[float]  # Hz
+    measured_vertex: list[float]  # A per row (NaN: not locked)
+    simulated_vertex: list[float]
+    measured_amplitude: list[float]  # V per row
+    simulated_amplitude: list[float]
+    residual_rms: float  # V over the points measured in both
+    residual_max: float
+    simulated_path: Path
+    files: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["run_path"], d["out_dir"], d["simulated_path"] = str(self.run_path), str(self.out_dir), \
+            str(self.simulated_path)
+        return d
+
+
+def record_phase_map(path: str | Path, settings, *, world=None, seed: int | None = None, diode=None,
+                     progress: bool = False):
+    """Take a phase map on a fresh simulated bench recording its traffic to ``<map>/traffic.jsonl``."""
+    from dorlab.procedures.phase_map import phase_map
+    from dorlab.procedures.wiring import simulated_bench
+    from dorlab.simulator.world import World
+
+    path = Path(path)
+    log = path / PHASE_MAP_TRAFFIC
+    if log.exists():
+        raise FileExistsError(f"{log} exists; a recording is never appended to another run's")
+    path.mkdir(parents=True, exist_ok=True)
+    if world is None:
+        world = World.default(diode=diode if diode is not None else default_simulated_diode(seed), seed=seed)
+    world.traffic_log = log
+    bench = simulated_bench(world)
+    try:
+        result = phase_map(bench, path, settings, progress=progress, plot=False)
+    finally:
+        bench.close()
+        bench.visa_library.stop_recording()
+    return result, log
+
+
+def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, bench_config, progress):
+    from dorlab.procedures.phase_map import load_phase_map, phase_map
+
+    recorded = load_phase_map(path)
+    if recorded.n_points == 0:
+        raise ReplayError(f"{path} holds no points")
+    out = Path(out_dir) if out_dir is not None else path.parent / f"replay-{path.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    if exact:
+        log = Path(traffic) if traffic is not None else path / PHASE_MAP_TRAFFIC
+        if not log.exists():
+            raise ReplayError(f"no traffic log for {path} (looked for {log}); an exact replay needs the SCPI "
+                              "traffic recorded with the run")
+        config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
+        target = _fresh_path(out, "exact-map")
+        mismatch, remaining, writes, matched = _run_against_traffic(
+            log, config, lambda bench: phase_map(bench, target, recorded.settings, progress=progress, plot=False))
+        replayed = load_phase_map(target) if (target / "phase_map.json").exists() else None
+        identical = replayed is not None and all(
+            np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True)
+            for k in ("rectified_voltage", "standard_error", "bias_current", "frequencies"))
+        result = ExactReplay(path, log, not mismatch, matched, writes, remaining, mismatch, identical, target)
+        result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
+        _write_json(out / "exact.json", result.as_dict())
+        (out / "exact.md").write_text(exact_markdown(result), encoding="utf-8")
+        return result
+    from dorlab.procedures.wiring import simulated_bench
+
+    if world is None and diode is None:
+        diode = default_simulated_diode(seed)
+    bench = simulated_bench(world) if world is not None else simulated_bench(seed=seed, diode=diode)
+    target = _fresh_path(out, "simulated-map")
+    try:
+        simulated = phase_map(bench, target, recorded.settings, progress=progress)
+    finally:
+        bench.close()
+    both = np.isfinite(recorded.rectified_voltage) & np.isfinite(simulated.rectified_voltage)
+    residual = (recorded.rectified_voltage - simulated.rectified_voltage)[both]
+    comparison = PhaseMapComparison(
+        path, out, recorded.settings.as_dict(), [float(f) for f in recorded.frequencies],
+        [float(v) for v in recorded.vertex_current], [float(v) for v in simulated.vertex_current],
+        [float(v) for v in recorded.locked_amplitude], [float(v) for v in simulated.locked_amplitude],
+        float(np.sqrt(np.mean(residual ** 2))) if residual.size else float("nan"),
+        float(np.max(np.abs(residual))) if residual.size else float("nan"), target)
+    comparison.files = {"csv": str(out / "comparison.csv"), "png": str(out / "comparison.png"),
+                        "json": str(out / "comparison.json"), "markdown": str(out / "comparison.md")}
+    _write_phase_map_csv(out / "comparison.csv", comparison)
+    _plot_phase_maps(out / "comparison.png", recorded, simulated)
+    _write_json(out / "comparison.json", comparison.as_dict())
+    (out / "comparison.md").write_text(phase_map_markdown(comparison), encoding="utf-8")
+    return comparison
+
+
+def _write_phase_map_csv(path: Path, c: PhaseMapComparison) -> None:
+    from dorlab.procedures.sweep import _format_value
+
+    lines = [f"# measured: {c.run_path}", f"# simulated: {c.simulated_path}",
+             "RF frequency (Hz),Measured vertex (A),Simulated vertex (A),Measured locked amplitude (V),"
+             "Simulated locked amplitude (V)"]
+    for row in zip(c.frequencies, c.measured_vertex, c.simulated_vertex, c.measured_amplitude,
+                   c.simulated_amplitude):
+        lines.append(",".join(_format_value(v) for v in row))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _plot_phase_maps(path: Path, measured, simulated) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
+    extent = None
+    if measured.bias_current.size > 1 and measured.frequencies.size > 1:
+        extent = [measured.bias_current[0] * 1e3, measured.bias_current[-1] * 1e3,
+                  measured.frequencies[0] * 1e-6, measured.frequencies[-1] * 1e-6]
+    v = np.concatenate([measured.rectified_voltage.ravel(), simulated.rectified_voltage.ravel()]) * 1e3
+    low, high = np.nanmin(v), np.nanmax(v)
+    for ax, data, title in ((axes[0], measured.rectified_voltage * 1e3, "measured"),
+                            (axes[1], simulated.rectified_voltage * 1e3, "simulated")):
+        image = ax.imshow(data, origin="lower", aspect="auto", extent=extent, vmin=low, vmax=high,
+                          interpolation="nearest")
+        ax.set_title(f"{title} V_dc (mV)")
+        ax.set_xlabel("I_dc (mA)")
+        ax.set_ylabel("f_ac (MHz)")
+    fig.colorbar(image, ax=axes[:2])
+    axes[2].plot(measured.vertex_current * 1e3, measured.frequencies * 1e-6, "o-", label="measured")
+    axes[2].plot(simulated.vertex_current * 1e3, simulated.frequencies * 1e-6, "s--", label="simulated")
+    axes[2].set_xlabel("vertex I_dc,0 (mA)")
+    axes[2].set_ylabel("f_ac (MHz)")
+    axes[2].legend()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def phase_map_markdown(c: PhaseMapComparison) -> str:
+    lines = [f"# Replay of the phase map `{c.run_path.name}` on the simulated bench", "",
+             "![measured vs simulated](comparison.png)", "",
+             "| f_ac (MHz) | measured I_dc,0 (mA) | simulated I_dc,0 (mA) | measured V_lock (mV) | "
+             "simulated V_lock (mV) |", "|---|---|---|---|---|"]
+    for f, mv, sv, ma, sa in zip(c.frequencies, c.measured_vertex, c.simulated_vertex, c.measured_amplitude,
+                                 c.simulated_amplitude):
+        lines.append(f"| {f / 1e6:.3f} | {_fmt(mv, 1e3)} | {_fmt(sv, 1e3)} | {_fmt(ma, 1e3)} | {_fmt(sa, 1e3)} |")
+    lines += ["", f"V_dc residual measured - simulated over the grid: rms {_fmt(c.residual_rms, 1e6)} uV, "
+                  f"max {_fmt(c.residual_max, 1e6)} uV.", "",
+              f"Simulated map: `{c.simulated_path.name}`; numbers: `comparison.json`, `comparison.csv`.", ""]
+    return "\n".join(lines)

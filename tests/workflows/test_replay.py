@@ -167,3 +167,20 @@ def test_llgs_run_replays_both_ways(tmp_path):
     peak = np.max(np.abs(sweep.rectified_voltage))
     assert peak > 1e-3 and c.residual_rms < 1e-4 * peak
     assert c.curve_correlation > 0.9999
+
+
+def test_phase_map_replays_both_ways(tmp_path):
+    from dorlab.procedures.phase_map import PhaseMapSettings
+
+    settings = PhaseMapSettings(780e6, 820e6, 3, -0.26e-3, -0.01e-3, 26, rf_current=RF_CURRENT, n_readings=2)
+    recorded, log = rp.record_phase_map(tmp_path / "map", settings, diode=PhenomenologicalDiode(), seed=2)
+    assert recorded.complete and log.exists()
+    exact = rp.replay(tmp_path / "map", exact=True, out_dir=tmp_path / "e")
+    assert exact.matched, exact.mismatch
+    assert exact.values_identical and exact.commands_matched == exact.commands_recorded
+    shifted = PhenomenologicalDiode(vertex_current=-0.124e-3)
+    c = rp.replay(tmp_path / "map", out_dir=tmp_path / "s", diode=shifted, seed=4)
+    np.testing.assert_allclose(np.array(c.simulated_vertex) - np.array(c.measured_vertex), 10e-6, atol=2e-6)
+    assert c.residual_max > 1e-4
+    assert "| f_ac (MHz) |" in (tmp_path / "s" / "comparison.md").read_text()
+    assert json.loads((tmp_path / "s" / "comparison.json").read_text())["frequencies"] == [780e6, 800e6, 820e6]
