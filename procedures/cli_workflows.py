@@ -109,16 +109,21 @@ def register(root: click.Group) -> None:
               help="SCPI traffic log (default: <run stem>.traffic.jsonl next to the run).")
 @click.option("--world", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Simulated world (TOML) modelling this lab's bench (default: the paper's bench).")
+@click.option("--bench", "bench_name", default=None,
+              help="With --exact: the bench file the run was taken with (default: the bench named in the "
+                   "run's header; it must produce the same commands).")
 @click.option("--phenomenological", is_flag=True,
               help="Simulate with the fast phenomenological diode instead of the LLGS macrospin.")
 @_seed_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def replay_command(run, exact, out_dir, traffic, world, phenomenological, seed, as_json):
+def replay_command(run, exact, out_dir, traffic, world, bench_name, phenomenological, seed, as_json):
     """Re-run a recorded RUN (a sweep results file, or a phase-map directory) on the simulator and
     compare, or --exact against its recorded SCPI traffic."""
     from dorlab.procedures.replay import ReplayError, replay
 
     kwargs = {}
+    if exact and bench_name is not None:
+        kwargs["bench_config"] = bench_name
     if not exact:
         if world is not None:
             from dorlab.simulator.world import World
@@ -325,7 +330,9 @@ def dor_job_command(input_path, bench_name, backend, operation, out_dir, filters
                              progress=not as_json)
     except KeyboardInterrupt as exc:
         _interrupted(exc)
-    except (DorJobError, FileExistsError, LookupError) as exc:
+    except FileExistsError as exc:
+        raise click.ClickException(f"{exc}; continue it with --resume DIR, or choose another --out") from exc
+    except (DorJobError, LookupError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()

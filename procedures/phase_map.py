@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from dorlab.calibration import fit
-from dorlab.procedures.sweep import (SweepFileError, SweepResult, SweepSettings, load_sweep,
+from dorlab.procedures.sweep import (SweepFileError, SweepSettings, load_sweep,
                                      rectification_sweep)
 
 MANIFEST = "phase_map.json"
