@@ -85,7 +85,7 @@ def encode(values, *, scale: float | None = None, clip: bool = False, name: str 
 def check_diode_input(x, *, name: str = "x") -> np.ndarray:
     """Return ``x`` as a float array after checking it lies in the diode input range [-1, 0]."""
     array = np.asarray(x, dtype=float)
-    if array.size:
+    if array.size and not (array.min() >= -1.0 and array.max() <= 0.0):  # NaN fails both comparisons
         bad = ~np.isfinite(array) | (array < -1.0) | (array > 0.0)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])

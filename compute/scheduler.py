@@ -641,10 +641,11 @@ class DorEngine:
         Emulated backends that declare ``ordered_reads = False`` (no bias to move) skip the sort unless the
         reads are being recorded.
         """
-        if getattr(self.backend, "ordered_reads", True) or self.record_reads:
-            order = np.argsort(x, kind="stable")
-        else:
-            order = np.arange(x.size)
+        if not (getattr(self.backend, "ordered_reads", True) or self.record_reads):
+            if hasattr(self.backend, "read_diode"):
+                return self.backend.read_diode(diode, x)
+            return np.asarray(self.backend.read(np.full(x.size, diode, dtype=np.int64), x), dtype=float)
+        order = np.argsort(x, kind="stable")
         voltage_sorted = np.asarray(self.backend.read(np.full(x.size, diode, dtype=np.int64), x[order]), dtype=float)
         if voltage_sorted.shape != (x.size,):
             raise ValueError(f"backend returned {voltage_sorted.shape} voltages for {x.size} reads")
@@ -655,16 +656,25 @@ class DorEngine:
         return voltage
 
     def _read_operands(self, diode, f_u, g_u, f_need, g_need, stats, log):
+        """Read every needed operand once on this diode; squares (NaN where not read) for F and G."""
         calibration = self.pool[diode]
-        x = np.concatenate([-f_u[f_need], -g_u[g_need]])
+        # the common case "every element" (sorted unique indices of full length) needs no gather or scatter
+        f_all, g_all = f_need.size == f_u.size, g_need.size == g_u.size
+        x = np.concatenate([-(f_u if f_all else f_u[f_need]), -(g_u if g_all else g_u[g_need])])
         role = np.concatenate([np.zeros(f_need.size, np.int8), np.ones(g_need.size, np.int8)])
         voltage = self._read_sorted(diode, x, role, log) if x.size else np.empty(0)
         stats.add_values(-x)
         squares = calibration.square_from_voltage(voltage)
-        f_sq = np.full(f_u.size, np.nan)
-        g_sq = np.full(g_u.size, np.nan)
-        f_sq[f_need] = squares[:f_need.size]
-        g_sq[g_need] = squares[f_need.size:]
+        if f_all:
+            f_sq = squares[:f_need.size]
+        else:
+            f_sq = np.full(f_u.size, np.nan)
+            f_sq[f_need] = squares[:f_need.size]
+        if g_all:
+            g_sq = squares[f_need.size:]
+        else:
+            g_sq = np.full(g_u.size, np.nan)
+            g_sq[g_need] = squares[f_need.size:]
         return f_sq, g_sq
 
     def _read_levels(self, work, diode, r0, r1, f, g, stats, log) -> np.ndarray:
