@@ -12,11 +12,13 @@ import click
 
 # Modules that add commands to the root group (in help order).
 COMMAND_MODULES = [
+    "dorlab.procedures.cli_demo",
     "dorlab.procedures.cli_bench",
     "dorlab.procedures.cli_calibrate",
     "dorlab.procedures.cli_reproduce",
     "dorlab.procedures.cli_simulate",
     "dorlab.procedures.cli_workflows",
+    "dorlab.procedures.cli_table1",
 ]
 
 

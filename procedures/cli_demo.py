@@ -1,0 +1,48 @@
+"""``dorlab demo``: the simulated lab session end to end (README's first command)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+
+def register(root: click.Group) -> None:
+    root.add_command(demo)
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("dorlab-demo"),
+              show_default=True, help="Folder for the report, plots, sweeps and the calibration store.")
+@click.option("--devices", "n_devices", type=click.IntRange(1, 16), default=3, show_default=True,
+              help="Simulated diodes in the pool (distinct devices around the mazza2022 preset).")
+@click.option("--products", "n_products", type=click.IntRange(2, 10_000), default=40, show_default=True,
+              help="Random products multiplied on the bench path.")
+@click.option("--image-size", type=click.IntRange(8, 512), default=96, show_default=True,
+              help="Side (pixels) of the photograph crop convolved on the model backend.")
+@click.option("--seed", type=int, default=2022, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def demo(out_dir: Path, n_devices: int, n_products: int, image_size: int, seed: int, as_json: bool) -> None:
+    """Calibrate a pool of simulated diodes, multiply on the bench path, convolve a photograph, and
+    write a report (no hardware, no server)."""
+    from dorlab.procedures.demo import DemoSettings, run_demo
+
+    settings = DemoSettings(out_dir=out_dir, n_devices=n_devices, n_products=n_products,
+                            image_size=image_size, seed=seed)
+    echo = (lambda message: click.echo(message, err=True)) if as_json else click.echo
+    t0 = time.perf_counter()
+    try:
+        report = run_demo(settings, echo=echo)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: every bench is in its safe state; sweeps so far are under "
+                   f"{out_dir / 'dorlab-data' / 'sweeps'}", err=True)
+        sys.exit(130)
+    elapsed = time.perf_counter() - t0
+    if as_json:
+        summary = report.as_dict()
+        summary["wall_time"] = elapsed
+        click.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        click.echo(f"done in {elapsed:.0f} s. Report: {report.report_path}")
