@@ -74,3 +74,34 @@ def test_bench_tasks_run_only_on_the_bench_worker():
         free = scale.map_tasks(where, [(i,) for i in range(20)], client=client)
     assert set(placed) == {"bench-worker"}
     assert set(free) <= {"bench-worker", "plain-worker"}
+
+
+def test_phase_map_on_cluster_equals_in_process():
+    from dorlab.simulator.presets import preset
+
+    device = preset("mazza2022")
+    frequencies = np.linspace(0.9e9, 1.5e9, 4)
+    biases = np.linspace(-0.15e-3, -0.25e-3, 3)
+    options = {"transient": 10e-9, "window": 3e-9, "n_windows": 2}
+    here = scale.phase_map(device, frequencies, biases, 50e-6, **options)
+    with scale.dask_client("local", n_workers=2) as client:
+        there = scale.phase_map(device, frequencies, biases, 50e-6, client=client, n_chunks=2, **options)
+    assert here.phase.shape == (4, 3)
+    np.testing.assert_array_equal(there.rf_frequency, frequencies)
+    np.testing.assert_array_equal(there.phase, here.phase)
+    np.testing.assert_array_equal(there.locked, here.locked)
+    np.testing.assert_array_equal(there.rectified_voltage, here.rectified_voltage)
+
+
+def test_pool_draw_monte_carlo_on_cluster_equals_in_process():
+    from dorlab.compute.fig5 import experimental_like_calibration
+
+    calibration = experimental_like_calibration()
+    here = scale.pool_draw_correlations(calibration, n_draws=4, n_pairs=300, seed=5)
+    with scale.dask_client("local", n_workers=2) as client:
+        there = scale.pool_draw_correlations(calibration, n_draws=4, n_pairs=300, seed=5, client=client)
+    assert there == here
+    assert len(set(here)) == 4  # distinct draws, not one draw repeated
+    assert all(0.9 < r <= 1.0 for r in here)
+    with pytest.raises(ValueError, match="n_draws = 0"):
+        scale.pool_draw_correlations(calibration, n_draws=0)
