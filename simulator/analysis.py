@@ -103,14 +103,17 @@ def _uniform(t: np.ndarray) -> float:
     return dt
 
 
-def frequency_fft(t: np.ndarray, x: np.ndarray, zero_pad: int = 4) -> float:
-    """Dominant frequency (Hz) of x(t): Hann-windowed FFT, peak refined by a parabola through the
-    log magnitudes of the three bins around the maximum (Gaussian interpolation)."""
+def frequency_fft(t: np.ndarray, x: np.ndarray, zero_pad: int = 4, band=None) -> float:
+    """Dominant frequency (Hz) of x(t), optionally within ``band`` = (f_lo, f_hi): Hann-windowed FFT,
+    peak refined by a parabola through the log magnitudes of the three bins around the maximum
+    (Gaussian interpolation)."""
     dt = _uniform(t)
     x = np.asarray(x, dtype=float) - np.mean(x)
     n = len(x) * zero_pad
     spec = np.abs(np.fft.rfft(x * np.hanning(len(x)), n))
-    k = int(np.argmax(spec[1:])) + 1
+    freqs = np.arange(len(spec)) / (n * dt)
+    allowed = freqs > 0 if band is None else (freqs >= band[0]) & (freqs <= band[1])
+    k = int(np.argmax(np.where(allowed, spec, -1.0)))
     if 1 <= k < len(spec) - 1 and min(spec[k - 1], spec[k + 1]) > 0:
         a, b, c = np.log(spec[k - 1]), np.log(spec[k]), np.log(spec[k + 1])
         denom = a - 2 * b + c
@@ -196,6 +199,24 @@ def locking_time(t: np.ndarray, signal: np.ndarray, rf_frequency: float, step_ti
         return 0.0
     half = periods_per_window / rf_frequency / 2
     return float(centres[bad[-1]] + half - step_time)
+
+
+def spectral_lock(t: np.ndarray, x: np.ndarray, rf_frequency: float, min_fraction: float = 0.9,
+                  guard_bins: int = 3) -> bool:
+    """Second lock test, in the frequency domain: at least ``min_fraction`` of the ac power of x(t)
+    (Hann-windowed spectrum) lies within ``guard_bins`` of multiples of f_ac/2. A locked orbit (1:1,
+    or 2:1 parametric) has only those lines; an unlocked one keeps its own frequency and the mixing
+    products, which fall between them."""
+    dt = _uniform(t)
+    x = np.asarray(x, dtype=float) - np.mean(x)
+    power = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    freqs = np.fft.rfftfreq(len(x), dt)
+    df = freqs[1]
+    half = rf_frequency / 2
+    distance = np.abs(freqs - np.round(freqs / half) * half)
+    near = (distance <= guard_bins * df) & (freqs > guard_bins * df)
+    total = power[freqs > guard_bins * df].sum()
+    return bool(total > 0 and power[near].sum() >= min_fraction * total)
 
 
 def fit_quadratic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:

@@ -164,6 +164,15 @@ _PRESETS = {
 }
 
 
+def register_preset(name: str, parameters: DeviceParameters, *, replace: bool = False) -> None:
+    """Make ``parameters`` available as ``preset(name)`` (e.g. a measured device)."""
+    if not isinstance(parameters, DeviceParameters):
+        raise ParameterError(f"expected DeviceParameters, got {type(parameters).__name__}")
+    if name in _PRESETS and not replace:
+        raise ParameterError(f"preset {name!r} exists; pass replace=True to overwrite it")
+    _PRESETS[name] = dataclasses.replace(parameters, name=name)
+
+
 def preset(name: str) -> DeviceParameters:
     """The named device. Known: ``mazza2022``."""
     try:

@@ -287,6 +287,7 @@ class OperatingPoint:
     sweep_agreement: float = float("nan")  # max |V_sweep - V_batch| / V_max over the window
     candidates_tried: int = 0
     device_digest: str = ""
+    locking_ratio: int = 1               # f_ac / f(m_x): 1 = injection locking, 2 = parametric
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -390,6 +391,23 @@ def _evaluate_candidate(device, rf_current, rf_frequency, lo, hi, i0, *, points,
                 vmax=float(np.polyval(coef, vertex)))
 
 
+def locking_ratio(parameters, bias_current: float, rf_current: float, rf_frequency: float, *,
+                  duration: float = 100e-9, time_step: float = 1e-12) -> int:
+    """n of n:1 locking at a drive: 1 when m_x's first harmonic at f_ac dominates its f_ac/2 component,
+    2 when the orbit runs at f_ac/2 (parametric locking). From the zero-current static state."""
+    device = _device(parameters)
+    params = llgs.pack_parameters(device)
+    dt, _ = _grid(rf_frequency, time_step, 1.0 / rf_frequency)
+    m0 = analysis.fixed_point(params, 0.0, (0, 0, 1))
+    trace, _ = llgs.simulate_trace(params, llgs.pack_drive(bias_current, rf_current, rf_frequency), m0,
+                                   duration, dt, stride=2)
+    tail = trace[:, 0] >= duration / 2
+    t, mx = trace[tail, 0], trace[tail, 1]
+    full = analysis.harmonic_amplitude(t, mx, rf_frequency)
+    half = analysis.harmonic_amplitude(t, mx, rf_frequency / 2)
+    return 1 if full >= half else 2
+
+
 def default_cache_dir() -> pathlib.Path:
     """``$DORLAB_CACHE_DIR`` or ``~/.cache/dorlab``."""
     return pathlib.Path(os.environ.get("DORLAB_CACHE_DIR", pathlib.Path.home() / ".cache" / "dorlab"))
@@ -402,19 +420,23 @@ PAPER_RF_FREQUENCY = 800e6
 def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=None,
                          bias_range=(-0.04e-3, -0.4e-3), coarse_points: int = 37, fine_points: int = 25,
                          r_squared_min: float = 0.999, min_width: float = 15e-6, time_step: float = 1e-12,
-                         verify_sweep: bool = True, cache: bool = True, cache_dir=None,
-                         progress=None) -> OperatingPoint:
+                         verify_sweep: bool = True, one_to_one: bool = False, cache: bool = True,
+                         cache_dir=None, progress=None) -> OperatingPoint:
     """Search (f_ac, I_ac) nearest to the paper's 800 MHz / 70.7 uA first, for a locked, same-orbit
     bias span where phi crosses 0 and V_dc is a parabola (R^2 >= ``r_squared_min`` over a window of at
     least ``min_width`` centred on the vertex). With ``verify_sweep`` the window is re-measured the way
     the bench does it (one diode, state carried, RF on/off per point) and must agree within 2 % of
-    V_max. The result is cached on disk by device digest and search settings."""
+    V_max. With ``one_to_one`` only 1:1 injection locking counts (m_x oscillates at f_ac, as in the
+    paper), not the 2:1 parametric locking the macrospin also shows (m_x at f_ac/2, the resistance
+    rectifying its second harmonic). For mazza2022 no 1:1 point exists on the default grid (on the
+    1:1 orbits phi stays above ~1.6 rad until the orbit jumps), so the default accepts both and the
+    result records ``locking_ratio``. The result is cached on disk by device digest and search settings."""
     device = _device(parameters)
     freqs = np.asarray(rf_frequencies if rf_frequencies is not None else np.arange(500e6, 2001e6, 50e6), float)
     amps = np.asarray(rf_currents if rf_currents is not None else (70.7e-6, 50e-6, 100e-6, 35e-6, 140e-6), float)
     settings = dict(freqs=freqs.tolist(), amps=amps.tolist(), bias_range=list(bias_range),
                     coarse_points=coarse_points, fine_points=fine_points, r2=r_squared_min,
-                    min_width=min_width, dt=time_step, verify=verify_sweep, version=1)
+                    min_width=min_width, dt=time_step, verify=verify_sweep, one_to_one=one_to_one, version=2)
     key = device.digest() + "-" + _hash(settings)
     path = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_file = path / f"operating_point_{key}.json"
@@ -439,6 +461,9 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
                 continue
             sel = result["sel"]
             window_currents = result["curve"].bias_current[sel]
+            ratio = locking_ratio(device, result["vertex"], a, f, time_step=time_step)
+            if one_to_one and ratio != 1:
+                continue
             agreement = float("nan")
             if verify_sweep:
                 sweep = rectification_curve(device, window_currents, a, f, mode="sweep", time_step=time_step)
@@ -454,7 +479,8 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
                 zero_phase_current=float(i0), max_rectified_voltage=result["vmax"],
                 parabola=tuple(float(c) for c in result["coef"]),
                 amplitude_variation=result["amplitude_variation"], phase_slope=result["phase_slope"],
-                sweep_agreement=agreement, candidates_tried=tried, device_digest=device.digest())
+                sweep_agreement=agreement, candidates_tried=tried, device_digest=device.digest(),
+                locking_ratio=ratio)
             if cache:
                 path.mkdir(parents=True, exist_ok=True)
                 tmp = cache_file.with_suffix(".tmp")

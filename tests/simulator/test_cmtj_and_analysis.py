@@ -92,3 +92,18 @@ def test_fit_quadratic_exact():
     x = np.linspace(-1, 1, 11)
     coef, r2 = analysis.fit_quadratic(x, 2 * x**2 - x + 3)
     assert np.allclose(coef, [2, -1, 3]) and r2 == pytest.approx(1.0)
+
+
+def test_spectral_lock_agrees_with_phase_lock(mazza):
+    from dorlab.simulator import studies
+
+    params = llgs.pack_parameters(mazza)
+    m0 = analysis.fixed_point(params, 0.0, (0, 0, 1))
+    # 1:1 locked, 2:1 (parametric) locked, unlocked
+    for bias, rf, f, expect in ((-0.1e-3, 70.7e-6, 800e6, True), (-0.17e-3, 50e-6, 1.2e9, True),
+                                (-0.07e-3, 70.7e-6, 800e6, False)):
+        trace, _ = llgs.simulate_trace(params, llgs.pack_drive(bias, rf, f), m0, 100e-9, 1e-12, stride=5)
+        tail = trace[:, 0] > 50e-9
+        assert analysis.spectral_lock(trace[tail, 0], trace[tail, 1], f) is expect
+        curve = studies.rectification_curve(mazza, [bias], rf, f)
+        assert bool(curve.locked[0]) is expect

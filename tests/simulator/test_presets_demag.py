@@ -95,3 +95,13 @@ def test_torque_prefactor_variants(mazza):
 def test_digest_tracks_physics_only(mazza):
     assert mazza.digest() == mazza.replace(name="other").digest()
     assert mazza.digest() != mazza.replace(damping=0.03).digest()
+
+
+def test_register_preset():
+    from dorlab.simulator.presets import register_preset
+
+    register_preset("thin_test_device", DeviceParameters(thickness=1.5e-9))
+    assert preset("thin_test_device").thickness == 1.5e-9
+    assert preset("thin_test_device").name == "thin_test_device"
+    with pytest.raises(ParameterError, match="exists"):
+        register_preset("thin_test_device", DeviceParameters())

@@ -133,3 +133,11 @@ def test_cli_bad_preset():
     result = CliRunner().invoke(cli, ["simulate", "transient", "--preset", "nope"])
     assert result.exit_code != 0
     assert "unknown preset" in result.output
+
+
+def test_locking_ratio_distinguishes_parametric_locking(operating_point, mazza):
+    op, _ = operating_point
+    assert op.locking_ratio == studies.locking_ratio(mazza, op.vertex_current, op.rf_current, op.rf_frequency)
+    # m_x at 1.2 GHz drive and -0.17 mA runs at 600 MHz (2:1); at 800 MHz and -0.1 mA it follows f_ac (1:1)
+    assert studies.locking_ratio(mazza, -0.17e-3, 50e-6, 1.2e9) == 2
+    assert studies.locking_ratio(mazza, -0.1e-3, 70.7e-6, 800e6) == 1
