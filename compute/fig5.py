@@ -126,23 +126,28 @@ def random_products(engine, n_pairs: int = 200, *, seed: int = 0) -> ProductsRes
     return ProductsResult(f, g, result.values, ideal, correlation(result.values, ideal), result.accounting)
 
 
-def random_filter_bank(n_filters: int, *, seed: int = 0, size: int = 3) -> np.ndarray:
-    """Filters with weights uniform in [-1, 1], each normalised to max |w| = 1.
+def random_filter_bank(n_filters: int, *, seed: int = 0, size: int = 3, normalise: bool = True) -> np.ndarray:
+    """Filters with weights uniform in [-1, 1]; with ``normalise`` each is rescaled to max |w| = 1.
 
     A correlation coefficient does not depend on a filter's scale, so normalising each filter gives every
     filter the full input range, as when it is convolved on its own."""
     rng = np.random.default_rng(seed)
     filters = rng.uniform(-1.0, 1.0, (n_filters, size, size))
-    return filters / np.max(np.abs(filters), axis=(1, 2), keepdims=True)
+    if normalise:
+        filters = filters / np.max(np.abs(filters), axis=(1, 2), keepdims=True)
+    return filters
 
 
 def random_filters(engine, image, n_filters: int = 10_000, *, seed: int = 0, batch: int = 256,
-                   progress=None) -> FiltersResult:
-    """Convolve ``image`` with ``n_filters`` random 3 x 3 filters by DOR; r of each with the ideal one."""
+                   rescale_filters: bool = True, progress=None) -> FiltersResult:
+    """Convolve ``image`` with ``n_filters`` random 3 x 3 filters by DOR; r of each with the ideal one.
+
+    ``rescale_filters=False`` feeds the weights to the diodes as they are (unit scale, |w| <= 1), as the
+    paper's inputs in [-1, 0] suggest, instead of stretching each filter over the full input range."""
     from dorlab.compute.convolution import correlations_per_filter
 
     image = np.asarray(image, dtype=float)
-    filters = random_filter_bank(n_filters, seed=seed)
+    filters = random_filter_bank(n_filters, seed=seed, normalise=rescale_filters)
     correlations = np.empty(n_filters)
     accounting = []
     for start in range(0, n_filters, batch):
@@ -156,10 +161,11 @@ def random_filters(engine, image, n_filters: int = 10_000, *, seed: int = 0, bat
     return FiltersResult(correlations, float(np.mean(correlations)), float(np.std(correlations)), accounting)
 
 
-def blur(engine, image) -> BlurResult:
-    """Fig. 5(e-g): the 3 x 3 equal-weight blur, DOR against ideal."""
+def blur(engine, image, *, rescale_filters: bool = True) -> BlurResult:
+    """Fig. 5(e-g): the 3 x 3 equal-weight blur, DOR against ideal. With ``rescale_filters`` the weights 1/9
+    are stretched to the full input range (read at x = -1); without, they are read at x = -1/9."""
     image = np.asarray(image, dtype=float)
-    result = engine.conv2d(image, BLUR_FILTER[None])
+    result = engine.conv2d(image, BLUR_FILTER[None], scale_filters=None if rescale_filters else 1.0)
     ideal = convolve_ideal(image, BLUR_FILTER[None])
     return BlurResult(image, ideal[0], result.values[0], correlation(result.values, ideal), result.accounting)
 

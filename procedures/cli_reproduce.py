@@ -99,7 +99,7 @@ def _open_bench(name: str, seed, sim_diode: str):
 def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_filters: int = 10_000,
              image_size: int = 128, seed: int = 0, read_noise: bool = True, variation: float = 0.0,
              bench=None, n_readings: int = 5, log_path=None, compare_model: bool = True, plot_dir=None,
-             progress: bool = False) -> dict:
+             rescale_filters: bool = True, progress: bool = False) -> dict:
     """The Fig. 5 experiments on one calibrated diode; returns the JSON-ready result."""
     import numpy as np
 
@@ -127,11 +127,11 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
 
         bar = tqdm(total=n_filters, desc="filters", unit="filter")
     products = random_products(engine, n_products, seed=seed)
-    filters = random_filters(engine, image, n_filters, seed=seed, batch=256,
+    filters = random_filters(engine, image, n_filters, seed=seed, batch=256, rescale_filters=rescale_filters,
                              progress=None if bar is None else bar.update)
     if bar is not None:
         bar.close()
-    blurred = blur(engine, image)
+    blurred = blur(engine, image, rescale_filters=rescale_filters)
     reads = products.accounting.reads + sum(a.reads for a in filters.accounting) + blurred.accounting.reads
     n_prod = (products.accounting.products + sum(a.products for a in filters.accounting)
               + blurred.accounting.products)
@@ -147,15 +147,16 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
         "workload": {"n_products": n_products, "n_filters": n_filters, "image": "matplotlib sample "
                      "grace_hopper.jpg (Pillow), grayscale, block-averaged and centre-cropped",
                      "image_shape": list(image.shape), "seed": seed, "read_noise": read_noise,
-                     "variation": variation},
+                     "variation": variation,
+                     "filter_encoding": "rescaled" if rescale_filters else "unit"},
         "accounting": {"reads": reads, "products": n_prod, "reads_per_product": reads / n_prod,
                        "products_part": products.accounting.as_dict(), "blur_part": blurred.accounting.as_dict()},
     }
     if backend == "bench" and compare_model:
         model = model_engine()
         model_products = random_products(model, n_products, seed=seed)
-        model_filters = random_filters(model, image, n_filters, seed=seed)
-        model_blur = blur(model, image)
+        model_filters = random_filters(model, image, n_filters, seed=seed, rescale_filters=rescale_filters)
+        model_blur = blur(model, image, rescale_filters=rescale_filters)
         difference = products.dor - model_products.dor
         standard_error = float(np.median(engine.backend.standard_errors)) if engine.backend.standard_errors else 0.0
         model_sigma = float(np.median(ModelBackend([calibration]).kernels[0].sigma)) if read_noise else 0.0
@@ -189,6 +190,9 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
 @click.option("--variation", type=float, default=0.0, show_default=True,
               help="Model backend: device-to-device variation of the parabola parameters (0.025 = Table I b).")
 @click.option("--no-read-noise", is_flag=True, help="Model backend without read noise.")
+@click.option("--filter-encoding", type=click.Choice(["rescaled", "unit"]), default="rescaled", show_default=True,
+              help="rescaled: each filter stretched over the input range; unit: weights read as they are "
+                   "(blur weights at x = -1/9), closer to the paper's setting.")
 @click.option("--bench", "bench_name", default="sim", show_default=True, help="Bench name or file (bench backend).")
 @click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological"]), default="llgs", show_default=True)
 @click.option("--bench-seed", type=int, default=None, help="Simulator seed (sim bench).")
@@ -198,7 +202,7 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
               help="Write Fig. 5(a), 5(c) and 5(d-g) PNGs into this directory.")
 @click.option("--no-progress", is_flag=True)
 def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, seed, variation, no_read_noise,
-         bench_name, sim_diode, bench_seed, n_readings, as_json, plot_dir, no_progress) -> None:
+         filter_encoding, bench_name, sim_diode, bench_seed, n_readings, as_json, plot_dir, no_progress) -> None:
     """Fig. 5: DOR products, random-filter and blur convolutions against the ideal (T9-T11)."""
     calibration, root = _load_calibration(device, curve, data_dir)
     if n_filters is None:
@@ -222,7 +226,7 @@ def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, se
         result = run_fig5(calibration, backend=backend, n_products=n_products, n_filters=n_filters,
                           image_size=image_size, seed=seed, read_noise=not no_read_noise, variation=variation,
                           bench=bench, n_readings=n_readings, log_path=log_path, plot_dir=plot_dir,
-                          progress=not (no_progress or as_json))
+                          rescale_filters=filter_encoding == "rescaled", progress=not (no_progress or as_json))
     finally:
         if bench is not None:
             bench.close()

@@ -81,3 +81,14 @@ def test_random_filter_bank_is_normalised_per_filter():
     assert bank.shape == (50, 3, 3)
     np.testing.assert_allclose(np.max(np.abs(bank), axis=(1, 2)), 1.0)
     assert np.any(bank < 0) and np.any(bank > 0)
+
+
+def test_unit_filter_encoding_reads_blur_weights_at_one_ninth():
+    cal = experimental_like_calibration()
+    image = natural_image(24)
+    rescaled = blur(DorEngine([cal], ModelBackend([cal], read_noise=False)), image)
+    unit = blur(DorEngine([cal], ModelBackend([cal], read_noise=False)), image, rescale_filters=False)
+    # small weights use the flat top of the curve, where its deviation from the parabola weighs most
+    assert unit.correlation < rescaled.correlation
+    bank = random_filter_bank(20, seed=1, normalise=False)
+    assert np.max(np.abs(bank)) <= 1 and not np.allclose(np.max(np.abs(bank), axis=(1, 2)), 1.0)
