@@ -248,6 +248,8 @@ def register(root: click.Group) -> None:
                        f"parabola R^2 {op.parabola_r_squared:.5f}, V_max {op.max_rectified_voltage * 1e3:.3f} mV")
             click.echo(f"sqrt(p) variation {op.amplitude_variation * 100:.1f} %, bench-like sweep agrees to "
                        f"{op.sweep_agreement * 100:.3f} % of V_max")
+            kind = "injection (1:1)" if op.locking_ratio == 1 else f"parametric ({op.locking_ratio}:1, m_x at f_ac/{op.locking_ratio})"
+            click.echo(f"locking: {kind}")
         if plot_path:
             import numpy as np
 

@@ -436,7 +436,7 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
     amps = np.asarray(rf_currents if rf_currents is not None else (70.7e-6, 50e-6, 100e-6, 35e-6, 140e-6), float)
     settings = dict(freqs=freqs.tolist(), amps=amps.tolist(), bias_range=list(bias_range),
                     coarse_points=coarse_points, fine_points=fine_points, r2=r_squared_min,
-                    min_width=min_width, dt=time_step, verify=verify_sweep, one_to_one=one_to_one, version=2)
+                    min_width=min_width, dt=time_step, verify=verify_sweep, one_to_one=one_to_one, version=3)
     key = device.digest() + "-" + _hash(settings)
     path = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_file = path / f"operating_point_{key}.json"
@@ -451,7 +451,8 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
         tried += 1
         if progress:
             progress(f, a)
-        coarse = rectification_curve(device, bias, a, f, transient=40e-9, window=5e-9, time_step=time_step)
+        # coarse screening at twice the step: RK4 at 2 ps is ample to classify locked runs (<= 2 GHz)
+        coarse = rectification_curve(device, bias, a, f, transient=40e-9, window=5e-9, time_step=2 * time_step)
         for lo, hi, i0 in _candidate_windows(coarse):
             step = abs(bias[1] - bias[0])
             result = _evaluate_candidate(device, a, f, lo - step * 0.5 * np.sign(bias[1] - bias[0]) * 0,
