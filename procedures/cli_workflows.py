@@ -232,12 +232,14 @@ def recalibrate_command(bench_name, data_dir, max_age, tolerance, devices, dry_r
 @click.option("--n-readings", type=int, default=5, show_default=True)
 @click.option("--device", default="", help="Device name recorded with the map.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted map in OUT_DIR with its own settings.")
+@click.option("--record", is_flag=True,
+              help="With --bench sim: record the SCPI traffic to OUT_DIR/traffic.jsonl (for replay --exact).")
 @_seed_option
 @_phenomenological_option
 @click.option("--json", "as_json", is_flag=True)
 def phase_map_command(bench_name, out_dir, frequency_from, frequency_to, frequency_points, bias_from, bias_to,
-                      bias_points, rf_current, rf_power_dbm, n_readings, device, resume, seed, phenomenological,
-                      as_json):
+                      bias_points, rf_current, rf_power_dbm, n_readings, device, resume, record, seed,
+                      phenomenological, as_json):
     """Measure a phase map V_dc(f_ac, I_dc) into OUT_DIR (one sweep file per f_ac; phase from V_dc)."""
     from dorlab.procedures.phase_map import PhaseMapSettings, phase_map
 
@@ -253,8 +255,13 @@ def phase_map_command(bench_name, out_dir, frequency_from, frequency_to, frequen
                                         n_readings=n_readings, device=device)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
+    if record and (bench_name != "sim" or resume):
+        raise click.UsageError("--record works with --bench sim on a new map (the simulator records its own "
+                               "traffic; a lab recording needs a recording VISA layer)")
     try:
-        with _open_bench(bench_name, seed, phenomenological) as bench:
+        bench = _recording_sim_bench(out_dir, seed, phenomenological) if record \
+            else _open_bench(bench_name, seed, phenomenological)
+        with bench:
             result = phase_map(bench, out_dir, settings, resume=resume, progress=not as_json)
     except KeyboardInterrupt as exc:
         _interrupted(exc)
@@ -272,6 +279,27 @@ def phase_map_command(bench_name, out_dir, frequency_from, frequency_to, frequen
             vertex = f"{i0 * 1e3:.5f} mA" if math.isfinite(i0) else "not locked"
             click.echo(f"  f_ac {f / 1e6:10.3f} MHz: I_dc,0 {vertex}")
         click.echo(f"map: {summary['files']['summary']}  plot: {summary['files']['plot']}")
+
+
+def _recording_sim_bench(out_dir: Path, seed, phenomenological: bool):
+    """A fresh simulated bench whose library records from the first session on."""
+    from dorlab.procedures.replay import PHASE_MAP_TRAFFIC, default_simulated_diode
+    from dorlab.procedures.wiring import simulated_bench
+    from dorlab.simulator.world import World
+
+    log = Path(out_dir) / PHASE_MAP_TRAFFIC
+    if log.exists():
+        raise click.ClickException(f"{log} exists; choose a new OUT_DIR")
+    if phenomenological:
+        from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+        diode = PhenomenologicalDiode()
+    else:
+        diode = default_simulated_diode(seed)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    world = World.default(diode=diode, seed=seed)
+    world.traffic_log = log
+    return simulated_bench(world)
 
 
 # ------------------------------------------------------------------------------------------ DOR job

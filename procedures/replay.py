@@ -20,7 +20,8 @@ row of each, and the residual over the grid.
 
 ``replay(run, exact=True)`` re-runs the procedure against ``ReplayVisaLibrary`` serving the recorded
 traffic: every command the procedure sends must be the recorded one, in order, per instrument, and every
-reading it gets is the recorded reply. It reports whether every command matched and whether the re-run
+reading it gets is the recorded reply. The procedure runs inside ``with bench:`` as every dorlab command
+(and ``record_sweep`` / ``record_phase_map``) runs it, so the closing safe state is part of the script. It reports whether every command matched and whether the re-run
 reproduced the recorded values (``exact.json`` / ``exact.md``): a regression test of the procedure code
 against captured lab traffic.
 """
@@ -255,13 +256,12 @@ def _run_against_traffic(log: Path, config, run) -> tuple[str, dict[str, int], i
     mismatch = ""
     bench = open_bench(config, visa_library=library, sleep=lambda seconds: None)
     try:
-        run(bench)
+        with bench:  # as every dorlab command runs a procedure: safe state and close on the way out
+            run(bench)
     except ReplayMismatch as exc:
         mismatch = str(exc)
     except Exception as exc:  # noqa: BLE001 - any other failure is a divergence from the recording too
         mismatch = f"{type(exc).__name__}: {exc}"
-    finally:
-        bench.close()
     remaining = library.remaining()
     left_writes = sum(1 for script in library.scripts.values() for r in script.records
                       if r["direction"] == "write")
@@ -432,9 +432,9 @@ def record_sweep(path: str | Path, settings, *, world=None, seed: int | None = N
     world.traffic_log = log
     bench = simulated_bench(world)
     try:
-        sweep = rectification_sweep(bench, path, settings, progress=progress)
+        with bench:
+            sweep = rectification_sweep(bench, path, settings, progress=progress)
     finally:
-        bench.close()
         bench.visa_library.stop_recording()
     return sweep, log
 
@@ -486,9 +486,9 @@ def record_phase_map(path: str | Path, settings, *, world=None, seed: int | None
     world.traffic_log = log
     bench = simulated_bench(world)
     try:
-        result = phase_map(bench, path, settings, progress=progress, plot=False)
+        with bench:
+            result = phase_map(bench, path, settings, progress=progress, plot=False)
     finally:
-        bench.close()
         bench.visa_library.stop_recording()
     return result, log
 

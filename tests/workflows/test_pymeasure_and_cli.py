@@ -105,12 +105,16 @@ def test_cli_phase_map_on_the_simulated_bench(tmp_path):
     out = tmp_path / "map"
     result = CliRunner().invoke(cli, ["phase-map", "--bench", "sim", "--phenomenological", str(out),
                                       "--f-points", "2", "--bias-points", "26", "--n-readings", "2",
-                                      "--seed", "1", "--json"])
+                                      "--seed", "1", "--record", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["complete"] and summary["points"] == 52
     assert all(v is not None for v in summary["vertex_current"])  # locking found in each row
     assert pm.load_phase_map(out).complete
+    # recorded: the map replays exactly from the command line
+    exact = CliRunner().invoke(cli, ["replay", str(out), "--exact", "--out", str(tmp_path / "e"), "--json"])
+    assert exact.exit_code == 0, exact.output
+    assert json.loads(exact.output)["matched"] is True
 
 
 @pytest.mark.parametrize("text, seconds", [("3600", 3600.0), ("90s", 90.0), ("30m", 1800.0), ("12h", 43200.0),
