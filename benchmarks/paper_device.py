@@ -65,10 +65,13 @@ def compute(device) -> list[dict]:
                      ours=(f"no single-orbit parabola: {len(runs)} locked runs, largest V_dc "
                            f"{paper_curve.rectified_voltage[vmax_k] * 1e3:.2f} mV at {bias[vmax_k] * 1e3:.3f}; "
                            f"search -> {op.rf_frequency / 1e6:.0f} MHz / {op.rf_current * 1e6:.1f} uA: "
-                           f"vertex {op.vertex_current * 1e3:.4f}, R^2 {op.parabola_r_squared:.4f}"),
+                           f"vertex {op.vertex_current * 1e3:.4f}, R^2 {op.parabola_r_squared:.4f}, "
+                           f"{op.locking_ratio}:1 locking"),
                      reason="near -0.134 mA the driven macrospin switches between two large orbits "
                             "(sqrt(p) ~1.06 for |I| < 0.13 mA, ~0.97 beyond 0.16 mA), so phi jumps instead of "
-                            "crossing 0 on one orbit; the searched drive has phi = 0 inside one locked orbit."))
+                            "crossing 0 on one orbit (on the 1:1 orbits phi stays above ~1.6 rad); the searched drive has "
+                            "phi = 0 inside one locked orbit, reached by 2:1 parametric locking (m_x at f_ac/2, "
+                            "free-running f0 ~ 0.6 GHz there), which a uniform mode with this red shift allows."))
     window = np.linspace(op.bias_from, op.bias_to, 21)
     opc = studies.rectification_curve(device, window, op.rf_current, op.rf_frequency)
     lin_coef = np.polyfit(window, opc.phase, 1)
