@@ -71,7 +71,8 @@ class HardwareModel:
     Power of a read: I_dc^2 R + (1/2) I_ac^2 R, dissipated over the locking time.
     Maximum velocity: three diodes per multiplier, a product takes locking + adder, no reuse (three reads per
     product), floor(pool / 3) multipliers (at least one). Minimum area: one diode per multiplier, its reads
-    in sequence (with operand reuse, which needs the memory the paper mentions) plus one addition per product.
+    in sequence (with operand reuse, which needs the memory the paper mentions) plus one addition per product;
+    ``minimum_area_time_without_reuse`` is the paper's estimate, three locking times per product.
     """
 
     locking_time: float = 10e-9  # s
@@ -103,6 +104,7 @@ class Accounting:
     maximum_velocity_energy: float
     minimum_area_time: float
     minimum_area_energy: float
+    minimum_area_time_without_reuse: float
     constants: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -810,6 +812,7 @@ class DorEngine:
             minimum_area_time=(math.ceil(max(reads_by_diode, default=0)) * hw.locking_time
                                + math.ceil(products / pool_size) * hw.adder_time),
             minimum_area_energy=power_sum * hw.locking_time,
+            minimum_area_time_without_reuse=math.ceil(products / pool_size) * (3 * hw.locking_time + hw.adder_time),
             constants={"lab_bench": asdict(bench), "lab_bench_read_time": bench.read_time,
                        "hardware": asdict(hw), "maximum_velocity_multipliers": multipliers,
                        "minimum_area_multipliers": pool_size},

@@ -47,6 +47,10 @@ def test_reuse_counts_28x28_with_16_filters(calibration, rng):
     assert acc.products == 26 * 26 * 9 * 16 == 97344
     assert acc.difference_reads == 97344 and acc.operand_reads == 784 + 144
     assert acc.reads == 98272 and acc.reads_per_product == pytest.approx(1.00953, abs=1e-5)
+    # with reuse one diode is as fast as the three-diode multiplier; without, 3 locking times per product
+    assert acc.minimum_area_time == pytest.approx(98272 * 10e-9 + 97344 * 5e-9)
+    assert acc.maximum_velocity_time == pytest.approx(97344 * 15e-9)
+    assert acc.minimum_area_time_without_reuse == pytest.approx(97344 * 35e-9)
 
 
 def test_reuse_counts_matmul_and_broadcast_multiply(calibration, rng):
@@ -117,6 +121,7 @@ def test_accounting_formulas(calibration):
     assert acc.maximum_velocity_energy == pytest.approx(3 * power.mean() * 10e-9, rel=1e-12)
     assert acc.maximum_velocity_time == pytest.approx(15e-9)
     assert acc.minimum_area_time == pytest.approx(3 * 10e-9 + 5e-9)
+    assert acc.minimum_area_time_without_reuse == pytest.approx(3 * 10e-9 + 5e-9)
     assert bench.read_time == pytest.approx(0.05 + 10 * 0.02 + 0.04)
     travel = calibration.input_span_current * 0.25
     assert acc.bias_travel_current == pytest.approx(travel)
