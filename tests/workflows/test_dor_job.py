@@ -151,3 +151,17 @@ def test_cli_dor_job_on_the_model_backend(calibrated, pairs_csv, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["values"] == 40 and summary["correlation_with_exact"] > 0.999
+
+
+def test_convolution_of_an_image_stack_with_filters_from_a_file(calibrated, tmp_path):
+    store, _ = calibrated
+    rng = np.random.default_rng(7)
+    images = rng.random((2, 9, 8))
+    filters = rng.uniform(-1, 1, (2, 3, 2))
+    np.save(tmp_path / "stack.npy", images)
+    np.save(tmp_path / "filters.npy", filters)
+    result = dj.dor_job(None, store, tmp_path / "stack.npy", tmp_path / "job",
+                        dj.DorJobSettings("conv", backend="ideal", chunk=3, filters=str(tmp_path / "filters.npy")),
+                        progress=False)
+    assert result.values.shape == (2, 2, 7, 7)
+    np.testing.assert_allclose(result.values, convolve_ideal(images, filters), atol=1e-9)

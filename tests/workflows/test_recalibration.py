@@ -181,3 +181,16 @@ def test_interrupted_recalibration_sweep_is_resumed_not_restarted(fleet):
     assert store.run(by["d_drift"].new_run_id).sweep_path == str(cut[0])
     checks = by["d_drift"].checks
     assert len(checks) == 3 and checks[0].x == -1.0  # the decision was taken from the log, not re-measured
+
+
+def test_one_bench_for_one_device(store):
+    bench = phenomenological_bench(seed=6)
+    assert calibrate_device(bench, store, "solo", calibration_settings()).accepted
+    report = rc.recalibrate(bench, store, rc.RecalibrationPolicy(max_age=HOUR))
+    assert [(d.device, d.reason, d.action) for d in report.decisions] == [("solo", "ok", "kept")]
+    replace_diode(bench, vertex_current=-0.150e-3, oscillation_amplitude=0.4)
+    report = rc.recalibrate(bench, store, rc.RecalibrationPolicy(max_age=HOUR))
+    assert report.recalibrated() == ["solo"]
+    assert store.active("solo").c_prime == pytest.approx(0.8 * store.calibration(1).c_prime, rel=0.02)
+    assert_safe(bench)
+    bench.close()
