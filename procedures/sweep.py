@@ -194,18 +194,10 @@ class RectificationSweepProcedure(Procedure):
                 self.bench_object = None
 
 
-# s: each averaging sub-window of the LLGS diode behind a "sim" bench opened by name. A nanovoltmeter
-# integrates for a power-line cycle (~17 ms), so any simulated window is far shorter than the physical
-# average; the diode's default 4 x 5 ns leaves ~45 uV of RF-off scatter at 0.2 mA (the free-running
-# oscillation is not averaged over whole periods), 4 x 20 ns brings it to a few uV, which a
-# calibration needs (its parabola swing is ~0.5 mV).
-SIM_AVERAGING_WINDOW = 20e-9
-
-
 def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs"):
     """A bench by name or file. "sim" is a fresh simulated bench (wired by ``procedures.wiring``) around
-    an LLGS mazza2022 diode averaged over ``SIM_AVERAGING_WINDOW``, or the phenomenological diode
-    (``sim_diode="phenomenological"``, Eq. 6, fast)."""
+    the default LLGS mazza2022 diode, or the phenomenological diode (``sim_diode="phenomenological"``,
+    Eq. 6, fast)."""
     if name == "sim":
         from dorlab.procedures.wiring import simulated_bench
 
@@ -214,9 +206,7 @@ def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "ll
 
             diode = PhenomenologicalDiode()
         elif sim_diode == "llgs":
-            from dorlab.simulator.diode import LlgsDiode
-
-            diode = LlgsDiode(window=SIM_AVERAGING_WINDOW, seed=seed)
+            diode = None  # the world's default: an LlgsDiode of preset mazza2022
         else:
             raise ValueError(f"sim_diode {sim_diode!r}; use 'llgs' or 'phenomenological'")
         return simulated_bench(seed=seed, diode=diode)
