@@ -139,6 +139,194 @@ def _read_many(kind, a_true, c_true, voltage, sigma, noise, seed_key, drift_per_
                                 normal_table, magnitude[i], counter0 + i)
 
 
+# ------------------------------------------------------------------------------------------ fused product kernels
+# The scheduler's products on an emulated diode: operand squares were read beforehand, the P(F - G) read of
+# every product is evaluated here. They live in this module, beside the read primitives they inline, because
+# numba's on-disk cache does not notice changes in another module's functions.
+MODE_CACHED = 0  # P(F - G) looked up per quantised level
+MODE_PARABOLA = 1  # exact parabola (ideal backend)
+MODE_TABLE = 2  # emulated curve on a uniform grid, with noise and drift
+
+
+@njit(cache=True, inline="always")
+def _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, seed_key, normal_table, drift_square,
+                    level_square, d, c):
+    """x^2 decoded from one read at x = -d (read counter c), in the decoding diode's square units.
+
+    ``square_table`` carries one padding node past x = 0 so the interpolation needs no clamp.
+    """
+    if mode == MODE_CACHED:
+        return level_square[np.int64(d * (level_square.shape[0] - 1) + 0.5)]
+    if mode == MODE_PARABOLA:
+        return alpha * d * d + beta + drift_square * c
+    last = square_table.shape[0] - 2
+    position = (1.0 - d) * last
+    i = np.int64(position)
+    f = position - i
+    square = square_table[i] + f * (square_table[i + 1] - square_table[i]) + drift_square * c
+    if noise:
+        square += square_sigma[i] * normal_from_hash(noise_hash(seed_key, c), normal_table)
+    return square
+
+
+@njit(cache=True, inline="always")
+def _conv_block(mode, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0, ho_count, wo_count,
+                alpha, beta, square_table, square_sigma, noise, seed_key, drift_square, normal_table, counter0,
+                level_square, out, out_scale):
+    """Rows lo..hi; for each row the taps are the outer loop and the output pixels the inner one, so the
+    inner loop streams along an image row. Read counter of (row r, pixel wo, tap t): r * wo_count * taps
+    + wo * taps + t (relative to r0), the order in which a single diode would take them pixel by pixel."""
+    n_filters, kh, kw = f_u.shape
+    taps = kh * kw
+    acc = np.empty(wo_count)
+    sum_d = 0.0
+    sum_d2 = 0.0
+    d_min = 2.0
+    d_max = -1.0
+    for r in range(lo, hi):
+        ho = r % ho_count
+        t = r // ho_count
+        k = t % n_filters
+        ni = t // n_filters - n_first
+        for wo in range(wo_count):
+            acc[wo] = 0.0
+        for i in range(kh):
+            for j in range(kw):
+                v = f_u[k, i, j]
+                sign_g = f_s[k, i, j]
+                square_g = f_sq[k, i, j]
+                base = counter0 + (r - r0) * wo_count * taps + i * kw + j
+                for wo in range(wo_count):
+                    d = abs(img_u[ni, ho + i, wo + j] - v)
+                    square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, seed_key,
+                                             normal_table, drift_square, level_square, d, base + wo * taps)
+                    if mode != MODE_CACHED:
+                        sum_d += d
+                        sum_d2 += d * d
+                        d_min = min(d_min, d)
+                        d_max = max(d_max, d)
+                    acc[wo] += img_s[ni, ho + i, wo + j] * sign_g * (img_sq[ni, ho + i, wo + j] + square_g - square)
+        for wo in range(wo_count):
+            out[r * wo_count + wo] = out_scale * acc[wo]
+    return sum_d, sum_d2, d_min, d_max
+
+
+@njit(cache=True, parallel=True)
+def _conv_kernel(mode, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0, r1, ho_count, wo_count,
+                 alpha, beta, square_table, square_sigma, noise, seed_key, drift_square, normal_table,
+                 counter0, level_square, out, out_scale, stats):
+    """Output rows r0..r1 (flattened (n, k, ho)) of a valid cross-correlation on one diode.
+
+    Operand squares (img_sq, f_sq) were read beforehand; the P(F - G) read of every product is taken here
+    (read counters run consecutively along each output row) or looked up in ``level_square`` when cached.
+    One loop nest per mode so that each inner loop is branch-free.
+    """
+    rows = r1 - r0
+    n_blocks = stats.shape[0]
+    for b in prange(n_blocks):
+        lo = r0 + rows * b // n_blocks
+        hi = r0 + rows * (b + 1) // n_blocks
+        if mode == MODE_TABLE:
+            result = _conv_block(MODE_TABLE, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
+                                 ho_count, wo_count, alpha, beta, square_table, square_sigma, noise, seed_key,
+                                 drift_square, normal_table, counter0, level_square, out, out_scale)
+        elif mode == MODE_PARABOLA:
+            result = _conv_block(MODE_PARABOLA, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
+                                 ho_count, wo_count, alpha, beta, square_table, square_sigma, noise, seed_key,
+                                 drift_square, normal_table, counter0, level_square, out, out_scale)
+        else:
+            result = _conv_block(MODE_CACHED, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
+                                 ho_count, wo_count, alpha, beta, square_table, square_sigma, noise, seed_key,
+                                 drift_square, normal_table, counter0, level_square, out, out_scale)
+        stats[b, 0] = result[0]
+        stats[b, 1] = result[1]
+        stats[b, 2] = result[2]
+        stats[b, 3] = result[3]
+
+
+@njit(cache=True, inline="always")
+def _matmul_block(mode, lo, hi, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, alpha, beta, square_table,
+                  square_sigma, noise, seed_key, drift_square, normal_table, counter0, level_square, out, out_scale):
+    n_cols, depth = wt_u.shape
+    sum_d = 0.0
+    sum_d2 = 0.0
+    d_min = 2.0
+    d_max = -1.0
+    for e in range(lo, hi):
+        mi = e // n_cols - m_first
+        n = e % n_cols
+        acc = 0.0
+        c = counter0 + (e - e0) * depth
+        for k in range(depth):
+            d = abs(a_u[mi, k] - wt_u[n, k])
+            square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, seed_key, normal_table,
+                                     drift_square, level_square, d, c + k)
+            if mode != MODE_CACHED:
+                sum_d += d
+                sum_d2 += d * d
+                d_min = min(d_min, d)
+                d_max = max(d_max, d)
+            acc += a_s[mi, k] * wt_s[n, k] * (a_sq[mi, k] + wt_sq[n, k] - square)
+        out[e] = out_scale * acc
+    return sum_d, sum_d2, d_min, d_max
+
+
+@njit(cache=True, parallel=True)
+def _matmul_kernel(mode, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, e1,
+                   alpha, beta, square_table, square_sigma, noise, seed_key, drift_square, normal_table,
+                   counter0, level_square, out, out_scale, stats):
+    """Output elements e0..e1 (flattened (m, n)) of A @ W on one diode; ``wt_*`` are W transposed (N, K)."""
+    count = e1 - e0
+    n_blocks = stats.shape[0]
+    for b in prange(n_blocks):
+        lo = e0 + count * b // n_blocks
+        hi = e0 + count * (b + 1) // n_blocks
+        if mode == MODE_TABLE:
+            result = _matmul_block(MODE_TABLE, lo, hi, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, alpha,
+                                   beta, square_table, square_sigma, noise, seed_key, drift_square,
+                                   normal_table, counter0, level_square, out, out_scale)
+        elif mode == MODE_PARABOLA:
+            result = _matmul_block(MODE_PARABOLA, lo, hi, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, alpha,
+                                   beta, square_table, square_sigma, noise, seed_key, drift_square,
+                                   normal_table, counter0, level_square, out, out_scale)
+        else:
+            result = _matmul_block(MODE_CACHED, lo, hi, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, alpha,
+                                   beta, square_table, square_sigma, noise, seed_key, drift_square,
+                                   normal_table, counter0, level_square, out, out_scale)
+        stats[b, 0] = result[0]
+        stats[b, 1] = result[1]
+        stats[b, 2] = result[2]
+        stats[b, 3] = result[3]
+
+
+@njit(cache=True)
+def _conv_levels_used(img_u, n_first, f_u, r0, r1, ho_count, wo_count, used):
+    n_filters, kh, kw = f_u.shape
+    levels = used.shape[0]
+    for r in range(r0, r1):
+        ho = r % ho_count
+        t = r // ho_count
+        k = t % n_filters
+        ni = t // n_filters - n_first
+        for wo in range(wo_count):
+            for i in range(kh):
+                for j in range(kw):
+                    d = abs(img_u[ni, ho + i, wo + j] - f_u[k, i, j])
+                    used[np.int64(d * (levels - 1) + 0.5)] = True
+
+
+@njit(cache=True)
+def _matmul_levels_used(a_u, m_first, wt_u, e0, e1, used):
+    n_cols, depth = wt_u.shape
+    levels = used.shape[0]
+    for e in range(e0, e1):
+        mi = e // n_cols - m_first
+        n = e % n_cols
+        for k in range(depth):
+            used[np.int64(abs(a_u[mi, k] - wt_u[n, k]) * (levels - 1) + 0.5)] = True
+
+
+# ------------------------------------------------------------------------------------------ readers
 def _as_reads(diode, x, n_diodes: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     x = check_diode_input(x)
     diode_array = np.asarray(diode)
