@@ -279,6 +279,11 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
                                            input_min_current=input_min_current, criteria=criteria,
                                            progress=not (no_progress or as_json), resume=resume, **values)
             cal = calibrate_device(bench_obj, store, device, settings, timings=timings)
+            run = store.run(cal.run_id)
+            extra["sweep file"] = run.sweep_path
+            hysteresis = run.settings.get("hysteresis")
+            if hysteresis is not None and math.isfinite(hysteresis):
+                extra["hysteresis (max |V_up - V_down|)"] = f"{hysteresis * 1e6:.2f} uV"
     except KeyboardInterrupt:
         sweeps = sorted((root / "sweeps").glob(f"{device}-*.csv"), key=lambda p: p.stat().st_mtime)
         last = sweeps[-1] if sweeps else None
@@ -291,7 +296,8 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
     if plot is not None:
         plot_calibration(cal, plot)
         extra["plot"] = str(plot)
-    extra_json = {"timings": timings.as_dict(), **({"plot": str(plot)} if plot else {})}
+    extra_json = {"timings": timings.as_dict(), "sweep_path": extra.get("sweep file"),
+                  "hysteresis": run.settings.get("hysteresis"), **({"plot": str(plot)} if plot else {})}
     if as_json:
         click.echo(_dump(calibration_json(cal, root, extra_json)))
     else:

@@ -360,3 +360,27 @@ def test_lopsided_curve_is_fitted_on_its_input_branch():
     symmetric = fit.calibrate_from_sweep("D", i, v, np.full(i.size, 1e-6), locked=np.ones(i.size, bool),
                                          side="below", criteria=FitCriteria(input_range_fraction=0.9))
     assert symmetric.product_correlation < cal.product_correlation
+
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(vertex=st.floats(-1e-3, 1e-3), span=st.floats(1e-7, 1e-3), below=st.booleans(),
+       a=st.floats(-1e8, -1e3), v_max=st.floats(1e-4, 0.1), x=st.floats(-1.0, 0.0))
+def test_input_map_and_even_parabola_properties(vertex, span, below, a, v_max, x):
+    """x <-> I_dc both ways, x = -1 on I_dc,-1 and x = 0 on the vertex, and the even parabola equals
+    the direct parabola at the mapped current, for any vertex, span, side and curvature."""
+    i_m1 = vertex - span if below else vertex + span
+    b, c = -2 * a * vertex, v_max + a * vertex ** 2
+    a_prime = a * span ** 2
+    assume(abs(a_prime) >= 1e-4 * v_max)  # a swing that can carry a product at all
+    cal = Calibration("D", a_prime, v_max, vertex, i_m1, a=a, b=b, c=c)
+    current = cal.input_to_current(x)
+    assert cal.current_to_input(current) == pytest.approx(x, abs=1e-9)
+    assert cal.input_to_current(-1.0) == pytest.approx(i_m1, rel=1e-12, abs=1e-18)
+    assert cal.input_to_current(0.0) == vertex
+    direct = (a * current + b) * current + c
+    assert cal.parabola(x) == pytest.approx(direct, rel=1e-9, abs=1e-12 * abs(c) + 1e-15)
+    assert cal.square_from_voltage(cal.parabola(x)) == pytest.approx(x * x, rel=1e-6, abs=1e-9)
