@@ -236,7 +236,8 @@ def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, dio
 
 
 def default_simulated_diode(seed: int | None = None):
-    """The diode a "sim" bench opened by name has (LLGS mazza2022, averaged as the sweep area chose)."""
+    """The diode a "sim" bench opened by name has: LLGS mazza2022 (with the sweep area's averaging
+    window when it sets one, ``sweep.SIM_AVERAGING_WINDOW``)."""
     from dorlab.procedures import sweep
     from dorlab.simulator.diode import LlgsDiode
 
