@@ -245,7 +245,10 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
 
     if parameters is None:
         parameters = _simulated_parameters(bench)
-    op = studies.find_operating_point(parameters, **kwargs)
+    try:
+        op = studies.find_operating_point(parameters, **kwargs)
+    except studies.OperatingPointNotFound as exc:
+        raise NoOperatingPointSearch(f"the simulator's search found no operating point: {exc}") from exc
     lo, hi = sorted(float(x) for x in op.locking_window)
     pad = margin * (hi - lo)
     limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", math.inf))

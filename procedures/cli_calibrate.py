@@ -262,8 +262,13 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
             rf_given = any(x is not None for x in (rf_frequency, rf_current, rf_power_dbm))
             if bench == "sim" and resume is None and not rf_given and bias_from is None:
                 t0 = time.perf_counter()
+                def announce(frequency, current):
+                    if not (as_json or no_progress):
+                        click.echo(f"operating-point search: f_ac {frequency / 1e6:.0f} MHz, "
+                                   f"I_ac {current * 1e6:.1f} uA (cached after the first run)", err=True)
+
                 try:
-                    values.update(simulated_operating_point(bench_obj))
+                    values.update(simulated_operating_point(bench_obj, progress=announce))
                     extra["operating point"] = "simulator search"
                 except (NoOperatingPointSearch, ImportError) as exc:
                     extra["operating point"] = f"survey sweep ({exc})"
