@@ -165,3 +165,15 @@ def test_convolution_of_an_image_stack_with_filters_from_a_file(calibrated, tmp_
                         progress=False)
     assert result.values.shape == (2, 2, 7, 7)
     np.testing.assert_allclose(result.values, convolve_ideal(images, filters), atol=1e-9)
+
+
+def test_bench_job_on_a_pool_of_benches(calibrated, pairs_csv, tmp_path):
+    store, benches = calibrated
+    result = dj.dor_job(benches, store, pairs_csv, tmp_path / "pool",
+                        dj.DorJobSettings("products", backend="bench", chunk=40, n_readings=2), progress=False)
+    assert [entry["device"] for entry in result.summary["pool"]] == ["d0", "d1", "d2"]
+    assert result.correlation > 0.999
+    reads = np.genfromtxt(tmp_path / "pool" / dj.READ_LOG, delimiter=",", names=True, dtype=None, encoding=None)
+    assert sorted(set(reads["device"])) == ["d0", "d1", "d2"]  # the work was spread over the pool
+    for bench in benches.values():
+        assert_safe(bench)
