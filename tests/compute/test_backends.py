@@ -124,3 +124,17 @@ def test_sweep_mapping_averages_repeated_points(calibration):
     assert x.size == calibration.sweep_bias_current.size and np.all(np.diff(x) > 0)
     np.testing.assert_allclose(v, calibration.parabola(x) + 1e-6, atol=1e-12)
     np.testing.assert_allclose(e, 2e-6 / np.sqrt(2))
+
+
+def test_read_noise_is_white_gaussian_and_independent_between_diodes(make_calibration):
+    cal = make_calibration(standard_error=1e-6)
+    backend = ModelBackend([cal, cal], seed=11)
+    n = 400_000
+    z0 = (backend.read_diode(0, np.full(n, -0.5)) - cal.parabola(-0.5)) / 1e-6
+    z1 = (backend.read_diode(1, np.full(n, -0.5)) - cal.parabola(-0.5)) / 1e-6
+    limit = 5 / np.sqrt(n)
+    assert abs(z0.mean()) < limit and abs(z0.std() - 1) < 0.01
+    for lag in (1, 2, 3, 4, 5):
+        assert abs(np.corrcoef(z0[:-lag], z0[lag:])[0, 1]) < limit
+    assert abs(np.corrcoef(z0, z1)[0, 1]) < limit
+    assert np.mean(np.abs(z0) > 3) == pytest.approx(0.0027, abs=0.0005)  # Gaussian tails
