@@ -114,6 +114,16 @@ class RectificationCurve:
     mean_resistance: np.ndarray
     rf_current: float
     rf_frequency: float
+    rf_off_resistance: np.ndarray | None = None   # <R> with RF off at each bias (ohm), when measured
+
+    @property
+    def bench_voltage(self) -> np.ndarray:
+        """What a bench reads as the rectified voltage: <V>_RF on - <V>_RF off
+        = I_ac <R sin wt> + I_dc (<R>_on - <R>_off) (V): Eq. (6) plus the microwave-induced dc
+        resistance change (the paper's Delta R_dc term, Sec. III)."""
+        if self.rf_off_resistance is None:
+            raise ValueError("RF-off resistance not measured: use rf_off=True or mode='sweep'")
+        return self.dc_voltage - self.bias_current * self.rf_off_resistance
 
     def records(self) -> list[dict]:
         return [{"bias_current": float(i), "rectified_voltage": float(v), "phase": float(ph),
@@ -144,12 +154,14 @@ def _batch_lock_in(device, params, drives, rf_currents, rf_frequencies, m0, *, t
 def rectification_curve(parameters, bias_currents, rf_current: float, rf_frequency: float, *,
                         mode: str = "batch", transient: float = 50e-9, window: float = 12.5e-9,
                         n_windows: int = 4, time_step: float = 1e-12, phase_tolerance: float = 0.01,
-                        initial_magnetization=None) -> RectificationCurve:
+                        initial_magnetization=None, rf_off: bool = False) -> RectificationCurve:
     """Rectification curve at I_ac (A), f_ac (Hz).
 
     ``mode="batch"``: every bias an independent run from the zero-current static state, in parallel
     (transient + n_windows x window of simulated time each; default 100 ns).
     ``mode="sweep"``: one ``LlgsDiode`` swept in order, RF on then off at each bias, as the bench does.
+    ``rf_off`` (batch mode; always in sweep mode): also measure <R> with RF off (100 ns free-running
+    transient, 4 x 20 ns), so that ``bench_voltage`` is available.
     """
     device = _device(parameters)
     currents = _currents(bias_currents, "bias_currents")
@@ -164,19 +176,26 @@ def rectification_curve(parameters, bias_currents, rf_current: float, rf_frequen
                                      np.full(len(currents), rf_frequency), m0, transient=transient,
                                      window=window, n_windows=n_windows, time_step=time_step,
                                      phase_tolerance=phase_tolerance)
+        r_off = None
+        if rf_off:
+            off = np.array([llgs.pack_drive(i) for i in currents])
+            acc, _ = llgs.simulate_batch(params, off, m0, time_step, int(round(100e-9 / time_step)),
+                                         int(round(20e-9 / time_step)), 4)
+            r_off = np.array([analysis.lock_in(a, 0.0, device.magnetoresistance).mean_resistance for a in acc])
     elif mode == "sweep":
         diode = LlgsDiode(device, time_step=time_step, transient=transient, window=window,
                           n_windows=n_windows, phase_tolerance=phase_tolerance,
                           initial_magnetization=initial_magnetization)
-        res, locked = [], []
+        res, locked, r_off = [], [], []
         for i in currents:
             diode.set_drive(float(i), rf_current, rf_frequency)
             r = diode.result()
             res.append(r.lock_in)
             locked.append(r.locked)
             diode.set_drive(float(i), 0.0, rf_frequency)      # RF off, as the bench's on/off reading
-            diode.dc_voltage()
+            r_off.append(diode.resistance())
         locked = np.array(locked)
+        r_off = np.array(r_off)
     else:
         raise ValueError(f"mode must be 'batch' or 'sweep', got {mode!r}")
     return RectificationCurve(
@@ -187,7 +206,7 @@ def rectification_curve(parameters, bias_currents, rf_current: float, rf_frequen
         locked=np.asarray(locked, dtype=bool),
         dc_voltage=np.array([r.dc_voltage for r in res]),
         mean_resistance=np.array([r.mean_resistance for r in res]),
-        rf_current=float(rf_current), rf_frequency=float(rf_frequency))
+        rf_current=float(rf_current), rf_frequency=float(rf_frequency), rf_off_resistance=r_off)
 
 
 # --- phase map ----------------------------------------------------------------------------------------
@@ -288,6 +307,7 @@ class OperatingPoint:
     candidates_tried: int = 0
     device_digest: str = ""
     locking_ratio: int = 1               # f_ac / f(m_x): 1 = injection locking, 2 = parametric
+    observable: str = "intrinsic"        # which voltage is the parabola: intrinsic or bench (on - off)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -353,10 +373,14 @@ def _candidate_windows(curve: RectificationCurve, max_jump: float = 0.1, min_poi
 
 
 def _evaluate_candidate(device, rf_current, rf_frequency, lo, hi, i0, *, points, r_squared_min,
-                        min_width, time_step):
-    """Fine batch sweep over the locked run; the widest window centred on the vertex with R^2 >= min."""
+                        min_width, time_step, observable="intrinsic"):
+    """Fine batch sweep over the locked run; the widest window centred on the vertex with R^2 >= min.
+    ``observable``: "intrinsic" (I_ac <R sin wt>, centred at phi = 0) or "bench" (RF on - RF off,
+    centred at its maximum inside the run)."""
     currents = np.linspace(lo, hi, points)
-    curve = rectification_curve(device, currents, rf_current, rf_frequency, time_step=time_step)
+    bench = observable == "bench"
+    curve = rectification_curve(device, currents, rf_current, rf_frequency, time_step=time_step, rf_off=bench)
+    voltage = curve.bench_voltage if bench else curve.rectified_voltage
     good, jump = _same_orbit(curve, 0.1)
     # the run containing i0
     k0 = int(np.argmin(np.abs(currents - i0)))
@@ -367,10 +391,12 @@ def _evaluate_candidate(device, rf_current, rf_frequency, lo, hi, i0, *, points,
         a -= 1
     while b < len(currents) - 1 and good[b + 1] and not jump[b]:
         b += 1
+    if bench:
+        k0 = a + int(np.argmax(voltage[a:b + 1]))
     best = None
     for half in range(min(k0 - a, b - k0), 2, -1):
         sel = slice(k0 - half, k0 + half + 1)
-        coef, r2 = analysis.fit_quadratic(curve.bias_current[sel], curve.rectified_voltage[sel])
+        coef, r2 = analysis.fit_quadratic(curve.bias_current[sel], voltage[sel])
         if coef[0] >= 0:
             continue
         vertex = -coef[1] / (2 * coef[0])
@@ -384,7 +410,7 @@ def _evaluate_candidate(device, rf_current, rf_frequency, lo, hi, i0, *, points,
     sel, coef, r2, vertex = best
     amp = curve.amplitude[sel]
     ph = curve.phase[sel]
-    return dict(curve=curve, sel=sel, coef=coef, r2=r2, vertex=vertex,
+    return dict(curve=curve, voltage=voltage, sel=sel, coef=coef, r2=r2, vertex=vertex,
                 window=(float(currents[a]), float(currents[b])),
                 amplitude_variation=float((amp.max() - amp.min()) / amp.mean()),
                 phase_slope=float(np.polyfit(curve.bias_current[sel], ph, 1)[0]),
@@ -420,8 +446,8 @@ PAPER_RF_FREQUENCY = 800e6
 def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=None,
                          bias_range=(-0.04e-3, -0.4e-3), coarse_points: int = 37, fine_points: int = 25,
                          r_squared_min: float = 0.999, min_width: float = 15e-6, time_step: float = 1e-12,
-                         verify_sweep: bool = True, one_to_one: bool = False, cache: bool = True,
-                         cache_dir=None, progress=None) -> OperatingPoint:
+                         verify_sweep: bool = True, one_to_one: bool = False, observable: str = "intrinsic",
+                         cache: bool = True, cache_dir=None, progress=None) -> OperatingPoint:
     """Search (f_ac, I_ac) nearest to the paper's 800 MHz / 70.7 uA first, for a locked, same-orbit
     bias span where phi crosses 0 and V_dc is a parabola (R^2 >= ``r_squared_min`` over a window of at
     least ``min_width`` centred on the vertex). With ``verify_sweep`` the window is re-measured the way
@@ -430,13 +456,18 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
     paper), not the 2:1 parametric locking the macrospin also shows (m_x at f_ac/2, the resistance
     rectifying its second harmonic). For mazza2022 no 1:1 point exists on the default grid (on the
     1:1 orbits phi stays above ~1.6 rad until the orbit jumps), so the default accepts both and the
-    result records ``locking_ratio``. The result is cached on disk by device digest and search settings."""
+    result records ``locking_ratio``. ``observable="bench"`` fits what the bench reads (RF on minus RF
+    off, which adds I_dc (R_on - R_off)) instead of the intrinsic I_ac <R sin wt>. The result is cached
+    on disk by device digest and search settings."""
+    if observable not in ("intrinsic", "bench"):
+        raise ValueError(f"observable must be 'intrinsic' or 'bench', got {observable!r}")
     device = _device(parameters)
     freqs = np.asarray(rf_frequencies if rf_frequencies is not None else np.arange(500e6, 2001e6, 50e6), float)
     amps = np.asarray(rf_currents if rf_currents is not None else (70.7e-6, 50e-6, 100e-6, 35e-6, 140e-6), float)
     settings = dict(freqs=freqs.tolist(), amps=amps.tolist(), bias_range=list(bias_range),
                     coarse_points=coarse_points, fine_points=fine_points, r2=r_squared_min,
-                    min_width=min_width, dt=time_step, verify=verify_sweep, one_to_one=one_to_one, version=3)
+                    min_width=min_width, dt=time_step, verify=verify_sweep, one_to_one=one_to_one,
+                    observable=observable, version=4)
     key = device.digest() + "-" + _hash(settings)
     path = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_file = path / f"operating_point_{key}.json"
@@ -457,7 +488,7 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
             step = abs(bias[1] - bias[0])
             result = _evaluate_candidate(device, a, f, lo - step * 0.5 * np.sign(bias[1] - bias[0]) * 0,
                                          hi, i0, points=fine_points, r_squared_min=r_squared_min,
-                                         min_width=min_width, time_step=time_step)
+                                         min_width=min_width, time_step=time_step, observable=observable)
             if result is None:
                 continue
             sel = result["sel"]
@@ -468,8 +499,8 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
             agreement = float("nan")
             if verify_sweep:
                 sweep = rectification_curve(device, window_currents, a, f, mode="sweep", time_step=time_step)
-                agreement = float(np.max(np.abs(sweep.rectified_voltage - result["curve"].rectified_voltage[sel]))
-                                  / abs(result["vmax"]))
+                swept = sweep.bench_voltage if observable == "bench" else sweep.rectified_voltage
+                agreement = float(np.max(np.abs(swept - result["voltage"][sel])) / abs(result["vmax"]))
                 if not (np.all(sweep.locked) and agreement < 0.02):
                     continue
             bias_from, bias_to = float(window_currents.max()), float(window_currents.min())
@@ -481,7 +512,7 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
                 parabola=tuple(float(c) for c in result["coef"]),
                 amplitude_variation=result["amplitude_variation"], phase_slope=result["phase_slope"],
                 sweep_agreement=agreement, candidates_tried=tried, device_digest=device.digest(),
-                locking_ratio=ratio)
+                locking_ratio=ratio, observable=observable)
             if cache:
                 path.mkdir(parents=True, exist_ok=True)
                 tmp = cache_file.with_suffix(".tmp")

@@ -141,3 +141,24 @@ def test_locking_ratio_distinguishes_parametric_locking(operating_point, mazza):
     # m_x at 1.2 GHz drive and -0.17 mA runs at 600 MHz (2:1); at 800 MHz and -0.1 mA it follows f_ac (1:1)
     assert studies.locking_ratio(mazza, -0.17e-3, 50e-6, 1.2e9) == 2
     assert studies.locking_ratio(mazza, -0.1e-3, 70.7e-6, 800e6) == 1
+
+
+def test_bench_voltage_is_rf_on_minus_rf_off(mazza):
+    from dorlab.simulator.diode import LlgsDiode
+
+    currents = [-0.16e-3, -0.17e-3]
+    sweep = studies.rectification_curve(mazza, currents, 50e-6, 1.2e9, mode="sweep")
+    diode = LlgsDiode(mazza, transient=50e-9, window=12.5e-9)
+    expected = []
+    for i in currents:
+        diode.set_drive(i, 50e-6, 1.2e9)
+        on = diode.dc_voltage()
+        diode.set_drive(i, 0.0, 1.2e9)
+        expected.append(on - diode.dc_voltage())
+    assert np.allclose(sweep.bench_voltage, expected, rtol=1e-12)
+    batch = studies.rectification_curve(mazza, currents, 50e-6, 1.2e9, rf_off=True)
+    # the batch's RF-off state starts from the static state, the sweep's from the locked orbit:
+    # the free-running orbit they relax to is the same
+    assert np.allclose(batch.rf_off_resistance, sweep.rf_off_resistance, rtol=2e-3)
+    with pytest.raises(ValueError, match="RF-off"):
+        studies.rectification_curve(mazza, currents, 50e-6, 1.2e9).bench_voltage
