@@ -11,9 +11,10 @@ together) and returns volts. Two backends live here (the bench one is ``dorlab.p
 
 Both also describe each diode as a :class:`DiodeKernel` (a parabola or a uniform table on x plus a noise table)
 so the scheduler's numba kernels can take P(F - G) reads inside the product loop without materialising them.
-Noise is counter-based (splitmix64 of the diode's seed and its read counter, the top 16 bits mapped through a
-65536-entry normal quantile table): reproducible for a seed regardless of threads or batching, and cheap
-enough to draw one value per product inside the kernels.
+Noise is counter-based (a multiply-xorshift hash of the diode's seed and its read counter, the top 16 bits
+mapped through a 65536-entry normal quantile table): reproducible for a seed regardless of threads or
+batching, and cheap enough to draw one value per product inside the kernels. The fused product kernels
+(conv2d, matmul) live here too, beside the primitives they inline.
 """
 from __future__ import annotations
 
