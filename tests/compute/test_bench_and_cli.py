@@ -133,3 +133,17 @@ def test_two_benches_measure_concurrently_and_agree_with_the_model(calibrated_be
         assert np.sqrt(np.mean((result.values - model.values) ** 2)) < 4 * 2 * sigma * images.max()
     finally:
         twin.close()
+
+
+def test_reproduce_fig5_on_the_simulated_bench(calibrated_bench):
+    _, calibration, root = calibrated_bench
+    result = CliRunner().invoke(cli, ["reproduce", "fig5", "--device", "S1", "--data-dir", str(root), "--backend",
+                                      "bench", "--sim-diode", "phenomenological", "--bench-seed", "3", "--json",
+                                      "--n-products", "12", "--n-filters", "2", "--image-size", "6"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["backend"] == "bench" and data["products_correlation"] > 0.99
+    comparison = data["bench_vs_model"]
+    assert comparison["products_rms_difference"] < 4 * comparison["expected_rms_from_read_noise"]
+    rows = list(csv.DictReader(open(data["read_log"])))
+    assert len(rows) == data["accounting"]["reads"] == 12 * 3 + (4 * 4 * 9 * 2 + 36 + 18) + (4 * 4 * 9 + 36 + 9)
