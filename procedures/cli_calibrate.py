@@ -147,6 +147,32 @@ def plot_calibration(cal, path: Path) -> Path:
     return path
 
 
+def plot_products(cal, path: Path, n_pairs: int = 200, seed: int = 0) -> Path:
+    """Fig. 5(a,b)-style: DOR products on the measured curve against the ideal products."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dorlab.calibration import quality
+
+    ideal, dor = quality.dor_products(cal, n_pairs=n_pairs, seed=seed)
+    r = quality.product_correlation(cal, n_pairs=n_pairs, seed=seed)
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    ax.plot([0, 1], [0, 1], "-", color="tab:red", label="ideal")
+    ax.plot(ideal, dor, "o", ms=3, mfc="none", color="k", label="DOR on the measured curve")
+    ax.set_xlabel("ideal FG")
+    ax.set_ylabel("DOR FG")
+    ax.set_title(f"{cal.device} run {cal.run_id}: r = {100 * r:.3f} % ({n_pairs} pairs)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
 def register(root: click.Group) -> None:
     root.add_command(calibrate)
     root.add_command(sweep_command)
@@ -395,8 +421,11 @@ def list_command(data_dir, as_json):
 @click.option("--run", "run_id", type=int, default=None, help="A specific run (default: the active one).")
 @_data_dir_option
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def show_command(device, run_id, data_dir, as_json, plot):
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fig. 4-style plot of the sweep, fit and input axis.")
+@click.option("--products-plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fig. 5(a,b)-style plot: 200 DOR products on the measured curve vs ideal.")
+def show_command(device, run_id, data_dir, as_json, plot, products_plot):
     """The active (or a given) calibration of DEVICE."""
     from dorlab.calibration.store import StoreError
 
@@ -416,6 +445,11 @@ def show_command(device, run_id, data_dir, as_json, plot):
     if plot is not None:
         plot_calibration(cal, plot)
         extra["plot"] = str(plot)
+    if products_plot is not None:
+        if not cal.accepted:
+            raise click.ClickException(f"run {cal.run_id} was rejected ({cal.reason}): no products to plot")
+        plot_products(cal, products_plot)
+        extra["products_plot"] = str(products_plot)
     if as_json:
         payload = calibration_json(cal, root, extra)
         payload["covariance"] = None if cal.covariance is None else cal.covariance.tolist()

@@ -112,7 +112,9 @@ def test_cli_calibrate_json_show_history_export(tmp_path):
     assert hist.exit_code == 0 and "    2 * " in hist.output
     act = runner.invoke(cli, ["calibrations", "activate", "D1", "1", "--data-dir", str(tmp_path)])
     assert act.exit_code == 0
-    shown = json.loads(runner.invoke(cli, ["calibrations", "show", "D1", "--json", "--data-dir", str(tmp_path)]).output)
+    shown = json.loads(runner.invoke(cli, ["calibrations", "show", "D1", "--json", "--data-dir", str(tmp_path),
+                                           "--products-plot", str(tmp_path / "p.png")]).output)
+    assert (tmp_path / "p.png").stat().st_size > 10_000 and shown["products_plot"] == str(tmp_path / "p.png")
     assert shown["run_id"] == 1 and shown["a_prime"] == out["a_prime"] and len(shown["covariance"]) == 3
     bad = runner.invoke(cli, ["calibrations", "activate", "D1", "9", "--data-dir", str(tmp_path)])
     assert bad.exit_code != 0 and "no calibration run 9" in bad.output
