@@ -389,13 +389,20 @@ class SmallCnn:
     # -- training -----------------------------------------------------------------------------------
 
     def fit(self, train_images, train_labels, validation_images, validation_labels, *, epochs: int = 30,
-            batch_size: int = 64, learning_rate: float = 1e-3, patience: int = 3, seed: int | None = None,
+            batch_size: int = 32, learning_rate: float = 1e-3, patience: int = 3, plateau_factor: float = 1.0,
+            seed: int | None = None,
             trainable: tuple[str, ...] = ("filters", "conv_bias", "dense_weights", "dense_bias"),
             progress: Callable[[int, TrainingHistory], None] | None = None) -> TrainingHistory:
-        """Train all layers (mini-batch Adam, dropout) with early stopping on validation accuracy."""
+        """Train all layers (mini-batch Adam, dropout) with early stopping on validation accuracy.
+
+        ``plateau_factor`` < 1 multiplies the learning rate after each epoch that does not improve the
+        validation accuracy (as Keras' ReduceLROnPlateau with patience 1); training still stops after
+        ``patience`` such epochs in a row and the best weights are restored.
+        """
         return self._train(train_images, np.asarray(train_labels), validation_images, np.asarray(validation_labels),
                            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience,
-                           seed=self.seed if seed is None else seed, trainable=trainable, progress=progress)
+                           seed=self.seed if seed is None else seed, trainable=trainable, progress=progress,
+                           plateau_factor=plateau_factor)
 
     def fit_dense(self, train_features, train_labels, validation_features, validation_labels, *, epochs: int = 5,
                   batch_size: int = 64, learning_rate: float = 1e-3, patience: int = 2, seed: int | None = None,
@@ -430,7 +437,10 @@ class SmallCnn:
         return float(np.sum(losses) / inputs.shape[0]), correct / inputs.shape[0]
 
     def _train(self, inputs, labels, validation_inputs, validation_labels, *, epochs, batch_size, learning_rate,
-               patience, seed, trainable, progress, features_given=False) -> TrainingHistory:
+               patience, seed, trainable, progress, features_given=False,
+               plateau_factor: float = 1.0) -> TrainingHistory:
+        if not 0.0 < plateau_factor <= 1.0:
+            raise ValueError(f"plateau_factor={plateau_factor} must be in (0, 1]")
         if epochs < 1 or batch_size < 1 or patience < 1:
             raise ValueError(f"epochs={epochs}, batch_size={batch_size}, patience={patience} must all be >= 1")
         if len(inputs) != len(labels) or len(validation_inputs) != len(validation_labels):
@@ -473,6 +483,7 @@ class SmallCnn:
                 best_parameters = {k: v.copy() for k, v in self.parameters.items()}
             else:
                 waited += 1
+                optimiser.learning_rate *= plateau_factor
             if progress is not None:
                 progress(epoch, history)
             if waited >= patience:

@@ -54,16 +54,17 @@ class Table1Settings:
     n_test: int = 10_000
     epochs: int = 40
     patience: int = 4
-    batch_size: int = 64
+    batch_size: int = 32
     learning_rate: float = 1e-3
+    plateau_factor: float = 0.5  # learning rate x this after an epoch without validation improvement
     dropout: float = 0.25
     seed: int = 0
     pool_size: int = 16
     read_noise: bool = True
     variation: float = 0.025  # row b, relative half-width of the uniform draw of (a, b, c)
     variation_draws: int = 4
-    train_fc_images: int = 12_000  # training images whose DOR conv features retrain the dense layer
-    train_fc_validation: int = 3_000
+    train_fc_images: int = 6_000  # training images whose DOR conv features retrain the dense layer
+    train_fc_validation: int = 2_000
     train_fc_epochs: int = 6
     train_fc_patience: int = 2
     batch_images: int = 1000  # images per DOR call (memory: N x 16 x 26 x 26 float64)
@@ -85,15 +86,15 @@ class Table1Settings:
     @classmethod
     def quick(cls, **overrides) -> "Table1Settings":
         """A subset that runs in about two minutes: 6 000 train / 2 000 test images."""
-        values = dict(n_train=6_000, n_validation=2_000, n_test=2_000, epochs=12, patience=3,
-                      variation_draws=3, train_fc_images=2_000, train_fc_validation=1_000, train_fc_epochs=5)
+        values = dict(n_train=6_000, n_validation=2_000, n_test=2_000, epochs=15, patience=3, learning_rate=2e-3,
+                      variation_draws=3, train_fc_images=1_500, train_fc_validation=500, train_fc_epochs=5)
         values.update(overrides)
         return cls(**values)
 
     def training_key(self) -> dict:
         """What determines the ideal network's weights (the cache key)."""
         return {k: getattr(self, k) for k in ("n_train", "n_validation", "epochs", "patience", "batch_size",
-                                              "learning_rate", "dropout", "seed")}
+                                              "learning_rate", "plateau_factor", "dropout", "seed")}
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -251,7 +252,8 @@ def train_ideal(subsets: Subsets, settings: Table1Settings, progress: Progress |
 
     model.fit(subsets.train_images, subsets.train_labels, subsets.validation_images, subsets.validation_labels,
               epochs=settings.epochs, batch_size=settings.batch_size, learning_rate=settings.learning_rate,
-              patience=settings.patience, seed=settings.seed, progress=report)
+              patience=settings.patience, plateau_factor=settings.plateau_factor, seed=settings.seed,
+              progress=report)
     model.metadata = {"training": settings.training_key()}
     return model
 
