@@ -222,3 +222,14 @@ def test_fused_rhs_equals_the_term_functions(mazza, cross_terms):
     f = -np.cross(m, h) + (torque if cross_terms else 0)
     expected = device.time_scale / (1 + alpha**2) * (f + alpha * np.cross(m, f) + (0 if cross_terms else torque))
     assert llgs.rhs(p, m, current) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("method, temperature", [("rk4", 0.0), ("heun", 300.0)])
+def test_renormalised_norm_is_one_to_rounding(mazza, method, temperature):
+    """Both branches of the renormalisation (series for |e| < 1e-5, exact sqrt otherwise: Heun's
+    thermal kicks on a small free layer) leave |m| = 1 to rounding."""
+    device = mazza if method == "rk4" else mazza.replace(length=20e-9, width=20e-9)
+    params = llgs.pack_parameters(device, temperature)
+    trace, _ = llgs.simulate_trace(params, llgs.pack_drive(-0.15e-3, 70.7e-6, 800e6), (0.3, 0.1, 0.95),
+                                   5e-9, 1e-12, stride=7, method=method, seed=3)
+    assert np.max(np.abs(np.linalg.norm(trace[:, 1:], axis=1) - 1)) < 2e-15
