@@ -99,7 +99,7 @@ def _open_bench(name: str, seed, sim_diode: str):
 def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_filters: int = 10_000,
              image_size: int = 128, seed: int = 0, read_noise: bool = True, variation: float = 0.0,
              bench=None, n_readings: int = 5, log_path=None, compare_model: bool = True, plot_dir=None,
-             rescale_filters: bool = True, progress: bool = False) -> dict:
+             rescale_filters: bool = True, resume: bool = False, progress: bool = False) -> dict:
     """The Fig. 5 experiments on one calibrated diode; returns the JSON-ready result."""
     import numpy as np
 
@@ -120,7 +120,7 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
         from dorlab.procedures.dor_bench import BenchBackend
 
         engine = DorEngine([calibration], BenchBackend(bench, [calibration], n_readings=n_readings,
-                                                      log_path=log_path))
+                                                      log_path=log_path, resume=resume))
     bar = None
     if progress:
         from tqdm import tqdm
@@ -152,6 +152,9 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
         "accounting": {"reads": reads, "products": n_prod, "reads_per_product": reads / n_prod,
                        "products_part": products.accounting.as_dict(), "blur_part": blurred.accounting.as_dict()},
     }
+    if backend == "bench":
+        result["bench_reads"] = {"replayed_from_log": engine.backend.replayed,
+                                 "measured": engine.backend.reads_taken - engine.backend.replayed}
     if backend == "bench" and compare_model:
         model = model_engine()
         model_products = random_products(model, n_products, seed=seed)
@@ -197,12 +200,15 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
 @click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological"]), default="llgs", show_default=True)
 @click.option("--bench-seed", type=int, default=None, help="Simulator seed (sim bench).")
 @click.option("--n-readings", type=int, default=5, show_default=True, help="Bench readings per RF state per read.")
+@click.option("--resume", "resume_log", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Bench backend: continue the interrupted job whose read log is this file (same options).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write Fig. 5(a), 5(c) and 5(d-g) PNGs into this directory.")
 @click.option("--no-progress", is_flag=True)
 def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, seed, variation, no_read_noise,
-         filter_encoding, bench_name, sim_diode, bench_seed, n_readings, as_json, plot_dir, no_progress) -> None:
+         filter_encoding, bench_name, sim_diode, bench_seed, n_readings, resume_log, as_json, plot_dir,
+         no_progress) -> None:
     """Fig. 5: DOR products, random-filter and blur convolutions against the ideal (T9-T11)."""
     calibration, root = _load_calibration(device, curve, data_dir)
     if n_filters is None:
@@ -216,9 +222,13 @@ def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, se
     bench = None
     log_path = None
     try:
+        if resume_log is not None and backend != "bench":
+            raise click.UsageError("--resume applies to --backend bench")
         if backend == "bench":
             bench = _open_bench(bench_name, bench_seed, sim_diode)
-            if root is not None:
+            if resume_log is not None:
+                log_path = resume_log
+            elif root is not None:
                 from datetime import datetime, timezone
 
                 stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -226,7 +236,8 @@ def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, se
         result = run_fig5(calibration, backend=backend, n_products=n_products, n_filters=n_filters,
                           image_size=image_size, seed=seed, read_noise=not no_read_noise, variation=variation,
                           bench=bench, n_readings=n_readings, log_path=log_path, plot_dir=plot_dir,
-                          rescale_filters=filter_encoding == "rescaled", progress=not (no_progress or as_json))
+                          rescale_filters=filter_encoding == "rescaled", resume=resume_log is not None,
+                          progress=not (no_progress or as_json))
     finally:
         if bench is not None:
             bench.close()

@@ -4,7 +4,10 @@ Diode k of the pool is the device on ``benches[k]`` (one bench may serve several
 they are calibrations of the same device). A read at input x sets I_dc = I_dc,0 + |I_dc,0 - I_dc,-1| x
 (the calibration's ``input_to_current``) with the calibration's f_ac and RF amplitude and returns the
 rectified voltage (RF on minus RF off, averaged over ``n_readings``). Every read is appended to a CSV log
-as it is taken, so nothing is lost if the run stops; the bench goes to its safe state on any error.
+as it is taken, so nothing is lost if the run stops; the bench goes to its safe state on any error. A job
+interrupted part way is resumed by running it again with ``resume=True`` on the same log: the scheduler asks
+for the same reads in the same order on each diode, so the logged ones are replayed (checked against the
+request) and measuring continues where it stopped.
 """
 from __future__ import annotations
 
@@ -27,14 +30,16 @@ class BenchBackend:
     """The reader protocol ``read(diode, x) -> V`` on one or more live (real or simulated) benches.
 
     ``n_readings``: readings per RF state per read (the nanovoltmeter average). ``log_path``: CSV file that
-    receives one line per read, flushed as taken. ``progress``: optional callable(n_reads_done).
+    receives one line per read, flushed as taken; an existing non-empty log is refused unless ``resume``,
+    which replays its reads first. ``progress``: optional callable(n_reads_done).
     """
 
     name = "bench"
     ordered_reads = True  # moving the bias costs settling time: the scheduler sorts each batch by x
 
     def __init__(self, bench, calibrations: Sequence[Calibration], *, n_readings: int = 5,
-                 log_path: str | Path | None = None, progress: Callable[[int], None] | None = None):
+                 log_path: str | Path | None = None, progress: Callable[[int], None] | None = None,
+                 resume: bool = False):
         calibrations = list(calibrations)
         if not calibrations:
             raise ValueError("a bench backend needs at least one calibration")
@@ -61,12 +66,36 @@ class BenchBackend:
         self.progress = progress
         self.reads_taken = 0
         self.standard_errors: list[float] = []
+        self.replayed = 0
+        self._replay: dict[int, list[tuple[float, float, float]]] = {}
         self.log_path = None if log_path is None else Path(log_path)
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            if not self.log_path.exists() or self.log_path.stat().st_size == 0:
-                with self.log_path.open("w", newline="") as handle:
-                    csv.writer(handle).writerow(LOG_COLUMNS)
+        if self.log_path is None:
+            if resume:
+                raise ValueError("resume=True needs the log_path of the interrupted job")
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.log_path.exists() and self.log_path.stat().st_size > 0:
+            if not resume:
+                raise FileExistsError(f"read log {self.log_path} already holds reads; pass resume=True to continue "
+                                      "that job, or choose a new log path")
+            self._load_replay()
+        else:
+            with self.log_path.open("w", newline="") as handle:
+                csv.writer(handle).writerow(LOG_COLUMNS)
+
+    def _load_replay(self) -> None:
+        with self.log_path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
+            k = int(row["diode"])
+            if not 0 <= k < self.n_diodes or row["device"] != self.calibrations[k].device:
+                raise ValueError(f"read log {self.log_path}: row {row['read_index']} is diode {k} "
+                                 f"({row['device']!r}), not part of this pool")
+            self._replay.setdefault(k, []).append(
+                (float(row["x"]), float(row["rectified_voltage"]), float(row["standard_error"])))
+        for queue in self._replay.values():
+            queue.reverse()  # pop() from the end = oldest first
+        self.reads_taken = len(rows)
 
     def read(self, diode, x) -> np.ndarray:
         """Rectified voltage (V) of each (diode, x), taken in the order given."""
@@ -81,6 +110,17 @@ class BenchBackend:
             if not 0 <= k < self.n_diodes:
                 raise IndexError(f"diode index {k} outside the pool of {self.n_diodes} diode(s)")
             calibration = self.calibrations[k]
+            queue = self._replay.get(k)
+            if queue:
+                logged_x, voltage, error = queue.pop()
+                if logged_x != float(xi):
+                    raise ValueError(f"resume: diode {k} logged a read at x = {logged_x!r} where this job asks for "
+                                     f"x = {float(xi)!r}; the log belongs to a different job")
+                flat_out[i] = voltage
+                with self._log_lock:
+                    self.standard_errors.append(error)
+                    self.replayed += 1
+                continue
             bias = float(calibration.input_to_current(float(xi)))
             with self._bench_locks[k]:
                 reading = self.benches[k].rectified_voltage(bias, calibration.rf_frequency,
