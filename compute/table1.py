@@ -67,6 +67,7 @@ class Table1Settings:
     train_fc_validation: int = 2_000
     train_fc_epochs: int = 6
     train_fc_patience: int = 2
+    diagnosis_images: int = 1000  # test images for the one-effect-at-a-time attribution of the drop
     batch_images: int = 1000  # images per DOR call (memory: N x 16 x 26 x 26 float64)
     temperatures: tuple = tuple(np.round(np.linspace(1.0, 30.0, 59), 6))
 
@@ -87,7 +88,8 @@ class Table1Settings:
     def quick(cls, **overrides) -> "Table1Settings":
         """A subset that runs in about two minutes: 6 000 train / 2 000 test images."""
         values = dict(n_train=6_000, n_validation=2_000, n_test=2_000, epochs=15, patience=3, learning_rate=2e-3,
-                      variation_draws=3, train_fc_images=1_500, train_fc_validation=500, train_fc_epochs=5)
+                      variation_draws=3, train_fc_images=1_500, train_fc_validation=500, train_fc_epochs=5,
+                      diagnosis_images=500)
         values.update(overrides)
         return cls(**values)
 
@@ -114,7 +116,7 @@ class DorLayers:
     """
 
     def __init__(self, calibration: Calibration, *, pool_size: int = 16, backend: str = "model",
-                 read_noise: bool = True, variation: float = 0.0, seed: int = 0):
+                 read_noise: bool = True, variation: float = 0.0, seed: int = 0, curve: str = "sweep"):
         from dorlab.compute.backends import IdealBackend, ModelBackend
         from dorlab.compute.scheduler import DorEngine
 
@@ -127,6 +129,7 @@ class DorLayers:
         self.read_noise = read_noise
         self.variation = variation
         self.seed = seed
+        self.curve = curve
         diode_seeds = np.random.SeedSequence(seed).generate_state(pool_size, dtype=np.uint32)
         self.backends = []
         for diode_seed in diode_seeds:
@@ -134,7 +137,7 @@ class DorLayers:
                 self.backends.append(IdealBackend([calibration]))
             else:
                 self.backends.append(ModelBackend([calibration], read_noise=read_noise, variation=variation,
-                                                  seed=int(diode_seed)))
+                                                  seed=int(diode_seed), curve=curve))
         self.engines = [DorEngine([calibration], b) for b in self.backends]
         self.reads = 0
         self.products = 0
@@ -199,7 +202,8 @@ class DorLayers:
         return out
 
     def summary(self) -> dict:
-        return {"backend": self.backend_name, "pool_size": self.pool_size, "read_noise": self.read_noise,
+        return {"backend": self.backend_name, "curve": self.curve, "pool_size": self.pool_size,
+                "read_noise": self.read_noise,
                 "variation": self.variation, "seed": self.seed, "reads": self.reads, "products": self.products,
                 "seconds": dict(self.seconds), "hardware_time_s": dict(self.hardware_time)}
 
@@ -323,6 +327,32 @@ def run_row(model: SmallCnn, calibration: Calibration, subsets: Subsets, setting
                      correlation, relative_rms)
 
 
+def diagnose_drop(model: SmallCnn, calibration: Calibration, subsets: Subsets, settings: Table1Settings, *,
+                  n_images: int = 1000, seed: int = 0) -> dict:
+    """Which non-ideality costs the accuracy: Conv_DOR and Conv_DOR + FC_DOR on the first ``n_images``
+    test images with one effect switched on at a time (model backend, same pool mapping):
+    ``curve_shape`` (the measured curve, no read noise), ``read_noise`` (the exact calibrated parabola plus
+    read noise), ``variation`` (the parabola with +-variation draws, no noise), and ``all`` (curve + noise).
+    Also the relative RMS error of the conv outputs against the exact ones."""
+    images, labels = subsets.test_images[:n_images], subsets.test_labels[:n_images]
+    cases = {"curve_shape": dict(curve="sweep", read_noise=False, variation=0.0),
+             "read_noise": dict(curve="parabola", read_noise=True, variation=0.0),
+             "variation": dict(curve="parabola", read_noise=False, variation=settings.variation),
+             "all": dict(curve="sweep", read_noise=True, variation=0.0)}
+    exact_maps = model.conv_maps(images[:64]).astype(float)
+    out = {"n_images": int(len(labels)),
+           "ideal": accuracy_percent(model.logits(images), labels)}
+    for name, options in cases.items():
+        layers = DorLayers(calibration, pool_size=settings.pool_size, seed=seed, **options)
+        features = model.features(images, conv=layers.conv, batch_size=settings.batch_images)
+        maps = model.conv_maps(images[:64], conv=layers.conv).astype(float)
+        out[name] = {"conv_dor": accuracy_percent(model.dense_logits(features), labels),
+                     "conv_fc_dor": accuracy_percent(dor_dense_logits(model, features, layers), labels),
+                     "conv_relative_rms": float(np.sqrt(np.mean((maps - exact_maps) ** 2))
+                                                / np.sqrt(np.mean(exact_maps ** 2)))}
+    return out
+
+
 def dark_knowledge(ideal_logits: np.ndarray, dor_logits: np.ndarray, temperatures) -> dict:
     """Fig. 6(d,e) for a few images: probability of the most and second-most probable class vs T (the
     classes ranked by the ideal network at T = 1), and all classes at T = 10, ideal vs DOR."""
@@ -417,6 +447,17 @@ def run_table1(model: SmallCnn, subsets: Subsets, curve_a: Calibration, curve_c:
                   "conv_dor_train_fc": row_c.conv_dor_train_fc}
     details["c"] = asdict(row_c)
     timings["conv_dor_test_row_a"] = row_a.seconds["conv_dor_test"]
+
+    say("cause of the drop (one non-ideality at a time, main curve)")
+    t0 = time.perf_counter()
+    details["drop_causes"] = diagnose_drop(model, curve_a, subsets, settings,
+                                           n_images=min(settings.diagnosis_images, len(subsets.test_labels)),
+                                           seed=settings.seed + 3)
+    for name in ("curve_shape", "read_noise", "variation", "all"):
+        d = details["drop_causes"][name]
+        say(f"  {name:12s} Conv_DOR {d['conv_dor']:.2f} %, Conv_DOR+FC_DOR {d['conv_fc_dor']:.2f} %, "
+            f"conv rel. RMS error {d['conv_relative_rms']:.4f}")
+    timings["drop_causes"] = time.perf_counter() - t0
 
     # Fig. 6(d,e): ideal vs Conv_DOR + trainFC (row a) on a one and a nine
     retrained: SmallCnn = kept["retrained"]
