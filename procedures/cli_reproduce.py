@@ -38,7 +38,7 @@ def register(root: click.Group) -> None:
     group.add_command(fig5)
 
 
-@click.command()
+@click.command(short_help="Fig. 4 worked example of Eq. (1): product 0.241 vs ideal 0.273 (T8).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (keys product, ideal, paper).")
 def fig4(as_json: bool) -> None:
     """Fig. 4 worked example: Eq. (1) on the printed voltages (T8)."""
@@ -180,7 +180,7 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
     return result
 
 
-@click.command()
+@click.command(short_help="Fig. 5: DOR products, random filters and blur vs ideal (T9-T11).")
 @click.option("--device", default=None, help="Device whose active calibration is used.")
 @click.option("--curve", type=click.Choice(["store", "experimental-like"]), default="store", show_default=True,
               help="'experimental-like': the built-in curve through the Fig. 4 numbers instead of the store.")
