@@ -210,6 +210,8 @@ def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, se
          filter_encoding, bench_name, sim_diode, bench_seed, n_readings, resume_log, as_json, plot_dir,
          no_progress) -> None:
     """Fig. 5: DOR products, random-filter and blur convolutions against the ideal (T9-T11)."""
+    if curve == "experimental-like" and backend == "bench":
+        raise click.UsageError("--backend bench reads a real device: use --device with its stored calibration")
     calibration, root = _load_calibration(device, curve, data_dir)
     if n_filters is None:
         n_filters = 10_000 if backend == "model" else 10
