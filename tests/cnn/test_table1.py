@@ -206,3 +206,48 @@ def test_quick_reproduction_end_to_end(tmp_path):
     again = CliRunner().invoke(cli, ["reproduce", "table1", "--quick", "--json", "--data-dir", str(tmp_path)])
     assert again.exit_code == 0
     assert json.loads(again.stdout)["a"]["ideal"] == ideal
+
+
+def _locked_sweep():
+    """A rectification sweep: a slightly skewed parabola inside a locking window, zero outside."""
+    i = np.linspace(-0.10e-3, -0.26e-3, 81)
+    i0, v_max, m = -0.17e-3, 2.4e-3, 1 / 0.05e-3
+    v = v_max * (1 - 0.5 * (m * (i - i0)) ** 2) - 3e-4 * ((i - i0) / 0.05e-3) ** 3
+    locked = (i < -0.13e-3) & (i > -0.23e-3)
+    return i, np.where(locked, v, 0.0), np.full(i.shape, 1e-6)
+
+
+def test_row_c_calibration_is_wider_and_less_parabolic(tmp_path):
+    from dorlab.calibration import fit
+    from dorlab.procedures import cli_table1
+
+    i, v, se = _locked_sweep()
+    path = tmp_path / "sweep.csv"
+    path.write_text("bias_current,rectified_voltage,standard_error\n"
+                    + "".join(f"{a!r},{b!r},{c!r}\n" for a, b, c in zip(i.tolist(), v.tolist(), se.tolist())))
+    main, wide, source = cli_table1.resolve_curves(None, str(path), None)
+    assert main.status == "accepted" and "sweep.csv" in source
+    lower, upper = sorted(main.locking_window)
+    assert wide.input_span_current > 1.2 * main.input_span_current
+    assert lower <= wide.input_min_current <= upper
+    assert np.isfinite(wide.a_prime) and np.isfinite(wide.c_prime)
+    from dorlab.calibration.quality import product_correlation
+    assert product_correlation(wide) < product_correlation(main)
+    with pytest.raises(Exception, match="at most one"):
+        cli_table1.resolve_curves("D1", str(path), None)
+
+
+def test_device_curve_from_the_store(tmp_path):
+    from dorlab.calibration import fit
+    from dorlab.calibration.store import CalibrationStore
+    from dorlab.procedures import cli_table1
+
+    i, v, se = _locked_sweep()
+    calibration = fit.calibrate_from_sweep("D7", i, v, se)
+    with CalibrationStore.open(tmp_path) as store:
+        store.add_run(calibration)
+    main, wide, source = cli_table1.resolve_curves("D7", None, str(tmp_path))
+    assert main.device == "D7" and "D7" in source
+    assert main.a_prime == pytest.approx(calibration.a_prime)
+    np.testing.assert_allclose(main.sweep_rectified_voltage, v)
+    assert wide.input_span_current > main.input_span_current
