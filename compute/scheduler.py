@@ -302,6 +302,15 @@ class _DiodeStats:
         self.sum_d2 = 0.0
         self.d_min = math.inf
         self.d_max = -math.inf
+        self.travel = 0.0  # input units, along the reads actually sequenced (generic path)
+        self.last_x: float | None = None
+
+    def add_sequence(self, x_in_order: np.ndarray) -> None:
+        """Bias travel (input units) of reads taken in this order, continuing from the previous read."""
+        if x_in_order.size:
+            start = x_in_order[0] if self.last_x is None else self.last_x
+            self.travel += abs(float(x_in_order[0]) - start) + float(np.sum(np.abs(np.diff(x_in_order))))
+            self.last_x = float(x_in_order[-1])
 
     def add_values(self, d: np.ndarray) -> None:
         if d.size:
@@ -453,7 +462,7 @@ class DorEngine:
             reads = ReadLog(*(np.concatenate([item[i] for item in log]) if log else np.empty(0) for i in range(3)))
         return DorResult(values=values, accounting=accounting, reads=reads, scales=(f.scale, g.scale))
 
-    def _read_sorted(self, diode: int, x: np.ndarray, role: np.ndarray, log) -> np.ndarray:
+    def _read_sorted(self, diode: int, x: np.ndarray, role: np.ndarray, log, stats=None) -> np.ndarray:
         """Read x on one diode in ascending bias order (one sweep), returning voltages in the caller's order.
 
         Emulated backends that declare ``ordered_reads = False`` (no bias to move) skip the sort unless the
@@ -464,6 +473,8 @@ class DorEngine:
                 return self.backend.read_diode(diode, x)
             return np.asarray(self.backend.read(np.full(x.size, diode, dtype=np.int64), x), dtype=float)
         order = np.argsort(x, kind="stable")
+        if stats is not None:
+            stats.add_sequence(x[order])
         voltage_sorted = np.asarray(self.backend.read(np.full(x.size, diode, dtype=np.int64), x[order]), dtype=float)
         if voltage_sorted.shape != (x.size,):
             raise ValueError(f"backend returned {voltage_sorted.shape} voltages for {x.size} reads")
@@ -480,7 +491,7 @@ class DorEngine:
         f_all, g_all = f_need.size == f_u.size, g_need.size == g_u.size
         x = np.concatenate([-(f_u if f_all else f_u[f_need]), -(g_u if g_all else g_u[g_need])])
         role = np.concatenate([np.zeros(f_need.size, np.int8), np.ones(g_need.size, np.int8)])
-        voltage = self._read_sorted(diode, x, role, log) if x.size else np.empty(0)
+        voltage = self._read_sorted(diode, x, role, log, stats) if x.size else np.empty(0)
         stats.add_values(-x)
         squares = calibration.square_from_voltage(voltage)
         if f_all:
@@ -514,7 +525,7 @@ class DorEngine:
                 used[np.floor(d * (levels - 1) + 0.5).astype(np.int64)] = True
         index = np.flatnonzero(used)
         x = -index / (levels - 1)
-        voltage = self._read_sorted(diode, x, np.full(x.size, 2, np.int8), log)
+        voltage = self._read_sorted(diode, x, np.full(x.size, 2, np.int8), log, stats)
         stats.add_values(-x)
         level_voltage = np.full(levels, np.nan)
         level_voltage[index] = voltage
@@ -571,7 +582,7 @@ class DorEngine:
             fi, gi, oi = work.products(c0, c1)
             d = np.abs(f_u[fi] - g_u[gi])
             if levels is None:
-                voltage = self._read_sorted(diode, -d, np.full(d.size, 2, np.int8), log)
+                voltage = self._read_sorted(diode, -d, np.full(d.size, 2, np.int8), log, stats)
                 stats.add_values(d)
                 count += d.size
             else:
@@ -603,7 +614,8 @@ class DorEngine:
             sum_i2 = s.count * vertex ** 2 - 2 * vertex * direction * span * s.sum_d + span ** 2 * s.sum_d2
             rf = calibration.rf_current if np.isfinite(calibration.rf_current) else hw.default_rf_current
             power_sum += hw.resistance * (sum_i2 + 0.5 * s.count * rf ** 2)
-            travel.append(span * (s.d_max - s.d_min))
+            # sequenced reads (bench): the travel actually taken; emulated: one ascending pass per diode
+            travel.append(span * (s.travel if s.last_x is not None else s.d_max - s.d_min))
         mean_power = power_sum / reads if reads else 0.0
         pool_size = len(self.pool)
         bench_times = [n * bench.read_time + t / bench.bias_ramp_rate for n, t in zip(reads_by_diode, travel)]

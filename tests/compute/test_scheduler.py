@@ -254,3 +254,10 @@ def test_model_interpolation_options(make_calibration):
     np.testing.assert_allclose(parabola, cal.parabola(x), atol=1e-12)
     with pytest.raises(ValueError, match="interpolation"):
         ModelBackend([cal], interpolation="quadratic")
+
+
+def test_bias_travel_follows_the_sequenced_reads(calibration):
+    engine = DorEngine([calibration], IdealBackend([calibration]), record_reads=True)
+    acc = engine.multiply([0.9, 0.1], [0.2, 0.2], scale_f=1.0, scale_g=1.0).accounting
+    # operands sorted: -0.9 -0.2 -0.2 -0.1 (0.8); differences -0.7 -0.1: back 0.6, then 0.6
+    assert acc.bias_travel_current == pytest.approx(2.0 * calibration.input_span_current)
