@@ -233,8 +233,12 @@ def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, se
             elif root is not None:
                 from datetime import datetime, timezone
 
-                stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+                stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
                 log_path = root / "dor" / f"fig5_{calibration.device}_{stamp}.csv"
+                suffix = 1
+                while log_path.exists():  # never append to another job's log
+                    log_path = root / "dor" / f"fig5_{calibration.device}_{stamp}_{suffix}.csv"
+                    suffix += 1
         result = run_fig5(calibration, backend=backend, n_products=n_products, n_filters=n_filters,
                           image_size=image_size, seed=seed, read_noise=not no_read_noise, variation=variation,
                           bench=bench, n_readings=n_readings, log_path=log_path, plot_dir=plot_dir,
