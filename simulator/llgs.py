@@ -32,7 +32,7 @@ from .presets import BOLTZMANN, MU0, DeviceParameters
 P_HK, P_NX, P_NY, P_NZ, P_HX, P_HY, P_HZ, P_PX, P_PY, P_PZ = range(10)
 P_ALPHA, P_SIGMA, P_ETA, P_Q, P_CROSS, P_RATE, P_RP, P_DR, P_THERMAL = range(10, 19)
 P_SCALE, P_ETA2, P_HKNZ = range(19, 22)     # derived: rate/(1+alpha^2), eta^2, hk - Nz
-N_PARAMS = 22
+N_PARAMS = 22                               # _as_tuple below lists every slot: keep them in step
 
 D_IDC, D_IAC, D_OMEGA, D_PHI, D_IBEFORE, D_TSTEP = range(6)
 N_DRIVE = 6
@@ -288,6 +288,17 @@ def _step(mx, my, mz, t, dt, p, d, s0, c0, sh, ch, method, state, spare, renorm)
     return mx, my, mz, s2, c2
 
 
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _as_tuple(p):
+    return (p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14],
+            p[15], p[16], p[17], p[18], p[19], p[20], p[21])
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _as_drive_tuple(d):
+    return (d[0], d[1], d[2], d[3], d[4], d[5])
+
+
 # --- run kernels ----------------------------------------------------------------------------------
 @nb.njit(cache=True, error_model="numpy")
 def _run_accumulate(m, p, d, dt, t0, n_transient, n_window_steps, acc, method, seed, renorm):
@@ -297,6 +308,9 @@ def _run_accumulate(m, p, d, dt, t0, n_transient, n_window_steps, acc, method, s
     state = np.empty(1, dtype=np.uint64)
     state[0] = np.uint64(seed)
     spare = np.zeros(2)
+    # parameters as tuples: LLVM keeps them in registers (no reloads after stores to out/acc arrays)
+    p = _as_tuple(p)
+    d = _as_drive_tuple(d)
     mx, my, mz = m[0], m[1], m[2]
     omega, phi, iac = d[D_OMEGA], d[D_PHI], d[D_IAC]
     sh, ch = math.sin(0.5 * omega * dt), math.cos(0.5 * omega * dt)
@@ -359,6 +373,9 @@ def _run_trace(m, p, d, dt, t0, n_steps, stride, out, method, seed, renorm):
     state = np.empty(1, dtype=np.uint64)
     state[0] = np.uint64(seed)
     spare = np.zeros(2)
+    # parameters as tuples: LLVM keeps them in registers (no reloads after stores to out/acc arrays)
+    p = _as_tuple(p)
+    d = _as_drive_tuple(d)
     mx, my, mz = m[0], m[1], m[2]
     omega, phi = d[D_OMEGA], d[D_PHI]
     sh, ch = math.sin(0.5 * omega * dt), math.cos(0.5 * omega * dt)

@@ -233,3 +233,9 @@ def test_renormalised_norm_is_one_to_rounding(mazza, method, temperature):
     trace, _ = llgs.simulate_trace(params, llgs.pack_drive(-0.15e-3, 70.7e-6, 800e6), (0.3, 0.1, 0.95),
                                    5e-9, 1e-12, stride=7, method=method, seed=3)
     assert np.max(np.abs(np.linalg.norm(trace[:, 1:], axis=1) - 1)) < 2e-15
+
+
+def test_parameter_tuple_covers_every_slot():
+    values = np.arange(llgs.N_PARAMS, dtype=float)
+    assert llgs._as_tuple.py_func(values) == tuple(values)
+    assert llgs._as_drive_tuple.py_func(np.arange(llgs.N_DRIVE, dtype=float)) == tuple(range(llgs.N_DRIVE))
