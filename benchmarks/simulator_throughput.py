@@ -90,6 +90,10 @@ def main(argv=None) -> dict:
     cmtj_rate = median_rate(cmtj_run, STEPS, args.repeats)
     accumulate_rate = median_rate(single_accumulate, STEPS, args.repeats, clock=time.perf_counter)
     batch_rate = median_rate(batch, STEPS * n_batch, args.repeats, clock=time.perf_counter)
+    # the same batch kernel on one thread: the parallel scaling without the single-trajectory path
+    numba.set_num_threads(1)
+    batch_one_thread = median_rate(batch, STEPS * n_batch, args.repeats, clock=time.perf_counter)
+    numba.set_num_threads(threads)
     heun_rate = median_rate(heun, STEPS, args.repeats)
 
     bias = np.linspace(-0.15e-3, -0.19e-3, 41)
@@ -109,6 +113,8 @@ def main(argv=None) -> dict:
         "threads": threads,
         "single_accumulate_wall_steps_per_s": accumulate_rate,
         "batch_speedup": batch_rate / accumulate_rate,
+        "batch_one_thread_steps_per_s": batch_one_thread,
+        "batch_thread_scaling": batch_rate / batch_one_thread,
         "heun_steps_per_s": heun_rate,
         "rectification_41_points_s": statistics.median(curve_times),
         "repeats": args.repeats,
