@@ -162,3 +162,24 @@ def test_bench_voltage_is_rf_on_minus_rf_off(mazza):
     assert np.allclose(batch.rf_off_resistance, sweep.rf_off_resistance, rtol=2e-3)
     with pytest.raises(ValueError, match="RF-off"):
         studies.rectification_curve(mazza, currents, 50e-6, 1.2e9).bench_voltage
+
+
+@pytest.mark.parametrize("args", [
+    ["phase-map", "--freq-points", "2", "--points", "3", "--freq-from", "0.8e9", "--freq-to", "1.2e9"],
+    ["transient", "--bias-step-to", "-0.169e-3", "--rf-current", "50e-6", "--rf-frequency", "1.2e9",
+     "--duration", "30e-9"],
+    ["rectification", "--points", "3", "--bias-from", "-0.16e-3", "--bias-to", "-0.18e-3", "--mode", "sweep"],
+])
+def test_cli_commands_plot_and_json(tmp_path, args):
+    from dorlab.procedures.cli import cli
+
+    png = tmp_path / "out.png"
+    result = CliRunner().invoke(cli, ["simulate", *args, "--json", "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data
+    assert png.stat().st_size > 1000
+    if args[0] == "transient":
+        assert data["locked"] and 0 < data["locking_time"] < 30e-9
+    if args[0] == "phase-map":
+        assert len(data["phase"]) == 2 and len(data["phase"][0]) == 3
