@@ -157,8 +157,9 @@ class _Workload:
     out_shape: tuple[int, ...] = ()
     outputs_per_row = 1
 
-    def needs(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Flat indices of the F and G operand elements the rows r0..r1 use."""
+    def needs(self, r0: int, r1: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Sorted flat indices of the F and G operand elements the rows r0..r1 use; None means all of them
+        (so a whole image batch or activation matrix is never turned into an index array)."""
         raise NotImplementedError
 
     def products(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -210,8 +211,11 @@ class _Matmul(_Workload):
 
     def needs(self, r0, r1):
         m_first, m_last = self.row_span(r0, r1)
-        f = np.arange(m_first * self.k, (m_last + 1) * self.k)
-        columns = np.flatnonzero(self.column_mask(r0, r1))
+        f = None if (m_first, m_last) == (0, self.m - 1) else np.arange(m_first * self.k, (m_last + 1) * self.k)
+        mask = self.column_mask(r0, r1)
+        if mask.all():
+            return f, None
+        columns = np.flatnonzero(mask)
         g = (np.arange(self.k)[:, None] * self.n + columns[None, :]).ravel()
         return f, np.sort(g)
 
@@ -267,13 +271,18 @@ class _Conv(_Workload):
         return np.unique((rows // self.ho) % self.n_filters)
 
     def needs(self, r0, r1):
-        n_first, _ = self.image_span(r0, r1)
+        n_first, n_last = self.image_span(r0, r1)
         mask = self.image_row_mask(r0, r1)
-        rows = np.flatnonzero(mask.ravel())  # index into (n - n_first, h)
-        f = ((rows[:, None] + n_first * self.height) * self.width + np.arange(self.width)[None, :]).ravel()
+        if (n_first, n_last) == (0, self.n_images - 1) and mask.all():
+            f = None
+        else:
+            rows = np.flatnonzero(mask.ravel())  # index into (n - n_first, h)
+            f = ((rows[:, None] + n_first * self.height) * self.width + np.arange(self.width)[None, :]).ravel()
+        filters = self.filter_span(r0, r1)
+        if filters.size == self.n_filters:
+            return f, None
         taps = self.kh * self.kw
-        g = (self.filter_span(r0, r1)[:, None] * taps + np.arange(taps)[None, :]).ravel()
-        return f, g
+        return f, (filters[:, None] * taps + np.arange(taps)[None, :]).ravel()
 
     def products(self, r0, r1):
         r = np.arange(r0, r1)
@@ -430,14 +439,14 @@ class DorEngine:
             r0, r1 = ranges[diode]
             log: list = []
             f_need, g_need = work.needs(r0, r1)
-            f_sq, g_sq = self._read_operands(diode, f_u, g_u, f_need, g_need, stats[diode], log)
+            f_sq, g_sq, operand_count = self._read_operands(diode, f_u, g_u, f_need, g_need, stats[diode], log)
             levels = self._read_levels(work, diode, r0, r1, f, g, stats[diode], log) if self.cache_levels else None
             if use_kernel:
                 count = self._kernel_rows(work, diode, r0, r1, f, g, f_sq, g_sq, levels, out, stats[diode])
             else:
                 count = self._generic_rows(work, diode, r0, r1, f, g, f_sq, g_sq, levels, out, stats[diode], log)
             difference = count if levels is None else int(np.count_nonzero(np.isfinite(levels)))
-            return f_need.size + g_need.size, difference, log
+            return operand_count, difference, log
 
         concurrent = self.concurrent_diodes
         if concurrent is None:
@@ -485,26 +494,29 @@ class DorEngine:
         return voltage
 
     def _read_operands(self, diode, f_u, g_u, f_need, g_need, stats, log):
-        """Read every needed operand once on this diode; squares (NaN where not read) for F and G."""
+        """Read every needed operand once on this diode (``None``: all elements). Returns the squares of F and
+        G (NaN where not read) and the number of reads."""
         calibration = self.pool[diode]
-        # the common case "every element" (sorted unique indices of full length) needs no gather or scatter
-        f_all, g_all = f_need.size == f_u.size, g_need.size == g_u.size
+        f_all = f_need is None or f_need.size == f_u.size  # sorted unique indices of full length: all
+        g_all = g_need is None or g_need.size == g_u.size
+        n_f = f_u.size if f_all else f_need.size
+        n_g = g_u.size if g_all else g_need.size
         x = np.concatenate([-(f_u if f_all else f_u[f_need]), -(g_u if g_all else g_u[g_need])])
-        role = np.concatenate([np.zeros(f_need.size, np.int8), np.ones(g_need.size, np.int8)])
+        role = np.concatenate([np.zeros(n_f, np.int8), np.ones(n_g, np.int8)]) if self.record_reads else None
         voltage = self._read_sorted(diode, x, role, log, stats) if x.size else np.empty(0)
         stats.add_values(-x)
         squares = calibration.square_from_voltage(voltage)
         if f_all:
-            f_sq = squares[:f_need.size]
+            f_sq = squares[:n_f]
         else:
             f_sq = np.full(f_u.size, np.nan)
-            f_sq[f_need] = squares[:f_need.size]
+            f_sq[f_need] = squares[:n_f]
         if g_all:
-            g_sq = squares[f_need.size:]
+            g_sq = squares[n_f:]
         else:
             g_sq = np.full(g_u.size, np.nan)
-            g_sq[g_need] = squares[f_need.size:]
-        return f_sq, g_sq
+            g_sq[g_need] = squares[n_f:]
+        return f_sq, g_sq, n_f + n_g
 
     def _read_levels(self, work, diode, r0, r1, f, g, stats, log) -> np.ndarray:
         """Read each used quantised |F - G| level once on this diode; NaN for unused levels."""
