@@ -202,10 +202,13 @@ def test_quick_reproduction_end_to_end(tmp_path):
     assert len(data["b_spread"]["conv_dor"]["draws"]) >= 3
     for name in ("fig6b_training.png", "fig6c_feature_maps.png", "fig6d_dark_knowledge.png", "fig6e_classes_t10.png"):
         assert (plots / name).stat().st_size > 1000
-    # the second run loads the cached weights instead of training
-    again = CliRunner().invoke(cli, ["reproduce", "table1", "--quick", "--json", "--data-dir", str(tmp_path)])
-    assert again.exit_code == 0
-    assert json.loads(again.stdout)["a"]["ideal"] == ideal
+    # the trained weights are cached and rebuild the same ideal network
+    from dorlab.compute.mnist import load_mnist
+
+    model = SmallCnn.load(data["details"]["weights"])
+    subsets = table1.Subsets.from_mnist(load_mnist(), table1.Table1Settings.quick())
+    assert 100 * model.accuracy(subsets.test_images, subsets.test_labels) == pytest.approx(ideal)
+    assert result.stderr.count("epoch") >= 1 and "saved" in result.stderr
 
 
 def _locked_sweep():
