@@ -126,8 +126,11 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
             echo(f"[1/4] calibrating {parameters.name} ({k + 1}/{len(devices)}) on a simulated bench ...")
             bench = benches_open.enter_context(
                 simulated_bench(diode=LlgsDiode(parameters), seed=settings.seed + k))
-            # the simulator's operating-point search stands in for the lab's survey sweep
-            working_point = simulated_operating_point(bench)
+            if k == 0:
+                # the simulator's operating-point search stands in for the lab's survey sweep; the other
+                # devices are siblings of one wafer, so (as in the lab) their sweep starts from the
+                # first device's working point and the fit finds each device's own vertex in it
+                working_point = simulated_operating_point(bench)
             cal = calibrate_device(bench, store, parameters.name,
                                    CalibrationSettings(points=settings.calibration_points,
                                                        n_readings=settings.n_readings, progress=False,
