@@ -233,7 +233,19 @@ def _backend(bench, pool: list[Calibration], settings: DorJobSettings, out: Path
     if bench is None:
         raise DorJobError("the bench backend needs a bench")
     benches = [bench[cal.device] for cal in pool] if isinstance(bench, Mapping) else bench
-    return BenchBackend(benches, pool, n_readings=settings.n_readings, log_path=out / READ_LOG)
+    return BenchBackend(benches, pool, n_readings=settings.n_readings, log_path=_session_read_log(out))
+
+
+def _session_read_log(out: Path) -> Path:
+    """The read log of this session: ``reads.csv`` for the first, ``reads-resume-N.csv`` after N
+    interruptions. A resumed job restarts at its first uncommitted chunk, so earlier logs are kept as the
+    record of reads taken, not replayed."""
+    path = out / READ_LOG
+    n = 0
+    while path.exists() and path.stat().st_size > 0:
+        n += 1
+        path = out / f"{Path(READ_LOG).stem}-resume-{n}{Path(READ_LOG).suffix}"
+    return path
 
 
 def _benches(bench) -> list:
