@@ -152,17 +152,26 @@ def register(root: click.Group) -> None:
     @click.option("--bias-from", type=float, default=-0.04e-3, show_default=True, help="First I_dc (A).")
     @click.option("--bias-to", type=float, default=-0.3e-3, show_default=True, help="Last I_dc (A).")
     @click.option("--points", type=int, default=27, show_default=True)
+    @click.option("--cluster", default=None,
+                  help="Where the rows run: 'in-process', 'local' (a 2-worker Dask LocalCluster) or a "
+                       "scheduler address tcp://HOST:PORT. Default: local when Dask is installed, else in-process.")
     @json_option
     @plot_option
     def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, bias_from, bias_to,
-                          points, as_json, plot_path):
+                          points, cluster, as_json, plot_path):
         """Intrinsic phase over (f_ac, I_dc) with the locking region (Fig. 2c)."""
         import numpy as np
 
-        from dorlab.simulator import studies
+        from dorlab.procedures import scale
 
-        pm = studies.phase_map(_device(preset_name), _linspace(freq_from, freq_to, freq_points),
-                               _linspace(bias_from, bias_to, points), rf_current)
+        cluster = scale.default_cluster() if cluster is None else cluster
+        try:
+            scale.validate_cluster(cluster)
+        except (ValueError, RuntimeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--cluster") from None
+        with scale.dask_client(cluster) as client:
+            pm = scale.phase_map(_device(preset_name), _linspace(freq_from, freq_to, freq_points),
+                                 _linspace(bias_from, bias_to, points), rf_current, client=client)
         data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency.tolist(),
                 "bias_current": pm.bias_current.tolist(), "phase": pm.phase.tolist(),
                 "locked": pm.locked.tolist(), "rectified_voltage": pm.rectified_voltage.tolist(),

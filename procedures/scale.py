@@ -36,7 +36,7 @@ def bench_resource(bench_name: str) -> str:
     return f"bench-{bench_name}"
 
 
-def _validate_cluster(cluster: str | None) -> str:
+def validate_cluster(cluster: str | None) -> str:
     if cluster is None or cluster in ("", IN_PROCESS, "none"):
         return IN_PROCESS
     if cluster == "local" or cluster.startswith("tcp://") or cluster.startswith("tls://"):
@@ -57,7 +57,7 @@ def dask_client(cluster: str | None, *, n_workers: int = 2, threads_per_worker: 
     A LocalCluster is started with one thread per worker process: the work is numba/numpy bound and
     holds the GIL between kernels, so processes, not threads, give the parallelism.
     """
-    kind = _validate_cluster(cluster)
+    kind = validate_cluster(cluster)
     if kind == IN_PROCESS:
         yield None
         return

@@ -105,3 +105,21 @@ def test_pool_draw_monte_carlo_on_cluster_equals_in_process():
     assert all(0.9 < r <= 1.0 for r in here)
     with pytest.raises(ValueError, match="n_draws = 0"):
         scale.pool_draw_correlations(calibration, n_draws=0)
+
+
+def test_cli_phase_map_on_cluster_equals_in_process():
+    import json
+
+    from click.testing import CliRunner
+
+    from dorlab.procedures.cli import cli
+
+    args = ["simulate", "phase-map", "--freq-points", "3", "--points", "3", "--json"]
+    runner = CliRunner()
+    here = runner.invoke(cli, args + ["--cluster", "in-process"])
+    there = runner.invoke(cli, args + ["--cluster", "local"])
+    assert here.exit_code == 0, here.output
+    assert there.exit_code == 0, there.output
+    assert json.loads(there.output)["phase"] == json.loads(here.output)["phase"]
+    bad = runner.invoke(cli, args + ["--cluster", "udp://x"])
+    assert bad.exit_code == 2 and "'udp://x' is not understood" in bad.output
