@@ -66,6 +66,7 @@ class Table1Settings:
     train_fc_images: int = 6_000  # training images whose DOR conv features retrain the dense layer
     train_fc_validation: int = 2_000
     train_fc_epochs: int = 6
+    train_fc_learning_rate: float = 5e-4  # fine-tuning from the trained weights: gentler than training
     train_fc_patience: int = 2
     diagnosis_images: int = 1000  # test images for the one-effect-at-a-time attribution of the drop
     batch_images: int = 1000  # images per DOR call (memory: N x 16 x 26 x 26 float64)
@@ -87,8 +88,8 @@ class Table1Settings:
     @classmethod
     def quick(cls, **overrides) -> "Table1Settings":
         """A subset that runs in about two minutes: 6 000 train / 2 000 test images."""
-        values = dict(n_train=6_000, n_validation=2_000, n_test=2_000, epochs=15, patience=3, learning_rate=2e-3,
-                      variation_draws=3, train_fc_images=1_500, train_fc_validation=500, train_fc_epochs=5,
+        values = dict(n_train=6_000, n_validation=2_000, n_test=2_000, epochs=20, patience=3, learning_rate=2e-3,
+                      variation_draws=3, train_fc_images=3_000, train_fc_validation=1_000, train_fc_epochs=5,
                       diagnosis_images=500)
         values.update(overrides)
         return cls(**values)
@@ -316,7 +317,7 @@ def run_row(model: SmallCnn, calibration: Calibration, subsets: Subsets, setting
     history = retrained.fit_dense(train_features, subsets.train_labels[:n_fc], validation_features,
                                   subsets.validation_labels[:n_fc_val], epochs=settings.train_fc_epochs,
                                   patience=settings.train_fc_patience, batch_size=settings.batch_size,
-                                  learning_rate=settings.learning_rate, seed=seed)
+                                  learning_rate=settings.train_fc_learning_rate, seed=seed)
     seconds["train_fc_fit"] = time.perf_counter() - t0
     conv_dor_train_fc = accuracy_percent(retrained.dense_logits(test_features), subsets.test_labels)
     say(f"  Conv_DOR+trainFC {conv_dor_train_fc:.2f} % (features {seconds['train_fc_features']:.1f} s, "
