@@ -22,13 +22,13 @@ seeded per diode from ``SeedSequence(seed)``.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from dorlab.calibration.record import Calibration
-from dorlab.compute.cnn import CnnConfig, SmallCnn, TrainingHistory, conv2d_valid, softmax
+from dorlab.compute.cnn import CnnConfig, SmallCnn, TrainingHistory, softmax
 from dorlab.compute.mnist import MnistData, train_validation_split
 
 COLUMNS = ("ideal", "conv_dor", "conv_fc_dor", "conv_dor_train_fc")

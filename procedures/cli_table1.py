@@ -22,7 +22,6 @@ import json
 import math
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -141,7 +140,8 @@ def resolve_curves(device, curve, data_dir):
             "row a: Fig. 4 experimental-like curve (paper's main curve); row c: LLGS mazza2022 simulation, wide range")
 
 
-def _cache_path(cache_dir: Path, settings, mnist_dir: Path) -> Path:
+def _cache_path(cache_dir: Path, settings) -> Path:
+    """The weight file for these training settings (the MNIST files are pinned by their checksums)."""
     from dorlab.compute import mnist
 
     key = json.dumps({"training": settings.training_key(), "mnist": mnist.SHA256, "cnn_format": 1},
@@ -204,7 +204,7 @@ def table1(device, curve, quick, mnist_dir, data_dir, cache_dir, retrain, draws,
     log(f"curves: {source}")
 
     cache_root = Path(cache_dir) if cache_dir else resolve_data_dir(data_dir) / "table1"
-    weights = _cache_path(cache_root, settings, data.directory)
+    weights = _cache_path(cache_root, settings)
     t0 = time.perf_counter()
     if weights.exists() and not retrain:
         model = SmallCnn.load(weights)

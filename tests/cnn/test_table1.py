@@ -7,6 +7,7 @@ import json
 import os
 
 import numpy as np
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -166,7 +167,6 @@ def test_curve_csv_and_wide_range(tmp_path, curve):
     np.testing.assert_allclose(i, curve.sweep_bias_current)
     bad = tmp_path / "bad.csv"
     bad.write_text("current,voltage\n1,2\n")
-    import click
     with pytest.raises(click.BadParameter, match="bias_current"):
         cli_table1.read_curve_csv(bad)
 
@@ -221,7 +221,7 @@ def _locked_sweep():
 
 
 def test_row_c_calibration_is_wider_and_less_parabolic(tmp_path):
-    from dorlab.calibration import fit
+    from dorlab.calibration.quality import product_correlation
     from dorlab.procedures import cli_table1
 
     i, v, se = _locked_sweep()
@@ -234,7 +234,6 @@ def test_row_c_calibration_is_wider_and_less_parabolic(tmp_path):
     assert wide.input_span_current > 1.2 * main.input_span_current
     assert lower <= wide.input_min_current <= upper
     assert np.isfinite(wide.a_prime) and np.isfinite(wide.c_prime)
-    from dorlab.calibration.quality import product_correlation
     assert product_correlation(wide) < product_correlation(main)
     with pytest.raises(Exception, match="at most one"):
         cli_table1.resolve_curves("D1", str(path), None)
