@@ -1,14 +1,66 @@
 """Shared behaviour of the simulated instruments: world/circuit wiring, noise, the clock,
-per-range noise tables, and the source-meter physics (sourcing, compliance)."""
+per-range noise tables, the source-meter physics (sourcing, compliance), and the SCPI
+handling every Keithley model does alike (parameter count, accepted no-op commands, buffer
+statistics)."""
 from __future__ import annotations
 
 import math
+import statistics
 from bisect import bisect_left
 
-from ..scpi import ScpiError, ScpiInstrument
+from ..scpi import ScpiError, ScpiInstrument, command, format_number, parse_number
 from ..world import OpenCircuit
 
 OVERFLOW = 9.9e37  # what Keithley meters return for an overflowed reading
+
+# buffer statistics by their SCPI mnemonic (CALCulate2/3:FORMat, TRACe:STATistics); a single
+# reading has no spread, the meters report 0 rather than an error
+BUFFER_STATISTICS = {
+    "MEAN": statistics.fmean, "MAX": max, "MIN": min,
+    "SDEV": lambda values: statistics.stdev(values) if len(values) > 1 else 0.0,
+    "PKPK": lambda values: max(values) - min(values),
+}
+
+
+def one_param(params: list[str]) -> str:
+    """The single parameter of a command: -109 when it is missing, -108 when more were sent."""
+    if len(params) != 1:
+        raise ScpiError(-109 if not params else -108)
+    return params[0]
+
+
+def accepted(pattern: str):
+    """A command the model takes without error but which changes nothing on the simulated bench
+    (trigger-model and waveform controls with nothing to drive)."""
+
+    @command(pattern)
+    def handler(self, params, suffixes, is_query):
+        pass
+
+    return handler
+
+
+def constant_reply(pattern: str, reply: str):
+    """A query whose answer never changes on the simulated bench (e.g. an event register whose
+    bits nothing here sets)."""
+
+    @command(pattern, query=True, write=False)
+    def handler(self, params, suffixes, is_query):
+        return reply
+
+    return handler
+
+
+def function_name(text: str) -> str:
+    """A sense function as sent (``'VOLT:DC'``, ``"curr"``) -> its mnemonic without the ``:DC``
+    node, for ``parse_choice``."""
+    text = text.strip("'\"").upper()
+    return text[:-3] if text.endswith(":DC") else text
+
+
+def reapply_source(instrument) -> None:
+    """``Setting.on_change`` of every source setting: the new source reaches the circuit."""
+    instrument.apply_source()
 
 
 class SimulatedInstrument(ScpiInstrument):
@@ -152,6 +204,27 @@ class SourceMeter(SimulatedInstrument):
         circuit.set_bias(current)
         circuit.device_voltage(current)
         return voltage, current
+
+    # -- SCPI shared by the source models ---------------------------------------------------------
+    def limit_tripped(self, source_function: str) -> str:
+        """The ``TRIPped?`` reply of a compliance limit: "1" while the limit of the
+        ``source_function`` source ("CURR": voltage limit, "VOLT": current limit) holds it."""
+        self.settle()
+        tripped = self.compliance_tripped and self.state["source_function"] == source_function
+        return "1" if tripped else "0"
+
+    def source_range(self, quantity: str, params: list[str], is_query: bool):
+        """``:SOURce:CURRent|VOLTage:RANGe``: a fixed range from the model's ``current_ranges`` or
+        ``voltage_ranges`` (``quantity`` "current" or "voltage"); setting one ends autoranging."""
+        key = f"source_{quantity}_range"
+        if is_query:
+            return format_number(self.state[key])
+        ranges, unit = ((self.current_ranges, "A") if quantity == "current"
+                        else (self.voltage_ranges, "V"))
+        value = parse_number(one_param(params), unit, minimum=ranges[0], maximum=ranges[-1])
+        self.state[key] = check_fixed_range(ranges, value, quantity)
+        self.state[f"{key}_auto"] = False
+        return None
 
     # -- readings ------------------------------------------------------------------------------
     def voltage_noise(self, voltage_range: float, nplc: float) -> float:

@@ -23,10 +23,10 @@ by 1/sqrt(NPLC); plus the device's Johnson noise when the world is at T > 0.
 from __future__ import annotations
 
 import math
-import statistics
 
 from ..scpi import ScpiError, Setting, command, format_number, parse_bool, parse_choice, parse_number
-from .base import OVERFLOW, SimulatedInstrument, check_fixed_range, pick_range
+from .base import (BUFFER_STATISTICS, OVERFLOW, SimulatedInstrument, accepted, check_fixed_range,
+                   constant_reply, function_name, one_param, pick_range)
 
 VOLTAGE_RANGES = (0.01, 0.1, 1.0, 10.0, 100.0)
 NOISE_AT_1_NPLC = {0.01: 6e-9, 0.1: 20e-9, 1.0: 75e-9, 10.0: 750e-9, 100.0: 7.5e-6}
@@ -120,10 +120,8 @@ class Keithley2182A(SimulatedInstrument):
     def _function(self, params, suffixes, is_query):
         if is_query:
             return '"VOLT:DC"' if self.state["function"] == "VOLT" else '"TEMP"'
-        text = _one(params).strip("'\"").upper()
-        if text.endswith(":DC"):
-            text = text[:-3]
-        self.state["function"] = parse_choice(text, ("VOLTage", "TEMPerature"))
+        self.state["function"] = parse_choice(function_name(one_param(params)),
+                                              ("VOLTage", "TEMPerature"))
 
     def _active(self, suffixes) -> int:
         return suffixes[0] if suffixes else max(self.state["channel"], 1)
@@ -147,7 +145,7 @@ class Keithley2182A(SimulatedInstrument):
         if is_query:
             return format_number(self.state[key])
         maximum = 120.0 if channel == 1 else 12.0
-        value = parse_number(_one(params), "V", minimum=0.0, maximum=maximum)
+        value = parse_number(one_param(params), "V", minimum=0.0, maximum=maximum)
         if not 0.0 <= value <= maximum:
             raise ScpiError(-222, f"range {value:g} V outside [0, {maximum:g}]")
         ranges = VOLTAGE_RANGES if channel == 1 else VOLTAGE_RANGES[:4]
@@ -166,14 +164,14 @@ class Keithley2182A(SimulatedInstrument):
         key = f"range_auto_{channel}"
         if is_query:
             return "1" if self.state[key] else "0"
-        self.state[key] = parse_bool(_one(params))
+        self.state[key] = parse_bool(one_param(params))
 
     @command(":SENSe:VOLTage[:DC]:CHANnel<n>:REFerence", query=True)
     def _reference(self, params, suffixes, is_query):
         key = f"reference_{self._channel(suffixes)}"
         if is_query:
             return format_number(self.state[key])
-        value = parse_number(_one(params), "V", minimum=-120.0, maximum=120.0)
+        value = parse_number(one_param(params), "V", minimum=-120.0, maximum=120.0)
         if abs(value) > 120.0:
             raise ScpiError(-222, f"reference {value:g} V outside [-120, 120]")
         self.state[key] = value
@@ -183,7 +181,7 @@ class Keithley2182A(SimulatedInstrument):
         key = f"reference_state_{self._channel(suffixes)}"
         if is_query:
             return "1" if self.state[key] else "0"
-        self.state[key] = parse_bool(_one(params))
+        self.state[key] = parse_bool(one_param(params))
 
     @command(":SENSe:VOLTage[:DC]:CHANnel<n>:REFerence:ACQuire")
     def _reference_acquire(self, params, suffixes, is_query):
@@ -196,18 +194,16 @@ class Keithley2182A(SimulatedInstrument):
         key = f"temperature_reference_{self._channel(suffixes)}"
         if is_query:
             return format_number(self.state[key])
-        self.state[key] = parse_number(_one(params))
+        self.state[key] = parse_number(one_param(params))
 
     @command(":SENSe:TEMPerature:CHANnel<n>:REFerence:STATe", query=True)
     def _temperature_reference_state(self, params, suffixes, is_query):
         key = f"temperature_reference_state_{self._channel(suffixes)}"
         if is_query:
             return "1" if self.state[key] else "0"
-        self.state[key] = parse_bool(_one(params))
+        self.state[key] = parse_bool(one_param(params))
 
-    @command(":SENSe:TEMPerature:CHANnel<n>:REFerence:ACQuire")
-    def _temperature_reference_acquire(self, params, suffixes, is_query):
-        pass
+    _temperature_reference_acquire = accepted(":SENSe:TEMPerature:CHANnel<n>:REFerence:ACQuire")
 
     @command(":SENSe:TEMPerature:RTEMperature", query=True, write=False)
     def _reference_temperature(self, params, suffixes, is_query):
@@ -278,9 +274,7 @@ class Keithley2182A(SimulatedInstrument):
     def _initiate(self, params, suffixes, is_query):
         self.take_readings()
 
-    @command(":ABORt")
-    def _abort(self, params, suffixes, is_query):
-        pass
+    _abort = accepted(":ABORt")
 
     @command(":TRACe:CLEar")
     def _trace_clear(self, params, suffixes, is_query):
@@ -297,11 +291,7 @@ class Keithley2182A(SimulatedInstrument):
     @command(":CALCulate2:IMMediate", query=True)
     def _calc2(self, params, suffixes, is_query):
         values = self.buffer or [self.last_value]
-        function = {
-            "MEAN": statistics.fmean, "MAX": max, "MIN": min,
-            "SDEV": lambda v: statistics.stdev(v) if len(v) > 1 else 0.0,
-            "PKPK": lambda v: max(v) - min(v), "NONE": lambda v: v[-1],
-        }[self.state["calc2_format"]]
+        function = {**BUFFER_STATISTICS, "NONE": lambda v: v[-1]}[self.state["calc2_format"]]
         result = format_reading(function(values))
         return result if is_query else None
 
@@ -313,21 +303,10 @@ class Keithley2182A(SimulatedInstrument):
     def _stat_meas(self, params, suffixes, is_query):
         return "512" if len(self.buffer) >= self.state["trace_points"] else "0"
 
-    @command(":STATus:OPERation[:EVENt]", query=True, write=False)
-    def _stat_oper(self, params, suffixes, is_query):
-        return "0"
-
-    @command(":STATus:QUEStionable[:EVENt]", query=True, write=False)
-    def _stat_ques(self, params, suffixes, is_query):
-        return "0"
+    _stat_oper = constant_reply(":STATus:OPERation[:EVENt]", "0")
+    _stat_ques = constant_reply(":STATus:QUEStionable[:EVENt]", "0")
 
     def summary_bits(self) -> int:
         # measurement summary (bit 0) when the buffer is full and enabled (:STAT:MEAS:ENAB 512)
         full = len(self.buffer) >= self.state["trace_points"]
         return 0x01 if full and self.state["status_measurement_enable"] & 512 else 0
-
-
-def _one(params):
-    if len(params) != 1:
-        raise ScpiError(-109 if not params else -108)
-    return params[0]

@@ -19,16 +19,11 @@ Status word (the STATus element): bit 3 (8) = compliance.
 """
 from __future__ import annotations
 
-import statistics
-
 from ..scpi import ScpiError, Setting, command, format_number, parse_bool, parse_choice, parse_number
-from .base import OVERFLOW, SourceMeter, check_fixed_range
+from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, check_fixed_range,
+                   constant_reply, function_name, one_param, reapply_source)
 
 NAN_READING = 9.91e37  # the 2400's "not measured" element
-
-
-def _apply(instrument):
-    instrument.apply_source()
 
 
 ELEMENTS = ("VOLTage", "CURRent", "RESistance", "TIME", "STATus")
@@ -65,21 +60,21 @@ class Keithley2400(SourceMeter):
 
     settings = (
         Setting(":SOURce[1]:FUNCtion[:MODE]", "source_function", "choice",
-                choices=("CURRent", "VOLTage"), on_change=_apply),
+                choices=("CURRent", "VOLTage"), on_change=reapply_source),
         Setting(":SOURce[1]:CURRent[:LEVel][:IMMediate][:AMPLitude]", "source_current", unit="A",
-                minimum=-1.05, maximum=1.05, on_change=_apply),
+                minimum=-1.05, maximum=1.05, on_change=reapply_source),
         Setting(":SOURce[1]:CURRent:RANGe:AUTO", "source_current_range_auto", "bool"),
         Setting(":SOURce[1]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", "source_voltage", unit="V",
-                minimum=-210.0, maximum=210.0, on_change=_apply),
+                minimum=-210.0, maximum=210.0, on_change=reapply_source),
         Setting(":SOURce[1]:VOLTage:RANGe:AUTO", "source_voltage_range_auto", "bool"),
         Setting(":SOURce[1]:DELay", "source_delay", unit="S", minimum=0.0, maximum=999.9999),
         Setting(":SOURce[1]:DELay:AUTO", "source_delay_auto", "bool"),
         Setting(":SOURce[1]:CLEar:AUTO", "source_clear_auto", "bool"),
         Setting(":SENSe[1]:VOLTage[:DC]:PROTection[:LEVel]", "voltage_limit", unit="V",
-                minimum=-210.0, maximum=210.0, on_change=_apply),
+                minimum=-210.0, maximum=210.0, on_change=reapply_source),
         Setting(":SENSe[1]:CURRent[:DC]:PROTection[:LEVel]", "current_limit", unit="A",
-                minimum=-1.05, maximum=1.05, on_change=_apply),
-        Setting(":OUTPut[1][:STATe]", "output", "bool", on_change=_apply),
+                minimum=-1.05, maximum=1.05, on_change=reapply_source),
+        Setting(":OUTPut[1][:STATe]", "output", "bool", on_change=reapply_source),
         Setting(":OUTPut[1]:SMODe", "output_off_mode", "choice",
                 choices=("HIMPedance", "NORMal", "ZERO", "GUARd")),
         Setting(":SENSe[1]:FUNCtion:CONCurrent", "concurrent", "bool"),
@@ -141,24 +136,16 @@ class Keithley2400(SourceMeter):
     # -- ranges ------------------------------------------------------------------------------------
     @command(":SOURce[1]:CURRent:RANGe", query=True)
     def _source_current_range(self, params, suffixes, is_query):
-        if is_query:
-            return format_number(self.state["source_current_range"])
-        value = parse_number(_one(params), "A", minimum=1e-6, maximum=1.0)
-        self.state["source_current_range"] = check_fixed_range(self.current_ranges, value, "current")
-        self.state["source_current_range_auto"] = False
+        return self.source_range("current", params, is_query)
 
     @command(":SOURce[1]:VOLTage:RANGe", query=True)
     def _source_voltage_range(self, params, suffixes, is_query):
-        if is_query:
-            return format_number(self.state["source_voltage_range"])
-        value = parse_number(_one(params), "V", minimum=0.2, maximum=200.0)
-        self.state["source_voltage_range"] = check_fixed_range(self.voltage_ranges, value, "voltage")
-        self.state["source_voltage_range_auto"] = False
+        return self.source_range("voltage", params, is_query)
 
     def _measure_range(self, function, ranges, unit, params, is_query):
         if is_query:
             return format_number(self.state[f"range_{function}"])
-        value = parse_number(_one(params), unit, minimum=ranges[0], maximum=ranges[-1])
+        value = parse_number(one_param(params), unit, minimum=ranges[0], maximum=ranges[-1])
         self.state[f"range_{function}"] = check_fixed_range(ranges, value, function.lower())
         self.state[f"range_auto_{function}"] = False
 
@@ -179,7 +166,7 @@ class Keithley2400(SourceMeter):
     def _auto(self, function, params, is_query):
         if is_query:
             return "1" if self.state[f"range_auto_{function}"] else "0"
-        self.state[f"range_auto_{function}"] = parse_bool(_one(params))
+        self.state[f"range_auto_{function}"] = parse_bool(one_param(params))
 
     @command(":SENSe[1]:VOLTage[:DC]:RANGe:AUTO", query=True)
     def _auto_v(self, params, suffixes, is_query):
@@ -197,7 +184,7 @@ class Keithley2400(SourceMeter):
     def _nplc(self, params, is_query):
         if is_query:
             return format_number(self.state["nplc"])
-        value = parse_number(_one(params), minimum=0.01, maximum=10.0, default=1.0)
+        value = parse_number(one_param(params), minimum=0.01, maximum=10.0, default=1.0)
         if not 0.01 <= value <= 10.0:
             raise ScpiError(-222, f"NPLC {value:g} outside [0.01, 10]")
         self.state["nplc"] = value
@@ -216,13 +203,11 @@ class Keithley2400(SourceMeter):
 
     @command(":SENSe[1]:VOLTage[:DC]:PROTection:TRIPped", query=True, write=False)
     def _v_tripped(self, params, suffixes, is_query):
-        self.settle()
-        return "1" if self.compliance_tripped and self.state["source_function"] == "CURR" else "0"
+        return self.limit_tripped("CURR")
 
     @command(":SENSe[1]:CURRent[:DC]:PROTection:TRIPped", query=True, write=False)
     def _i_tripped(self, params, suffixes, is_query):
-        self.settle()
-        return "1" if self.compliance_tripped and self.state["source_function"] == "VOLT" else "0"
+        return self.limit_tripped("VOLT")
 
     # -- functions and format ---------------------------------------------------------------------
     @command(":SENSe[1]:FUNCtion[:ON]", query=True)
@@ -235,10 +220,8 @@ class Keithley2400(SourceMeter):
         chosen = []
         for param in params:
             for name in param.strip("'\"").split(","):
-                name = name.strip().strip("'\"").upper()
-                if name.endswith(":DC"):
-                    name = name[:-3]
-                chosen.append(parse_choice(name, ("VOLTage", "CURRent", "RESistance")))
+                chosen.append(parse_choice(function_name(name.strip()),
+                                           ("VOLTage", "CURRent", "RESistance")))
         if self.state["concurrent"]:
             self.state["functions"] = tuple(dict.fromkeys(self.state["functions"] + tuple(chosen)))
         else:
@@ -336,13 +319,8 @@ class Keithley2400(SourceMeter):
     def _initiate(self, params, suffixes, is_query):
         self.take_readings()
 
-    @command(":ABORt")
-    def _abort(self, params, suffixes, is_query):
-        pass
-
-    @command(":TRIGger[:SEQuence[1]]:CLEar")
-    def _trigger_clear(self, params, suffixes, is_query):
-        pass
+    _abort = accepted(":ABORt")
+    _trigger_clear = accepted(":TRIGger[:SEQuence[1]]:CLEar")
 
     @command(":TRACe:CLEar")
     def _trace_clear(self, params, suffixes, is_query):
@@ -356,9 +334,7 @@ class Keithley2400(SourceMeter):
     def _calc3_data(self, params, suffixes, is_query):
         if not self.buffer:
             raise ScpiError(-230, "buffer is empty")
-        function = {"MEAN": statistics.fmean, "MAX": max, "MIN": min,
-                    "SDEV": lambda v: statistics.stdev(v) if len(v) > 1 else 0.0,
-                    "PKPK": lambda v: max(v) - min(v)}[self.state["calc3_format"]]
+        function = BUFFER_STATISTICS[self.state["calc3_format"]]
         columns = list(zip(*self.buffer))
         names = self.state["elements"]
         wanted = [columns[names.index(e)] for e in ("VOLT", "CURR", "RES") if e in names]
@@ -373,7 +349,7 @@ class Keithley2400(SourceMeter):
     def _lfr(self, params, suffixes, is_query):
         if is_query:
             return str(int(self.world.line_frequency))
-        value = parse_number(_one(params))
+        value = parse_number(one_param(params))
         if value not in (50.0, 60.0):
             raise ScpiError(-224, f"line frequency {value:g}")
 
@@ -381,20 +357,9 @@ class Keithley2400(SourceMeter):
     def _stat_meas(self, params, suffixes, is_query):
         return str((1 << 3) if self.compliance_tripped else 0)
 
-    @command(":STATus:OPERation[:EVENt]", query=True, write=False)
-    def _stat_oper(self, params, suffixes, is_query):
-        return "0"
-
-    @command(":STATus:QUEStionable[:EVENt]", query=True, write=False)
-    def _stat_ques(self, params, suffixes, is_query):
-        return "0"
+    _stat_oper = constant_reply(":STATus:OPERation[:EVENt]", "0")
+    _stat_ques = constant_reply(":STATus:QUEStionable[:EVENt]", "0")
 
 
 def _format_element(value: float) -> str:
     return format_number(value)
-
-
-def _one(params):
-    if len(params) != 1:
-        raise ScpiError(-109 if not params else -108)
-    return params[0]

@@ -23,17 +23,12 @@ Supported (short/long forms, optional nodes, ``SOUR1``/``SENS1`` suffixes):
 """
 from __future__ import annotations
 
-import statistics
-
-from ..scpi import ScpiError, Setting, command, format_number, parse_choice, parse_number
-from .base import OVERFLOW, SourceMeter, check_fixed_range
+from ..scpi import ScpiError, Setting, command, format_number, parse_bool, parse_choice, parse_number
+from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, check_fixed_range,
+                   constant_reply, function_name, one_param, reapply_source)
 
 MAX_BUFFER = 100_000
 BUFFER_ELEMENTS = ("READing", "SOURce", "RELative", "SEConds", "UNIT")
-
-
-def _apply(instrument):
-    instrument.apply_source()
 
 
 def _check_current_level(instrument, value):
@@ -83,24 +78,24 @@ class Keithley2450(SourceMeter):
 
     settings = (
         Setting(":SOURce[1]:FUNCtion[:MODE]", "source_function", "choice",
-                choices=("CURRent", "VOLTage"), on_change=_apply),
+                choices=("CURRent", "VOLTage"), on_change=reapply_source),
         Setting(":SOURce[1]:CURRent[:LEVel][:IMMediate][:AMPLitude]", "source_current", unit="A",
-                minimum=-1.05, maximum=1.05, check=_check_current_level, on_change=_apply),
+                minimum=-1.05, maximum=1.05, check=_check_current_level, on_change=reapply_source),
         Setting(":SOURce[1]:CURRent:RANGe:AUTO", "source_current_range_auto", "bool"),
         Setting(":SOURce[1]:CURRent:VLIMit[:LEVel]", "voltage_limit", unit="V",
-                minimum=0.02, maximum=210.0, on_change=_apply),
+                minimum=0.02, maximum=210.0, on_change=reapply_source),
         Setting(":SOURce[1]:CURRent:DELay", "source_current_delay", unit="S", minimum=0.0,
                 maximum=10_000.0),
         Setting(":SOURce[1]:CURRent:DELay:AUTO", "source_current_delay_auto", "bool"),
         Setting(":SOURce[1]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", "source_voltage", unit="V",
-                minimum=-210.0, maximum=210.0, check=_check_voltage_level, on_change=_apply),
+                minimum=-210.0, maximum=210.0, check=_check_voltage_level, on_change=reapply_source),
         Setting(":SOURce[1]:VOLTage:RANGe:AUTO", "source_voltage_range_auto", "bool"),
         Setting(":SOURce[1]:VOLTage:ILIMit[:LEVel]", "current_limit", unit="A",
-                minimum=1e-9, maximum=1.05, on_change=_apply),
+                minimum=1e-9, maximum=1.05, on_change=reapply_source),
         Setting(":SOURce[1]:VOLTage:DELay", "source_voltage_delay", unit="S", minimum=0.0,
                 maximum=10_000.0),
         Setting(":SOURce[1]:VOLTage:DELay:AUTO", "source_voltage_delay_auto", "bool"),
-        Setting(":OUTPut[1][:STATe]", "output", "bool", on_change=_apply),
+        Setting(":OUTPut[1][:STATe]", "output", "bool", on_change=reapply_source),
         Setting(":OUTPut[1]:CURRent:SMODe", "current_off_mode", "choice",
                 choices=("HIMPedance", "NORMal", "ZERO", "GUARd")),
         Setting(":OUTPut[1]:VOLTage:SMODe", "voltage_off_mode", "choice",
@@ -143,29 +138,19 @@ class Keithley2450(SourceMeter):
     # -- source ranges ---------------------------------------------------------------------------
     @command(":SOURce[1]:CURRent:RANGe", query=True)
     def _source_current_range(self, params, suffixes, is_query):
-        if is_query:
-            return format_number(self.state["source_current_range"])
-        value = parse_number(_one(params), "A", minimum=1e-8, maximum=1.0)
-        self.state["source_current_range"] = check_fixed_range(self.current_ranges, value, "current")
-        self.state["source_current_range_auto"] = False
+        return self.source_range("current", params, is_query)
 
     @command(":SOURce[1]:VOLTage:RANGe", query=True)
     def _source_voltage_range(self, params, suffixes, is_query):
-        if is_query:
-            return format_number(self.state["source_voltage_range"])
-        value = parse_number(_one(params), "V", minimum=0.02, maximum=200.0)
-        self.state["source_voltage_range"] = check_fixed_range(self.voltage_ranges, value, "voltage")
-        self.state["source_voltage_range_auto"] = False
+        return self.source_range("voltage", params, is_query)
 
     @command(":SOURce[1]:CURRent:VLIMit:TRIPped", query=True, write=False)
     def _vlim_tripped(self, params, suffixes, is_query):
-        self.settle()
-        return "1" if self.compliance_tripped and self.state["source_function"] == "CURR" else "0"
+        return self.limit_tripped("CURR")
 
     @command(":SOURce[1]:VOLTage:ILIMit:TRIPped", query=True, write=False)
     def _ilim_tripped(self, params, suffixes, is_query):
-        self.settle()
-        return "1" if self.compliance_tripped and self.state["source_function"] == "VOLT" else "0"
+        return self.limit_tripped("VOLT")
 
     # -- sense configuration ---------------------------------------------------------------------
     @command(":SENSe[1]:FUNCtion[:ON]", query=True)
@@ -173,10 +158,8 @@ class Keithley2450(SourceMeter):
         if is_query:
             return {"VOLT": '"VOLT:DC"', "CURR": '"CURR:DC"', "RES": '"RES"'}[
                 self.state["sense_function"]]
-        text = _one(params).strip("'\"").upper()
-        if text.endswith(":DC"):
-            text = text[:-3]
-        self.state["sense_function"] = parse_choice(text, ("VOLTage", "CURRent", "RESistance"))
+        self.state["sense_function"] = parse_choice(function_name(one_param(params)),
+                                                    ("VOLTage", "CURRent", "RESistance"))
 
     @command(":SENSe[1]:VOLTage[:DC]:NPLCycles", query=True)
     def _nplc_volt(self, params, suffixes, is_query):
@@ -194,7 +177,7 @@ class Keithley2450(SourceMeter):
         key = f"nplc_{function}"
         if is_query:
             return format_number(self.state[key])
-        value = parse_number(_one(params), minimum=0.01, maximum=10.0, default=1.0)
+        value = parse_number(one_param(params), minimum=0.01, maximum=10.0, default=1.0)
         if not 0.01 <= value <= 10.0:
             raise ScpiError(-222, f"NPLC {value:g} outside [0.01, 10]")
         self.state[key] = value
@@ -214,7 +197,7 @@ class Keithley2450(SourceMeter):
     def _range(self, function, ranges, unit, params, is_query):
         if is_query:
             return format_number(self.state[f"range_{function}"])
-        value = parse_number(_one(params), unit, minimum=ranges[0], maximum=ranges[-1])
+        value = parse_number(one_param(params), unit, minimum=ranges[0], maximum=ranges[-1])
         self.state[f"range_{function}"] = check_fixed_range(ranges, value, function.lower())
         self.state[f"range_auto_{function}"] = False
 
@@ -231,11 +214,9 @@ class Keithley2450(SourceMeter):
         return self._auto("RES", params, is_query)
 
     def _auto(self, function, params, is_query):
-        from ..scpi import parse_bool
-
         if is_query:
             return "1" if self.state[f"range_auto_{function}"] else "0"
-        self.state[f"range_auto_{function}"] = parse_bool(_one(params))
+        self.state[f"range_auto_{function}"] = parse_bool(one_param(params))
 
     # -- measurements ----------------------------------------------------------------------------
     def measure(self, function: str | None = None) -> float:
@@ -319,9 +300,7 @@ class Keithley2450(SourceMeter):
         for _ in range(self.state["count"]):
             self.measure()
 
-    @command(":ABORt")
-    def _abort(self, params, suffixes, is_query):
-        pass
+    _abort = accepted(":ABORt")
 
     # -- reading buffer --------------------------------------------------------------------------
     @command(":TRACe:POINts", query=True)
@@ -362,27 +341,25 @@ class Keithley2450(SourceMeter):
 
     @command(":TRACe:STATistics:AVERage", query=True, write=False)
     def _trace_mean(self, params, suffixes, is_query):
-        return self._statistic(statistics.fmean)
+        return self._statistic(BUFFER_STATISTICS["MEAN"])
 
     @command(":TRACe:STATistics:MAXimum", query=True, write=False)
     def _trace_max(self, params, suffixes, is_query):
-        return self._statistic(max)
+        return self._statistic(BUFFER_STATISTICS["MAX"])
 
     @command(":TRACe:STATistics:MINimum", query=True, write=False)
     def _trace_min(self, params, suffixes, is_query):
-        return self._statistic(min)
+        return self._statistic(BUFFER_STATISTICS["MIN"])
 
     @command(":TRACe:STATistics:STDDev", query=True, write=False)
     def _trace_std(self, params, suffixes, is_query):
-        return self._statistic(lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
+        return self._statistic(BUFFER_STATISTICS["SDEV"])
 
     @command(":TRACe:STATistics:PK2Pk", query=True, write=False)
     def _trace_pk2pk(self, params, suffixes, is_query):
-        return self._statistic(lambda v: max(v) - min(v))
+        return self._statistic(BUFFER_STATISTICS["PKPK"])
 
-    @command(":TRACe:STATistics:CLEar")
-    def _trace_stat_clear(self, params, suffixes, is_query):
-        pass
+    _trace_stat_clear = accepted(":TRACe:STATistics:CLEar")
 
     # -- system -----------------------------------------------------------------------------------
     @command(":SYSTem:BEEPer[:IMMediate]")
@@ -397,20 +374,6 @@ class Keithley2450(SourceMeter):
     def _line_frequency(self, params, suffixes, is_query):
         return str(int(self.world.line_frequency))
 
-    @command(":STATus:OPERation[:EVENt]", query=True, write=False)
-    def _stat_oper(self, params, suffixes, is_query):
-        return "0"
-
-    @command(":STATus:QUEStionable[:EVENt]", query=True, write=False)
-    def _stat_ques(self, params, suffixes, is_query):
-        return "0"
-
-    @command(":STATus:MEASurement[:EVENt]", query=True, write=False)
-    def _stat_meas(self, params, suffixes, is_query):
-        return "0"
-
-
-def _one(params):
-    if len(params) != 1:
-        raise ScpiError(-109 if not params else -108)
-    return params[0]
+    _stat_oper = constant_reply(":STATus:OPERation[:EVENt]", "0")
+    _stat_ques = constant_reply(":STATus:QUEStionable[:EVENt]", "0")
+    _stat_meas = constant_reply(":STATus:MEASurement[:EVENt]", "0")

@@ -16,12 +16,8 @@ would need more than the compliance voltage, the output clamps there (a status b
 """
 from __future__ import annotations
 
-from ..scpi import ScpiError, Setting, command, format_number, parse_number
-from .base import SourceMeter, check_fixed_range
-
-
-def _apply(instrument):
-    instrument.apply_source()
+from ..scpi import ScpiError, Setting, command
+from .base import SourceMeter, accepted, constant_reply, reapply_source
 
 
 def _check_level(instrument, value):
@@ -54,15 +50,15 @@ class Keithley6221(SourceMeter):
     }
 
     settings = (
-        Setting(":OUTPut[:STATe]", "output", "bool", on_change=_apply),
+        Setting(":OUTPut[:STATe]", "output", "bool", on_change=reapply_source),
         Setting(":OUTPut:LTEarth", "low_to_earth", "bool"),
         Setting(":OUTPut:ISHield", "inner_shield", "choice", choices=("OLOW", "GUARd")),
         Setting(":OUTPut:RESPonse", "response", "choice", choices=("FAST", "SLOW")),
         Setting(":SOURce:CURRent[:LEVel][:IMMediate][:AMPLitude]", "source_current", unit="A",
-                minimum=-0.105, maximum=0.105, check=_check_level, on_change=_apply),
+                minimum=-0.105, maximum=0.105, check=_check_level, on_change=reapply_source),
         Setting(":SOURce:CURRent:RANGe:AUTO", "source_current_range_auto", "bool"),
         Setting(":SOURce:CURRent:COMPliance", "voltage_limit", unit="V", minimum=0.1,
-                maximum=105.0, on_change=_apply),
+                maximum=105.0, on_change=reapply_source),
         Setting(":SOURce:DELay", "source_delay", unit="S", minimum=1e-3, maximum=999999.999),
         Setting(":UNIT:VOLTage[:DC]", "unit", "choice", choices=("V", "OHMS", "W", "SIEMens")),
         Setting(":SOURce:DELTa:HIGH", "delta_high", unit="A", minimum=0.0, maximum=0.105),
@@ -107,46 +103,24 @@ class Keithley6221(SourceMeter):
 
     @command(":SOURce:CURRent:RANGe", query=True)
     def _range(self, params, suffixes, is_query):
-        if is_query:
-            return format_number(self.state["source_current_range"])
-        if len(params) != 1:
-            raise ScpiError(-109)
-        value = parse_number(params[0], "A", minimum=2e-9, maximum=0.1)
-        self.state["source_current_range"] = check_fixed_range(self.current_ranges, value, "current")
-        self.state["source_current_range_auto"] = False
+        if not is_query and len(params) != 1:
+            raise ScpiError(-109)  # this model reports a surplus parameter as missing, too
+        return self.source_range("current", params, is_query)
 
     @command(":SOURce:CLEar[:IMMediate]")
     def _clear(self, params, suffixes, is_query):
         self.state["output"] = False
         self.apply_source()
 
-    @command(":SOURce:DELTa:ARM")
-    def _delta_arm(self, params, suffixes, is_query):
-        pass
-
-    @command(":SOURce:DELTa:NVPResent", query=True, write=False)
-    def _delta_nvpresent(self, params, suffixes, is_query):
-        return "0"  # no 2182A on the RS-232 link of the simulated 6221
-
-    @command(":SOURce:SWEep:ABORt")
-    def _sweep_abort(self, params, suffixes, is_query):
-        pass
-
-    @command(":SOURce:WAVE:ARM")
-    def _wave_arm(self, params, suffixes, is_query):
-        pass
-
-    @command(":SOURce:WAVE:INITiate")
-    def _wave_init(self, params, suffixes, is_query):
-        pass
-
-    @command(":SOURce:WAVE:ABORt")
-    def _wave_abort(self, params, suffixes, is_query):
-        pass
-
-    @command(":INITiate[:IMMediate]")
-    def _initiate(self, params, suffixes, is_query):
-        pass
+    # delta mode and the ac waveform are stored, not driven: their controls change nothing
+    _delta_arm = accepted(":SOURce:DELTa:ARM")
+    # no 2182A on the RS-232 link of the simulated 6221
+    _delta_nvpresent = constant_reply(":SOURce:DELTa:NVPResent", "0")
+    _sweep_abort = accepted(":SOURce:SWEep:ABORt")
+    _wave_arm = accepted(":SOURce:WAVE:ARM")
+    _wave_init = accepted(":SOURce:WAVE:INITiate")
+    _wave_abort = accepted(":SOURce:WAVE:ABORt")
+    _initiate = accepted(":INITiate[:IMMediate]")
 
     @command(":SYSTem:BEEPer[:IMMediate]")
     def _beep(self, params, suffixes, is_query):
@@ -158,10 +132,5 @@ class Keithley6221(SourceMeter):
         self.settle()
         return str(1 << 3) if self.compliance_tripped else "0"
 
-    @command(":STATus:OPERation[:EVENt]", query=True, write=False)
-    def _stat_oper(self, params, suffixes, is_query):
-        return "0"
-
-    @command(":STATus:QUEStionable[:EVENt]", query=True, write=False)
-    def _stat_ques(self, params, suffixes, is_query):
-        return "0"
+    _stat_oper = constant_reply(":STATus:OPERation[:EVENt]", "0")
+    _stat_ques = constant_reply(":STATus:QUEStionable[:EVENt]", "0")
