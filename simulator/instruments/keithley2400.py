@@ -19,9 +19,10 @@ Status word (the STATus element): bit 3 (8) = compliance.
 """
 from __future__ import annotations
 
-from ..scpi import ScpiError, Setting, command, format_number, parse_bool, parse_choice, parse_number
-from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, check_fixed_range,
-                   constant_reply, function_name, one_param, reapply_source)
+from ..scpi import ScpiError, Setting, command, format_number, parse_choice, parse_number
+from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, constant_reply,
+                   function_name, one_param, reapply_source)
+from .subsystems import SenseRanges
 
 NAN_READING = 9.91e37  # the 2400's "not measured" element
 
@@ -29,12 +30,18 @@ NAN_READING = 9.91e37  # the 2400's "not measured" element
 ELEMENTS = ("VOLTage", "CURRent", "RESistance", "TIME", "STATus")
 
 
-class Keithley2400(SourceMeter):
+class Keithley2400(SenseRanges, SourceMeter):
     model_key = "keithley2400"
     identity = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,1234567,C32   Oct  4 2010 14:20:11/A02  /K/J"
     current_ranges = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
     voltage_ranges = (0.2, 2.0, 20.0, 200.0)
     measure_voltage_noise = {0.2: 1.0e-6, 2.0: 10e-6, 20.0: 100e-6, 200.0: 1e-3}
+    # :SENSe ranges are named by their full scale with the 5 % over-range (21 V, 1.05 mA, ...)
+    sense_ranges = {
+        "VOLT": (0.21, 2.1, 21.0, 210.0),
+        "CURR": tuple(1.05 * r for r in current_ranges),
+        "RES": (21.0, 210.0, 2.1e3, 2.1e4, 2.1e5, 2.1e6, 2.1e7, 2.1e8),
+    }
 
     defaults = {
         "source_function": "VOLT", "source_current": 0.0, "source_voltage": 0.0,
@@ -142,64 +149,8 @@ class Keithley2400(SourceMeter):
     def _source_voltage_range(self, params, suffixes, is_query):
         return self.source_range("voltage", params, is_query)
 
-    def _measure_range(self, function, ranges, unit, params, is_query):
-        if is_query:
-            return format_number(self.state[f"range_{function}"])
-        value = parse_number(one_param(params), unit, minimum=ranges[0], maximum=ranges[-1])
-        self.state[f"range_{function}"] = check_fixed_range(ranges, value, function.lower())
-        self.state[f"range_auto_{function}"] = False
-
-    @command(":SENSe[1]:VOLTage[:DC]:RANGe[:UPPer]", query=True)
-    def _range_v(self, params, suffixes, is_query):
-        return self._measure_range("VOLT", (0.21, 2.1, 21.0, 210.0), "V", params, is_query)
-
-    @command(":SENSe[1]:CURRent[:DC]:RANGe[:UPPer]", query=True)
-    def _range_i(self, params, suffixes, is_query):
-        return self._measure_range("CURR", tuple(1.05 * r for r in self.current_ranges), "A",
-                                   params, is_query)
-
-    @command(":SENSe[1]:RESistance:RANGe[:UPPer]", query=True)
-    def _range_r(self, params, suffixes, is_query):
-        return self._measure_range("RES", (21.0, 210.0, 2.1e3, 2.1e4, 2.1e5, 2.1e6, 2.1e7, 2.1e8),
-                                   "OHM", params, is_query)
-
-    def _auto(self, function, params, is_query):
-        if is_query:
-            return "1" if self.state[f"range_auto_{function}"] else "0"
-        self.state[f"range_auto_{function}"] = parse_bool(one_param(params))
-
-    @command(":SENSe[1]:VOLTage[:DC]:RANGe:AUTO", query=True)
-    def _auto_v(self, params, suffixes, is_query):
-        return self._auto("VOLT", params, is_query)
-
-    @command(":SENSe[1]:CURRent[:DC]:RANGe:AUTO", query=True)
-    def _auto_i(self, params, suffixes, is_query):
-        return self._auto("CURR", params, is_query)
-
-    @command(":SENSe[1]:RESistance:RANGe:AUTO", query=True)
-    def _auto_r(self, params, suffixes, is_query):
-        return self._auto("RES", params, is_query)
-
-    # NPLC is one setting shared by all functions on the 2400
-    def _nplc(self, params, is_query):
-        if is_query:
-            return format_number(self.state["nplc"])
-        value = parse_number(one_param(params), minimum=0.01, maximum=10.0, default=1.0)
-        if not 0.01 <= value <= 10.0:
-            raise ScpiError(-222, f"NPLC {value:g} outside [0.01, 10]")
-        self.state["nplc"] = value
-
-    @command(":SENSe[1]:VOLTage[:DC]:NPLCycles", query=True)
-    def _nplc_v(self, params, suffixes, is_query):
-        return self._nplc(params, is_query)
-
-    @command(":SENSe[1]:CURRent[:DC]:NPLCycles", query=True)
-    def _nplc_i(self, params, suffixes, is_query):
-        return self._nplc(params, is_query)
-
-    @command(":SENSe[1]:RESistance:NPLCycles", query=True)
-    def _nplc_r(self, params, suffixes, is_query):
-        return self._nplc(params, is_query)
+    def nplc_key(self, function: str) -> str:
+        return "nplc"  # NPLC is one setting shared by all functions on the 2400
 
     @command(":SENSe[1]:VOLTage[:DC]:PROTection:TRIPped", query=True, write=False)
     def _v_tripped(self, params, suffixes, is_query):

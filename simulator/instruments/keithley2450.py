@@ -23,9 +23,10 @@ Supported (short/long forms, optional nodes, ``SOUR1``/``SENS1`` suffixes):
 """
 from __future__ import annotations
 
-from ..scpi import ScpiError, Setting, command, format_number, parse_bool, parse_choice, parse_number
-from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, check_fixed_range,
-                   constant_reply, function_name, one_param, reapply_source)
+from ..scpi import ScpiError, Setting, command, format_number, parse_choice, parse_number
+from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, constant_reply,
+                   function_name, one_param, reapply_source)
+from .subsystems import SenseRanges
 
 MAX_BUFFER = 100_000
 BUFFER_ELEMENTS = ("READing", "SOURce", "RELative", "SEConds", "UNIT")
@@ -45,7 +46,7 @@ def _check_voltage_level(instrument, value):
         raise ScpiError(-222, f"source voltage {value:g} V beyond +-{limit:g} V of the range")
 
 
-class Keithley2450(SourceMeter):
+class Keithley2450(SenseRanges, SourceMeter):
     model_key = "keithley2450"
     identity = "KEITHLEY INSTRUMENTS,MODEL 2450,04390551,1.7.12b"
     current_ranges = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -53,6 +54,7 @@ class Keithley2450(SourceMeter):
     # rms voltage-measurement noise at 1 NPLC per range (approx. 2450 datasheet: ~5 ppm of range)
     measure_voltage_noise = {0.02: 0.2e-6, 0.2: 1.0e-6, 2.0: 10e-6, 20.0: 100e-6, 200.0: 1e-3}
     resistance_ranges = (20.0, 200.0, 2e3, 2e4, 2e5, 2e6, 2e7, 2e8)
+    sense_ranges = {"VOLT": voltage_ranges, "CURR": current_ranges, "RES": resistance_ranges}
 
     defaults = {
         "source_function": "VOLT", "source_current": 0.0, "source_voltage": 0.0,
@@ -161,62 +163,7 @@ class Keithley2450(SourceMeter):
         self.state["sense_function"] = parse_choice(function_name(one_param(params)),
                                                     ("VOLTage", "CURRent", "RESistance"))
 
-    @command(":SENSe[1]:VOLTage[:DC]:NPLCycles", query=True)
-    def _nplc_volt(self, params, suffixes, is_query):
-        return self._nplc("VOLT", params, is_query)
-
-    @command(":SENSe[1]:CURRent[:DC]:NPLCycles", query=True)
-    def _nplc_curr(self, params, suffixes, is_query):
-        return self._nplc("CURR", params, is_query)
-
-    @command(":SENSe[1]:RESistance:NPLCycles", query=True)
-    def _nplc_res(self, params, suffixes, is_query):
-        return self._nplc("RES", params, is_query)
-
-    def _nplc(self, function, params, is_query):
-        key = f"nplc_{function}"
-        if is_query:
-            return format_number(self.state[key])
-        value = parse_number(one_param(params), minimum=0.01, maximum=10.0, default=1.0)
-        if not 0.01 <= value <= 10.0:
-            raise ScpiError(-222, f"NPLC {value:g} outside [0.01, 10]")
-        self.state[key] = value
-
-    @command(":SENSe[1]:VOLTage[:DC]:RANGe[:UPPer]", query=True)
-    def _range_volt(self, params, suffixes, is_query):
-        return self._range("VOLT", self.voltage_ranges, "V", params, is_query)
-
-    @command(":SENSe[1]:CURRent[:DC]:RANGe[:UPPer]", query=True)
-    def _range_curr(self, params, suffixes, is_query):
-        return self._range("CURR", self.current_ranges, "A", params, is_query)
-
-    @command(":SENSe[1]:RESistance:RANGe[:UPPer]", query=True)
-    def _range_res(self, params, suffixes, is_query):
-        return self._range("RES", self.resistance_ranges, "OHM", params, is_query)
-
-    def _range(self, function, ranges, unit, params, is_query):
-        if is_query:
-            return format_number(self.state[f"range_{function}"])
-        value = parse_number(one_param(params), unit, minimum=ranges[0], maximum=ranges[-1])
-        self.state[f"range_{function}"] = check_fixed_range(ranges, value, function.lower())
-        self.state[f"range_auto_{function}"] = False
-
-    @command(":SENSe[1]:VOLTage[:DC]:RANGe:AUTO", query=True)
-    def _auto_volt(self, params, suffixes, is_query):
-        return self._auto("VOLT", params, is_query)
-
-    @command(":SENSe[1]:CURRent[:DC]:RANGe:AUTO", query=True)
-    def _auto_curr(self, params, suffixes, is_query):
-        return self._auto("CURR", params, is_query)
-
-    @command(":SENSe[1]:RESistance:RANGe:AUTO", query=True)
-    def _auto_res(self, params, suffixes, is_query):
-        return self._auto("RES", params, is_query)
-
-    def _auto(self, function, params, is_query):
-        if is_query:
-            return "1" if self.state[f"range_auto_{function}"] else "0"
-        self.state[f"range_auto_{function}"] = parse_bool(one_param(params))
+    # :SENSe ranges, autorange and the per-function NPLC (nplc_VOLT, ...) come with SenseRanges
 
     # -- measurements ----------------------------------------------------------------------------
     def measure(self, function: str | None = None) -> float:

@@ -1,0 +1,83 @@
+"""SCPI subsystems that several Keithley models implement alike, as mixins: put a mixin before the
+instrument base class (``class Keithley2400(SenseRanges, SourceMeter)``); the
+model's own commands with the same header take precedence over the mixin's."""
+from __future__ import annotations
+
+from ..scpi import ScpiError, command, format_number, parse_bool, parse_number
+from .base import check_fixed_range, one_param
+
+
+class SenseRanges:
+    """The ``:SENSe[1]`` range, autorange and NPLC commands of the 2400 and the 2450 source meters
+    (the same headers and limits in both manuals). A model gives the measurement ranges of each
+    function in ``sense_ranges`` and where its NPLC setting is kept (``nplc_key``); the state keys
+    are ``range_<F>`` and ``range_auto_<F>`` for F in VOLT, CURR, RES."""
+
+    sense_ranges: dict[str, tuple[float, ...]] = {}
+
+    def nplc_key(self, function: str) -> str:
+        """The state key of the NPLC setting of ``function`` (VOLT, CURR or RES)."""
+        return f"nplc_{function}"
+
+    # -- ranges --------------------------------------------------------------------------------
+    def _range(self, function, unit, params, is_query):
+        if is_query:
+            return format_number(self.state[f"range_{function}"])
+        ranges = self.sense_ranges[function]
+        value = parse_number(one_param(params), unit, minimum=ranges[0], maximum=ranges[-1])
+        self.state[f"range_{function}"] = check_fixed_range(ranges, value, function.lower())
+        self.state[f"range_auto_{function}"] = False
+        return None
+
+    @command(":SENSe[1]:VOLTage[:DC]:RANGe[:UPPer]", query=True)
+    def _range_volt(self, params, suffixes, is_query):
+        return self._range("VOLT", "V", params, is_query)
+
+    @command(":SENSe[1]:CURRent[:DC]:RANGe[:UPPer]", query=True)
+    def _range_curr(self, params, suffixes, is_query):
+        return self._range("CURR", "A", params, is_query)
+
+    @command(":SENSe[1]:RESistance:RANGe[:UPPer]", query=True)
+    def _range_res(self, params, suffixes, is_query):
+        return self._range("RES", "OHM", params, is_query)
+
+    def _auto(self, function, params, is_query):
+        if is_query:
+            return "1" if self.state[f"range_auto_{function}"] else "0"
+        self.state[f"range_auto_{function}"] = parse_bool(one_param(params))
+        return None
+
+    @command(":SENSe[1]:VOLTage[:DC]:RANGe:AUTO", query=True)
+    def _auto_volt(self, params, suffixes, is_query):
+        return self._auto("VOLT", params, is_query)
+
+    @command(":SENSe[1]:CURRent[:DC]:RANGe:AUTO", query=True)
+    def _auto_curr(self, params, suffixes, is_query):
+        return self._auto("CURR", params, is_query)
+
+    @command(":SENSe[1]:RESistance:RANGe:AUTO", query=True)
+    def _auto_res(self, params, suffixes, is_query):
+        return self._auto("RES", params, is_query)
+
+    # -- integration time ----------------------------------------------------------------------
+    def _nplc(self, function, params, is_query):
+        key = self.nplc_key(function)
+        if is_query:
+            return format_number(self.state[key])
+        value = parse_number(one_param(params), minimum=0.01, maximum=10.0, default=1.0)
+        if not 0.01 <= value <= 10.0:
+            raise ScpiError(-222, f"NPLC {value:g} outside [0.01, 10]")
+        self.state[key] = value
+        return None
+
+    @command(":SENSe[1]:VOLTage[:DC]:NPLCycles", query=True)
+    def _nplc_volt(self, params, suffixes, is_query):
+        return self._nplc("VOLT", params, is_query)
+
+    @command(":SENSe[1]:CURRent[:DC]:NPLCycles", query=True)
+    def _nplc_curr(self, params, suffixes, is_query):
+        return self._nplc("CURR", params, is_query)
+
+    @command(":SENSe[1]:RESistance:NPLCycles", query=True)
+    def _nplc_res(self, params, suffixes, is_query):
+        return self._nplc("RES", params, is_query)
