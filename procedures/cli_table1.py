@@ -99,8 +99,12 @@ def simulated_curves():
     import numpy as np
 
     from dorlab.calibration import fit
-    from dorlab.simulator import studies
 
+    try:
+        from dorlab.simulator import studies
+    except ImportError as err:  # a bench-only installation
+        raise click.ClickException(f"the default row c curve needs the simulator ({err}); pass --device or "
+                                   "--curve") from err
     op = studies.find_operating_point()
     lower, upper = sorted(op.locking_window)
     bias = np.linspace(lower, upper, 61)
