@@ -26,7 +26,8 @@ import math
 
 from ..scpi import ScpiError, Setting, command, format_number, parse_bool, parse_choice, parse_number
 from .base import (BUFFER_STATISTICS, OVERFLOW, SimulatedInstrument, accepted, check_fixed_range,
-                   constant_reply, function_name, one_param, pick_range)
+                   function_name, one_param, pick_range)
+from .subsystems import STATUS_ENABLE_DEFAULTS, ReadingBuffer, StatusRegisters
 
 VOLTAGE_RANGES = (0.01, 0.1, 1.0, 10.0, 100.0)
 NOISE_AT_1_NPLC = {0.01: 6e-9, 0.1: 20e-9, 1.0: 75e-9, 10.0: 750e-9, 100.0: 7.5e-6}
@@ -43,7 +44,7 @@ def _nplc_limit(instrument, value):
         raise ScpiError(-222, f"NPLC {value:g} outside [0.01, {maximum:g}]")
 
 
-class Keithley2182A(SimulatedInstrument):
+class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
     model_key = "keithley2182a"
     identity = "KEITHLEY INSTRUMENTS INC.,MODEL 2182A,1234567,C02  /A02"
     reply_terminator = "\r"
@@ -61,8 +62,7 @@ class Keithley2182A(SimulatedInstrument):
         "continuous": True, "autozero": True, "display": True,
         "trace_points": 2, "trace_feed": "SENS", "trace_control": "NEV",
         "calc2_format": "MEAN", "calc2_state": False,
-        "status_measurement_enable": 0, "status_operation_enable": 0,
-        "status_questionable_enable": 0,
+        **STATUS_ENABLE_DEFAULTS,
     }
 
     settings = (
@@ -97,23 +97,13 @@ class Keithley2182A(SimulatedInstrument):
         Setting(":CALCulate2:FORMat", "calc2_format", "choice",
                 choices=("MEAN", "SDEViation", "MAXimum", "MINimum", "PKPK", "NONE")),
         Setting(":CALCulate2:STATe", "calc2_state", "bool"),
-        Setting(":STATus:MEASurement:ENABle", "status_measurement_enable", "int",
-                minimum=0, maximum=65535),
-        Setting(":STATus:OPERation:ENABle", "status_operation_enable", "int",
-                minimum=0, maximum=65535),
-        Setting(":STATus:QUEStionable:ENABle", "status_questionable_enable", "int",
-                minimum=0, maximum=65535),
     )
 
     def __init__(self, world, circuit, **options):
-        self.buffer: list[float] = []
+        # ``buffer`` (ReadingBuffer) holds the readings in volts
         self.last_value = 0.0
         self.fresh = False
         super().__init__(world, circuit, **options)
-
-    def reset(self) -> None:
-        super().reset()
-        self.buffer = []
 
     # -- configuration -----------------------------------------------------------------------------
     @command(":SENSe:FUNCtion", query=True)
@@ -276,10 +266,6 @@ class Keithley2182A(SimulatedInstrument):
 
     _abort = accepted(":ABORt")
 
-    @command(":TRACe:CLEar")
-    def _trace_clear(self, params, suffixes, is_query):
-        self.buffer = []
-
     @command(":TRACe:DATA", query=True, write=False)
     def _trace_data(self, params, suffixes, is_query):
         return ",".join(format_reading(v) for v in self.buffer)
@@ -302,9 +288,6 @@ class Keithley2182A(SimulatedInstrument):
     @command(":STATus:MEASurement[:EVENt]", query=True, write=False)
     def _stat_meas(self, params, suffixes, is_query):
         return "512" if len(self.buffer) >= self.state["trace_points"] else "0"
-
-    _stat_oper = constant_reply(":STATus:OPERation[:EVENt]", "0")
-    _stat_ques = constant_reply(":STATus:QUEStionable[:EVENt]", "0")
 
     def summary_bits(self) -> int:
         # measurement summary (bit 0) when the buffer is full and enabled (:STAT:MEAS:ENAB 512)

@@ -20,9 +20,10 @@ Status word (the STATus element): bit 3 (8) = compliance.
 from __future__ import annotations
 
 from ..scpi import ScpiError, Setting, command, format_number, parse_choice, parse_number
-from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, constant_reply,
-                   function_name, one_param, reapply_source)
-from .subsystems import SenseRanges
+from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, function_name, one_param,
+                   reapply_source)
+from .subsystems import (STATUS_ENABLE_DEFAULTS, Beeper, ReadingBuffer, SenseRanges,
+                         StatusRegisters)
 
 NAN_READING = 9.91e37  # the 2400's "not measured" element
 
@@ -30,7 +31,7 @@ NAN_READING = 9.91e37  # the 2400's "not measured" element
 ELEMENTS = ("VOLTage", "CURRent", "RESistance", "TIME", "STATus")
 
 
-class Keithley2400(SenseRanges, SourceMeter):
+class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SenseRanges, SourceMeter):
     model_key = "keithley2400"
     identity = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,1234567,C32   Oct  4 2010 14:20:11/A02  /K/J"
     current_ranges = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -61,8 +62,7 @@ class Keithley2400(SenseRanges, SourceMeter):
         "trace_points": 100, "trace_feed": "SENS", "trace_control": "NEV",
         "calc3_format": "MEAN", "autozero": "ON", "rsense": False, "line_frequency_auto": True,
         "display": True, "terminals": "FRON", "format_data": "ASC",
-        "status_measurement_enable": 0, "status_operation_enable": 0,
-        "status_questionable_enable": 0,
+        **STATUS_ENABLE_DEFAULTS,
     }
 
     settings = (
@@ -122,22 +122,15 @@ class Keithley2400(SenseRanges, SourceMeter):
         Setting(":DISPlay:ENABle", "display", "bool"),
         Setting(":ROUTe:TERMinals", "terminals", "choice", choices=("FRONt", "REAR")),
         Setting(":FORMat[:DATA]", "format_data", "choice", choices=("ASCii", "REAL", "SREal")),
-        Setting(":STATus:MEASurement:ENABle", "status_measurement_enable", "int",
-                minimum=0, maximum=65535),
-        Setting(":STATus:OPERation:ENABle", "status_operation_enable", "int",
-                minimum=0, maximum=65535),
-        Setting(":STATus:QUEStionable:ENABle", "status_questionable_enable", "int",
-                minimum=0, maximum=65535),
     )
 
     def __init__(self, world, circuit, **options):
-        self.buffer: list[tuple[float, ...]] = []
+        # readings as tuples of the :FORMat:ELEMents; ``buffer`` (ReadingBuffer) is the :TRACe
         self.last_readings: list[tuple[float, ...]] = []
         super().__init__(world, circuit, **options)
 
     def reset(self) -> None:
         super().reset()
-        self.buffer = []
         self.last_readings = []
 
     # -- ranges ------------------------------------------------------------------------------------
@@ -273,10 +266,6 @@ class Keithley2400(SenseRanges, SourceMeter):
     _abort = accepted(":ABORt")
     _trigger_clear = accepted(":TRIGger[:SEQuence[1]]:CLEar")
 
-    @command(":TRACe:CLEar")
-    def _trace_clear(self, params, suffixes, is_query):
-        self.buffer = []
-
     @command(":TRACe:DATA", query=True, write=False)
     def _trace_data(self, params, suffixes, is_query):
         return ",".join(_format_element(v) for r in self.buffer for v in r)
@@ -291,11 +280,6 @@ class Keithley2400(SenseRanges, SourceMeter):
         wanted = [columns[names.index(e)] for e in ("VOLT", "CURR", "RES") if e in names]
         return ",".join(format_number(function(c)) for c in wanted)
 
-    @command(":SYSTem:BEEPer[:IMMediate]")
-    def _beep(self, params, suffixes, is_query):
-        if len(params) != 2:
-            raise ScpiError(-109, "BEEPer needs frequency and duration")
-
     @command(":SYSTem:LFRequency", query=True)
     def _lfr(self, params, suffixes, is_query):
         if is_query:
@@ -307,9 +291,6 @@ class Keithley2400(SenseRanges, SourceMeter):
     @command(":STATus:MEASurement[:EVENt]", query=True, write=False)
     def _stat_meas(self, params, suffixes, is_query):
         return str((1 << 3) if self.compliance_tripped else 0)
-
-    _stat_oper = constant_reply(":STATus:OPERation[:EVENt]", "0")
-    _stat_ques = constant_reply(":STATus:QUEStionable[:EVENt]", "0")
 
 
 def _format_element(value: float) -> str:

@@ -26,7 +26,8 @@ from __future__ import annotations
 from ..scpi import ScpiError, Setting, command, format_number, parse_choice, parse_number
 from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, constant_reply,
                    function_name, one_param, reapply_source)
-from .subsystems import SenseRanges
+from .subsystems import (STATUS_ENABLE_DEFAULTS, Beeper, ReadingBuffer, SenseRanges,
+                         StatusRegisters)
 
 MAX_BUFFER = 100_000
 BUFFER_ELEMENTS = ("READing", "SOURce", "RELative", "SEConds", "UNIT")
@@ -46,7 +47,7 @@ def _check_voltage_level(instrument, value):
         raise ScpiError(-222, f"source voltage {value:g} V beyond +-{limit:g} V of the range")
 
 
-class Keithley2450(SenseRanges, SourceMeter):
+class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SenseRanges, SourceMeter):
     model_key = "keithley2450"
     identity = "KEITHLEY INSTRUMENTS,MODEL 2450,04390551,1.7.12b"
     current_ranges = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -74,8 +75,7 @@ class Keithley2450(SenseRanges, SourceMeter):
         "average_count_VOLT": 10, "average_count_CURR": 10,
         "readback_CURR": True, "readback_VOLT": True,
         "rsense": False, "count": 1, "autozero": True, "terminals": "FRON",
-        "buffer_capacity": 100_000, "status_measurement_enable": 0,
-        "status_operation_enable": 0, "status_questionable_enable": 0,
+        "buffer_capacity": 100_000, **STATUS_ENABLE_DEFAULTS,
     }
 
     settings = (
@@ -118,24 +118,13 @@ class Keithley2450(SenseRanges, SourceMeter):
         Setting(":SENSe[1]:COUNt", "count", "int", minimum=1, maximum=300_000),
         Setting(":SENSe[1]:AZERo[:STATe]", "autozero", "bool"),
         Setting(":ROUTe:TERMinals", "terminals", "choice", choices=("FRONt", "REAR")),
-        Setting(":STATus:MEASurement:ENABle", "status_measurement_enable", "int",
-                minimum=0, maximum=65535),
-        Setting(":STATus:OPERation:ENABle", "status_operation_enable", "int",
-                minimum=0, maximum=65535),
-        Setting(":STATus:QUEStionable:ENABle", "status_questionable_enable", "int",
-                minimum=0, maximum=65535),
     )
 
     def __init__(self, world, circuit, **options):
-        # (reading, source value, time, source limit reached)
-        self.buffer: list[tuple[float, float, float, bool]] = []
+        # ``buffer`` (ReadingBuffer) holds (reading, source value, time, source limit reached)
         self.last_value = 0.0
         self.buffer_start_time = 0.0
         super().__init__(world, circuit, **options)
-
-    def reset(self) -> None:
-        super().reset()
-        self.buffer = []
 
     # -- source ranges ---------------------------------------------------------------------------
     @command(":SOURce[1]:CURRent:RANGe", query=True)
@@ -309,11 +298,9 @@ class Keithley2450(SenseRanges, SourceMeter):
     _trace_stat_clear = accepted(":TRACe:STATistics:CLEar")
 
     # -- system -----------------------------------------------------------------------------------
-    @command(":SYSTem:BEEPer[:IMMediate]")
-    def _beep(self, params, suffixes, is_query):
-        if len(params) != 2:
-            raise ScpiError(-109, "BEEPer needs frequency and duration")
-        frequency, duration = parse_number(params[0], "HZ"), parse_number(params[1], "S")
+    def check_beep(self, frequency: str, duration: str) -> None:
+        """The 2450 refuses a tone outside 20 Hz .. 8 kHz or 1 ms .. 100 s (-222)."""
+        frequency, duration = parse_number(frequency, "HZ"), parse_number(duration, "S")
         if not 20 <= frequency <= 8000 or not 0.001 <= duration <= 100:
             raise ScpiError(-222, f"beep {frequency:g} Hz, {duration:g} s")
 
@@ -321,6 +308,4 @@ class Keithley2450(SenseRanges, SourceMeter):
     def _line_frequency(self, params, suffixes, is_query):
         return str(int(self.world.line_frequency))
 
-    _stat_oper = constant_reply(":STATus:OPERation[:EVENt]", "0")
-    _stat_ques = constant_reply(":STATus:QUEStionable[:EVENt]", "0")
     _stat_meas = constant_reply(":STATus:MEASurement[:EVENt]", "0")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..scpi import ScpiError, Setting, command
 from .base import SourceMeter, accepted, constant_reply, reapply_source
+from .subsystems import STATUS_ENABLE_DEFAULTS, Beeper, StatusRegisters
 
 
 def _check_level(instrument, value):
@@ -27,7 +28,7 @@ def _check_level(instrument, value):
         raise ScpiError(-222, f"source current {value:g} A beyond +-{limit:g} A")
 
 
-class Keithley6221(SourceMeter):
+class Keithley6221(StatusRegisters, Beeper, SourceMeter):
     model_key = "keithley6221"
     identity = "KEITHLEY INSTRUMENTS INC.,MODEL 6221,4165343,D03  /700x"
     current_ranges = (2e-9, 2e-8, 2e-7, 2e-6, 2e-5, 2e-4, 2e-3, 2e-2, 1e-1)
@@ -45,8 +46,7 @@ class Keithley6221(SourceMeter):
         "wave_marker": 0.0, "wave_marker_line": 2, "trace_points": 100,
         "arm_source": "IMM", "trigger_source": "IMM", "trigger_output": "NONE",
         "trigger_oline": 2, "arm_timer": 0.1, "display": True,
-        "status_measurement_enable": 0, "status_operation_enable": 0,
-        "status_questionable_enable": 0,
+        **STATUS_ENABLE_DEFAULTS,
     }
 
     settings = (
@@ -93,12 +93,6 @@ class Keithley6221(SourceMeter):
         Setting(":TRIGger[:SEQuence[1]]:OUTPut", "trigger_output", "string"),
         Setting(":TRIGger[:SEQuence[1]]:OLINe", "trigger_oline", "int", minimum=1, maximum=6),
         Setting(":DISPlay:ENABle", "display", "bool"),
-        Setting(":STATus:MEASurement:ENABle", "status_measurement_enable", "int",
-                minimum=0, maximum=65535),
-        Setting(":STATus:OPERation:ENABle", "status_operation_enable", "int",
-                minimum=0, maximum=65535),
-        Setting(":STATus:QUEStionable:ENABle", "status_questionable_enable", "int",
-                minimum=0, maximum=65535),
     )
 
     @command(":SOURce:CURRent:RANGe", query=True)
@@ -122,15 +116,7 @@ class Keithley6221(SourceMeter):
     _wave_abort = accepted(":SOURce:WAVE:ABORt")
     _initiate = accepted(":INITiate[:IMMediate]")
 
-    @command(":SYSTem:BEEPer[:IMMediate]")
-    def _beep(self, params, suffixes, is_query):
-        if len(params) != 2:
-            raise ScpiError(-109, "BEEPer needs frequency and duration")
-
     @command(":STATus:MEASurement[:EVENt]", query=True, write=False)
     def _stat_meas(self, params, suffixes, is_query):
         self.settle()
         return str(1 << 3) if self.compliance_tripped else "0"
-
-    _stat_oper = constant_reply(":STATus:OPERation[:EVENt]", "0")
-    _stat_ques = constant_reply(":STATus:QUEStionable[:EVENt]", "0")

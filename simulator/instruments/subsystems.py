@@ -1,10 +1,66 @@
 """SCPI subsystems that several Keithley models implement alike, as mixins: put a mixin before the
-instrument base class (``class Keithley2400(SenseRanges, SourceMeter)``); the
+instrument base class (``class Keithley2400(StatusRegisters, SenseRanges, SourceMeter)``); the
 model's own commands with the same header take precedence over the mixin's."""
 from __future__ import annotations
 
-from ..scpi import ScpiError, command, format_number, parse_bool, parse_number
-from .base import check_fixed_range, one_param
+from ..scpi import ScpiError, Setting, command, format_number, parse_bool, parse_number
+from .base import check_fixed_range, constant_reply, one_param
+
+
+# the *RST state of the status enable registers (all models: nothing enabled)
+STATUS_ENABLE_DEFAULTS = {
+    "status_measurement_enable": 0, "status_operation_enable": 0,
+    "status_questionable_enable": 0,
+}
+
+
+class StatusRegisters:
+    """The STATus subsystem of the 2400, 2450, 6221 and 2182A: the three enable registers are
+    stored; nothing on the simulated bench sets an operation or questionable event. Each model
+    answers ``:STATus:MEASurement[:EVENt]?`` itself (its measurement events differ)."""
+
+    settings = (
+        Setting(":STATus:MEASurement:ENABle", "status_measurement_enable", "int",
+                minimum=0, maximum=65535),
+        Setting(":STATus:OPERation:ENABle", "status_operation_enable", "int",
+                minimum=0, maximum=65535),
+        Setting(":STATus:QUEStionable:ENABle", "status_questionable_enable", "int",
+                minimum=0, maximum=65535),
+    )
+
+    _stat_oper = constant_reply(":STATus:OPERation[:EVENt]", "0")
+    _stat_ques = constant_reply(":STATus:QUEStionable[:EVENt]", "0")
+
+
+class ReadingBuffer:
+    """A model's reading buffer ``buffer`` (the :TRACe data), emptied by ``*RST`` and
+    ``:TRACe:CLEar``."""
+
+    def __init__(self, *args, **kwargs):
+        self.buffer: list = []
+        super().__init__(*args, **kwargs)
+
+    def reset(self) -> None:
+        super().reset()
+        self.buffer = []
+
+    @command(":TRACe:CLEar")
+    def _trace_clear(self, params, suffixes, is_query):
+        self.buffer = []
+
+
+class Beeper:
+    """``:SYSTem:BEEPer[:IMMediate] <frequency>, <duration>``: both parameters are required; a
+    model that checks their values overrides ``check_beep``."""
+
+    @command(":SYSTem:BEEPer[:IMMediate]")
+    def _beep(self, params, suffixes, is_query):
+        if len(params) != 2:
+            raise ScpiError(-109, "BEEPer needs frequency and duration")
+        self.check_beep(params[0], params[1])
+
+    def check_beep(self, frequency: str, duration: str) -> None:
+        """Accept any values (the 2400 and 6221 models do)."""
 
 
 class SenseRanges:
