@@ -22,7 +22,7 @@ from __future__ import annotations
 from ..scpi import ScpiError, Setting, command, format_number, parse_choice, parse_number
 from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, function_name, one_param,
                    reapply_source)
-from .subsystems import (STATUS_ENABLE_DEFAULTS, Beeper, ReadingBuffer, SenseRanges,
+from .subsystems import (STATUS_ENABLE_DEFAULTS, Beeper, ReadingBuffer, SourceSenseRanges,
                          StatusRegisters)
 
 NAN_READING = 9.91e37  # the 2400's "not measured" element
@@ -31,7 +31,7 @@ NAN_READING = 9.91e37  # the 2400's "not measured" element
 ELEMENTS = ("VOLTage", "CURRent", "RESistance", "TIME", "STATus")
 
 
-class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SenseRanges, SourceMeter):
+class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, SourceMeter):
     model_key = "keithley2400"
     identity = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,1234567,C32   Oct  4 2010 14:20:11/A02  /K/J"
     current_ranges = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -133,15 +133,7 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SenseRanges, SourceMe
         super().reset()
         self.last_readings = []
 
-    # -- ranges ------------------------------------------------------------------------------------
-    @command(":SOURce[1]:CURRent:RANGe", query=True)
-    def _source_current_range(self, params, suffixes, is_query):
-        return self.source_range("current", params, is_query)
-
-    @command(":SOURce[1]:VOLTage:RANGe", query=True)
-    def _source_voltage_range(self, params, suffixes, is_query):
-        return self.source_range("voltage", params, is_query)
-
+    # -- ranges and compliance (source and sense ranges: SourceSenseRanges) ------------------------
     def nplc_key(self, function: str) -> str:
         return "nplc"  # NPLC is one setting shared by all functions on the 2400
 

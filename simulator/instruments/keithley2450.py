@@ -26,7 +26,7 @@ from __future__ import annotations
 from ..scpi import ScpiError, Setting, command, format_number, parse_choice, parse_number
 from .base import (BUFFER_STATISTICS, OVERFLOW, SourceMeter, accepted, constant_reply,
                    function_name, one_param, reapply_source)
-from .subsystems import (STATUS_ENABLE_DEFAULTS, Beeper, ReadingBuffer, SenseRanges,
+from .subsystems import (STATUS_ENABLE_DEFAULTS, Beeper, ReadingBuffer, SourceSenseRanges,
                          StatusRegisters)
 
 MAX_BUFFER = 100_000
@@ -47,7 +47,7 @@ def _check_voltage_level(instrument, value):
         raise ScpiError(-222, f"source voltage {value:g} V beyond +-{limit:g} V of the range")
 
 
-class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SenseRanges, SourceMeter):
+class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, SourceMeter):
     model_key = "keithley2450"
     identity = "KEITHLEY INSTRUMENTS,MODEL 2450,04390551,1.7.12b"
     current_ranges = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -126,15 +126,7 @@ class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SenseRanges, SourceMe
         self.buffer_start_time = 0.0
         super().__init__(world, circuit, **options)
 
-    # -- source ranges ---------------------------------------------------------------------------
-    @command(":SOURce[1]:CURRent:RANGe", query=True)
-    def _source_current_range(self, params, suffixes, is_query):
-        return self.source_range("current", params, is_query)
-
-    @command(":SOURce[1]:VOLTage:RANGe", query=True)
-    def _source_voltage_range(self, params, suffixes, is_query):
-        return self.source_range("voltage", params, is_query)
-
+    # -- source limits ---------------------------------------------------------------------------
     @command(":SOURce[1]:CURRent:VLIMit:TRIPped", query=True, write=False)
     def _vlim_tripped(self, params, suffixes, is_query):
         return self.limit_tripped("CURR")
@@ -152,7 +144,7 @@ class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SenseRanges, SourceMe
         self.state["sense_function"] = parse_choice(function_name(one_param(params)),
                                                     ("VOLTage", "CURRent", "RESistance"))
 
-    # :SENSe ranges, autorange and the per-function NPLC (nplc_VOLT, ...) come with SenseRanges
+    # :SENSe ranges, autorange and the per-function NPLC (nplc_VOLT, ...): SourceSenseRanges
 
     # -- measurements ----------------------------------------------------------------------------
     def measure(self, function: str | None = None) -> float:

@@ -1,5 +1,5 @@
 """SCPI subsystems that several Keithley models implement alike, as mixins: put a mixin before the
-instrument base class (``class Keithley2400(StatusRegisters, SenseRanges, SourceMeter)``); the
+instrument base class (``class Keithley6221(StatusRegisters, Beeper, SourceMeter)``); the
 model's own commands with the same header take precedence over the mixin's."""
 from __future__ import annotations
 
@@ -63,19 +63,30 @@ class Beeper:
         """Accept any values (the 2400 and 6221 models do)."""
 
 
-class SenseRanges:
-    """The ``:SENSe[1]`` range, autorange and NPLC commands of the 2400 and the 2450 source meters
-    (the same headers and limits in both manuals). A model gives the measurement ranges of each
-    function in ``sense_ranges`` and where its NPLC setting is kept (``nplc_key``); the state keys
-    are ``range_<F>`` and ``range_auto_<F>`` for F in VOLT, CURR, RES."""
+class SourceSenseRanges:
+    """The source range, ``:SENSe[1]`` range, autorange and NPLC commands of the 2400 and the 2450
+    source meters (the same headers and limits in both manuals). A source range comes from the
+    model's ``current_ranges`` / ``voltage_ranges`` (``SourceMeter.source_range``); a model gives
+    the measurement ranges of each function in ``sense_ranges`` and where its NPLC setting is
+    kept (``nplc_key``); the state keys are ``range_<F>`` and ``range_auto_<F>`` for F in VOLT,
+    CURR, RES."""
 
     sense_ranges: dict[str, tuple[float, ...]] = {}
 
+    # -- source --------------------------------------------------------------------------------
+    @command(":SOURce[1]:CURRent:RANGe", query=True)
+    def _source_current_range(self, params, suffixes, is_query):
+        return self.source_range("current", params, is_query)
+
+    @command(":SOURce[1]:VOLTage:RANGe", query=True)
+    def _source_voltage_range(self, params, suffixes, is_query):
+        return self.source_range("voltage", params, is_query)
+
+    # -- measurement ---------------------------------------------------------------------------
     def nplc_key(self, function: str) -> str:
         """The state key of the NPLC setting of ``function`` (VOLT, CURR or RES)."""
         return f"nplc_{function}"
 
-    # -- ranges --------------------------------------------------------------------------------
     def _range(self, function, unit, params, is_query):
         if is_query:
             return format_number(self.state[f"range_{function}"])
