@@ -61,14 +61,14 @@ def dask_client(cluster: str | None, *, n_workers: int = 2, threads_per_worker: 
     if kind == IN_PROCESS:
         yield None
         return
-    import dask
     from distributed import Client, LocalCluster
 
     if kind == "local":
-        # numba's own thread pool in each worker would oversubscribe the cores the workers already use
-        environ = {"distributed.nanny.pre-spawn-environ.NUMBA_NUM_THREADS": str(threads_per_worker)}
-        with dask.config.set(environ), LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                                    processes=True, dashboard_address=None) as local, \
+        # numba's own thread pool in each worker would oversubscribe the cores the workers already use.
+        # Set in the worker process only (Nanny ``env``): the pre-spawn variant would also change this
+        # process's environment, and numba refuses a new thread count once its pool is running.
+        with LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+                          dashboard_address=None, env={"NUMBA_NUM_THREADS": str(threads_per_worker)}) as local, \
                 Client(local) as client:
             yield client
     else:

@@ -123,3 +123,13 @@ def test_cli_phase_map_on_cluster_equals_in_process():
     assert json.loads(there.output)["phase"] == json.loads(here.output)["phase"]
     bad = runner.invoke(cli, args + ["--cluster", "udp://x"])
     assert bad.exit_code == 2 and "'udp://x' is not understood" in bad.output
+
+
+def test_local_cluster_leaves_this_process_environment_alone():
+    import os
+
+    before = os.environ.get("NUMBA_NUM_THREADS")
+    with scale.dask_client("local", n_workers=1) as client:
+        threads = client.run(lambda: os.environ.get("NUMBA_NUM_THREADS"))
+    assert list(threads.values()) == ["1"]
+    assert os.environ.get("NUMBA_NUM_THREADS") == before
