@@ -132,8 +132,8 @@ def test_split_is_seeded_and_disjoint():
 
 
 @pytest.mark.slow
-def test_real_mnist_checksums():
+def test_real_mnist_checksums(mnist_dir):
     """The recorded digests match the real files (reads DORLAB_MNIST_DIR, which CI sets)."""
-    data = mnist.load_mnist()
+    data = mnist.load_mnist(mnist_dir)
     assert data.train_images.shape == (60_000, 28, 28) and data.test_images.shape == (10_000, 28, 28)
     assert np.bincount(data.test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

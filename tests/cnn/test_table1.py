@@ -4,7 +4,6 @@ whole ``dorlab reproduce table1 --quick`` on real MNIST."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import click
@@ -181,11 +180,10 @@ def test_cli_reports_missing_mnist(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_quick_reproduction_end_to_end(tmp_path):
+def test_quick_reproduction_end_to_end(tmp_path, mnist_dir):
     """The whole --quick Table I on real MNIST (DORLAB_MNIST_DIR), JSON shape and sanity of the numbers."""
     from dorlab.procedures.cli import cli
 
-    assert os.environ.get("DORLAB_MNIST_DIR"), "set DORLAB_MNIST_DIR to the MNIST directory"
     plots = tmp_path / "plots"
     result = CliRunner().invoke(cli, ["reproduce", "table1", "--quick", "--json", "--data-dir", str(tmp_path),
                                       "--plot", str(plots)])
