@@ -59,12 +59,6 @@ def compute(device) -> list[dict]:
     paper_curve = studies.rectification_curve(device, bias, 70.7e-6, 800e6)
     runs = _locked_runs(paper_curve)
     vmax_k = max(range(len(bias)), key=lambda k: paper_curve.rectified_voltage[k] if paper_curve.locked[k] else -1)
-    best_r2, best_span = 0.0, None
-    for a, b in runs:
-        if b - a >= 4:
-            _, r2 = analysis.fit_quadratic(bias[a:b + 1], paper_curve.rectified_voltage[a:b + 1])
-            if r2 > best_r2:
-                best_r2, best_span = r2, (bias[a], bias[b])
     op = studies.find_operating_point(device)
     rows.append(dict(id="T3", quantity="V_dc(I_dc) at 70.7 uA / 800 MHz: vertex I_dc,0 (mA)",
                      paper=f"parabola, max at {PAPER['T3'] * 1e3:.3f}",

@@ -6,12 +6,13 @@ Exit status of ``calibrate``: 0 accepted (and now active), 3 rejected (stored wi
 """
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
 
 import click
+
+from dorlab.procedures.jsonout import dumps
 
 EXIT_REJECTED = 3
 EXIT_INTERRUPTED = 130
@@ -19,23 +20,6 @@ EXIT_INTERRUPTED = 130
 _data_dir_option = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Data directory (default: $DORLAB_DATA, else ./dorlab-data).")
-
-
-def _clean(value):
-    """JSON-safe: NaN -> null, numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _dump(obj) -> str:
-    return json.dumps(_clean(obj), indent=2, sort_keys=False)
 
 
 def _open_store(data_dir):
@@ -213,7 +197,7 @@ def reproduce_t7(as_json, points):
         "amplitude_variation": float((amplitude.max() - amplitude.min()) / amplitude.mean()),
     }
     if as_json:
-        click.echo(_dump(row))
+        click.echo(dumps(row))
         return
     click.echo(f"T7 at f_ac = {op.rf_frequency / 1e6:.0f} MHz, I_ac = {op.rf_current * 1e6:.1f} uA, "
                f"I_dc {op.bias_from * 1e3:.4f} .. {op.bias_to * 1e3:.4f} mA ({points} points, LLGS batch)")
@@ -258,7 +242,6 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
               plot, no_progress):
     """Sweep, fit, store and (if accepted) activate the calibration of DEVICE."""
     import time
-    from dataclasses import replace
 
     from dorlab.calibration.fit import FitCriteria
     from dorlab.calibration.store import check_device_name
@@ -330,7 +313,7 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
     extra_json = {"timings": timings.as_dict(), "sweep_path": extra.get("sweep file"),
                   "hysteresis": run.settings.get("hysteresis"), **({"plot": str(plot)} if plot else {})}
     if as_json:
-        click.echo(_dump(calibration_json(cal, root, extra_json)))
+        click.echo(dumps(calibration_json(cal, root, extra_json)))
     else:
         _print_calibration(cal, root, extra)
     if cal.status != "accepted":
@@ -401,7 +384,7 @@ def list_command(data_dir, as_json):
     with store:
         rows = store.overview()
     if as_json:
-        click.echo(_dump({"data_dir": str(root), "devices": rows}))
+        click.echo(dumps({"data_dir": str(root), "devices": rows}))
         return
     if not rows:
         click.echo(f"no calibrations in {root}")
@@ -454,7 +437,7 @@ def show_command(device, run_id, data_dir, as_json, plot, products_plot):
         payload = calibration_json(cal, root, extra)
         payload["covariance"] = None if cal.covariance is None else cal.covariance.tolist()
         payload.update({"a": cal.a, "b": cal.b, "c": cal.c, "phase_slope": cal.phase_slope})
-        click.echo(_dump(payload))
+        click.echo(dumps(payload))
     else:
         _print_calibration(cal, root, {k: v for k, v in extra.items() if k != "identities"})
 
@@ -474,7 +457,7 @@ def history_command(device, data_dir, as_json):
         except StoreError as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(_dump({"device": device, "data_dir": str(root), "runs": [h.as_dict() for h in hist]}))
+        click.echo(dumps({"device": device, "data_dir": str(root), "runs": [h.as_dict() for h in hist]}))
         return
     click.echo(f"{'run':>5}   {'created (UTC)':<32} {'status':<9} {'a_prime (mV)':>12} {'c_prime (mV)':>12} "
                f"{'R^2':>9} {'corr (%)':>8}  bench / reason")

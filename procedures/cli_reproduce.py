@@ -8,28 +8,16 @@ workload, compared against the model backend on the same workload).
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import click
 
+from dorlab.procedures.jsonout import dumps
+
 _data_dir_option = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Data directory holding the calibration store (default: $DORLAB_DATA, else ./dorlab-data).")
-
-
-def _clean(value):
-    """JSON-safe: NaN/inf -> null, numpy scalars and arrays -> Python."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _clean(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def register(root: click.Group) -> None:
@@ -46,7 +34,7 @@ def fig4(as_json: bool) -> None:
 
     result = fig4_example()
     if as_json:
-        click.echo(json.dumps(_clean(result), indent=2))
+        click.echo(dumps(result))
         return
     click.echo("Fig. 4 worked example, Eq. (1): FG = (P(F-G) - P(F) - P(-G) + c') / (-2 a')")
     click.echo(f"  F = {result['inputs']['F']}, G = {result['inputs']['G']}, a' = {1e3 * result['a_prime']} mV, "
@@ -250,7 +238,7 @@ def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, se
     if log_path is not None:
         result["read_log"] = str(log_path)
     if as_json:
-        click.echo(json.dumps(_clean(result), indent=2))
+        click.echo(dumps(result))
         return
     paper = result["paper"]
     click.echo(f"Fig. 5 on {result['device']} ({backend} backend), image {result['workload']['image_shape']}, "

@@ -3,14 +3,15 @@ amperes, hertz, seconds). Each command prints a table, or JSON with ``--json``, 
 with ``--plot FILE.png``."""
 from __future__ import annotations
 
-import json
 import math
 
 import click
 
+from dorlab.procedures.jsonout import dumps
+
 
 def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, allow_nan=True))
+    click.echo(dumps(data))
 
 
 def _device(preset_name: str):

@@ -5,13 +5,14 @@ Exit status: 0 done, 1 a divergence found by ``replay --exact`` (or an error, wi
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
 from pathlib import Path
 
 import click
+
+from dorlab.procedures.jsonout import dumps
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130
@@ -27,22 +28,8 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
-def _clean(value):
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _echo_json(data) -> None:
-    click.echo(json.dumps(_clean(data), indent=2))
+    click.echo(dumps(data))
 
 
 def _open_bench(name: str, seed, phenomenological: bool = False):

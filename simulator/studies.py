@@ -11,7 +11,7 @@ import json
 import math
 import os
 import pathlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 

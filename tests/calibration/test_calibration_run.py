@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from dorlab.calibration.store import CalibrationStore
-from dorlab.procedures import calibration_run
 from dorlab.procedures.calibration_run import CalibrationSettings, RunTimings, calibrate_device
 from dorlab.procedures.cli import cli
 from dorlab.procedures.sweep import load_sweep, load_with_pymeasure

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from dorlab.calibration.store import CalibrationStore
 from dorlab.procedures import recalibration as rc
 from dorlab.procedures.calibration_run import calibrate_device
 from dorlab.simulator.faults import DroppedConnection
