@@ -1,12 +1,13 @@
 """``dorlab demo``: the simulated lab session end to end (README's first command)."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import click
+
+from dorlab.procedures.jsonout import dumps
 
 
 def register(root: click.Group) -> None:
@@ -43,6 +44,6 @@ def demo(out_dir: Path, n_devices: int, n_products: int, image_size: int, seed: 
     if as_json:
         summary = report.as_dict()
         summary["wall_time"] = elapsed
-        click.echo(json.dumps(summary, indent=2, default=str))
+        click.echo(dumps(summary))
     else:
         click.echo(f"done in {elapsed:.0f} s. Report: {report.report_path}")

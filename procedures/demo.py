@@ -10,13 +10,14 @@ very calibrations just taken. The report (Markdown + PNG) lands in the output fo
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from dorlab.procedures.jsonout import dumps
 
 # Device-to-device spread of the demo pool (relative, 1 sigma). Resistances and damping vary between real
 # MTJs of one wafer by a few percent; the anisotropy is left at the preset because the layer sits at the
@@ -194,16 +195,8 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
     stages["report"] = time.perf_counter() - t0
     report = DemoReport(out, report_path, calibrations, product_correlation, conv_correlations, accounting,
                         stages)
-    (out / "summary.json").write_text(json.dumps(report.as_dict(), indent=2, default=_json_default))
+    (out / "summary.json").write_text(dumps(report.as_dict()))
     return report
-
-
-def _json_default(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return str(value)
 
 
 def _write_report(out, settings, calibrations, f_values, g_values, products, product_correlation, image,

@@ -1,0 +1,80 @@
+"""The main job end to end on the simulated bench: calibrate a small pool, multiply on the bench path,
+convolve, and write a report a scientist can open."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dorlab.procedures.demo import DemoSettings, device_pool, run_demo
+
+
+def test_device_pool_is_distinct_and_seeded():
+    pool = device_pool(4, seed=7)
+    assert [p.name for p in pool] == ["D1", "D2", "D3", "D4"]
+    assert len({(p.resistance_parallel, p.damping) for p in pool}) == 4
+    again = device_pool(4, seed=7)
+    assert [p.resistance_antiparallel for p in again] == [p.resistance_antiparallel for p in pool]
+
+
+def test_bad_settings_name_the_limit():
+    with pytest.raises(ValueError, match="n_devices = 0"):
+        DemoSettings(n_devices=0)
+    with pytest.raises(ValueError, match="image_size = 4"):
+        DemoSettings(image_size=4)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    messages = []
+    report = run_demo(DemoSettings(out_dir=out, n_devices=2, n_products=12, image_size=24, n_readings=2,
+                                   calibration_points=31), echo=messages.append)
+    return out, report, messages
+
+
+def test_demo_calibrates_multiplies_and_reports(demo_run):
+    from dorlab.calibration.store import CalibrationStore
+
+    out, report, messages = demo_run
+    assert [c.status for c in report.calibrations] == ["accepted", "accepted"]
+    store = CalibrationStore.open(out / "dorlab-data")
+    try:
+        assert sorted(store.devices()) == ["D1", "D2"]
+        assert store.active("D2").run_id == report.calibrations[1].run_id
+    finally:
+        store.close()
+    # the products were measured on the bench path: every read is in the read log
+    reads = (out / "bench-reads.csv").read_text().splitlines()
+    assert len(reads) - 1 == report.accounting["products"]["reads"] == 3 * 12
+    assert report.product_correlation > 0.99
+    assert report.convolution_correlations["blur"] > 0.99
+    assert report.convolution_correlations["edge"] > 0.9
+    text = report.report_path.read_text()
+    for image in ("calibrations.png", "products.png", "convolution.png"):
+        assert (out / image).stat().st_size > 10_000
+        assert f"]({image})" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["product_correlation"] == pytest.approx(report.product_correlation)
+    assert any("[2/4]" in m for m in messages)
+
+
+def test_demo_spreads_the_products_over_the_pool(demo_run):
+    out, _, _ = demo_run
+    with open(out / "bench-reads.csv") as handle:
+        header = handle.readline().strip().split(",")
+    data = np.genfromtxt(out / "bench-reads.csv", delimiter=",", skip_header=1, usecols=header.index("diode"))
+    assert set(np.atleast_1d(data).astype(int)) == {0, 1}  # both diodes of the pool were read
+
+
+def test_cli_demo_json(tmp_path):
+    from dorlab.procedures.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["demo", "--out", str(tmp_path / "d"), "--devices", "1", "--products", "4", "--image-size", "16", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["devices"][0]["status"] == "accepted"
+    assert (tmp_path / "d" / "report.md").exists()
