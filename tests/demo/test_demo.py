@@ -78,3 +78,52 @@ def test_cli_demo_json(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["devices"][0]["status"] == "accepted"
     assert (tmp_path / "d" / "report.md").exists()
+
+
+def test_a_fault_mid_demo_leaves_every_bench_safe_and_keeps_the_reads(tmp_path, monkeypatch):
+    """A dropped voltmeter during the products: the error propagates, every bench of the pool ends with
+    RF off, no bias and the source output off, and the reads taken so far are on disk."""
+    from dorlab.procedures import wiring
+    from dorlab.simulator.faults import DroppedConnection
+
+    benches = []
+    original = wiring.simulated_bench
+
+    def recording_bench(*args, **kwargs):
+        bench = original(*args, **kwargs)
+        benches.append(bench)
+        return bench
+
+    monkeypatch.setattr(wiring, "simulated_bench", recording_bench)
+    from dorlab.procedures import dor_bench
+
+    read_one = dor_bench.BenchBackend.read
+
+    def failing_read(self, diode, x):
+        # once the products start, the last bench's voltmeter drops out at its third reading
+        bench = benches[-1]
+        if not hasattr(bench, "_readings_before_fault"):
+            bench._readings_before_fault = 3
+            reading = bench.rectified_voltage
+
+            def counted(*args, **kwargs):
+                bench._readings_before_fault -= 1
+                if bench._readings_before_fault == 0:
+                    bench.world.inject_fault("GPIB0::7::INSTR", DroppedConnection())
+                return reading(*args, **kwargs)
+
+            bench.rectified_voltage = counted
+        return read_one(self, diode, x)
+
+    monkeypatch.setattr(dor_bench.BenchBackend, "read", failing_read)
+    out = tmp_path / "demo"
+    with pytest.raises(Exception, match="GPIB0::7::INSTR"):
+        run_demo(DemoSettings(out_dir=out, n_devices=2, n_products=12, image_size=16, n_readings=2,
+                              calibration_points=31), echo=lambda _: None)
+    assert len(benches) == 2
+    for bench in benches:
+        circuit = bench.world.circuit
+        assert not circuit.rf_enabled
+        assert circuit.bias_current == 0.0
+        assert not bench.world.instrument("GPIB0::24::INSTR").state["output"]
+    assert len((out / "bench-reads.csv").read_text().splitlines()) > 1
