@@ -191,3 +191,20 @@ def pool_draw_correlations(calibration, *, n_draws: int, n_diodes: int = 16, var
         raise ValueError(f"n_draws = {n_draws} must be >= 1")
     arguments = [(calibration, n_diodes, variation, seed + k, n_pairs) for k in range(n_draws)]
     return map_tasks(_pool_draw_correlation, arguments, client=client, progress=progress)
+
+
+def operating_point(parameters=None, *, client=None, batch_size: int | None = None, **options):
+    """``dorlab.simulator.studies.find_operating_point`` with its candidate drives evaluated as Dask
+    tasks, ``batch_size`` at a time (default: 2 per worker). The first qualifying drive in the search's
+    priority order wins, so the result equals the in-process search's."""
+    from dorlab.simulator import studies
+
+    if client is None:
+        return studies.find_operating_point(parameters, **options)
+    n_workers = max(1, len(client.scheduler_info()["workers"]))
+
+    def on_cluster(function, argument_tuples):
+        return map_tasks(function, argument_tuples, client=client)
+
+    return studies.find_operating_point(parameters, map_function=on_cluster,
+                                        batch_size=batch_size or 2 * n_workers, **options)

@@ -447,7 +447,8 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
                          bias_range=(-0.04e-3, -0.4e-3), coarse_points: int = 37, fine_points: int = 25,
                          r_squared_min: float = 0.999, min_width: float = 15e-6, time_step: float = 1e-12,
                          verify_sweep: bool = True, one_to_one: bool = False, observable: str = "intrinsic",
-                         cache: bool = True, cache_dir=None, progress=None) -> OperatingPoint:
+                         cache: bool = True, cache_dir=None, progress=None, map_function=None,
+                         batch_size: int = 8) -> OperatingPoint:
     """Search (f_ac, I_ac) nearest to the paper's 800 MHz / 70.7 uA first, for a locked, same-orbit
     bias span where phi crosses 0 and V_dc is a parabola (R^2 >= ``r_squared_min`` over a window of at
     least ``min_width`` centred on the vertex). With ``verify_sweep`` the window is re-measured the way
@@ -458,7 +459,12 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
     1:1 orbits phi stays above ~1.6 rad until the orbit jumps), so the default accepts both and the
     result records ``locking_ratio``. ``observable="bench"`` fits what the bench reads (RF on minus RF
     off, which adds I_dc (R_on - R_off)) instead of the intrinsic I_ac <R sin wt>. The result is cached
-    on disk by device digest and search settings."""
+    on disk by device digest and search settings.
+
+    ``map_function(function, argument_tuples) -> results`` evaluates the candidates ``batch_size`` at a
+    time (e.g. on a Dask cluster, see ``dorlab.procedures.scale.operating_point``); every candidate is
+    a pure function of its drive, and the first qualifying one in priority order wins, so the result is
+    the sequential search's whatever runs the batches."""
     if observable not in ("intrinsic", "bench"):
         raise ValueError(f"observable must be 'intrinsic' or 'bench', got {observable!r}")
     device = _device(parameters)
@@ -477,42 +483,26 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
     pairs = sorted(((f, a) for f in freqs for a in amps),
                    key=lambda fa: abs(math.log(fa[0] / PAPER_RF_FREQUENCY)) + abs(math.log(fa[1] / PAPER_RF_CURRENT)))
     bias = np.linspace(bias_range[0], bias_range[1], coarse_points)
+    options = dict(r_squared_min=r_squared_min, min_width=min_width, time_step=time_step,
+                   verify_sweep=verify_sweep, one_to_one=one_to_one, observable=observable,
+                   fine_points=fine_points)
+    arguments = [(device, float(f), float(a), bias, k + 1, options) for k, (f, a) in enumerate(pairs)]
+    if map_function is None:
+        def map_function(function, argument_tuples):
+            return [function(*args) for args in argument_tuples]
+        batch_size = 1  # in-process: stop at the first qualifying drive
+    if batch_size < 1:
+        raise ValueError(f"batch_size = {batch_size} must be >= 1")
     tried = 0
-    for f, a in pairs:
-        tried += 1
+    for start in range(0, len(arguments), batch_size):
+        batch = arguments[start:start + batch_size]
         if progress:
-            progress(f, a)
-        # coarse screening at twice the step: RK4 at 2 ps is ample to classify locked runs (<= 2 GHz)
-        coarse = rectification_curve(device, bias, a, f, transient=40e-9, window=5e-9, time_step=2 * time_step)
-        for lo, hi, i0 in _candidate_windows(coarse):
-            step = abs(bias[1] - bias[0])
-            result = _evaluate_candidate(device, a, f, lo - step * 0.5 * np.sign(bias[1] - bias[0]) * 0,
-                                         hi, i0, points=fine_points, r_squared_min=r_squared_min,
-                                         min_width=min_width, time_step=time_step, observable=observable)
-            if result is None:
+            for _, f, a, *_ in batch:
+                progress(f, a)
+        for point in map_function(_try_operating_point, batch):
+            tried += 1
+            if point is None:
                 continue
-            sel = result["sel"]
-            window_currents = result["curve"].bias_current[sel]
-            ratio = locking_ratio(device, result["vertex"], a, f, time_step=time_step)
-            if one_to_one and ratio != 1:
-                continue
-            agreement = float("nan")
-            if verify_sweep:
-                sweep = rectification_curve(device, window_currents, a, f, mode="sweep", time_step=time_step)
-                swept = sweep.bench_voltage if observable == "bench" else sweep.rectified_voltage
-                agreement = float(np.max(np.abs(swept - result["voltage"][sel])) / abs(result["vmax"]))
-                if not (np.all(sweep.locked) and agreement < 0.02):
-                    continue
-            bias_from, bias_to = float(window_currents.max()), float(window_currents.min())
-            point = OperatingPoint(
-                rf_frequency=float(f), rf_current=float(a), vertex_current=float(result["vertex"]),
-                locking_window=tuple(sorted(result["window"], reverse=True)),
-                bias_from=bias_from, bias_to=bias_to, parabola_r_squared=float(result["r2"]),
-                zero_phase_current=float(i0), max_rectified_voltage=result["vmax"],
-                parabola=tuple(float(c) for c in result["coef"]),
-                amplitude_variation=result["amplitude_variation"], phase_slope=result["phase_slope"],
-                sweep_agreement=agreement, candidates_tried=tried, device_digest=device.digest(),
-                locking_ratio=ratio, observable=observable)
             if cache:
                 path.mkdir(parents=True, exist_ok=True)
                 tmp = cache_file.with_suffix(".tmp")
@@ -522,6 +512,43 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
     raise OperatingPointNotFound(
         f"no parabolic operating point among {tried} drives (f_ac {freqs.min():.3g}-{freqs.max():.3g} Hz, "
         f"I_ac {amps.min():.3g}-{amps.max():.3g} A)")
+
+
+def _try_operating_point(device, f, a, bias, tried, options) -> OperatingPoint | None:
+    """One candidate drive (f_ac, I_ac) of the search: the operating point it gives, or None."""
+    time_step = options["time_step"]
+    observable = options["observable"]
+    # coarse screening at twice the step: RK4 at 2 ps is ample to classify locked runs (<= 2 GHz)
+    coarse = rectification_curve(device, bias, a, f, transient=40e-9, window=5e-9, time_step=2 * time_step)
+    for lo, hi, i0 in _candidate_windows(coarse):
+        result = _evaluate_candidate(device, a, f, lo, hi, i0, points=options["fine_points"],
+                                     r_squared_min=options["r_squared_min"], min_width=options["min_width"],
+                                     time_step=time_step, observable=observable)
+        if result is None:
+            continue
+        sel = result["sel"]
+        window_currents = result["curve"].bias_current[sel]
+        ratio = locking_ratio(device, result["vertex"], a, f, time_step=time_step)
+        if options["one_to_one"] and ratio != 1:
+            continue
+        agreement = float("nan")
+        if options["verify_sweep"]:
+            sweep = rectification_curve(device, window_currents, a, f, mode="sweep", time_step=time_step)
+            swept = sweep.bench_voltage if observable == "bench" else sweep.rectified_voltage
+            agreement = float(np.max(np.abs(swept - result["voltage"][sel])) / abs(result["vmax"]))
+            if not (np.all(sweep.locked) and agreement < 0.02):
+                continue
+        bias_from, bias_to = float(window_currents.max()), float(window_currents.min())
+        return OperatingPoint(
+            rf_frequency=float(f), rf_current=float(a), vertex_current=float(result["vertex"]),
+            locking_window=tuple(sorted(result["window"], reverse=True)),
+            bias_from=bias_from, bias_to=bias_to, parabola_r_squared=float(result["r2"]),
+            zero_phase_current=float(i0), max_rectified_voltage=result["vmax"],
+            parabola=tuple(float(c) for c in result["coef"]),
+            amplitude_variation=result["amplitude_variation"], phase_slope=result["phase_slope"],
+            sweep_agreement=agreement, candidates_tried=tried, device_digest=device.digest(),
+            locking_ratio=ratio, observable=observable)
+    return None
 
 
 def _hash(obj) -> str:

@@ -133,3 +133,19 @@ def test_local_cluster_leaves_this_process_environment_alone():
         threads = client.run(lambda: os.environ.get("NUMBA_NUM_THREADS"))
     assert list(threads.values()) == ["1"]
     assert os.environ.get("NUMBA_NUM_THREADS") == before
+
+
+def test_operating_point_search_on_cluster_equals_in_process(tmp_path):
+    from dorlab.simulator import studies
+    from dorlab.simulator.presets import preset
+
+    device = preset("mazza2022")
+    # two drives in priority order: the first (1.1 GHz) does not qualify, the second does
+    grid = {"rf_frequencies": [1.1e9, 1.2e9], "rf_currents": [50e-6], "cache": False}
+    here = studies.find_operating_point(device, **grid)
+    with scale.dask_client("local", n_workers=2) as client:
+        there = scale.operating_point(device, client=client, **grid)
+    assert there == here
+    assert (here.rf_frequency, here.candidates_tried) == (1.2e9, 2)
+    with pytest.raises(ValueError, match="batch_size = 0"):
+        studies.find_operating_point(device, map_function=lambda f, a: [], batch_size=0, **grid)
