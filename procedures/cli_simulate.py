@@ -238,16 +238,25 @@ def register(root: click.Group) -> None:
     @simulate.command("operating-point")
     @preset_option
     @click.option("--no-cache", is_flag=True, help="Search again even if a cached result exists.")
+    @click.option("--cluster", default="in-process", show_default=True,
+                  help="Where candidate drives are evaluated: 'in-process', 'local' (a 2-worker Dask "
+                       "LocalCluster, a batch of drives at a time) or tcp://HOST:PORT. In-process by "
+                       "default: the search stops at the first qualifying drive and is cached on disk.")
     @json_option
     @plot_option
-    def operating_point(preset_name, no_cache, as_json, plot_path):
+    def operating_point(preset_name, no_cache, cluster, as_json, plot_path):
         """Search f_ac and I_ac for a parabolic working point (phi = 0 inside the locking range)."""
-        from dorlab.simulator import studies
+        from dorlab.procedures import scale
 
         device = _device(preset_name)
+        try:
+            scale.validate_cluster(cluster)
+        except (ValueError, RuntimeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--cluster") from None
         progress = None if as_json else (lambda f, a: click.echo(f"  trying f_ac {f / 1e6:7.1f} MHz, "
                                                                  f"I_ac {a * 1e6:6.1f} uA", err=True))
-        op = studies.find_operating_point(device, cache=not no_cache, progress=progress)
+        with scale.dask_client(cluster) as client:
+            op = scale.operating_point(device, client=client, cache=not no_cache, progress=progress)
         if as_json:
             _echo_json(op.to_dict())
         else:
