@@ -20,6 +20,7 @@ physical meaning (their noise is counter-based, so results are reproducible eith
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
@@ -148,7 +149,7 @@ def split_ranges(total: int, parts: int) -> list[tuple[int, int]]:
     return [(edges[p], edges[p + 1]) for p in range(parts) if edges[p + 1] > edges[p]]
 
 
-class _Workload:
+class _Workload(ABC):
     """A batch of products cut into rows; knows which operands a row range needs and enumerates its products."""
 
     operation = ""
@@ -157,14 +158,14 @@ class _Workload:
     out_shape: tuple[int, ...] = ()
     outputs_per_row = 1
 
+    @abstractmethod
     def needs(self, r0: int, r1: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Sorted flat indices of the F and G operand elements the rows r0..r1 use; None means all of them
         (so a whole image batch or activation matrix is never turned into an index array)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def products(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(F index, G index, output index relative to r0 * outputs_per_row) of every product of rows r0..r1."""
-        raise NotImplementedError
 
 
 class _Elementwise(_Workload):
