@@ -228,6 +228,7 @@ class TrainingHistory:
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)  # Adam's rate in each epoch's last step
     best_epoch: int = -1
     stopped_early: bool = False
 
@@ -390,7 +391,7 @@ class SmallCnn:
 
     def fit(self, train_images, train_labels, validation_images, validation_labels, *, epochs: int = 30,
             batch_size: int = 32, learning_rate: float = 1e-3, patience: int = 3, plateau_factor: float = 1.0,
-            seed: int | None = None,
+            schedule: str = "plateau", seed: int | None = None,
             trainable: tuple[str, ...] = ("filters", "conv_bias", "dense_weights", "dense_bias"),
             progress: Callable[[int, TrainingHistory], None] | None = None) -> TrainingHistory:
         """Train all layers (mini-batch Adam, dropout) with early stopping on validation accuracy.
@@ -398,11 +399,15 @@ class SmallCnn:
         ``plateau_factor`` < 1 multiplies the learning rate after each epoch that does not improve the
         validation accuracy (as Keras' ReduceLROnPlateau with patience 1); training still stops after
         ``patience`` such epochs in a row and the best weights are restored.
+
+        ``schedule="cosine"`` instead decays the learning rate per mini-batch along a half cosine from
+        ``learning_rate`` to 0 over ``epochs`` (Loshchilov & Hutter's SGDR without restarts); the best
+        validation epoch is still restored and ``patience`` still stops a run that no longer improves.
         """
         return self._train(train_images, np.asarray(train_labels), validation_images, np.asarray(validation_labels),
                            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience,
                            seed=self.seed if seed is None else seed, trainable=trainable, progress=progress,
-                           plateau_factor=plateau_factor)
+                           plateau_factor=plateau_factor, schedule=schedule)
 
     def fit_dense(self, train_features, train_labels, validation_features, validation_labels, *, epochs: int = 5,
                   batch_size: int = 64, learning_rate: float = 1e-3, patience: int = 2, seed: int | None = None,
@@ -438,7 +443,9 @@ class SmallCnn:
 
     def _train(self, inputs, labels, validation_inputs, validation_labels, *, epochs, batch_size, learning_rate,
                patience, seed, trainable, progress, features_given=False,
-               plateau_factor: float = 1.0) -> TrainingHistory:
+               plateau_factor: float = 1.0, schedule: str = "plateau") -> TrainingHistory:
+        if schedule not in ("plateau", "cosine"):
+            raise ValueError(f"schedule={schedule!r} must be 'plateau' or 'cosine'")
         if not 0.0 < plateau_factor <= 1.0:
             raise ValueError(f"plateau_factor={plateau_factor} must be in (0, 1]")
         if epochs < 1 or batch_size < 1 or patience < 1:
@@ -456,11 +463,16 @@ class SmallCnn:
         history = TrainingHistory()
         best_accuracy, best_parameters, waited = -1.0, None, 0
         keep = 1.0 - self.config.dropout
+        steps_per_epoch = -(-len(inputs) // batch_size)
+        total_steps = epochs * steps_per_epoch
         for epoch in range(epochs):
             start_time = time.perf_counter()
             order = rng.permutation(len(inputs))
             losses, correct = 0.0, 0
-            for start in range(0, len(order), batch_size):
+            for step, start in enumerate(range(0, len(order), batch_size)):
+                if schedule == "cosine":
+                    done = (epoch * steps_per_epoch + step) / total_steps
+                    optimiser.learning_rate = 0.5 * learning_rate * (1.0 + np.cos(np.pi * done))
                 batch = order[start:start + batch_size]
                 mask = None
                 if self.config.dropout > 0:
@@ -478,6 +490,7 @@ class SmallCnn:
             history.validation_loss.append(validation_loss)
             history.validation_accuracy.append(validation_accuracy)
             history.epoch_seconds.append(time.perf_counter() - start_time)
+            history.learning_rate.append(float(optimiser.learning_rate))
             if validation_accuracy > best_accuracy:
                 best_accuracy, waited, history.best_epoch = validation_accuracy, 0, epoch
                 best_parameters = {k: v.copy() for k, v in self.parameters.items()}

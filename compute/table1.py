@@ -43,6 +43,8 @@ PAPER_TABLE1 = {
 PAPER_TRAIN_ACCURACY = 98.64  # percent, Sec. V
 
 Progress = Callable[[str], None]
+# (function, argument tuples) -> results in the same order, e.g. dorlab.procedures.scale.map_tasks
+MapTasks = Callable[[Callable, list], list]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Table1Settings:
     batch_size: int = 32
     learning_rate: float = 1e-3
     plateau_factor: float = 0.5  # learning rate x this after an epoch without validation improvement
+    schedule: str = "plateau"  # or "cosine": half-cosine decay of the learning rate over ``epochs``
     dropout: float = 0.25
     seed: int = 0
     pool_size: int = 16
@@ -97,7 +100,8 @@ class Table1Settings:
     def training_key(self) -> dict:
         """What determines the ideal network's weights (the cache key)."""
         return {k: getattr(self, k) for k in ("n_train", "n_validation", "epochs", "patience", "batch_size",
-                                              "learning_rate", "plateau_factor", "dropout", "seed")}
+                                              "learning_rate", "plateau_factor", "schedule", "dropout",
+                                              "seed")}
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -245,6 +249,13 @@ class Subsets:
                    data.train_labels[validation], data.test_images[:settings.n_test],
                    data.test_labels[:settings.n_test])
 
+    def for_rows(self, settings: Table1Settings) -> "Subsets":
+        """The images a DOR row reads: the first ``train_fc_images`` / ``train_fc_validation`` of train and
+        validation (dense-layer retraining) and the whole test set."""
+        n_fc, n_fc_val = settings.train_fc_images, settings.train_fc_validation
+        return Subsets(self.train_images[:n_fc], self.train_labels[:n_fc], self.validation_images[:n_fc_val],
+                       self.validation_labels[:n_fc_val], self.test_images, self.test_labels)
+
 
 def train_ideal(subsets: Subsets, settings: Table1Settings, progress: Progress | None = None) -> SmallCnn:
     """Train the network with exact products (dropout, Adam, early stopping on validation accuracy)."""
@@ -255,10 +266,11 @@ def train_ideal(subsets: Subsets, settings: Table1Settings, progress: Progress |
             progress(f"epoch {epoch + 1}: train {100 * history.train_accuracy[-1]:.2f} %, validation "
                      f"{100 * history.validation_accuracy[-1]:.2f} % ({history.epoch_seconds[-1]:.1f} s)")
 
-    model.fit(subsets.train_images, subsets.train_labels, subsets.validation_images, subsets.validation_labels,
-              epochs=settings.epochs, batch_size=settings.batch_size, learning_rate=settings.learning_rate,
-              patience=settings.patience, plateau_factor=settings.plateau_factor, seed=settings.seed,
-              progress=report)
+    with _one_blas_thread():  # the weights a function of the settings alone (they are cached by them)
+        model.fit(subsets.train_images, subsets.train_labels, subsets.validation_images, subsets.validation_labels,
+                  epochs=settings.epochs, batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+                  patience=settings.patience, plateau_factor=settings.plateau_factor, schedule=settings.schedule,
+                  seed=settings.seed, progress=report)
     model.metadata = {"training": settings.training_key()}
     return model
 
@@ -326,6 +338,52 @@ def run_row(model: SmallCnn, calibration: Calibration, subsets: Subsets, setting
         keep.update(test_features=test_features, retrained=retrained, layers=layers)
     return RowResult(conv_dor, conv_fc_dor, conv_dor_train_fc, seconds, layers.summary(), asdict(history),
                      correlation, relative_rms)
+
+
+def row_b_seeds(settings: Table1Settings) -> list[int]:
+    """The seed of each row-b pool draw (draw k: ``seed + 1000 (k + 1)``, apart from rows a and c)."""
+    return [settings.seed + 1000 * (draw + 1) for draw in range(settings.variation_draws)]
+
+
+def variation_draw(model: SmallCnn, calibration: Calibration, subsets: Subsets, settings: Table1Settings,
+                   seed: int) -> RowResult:
+    """Row b for one seeded pool draw (+-``settings.variation`` on every diode's parabola).
+
+    A pure function of its arguments (weights, images, curve, settings, seed) and a module-level function,
+    so it can be shipped as a Dask task and returns on a worker exactly what it returns here."""
+    with _one_blas_thread():
+        return run_row(model, calibration, subsets, settings, variation=settings.variation, seed=seed)
+
+
+def _one_blas_thread():
+    """OpenBLAS picks its kernel and blocking by thread count, so a float32 matmul's last bit depends on it
+    (seen: the retrained dense layer's validation loss differed in the 9th digit between this process and
+    a Dask worker, whose nanny sets OPENBLAS_NUM_THREADS=1). Row b pins BLAS to one thread wherever it runs,
+    so a draw is the same function of its arguments everywhere."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def run_row_b(model: SmallCnn, calibration: Calibration, subsets: Subsets, settings: Table1Settings, *,
+              map_tasks: MapTasks | None = None, progress: Progress | None = None) -> list[RowResult]:
+    """All row-b pool draws, in seed order.
+
+    ``map_tasks(function, argument_tuples)`` -> results in order runs the draws; None runs them here one
+    after the other. Pass ``functools.partial(dorlab.procedures.scale.map_tasks, client=client)`` to spread
+    them over a Dask cluster. Only the images a row uses travel with each task (``Subsets.for_rows``)."""
+    say = progress or (lambda message: None)
+    needed = subsets.for_rows(settings)
+    arguments = [(model, calibration, needed, settings, seed) for seed in row_b_seeds(settings)]
+    if map_tasks is None:
+        draws = []
+        for index, args in enumerate(arguments, start=1):
+            say(f" draw {index}/{len(arguments)} (seed {args[-1]})")
+            with _one_blas_thread():
+                draws.append(run_row(*args[:4], variation=settings.variation, seed=args[-1], progress=say))
+        return draws
+    say(f" {len(arguments)} draws as tasks")
+    return list(map_tasks(variation_draw, arguments))
 
 
 def diagnose_drop(model: SmallCnn, calibration: Calibration, subsets: Subsets, settings: Table1Settings, *,
@@ -405,9 +463,10 @@ class Table1Result:
 
 def run_table1(model: SmallCnn, subsets: Subsets, curve_a: Calibration, curve_c: Calibration,
                settings: Table1Settings, *, progress: Progress | None = None, timings: dict | None = None,
-               figures: dict | None = None) -> Table1Result:
+               figures: dict | None = None, map_tasks: MapTasks | None = None) -> Table1Result:
     """Evaluate all rows and columns with a trained ``model``; ``figures`` (a dict) receives what the
-    Fig. 6 plots need (DOR features, retrained model, chosen images)."""
+    Fig. 6 plots need (DOR features, retrained model, chosen images). ``map_tasks`` runs row b's pool
+    draws (see ``run_row_b``)."""
     say = progress or (lambda message: None)
     timings = dict(timings or {})
     t0 = time.perf_counter()
@@ -428,11 +487,7 @@ def run_table1(model: SmallCnn, subsets: Subsets, curve_a: Calibration, curve_c:
 
     say(f"row b (+-{100 * settings.variation:g} % variation, {settings.variation_draws} pool draws)")
     t0 = time.perf_counter()
-    draws = []
-    for draw in range(settings.variation_draws):
-        say(f" draw {draw + 1}/{settings.variation_draws}")
-        draws.append(run_row(model, curve_a, subsets, settings, variation=settings.variation,
-                             seed=settings.seed + 1000 * (draw + 1), progress=say))
+    draws = run_row_b(model, curve_a, subsets, settings, map_tasks=map_tasks, progress=say)
     timings["row_b"] = time.perf_counter() - t0
     columns = ("conv_dor", "conv_fc_dor", "conv_dor_train_fc")
     table["b"] = {"ideal": ideal, **{c: float(np.mean([getattr(d, c) for d in draws])) for c in columns}}

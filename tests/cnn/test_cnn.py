@@ -215,3 +215,28 @@ def test_bad_configuration_and_input_rejected():
         model.logits(np.zeros((2, 9, 8)))
     assert model.config.n_features == 3 * 3 * 3
     assert CnnConfig().n_features == 16 * 13 * 13
+
+
+def test_learning_rate_schedules():
+    """Cosine: a half cosine from the initial rate to 0 over the epochs, per mini-batch; plateau: the rate
+    halves after each epoch without a better validation accuracy."""
+    train_x, train_y = _separable_task(64, seed=1)
+    model = SmallCnn(SMALL, seed=0)
+    history = model.fit(train_x, train_y, train_x[:32], train_y[:32], epochs=4, batch_size=16,
+                        learning_rate=2e-3, patience=10, schedule="cosine")
+    # the rate used by each epoch's last step (4 steps per epoch, 16 in all): step s of 16 at 0.5 (1 + cos(pi s / 16))
+    last_steps = np.array([3, 7, 11, 15]) / 16
+    np.testing.assert_allclose(history.learning_rate, 1e-3 * (1 + np.cos(np.pi * last_steps)), rtol=1e-12)
+    assert history.learning_rate[-1] < 0.01 * 2e-3
+
+    rng = np.random.default_rng(0)
+    model = SmallCnn(SMALL, seed=1)
+    history = model.fit(train_x, train_y, train_x, rng.permutation(train_y), epochs=5, batch_size=16,
+                        learning_rate=1e-3, patience=10, plateau_factor=0.5)
+    best = np.maximum.accumulate(history.validation_accuracy)
+    improved = np.concatenate([[True], best[1:] > best[:-1]])
+    halvings_before = np.concatenate([[0], np.cumsum(~improved)[:-1]])  # an epoch runs at the rate it started with
+    np.testing.assert_allclose(history.learning_rate, 1e-3 * 0.5 ** halvings_before, rtol=1e-12)
+    assert not improved.all()  # the shuffled labels leave epochs without improvement: halvings were tested
+    with pytest.raises(ValueError, match="schedule"):
+        model.fit(train_x, train_y, train_x, train_y, epochs=1, schedule="step")
