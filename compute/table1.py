@@ -54,12 +54,15 @@ class Table1Settings:
     n_train: int = 48_000  # of the 60 000 MNIST training images; the rest of the split is validation
     n_validation: int = 12_000
     n_test: int = 10_000
-    epochs: int = 40
-    patience: int = 4
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    plateau_factor: float = 0.5  # learning rate x this after an epoch without validation improvement
-    schedule: str = "plateau"  # or "cosine": half-cosine decay of the learning rate over ``epochs``
+    # Training recipe, chosen on the validation set only (best validation accuracy of the restored epoch,
+    # mean over initialisation seeds 0 and 1): Adam 2e-3, batch 64, half-cosine decay over 30 epochs
+    # 98.41 / 98.46 % against 98.40 / 98.32 % for the former Adam 1e-3, batch 32, halving on plateau.
+    epochs: int = 30
+    patience: int = 10  # epochs without a better validation accuracy before stopping (best weights restored)
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    plateau_factor: float = 0.5  # "plateau" schedule: rate x this after an epoch without improvement
+    schedule: str = "cosine"  # or "plateau"; "cosine": half-cosine decay of the rate over ``epochs``
     dropout: float = 0.25
     seed: int = 0
     pool_size: int = 16
@@ -71,6 +74,7 @@ class Table1Settings:
     train_fc_epochs: int = 6
     train_fc_learning_rate: float = 5e-4  # fine-tuning from the trained weights: gentler than training
     train_fc_patience: int = 2
+    train_fc_batch_size: int = 32
     diagnosis_images: int = 1000  # test images for the one-effect-at-a-time attribution of the drop
     batch_images: int = 1000  # images per DOR call (memory: N x 16 x 26 x 26 float64)
     temperatures: tuple = tuple(np.round(np.linspace(1.0, 30.0, 59), 6))
@@ -92,6 +96,7 @@ class Table1Settings:
     def quick(cls, **overrides) -> "Table1Settings":
         """A subset that runs in about two minutes: 6 000 train / 2 000 test images."""
         values = dict(n_train=6_000, n_validation=2_000, n_test=2_000, epochs=20, patience=3, learning_rate=2e-3,
+                      batch_size=32, schedule="plateau",
                       variation_draws=3, train_fc_images=3_000, train_fc_validation=1_000, train_fc_epochs=5,
                       diagnosis_images=500)
         values.update(overrides)
@@ -328,7 +333,7 @@ def run_row(model: SmallCnn, calibration: Calibration, subsets: Subsets, setting
     retrained = model.copy()
     history = retrained.fit_dense(train_features, subsets.train_labels[:n_fc], validation_features,
                                   subsets.validation_labels[:n_fc_val], epochs=settings.train_fc_epochs,
-                                  patience=settings.train_fc_patience, batch_size=settings.batch_size,
+                                  patience=settings.train_fc_patience, batch_size=settings.train_fc_batch_size,
                                   learning_rate=settings.train_fc_learning_rate, seed=seed)
     seconds["train_fc_fit"] = time.perf_counter() - t0
     conv_dor_train_fc = accuracy_percent(retrained.dense_logits(test_features), subsets.test_labels)

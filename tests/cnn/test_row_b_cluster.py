@@ -54,3 +54,13 @@ def test_row_b_draws_equal_in_process_and_on_a_local_cluster():
     assert [_numbers(d) for d in there] == [_numbers(d) for d in here]
     # and the task function itself, called here, is the same computation
     assert _numbers(table1.variation_draw(model, curve, subsets.for_rows(settings), settings, 2005)) == _numbers(here[1])
+
+
+def test_cli_rejects_an_unknown_cluster():
+    from click.testing import CliRunner
+
+    from dorlab.procedures.cli import cli
+
+    result = CliRunner().invoke(cli, ["reproduce", "table1", "--quick", "--cluster", "nowhere"])
+    assert result.exit_code == 2
+    assert "--cluster" in result.output and "tcp://HOST:PORT" in result.output
