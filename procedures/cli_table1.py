@@ -168,10 +168,27 @@ def row_b_runner(cluster: str | None, log):
     def run(function, arguments):
         with scale.dask_client(kind) as client:
             log(f" row b on {kind}: {len(client.scheduler_info()['workers'])} worker(s)")
-            return scale.map_tasks(function, arguments, client=client,
+            return scale.map_tasks(function, scatter_shared(client, arguments), client=client,
                                    progress=lambda done, total: log(f" draw {done}/{total} done"))
 
     return run
+
+
+def scatter_shared(client, arguments: list[tuple]) -> list[tuple]:
+    """The argument tuples with every object shared by several tasks (the model, the ~14 MB of images,
+    the curve, the settings) sent to the workers once and replaced by its future; Dask resolves the futures
+    back to the same objects on the worker, so the tasks compute the same thing."""
+    counts: dict[int, int] = {}
+    for args in arguments:
+        for value in args:
+            counts[id(value)] = counts.get(id(value), 0) + 1
+    shared = {}
+    for args in arguments:
+        for value in args:
+            if counts[id(value)] > 1 and id(value) not in shared:
+                # in a one-element list: scatter would split a list or dict value into many futures
+                shared[id(value)] = client.scatter([value], broadcast=True, hash=False)[0]
+    return [tuple(shared.get(id(value), value) for value in args) for args in arguments]
 
 
 def register(root: click.Group) -> None:

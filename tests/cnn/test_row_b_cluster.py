@@ -1,8 +1,6 @@
 """Row b's pool draws as Dask tasks: the same numbers in-process and on a two-worker LocalCluster."""
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 
@@ -39,7 +37,7 @@ def _numbers(draw: table1.RowResult) -> tuple:
 
 
 def test_row_b_draws_equal_in_process_and_on_a_local_cluster():
-    from dorlab.procedures import scale
+    from dorlab.procedures import cli_table1
 
     model, curve, subsets, settings = _tiny_row_b()
     here = table1.run_row_b(model, curve, subsets, settings)
@@ -47,10 +45,10 @@ def test_row_b_draws_equal_in_process_and_on_a_local_cluster():
     assert here[0].layers["variation"] == settings.variation
     # the two draws are different pools: their DOR conv maps differ
     assert here[0].conv_map_relative_rms != here[1].conv_map_relative_rms
-    with scale.dask_client("local", n_workers=2) as client:
-        assert len(client.scheduler_info()["workers"]) == 2
-        there = table1.run_row_b(model, curve, subsets, settings,
-                                 map_tasks=functools.partial(scale.map_tasks, client=client))
+    # the CLI's runner: a two-worker LocalCluster, the shared arguments scattered once
+    messages = []
+    there = table1.run_row_b(model, curve, subsets, settings, map_tasks=cli_table1.row_b_runner("local", messages.append))
+    assert any("2 worker(s)" in m for m in messages) and any("draw 2/2 done" in m for m in messages)
     assert [_numbers(d) for d in there] == [_numbers(d) for d in here]
     # and the task function itself, called here, is the same computation
     assert _numbers(table1.variation_draw(model, curve, subsets.for_rows(settings), settings, 2005)) == _numbers(here[1])
