@@ -14,6 +14,10 @@ with +-2.5 % device-to-device variation.
   simulation too), swept over the whole locking window and calibrated over the wide range.
 
 Trained weights are cached under ``<data dir>/table1/`` by a hash of the training settings.
+
+``--cluster local|tcp://HOST:PORT`` runs row b's pool draws as Dask tasks (``dorlab.procedures.scale``);
+each draw is a pure function of weights, images, curve, settings and seed, so the table is bit-identical to
+the in-process run. On a 2-core machine it gains little: the in-process draws already use both cores.
 """
 from __future__ import annotations
 
