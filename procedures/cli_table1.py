@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import click
+
+from dorlab.procedures.jsonout import dumps
 
 # The median standard error of one rectified-voltage point (5 RF-on/off readings of the simulated
 # Keithley 2182A) in a simulated calibration run of the mazza2022 diode (dorlab calibrate --bench sim,
@@ -39,22 +40,9 @@ SIMULATED_READ_STANDARD_ERROR = 43e-9  # V
 WIDE_RANGE_FRACTION = 0.9  # row c: I_dc,-1 at this share of the larger room inside the locking window
 
 
-def _clean(value):
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _clean(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def read_curve_csv(path: Path):
     """(bias_current, rectified_voltage, standard_error or None) from a CSV with a header row naming
     bias_current, rectified_voltage[, standard_error]; lines starting with # are metadata."""
-    import numpy as np
     import pandas as pd
 
     frame = pd.read_csv(path, comment="#")
@@ -223,8 +211,6 @@ def register(root: click.Group) -> None:
               help="Write Fig. 6(b-e) PNGs into this directory.")
 def table1(device, curve, quick, mnist_dir, data_dir, cache_dir, retrain, draws, seed, cluster, as_json, plot_dir):
     """Table I: CNN on MNIST with ideal and DOR products (rows a, b, c), beside the paper's numbers."""
-    import numpy as np
-
     from dorlab.compute import mnist, table1 as experiment
     from dorlab.compute.cnn import SmallCnn
     from dorlab.procedures.datadir import data_dir as resolve_data_dir
@@ -292,7 +278,7 @@ def table1(device, curve, quick, mnist_dir, data_dir, cache_dir, retrain, draws,
     text = experiment.format_table(result)
     if as_json:
         click.echo(text, err=True)
-        click.echo(json.dumps(_clean(result.as_json()), indent=1))
+        click.echo(dumps(result.as_json(), indent=1))
     else:
         click.echo(text)
     sys.stdout.flush()
