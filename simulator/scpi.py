@@ -599,12 +599,13 @@ def _int_param(params: list[str], minimum: int, maximum: int) -> int:
     return int(round(value))
 
 
-def _split_units(message: str) -> list[str]:
-    """Split a program message at ``;`` outside quotes and parentheses."""
-    if '"' not in message and "'" not in message and "(" not in message:
-        return message.split(";")
-    units, current, quote, depth = [], [], "", 0
-    for char in message:
+def _split_outside(text: str, separator: str) -> list[str]:
+    """Split ``text`` at ``separator`` where it stands outside quotes and parentheses (an unterminated
+    quote runs to the end: the caller reports it)."""
+    if '"' not in text and "'" not in text and "(" not in text:
+        return text.split(separator)
+    parts, current, quote, depth = [], [], "", 0
+    for char in text:
         if quote:
             if char == quote:
                 quote = ""
@@ -614,17 +615,18 @@ def _split_units(message: str) -> list[str]:
             depth += 1
         elif char == ")":
             depth = max(0, depth - 1)
-        elif char == ";" and depth == 0:
-            units.append("".join(current))
+        elif char == separator and depth == 0:
+            parts.append("".join(current))
             current = []
             continue
         current.append(char)
-    if quote:
-        raise_later = "".join(current)
-        units.append(raise_later)
-    else:
-        units.append("".join(current))
-    return units
+    parts.append("".join(current))
+    return parts
+
+
+def _split_units(message: str) -> list[str]:
+    """Split a program message at ``;`` outside quotes and parentheses."""
+    return _split_outside(message, ";")
 
 
 def _split_header(unit: str) -> tuple[str, list[str]]:
@@ -636,26 +638,7 @@ def _split_header(unit: str) -> tuple[str, list[str]]:
     text = pieces[1].strip()
     if text.count('"') % 2 or text.count("'") % 2:
         raise ScpiError(-102, "unterminated string")
-    if '"' not in text and "'" not in text and "(" not in text:
-        params = [p.strip() for p in text.split(",")]
-    else:
-        params, current, quote, depth = [], [], "", 0
-        for char in text:
-            if quote:
-                if char == quote:
-                    quote = ""
-            elif char in "'\"":
-                quote = char
-            elif char == "(":
-                depth += 1
-            elif char == ")":
-                depth -= 1
-            elif char == "," and depth == 0:
-                params.append("".join(current).strip())
-                current = []
-                continue
-            current.append(char)
-        params.append("".join(current).strip())
+    params = [p.strip() for p in _split_outside(text, ",")]
     if any(p == "" for p in params):
         raise ScpiError(-103, "empty parameter")
     return header, params
