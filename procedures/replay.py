@@ -205,12 +205,18 @@ def _fresh_path(directory: Path, name: str) -> Path:
     return directory / f"{stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}{suffix}"
 
 
-def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
+def _replay_bench(world, seed, diode):
+    """The simulated bench a run is replayed on: the given world, else a default world around ``diode``
+    (the default simulated diode when none is given)."""
     from dorlab.procedures.wiring import simulated_bench
 
-    if world is None and diode is None:
-        diode = default_simulated_diode(seed)
-    bench = simulated_bench(world) if world is not None else simulated_bench(seed=seed, diode=diode)
+    if world is not None:
+        return simulated_bench(world)
+    return simulated_bench(seed=seed, diode=diode if diode is not None else default_simulated_diode(seed))
+
+
+def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
+    bench = _replay_bench(world, seed, diode)
     simulated_path = _fresh_path(out, "simulated.csv")
     try:
         simulated = rectification_sweep(bench, simulated_path, recorded.settings, progress=progress)
@@ -520,11 +526,7 @@ def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, b
         _write_json(out / "exact.json", result.as_dict())
         (out / "exact.md").write_text(exact_markdown(result), encoding="utf-8")
         return result
-    from dorlab.procedures.wiring import simulated_bench
-
-    if world is None and diode is None:
-        diode = default_simulated_diode(seed)
-    bench = simulated_bench(world) if world is not None else simulated_bench(seed=seed, diode=diode)
+    bench = _replay_bench(world, seed, diode)
     target = _fresh_path(out, "simulated-map")
     try:
         simulated = phase_map(bench, target, recorded.settings, progress=progress)
