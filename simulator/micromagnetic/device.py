@@ -115,7 +115,7 @@ def sampling(rf_frequency: float, max_step: float, window: float) -> tuple[float
 def accumulate(model: Model, m: np.ndarray, drives: np.ndarray, *, dt: float, n_transient: int,
                window_steps: int, n_windows: int, t0: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The macrospin kernel's Hann-weighted lock-in sums (llgs.A_* layout) from an RK4 (or thermal Heun)
-    run of the batch: m (B, 3, nx, ny) is advanced in place. Returns (acc (B, n_windows, N_ACC), m)."""
+    run of the batch from m (B, 3, nx, ny). Returns (acc (B, n_windows, N_ACC), the final m)."""
     method = "heun" if model.temperature > 0 else "rk4"
     integ = Integrator(model, m, drives=drives, method=method, time_step=dt, seed=seed, t0=t0)
     for k in range(1, n_transient + 1):
@@ -130,7 +130,8 @@ def accumulate(model: Model, m: np.ndarray, drives: np.ndarray, *, dt: float, n_
         for j in range(window_steps):
             t = t0 + k * dt
             phase = drives[:, llgs.D_OMEGA] * t + drives[:, llgs.D_PHI]
-            s, c = np.sin(phase), np.cos(phase)
+            s = np.array([math.sin(v) for v in phase])      # scalar math: batch-size independent bits
+            c = np.array([math.cos(v) for v in phase])
             mean = model.average(integ.m)
             r = model.resistance(integ.m)
             base = np.where(t < drives[:, llgs.D_TSTEP], drives[:, llgs.D_IBEFORE], drives[:, llgs.D_IDC])

@@ -160,7 +160,10 @@ class Model:
 
     def average(self, m: np.ndarray) -> np.ndarray:
         """<m> over the masked cells, (B, 3)."""
-        return m[:, :, self.mask].mean(axis=-1)
+        cells = m[:, :, self.mask]
+        # row by row: numpy's reduction order over a (B, n) block depends on B, and a batch must equal
+        # its points run alone bit for bit
+        return np.array([c.mean(axis=-1) for c in cells])
 
     def resistance(self, m: np.ndarray) -> np.ndarray:
         """R (ohm) per batch member: the cells conduct in parallel, each R_P + dR (1 - m.p)/2 scaled to the
@@ -168,8 +171,11 @@ class Model:
         st = self.spin_torque
         if st is None:
             raise ValueError("the model has no spin torque / magnetoresistance")
-        mp = np.einsum("bcn,c->bn", m[:, :, self.mask], np.asarray(st.polarizer))
-        return 1.0 / np.mean(1.0 / (st.resistance_parallel + st.magnetoresistance * 0.5 * (1 - mp)), axis=-1)
+        px, py, pz = st.polarizer
+        cells = m[:, :, self.mask]
+        mp = cells[:, 0] * px + cells[:, 1] * py + cells[:, 2] * pz     # elementwise: batch-independent
+        conductance = 1.0 / (st.resistance_parallel + st.magnetoresistance * 0.5 * (1 - mp))
+        return np.array([1.0 / g.mean() for g in conductance])      # row by row, as in ``average``
 
     # --- right-hand side ------------------------------------------------------------------------------
     def _zero_field(self, batch: int) -> np.ndarray:
@@ -202,9 +208,9 @@ class Model:
 
 # --- drive ---------------------------------------------------------------------------------------------
 def drive_currents(drives: np.ndarray, t: float) -> np.ndarray:
-    """I(t) for each row of ``drives`` (llgs.pack_drive layout)."""
-    base = np.where(t < drives[:, llgs.D_TSTEP], drives[:, llgs.D_IBEFORE], drives[:, llgs.D_IDC])
-    return base + drives[:, llgs.D_IAC] * np.sin(drives[:, llgs.D_OMEGA] * t + drives[:, llgs.D_PHI])
+    """I(t) for each row of ``drives`` (llgs.pack_drive layout). Scalar math per row: numpy's vectorised
+    sin may differ in the last bit between batch sizes, and a batch must equal its points run alone."""
+    return np.array([llgs.drive_current(t, d) for d in drives])
 
 
 def _drives(drives, batch: int) -> np.ndarray:
@@ -244,7 +250,7 @@ class Trace:
 
 
 class Integrator:
-    """Advances m (B, 3, nx, ny) in place from t; ``run(duration, sample_every)`` records a trace.
+    """Advances a copy of m (B, 3, nx, ny), ``self.m``, from t; ``run(duration, sample_every)`` records a trace.
 
     method "rk4" and "heun" use ``time_step``; "dp45" starts from it and adapts (``tolerance``, the max
     error per step in |m| units; steps are shortened to land on every sample time)."""
@@ -260,7 +266,7 @@ class Integrator:
             raise ValueError(f"tolerance must be > 0, got {tolerance!r}")
         if model.temperature > 0 and method != "heun":
             raise ValueError("a thermal field needs method='heun' (stochastic Heun, fixed step)")
-        m = np.ascontiguousarray(m, dtype=float)
+        m = np.array(m, dtype=float, order="C")       # a copy: the caller's array is left alone
         if m.ndim == 3:
             m = m[None]
         if m.shape[1:] != (3, model.mesh.nx, model.mesh.ny):
