@@ -46,25 +46,32 @@ class DemagField:
         self.kxx, self.kyy, self.kzz = (np.ascontiguousarray(spectrum[c].real) for c in range(3))
         # Nxy odd in X and Y: its transform is -(sin sin) -> real as well
         self.kxy = np.ascontiguousarray(spectrum[3].real)
+        # FFTW's transforms are unnormalised: fold 1 / (2nx 2ny) into the kernel once
+        norm = 1.0 / (4 * nx * ny)
+        self.kxx_n, self.kyy_n, self.kzz_n, self.kxy_n = (k * norm for k in (self.kxx, self.kyy, self.kzz, self.kxy))
         self._plans: dict[int, tuple] = {}
 
     def _pyfftw_plans(self, batch: int):
+        """Persistent buffers and FFTW plans for a batch size: the padding stays zero between calls, the
+        y transform writes straight into the first nx rows of the x transform's in-place buffer."""
         plans = self._plans.get(batch)
         if plans is None:
             import pyfftw
 
             nx, ny = self.mesh.nx, self.mesh.ny
-            src = pyfftw.empty_aligned((batch, 3, nx, ny), dtype="float64")
-            fy = pyfftw.builders.rfft(src, n=2 * ny, axis=-1, threads=self.workers,
-                                      planner_effort="FFTW_MEASURE", auto_align_input=True)
-            fx = pyfftw.builders.fft(fy.output_array, n=2 * nx, axis=-2, threads=self.workers,
-                                     planner_effort="FFTW_MEASURE")
-            bx = pyfftw.builders.ifft(fx.output_array.copy(), axis=-2, threads=self.workers,
-                                      planner_effort="FFTW_MEASURE")
-            by = pyfftw.builders.irfft(np.ascontiguousarray(bx.output_array[..., :nx, :]), n=2 * ny, axis=-1,
-                                       threads=self.workers, planner_effort="FFTW_MEASURE")
-            spec = np.empty_like(fx.output_array)
-            plans = (fy, fx, bx, by, spec)
+            flags = ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT")   # ESTIMATE: the same plan in every process
+            real = pyfftw.zeros_aligned((batch, 3, nx, 2 * ny), dtype="float64")
+            spec = pyfftw.zeros_aligned((batch, 3, 2 * nx, ny + 1), dtype="complex128")
+            field = pyfftw.zeros_aligned((batch, 3, 2 * nx, ny + 1), dtype="complex128")
+            out = pyfftw.zeros_aligned((batch, 3, nx, 2 * ny), dtype="float64")
+            fy = pyfftw.FFTW(real, spec[:, :, :nx, :], axes=(-1,), direction="FFTW_FORWARD", flags=flags,
+                             threads=self.workers)
+            fx = pyfftw.FFTW(spec, spec, axes=(-2,), direction="FFTW_FORWARD", flags=flags, threads=self.workers)
+            bx = pyfftw.FFTW(field, field, axes=(-2,), direction="FFTW_BACKWARD", flags=flags,
+                             threads=self.workers)
+            by = pyfftw.FFTW(field[:, :, :nx, :], out, axes=(-1,), direction="FFTW_BACKWARD", flags=flags,
+                             threads=self.workers)
+            plans = (real, spec, field, out, fy, fx, bx, by)
             self._plans[batch] = plans
         return plans
 
@@ -72,11 +79,16 @@ class DemagField:
         """h_d (reduced) for m (B, 3, nx, ny)."""
         nx, ny = self.mesh.nx, self.mesh.ny
         if self.engine == "pyfftw":
-            fy, fx, bx, by, spec = self._pyfftw_plans(m.shape[0])
-            mk = fx(fy(m))
-            fields.demag_spectrum(mk, self.kxx, self.kyy, self.kzz, self.kxy, spec)
-            half = bx(spec)
-            return by(half[..., :nx, :])[..., :ny]
+            real, spec, field, out, fy, fx, bx, by = self._pyfftw_plans(m.shape[0])
+            real[..., :ny] = m
+            real[..., ny:] = 0.0            # FFTW_DESTROY_INPUT may have used the padding as scratch
+            spec[:, :, nx:, :] = 0.0
+            fy.execute()
+            fx.execute()
+            fields.demag_spectrum(spec, self.kxx_n, self.kyy_n, self.kzz_n, self.kxy_n, field)
+            bx.execute()
+            by.execute()
+            return out[..., :ny].copy()
         mk = sfft.fft(sfft.rfft(m, n=2 * ny, axis=-1, workers=self.workers), n=2 * nx, axis=-2,
                       workers=self.workers)
         spec = np.empty_like(mk)

@@ -22,7 +22,7 @@ from ..presets import DeviceParameters, preset
 from ..studies import OscillationCurve, PhaseMap, RectificationCurve, TransientTrace
 from . import fields
 from .mesh import Mesh
-from .model import Integrator, Material, Model, SpinTorque, relax
+from .model import Integrator, Material, Model, SpinTorque, minimize
 
 DEFAULT_CELL_SIZE = 2.5e-9
 
@@ -88,7 +88,7 @@ def static_state(model: Model) -> np.ndarray:
     if cached is None:
         tilt = math.radians(3.0)
         start = (2 * math.sin(tilt) / math.sqrt(5), math.sin(tilt) / math.sqrt(5), math.cos(tilt))
-        cached = relax(model, model.uniform(start), torque_tolerance=1e-8)
+        cached = minimize(model, model.uniform(start), torque_tolerance=1e-9)
         model._static_state = cached
     return cached.copy()
 

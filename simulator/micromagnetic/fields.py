@@ -171,10 +171,50 @@ def normalize(m, mask):
 
 @nb.njit(cache=True)
 def combine(out, m, dt, ks, weights):
-    """out = m + dt * sum_s weights[s] ks[s] (a Runge-Kutta stage; zero weights are skipped)."""
-    out[:] = m
-    for s in range(len(weights)):
-        w = weights[s] * dt
-        if w != 0.0:
-            k = ks[s]
-            out += w * k
+    """out = m + dt * sum_s weights[s] ks[s] (a Runge-Kutta stage; zero weights are skipped). ``out``
+    may be ``m`` itself: each element is read before it is written."""
+    flat_out = out.reshape(-1)
+    flat_m = m.reshape(-1)
+    n_stages = len(weights)
+    flat_k = ks.reshape(ks.shape[0], -1)
+    w = np.empty(n_stages)
+    for s in range(n_stages):
+        w[s] = weights[s] * dt
+    for e in range(flat_out.size):
+        acc = flat_m[e]
+        for s in range(n_stages):
+            if w[s] != 0.0:
+                acc += w[s] * flat_k[s, e]
+        flat_out[e] = acc
+
+@nb.njit(cache=True)
+def descent_direction(m, h_demag, mask, p, out):
+    """g = h_eff - (m . h_eff) m (minus the energy gradient on the sphere, zero current) into ``out``;
+    returns max |g| over cells (= max |m x h_eff|)."""
+    nb_, _, nx, ny = m.shape
+    local = p[Q_LOCAL] != 0.0
+    worst = 0.0
+    for b in range(nb_):
+        for i in range(nx):
+            for j in range(ny):
+                if not mask[i, j]:
+                    out[b, 0, i, j] = 0.0
+                    out[b, 1, i, j] = 0.0
+                    out[b, 2, i, j] = 0.0
+                    continue
+                mx, my, mz = m[b, 0, i, j], m[b, 1, i, j], m[b, 2, i, j]
+                ex, ey, ez = exchange_field(m, mask, b, i, j, p)
+                ax, ay, az = anisotropy_field(mx, my, mz, p)
+                zx, zy, zz = zeeman_field(p)
+                if local:
+                    dx, dy, dz = local_demag_field(mx, my, mz, p)
+                else:
+                    dx, dy, dz = h_demag[b, 0, i, j], h_demag[b, 1, i, j], h_demag[b, 2, i, j]
+                hx, hy, hz = ex + ax + zx + dx, ey + ay + zy + dy, ez + az + zz + dz
+                mh = mx * hx + my * hy + mz * hz
+                gx, gy, gz = hx - mh * mx, hy - mh * my, hz - mh * mz
+                out[b, 0, i, j] = gx
+                out[b, 1, i, j] = gy
+                out[b, 2, i, j] = gz
+                worst = max(worst, gx * gx + gy * gy + gz * gz)
+    return np.sqrt(worst)
