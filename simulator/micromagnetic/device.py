@@ -266,17 +266,23 @@ def _oscillation_task(parameters, bias_currents, duration, transient, options):
         f0, p0 = analysis.free_running(tr.time, mx)
         p1 = analysis.free_running(tr.time[: n // 2], mx[: n // 2])[1]
         p2 = analysis.free_running(tr.time[n // 2:], mx[n // 2:])[1]
+        # growth rate of the power between the two halves (the linear regime's sigma(I) crosses 0 at I_th)
+        rate = math.log(p2 / p1) / ((tr.time[-1] - tr.time[0]) / 2) if p1 > 0 and p2 > 0 else float("nan")
         if p0 < 1e-5:
             f0, p0 = 0.0, 0.0
-        out.append((float(f0), float(p0), bool(abs(p1 - p2) <= 0.05 * max(p1, p2))))
+        out.append((float(f0), float(p0), bool(abs(p1 - p2) <= 0.05 * max(p1, p2)), float(rate)))
     return out
 
 
 def oscillation_curve(parameters=None, bias_currents=None, *, duration: float = 40e-9, transient: float = 20e-9,
                       options: RunOptions = RunOptions(), fit_points: int = 3, client=None) -> OscillationCurve:
-    """Free-running f0, p0 vs I_dc (each from the static state tilted by 0.01). The threshold is where
-    p0 extrapolates to 0 along the ``fit_points`` steady oscillating points nearest it (p0 is linear in
-    I - I_th above a supercritical Hopf point); f at threshold and N = df0/dp0 from the same points."""
+    """Free-running f0, p0 vs I_dc (each from the static state tilted by 0.01, p ~ 1e-4). The threshold is
+    where the growth rate of p (ln p between the halves of the analysis window), measured on the points
+    still in the linear regime (p < 0.05, not saturated), extrapolates to zero along a line through the four
+    with the smallest |rate| (the real part of the mode's eigenvalue is linear in I there); without them,
+    where p0 extrapolates to 0 along the steady oscillating points nearest it (p0 is linear in I - I_th above
+    a supercritical Hopf point). f at threshold and N = df0/dp0 from the ``fit_points`` steady points
+    nearest the threshold."""
     currents = (np.linspace(-0.02e-3, -0.2e-3, 10) if bias_currents is None
                 else np.atleast_1d(np.asarray(bias_currents, dtype=float)))
     if client is None:
@@ -289,11 +295,28 @@ def oscillation_curve(parameters=None, bias_currents=None, *, duration: float = 
     steady = np.array([r[2] for r in res])
     osc = np.nonzero(steady & (powers > 1e-4))[0]
     sel = osc[np.argsort(np.abs(currents[osc]))][:fit_points]
+    rates = np.array([r[3] for r in res])
     threshold = f_th = shift = float("nan")
-    if len(sel) >= 2:
+    linear = np.nonzero(np.isfinite(rates) & (powers < 0.05) & ~(steady & (powers > 1e-4)))[0]
+    if len(linear) >= 2:
+        # the 4 linear-regime points with the smallest |rate| (nearest the threshold)
+        near = linear[np.argsort(np.abs(rates[linear]))][:4]
+        slope, intercept = np.polyfit(currents[near], rates[near], 1)
+        if slope != 0:
+            threshold = float(-intercept / slope)
+    if not math.isfinite(threshold) and len(sel) >= 2:
         slope, intercept = np.polyfit(currents[sel], powers[sel], 1)
         threshold = float(-intercept / slope)
-        shift, f_th = (float(v) for v in np.polyfit(powers[sel], freqs[sel], 1))
+    # N: f0 against p0 over the oscillating points nearest the threshold (p0 > 0.005, settled within 10 %
+    # between the halves or already large), anchored at the small-amplitude frequency (the linear-regime
+    # points' f at p = 0), as the macrospin's chord from its Hopf point
+    if len(linear):
+        f_th = float(np.mean(freqs[linear]))
+    grown = np.nonzero((powers > 0.005) & ~np.isin(np.arange(len(currents)), linear))[0]
+    grown = grown[np.argsort(np.abs(currents[grown]))][:fit_points]
+    if len(grown) >= 1 and math.isfinite(f_th):
+        shift = float(np.polyfit(np.concatenate([[0.0], powers[grown]]),
+                                 np.concatenate([[f_th], freqs[grown]]), 1)[0])
     return OscillationCurve(currents, freqs, powers, threshold, f_th, shift)
 
 
