@@ -243,6 +243,13 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
     """
     from dorlab.simulator import studies
 
+    table_point = getattr(getattr(getattr(bench, "world", None), "diode", None), "operating_point", None)
+    if parameters is None and callable(table_point):
+        # a micromagnetic device table knows its own locked working point (no LLGS search)
+        try:
+            return table_point()
+        except ValueError as exc:
+            raise NoOperatingPointSearch(str(exc)) from exc
     if parameters is None:
         parameters = _simulated_parameters(bench)
     try:

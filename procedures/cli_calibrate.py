@@ -230,8 +230,9 @@ def reproduce_t7(as_json, points):
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue this interrupted calibration sweep file.")
 @click.option("--seed", type=int, default=None, help="Simulator seed (sim bench only).")
-@click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological"]), default="llgs", show_default=True,
-              help="Diode model behind the sim bench (phenomenological = Eq. 6, fast).")
+@click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological", "micromagnetic"]), default="llgs", show_default=True,
+              help="Diode model behind the sim bench (phenomenological = Eq. 6, fast; micromagnetic = the "
+                   "shipped finite-difference device table).")
 @_data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -336,7 +337,7 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue this interrupted sweep file with its own settings.")
 @click.option("--seed", type=int, default=None, help="Simulator seed (sim bench only).")
-@click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological"]), default="llgs", show_default=True,
+@click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological", "micromagnetic"]), default="llgs", show_default=True,
               help="Diode model behind the sim bench.")
 @_data_dir_option
 def sweep_command(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points, n_readings,

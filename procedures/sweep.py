@@ -207,8 +207,12 @@ def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "ll
             diode = PhenomenologicalDiode()
         elif sim_diode == "llgs":
             diode = None  # the world's default: an LlgsDiode of preset mazza2022
+        elif sim_diode == "micromagnetic":
+            from dorlab.simulator.micromagnetic.table import table_diode_from_spec
+
+            diode = table_diode_from_spec({"preset": "mazza2022"})   # the shipped device table
         else:
-            raise ValueError(f"sim_diode {sim_diode!r}; use 'llgs' or 'phenomenological'")
+            raise ValueError(f"sim_diode {sim_diode!r}; use 'llgs', 'phenomenological' or 'micromagnetic'")
         return simulated_bench(seed=seed, diode=diode)
     from dorlab.instruments.bench import open_bench
 

@@ -53,7 +53,7 @@ def rectification_metrics(curve) -> dict:
     if not runs:
         return out
     lo, hi = max(runs, key=lambda r: r[1] - r[0])
-    if hi - lo < 2:
+    if hi - lo < 4:          # a parabola through fewer than 5 points says nothing
         return out
     i = curve.bias_current[lo:hi + 1]
     v = curve.rectified_voltage[lo:hi + 1]
