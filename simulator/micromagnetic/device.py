@@ -338,3 +338,15 @@ def transient(parameters, bias_step_to: float, rf_current: float, rf_frequency: 
     current = np.where(t < settle, bias_from, bias_step_to) + rf_current * np.sin(2 * np.pi * rf_frequency * t)
     return TransientTrace(t - settle, mx, current, float(t_lock), bias_from, bias_step_to, rf_current,
                           rf_frequency)
+
+
+def f0_convergence(parameters=None, cell_sizes=(10e-9, 5e-9, 3.75e-9, 2.5e-9), *, bias_current: float = -0.03e-3,
+                   duration: float = 4e-9) -> list[dict]:
+    """The small-amplitude oscillation frequency f0 (below threshold: the decaying mode the oscillation grows
+    from) and its growth rate for each cell size: the mesh-convergence check of the device preset."""
+    out = []
+    for cell in cell_sizes:
+        f0, p0, _, rate = _oscillation_task(parameters, [bias_current], duration, duration / 4,
+                                            RunOptions(cell_size=cell))[0]
+        out.append({"cell_size": float(cell), "frequency": f0, "growth_rate": rate})
+    return out
