@@ -359,3 +359,6 @@ def dor_job_command(input_path, bench_name, backend, operation, out_dir, filters
                    f"{result.chunks} chunks, {int(acc['reads'])} reads ({acc['reads_per_product']:.3f} per "
                    f"product); correlation with exact {result.correlation:.5f}")
         click.echo(f"results: {result.path / 'results.csv'}  summary: {result.path / 'summary.json'}")
+        planes = result.summary["files"].get("planes", [])
+        if planes:
+            click.echo("output planes (image, matrix): " + "  ".join(planes))
