@@ -145,8 +145,10 @@ def shipped_table_path(name: str = "mazza2022") -> pathlib.Path:
 
 
 class TableDiode:
-    """A DiodeModel (set_drive, dc_voltage, resistance; phase-free extras rectified_voltage, locked)
-    reading a ``DeviceTable``; the branch follows the bias history."""
+    """A DiodeModel (set_drive, dc_voltage, resistance; extras rectified_voltage, locked) reading a
+    ``DeviceTable``; the branch follows the bias history. Drives outside the table are clamped to its edge
+    (counted in ``clamped``): the table says nothing about them, and a bench passes through them when it
+    ramps the bias from zero."""
 
     def __init__(self, table: DeviceTable | str | os.PathLike, parameters: DeviceParameters | None = None):
         self.table = table if isinstance(table, DeviceTable) else DeviceTable.load(table)
@@ -157,6 +159,7 @@ class TableDiode:
         self._last_bias = None
         self.branch = 0
         self.evaluations = 0
+        self.clamped = 0
 
     @property
     def drive(self):
@@ -166,26 +169,30 @@ class TableDiode:
         drive = (float(bias_current), float(rf_current), float(rf_frequency))
         if not all(map(math.isfinite, drive)) or drive[1] < 0 or drive[2] < 0:
             raise ValueError(f"drive must be finite with rf_current, rf_frequency >= 0, got {drive!r}")
-        t = self.table
-        for value, grid, name in ((drive[0], t.bias_current, "bias_current"),
-                                  (drive[1], t.rf_current, "rf_current")):
-            lo, hi = float(np.min(grid)), float(np.max(grid))
-            if not lo - 1e-15 <= value <= hi + 1e-15:
-                raise ValueError(f"{name} {value!r} is outside the device table's range [{lo!r}, {hi!r}]")
-        if drive[1] > 0:
-            lo, hi = float(np.min(t.rf_frequency)), float(np.max(t.rf_frequency))
-            if not lo * (1 - 1e-12) <= drive[2] <= hi * (1 + 1e-12):
-                raise ValueError(f"rf_frequency {drive[2]!r} is outside the device table's range [{lo!r}, {hi!r}]")
         if self._last_bias is not None and drive[0] != self._last_bias:
             forward = (drive[0] > self._last_bias) == self._ascending_bias
             self.branch = 0 if forward else 1
         self._last_bias = drive[0]
         self._drive = drive
 
-    def _interp(self, values: np.ndarray) -> float:
-        """Multilinear in (f_ac, I_ac, I_dc) on the present branch (RF off: the I_ac = 0 row)."""
+    def _clamped_drive(self) -> tuple[float, float, float]:
+        """The drive clamped into the table (a bench ramps the bias through zero, and the RF current at
+        the device follows R, so both leave the grid at times); ``clamped`` counts those readings."""
         t = self.table
         bias, amp, freq = self._drive
+        inside = (min(t.bias_current) <= bias <= max(t.bias_current) and amp <= max(t.rf_current)
+                  and (amp == 0 or min(t.rf_frequency) <= freq <= max(t.rf_frequency)))
+        if not inside:
+            self.clamped += 1
+        return (float(np.clip(bias, min(t.bias_current), max(t.bias_current))),
+                float(min(amp, max(t.rf_current))),
+                float(np.clip(freq, min(t.rf_frequency), max(t.rf_frequency))))
+
+    def _interp(self, values: np.ndarray) -> float:
+        """Multilinear in (f_ac, I_ac, I_dc) on the present branch (RF off: the I_ac = 0 row), at the
+        drive clamped into the table."""
+        t = self.table
+        bias, amp, freq = self._clamped_drive()
         grid = values[self.branch]
         fi, fw = _bracket(t.rf_frequency, freq) if amp > 0 else (0, 0.0)
         ai, aw = _bracket(t.rf_current, amp)
@@ -205,7 +212,14 @@ class TableDiode:
         return operating_point(self.table)
 
     def dc_voltage(self) -> float:
-        return self._interp(self.table.dc_voltage)
+        """<I R> (V). Beyond the bias grid the edge's state continues ohmically: V = I R_edge plus the edge's
+        rectified part (V_edge - I_edge R_edge), continuous at the edge."""
+        v = self._interp(self.table.dc_voltage)
+        bias = self._drive[0]
+        edge = self._clamped_drive()[0]
+        if bias != edge:
+            v += (bias - edge) * self._interp(self.table.resistance)
+        return v
 
     def resistance(self) -> float:
         return self._interp(self.table.resistance)

@@ -64,10 +64,16 @@ def test_diode_interpolates_and_follows_the_branch(small_table):
     assert diode.dc_voltage() == pytest.approx(t.dc_voltage[1, 0, 1, 1])
     diode.set_drive(-0.1e-3, 0.0, 1.0e9)                  # RF off keeps the branch
     assert diode.branch == 1 and diode.resistance() == pytest.approx(t.resistance[1, 0, 0, 1])
-    with pytest.raises(ValueError, match="bias_current .* outside"):
-        diode.set_drive(-0.3e-3, 40e-6, 1.0e9)
-    with pytest.raises(ValueError, match="rf_frequency .* outside"):
-        diode.set_drive(-0.1e-3, 40e-6, 2e9)
+    # outside the table: clamped to the edge, the bias continuing ohmically (a bench ramps through 0)
+    diode.set_drive(-0.14e-3, 40e-6, 1.0e9)
+    edge_v, edge_r = diode.dc_voltage(), diode.resistance()
+    diode.set_drive(-0.2e-3, 40e-6, 1.0e9)
+    assert diode.dc_voltage() == pytest.approx(edge_v - 0.06e-3 * edge_r)
+    assert diode.clamped >= 1
+    diode.set_drive(-0.1e-3, 40e-6, 2e9)
+    assert diode.branch == 1 and diode.resistance() == pytest.approx(t.resistance[1, 1, 1, 1])
+    with pytest.raises(ValueError, match="finite"):
+        diode.set_drive(float("nan"), 40e-6, 1e9)
 
 
 def test_world_file_selects_the_table_model(small_table, tmp_path):
@@ -96,3 +102,41 @@ def test_bad_grids_and_specs_are_clear():
         tb.table_diode_from_spec({"bias_current": [0, 1]})
     with pytest.raises(ValueError, match="not found"):
         tb.table_diode_from_spec({"table": "/nonexistent.npz"})
+
+
+def test_shipped_table_loads_and_has_a_working_point():
+    path = tb.shipped_table_path("mazza2022")
+    table = tb.DeviceTable.load(path)
+    assert table.metadata["device"] == __import__("dorlab.simulator.presets", fromlist=["preset"]).preset("mazza2022").digest()
+    point = tb.operating_point(table)
+    assert point["rf_frequency"] in table.rf_frequency
+
+
+def test_calibrate_reads_the_shipped_table_through_the_instruments(tmp_path):
+    """`dorlab calibrate --bench sim --sim-diode micromagnetic`: the sweep runs at the table's own working
+    point through the SCPI instruments, and every bench reading (RF on minus RF off) is the table's value
+    at that drive within the simulated voltmeter's noise. (The shipped table's locked run has phi passing
+    pi/2, not 0, so V_dc is monotonic there and the fit is rejected with its reason: see README.)"""
+    import json
+
+    from click.testing import CliRunner
+
+    from dorlab.procedures.cli import cli
+
+    result = CliRunner().invoke(cli, ["calibrate", "--bench", "sim", "--sim-diode", "micromagnetic", "--device",
+                                      "MM1", "--data-dir", str(tmp_path), "--json"])
+    data = json.loads(result.output[result.output.index("{"):])
+    point = tb.operating_point(tb.DeviceTable.load(tb.shipped_table_path()))
+    assert data["rf_frequency"] == point["rf_frequency"]
+    assert data["status"] in ("accepted", "rejected") and (data["status"] == "accepted" or data["reason"])
+    import pandas as pd
+
+    rows = pd.read_csv(data["sweep_path"], comment="#")
+    diode = tb.TableDiode(tb.shipped_table_path())
+    for bias, measured, se, i_ac in zip(rows["Bias current (A)"], rows["Rectified voltage (V)"],
+                                        rows["Standard error (V)"], rows["RF current (A)"]):
+        diode.set_drive(bias, i_ac, point["rf_frequency"])
+        on = diode.dc_voltage()
+        diode.set_drive(bias, 0.0, point["rf_frequency"])
+        off = diode.dc_voltage()
+        assert measured == pytest.approx(on - off, abs=10 * se + 1e-7)
