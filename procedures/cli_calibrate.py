@@ -22,12 +22,17 @@ _data_dir_option = click.option(
     help="Data directory (default: $DORLAB_DATA, else ./dorlab-data).")
 
 
-def _open_store(data_dir):
-    from dorlab.calibration.store import CalibrationStore
+def _open_store(data_dir, read_only: bool = False):
+    """The store of the data directory; ``read_only`` for commands that only read (nothing is created,
+    no lock or journal change: an archived store can be browsed)."""
+    from dorlab.calibration.store import CalibrationStore, StoreError
     from dorlab.procedures.datadir import data_dir as resolve
 
-    root = resolve(data_dir)
-    return CalibrationStore.open(root), root
+    root = resolve(data_dir, create=not read_only)
+    try:
+        return CalibrationStore.open(root, read_only=read_only), root
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _open_bench(name: str, seed, sim_diode: str = "llgs", device: str | None = None):
@@ -394,7 +399,7 @@ def calibrations() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def list_command(data_dir, as_json):
     """Devices with their active calibration."""
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     with store:
         rows = store.overview()
     if as_json:
@@ -426,7 +431,7 @@ def show_command(device, run_id, data_dir, as_json, plot, products_plot):
     """The active (or a given) calibration of DEVICE."""
     from dorlab.calibration.store import StoreError
 
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     with store:
         try:
             cal = store.active(device) if run_id is None else store.calibration(run_id)
@@ -464,7 +469,7 @@ def history_command(device, data_dir, as_json):
     """Every calibration run of DEVICE, oldest first (* = active)."""
     from dorlab.calibration.store import StoreError
 
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     with store:
         try:
             hist = store.history(device)
@@ -510,7 +515,7 @@ def export_command(device, fmt, out, data_dir):
     """Write DEVICE's calibration history and raw sweeps as CSV or Parquet (pandas)."""
     from dorlab.calibration.store import StoreError
 
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     with store:
         try:
             paths = store.export(device, out or root / "exports", fmt)

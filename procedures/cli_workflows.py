@@ -54,12 +54,15 @@ def _open_bench(name: str, seed, phenomenological: bool = False):
     return simulated_bench(seed=seed, diode=default_simulated_diode(seed))
 
 
-def _open_store(data_dir):
-    from dorlab.calibration.store import CalibrationStore
+def _open_store(data_dir, read_only: bool = False):
+    from dorlab.calibration.store import CalibrationStore, StoreError
     from dorlab.procedures.datadir import data_dir as resolve
 
-    root = resolve(data_dir)
-    return CalibrationStore.open(root), root
+    root = resolve(data_dir, create=not read_only)
+    try:
+        return CalibrationStore.open(root, read_only=read_only), root
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _interrupted(exc: BaseException) -> None:
@@ -321,7 +324,7 @@ def dor_job_command(input_path, bench_name, backend, operation, out_dir, filters
     """DOR products or a convolution of INPUT (.npy/.csv/.png) on the calibrated diodes of the store."""
     from dorlab.procedures.dor_job import DorJobError, DorJobSettings, dor_job
 
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     try:
         if resume_dir is not None:
             from dorlab.procedures.dor_job import _read_manifest
