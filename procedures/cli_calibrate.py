@@ -89,17 +89,15 @@ def _print_calibration(cal, data_dir, extra=None) -> None:
 
 def plot_calibration(cal, path: Path) -> Path:
     """Fig. 4-style plot: V_dc vs I_dc with the fit and input axis x on top, residuals below."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     import numpy as np
 
     i = np.asarray(cal.sweep_bias_current)
     v = np.asarray(cal.sweep_rectified_voltage)
     se = np.asarray(cal.sweep_standard_error)
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(6.4, 6.0),
-                                      gridspec_kw={"height_ratios": [3, 1]})
+    fig = Figure(figsize=(6.4, 6.0))
+    (top, bottom) = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.errorbar(i * 1e3, v * 1e3, yerr=np.nan_to_num(se) * 1e3, fmt="o", ms=3, color="tab:blue",
                  label="measured")
     has_fit = math.isfinite(cal.a) and math.isfinite(cal.vertex_current)
@@ -143,22 +141,20 @@ def plot_calibration(cal, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
 def plot_products(cal, path: Path, n_pairs: int = 200, seed: int = 0) -> Path:
     """Fig. 5(a,b)-style: DOR products on the measured curve against the ideal products."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from dorlab.calibration import quality
 
     ideal, dor = quality.dor_products(cal, n_pairs=n_pairs, seed=seed)
     r = quality.product_correlation(cal, n_pairs=n_pairs, seed=seed)
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    fig = Figure(figsize=(4.2, 4.0))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], "-", color="tab:red", label="ideal")
     ax.plot(ideal, dor, "o", ms=3, mfc="none", color="k", label="DOR on the measured curve")
     ax.set_xlabel("ideal FG")
@@ -169,7 +165,6 @@ def plot_products(cal, path: Path, n_pairs: int = 200, seed: int = 0) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
