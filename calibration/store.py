@@ -233,6 +233,12 @@ class RunSummary:
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
+    def __repr__(self) -> str:
+        active = ", active" if self.active else ""
+        return (f"RunSummary(run {self.run_id} of {self.device!r}, {self.status}{active}, {self.created_at}: "
+                f"a' = {self.a_prime * 1e3:.4f} mV, I_dc,0 = {self.vertex_current * 1e3:.4f} mA, "
+                f"{self.n_points} points, bench {self.bench_name or '-'!r})")
+
 
 def _points_from_calibration(cal: Calibration) -> Iterator[SweepPoint]:
     se = np.asarray(cal.sweep_standard_error, dtype=float)
