@@ -163,9 +163,23 @@ def register(root: click.Group) -> None:
             scale.validate_cluster(cluster)
         except (ValueError, RuntimeError) as exc:
             raise click.BadParameter(str(exc), param_hint="--cluster") from None
-        with scale.dask_client(cluster) as client:
-            pm = scale.phase_map(_device(preset_name), _linspace(freq_from, freq_to, freq_points),
-                                 _linspace(bias_from, bias_to, points), rf_current, client=client)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=None, unit="task", desc="phase map", disable=as_json, leave=False)
+
+        def progress(done, total):  # cluster runs report as tasks finish
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            with scale.dask_client(cluster) as client:
+                pm = scale.phase_map(_device(preset_name), _linspace(freq_from, freq_to, freq_points),
+                                     _linspace(bias_from, bias_to, points), rf_current, client=client,
+                                     progress=progress)
+        except scale.ClusterError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            bar.close()
         data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency.tolist(),
                 "bias_current": pm.bias_current.tolist(), "phase": pm.phase.tolist(),
                 "locked": pm.locked.tolist(), "rectified_voltage": pm.rectified_voltage.tolist(),
@@ -251,8 +265,11 @@ def register(root: click.Group) -> None:
             raise click.BadParameter(str(exc), param_hint="--cluster") from None
         progress = None if as_json else (lambda f, a: click.echo(f"  trying f_ac {f / 1e6:7.1f} MHz, "
                                                                  f"I_ac {a * 1e6:6.1f} uA", err=True))
-        with scale.dask_client(cluster) as client:
-            op = scale.operating_point(device, client=client, cache=not no_cache, progress=progress)
+        try:
+            with scale.dask_client(cluster) as client:
+                op = scale.operating_point(device, client=client, cache=not no_cache, progress=progress)
+        except scale.ClusterError as exc:
+            raise click.ClickException(str(exc)) from None
         if as_json:
             _echo_json(op.to_dict())
         else:
