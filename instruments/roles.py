@@ -594,6 +594,11 @@ def open_instrument(driver: type[Instrument], address: str, *, visa_library: Any
                     timeout: float = 5.0, **driver_options) -> Instrument:
     """Open a PyMeasure instrument on a VISA address (``timeout`` in s)."""
     check_visa_backend(visa_library)
+    if driver is Keithley2182 and "read_termination" not in driver_options \
+            and not address.upper().startswith("ASRL"):
+        # PyMeasure's default (CR) is the 2182A's RS-232 terminator; on GPIB, USB and LAN the
+        # 2182A ends a reply with LF (with END on GPIB)
+        driver_options["read_termination"] = "\n"
     with warnings.catch_warnings():
         # Agilent8257D / AnritsuMG3692C warn that their SCPI support is "unknown"; it is known.
         warnings.simplefilter("ignore", FutureWarning)

@@ -251,7 +251,7 @@ class World:
         if circuit not in self.circuits:
             raise KeyError(f"no circuit {circuit!r}; have {sorted(self.circuits)}")
         instrument = create_instrument(model, self, self.circuits[circuit], **options)
-        instrument.address = address
+        instrument.connect(address)
         self.instruments[address] = instrument
         return instrument
 

@@ -68,16 +68,41 @@ class SimulatedInstrument(ScpiInstrument):
 
     model_key = "generic"
 
+    # the reply terminator on a serial (ASRL) port, as the instrument leaves the factory; GPIB,
+    # USB-TMC, VXI-11 and LAN sockets end a reply with LF (with END where the bus has it)
+    serial_terminator = "\n"
+
     def __init__(self, world, circuit, *, reply_terminator: str | None = None,
-                 identity: str | None = None):
+                 identity: str | None = None, options: str | None = None,
+                 serial_terminator: str | None = None):
         self.world = world
         self.circuit = circuit
         self.address = ""
+        self._fixed_terminator = reply_terminator
         if reply_terminator is not None:
             self.reply_terminator = reply_terminator
         if identity is not None:
             self.identity = identity
+        if serial_terminator is not None:
+            if serial_terminator not in ("\n", "\r", "\r\n", "\n\r"):
+                raise ValueError(f"serial terminator {serial_terminator!r}: one of LF, CR, CRLF, "
+                                 "LFCR")
+            self.serial_terminator = serial_terminator
+        if options is not None:
+            self.options = str(options).strip() or "0"
+            self.apply_options()
         super().__init__()
+
+    def apply_options(self) -> None:
+        """Installed options (``*OPT?``) that change the model's ranges: set them here."""
+
+    def connect(self, address: str) -> None:
+        """The instrument is reached at ``address``: its interface sets the reply terminator
+        (unless the world file fixes one)."""
+        self.address = address
+        if self._fixed_terminator is None:
+            serial = address.upper().startswith("ASRL")
+            self.reply_terminator = self.serial_terminator if serial else "\n"
 
     def wait(self, seconds: float) -> None:
         self.world.clock.advance(seconds)
@@ -218,13 +243,24 @@ class SourceMeter(SimulatedInstrument):
         ``voltage_ranges`` (``quantity`` "current" or "voltage"); setting one ends autoranging."""
         key = f"source_{quantity}_range"
         if is_query:
-            return format_number(self.state[key])
+            return format_number(self.active_source_range(quantity))
         ranges, unit = ((self.current_ranges, "A") if quantity == "current"
                         else (self.voltage_ranges, "V"))
         value = parse_number(one_param(params), unit, minimum=ranges[0], maximum=ranges[-1])
         self.state[key] = check_fixed_range(ranges, value, quantity)
         self.state[f"{key}_auto"] = False
         return None
+
+    def active_source_range(self, quantity: str) -> float:
+        """The source range in use (``quantity`` "current" or "voltage"): the fixed one, or under
+        autorange the smallest range that holds the programmed level (the manuals: a range query
+        returns the present range, not the last one set)."""
+        key = f"source_{quantity}_range"
+        if not self.state.get(f"{key}_auto"):
+            return self.state[key]
+        ranges = self.current_ranges if quantity == "current" else self.voltage_ranges
+        level = self.state["source_current" if quantity == "current" else "source_voltage"]
+        return pick_range(ranges, level, overrange=1.0)
 
     # -- readings ------------------------------------------------------------------------------
     def voltage_noise(self, voltage_range: float, nplc: float) -> float:
