@@ -55,7 +55,8 @@ class ReplayVisaLibrary(MessageLibrary):
                                                "dorlab replay"))
         grouped = defaultdict(list)
         for record in read_log(log_path):
-            grouped[record["resource"]].append(record)
+            if record["direction"] in ("write", "read"):  # device events are not traffic
+                grouped[record["resource"]].append(record)
         obj.log_path = str(log_path)
         obj.scripts = {name: _Script(name, records) for name, records in grouped.items()}
         return obj

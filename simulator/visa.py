@@ -310,12 +310,14 @@ class DorlabVisaLibrary(MessageLibrary):
         if self.recorder is not None:
             self.recorder.close()
         self.recorder = TrafficRecorder(path, clock=self.world.clock)
+        self.world.recorder = self.recorder
         return self.recorder
 
     def stop_recording(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
             self.recorder = None
+            self.world.recorder = None
 
     # -- the world behind the sessions -------------------------------------------------------------
     def _resources(self):

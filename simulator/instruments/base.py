@@ -186,7 +186,12 @@ class SourceMeter(SimulatedInstrument):
                     circuit.device_voltage(current)
                 return voltage, current
             return circuit.device_voltage(current), current
+        broken = len(circuit.broken)
         result = self._settle_now()
+        if len(circuit.broken) != broken:
+            # the junction broke down under this drive: the source meets the shorted device
+            result = self._settle_now()
+            key = key[:-1] + (id(circuit.diode),)
         self._settled_key = key
         self._settled = (result[0], result[1], self.compliance_tripped)
         return result
@@ -200,21 +205,33 @@ class SourceMeter(SimulatedInstrument):
             current = self.state["source_current"]
             limit = abs(self.state["voltage_limit"])
             try:
-                voltage = circuit.device_voltage(current)
+                voltage = circuit.device_voltage(current, probe=True)
             except OpenCircuit:
                 voltage = math.copysign(math.inf, current)
             if abs(voltage) > limit or self.forced_compliance:
-                # the source turns into a voltage source at the limit: less current flows
+                # the source turns into a voltage source at the limit: the current falls to
+                # where the device's own V(I) meets the limit (its voltmeter, and any other
+                # across the device, then read that one junction state)
                 self.compliance_tripped = True
-                sign = math.copysign(1.0, voltage if voltage != 0 else current)
-                current = 0.0 if not math.isfinite(voltage) else current * min(1.0, limit / abs(voltage))
+                if not math.isfinite(voltage):
+                    circuit.set_bias(0.0)
+                    return math.copysign(limit, current), 0.0
+                if abs(voltage) <= limit:
+                    # injected fault: the source acts as if the load needed more than the limit
+                    circuit.set_bias(current)
+                    if circuit.diode is not None:
+                        circuit.device_voltage(current)
+                    return math.copysign(limit, voltage if voltage != 0 else current), current
+                current = self._compliance_current(current, voltage, limit)
                 circuit.set_bias(current)
-                if circuit.diode is not None:
-                    circuit.device_voltage(current)
-                return sign * limit, current
+                if circuit.diode is None:
+                    return math.copysign(limit, current), current
+                return circuit.device_voltage(current), current
             self.compliance_tripped = False
             circuit.set_bias(current)
-            return voltage, current
+            if circuit.diode is None:
+                return voltage, current
+            return circuit.device_voltage(current), current  # the junction gets this drive
         # voltage source: the device's present resistance sets the current
         voltage = self.state["source_voltage"]
         limit = abs(self.state["current_limit"])
@@ -229,6 +246,34 @@ class SourceMeter(SimulatedInstrument):
         circuit.set_bias(current)
         circuit.device_voltage(current)
         return voltage, current
+
+    def _compliance_current(self, programmed: float, voltage: float, limit: float) -> float:
+        """The current (A) at which the device's |voltage| is the compliance ``limit`` (V),
+        between 0 and the programmed current (|V(0)| = 0 < limit < |V(programmed)|): the
+        Illinois variant of regula falsi, which starts from the ohmic estimate and converges in
+        a few device evaluations for a near-ohmic junction, and still converges when V(I) is
+        far from linear."""
+        circuit = self.circuit
+        low_i, low_f = 0.0, -limit
+        high_i, high_f = programmed, abs(voltage) - limit
+        side = 0
+        current = programmed * limit / abs(voltage)
+        for _ in range(60):
+            value = abs(circuit.device_voltage(current, probe=True)) - limit
+            if abs(value) <= 1e-6 * limit:
+                break
+            if value > 0:
+                high_i, high_f = current, value
+                if side == 1:
+                    low_f /= 2
+                side = 1
+            else:
+                low_i, low_f = current, value
+                if side == -1:
+                    high_f /= 2
+                side = -1
+            current = low_i - low_f * (high_i - low_i) / (high_f - low_f)
+        return current
 
     # -- SCPI shared by the source models ---------------------------------------------------------
     def limit_tripped(self, source_function: str) -> str:
