@@ -94,7 +94,7 @@ class ReplayVisaLibrary(MessageLibrary):
                 script.next("read")  # raises: a write was expected
         return super().read(session, count)
 
-    def _no_response(self, sess) -> None:
+    def _no_response(self, sess, queue_error: bool = True) -> None:
         self.handle_return_value(None, StatusCode.error_timeout)
 
     def remaining(self) -> dict[str, int]:
