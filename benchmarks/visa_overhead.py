@@ -107,11 +107,11 @@ def memoised_rates(readings: int, runs: int) -> dict:
     rf.enable()
     nvm.ch_1.setup_voltage(nplc=1)
     nvm.voltage  # the one LLGS run at this drive
-    raw = pyvisa.ResourceManager(lib).open_resource(NVM, read_termination="\r")
+    raw = pyvisa.ResourceManager(lib).open_resource(NVM, read_termination="\n")
 
     canned = CannedVisaLibrary(LibraryPath("canned"))
     canned_nvm = Keithley2182(NVM, visa_library=canned, read_termination="\n")
-    canned_raw = pyvisa.ResourceManager(canned).open_resource(NVM, read_termination="\r")
+    canned_raw = pyvisa.ResourceManager(canned).open_resource(NVM, read_termination="\n")
 
     return {
         "pymeasure_dorlab": rate(lambda: nvm.voltage, readings, runs),
