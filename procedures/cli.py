@@ -2,13 +2,20 @@
 
 Each command family lives in its own module under ``dorlab.procedures`` and exposes
 ``register(root: click.Group)``; heavy imports (numba, pyvisa) stay inside the commands so that
-``dorlab --help`` is instant.
+``dorlab --help`` is instant. A command parses its options, calls one procedure and renders the result.
+
+The root group is the command-line boundary: an expected error (see ``dorlab.procedures.errors``) becomes one
+line on stderr and its documented exit code; a traceback is printed only with ``--debug``.
 """
 from __future__ import annotations
 
 import importlib
+import traceback
 
 import click
+
+from dorlab.procedures import cli_options
+from dorlab.procedures.errors import ExitCode, classify
 
 # Modules that add commands to the root group (in help order).
 COMMAND_MODULES = [
@@ -21,11 +28,37 @@ COMMAND_MODULES = [
     "dorlab.procedures.cli_table1",
 ]
 
+ENV_PREFIX = "DORLAB"
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class DorlabGroup(click.Group):
+    """The root group: turns every expected error of a command into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the boundary: every error is reported, then exits
+            code, line = classify(exc)
+            if ctx.meta.get(cli_options.META_DEBUG):
+                click.echo(traceback.format_exc(), err=True, nl=False)
+            click.echo(line if code == ExitCode.INTERRUPTED else f"Error: {line}", err=True)
+            ctx.exit(int(code))
+
+
+@click.group(cls=DorlabGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                                "auto_envvar_prefix": ENV_PREFIX})
 @click.version_option(package_name="dorlab")
-def cli() -> None:
-    """dorlab: compute with injection-locked spintronic diodes, on the bench or on the simulator."""
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """dorlab: compute with injection-locked spintronic diodes, on the bench or on the simulator.
+
+    Exit codes: 0 ok, 1 error, 2 usage (bad option value), 3 rejected/diverged, 4 bench NOT left safe,
+    130 interrupted. Every option can be set as DORLAB_<COMMAND>_<OPTION> (e.g. DORLAB_CALIBRATE_BENCH).
+    """
+    if cli_options.META_VERBOSITY not in ctx.meta:
+        cli_options.configure_logging(0)
 
 
 @cli.group()
@@ -36,6 +69,9 @@ def reproduce() -> None:
 def _register_all() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(cli)
+    for command in cli.commands.values():
+        cli_options.with_common_params(command)
+    cli.params.extend(cli_options.common_params() + cli_options.global_params())
 
 
 _register_all()
