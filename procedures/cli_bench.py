@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READINGS, bench_option, json_option,
+from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READINGS, RF_CURRENT, bench_option, json_option,
                                            open_bench, seed_option, sim_diode_option)
 from dorlab.procedures.jsonout import dumps
 
@@ -52,7 +52,7 @@ def bench_check(bench_name, visa_library, seed, sim_diode, as_json) -> None:
 @click.option("--device", default=None, help="Device on the bench (default: the first listed).")
 @click.option("--bias", "bias_current", type=CURRENT, required=True, help="dc bias current (A).")
 @click.option("--rf-frequency", type=FREQUENCY, required=True, help="Microwave frequency (Hz).")
-@click.option("--rf-current", type=CURRENT, default=None, help="Microwave current amplitude at the device (A).")
+@click.option("--rf-current", type=RF_CURRENT, default=None, help="Microwave current amplitude at the device (A).")
 @click.option("--rf-power-dbm", type=POWER_DBM, default=None, help="Generator power (dBm).")
 @click.option("--n-readings", type=READINGS, default=None,
               help="Readings with RF on and with RF off (default from the bench file).")

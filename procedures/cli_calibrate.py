@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POINTS, POWER_DBM, READINGS, bench_option,
+from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POINTS, POWER_DBM, READINGS, RF_CURRENT, bench_option,
                                            data_dir_option, json_option, no_progress_option, open_bench,
                                            open_store, plot_file_option, seed_option, show_progress,
                                            sim_diode_option)
@@ -77,7 +77,7 @@ def _save_plot(figure, path: Path) -> str:
 @bench_option()
 @click.option("--device", required=True, help="Device name in the calibration store.")
 @click.option("--rf-frequency", type=FREQUENCY, default=None, help="f_ac in Hz (default: found / 800e6).")
-@click.option("--rf-current", type=CURRENT, default=None, help="Microwave current amplitude at the device, A.")
+@click.option("--rf-current", type=RF_CURRENT, default=None, help="Microwave current amplitude at the device, A.")
 @click.option("--rf-power-dbm", type=POWER_DBM, default=None, help="Generator power in dBm (instead of --rf-current).")
 @click.option("--bias-from", type=CURRENT, default=None, help="Sweep start, A (default: found).")
 @click.option("--bias-to", type=CURRENT, default=None, help="Sweep end, A (default: found).")

@@ -67,6 +67,7 @@ def Count(minimum: int = 1, maximum: int | None = None) -> click.IntRange:
 
 CURRENT = FiniteFloat(unit="A")
 FREQUENCY = FiniteFloat(0.0, None, min_open=True, unit="Hz")
+RF_CURRENT = FiniteFloat(0.0, None, min_open=True, unit="A")  # an amplitude
 POWER_DBM = FiniteFloat(unit="dBm")
 POSITIVE_TIME = FiniteFloat(0.0, None, min_open=True, unit="s")
 FRACTION = FiniteFloat(0.0, 1.0, max_open=True)
@@ -259,6 +260,34 @@ def with_common_params(command: click.Command) -> None:
     command.params.extend(p for p in common_params() if not set(p.opts) & have)
     for sub in getattr(command, "commands", {}).values():
         with_common_params(sub)
+
+
+# ---------------------------------------------------------------------------------------- ranges
+
+def frequency_range_options(default_from: float, default_to: float, default_points: int):
+    """``--freq-from/--freq-to/--freq-points`` (the same names on ``phase-map`` and ``simulate phase-map``)."""
+    def decorate(function):
+        for decl, alias, kind, default, text in reversed((
+                ("--freq-from", "--f-from", FREQUENCY, default_from, "First f_ac (Hz)."),
+                ("--freq-to", "--f-to", FREQUENCY, default_to, "Last f_ac (Hz)."),
+                ("--freq-points", "--f-points", POINTS, default_points, "f_ac rows."))):
+            function = option(decl, type=kind, default=default, show_default=True, aliases=(alias,),
+                              help=text)(function)
+        return function
+    return decorate
+
+
+def bias_range_options(default_from: float, default_to: float, default_points: int,
+                       points_aliases: tuple[str, ...] = ()):
+    """``--bias-from/--bias-to/--bias-points`` (A)."""
+    def decorate(function):
+        function = option("--bias-points", type=POINTS, default=default_points, show_default=True,
+                          aliases=points_aliases, help="I_dc points per row.")(function)
+        function = click.option("--bias-to", type=CURRENT, default=default_to, show_default=True,
+                                help="Last I_dc (A).")(function)
+        return click.option("--bias-from", type=CURRENT, default=default_from, show_default=True,
+                            help="First I_dc (A).")(function)
+    return decorate
 
 
 # ------------------------------------------------------------------------------------------ bench

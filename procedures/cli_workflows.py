@@ -11,8 +11,9 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (CURRENT, FRACTION, FREQUENCY, POINTS, POWER_DBM, READINGS, Count,
-                                           Duration, FiniteFloat, bench_option, data_dir_option, json_option,
+from dorlab.procedures.cli_options import (FRACTION, POWER_DBM, READINGS, RF_CURRENT, Count, Duration,
+                                           FiniteFloat, bench_option, bias_range_options, frequency_range_options,
+                                            data_dir_option, json_option,
                                            no_progress_option, open_bench, open_store, option,
                                            parse_duration, seed_option, show_progress, sim_diode_option)
 from dorlab.procedures.errors import DorlabError, InvalidValue, RunDiverged, RunInterrupted, RunRejected
@@ -161,38 +162,12 @@ def recalibrate_command(bench_name, data_dir, max_age, tolerance, devices, dry_r
 
 # ---------------------------------------------------------------------------------------- phase map
 
-def frequency_range_options(default_from: float, default_to: float, default_points: int):
-    """``--freq-from/--freq-to/--freq-points`` (the same names on ``phase-map`` and ``simulate phase-map``)."""
-    def decorate(function):
-        for decl, alias, kind, default, text in reversed((
-                ("--freq-from", "--f-from", FREQUENCY, default_from, "First f_ac (Hz)."),
-                ("--freq-to", "--f-to", FREQUENCY, default_to, "Last f_ac (Hz)."),
-                ("--freq-points", "--f-points", POINTS, default_points, "f_ac rows."))):
-            function = option(decl, type=kind, default=default, show_default=True, aliases=(alias,),
-                              help=text)(function)
-        return function
-    return decorate
-
-
-def bias_range_options(default_from: float, default_to: float, default_points: int,
-                       points_aliases: tuple[str, ...] = ()):
-    """``--bias-from/--bias-to/--bias-points`` (A)."""
-    def decorate(function):
-        function = option("--bias-points", type=POINTS, default=default_points, show_default=True,
-                          aliases=points_aliases, help="I_dc points per row.")(function)
-        function = click.option("--bias-to", type=CURRENT, default=default_to, show_default=True,
-                                help="Last I_dc (A).")(function)
-        return click.option("--bias-from", type=CURRENT, default=default_from, show_default=True,
-                            help="First I_dc (A).")(function)
-    return decorate
-
-
 @click.command("phase-map")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @bench_option()
 @frequency_range_options(780e6, 820e6, 5)
 @bias_range_options(-0.26e-3, -0.01e-3, 26)
-@click.option("--rf-current", type=CURRENT, default=None, help="RF amplitude at the device (A; default 70.7e-6).")
+@click.option("--rf-current", type=RF_CURRENT, default=None, help="RF amplitude at the device (A; default 70.7e-6).")
 @click.option("--rf-power-dbm", type=POWER_DBM, default=None, help="RF power at the generator (dBm).")
 @click.option("--n-readings", type=READINGS, default=5, show_default=True)
 @click.option("--device", default="", help="Device name recorded with the map.")
