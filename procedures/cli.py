@@ -10,6 +10,7 @@ line on stderr and its documented exit code; a traceback is printed only with ``
 from __future__ import annotations
 
 import importlib
+import sys
 import traceback
 
 import click
@@ -33,6 +34,21 @@ ENV_PREFIX = "DORLAB"
 
 class DorlabGroup(click.Group):
     """The root group: turns every expected error of a command into one line and an exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.ClickException as exc:  # usage errors and the like: one line, not three
+            where = getattr(getattr(exc, "ctx", None), "command_path", None)
+            hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) and where else ""
+            click.echo(f"Error: {' '.join(exc.format_message().split())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:  # Ctrl-C while click itself was prompting or parsing
+            click.echo("interrupted", err=True)
+            sys.exit(int(ExitCode.INTERRUPTED))
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):
         try:

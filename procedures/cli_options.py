@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -41,7 +42,7 @@ class FiniteFloat(click.FloatRange):
     def __init__(self, min=None, max=None, *, min_open=False, max_open=False, unit: str = ""):
         super().__init__(min, max, min_open=min_open, max_open=max_open, clamp=False)
         self.unit = unit
-        self.name = f"float ({unit})" if unit else "float"
+        self.name = "float"
 
     def convert(self, value, param, ctx):
         number = value if isinstance(value, float) else None
@@ -54,8 +55,11 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number{self._expected()}", param, ctx)
         return super().convert(number, param, ctx)
 
+    def _describe_range(self) -> str:
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
     def _expected(self) -> str:
-        described = self._describe_range() if (self.min is not None or self.max is not None) else ""
+        described = self._describe_range()
         unit = f" in {self.unit}" if self.unit else ""
         return f" (expected a finite value{unit}{', ' + described if described else ''})"
 
@@ -93,6 +97,34 @@ class Duration(click.ParamType):
         if not math.isfinite(seconds):
             self.fail(f"{value!r} is not a finite duration", param, ctx)
         return seconds
+
+
+class TextFile(click.Path):
+    """An existing text file (UTF-8): a sweep results file, a log, a CSV. A binary or empty file is refused
+    here, with its name, before any procedure reads it."""
+
+    def __init__(self, what: str = "text file"):
+        super().__init__(exists=True, dir_okay=False, path_type=Path)
+        self.what = what
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(65536)
+        except OSError as exc:
+            self.fail(f"{path}: cannot read it ({exc.strerror})", param, ctx)
+        if not head.strip():
+            self.fail(f"{path} is empty (expected a {self.what})", param, ctx)
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+                self.fail(f"{path} is not a text file (byte {exc.start} is 0x{head[exc.start]:02x}; expected a "
+                          f"{self.what})", param, ctx)
+        if b"\0" in head:
+            self.fail(f"{path} is not a text file (it holds NUL bytes; expected a {self.what})", param, ctx)
+        return path
 
 
 def parse_duration(text: str) -> float:
@@ -156,7 +188,7 @@ def sim_diode_option(function):
 
 
 def seed_option(default: int | None = None, aliases: tuple[str, ...] = ()):
-    return option("--seed", type=click.IntRange(0, 2**63 - 1), default=default, show_default=default is not None,
+    return option("--seed", type=click.IntRange(0), default=default, show_default=default is not None,
                   aliases=aliases, help="Seed of the simulator and of the command's random workload.")
 
 
@@ -214,11 +246,23 @@ def configure_logging(verbosity: int) -> None:
         if getattr(handler, "_dorlab_cli", False):
             logger.removeHandler(handler)
     handler = _StderrHandler()
+    if verbosity <= 0:
+        # an error ends the command with its own one-line report (cli.DorlabGroup); -v shows the log too
+        handler.addFilter(lambda record: record.levelno < logging.ERROR)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler._dorlab_cli = True
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+    # other libraries' warnings (pymeasure, pyvisa, numpy) only with -v: the user acts on dorlab's messages
+    logging.captureWarnings(True)
+    warnings_logger = logging.getLogger("py.warnings")
+    for old in list(warnings_logger.handlers):
+        if getattr(old, "_dorlab_cli", False):
+            warnings_logger.removeHandler(old)
+    warnings_logger.addHandler(handler)
+    warnings_logger.setLevel(logging.WARNING if verbosity >= 1 else logging.CRITICAL)
+    warnings_logger.propagate = False
 
 
 def _set_verbosity(delta_sign: int):
@@ -333,6 +377,9 @@ def open_store(data_dir: Path | None, *, write: bool = False, create: bool = Fal
 
     root = resolve(data_dir, create=create)
     path = root / DEFAULT_FILENAME
+    if path.exists() and path.is_file() and path.stat().st_size == 0:
+        raise DorlabError(f"calibration store {path} is empty (0 bytes): not a calibration store; it was left as "
+                          "it is (restore it from a backup, or remove it to start a new store)")
     if not create and not path.exists():
         if missing_ok:
             return None, root
@@ -341,4 +388,8 @@ def open_store(data_dir: Path | None, *, write: bool = False, create: bool = Fal
     options = {}
     if not write and "read_only" in inspect.signature(CalibrationStore.__init__).parameters:
         options["read_only"] = True
-    return CalibrationStore.open(root, **options), root
+    try:
+        return CalibrationStore.open(root, **options), root
+    except sqlite3.DatabaseError as exc:
+        raise DorlabError(f"calibration store {path} is damaged or not a calibration store ({exc}); it was "
+                          "left as it is") from exc

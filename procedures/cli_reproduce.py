@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (Count, FRACTION, READINGS, bench_option, data_dir_option, json_option,
+from dorlab.procedures.cli_options import (TextFile, Count, FRACTION, READINGS, bench_option, data_dir_option, json_option,
                                            no_progress_option, open_bench, open_store, seed_option, show_progress,
                                            sim_diode_option)
 from dorlab.procedures.errors import RunInterrupted
@@ -75,7 +75,7 @@ def _calibration(device, curve, data_dir):
 @bench_option('Bench name or file for --backend bench; "sim" = the built-in simulated bench.')
 @sim_diode_option
 @click.option("--n-readings", type=READINGS, default=5, show_default=True, help="Bench readings per RF state per read.")
-@click.option("--resume", "resume_log", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--resume", "resume_log", type=TextFile("read log (CSV)"), default=None,
               help="Bench backend: continue the interrupted job whose read log is this file (same options).")
 @json_option
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,

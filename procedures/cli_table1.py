@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from dorlab.procedures.cli_options import Count, data_dir_option, json_option, messages, seed_option
+from dorlab.procedures.cli_options import Count, TextFile, data_dir_option, json_option, messages, seed_option
 from dorlab.procedures.jsonout import dumps
 
 
@@ -28,7 +28,7 @@ def _cluster(ctx, param, value):
 
 @click.command("table1")
 @click.option("--device", default=None, help="Use the active calibration of this device from the store.")
-@click.option("--curve", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--curve", type=TextFile("CSV curve"), default=None,
               help="CSV of bias_current (A), rectified_voltage (V)[, standard_error (V)].")
 @click.option("--quick", is_flag=True, help="6 000 train / 2 000 test images, fewer draws (about 2 minutes).")
 @click.option("--mnist-dir", type=click.Path(file_okay=False), default=None,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (FRACTION, POWER_DBM, READINGS, RF_CURRENT, Count, Duration,
+from dorlab.procedures.cli_options import (TextFile, FRACTION, POWER_DBM, READINGS, RF_CURRENT, Count, Duration,
                                            FiniteFloat, bench_option, bias_range_options, frequency_range_options,
                                             data_dir_option, json_option,
                                            no_progress_option, open_bench, open_store, option,
@@ -52,9 +52,9 @@ def _simulated_diode(sim_diode: str, seed):
 @click.option("--exact", is_flag=True, help="Re-run against the recorded SCPI traffic; report every mismatch.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output directory (default: <run dir>/replay-<run name>).")
-@click.option("--traffic", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--traffic", type=TextFile("SCPI traffic log (JSON lines)"), default=None,
               help="SCPI traffic log (default: <run stem>.traffic.jsonl next to the run).")
-@click.option("--world", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--world", type=TextFile("world description (TOML)"), default=None,
               help="Simulated world (TOML) modelling this lab's bench (default: the paper's bench).")
 @option("--bench-file", "bench_file", default=None, aliases=("--bench",),
         help="With --exact: the bench file the run was taken with (default: the bench named in the run's "
@@ -118,7 +118,7 @@ def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, s
               help="Drift limit of the 3-point check, as a fraction of |a'|.")
 @click.option("--device", "devices", multiple=True, help="Device(s) to check (default: all in the store).")
 @click.option("--dry-run", is_flag=True, help="Check and decide, calibrate nothing.")
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--resume", type=TextFile("recalibration log"), default=None,
               help="Continue an interrupted recalibration from its log.")
 @seed_option()
 @sim_diode_option
