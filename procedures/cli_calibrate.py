@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (TextFile, CURRENT, FREQUENCY, POINTS, POWER_DBM, READINGS, RF_CURRENT, bench_option,
+from dorlab.procedures.cli_options import (FiniteFloat, TextFile, CURRENT, FREQUENCY, POINTS, POWER_DBM, READINGS, RF_CURRENT, bench_option,
                                            data_dir_option, json_option, no_progress_option, open_bench,
                                            open_store, plot_file_option, seed_option, show_progress,
                                            sim_diode_option)
@@ -86,7 +86,7 @@ def _save_plot(figure, path: Path) -> str:
               help="Readings per point, RF on and off each.")
 @click.option("--up-and-down", is_flag=True, help="Sweep forward and back (hysteresis check).")
 @click.option("--input-min-current", type=CURRENT, default=None, help="Fix I_dc,-1 (A) instead of choosing it.")
-@click.option("--min-r-squared", type=click.FloatRange(0.0, 1.0), default=None,
+@click.option("--min-r-squared", type=FiniteFloat(0.0, 1.0), default=None,
               help="Reject below this R^2 (default 0.995).")
 @click.option("--resume", type=TextFile("sweep results file"), default=None,
               help="Continue this interrupted calibration sweep file.")

@@ -81,7 +81,8 @@ def _calibration(device, curve, data_dir):
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write Fig. 5(a), 5(c) and 5(d-g) PNGs into this directory.")
 @no_progress_option
-def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, seed, variation, no_read_noise,
+@click.pass_context
+def fig5(ctx, device, curve, backend, data_dir, n_products, n_filters, image_size, seed, variation, no_read_noise,
          filter_encoding, bench_name, sim_diode, n_readings, resume_log, as_json, plot_dir, no_progress) -> None:
     """Fig. 5: DOR products, random-filter and blur convolutions against the ideal (T9-T11)."""
     from dorlab.procedures.fig5_run import new_read_log, run_fig5
@@ -90,6 +91,8 @@ def fig5(device, curve, backend, data_dir, n_products, n_filters, image_size, se
         raise click.UsageError("--backend bench reads a real device: use --device with its stored calibration")
     if resume_log is not None and backend != "bench":
         raise click.UsageError("--resume applies to --backend bench")
+    if backend != "bench" and ctx.get_parameter_source("bench_name") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError(f"--bench {bench_name} applies to --backend bench (the model backend reads no bench)")
     calibration, root = _calibration(device, curve, data_dir)
     n_filters = n_filters or (10_000 if backend == "model" else 10)
     image_size = image_size or (128 if backend == "model" else 16)

@@ -68,6 +68,9 @@ def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, s
     compare, or --exact against its recorded SCPI traffic."""
     from dorlab.procedures.replay import replay
 
+    if bench_file is not None and not exact:
+        raise click.UsageError(f"--bench-file {bench_file} names the bench of an --exact replay (a simulated replay uses the "
+                               "paper's bench or --world)")
     kwargs = {}
     if exact:
         if bench_file is not None:
@@ -241,7 +244,24 @@ def _job_backend(job_dir: Path) -> str:
     from dorlab.procedures import dor_job
 
     reader = getattr(dor_job, "read_manifest", None) or getattr(dor_job, "_read_manifest")
-    return reader(job_dir)["settings"]["backend"]
+    try:
+        return reader(job_dir)["settings"]["backend"]
+    except (ValueError, UnicodeError, KeyError, TypeError) as exc:
+        raise DorlabError(f"{Path(job_dir) / dor_job.MANIFEST} is damaged or not a DOR job manifest "
+                          f"({type(exc).__name__}: {' '.join(str(exc).split())}); the job cannot be resumed") from None
+
+
+def _check_input(path: Path) -> None:
+    """A new job's INPUT must load as numbers (.npy, .csv or .png): refused here, naming the file."""
+    from dorlab.procedures.dor_job import load_input
+
+    try:
+        load_input(path)
+    except (ValueError, OSError, UnicodeError, EOFError) as exc:
+        expected = {".png": "a PNG image", ".csv": "a CSV of numbers", ".npy": "a numpy array file"}.get(
+            path.suffix.lower(), "a .npy, .csv or .png file")
+        raise DorlabError(f"{path} is not a valid input ({' '.join(str(exc).split())}); expected {expected}") \
+            from None
 
 
 @click.command("dor-job")
@@ -278,6 +298,7 @@ def dor_job_command(ctx, input_path, bench_name, backend, operation, out_dir, fi
     else:
         if input_path is None:
             raise click.UsageError("give an INPUT file (or --resume DIR)")
+        _check_input(input_path)
         bench_given = ctx.get_parameter_source("bench_name") != click.core.ParameterSource.DEFAULT
         backend = backend or ("bench" if bench_given else "model")
         operation = operation or ("conv" if input_path.suffix.lower() == ".png" else "products")
