@@ -10,6 +10,7 @@ line on stderr and its documented exit code; a traceback is printed only with ``
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 import traceback
 
@@ -94,6 +95,10 @@ _register_all()
 
 
 def main() -> None:
+    # A process started with SIGINT ignored (a background job, nohup, some CI runners) inherits that,
+    # and Python then installs no handler: Ctrl-C would do nothing and a run could not be interrupted
+    # into its safe state. Every command expects KeyboardInterrupt, so install it explicitly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     cli()
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (FiniteFloat, TextFile, CURRENT, FREQUENCY, POINTS, POWER_DBM, READINGS, RF_CURRENT, bench_option,
-                                           data_dir_option, json_option, no_progress_option, open_bench,
-                                           open_store, plot_file_option, seed_option, show_progress,
-                                           sim_diode_option)
+from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POINTS, POWER_DBM, READINGS, RF_CURRENT, FiniteFloat,
+                                           TextFile, bench_option, check_bench_device, data_dir_option, json_option,
+                                           no_progress_option, open_bench, open_store, plot_file_option, seed_option,
+                                           show_progress, sim_diode_option)
 from dorlab.procedures.errors import InvalidValue, RunInterrupted, RunRejected
 from dorlab.procedures.jsonout import dumps
 
@@ -109,6 +109,7 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
         check_device_name(device)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--device") from None
+    check_bench_device(bench_name, device)
     if (bias_from is None) != (bias_to is None):
         raise click.UsageError("give both --bias-from and --bias-to, or neither")
     if rf_current is not None and rf_power_dbm is not None:
@@ -130,7 +131,7 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
 
     store, root = open_store(data_dir, write=True, create=True)
     try:
-        with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
+        with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode, device=device) as bench:
             outcome = run_calibration(bench, store, device, settings, announce=announce)
     except KeyboardInterrupt:
         last = last_sweep_file(root / "sweeps", device)
@@ -192,6 +193,8 @@ def sweep_command(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bi
     from dorlab.procedures.sweep import SweepSettings, rectification_sweep
 
     settings = None
+    if device:
+        check_bench_device(bench_name, device)
     if resume is None:
         if rf_current is None and rf_power_dbm is None:
             rf_current = 70.7e-6
@@ -205,7 +208,7 @@ def sweep_command(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bi
     else:
         out = resume
     try:
-        with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
+        with open_bench(bench_name, seed=seed, sim_diode=sim_diode, device=device or None) as bench:
             result = rectification_sweep(bench, out, settings, resume=resume is not None,
                                          progress=show_progress(no_progress, as_json))
     except KeyboardInterrupt:

@@ -345,22 +345,28 @@ def open_bench(bench_name: str, *, seed: int | None = None, sim_diode: str = "ll
     if bench_name != "sim" and sim_diode != "llgs":
         raise InvalidValue(f"--sim-diode {sim_diode} selects the diode of --bench sim; --bench is {bench_name!r}")
     if bench_name == "sim" and visa_library is None:
-        if device is None:
-            from dorlab.procedures.sweep import open_named_bench
+        from dorlab.procedures.sweep import open_named_bench
 
-            return open_named_bench("sim", seed=seed, sim_diode=sim_diode)
-        from dorlab.procedures.wiring import simulated_bench
-
-        diode = None
-        if sim_diode == "phenomenological":
-            from dorlab.simulator.phenomenological import PhenomenologicalDiode
-
-            diode = PhenomenologicalDiode()
-        return simulated_bench(seed=seed, diode=diode, device=device)
+        return open_named_bench("sim", seed=seed, sim_diode=sim_diode, device=device)
     from dorlab.instruments.bench import open_bench as open_configured
     from dorlab.instruments.config import load_bench_config
 
     return open_configured(load_bench_config(bench_name), visa_library=visa_library, device=device)
+
+
+def check_bench_device(bench_name: str, device: str) -> None:
+    """The --device rule every command shares (``BenchConfig.device``): a bench that lists devices accepts
+    only those (or any name, with a "*" entry, as the sim bench has)."""
+    from dorlab.instruments.config import BenchConfigError, load_bench_config
+
+    try:
+        config = load_bench_config(bench_name)
+    except BenchConfigError:
+        return  # the bench file itself is reported when the bench is opened
+    try:
+        config.check_device(device)
+    except BenchConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
 
 
 # ------------------------------------------------------------------------------------------ store
