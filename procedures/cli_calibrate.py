@@ -267,11 +267,9 @@ def _number(x, scale, digits):
 @json_option
 def list_command(data_dir, as_json):
     """Devices with their active calibration."""
-    store, root = open_store(data_dir, missing_ok=True)
-    rows = []
-    if store is not None:
-        with store:
-            rows = store.overview()
+    store, root = open_store(data_dir)
+    with store:
+        rows = store.overview()
     if as_json:
         click.echo(dumps({"data_dir": str(root), "devices": rows}))
         return

@@ -263,10 +263,9 @@ def test_damaged_stores_are_named_and_left_alone(files, tmp_path):
 def test_reading_the_store_creates_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DORLAB_DATA", raising=False)
-    result = CliRunner().invoke(cli, ["calibrations", "list"])
-    assert result.exit_code == 0 and "no calibrations" in result.output
-    result = CliRunner().invoke(cli, ["calibrations", "show", "D1"])
-    _assert_one_line(result, {1}, names="no calibration store")
+    for args in (["calibrations", "list"], ["calibrations", "show", "D1"], ["calibrations", "export", "D1"]):
+        result = CliRunner().invoke(cli, args)
+        _assert_one_line(result, {1}, names=f"no calibration store {tmp_path / 'dorlab-data'}")
     assert not (tmp_path / "dorlab-data").exists()
 
 
@@ -361,12 +360,16 @@ def test_a_bench_not_left_safe_exits_4_and_debug_shows_the_traceback(tmp_path, m
 
 
 def test_environment_variables_set_every_option(tmp_path):
+    from dorlab.calibration.store import CalibrationStore
+
     result = CliRunner().invoke(cli, ["calibrate", "--device", "D1"], env={"DORLAB_CALIBRATE_POINTS": "0",
                                                                           "DORLAB_DATA": str(tmp_path)})
     _assert_one_line(result, {2}, names="--points")
+    with CalibrationStore.open(tmp_path / "elsewhere"):
+        pass
     result = CliRunner().invoke(cli, ["calibrations", "list", "--json"],
-                                env={"DORLAB_CALIBRATIONS_LIST_DATA_DIR": str(tmp_path / "nowhere")})
-    assert result.exit_code == 0 and json.loads(result.stdout)["data_dir"] == str(tmp_path / "nowhere")
+                                env={"DORLAB_CALIBRATIONS_LIST_DATA_DIR": str(tmp_path / "elsewhere")})
+    assert result.exit_code == 0 and json.loads(result.stdout)["data_dir"] == str(tmp_path / "elsewhere")
 
 
 def test_verbosity_configures_logging():
