@@ -405,3 +405,26 @@ def test_old_spellings_still_work_but_are_hidden():
     result = runner.invoke(cli, ["phase-map", "out", "--f-points", "0"])
     _assert_one_line(result, {2}, names="'--freq-points'")
     assert os.environ.get("DORLAB_PHASE_MAP_BENCH") is None
+
+
+def test_bad_arguments(files):
+    runner = CliRunner()
+    data = ["--data-dir", str(files["data"])]
+    for args, code, names in (
+            (["calibrations", "activate", "D1", "abc", *data], 2, "'abc'"),
+            (["calibrations", "activate", "D1", "0", *data], 2, "0 is not in the range"),
+            (["calibrations", "activate", "D1", "99", *data], 1, "99"),
+            (["calibrations", "show", "ghost", *data], 1, "ghost"),
+            (["calibrations", "history", "ghost", *data], 1, "ghost"),
+            (["calibrations", "export", "ghost", *data], 1, "ghost"),
+            (["replay", "/no/such/run.csv"], 2, "/no/such/run.csv"),
+            (["replay", str(files["pairs"])], 1, str(files["pairs"])),
+            (["dor-job", "/no/such/input.npy", *data], 2, "/no/such/input.npy"),
+            (["dor-job", *data], 2, "INPUT"),
+            (["phase-map", str(files["empty"])], 2, str(files["empty"])),
+    ):
+        result = runner.invoke(cli, args)
+        try:
+            _assert_one_line(result, {code}, names=names)
+        except AssertionError as exc:
+            raise AssertionError(f"dorlab {' '.join(args)}: {exc}") from None
