@@ -253,7 +253,6 @@ def configure_logging(verbosity: int) -> None:
     handler._dorlab_cli = True
     logger.addHandler(handler)
     logger.setLevel(level)
-    logger.propagate = False
     # other libraries' warnings (pymeasure, pyvisa, numpy) only with -v: the user acts on dorlab's messages
     logging.captureWarnings(True)
     warnings_logger = logging.getLogger("py.warnings")
@@ -262,7 +261,6 @@ def configure_logging(verbosity: int) -> None:
             warnings_logger.removeHandler(old)
     warnings_logger.addHandler(handler)
     warnings_logger.setLevel(logging.WARNING if verbosity >= 1 else logging.CRITICAL)
-    warnings_logger.propagate = False
 
 
 def _set_verbosity(delta_sign: int):
