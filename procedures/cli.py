@@ -10,6 +10,7 @@ line on stderr and its documented exit code; a traceback is printed only with ``
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -56,6 +57,9 @@ class DorlabGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # `dorlab ... | head`: the reader left; nothing more to say to it
+            _silence_stdout()
+            ctx.exit(int(ExitCode.ERROR))
         except BaseException as exc:  # noqa: BLE001 - the boundary: every error is reported, then exits
             code, line = classify(exc)
             if ctx.meta.get(cli_options.META_DEBUG):
@@ -64,9 +68,18 @@ class DorlabGroup(click.Group):
             ctx.exit(int(code))
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test runner's buffer)
+        pass
+
+
 @click.group(cls=DorlabGroup, context_settings={"help_option_names": ["-h", "--help"],
                                                 "auto_envvar_prefix": ENV_PREFIX})
-@click.version_option(package_name="dorlab")
+@click.version_option(package_name="dorlab", allow_from_autoenv=False)  # DORLAB_VERSION is not a request
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """dorlab: compute with injection-locked spintronic diodes, on the bench or on the simulator.
