@@ -54,18 +54,26 @@ class DorlabGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            result = super().invoke(ctx)
+        except click.exceptions.Exit as exc:
+            cli_options.release_held_messages(show=exc.exit_code == 0)
+            raise
+        except (click.exceptions.ClickException, click.exceptions.Abort, SystemExit):
+            cli_options.release_held_messages(show=False)
             raise
         except BrokenPipeError:  # `dorlab ... | head`: the reader left; nothing more to say to it
             _silence_stdout()
             ctx.exit(int(ExitCode.ERROR))
         except BaseException as exc:  # noqa: BLE001 - the boundary: every error is reported, then exits
+            cli_options.release_held_messages(show=False)
             code, line = classify(exc)
             if ctx.meta.get(cli_options.META_DEBUG):
                 click.echo(traceback.format_exc(), err=True, nl=False)
-            click.echo(line if code == ExitCode.INTERRUPTED else f"Error: {line}", err=True)
+            click.echo(line if code == ExitCode.INTERRUPTED or line.startswith("interrupted") else f"Error: {line}",
+                       err=True)
             ctx.exit(int(code))
+        cli_options.release_held_messages(show=True)
+        return result
 
 
 def _silence_stdout() -> None:

@@ -237,28 +237,55 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+class _HeldHandler(_StderrHandler):
+    """Default verbosity: warnings (an instrument retry, a close that failed) are held until the command
+    ends. After a result they are printed below it; after an error they are dropped, because the error's one
+    line says what failed. ``-v`` streams them as they happen."""
+
+    def __init__(self):
+        super().__init__()
+        self.held: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        if record.levelno < logging.ERROR:  # an error is reported by the command's own line
+            self.held.append(record)
+
+    def flush_held(self, show: bool) -> None:
+        records, self.held = self.held, []
+        for record in records if show else ():
+            super().emit(record)
+
+
+def _cli_handlers():
+    for name in (LOGGER_NAME, "py.warnings"):
+        for handler in logging.getLogger(name).handlers:
+            if getattr(handler, "_dorlab_cli", False):
+                yield name, handler
+
+
+def release_held_messages(show: bool) -> None:
+    """Print (``show``) or drop the warnings held back during a command (see ``_HeldHandler``)."""
+    for _, handler in _cli_handlers():
+        if isinstance(handler, _HeldHandler):
+            handler.flush_held(show)
+
+
 def configure_logging(verbosity: int) -> None:
-    """The ``dorlab`` loggers to stderr: -q errors only, default warnings, -v info, -vv debug."""
+    """The ``dorlab`` loggers to stderr: -q errors only, default warnings (held to the end of the command),
+    -v info, -vv debug."""
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(max(-1, min(verbosity, 2)),
                                                                            logging.DEBUG)
-    logger = logging.getLogger(LOGGER_NAME)
-    for handler in list(logger.handlers):
-        if getattr(handler, "_dorlab_cli", False):
-            logger.removeHandler(handler)
-    handler = _StderrHandler()
-    if verbosity <= 0:
-        # an error ends the command with its own one-line report (cli.DorlabGroup); -v shows the log too
-        handler.addFilter(lambda record: record.levelno < logging.ERROR)
+    for name, old in list(_cli_handlers()):
+        logging.getLogger(name).removeHandler(old)
+    handler = _HeldHandler() if verbosity <= 0 else _StderrHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler._dorlab_cli = True
+    logger = logging.getLogger(LOGGER_NAME)
     logger.addHandler(handler)
     logger.setLevel(level)
     # other libraries' warnings (pymeasure, pyvisa, numpy) only with -v: the user acts on dorlab's messages
     logging.captureWarnings(True)
     warnings_logger = logging.getLogger("py.warnings")
-    for old in list(warnings_logger.handlers):
-        if getattr(old, "_dorlab_cli", False):
-            warnings_logger.removeHandler(old)
     warnings_logger.addHandler(handler)
     warnings_logger.setLevel(logging.WARNING if verbosity >= 1 else logging.CRITICAL)
 

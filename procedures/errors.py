@@ -96,12 +96,36 @@ def _library_codes() -> list[tuple[type, ExitCode, str]]:
     return table
 
 
+def _bench_not_safe(exc: BaseException) -> bool:
+    """Whether the bench reported that it could NOT reach its safe state after ``exc`` (a note added by
+    ``instruments.bench``, or the run layer's ``exc.safe_state.reached is False``)."""
+    report = getattr(exc, "safe_state", None)
+    if report is not None and getattr(report, "reached", None) is False:
+        return True
+    return any(str(note).startswith("SAFE STATE INCOMPLETE") for note in getattr(exc, "__notes__", ()))
+
+
 def classify(exc: BaseException) -> tuple[ExitCode, str]:
-    """The exit code and the one line reported for ``exc``.
+    """The exit code and the one line reported for ``exc``, with its notes (the safe-state report, the
+    command that resumes the run) appended.
 
     Anything that is not a known kind of failure is an *internal error* (a bug): still one line (and the
-    hint to rerun with ``--debug`` for the traceback), exit code 1.
+    hint to rerun with ``--debug`` for the traceback), exit code 1. Any failure after which the bench
+    reported that it could not reach its safe state is exit code 4, whatever its kind.
     """
+    code, line = _classify(exc)
+    notes = [" ".join(str(n).split()) for n in getattr(exc, "__notes__", ()) if str(n).strip()]
+    notes = [n for n in notes if n not in line]
+    if notes and code != ExitCode.INTERRUPTED:
+        line = "; ".join([line, *notes])
+    if _bench_not_safe(exc):  # even after Ctrl-C: the instruments need a look before anything else
+        code = ExitCode.BENCH_NOT_SAFE
+        if "NOT safe" not in line:
+            line = f"bench NOT safe: {line}"
+    return code, line
+
+
+def _classify(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, KeyboardInterrupt):
         notes = [n for n in getattr(exc, "__notes__", []) if n]
         return ExitCode.INTERRUPTED, "interrupted" + ("; " + "; ".join(notes) if notes else "")

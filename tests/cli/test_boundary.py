@@ -428,3 +428,43 @@ def test_bad_arguments(files):
             _assert_one_line(result, {code}, names=names)
         except AssertionError as exc:
             raise AssertionError(f"dorlab {' '.join(args)}: {exc}") from None
+
+
+@pytest.mark.parametrize("address, fault, code, names", [
+    ("GPIB0::7::INSTR", "timeout", 1, "GPIB0::7::INSTR"),  # the voltmeter stops answering: bench made safe
+    ("GPIB0::19::INSTR", "dropped", 4, "NOT safe"),  # the generator is gone: RF-off cannot be confirmed
+])
+def test_instrument_faults_mid_sweep(tmp_path, monkeypatch, address, fault, code, names):
+    from dorlab.procedures import cli_calibrate
+    from dorlab.procedures.wiring import simulated_bench
+    from dorlab.simulator.faults import DroppedConnection, Timeout
+    from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+    def faulty_bench(*args, **kwargs):
+        bench = simulated_bench(seed=1, diode=PhenomenologicalDiode())
+        bench.world.inject_fault(address, Timeout(reads=10_000) if fault == "timeout" else DroppedConnection())
+        return bench
+
+    monkeypatch.setattr(cli_calibrate, "open_bench", faulty_bench)
+    out = tmp_path / "s.csv"
+    result = CliRunner().invoke(cli, ["sweep", "--points", "5", "--out", str(out), "--no-progress"])
+    _assert_one_line(result, {code}, names=names)
+    assert address in result.stderr
+
+
+def test_classify_reports_notes_and_an_unsafe_bench_even_after_ctrl_c():
+    from dorlab.procedures.errors import classify
+
+    fault = RuntimeError("voltmeter timed out")
+    fault.add_note("bench put in safe state (RF off, bias ramped to zero, outputs off)")
+    assert classify(fault)[0] == ExitCode.ERROR
+    assert "internal error" in classify(fault)[1]  # a RuntimeError is no expected kind
+    fault = OSError("voltmeter timed out")
+    fault.add_note("SAFE STATE INCOMPLETE: RF output off: no listener")
+    code, line = classify(fault)
+    assert code == ExitCode.BENCH_NOT_SAFE and line.startswith("bench NOT safe") and "no listener" in line
+    stop = KeyboardInterrupt()
+    stop.add_note("continue with: dorlab runs resume 7 --data-dir /data")
+    assert classify(stop) == (ExitCode.INTERRUPTED, "interrupted; continue with: dorlab runs resume 7 --data-dir /data")
+    stop.add_note("SAFE STATE INCOMPLETE: bias ramp to zero: timeout")
+    assert classify(stop)[0] == ExitCode.BENCH_NOT_SAFE
