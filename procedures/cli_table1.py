@@ -9,7 +9,8 @@ import sys
 
 import click
 
-from dorlab.procedures.cli_options import Count, TextFile, data_dir_option, json_option, messages, seed_option
+from dorlab.procedures.cli_options import (Count, TextFile, data_dir_option, json_option, messages, no_progress_option,
+                                           seed_option, show_progress)
 from dorlab.procedures.jsonout import dumps
 
 
@@ -47,7 +48,9 @@ def _cluster(ctx, param, value):
 @json_option
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Write Fig. 6(b-e) PNGs into this directory.")
-def table1(device, curve, quick, mnist_dir, data_dir, cache_dir, retrain, draws, seed, cluster, as_json, plot_dir):
+@no_progress_option
+def table1(device, curve, quick, mnist_dir, data_dir, cache_dir, retrain, draws, seed, cluster, as_json, plot_dir,
+           no_progress):
     """Table I: CNN on MNIST with ideal and DOR products (rows a, b, c), beside the paper's numbers."""
     from dorlab.compute.table1 import format_table
     from dorlab.procedures.table1_run import reproduce_table1
@@ -56,7 +59,8 @@ def table1(device, curve, quick, mnist_dir, data_dir, cache_dir, retrain, draws,
         raise click.UsageError("give at most one of --device and --curve")
     run = reproduce_table1(device=device, curve=curve, quick=quick, mnist_dir=mnist_dir, data_dir=data_dir,
                            cache_dir=cache_dir, retrain=retrain, draws=draws, seed=seed, cluster=cluster,
-                           plot_dir=plot_dir, log=messages(as_json))
+                           plot_dir=plot_dir,
+                           log=messages(as_json) if show_progress(no_progress) else (lambda message: None))
     text = format_table(run.result)
     if as_json:
         click.echo(text, err=True)

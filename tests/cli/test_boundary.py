@@ -393,6 +393,11 @@ def test_every_result_command_has_json_and_the_shared_options():
         if "--seed" in names or "--bench" in names:
             assert "--bench-seed" not in {o for p in command.params for o in p.opts if not
                                           isinstance(p, cli_options.AliasOption)}, path
+    long_running = {("calibrate",), ("sweep",), ("replay",), ("recalibrate",), ("phase-map",), ("dor-job",),
+                    ("demo",), ("reproduce", "fig5"), ("reproduce", "table1"), ("simulate", "operating-point")}
+    for path, command in _commands():
+        if path in long_running:
+            assert "--no-progress" in {o for p in command.params for o in p.opts}, path
     bench_defaults = {path: p.default for path, c in _commands() for p in c.params if "--bench" in p.opts
                       and not isinstance(p, cli_options.AliasOption)}
     assert bench_defaults and set(bench_defaults.values()) == {"sim"}, bench_defaults
