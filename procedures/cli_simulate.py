@@ -15,7 +15,7 @@ import click
 
 from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POINTS, POSITIVE_TIME, RF_CURRENT,
                                            bias_range_options, frequency_range_options, json_option,
-                                           plot_file_option, show_progress)
+                                           no_progress_option, plot_file_option, show_progress)
 from dorlab.procedures.jsonout import dumps
 
 preset_option = click.option("--preset", "preset_name", default="mazza2022", show_default=True,
@@ -51,6 +51,13 @@ def cluster_kind(cluster: str | None) -> str:
         return scale.validate_cluster(scale.default_cluster() if cluster is None else cluster)
     except (ValueError, RuntimeError) as exc:
         raise click.BadParameter(str(exc), param_hint="--cluster") from None
+
+
+def tqdm_bar(what: str, enabled: bool):
+    """A progress bar of unknown length (set when the first tasks report)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=None, unit="task", desc=what, disable=not enabled, leave=False)
 
 
 def save_figure(figure, path) -> None:
@@ -151,16 +158,28 @@ def rectification(preset_name, rf_current, rf_frequency, bias_from, bias_to, poi
                       "address tcp://HOST:PORT. Default: local when Dask is installed, else in-process.")
 @json_option
 @plot_option
+@no_progress_option
 def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, bias_from, bias_to, bias_points,
-                      cluster, as_json, plot_path):
+                      cluster, as_json, plot_path, no_progress):
     """Intrinsic phase over (f_ac, I_dc) with the locking region (Fig. 2c)."""
     from dorlab.procedures import scale
     from dorlab.procedures.study_figures import phase_map_figure
 
     parameters = device(preset_name)
-    with scale.dask_client(cluster_kind(cluster)) as client:
-        pm = scale.phase_map(parameters, linspace(freq_from, freq_to, freq_points),
-                             linspace(bias_from, bias_to, bias_points), rf_current, client=client)
+    kind = cluster_kind(cluster)
+    bar = tqdm_bar("phase map", enabled=show_progress(no_progress, as_json))
+
+    def progress(done, total):  # cluster runs report as tasks finish
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        with scale.dask_client(kind) as client:
+            pm = scale.phase_map(parameters, linspace(freq_from, freq_to, freq_points),
+                                 linspace(bias_from, bias_to, bias_points), rf_current, client=client,
+                                 progress=progress)
+    finally:
+        bar.close()
     data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency, "bias_current": pm.bias_current,
             "phase": pm.phase, "locked": pm.locked, "rectified_voltage": pm.rectified_voltage,
             "locking_range": pm.locking_range()}
@@ -212,7 +231,7 @@ def transient(preset_name, bias_step_to, bias_from, rf_current, rf_frequency, du
                               "default: the search stops at the first qualifying drive and is cached on disk.")
 @json_option
 @plot_option
-@click.option("--no-progress", is_flag=True, help="No progress messages.")
+@no_progress_option
 def operating_point(preset_name, no_cache, cluster, as_json, plot_path, no_progress):
     """Search f_ac and I_ac for a parabolic working point (phi = 0 inside the locking range)."""
     from dorlab.procedures import scale

@@ -287,6 +287,10 @@ def _check_input(path: Path) -> None:
 @click.option("--variation", type=FRACTION, default=0.0, show_default=True, help="Model backend +- variation.")
 @click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Continue the interrupted job in this directory.")
+@click.option("--cluster", default=None, metavar="tcp://HOST:PORT",
+              help="With --bench NAME: take every read on the Dask worker that advertises the resource "
+                   "bench-NAME (dask worker ... --resources bench-NAME=1), each read one task; the job's "
+                   "files stay here.")
 @data_dir_option
 @seed_option()
 @sim_diode_option
@@ -294,7 +298,7 @@ def _check_input(path: Path) -> None:
 @no_progress_option
 @click.pass_context
 def dor_job_command(ctx, input_path, bench_name, backend, operation, out_dir, filters, chunk, devices, n_readings,
-                    variation, resume_dir, data_dir, seed, sim_diode, as_json, no_progress):
+                    variation, resume_dir, cluster, data_dir, seed, sim_diode, as_json, no_progress):
     """DOR products or a convolution of INPUT (.npy/.csv/.png) on the calibrated diodes of the store."""
     from dorlab.procedures.dor_job import DorJobSettings, dor_job
 
@@ -317,9 +321,22 @@ def dor_job_command(ctx, input_path, bench_name, backend, operation, out_dir, fi
     store, root = open_store(data_dir)
     out = out or out_dir or root / "dor-jobs" / input_path.stem
     progress = show_progress(no_progress, as_json)
+    if cluster is not None and backend != "bench":
+        raise click.UsageError(f"--cluster {cluster} sends the bench reads to the bench's worker: it needs the bench "
+                               "backend (--bench NAME); model and ideal jobs run here")
+    if cluster is not None and not str(cluster).startswith(("tcp://", "tls://")):
+        raise click.BadParameter(f"{cluster!r} is not a scheduler address tcp://HOST:PORT", param_hint="--cluster")
+    remote = None
     try:
         with store:
-            if backend == "bench":
+            if cluster is not None:
+                from dorlab.procedures import scale
+
+                with scale.dask_client(cluster) as client:
+                    remote = scale.RemoteBench(client, bench_name, seed=seed, sim_diode=sim_diode)
+                    result = dor_job(remote, store, input_path, out, settings, resume=resume_dir is not None,
+                                     progress=progress)
+            elif backend == "bench":
                 with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
                     result = dor_job(bench, store, input_path, out, settings, resume=resume_dir is not None,
                                      progress=progress)
@@ -334,6 +351,8 @@ def dor_job_command(ctx, input_path, bench_name, backend, operation, out_dir, fi
     if as_json:
         click.echo(dumps(result.summary))
         return
+    if remote is not None:
+        click.echo(f"reads taken on worker(s) {', '.join(sorted(remote.workers))} (resource {remote.resource})")
     acc = result.accounting
     click.echo(f"{result.settings.operation} on {result.settings.backend}: {result.values.size} values in "
                f"{result.chunks} chunks, {int(acc['reads'])} reads ({acc['reads_per_product']:.3f} per "

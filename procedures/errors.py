@@ -91,6 +91,7 @@ def _library_codes() -> list[tuple[type, ExitCode, str]]:
     add("dorlab.instruments.bench", "BenchError", ExitCode.ERROR, "bench: ")
     add("dorlab.instruments.roles", "InstrumentReplyError", ExitCode.ERROR, "instrument: ")
     add("dorlab.calibration.store", "StoreError", ExitCode.ERROR, "calibration store: ")
+    add("dorlab.procedures.scale", "ClusterError", ExitCode.ERROR, "cluster: ")
     add("dorlab.compute.mnist", "MnistNotFoundError", ExitCode.ERROR, "")
     add("dorlab.simulator.presets", "ParameterError", ExitCode.USAGE, "")
     return table
