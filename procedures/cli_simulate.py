@@ -166,20 +166,15 @@ def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, 
     from dorlab.procedures.study_figures import phase_map_figure
 
     parameters = device(preset_name)
-    kind = cluster_kind(cluster)
-    bar = tqdm_bar("phase map", enabled=show_progress(no_progress, as_json))
+    with scale.dask_client(cluster_kind(cluster)) as client:
+        with tqdm_bar("phase map", enabled=show_progress(no_progress, as_json)) as bar:
+            def progress(done, total):  # cluster runs report as tasks finish
+                bar.total = total
+                bar.update(done - bar.n)
 
-    def progress(done, total):  # cluster runs report as tasks finish
-        bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        with scale.dask_client(kind) as client:
             pm = scale.phase_map(parameters, linspace(freq_from, freq_to, freq_points),
                                  linspace(bias_from, bias_to, bias_points), rf_current, client=client,
                                  progress=progress)
-    finally:
-        bar.close()
     data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency, "bias_current": pm.bias_current,
             "phase": pm.phase, "locked": pm.locked, "rectified_voltage": pm.rectified_voltage,
             "locking_range": pm.locking_range()}

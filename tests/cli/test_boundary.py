@@ -316,10 +316,11 @@ def test_truncated_and_binary_resume_files(files, tmp_path):
 
 def test_unreachable_cluster_is_one_line(monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")
-    import dask
+    import functools
 
-    dask.config.refresh()
+    from dorlab.procedures import scale
+
+    monkeypatch.setattr(scale, "dask_client", functools.partial(scale.dask_client, connect_timeout=1))
     result = CliRunner().invoke(cli, ["simulate", "phase-map", "--cluster", "tcp://127.0.0.1:9",
                                       "--freq-points", "2", "--bias-points", "2"])
     _assert_one_line(result, {1}, names="tcp://127.0.0.1:9")
