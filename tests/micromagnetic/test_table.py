@@ -125,7 +125,7 @@ def test_calibrate_reads_the_shipped_table_through_the_instruments(tmp_path):
 
     result = CliRunner().invoke(cli, ["calibrate", "--bench", "sim", "--sim-diode", "micromagnetic", "--device",
                                       "MM1", "--data-dir", str(tmp_path), "--json"])
-    data = json.loads(result.output[result.output.index("{"):])
+    data = json.loads(result.stdout)
     point = tb.operating_point(tb.DeviceTable.load(tb.shipped_table_path()))
     assert data["rf_frequency"] == point["rf_frequency"]
     assert data["status"] in ("accepted", "rejected") and (data["status"] == "accepted" or data["reason"])
