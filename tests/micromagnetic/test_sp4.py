@@ -9,10 +9,12 @@ from dorlab.simulator.micromagnetic.model import Integrator, minimize, relax
 
 
 def _report(label, result, cmp):
-    print(f"\nSP4 {label}: first crossing {cmp['first_crossing_ns']:.5f} ns (OOMMF "
-          f"{cmp['reference_crossing_ns']:.5f}, {cmp['crossing_difference_ps']:+.3f} ps), <m>(1 ns) "
-          f"{np.round(cmp['m_final'], 5)} (diff {np.round(cmp['final_difference'], 5)}), RMS over the trace "
-          f"{np.round(cmp['rms'], 6)}, wall {result.wall_time:.1f} s, {result.steps} steps")
+    diff = ", ".join(f"{v:+.2e}" for v in cmp["final_difference"])
+    rms = ", ".join(f"{v:.2e}" for v in cmp["rms"])
+    print(f"\nSP4 {label}: first crossing {cmp['first_crossing_ns']:.6f} ns (OOMMF "
+          f"{cmp['reference_crossing_ns']:.6f}, {cmp['crossing_difference_ps']:+.2e} ps), <m>(1 ns) "
+          f"{np.round(cmp['m_final'], 5)} (diff {diff}), RMS over the trace ({rms}), wall "
+          f"{result.wall_time:.1f} s, {result.steps} steps")
 
 
 def test_reference_trace_landmarks():
