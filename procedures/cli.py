@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "dorlab.procedures.cli_simulate",
     "dorlab.procedures.cli_workflows",
     "dorlab.procedures.cli_table1",
+    "dorlab.procedures.cli_runs",
 ]
 
 

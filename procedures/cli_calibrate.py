@@ -31,9 +31,9 @@ def _open_store(data_dir):
 
 
 def _open_bench(name: str, seed, sim_diode: str = "llgs", device: str | None = None):
-    from dorlab.procedures.sweep import open_named_bench
+    from dorlab.procedures.wiring import open_bench
 
-    return open_named_bench(name, seed=seed, sim_diode=sim_diode, device=device)
+    return open_bench(name, seed=seed, sim_diode=sim_diode, device=device)
 
 
 def _check_bench_device(bench: str, device: str) -> None:
@@ -238,8 +238,8 @@ def reproduce_t7(as_json, points):
 @click.option("--up-and-down", is_flag=True, help="Sweep forward and back (hysteresis check).")
 @click.option("--input-min-current", type=float, default=None, help="Fix I_dc,-1 (A) instead of choosing it.")
 @click.option("--min-r-squared", type=float, default=None, help="Reject below this R^2 (default 0.995).")
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Continue this interrupted calibration sweep file.")
+@click.option("--resume", default=None, help="Continue this interrupted calibration run (its id or directory; "
+              "same as dorlab runs resume).")
 @click.option("--seed", type=int, default=None, help="Simulator seed (sim bench only).")
 @click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological"]), default="llgs", show_default=True,
               help="Diode model behind the sim bench (phenomenological = Eq. 6, fast).")
@@ -296,26 +296,20 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
                 timings.operating_point = time.perf_counter() - t0
             elif bias_from is None and resume is None:
                 extra["operating point"] = "survey sweep"
-            try:  # known on the simulator (a world with one circuit)
-                temperature = float(bench_obj.world.circuit.temperature)
-            except (AttributeError, ValueError):
-                temperature = float("nan")
+            from dorlab.procedures.wiring import bench_temperature
+
             settings = CalibrationSettings(points=points, n_readings=n_readings, up_and_down=up_and_down,
-                                           temperature=temperature,
+                                           temperature=bench_temperature(bench_obj),
                                            input_min_current=input_min_current, criteria=criteria,
-                                           progress=not (no_progress or as_json), resume=resume, **values)
-            cal = calibrate_device(bench_obj, store, device, settings, timings=timings)
+                                           progress=not (no_progress or as_json), **values)
+            cal = calibrate_device(bench_obj, store, device, settings, timings=timings, resume=resume)
             run = store.run(cal.run_id)
             extra["sweep file"] = run.sweep_path
             hysteresis = run.settings.get("hysteresis")
             if hysteresis is not None and math.isfinite(hysteresis):
                 extra["hysteresis (max |V_up - V_down|)"] = f"{hysteresis * 1e6:.2f} uV"
-    except KeyboardInterrupt:
-        sweeps = sorted((root / "sweeps").glob(f"{device}-*.csv"), key=lambda p: p.stat().st_mtime)
-        last = sweeps[-1] if sweeps else None
-        click.echo(f"\ninterrupted: the bench is in its safe state; points so far are in {last}.\n"
-                   f"continue with: dorlab calibrate --bench {bench} --device {device} --resume {last}",
-                   err=True)
+    except KeyboardInterrupt as exc:
+        click.echo("\ninterrupted: " + "\n".join(getattr(exc, "__notes__", [])), err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
         store.close()
@@ -343,10 +337,9 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
 @click.option("--points", type=int, default=61, show_default=True)
 @click.option("--n-readings", type=int, default=5, show_default=True)
 @click.option("--up-and-down", is_flag=True, help="Sweep forward and back (hysteresis check).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Sweep file (default: <data dir>/sweeps/<device>-<time>.csv).")
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Continue this interrupted sweep file with its own settings.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory (default: <data dir>/runs/<run id>); the sweep is its sweep.csv.")
+@click.option("--resume", default=None, help="Continue this interrupted sweep run (id or directory).")
 @click.option("--seed", type=int, default=None, help="Simulator seed (sim bench only).")
 @click.option("--sim-diode", type=click.Choice(["llgs", "phenomenological"]), default="llgs", show_default=True,
               help="Diode model behind the sim bench.")
@@ -355,7 +348,6 @@ def sweep_command(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_fr
                   up_and_down, out, resume, seed, sim_diode, data_dir):
     """A raw rectification sweep V_dc(I_dc) to a PyMeasure-format CSV (no fit, nothing stored)."""
     from dorlab.procedures.datadir import data_dir as resolve
-    from dorlab.procedures.datadir import sweeps_dir
     from dorlab.procedures.sweep import SweepSettings, rectification_sweep
 
     if device:
@@ -368,18 +360,14 @@ def sweep_command(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_fr
                                      n_readings, up_and_down, device)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
-        if out is None:
-            import time
-
-            out = sweeps_dir(resolve(data_dir)) / f"{device or 'sweep'}-{time.strftime('%Y%m%dT%H%M%S')}.csv"
     else:
-        settings, out = None, resume
+        settings = None
     try:
         with _open_bench(bench, seed, sim_diode) as bench_obj:
-            result = rectification_sweep(bench_obj, out, settings, resume=resume is not None)
-    except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: bench safe; continue with: dorlab sweep --bench {bench} --resume {out}",
-                   err=True)
+            result = rectification_sweep(bench_obj, settings, data_dir=resolve(data_dir), directory=out,
+                                         resume=resume)
+    except KeyboardInterrupt as exc:
+        click.echo("\ninterrupted: " + "\n".join(getattr(exc, "__notes__", [])), err=True)
         sys.exit(EXIT_INTERRUPTED)
     click.echo(f"{result.n_points} points in {result.path}")
 

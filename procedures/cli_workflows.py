@@ -33,25 +33,12 @@ def _echo_json(data) -> None:
 
 
 def _open_bench(name: str, seed, phenomenological: bool = False):
-    """The bench by name or file, as the calibration commands open it ("sim": a fresh simulated bench)."""
-    import inspect
-
-    from dorlab.procedures.sweep import open_named_bench
+    """The bench by name or file ("sim": a fresh simulated bench)."""
+    from dorlab.procedures.wiring import open_bench
 
     if name != "sim" and phenomenological:
         raise click.UsageError("--phenomenological selects the simulated diode of --bench sim only")
-    if "sim_diode" in inspect.signature(open_named_bench).parameters:
-        return open_named_bench(name, seed=seed, sim_diode="phenomenological" if phenomenological else "llgs")
-    if name != "sim":  # an older sweep module: benches by name only
-        return open_named_bench(name)
-    from dorlab.procedures.replay import default_simulated_diode
-    from dorlab.procedures.wiring import simulated_bench
-
-    if phenomenological:
-        from dorlab.simulator.phenomenological import PhenomenologicalDiode
-
-        return simulated_bench(seed=seed, diode=PhenomenologicalDiode())
-    return simulated_bench(seed=seed, diode=default_simulated_diode(seed))
+    return open_bench(name, seed=seed, sim_diode="phenomenological" if phenomenological else "llgs")
 
 
 def _open_store(data_dir):
