@@ -318,11 +318,11 @@ def dor_job_command(input_path, bench_name, backend, operation, out_dir, filters
     store, root = _open_store(data_dir, read_only=True)
     try:
         if resume_dir is not None:
-            from dorlab.procedures.dor_job import _read_manifest
+            from dorlab.procedures.dor_job import job_settings
 
             settings = None
             out = resume_dir
-            backend = _read_manifest(out)["settings"]["backend"]
+            backend = job_settings(out).backend
         else:
             if input_path is None:
                 raise click.UsageError("give an INPUT file (or --resume DIR)")

@@ -248,18 +248,19 @@ class DorJobProcedure(_BenchStoreProcedure):
     def execute(self):
         from dorlab.procedures.dor_job import dor_job
 
-        def on_chunk(chunk, n_chunks, lines):
-            for line in lines:
-                fields = line.split(",")
-                self.emit("results", {"Index": int(fields[0]), "Value DOR": float(fields[-2]),
-                                      "Value exact": float(fields[-1])})
-            self.emit("progress", 100.0 * (chunk + 1) / n_chunks)
-            self._check_stop()
+        def on_event(event):
+            if event["type"] != "chunk":
+                return
+            for k, (value, exact) in enumerate(zip(event["values"], event["exact"])):
+                self.emit("results", {"Index": emitted["n"] + k, "Value DOR": _nan(value), "Value exact": _nan(exact)})
+            emitted["n"] += len(event["values"])
+            self.emit("progress", 100.0 * (event["chunk"] + 1) / event["chunks"])
 
+        emitted = {"n": 0}
         try:
             dor_job(self.bench_object, self.store_object, str(self.input_path) or None, Path(str(self.out_dir)),
                     None if self.resume else self.settings(), resume=bool(self.resume), progress=False,
-                    on_chunk=on_chunk)
+                    observers=(on_event,), should_stop=self.should_stop)
         except StopRequested:
             log.info("DOR job stopped; resume it from %s", self.out_dir)
 

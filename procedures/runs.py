@@ -37,6 +37,7 @@ import os
 import secrets
 import shlex
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -428,7 +429,7 @@ class RunContext:
         self._recorded = {r["key"]: r["data"] for r in records}
         self._taken: set[str] = set()
         self._seq = len(records)
-        self._new = 0
+        self._lock = threading.RLock()
         self._journal = journal_handle
         self._events = events_handle
         self._observers = list(observers)
@@ -463,7 +464,6 @@ class RunContext:
         """The number of steps the plan now expects (e.g. after a survey fixed the sweep)."""
         if total is not None and total != self._bar.total:
             self._bar.total = total
-            self._bar.refresh()
             self.run._update(total=total)
 
     def annotate(self, **fields) -> None:
@@ -483,24 +483,25 @@ class RunContext:
         """Take step ``key``: its journaled data when the run already holds it, else ``measure()``,
         fsynced to the journal before it is returned. ``measure`` returns a JSON-able dict (floats
         round-trip exactly). A key may be taken once per run."""
-        if key in self._taken:
-            raise RunError(f"{self.run.path}: the plan takes step {key!r} twice (a plan error)")
-        self._taken.add(key)
-        if key in self._recorded:
-            self.replayed = True
-            self._bar.update(1)
-            return self._recorded[key]
+        with self._lock:  # steps may be taken from several threads (diodes on different benches)
+            if key in self._taken:
+                raise RunError(f"{self.run.path}: the plan takes step {key!r} twice (a plan error)")
+            self._taken.add(key)
+            if key in self._recorded:
+                self.replayed = True
+                self._bar.update(1)
+                return self._recorded[key]
         if self.stop_requested():
             raise StopRequested(f"stop requested before step {self._seq} ({key})")
         data = measure()
-        n = self._seq
-        record = {"seq": n, "key": key, "time": time.time(), "data": data}
-        _append_line(self._journal, record, sync=True)  # a step on disk is a step kept, whatever happens next
-        self._seq += 1
-        self._new += 1
-        self.replayed = False
-        self._bar.update(1)
-        self.emit("point", step=n, key=key, data=data, done=self._seq, total=self._bar.total)
+        with self._lock:
+            n = self._seq
+            record = {"seq": n, "key": key, "time": time.time(), "data": data}
+            _append_line(self._journal, record, sync=True)  # a step on disk is a step kept, whatever happens next
+            self._seq += 1
+            self.replayed = False
+            self._bar.update(1)
+            self.emit("point", step=n, key=key, data=data, done=self._seq, total=self._bar.total)
         return data
 
 
@@ -560,7 +561,8 @@ def execute(run: Run, plan: Plan, *, bench=None, store=None, observers: tuple = 
         sessions = list(run.manifest.get("sessions", []))
         sessions.append({"started_at": _now_iso(), "pid": os.getpid(), "steps_before": len(records)})
         run._update(status="running", sessions=sessions, error="", safe_state=None)
-        bar = tqdm(total=total, initial=0, unit="step", desc=plan.describe(), disable=not progress, leave=False)
+        bar = tqdm(total=total, initial=0, unit=getattr(plan, "unit", "step"), desc=plan.describe(),
+                   disable=not progress, leave=False)
         with open(run.path / JOURNAL, "a", encoding="utf-8") as journal, \
                 open(run.path / EVENTS, "a", encoding="utf-8") as events:
             ctx = RunContext(run, plan, bench=bench, store=store, records=records, journal_handle=journal,
