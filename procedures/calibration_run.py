@@ -263,7 +263,7 @@ def calibrate_device(bench, store: CalibrationStore, device: str,
     ``dorlab runs resume`` command).
     """
     if resume is not None:
-        run = runs.Run.open(resume, store.path.parent)
+        run = runs.Run.open(resume, store.path.parent).expect(CalibrationPlan.kind)
         plan = CalibrationPlan.from_settings(run.settings)
         if plan.device != device:
             raise ValueError(f"run {run.id} calibrates {plan.device!r}, not {device!r}")

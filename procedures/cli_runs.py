@@ -1,23 +1,16 @@
 """``dorlab runs list|show|resume|stop``: the runs of a data directory, by id.
 
-Exit status: 0 done, 1 error, 130 interrupted (bench safe, run resumable), 4 the bench did not reach its
-safe state.
+Exit status (the root group's boundary): 0 done, 1 error, 130 interrupted (bench safe, run resumable),
+4 the bench did not reach its safe state.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
+from dorlab.procedures.cli_options import data_dir_option as _data_dir_option
+from dorlab.procedures.cli_options import json_option as _json_option
+from dorlab.procedures.cli_options import no_progress_option, show_progress
 from dorlab.procedures.jsonout import dumps
-
-EXIT_BENCH_NOT_SAFE = 4
-EXIT_INTERRUPTED = 130
-
-_data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                                help="Data directory (default: $DORLAB_DATA, else ./dorlab-data).")
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
 def register(root: click.Group) -> None:
@@ -30,12 +23,9 @@ def runs_group() -> None:
 
 
 def _open(ref, data_dir):
-    from dorlab.procedures.runs import Run, RunError
+    from dorlab.procedures.runs import Run
 
-    try:
-        return Run.open(ref, data_dir)
-    except RunError as exc:
-        raise click.ClickException(str(exc)) from None
+    return Run.open(ref, data_dir)
 
 
 @runs_group.command("list")
@@ -100,26 +90,15 @@ def show_command(run, data_dir, n_events, as_json):
 @runs_group.command("resume")
 @click.argument("run")
 @_data_dir_option
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@no_progress_option
 @_json_option
 def resume_command(run, data_dir, no_progress, as_json):
     """Continue RUN (an id or a run directory) from its first missing step, on the bench it was taken
     with (reopened from its manifest), with its own settings."""
-    from dorlab.instruments.bench import SafeStateError
     from dorlab.procedures import runs
 
     found = _open(run, data_dir)
-    try:
-        runs.resume(found.path, progress=not (no_progress or as_json))
-    except KeyboardInterrupt as exc:
-        for note in getattr(exc, "__notes__", []):
-            click.echo(note, err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except SafeStateError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_BENCH_NOT_SAFE)
-    except runs.RunError as exc:
-        raise click.ClickException(str(exc)) from None
+    runs.resume(found.path, progress=show_progress(no_progress, as_json))
     info = runs.Run(found.path).describe()
     if as_json:
         click.echo(dumps(info))
@@ -132,10 +111,13 @@ def resume_command(run, data_dir, no_progress, as_json):
 @runs_group.command("stop")
 @click.argument("run")
 @_data_dir_option
-def stop_command(run, data_dir):
+@_json_option
+def stop_command(run, data_dir, as_json):
     """Ask the process executing RUN to stop after its current step (bench safe, run resumable)."""
     found = _open(run, data_dir)
     if not found.is_executing():
-        raise click.ClickException(f"run {found.id} is not being executed (status {found.status})")
+        from dorlab.procedures.runs import RunError
+
+        raise RunError(f"run {found.id} is not being executed (status {found.status})")
     found.request_stop()
-    click.echo(f"stop requested for run {found.id}")
+    click.echo(dumps({"run": found.id, "stop_requested": True}) if as_json else f"stop requested for run {found.id}")

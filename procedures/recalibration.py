@@ -308,7 +308,7 @@ def recalibrate(bench, store: CalibrationStore, policy: RecalibrationPolicy | No
     decisions in device order.
     """
     if resume is not None:
-        run = runs.Run.open(resume, store.path.parent)
+        run = runs.Run.open(resume, store.path.parent).expect(RecalibrationPlan.kind)
         plan = RecalibrationPlan.from_settings(run.settings)
     else:
         names = list(devices) if devices is not None else store.devices()

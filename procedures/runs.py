@@ -277,6 +277,12 @@ class Run:
             return cls(link.read_text(encoding="utf-8").strip())
         raise RunError(f"no run {str(ref)!r}: neither a run directory nor a run id under {root}")
 
+    def expect(self, kind: str) -> "Run":
+        """This run, if it is of ``kind`` (else ``RunError`` naming what it is)."""
+        if self.kind != kind:
+            raise RunError(f"{self.path} is a {self.kind!r} run, not a {kind!r} run")
+        return self
+
     # -- what it holds
     @property
     def id(self) -> str:
@@ -524,8 +530,13 @@ def _run_log(run: Run):
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     watched = logging.getLogger("dorlab")
-    previous = watched.level
-    if watched.getEffectiveLevel() > logging.INFO:
+    previous, effective = watched.level, watched.getEffectiveLevel()
+    raised = []
+    if effective > logging.INFO:  # INFO into run.log; the other handlers keep the threshold they had
+        for other in watched.handlers:
+            if other.level < effective:
+                raised.append((other, other.level))
+                other.setLevel(effective)
         watched.setLevel(logging.INFO)
     watched.addHandler(handler)
     try:
@@ -533,6 +544,8 @@ def _run_log(run: Run):
     finally:
         watched.removeHandler(handler)
         watched.setLevel(previous)
+        for other, level in raised:
+            other.setLevel(level)
         handler.close()
 
 

@@ -279,7 +279,7 @@ def rectification_sweep(bench, settings: SweepSettings | None = None, *, data_di
     given, must equal them). On any exception or interrupt the bench goes to its safe state and the
     exception propagates with the resume command as a note; the run keeps every point taken."""
     if resume is not None:
-        run = runs.Run.open(resume, data_dir)
+        run = runs.Run.open(resume, data_dir).expect(SweepPlan.kind)
         plan = SweepPlan.from_settings(run.settings)
         if settings is not None and settings != plan.settings:
             raise SweepFileError(f"{run.path}: resume settings {settings} differ from the run's {plan.settings}")
