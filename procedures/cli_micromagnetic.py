@@ -13,7 +13,10 @@ import math
 
 import click
 
+from dorlab.procedures.cli_options import POSITIVE_TIME, FiniteFloat
 from dorlab.procedures.jsonout import dumps
+
+CELL_SIZE = FiniteFloat(0.0, None, min_open=True, unit="m")
 
 MICROMAGNETIC_DEFAULTS = {
     # simulated time and points sized for the micromagnetic model (the macrospin's defaults would take hours)
@@ -35,9 +38,9 @@ def _echo_rows(rows) -> None:
 
 
 @click.command("sp4")
-@click.option("--cell-size", type=float, default=2.5e-9, show_default=True, help="Cell edge (m); OOMMF's is 2.5e-9.")
-@click.option("--duration", type=float, default=1e-9, show_default=True, help="Simulated time of field 1 (s).")
-@click.option("--tolerance", type=float, default=1e-6, show_default=True,
+@click.option("--cell-size", type=CELL_SIZE, default=2.5e-9, show_default=True, help="Cell edge (m); OOMMF's is 2.5e-9.")
+@click.option("--duration", type=POSITIVE_TIME, default=1e-9, show_default=True, help="Simulated time of field 1 (s).")
+@click.option("--tolerance", type=FiniteFloat(0.0, 1e-3, min_open=True), default=1e-6, show_default=True,
               help="Dormand-Prince error per step (max |dm|).")
 @click.option("--fft", type=click.Choice(["auto", "scipy", "pyfftw"]), default="auto", show_default=True)
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
@@ -269,9 +272,9 @@ def _with_model_option(command: click.Command, runner) -> None:
     command.params.append(click.Option(["--model"], type=click.Choice(["macrospin", "micromagnetic"]),
                                        default="macrospin", show_default=True,
                                        help="macrospin (LLGS kernel) or micromagnetic (finite differences)."))
-    command.params.append(click.Option(["--cell-size"], type=float, default=None,
+    command.params.append(click.Option(["--cell-size"], type=CELL_SIZE, default=None,
                                        help="Micromagnetic cell edge (m) [preset: 2.5e-9]."))
-    command.params.append(click.Option(["--sim-time"], type=float, default=None,
+    command.params.append(click.Option(["--sim-time"], type=POSITIVE_TIME, default=None,
                                        help="Micromagnetic simulated time per point (s) [per study]."))
     if not had_cluster:
         command.params.append(click.Option(["--cluster"], default="in-process", show_default=True,
@@ -282,6 +285,15 @@ def _with_model_option(command: click.Command, runner) -> None:
         cell_size = kwargs.pop("cell_size")
         sim_time = kwargs.pop("sim_time")
         cluster = kwargs.get("cluster") if had_cluster else kwargs.pop("cluster")
+        if not had_cluster:
+            from dorlab.procedures import scale
+
+            try:
+                scale.validate_cluster(cluster)
+            except (ValueError, RuntimeError) as exc:
+                raise click.BadParameter(str(exc), param_hint="--cluster") from None
+            if model == "macrospin" and scale.validate_cluster(cluster) != scale.IN_PROCESS:
+                raise click.UsageError(f"--cluster {cluster} applies to --model micromagnetic only")
         if model == "macrospin":
             if cell_size is not None or sim_time is not None:
                 raise click.UsageError("--cell-size and --sim-time apply to --model micromagnetic only")
