@@ -141,6 +141,20 @@ def _simulated_parameters(bench):
         f"the simulated diode {type(diode).__name__} has no LLGS parameters to search; survey instead")
 
 
+def device_preset(name: str):
+    """The macrospin ``DeviceParameters`` of a simulator preset (e.g. "mazza2022")."""
+    from dorlab.simulator.presets import preset
+
+    return preset(name)
+
+
+def llgs_bench(parameters, *, seed: int | None = None) -> Bench:
+    """A fresh simulated bench around an LLGS macrospin diode of ``parameters`` (``DeviceParameters``)."""
+    from dorlab.simulator.diode import LlgsDiode
+
+    return simulated_bench(diode=LlgsDiode(parameters), seed=seed)
+
+
 def bench_temperature(bench) -> float:
     """The device temperature (K) when the bench is simulated (its world knows it), else NaN."""
     world = getattr(bench, "world", None)
