@@ -1,21 +1,29 @@
-"""Keithley 2400 SourceMeter, SCPI command set of the 2400 series (2400S-900-01, ch. 18).
+"""Keithley 2400 SourceMeter, SCPI command set of the 2400 series (2400S-900-01 user's manual: SCPI
+command reference sec. 18, common commands sec. 16, status structure sec. 15, RS-232 sec. 14).
 
-Supported:
+Modelled (``[:SENSe[1]]`` optional: ``:FUNC "VOLT"`` is ``:SENS:FUNC "VOLT"``):
     :SOURce[1]:FUNCtion[:MODE] CURRent|VOLTage, :SOURce[1]:CURRent|VOLTage[:LEVel][:IMMediate][:AMPLitude]
-    :SOURce[1]:CURRent|VOLTage:RANGe <x>, :RANGe:AUTO <b>, :SOURce[1]:DELay, :DELay:AUTO, :CLEar:AUTO
-    :SENSe[1]:VOLTage[:DC]:PROTection[:LEVel] <V> (compliance), :PROTection:TRIPped?
-    :SENSe[1]:CURRent[:DC]:PROTection[:LEVel] <A>, :PROTection:TRIPped?
-    :SENSe[1]:FUNCtion[:ON] 'VOLT'|'CURR'|'RES' (list), :FUNCtion:OFF, :FUNCtion:ALL, :FUNCtion:CONCurrent
-    :SENSe[1]:VOLTage|CURRent|RESistance:NPLCycles (global, 0.01 .. 10), :RANGe[:UPPer], :RANGe:AUTO
-    :SENSe[1]:RESistance:MODE MANual|AUTO, :SENSe[1]:AVERage[:STATe]|:TCONtrol|:COUNt
-    :FORMat:ELEMents[:SENSe[1]] VOLTage, CURRent, RESistance, TIME, STATus; :FORMat[:DATA] ASCii
-    :READ?, :FETCh?, :MEASure[:VOLTage|:CURRent|:RESistance]? (turns the output on, as CONFigure does)
-    :INITiate, :ABORt, :TRIGger:COUNt|DELay|SOURce|CLEar|OUTPut|ILINe|OLINe, :ARM:COUNt|SOURce|TIMer|...
-    :TRACe:POINts|CLEar|FEED|FEED:CONTrol|DATA?, :CALCulate3:FORMat MEAN|SDEViation|MAXimum|MINimum|PKPK, :CALCulate3:DATA?
-    :OUTPut[1][:STATe], :OUTPut[1]:SMODe, :SYSTem:AZERo[:STATe], :SYSTem:RSENse, :SYSTem:LFRequency[:AUTO],
-    :SYSTem:BEEPer[:IMMediate], :DISPlay:ENABle, :ROUTe:TERMinals, :STATus:MEASurement|OPERation|QUEStionable...
-A reading with the output off queues +803 "Output disabled" and returns nothing, as the 2400 does.
-Status word (the STATus element): bit 3 (8) = compliance.
+    :SOURce[1]:CURRent|VOLTage:RANGe <x> (query: the range in use), :RANGe:AUTO, :SOURce[1]:CLEar:AUTO
+    [:SENSe[1]]:VOLTage[:DC]:PROTection[:LEVel] <V> (compliance), :PROTection:TRIPped?; the same for CURRent
+    [:SENSe[1]]:FUNCtion[:ON] 'VOLT'|'CURR'|'RES' (list), :FUNCtion:OFF, :FUNCtion:ALL, :FUNCtion:CONCurrent
+    [:SENSe[1]]:VOLTage|CURRent|RESistance:NPLCycles (one setting, 0.01 .. 10), :RANGe[:UPPer] (query: the
+    range in use under autorange), :RANGe:AUTO
+    :FORMat:ELEMents[:SENSe[1]] VOLTage, CURRent, RESistance, TIME, STATus
+    :READ?, :FETCh?, :MEASure? (the selected functions), :MEASure:VOLTage|CURRent|RESistance? (one
+    function, output on, as CONFigure does); :INITiate, :TRIGger:COUNt, :ARM:COUNt (readings per :READ?)
+    :TRACe:POINts|FEED:CONTrol|DATA?, :CALCulate3:FORMat|DATA?; status and error subsystems
+    A reading with the output off queues +803 "Output disabled" and returns nothing, as the 2400 does;
+    the STATus element's bit 3 (8) is compliance. Sense readings come from the one junction.
+Accepted but inert: :SOURce[1]:DELay[:AUTO], :SENSe:RESistance:MODE, :SENSe:AVERage..., :TRIGger:DELay|
+    SOURce|CLEar|OUTPut|ILINe|OLINe, :ARM:SOURce|TIMer|..., :TRACe:FEED, :OUTPut:SMODe, :SYSTem:AZERo,
+    :SYSTem:RSENse, :SYSTem:LFRequency[:AUTO], :SYSTem:BEEPer, :DISPlay:ENABle, :ROUTe:TERMinals,
+    :FORMat[:DATA] (replies stay ASCII), :ABORt
+Rejected (-113): :SOURce:LIST / :SOURce:SWEep / :SOURce:MEMory (sec. 18 "SOURce subsystem" sweeps),
+    :CALCulate1/2 math and limit tests, :SOURce2 digital output, :CONFigure, :SYSTem:GUARd, :SENSe:
+    RESistance:OCOMpensated; -108 for a parameter where a header takes none.
+Replies: LF (with END) on GPIB; CR on a serial port by default (``serial_terminator`` in the world file
+    sets LF/CRLF/LFCR as the front-panel RS-232 menu does). Error queue: 10 entries; input buffer 2 kB
+    assumed (-363 beyond, message discarded).
 """
 from __future__ import annotations
 
@@ -43,6 +51,10 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         "CURR": tuple(1.05 * r for r in current_ranges),
         "RES": (21.0, 210.0, 2.1e3, 2.1e4, 2.1e5, 2.1e6, 2.1e7, 2.1e8),
     }
+
+    sense_overrange = 1.0
+    serial_terminator = "\r"
+    input_buffer_size = 2048
 
     defaults = {
         "source_function": "VOLT", "source_current": 0.0, "source_voltage": 0.0,
@@ -77,20 +89,20 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         Setting(":SOURce[1]:DELay", "source_delay", unit="S", minimum=0.0, maximum=999.9999),
         Setting(":SOURce[1]:DELay:AUTO", "source_delay_auto", "bool"),
         Setting(":SOURce[1]:CLEar:AUTO", "source_clear_auto", "bool"),
-        Setting(":SENSe[1]:VOLTage[:DC]:PROTection[:LEVel]", "voltage_limit", unit="V",
+        Setting("[:SENSe[1]]:VOLTage[:DC]:PROTection[:LEVel]", "voltage_limit", unit="V",
                 minimum=-210.0, maximum=210.0, on_change=reapply_source),
-        Setting(":SENSe[1]:CURRent[:DC]:PROTection[:LEVel]", "current_limit", unit="A",
+        Setting("[:SENSe[1]]:CURRent[:DC]:PROTection[:LEVel]", "current_limit", unit="A",
                 minimum=-1.05, maximum=1.05, on_change=reapply_source),
         Setting(":OUTPut[1][:STATe]", "output", "bool", on_change=reapply_source),
         Setting(":OUTPut[1]:SMODe", "output_off_mode", "choice",
                 choices=("HIMPedance", "NORMal", "ZERO", "GUARd")),
-        Setting(":SENSe[1]:FUNCtion:CONCurrent", "concurrent", "bool"),
-        Setting(":SENSe[1]:RESistance:MODE", "resistance_mode", "choice",
+        Setting("[:SENSe[1]]:FUNCtion:CONCurrent", "concurrent", "bool"),
+        Setting("[:SENSe[1]]:RESistance:MODE", "resistance_mode", "choice",
                 choices=("MANual", "AUTO")),
-        Setting(":SENSe[1]:AVERage[:STATe]", "average", "bool"),
-        Setting(":SENSe[1]:AVERage:TCONtrol", "average_type", "choice",
+        Setting("[:SENSe[1]]:AVERage[:STATe]", "average", "bool"),
+        Setting("[:SENSe[1]]:AVERage:TCONtrol", "average_type", "choice",
                 choices=("REPeat", "MOVing")),
-        Setting(":SENSe[1]:AVERage:COUNt", "average_count", "int", minimum=1, maximum=100),
+        Setting("[:SENSe[1]]:AVERage:COUNt", "average_count", "int", minimum=1, maximum=100),
         Setting(":TRIGger[:SEQuence[1]]:COUNt", "trigger_count", "int", minimum=1, maximum=2500),
         Setting(":TRIGger[:SEQuence[1]]:DELay", "trigger_delay", unit="S", minimum=0.0,
                 maximum=999.9999),
@@ -137,16 +149,16 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
     def nplc_key(self, function: str) -> str:
         return "nplc"  # NPLC is one setting shared by all functions on the 2400
 
-    @command(":SENSe[1]:VOLTage[:DC]:PROTection:TRIPped", query=True, write=False)
+    @command("[:SENSe[1]]:VOLTage[:DC]:PROTection:TRIPped", query=True, write=False)
     def _v_tripped(self, params, suffixes, is_query):
         return self.limit_tripped("CURR")
 
-    @command(":SENSe[1]:CURRent[:DC]:PROTection:TRIPped", query=True, write=False)
+    @command("[:SENSe[1]]:CURRent[:DC]:PROTection:TRIPped", query=True, write=False)
     def _i_tripped(self, params, suffixes, is_query):
         return self.limit_tripped("VOLT")
 
     # -- functions and format ---------------------------------------------------------------------
-    @command(":SENSe[1]:FUNCtion[:ON]", query=True)
+    @command("[:SENSe[1]]:FUNCtion[:ON]", query=True)
     def _functions(self, params, suffixes, is_query):
         names = {"VOLT": '"VOLT:DC"', "CURR": '"CURR:DC"', "RES": '"RES"'}
         if is_query:
@@ -163,17 +175,17 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         else:
             self.state["functions"] = (chosen[-1],)
 
-    @command(":SENSe[1]:FUNCtion:OFF")
+    @command("[:SENSe[1]]:FUNCtion:OFF")
     def _functions_off(self, params, suffixes, is_query):
         off = {parse_choice(p.strip("'\"").removesuffix(":DC"), ("VOLTage", "CURRent",
                                                                  "RESistance")) for p in params}
         self.state["functions"] = tuple(f for f in self.state["functions"] if f not in off)
 
-    @command(":SENSe[1]:FUNCtion:OFF:ALL")
+    @command("[:SENSe[1]]:FUNCtion:OFF:ALL")
     def _functions_off_all(self, params, suffixes, is_query):
         self.state["functions"] = ()
 
-    @command(":SENSe[1]:FUNCtion:ALL")
+    @command("[:SENSe[1]]:FUNCtion:ALL")
     def _functions_all(self, params, suffixes, is_query):
         self.state["functions"] = ("VOLT", "CURR", "RES")
 
@@ -239,7 +251,15 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
             self.apply_source()
         return self.take_readings()
 
-    @command(":MEASure[:VOLTage][:DC]", query=True, write=False)
+    @command(":MEASure", query=True, write=False)
+    def _measure_selected(self, params, suffixes, is_query):
+        # MEASure? without a function: the function(s) already selected (2400 manual, MEASure)
+        if not self.state["output"]:
+            self.state["output"] = True
+            self.apply_source()
+        return self.take_readings()
+
+    @command(":MEASure:VOLTage[:DC]", query=True, write=False)
     def _measure_v(self, params, suffixes, is_query):
         return self._measure("VOLT")
 

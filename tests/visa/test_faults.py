@@ -13,7 +13,7 @@ from .conftest import NVM, SMU
 
 
 def test_timeout_on_the_next_n_reads(rm, world):
-    nvm = rm.open_resource(NVM, read_termination="\r")
+    nvm = rm.open_resource(NVM, read_termination="\n")
     nvm.timeout = 500
     world.inject_fault(NVM, Timeout(reads=2))
     for _ in range(2):
@@ -41,7 +41,7 @@ def test_dropped_connection(rm, world):
 
 
 def test_garbled_reply_breaks_the_driver_parse(lib, world):
-    nvm = Keithley2182(NVM, visa_library=lib)
+    nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
     world.inject_fault(NVM, GarbledReply(replies=1))
     with pytest.raises(ValueError):
         float(nvm.voltage)  # PyMeasure hands back the unparsable string, float() fails

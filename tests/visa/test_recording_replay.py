@@ -18,7 +18,7 @@ from .conftest import NVM, SMU
 
 def session(lib, biases):
     smu = Keithley2450(SMU, visa_library=lib)
-    nvm = Keithley2182(NVM, visa_library=lib)
+    nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
     smu.apply_current(compliance_voltage=1.0)
     smu.enable_source()
     nvm.ch_1.setup_voltage(nplc=1)
@@ -40,7 +40,7 @@ def test_record_then_replay_gives_identical_readings(tmp_path):
     assert {r["direction"] for r in records} == {"write", "read"}
     assert records[0]["resource"] == SMU
     assert all(r["t"] is not None and r["wall"] > 0 for r in records)
-    assert any(r["data"].endswith("\r") for r in records if r["resource"] == NVM
+    assert any(r["data"].endswith("\n") for r in records if r["resource"] == NVM
                and r["direction"] == "read")
 
     replay = ReplayVisaLibrary(log)
@@ -66,14 +66,14 @@ def test_recorded_timeouts_replay_as_timeouts(tmp_path):
     world = World.default(diode=PhenomenologicalDiode(), seed=2)
     lib = DorlabVisaLibrary(world)
     lib.record(log)
-    nvm = pyvisa.ResourceManager(lib).open_resource(NVM, read_termination="\r")
+    nvm = pyvisa.ResourceManager(lib).open_resource(NVM, read_termination="\n")
     world.inject_fault(NVM, Timeout(1))
     with pytest.raises(pyvisa.VisaIOError):
         nvm.query(":READ?")
     first = nvm.query(":READ?")
     lib.stop_recording()
     again = pyvisa.ResourceManager(ReplayVisaLibrary(log)).open_resource(NVM,
-                                                                         read_termination="\r")
+                                                                         read_termination="\n")
     with pytest.raises(pyvisa.VisaIOError) as info:
         again.query(":READ?")
     assert info.value.error_code == pyvisa.constants.StatusCode.error_timeout
