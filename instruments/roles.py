@@ -447,6 +447,17 @@ class _RfAdapter(RoleAdapter):
         self.instrument.power = float(power_dbm)
         return sent
 
+    def set_modulation(self, kind: str | None, frequency: float = 1e3, depth: float = 1.0) -> None:
+        """Internal square-pulse (``kind`` "pulse") or sine AM ("am", ``depth`` 0-1) modulation at
+        ``frequency`` (Hz), the lock-in's reference; None turns modulation off. SCPI in
+        ``lockin.modulation_commands``."""
+        from .lockin import modulation_commands, modulation_off_commands
+
+        commands = modulation_off_commands() if kind is None else \
+            modulation_commands(kind, frequency, depth)
+        for scpi in commands:
+            self.instrument.write(scpi)
+
 
 class Agilent8257DSource(_RfAdapter):
     """Agilent/Keysight E8257D PSG. PyMeasure's driver has no range checks; the defaults here are

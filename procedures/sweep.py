@@ -197,7 +197,8 @@ class RectificationSweepProcedure(Procedure):
 def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs"):
     """A bench by name or file. "sim" is a fresh simulated bench (wired by ``procedures.wiring``) around
     the default LLGS mazza2022 diode, or the phenomenological diode (``sim_diode="phenomenological"``,
-    Eq. 6, fast)."""
+    Eq. 6, fast). "sim-lockin" is the same read by an SR830; "sim-pool" three junctions D1-D3 behind a
+    Keithley 7001."""
     if name == "sim":
         from dorlab.procedures.wiring import simulated_bench
 
@@ -210,6 +211,10 @@ def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "ll
         else:
             raise ValueError(f"sim_diode {sim_diode!r}; use 'llgs' or 'phenomenological'")
         return simulated_bench(seed=seed, diode=diode)
+    if name in ("sim-lockin", "sim-pool"):  # fresh simulated worlds with the technique's instruments
+        from dorlab.procedures.wiring import simulated_named_bench
+
+        return simulated_named_bench(name, seed=seed, sim_diode=sim_diode)
     from dorlab.instruments.bench import open_bench
 
     return open_bench(name)

@@ -11,6 +11,8 @@ def _registry() -> dict[str, type]:
     from .keithley2450 import Keithley2450
     from .keithley6221 import Keithley6221
     from .rf_generator import AgilentE8257D, AnritsuMG3692C, KeysightN5183B, RohdeSchwarzSMB100A
+    from .lockin import SR830, SR860
+    from .spectrum_analyzer import AgilentE4408B
     from .switch import Keithley7001
 
     return {
@@ -24,6 +26,9 @@ def _registry() -> dict[str, type]:
         "anritsu_mg3692c": AnritsuMG3692C,
         "rs_smb100a": RohdeSchwarzSMB100A,
         "keithley7001": Keithley7001,
+        "sr830": SR830,
+        "sr860": SR860,
+        "agilent_e4408b": AgilentE4408B,
     }
 
 

@@ -10,8 +10,9 @@ Supported (``[:SOURce]`` optional everywhere, units Hz/kHz/MHz/GHz and dBm accep
     [:SOURce]:TSWeep, [:SOURce]:AM[:STATe]|:DEPTh|:SOURce|:INTernal:FREQuency|:INTernal:FUNCtion:SHAPe,
     [:SOURce]:PULM:STATe|:SOURce|:SOURce:INTernal|:INTernal:FREQuency,
     [:SOURce]:LFOutput:STATe|:AMPLitude|:SOURce, *IDN? *RST *CLS *OPC? ..., :SYSTem:ERRor?
-Only the CW frequency, the power and the output state drive the device; sweeps and modulation
-settings are stored and reported (a lab's drivers configure them; the DOR method does not use them).
+The CW frequency, the power, the output state and the internal modulation (square pulses
+``PULM`` or sine ``AM``, gated by ``:OUTPut:MODulation``) drive the device; sweep settings are
+stored and reported.
 """
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ class RfGenerator(SimulatedInstrument):
                     minimum=cls.power_range_dbm[0], maximum=cls.power_range_dbm[1],
                     check=_power_check, on_change=_apply, fmt=_pow),
             Setting(":OUTPut[:STATe]", "output", "bool", on_change=_apply),
-            Setting(":OUTPut:MODulation[:STATe]", "modulation", "bool"),
+            Setting(":OUTPut:MODulation[:STATe]", "modulation", "bool", on_change=_apply),
             Setting("[:SOURce]:FREQuency:STARt", "frequency_start", **hz, check=_frequency_check,
                     fmt=_freq),
             Setting("[:SOURce]:FREQuency:STOP", "frequency_stop", **hz, check=_frequency_check,
@@ -97,23 +98,23 @@ class RfGenerator(SimulatedInstrument):
             Setting("[:SOURce]:SWEep:MODE", "sweep_mode", "choice", choices=("AUTO", "MANual")),
             Setting("[:SOURce]:SWEep:CONTinuous[:STATe]", "sweep_continuous", "bool"),
             Setting("[:SOURce]:LIST:RETRace", "list_retrace", "bool"),
-            Setting("[:SOURce]:AM[:STATe]", "am_state", "bool"),
+            Setting("[:SOURce]:AM[:STATe]", "am_state", "bool", on_change=_apply),
             Setting("[:SOURce]:AM:DEPTh", "am_depth", "number", unit="PCT", minimum=0.0,
-                    maximum=100.0),
+                    maximum=100.0, on_change=_apply),
             Setting("[:SOURce]:AM:SOURce", "am_source", "choice",
-                    choices=("INTernal", "INT2", "EXTernal", "EXT2")),
+                    choices=("INTernal", "INT2", "EXTernal", "EXT2"), on_change=_apply),
             Setting("[:SOURce]:AM:INTernal:FREQuency", "am_frequency", unit="HZ", minimum=0.5,
-                    maximum=1e6),
+                    maximum=1e6, on_change=_apply),
             Setting("[:SOURce]:AM:INTernal:FUNCtion:SHAPe", "am_shape", "choice",
                     choices=("SINE", "TRIangle", "SQUare", "RAMP", "NOISe", "DUALsine",
                              "SWEPtsine")),
-            Setting("[:SOURce]:PULM:STATe", "pulm_state", "bool"),
+            Setting("[:SOURce]:PULM:STATe", "pulm_state", "bool", on_change=_apply),
             Setting("[:SOURce]:PULM:SOURce", "pulm_source", "choice",
-                    choices=("INTernal", "EXTernal", "SCALar")),
+                    choices=("INTernal", "EXTernal", "SCALar"), on_change=_apply),
             Setting("[:SOURce]:PULM:SOURce:INTernal", "pulm_internal", "choice",
-                    choices=("SQUare", "FRUN", "TRIGgered", "DOUBlet", "GATEd")),
+                    choices=("SQUare", "FRUN", "TRIGgered", "DOUBlet", "GATEd"), on_change=_apply),
             Setting("[:SOURce]:PULM:INTernal:FREQuency", "pulm_frequency", unit="HZ",
-                    minimum=0.1, maximum=10e6),
+                    minimum=0.1, maximum=10e6, on_change=_apply),
             Setting("[:SOURce]:LFOutput:STATe", "lfo_state", "bool"),
             Setting("[:SOURce]:LFOutput:AMPLitude", "lfo_amplitude", unit="V", minimum=0.0,
                     maximum=3.5),
@@ -137,6 +138,22 @@ class RfGenerator(SimulatedInstrument):
     def apply_rf(self) -> None:
         self.circuit.set_rf(frequency=self.state["frequency"], power_dbm=self.state["power"],
                             enabled=self.state["output"])
+        self.circuit.set_modulation(self.modulation())
+
+    def modulation(self):
+        """The modulation the device sees: internal square pulses (PULM) or internal sine AM, when
+        the modulation master switch (:OUTPut:MODulation) is on. Pulse wins when both are on (the
+        pulse gate blanks the AM'd carrier half of the time; not a configuration a lab uses)."""
+        from ..world import Modulation
+
+        state = self.state
+        if not state["modulation"]:
+            return None
+        if state["pulm_state"] and state["pulm_source"] == "INT" and state["pulm_internal"] == "SQU":
+            return Modulation("pulse", state["pulm_frequency"])
+        if state["am_state"] and state["am_source"] in ("INT", "INT2") and state["am_shape"] == "SINE":
+            return Modulation("am", state["am_frequency"], state["am_depth"] / 100.0)
+        return None
 
     @command("[:SOURce]:TSWeep")
     def _single_sweep(self, params, suffixes, is_query):
