@@ -536,6 +536,31 @@ class Bench:
         raise LockInOverload(f"lock-in {self.lock_in.label}: sensitivity does not settle "
                              f"(last {self._sensitivity:g} V)")
 
+    # ------------------------------------------------------------------ spectrum analyzer
+
+    @_guarded
+    def configure_spectrum_analyzer(self, start: float, stop: float, resolution_bandwidth: float,
+                                    points: int = 401, reference_level_dbm: float = -30.0,
+                                    averages: int = 1) -> dict:
+        """Span (Hz), RBW (Hz), trace points, reference level (dBm), averages; returns what was set."""
+        if self.spectrum_analyzer is None:
+            raise BenchError(f"bench {self.name!r} has no [spectrum_analyzer]")
+        return self._io("spectrum_analyzer", lambda: self.spectrum_analyzer.configure(
+            start, stop, resolution_bandwidth, points, reference_level_dbm, averages),
+            what="configure")
+
+    @_guarded
+    def emitted_spectrum(self) -> tuple[np.ndarray, np.ndarray]:
+        """One analyzer sweep of the device's emission with the RF off: (Hz, dBm)."""
+        if self.spectrum_analyzer is None:
+            raise BenchError(f"bench {self.name!r} has no [spectrum_analyzer]")
+        if not self._initialized:
+            self.initialize()
+        self._ensure_connected()
+        if self._rf_on is not False:
+            self._rf_off()
+        return self._io("spectrum_analyzer", self.spectrum_analyzer.sweep)
+
     # ------------------------------------------------------------------ device pools
 
     def _ensure_connected(self) -> None:
