@@ -216,7 +216,9 @@ def reproduce_t7(as_json, points):
 
 @click.command("calibrate")
 @click.option("--bench", default="sim", show_default=True, help='Bench name or bench file ("sim" = simulator).')
-@click.option("--device", required=True, help="Device name in the calibration store.")
+@click.option("--device", required=True,
+              help='Device name in the calibration store; "all": every device of the bench file in '
+                   'turn, through its switch (resumable per device: run the command again).')
 @click.option("--rf-frequency", type=float, default=None, help="f_ac in Hz (default: found / 800e6).")
 @click.option("--rf-current", type=float, default=None, help="Microwave current amplitude at the device, A.")
 @click.option("--rf-power-dbm", type=float, default=None, help="Generator power in dBm (instead of --rf-current).")
@@ -248,6 +250,12 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
     from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch, RunTimings,
                                                    calibrate_device, simulated_operating_point)
 
+    if device == "all":
+        if resume is not None:
+            raise click.UsageError("--device all resumes by itself (run it again); --resume is for one device")
+        return _calibrate_all(bench, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points,
+                              n_readings, up_and_down, input_min_current, min_r_squared, seed, sim_diode,
+                              data_dir, as_json, no_progress)
     try:
         check_device_name(device)
     except ValueError as exc:
@@ -504,3 +512,71 @@ def export_command(device, fmt, out, data_dir):
             raise click.ClickException(str(exc)) from None
     for p in paths:
         click.echo(str(p))
+
+
+def _calibrate_all(bench, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points, n_readings,
+                   up_and_down, input_min_current, min_r_squared, seed, sim_diode, data_dir, as_json,
+                   no_progress):
+    """``calibrate --device all``: every device of the bench file through its switch."""
+    from dorlab.calibration.fit import FitCriteria
+    from dorlab.instruments.bench import BenchError
+    from dorlab.instruments.safety import SafetyLimitError
+    from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch,
+                                                   simulated_operating_point)
+    from dorlab.procedures.pool import calibrate_pool
+
+    if (bias_from is None) != (bias_to is None):
+        raise click.UsageError("give both --bias-from and --bias-to, or neither")
+    if rf_current is not None and rf_power_dbm is not None:
+        raise click.UsageError("give at most one of --rf-current and --rf-power-dbm")
+    criteria = FitCriteria() if min_r_squared is None else FitCriteria(min_r_squared=min_r_squared)
+    store, root = _open_store(data_dir)
+    echo = (lambda message: None) if as_json or no_progress else (lambda m: click.echo(m, err=True))
+    state_path = root / "pool-runs" / f"{Path(bench).stem}.json"
+    try:
+        try:
+            bench_obj = _open_bench(bench, seed, sim_diode)
+        except Exception as exc:  # noqa: BLE001 - report any failure to open instruments plainly
+            raise click.ClickException(f"cannot open bench {bench!r}: {exc}") from exc
+        if bench_obj.config is None or len(bench_obj.config.devices) < 1:
+            raise click.ClickException(f"bench {bench!r} lists no [[devices]]")
+        with bench_obj:
+            values = dict(rf_frequency=rf_frequency, rf_current=rf_current, rf_power_dbm=rf_power_dbm,
+                          bias_from=bias_from, bias_to=bias_to)
+            rf_given = any(x is not None for x in (rf_frequency, rf_current, rf_power_dbm))
+            if bench.startswith("sim") and not rf_given and bias_from is None:
+                # the siblings of one chip share the first device's working point (as in the lab, whose
+                # survey finds it once); each fit finds its own vertex in that sweep
+                bench_obj.select_device(bench_obj.config.devices[0].name)
+                try:
+                    values.update(simulated_operating_point(bench_obj))
+                except (NoOperatingPointSearch, ImportError) as exc:
+                    echo(f"operating point: survey sweep per device ({exc})")
+            try:  # known on the simulator (a world with one circuit)
+                temperature = float(bench_obj.world.circuit.temperature)
+            except (AttributeError, ValueError):
+                temperature = float("nan")
+
+            def settings_for(name):
+                return CalibrationSettings(points=points, n_readings=n_readings, up_and_down=up_and_down,
+                                           temperature=temperature, input_min_current=input_min_current,
+                                           criteria=criteria, progress=not (no_progress or as_json),
+                                           **values)
+
+            calibrations = calibrate_pool(bench_obj, store, settings_for, state_path, echo=echo)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: the bench is in its safe state; progress is in {state_path}.\n"
+                   f"continue with: dorlab calibrate --bench {bench} --device all", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except (BenchError, SafetyLimitError) as exc:
+        raise click.ClickException(f"{exc} (bench in its safe state; run the same command again to "
+                                   f"continue from {state_path})") from None
+    finally:
+        store.close()
+    if as_json:
+        click.echo(dumps([calibration_json(cal, root, {"sweep_path": None}) for cal in calibrations]))
+    else:
+        for cal in calibrations:
+            _print_calibration(cal, root)
+    if any(cal.status != "accepted" for cal in calibrations):
+        sys.exit(EXIT_REJECTED)

@@ -1,0 +1,91 @@
+"""Calibrating every junction of a pool on one bench, through its switch, resumably per device.
+
+The bench file lists the devices with their switch channels. Devices are calibrated in the file's
+order: the bench connects each (bias ramped to zero, break-before-make), sweeps, fits and stores it.
+A state file (JSON, in ``<data dir>/pool-runs/``) records which devices are done (with their run id)
+and the sweep file of the device under way, rewritten after every change; running the same command
+again after an interruption or a fault skips the finished devices and resumes the interrupted sweep
+from its file. A completed pool run is marked complete, and the next run starts afresh.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from dorlab.procedures.calibration_run import CalibrationSettings, calibrate_device
+
+
+class PoolState:
+    """The per-device progress of one pool calibration (see module doc)."""
+
+    def __init__(self, path: Path, bench_name: str, devices: list[str]):
+        self.path = Path(path)
+        self.bench_name = bench_name
+        self.devices = {name: {"status": "pending"} for name in devices}
+        self.complete = False
+        self.resumed = False
+        if self.path.exists():
+            data = json.loads(self.path.read_text())
+            if not data.get("complete") and list(data.get("devices", {})) == devices \
+                    and data.get("bench") == bench_name:
+                self.devices = data["devices"]
+                self.resumed = True
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"bench": self.bench_name, "complete": self.complete,
+                                   "devices": self.devices}, indent=2))
+        tmp.replace(self.path)
+
+
+def calibrate_pool(bench, store, settings_for: Callable[[str], CalibrationSettings], state_path, *,
+                   devices: list[str] | None = None,
+                   echo: Callable[[str], None] = lambda message: None) -> list:
+    """Calibrate each device of ``bench``'s file (or ``devices``) through its switch; returns the
+    stored Calibrations in order. ``settings_for(device)`` gives each device's settings."""
+    if bench.config is None or not bench.config.devices:
+        raise ValueError(f"bench {bench.name!r} lists no devices")
+    names = devices or [d.name for d in bench.config.devices]
+    state = PoolState(state_path, bench.name, names)
+    if state.resumed:
+        done = [n for n, d in state.devices.items() if d["status"] == "done"]
+        echo(f"resuming the pool run in {state.path}: done {done or 'none'}")
+    sweep_dir = store.path.parent / "sweeps"
+    calibrations = []
+    for name in names:
+        entry = state.devices[name]
+        if entry["status"] == "done":
+            calibrations.append(store.calibration(entry["run_id"]))
+            continue
+        settings = settings_for(name)
+        previous = entry.get("sweep")
+        if entry["status"] == "running" and previous is None:
+            started = entry.get("started", 0.0)
+            sweeps = sorted((p for p in sweep_dir.glob(f"{name}-*.csv")
+                             if p.stat().st_mtime >= started and not p.name.endswith("-survey.csv")),
+                            key=lambda p: p.stat().st_mtime)
+            previous = str(sweeps[-1]) if sweeps else None
+        if previous is not None and Path(previous).exists():
+            settings = _with_resume(settings, Path(previous))
+            echo(f"{name}: resuming {previous}")
+        state.devices[name] = {"status": "running", "started": time.time(), "sweep": previous}
+        state.save()
+        bench.select_device(name)
+        echo(f"{name}: channel {bench.device.channel}")
+        calibration = calibrate_device(bench, store, name, settings)
+        state.devices[name] = {"status": "done", "run_id": calibration.run_id,
+                               "result": calibration.status}
+        state.save()
+        calibrations.append(calibration)
+    state.complete = True
+    state.save()
+    return calibrations
+
+
+def _with_resume(settings: CalibrationSettings, path: Path) -> CalibrationSettings:
+    from dataclasses import replace
+
+    return replace(settings, resume=path)
