@@ -484,7 +484,7 @@ class Bench:
 
     def _lock_in_block(self, n: int) -> tuple[np.ndarray, float]:
         """With the modulated RF on: wait the settling time, range the sensitivity so that the
-        output neither overloads nor sits below 30 % of full scale, then take ``n`` X/Y samples
+        output neither overloads nor sits below 15 % of full scale, then take ``n`` X/Y samples
         spaced for independence. Returns (V_dc samples, mean quadrature V_dc) in V."""
         from .lockin import LockInOverload, fourier_factor
 
@@ -492,18 +492,28 @@ class Bench:
         timing = self.lock_in_timing()
         factor = fourier_factor(li.modulation, li.am_depth)
         self.sleep(timing["settling_time"])
-        x, y = self._autorange(timing)
-        xs, ys = [], []
-        for k in range(n):
-            if k:
-                self.sleep(timing["sample_interval"])
-                x, y = self._io("lock_in", self.lock_in.read_xy)
-            xs.append(x)
-            ys.append(y)
-        overload = self._io("lock_in", self.lock_in.overloaded)
-        if overload:
-            raise LockInOverload(f"lock-in {self.lock_in.label}: {overload} overload while sampling "
-                                 f"at sensitivity {self._sensitivity:g} V; reading discarded")
+        sensitivities = self.lock_in.sensitivities
+        for attempt in range(3):
+            x, y = self._autorange(timing)
+            xs, ys = [], []
+            for k in range(n):
+                if k:
+                    self.sleep(timing["sample_interval"])
+                    x, y = self._io("lock_in", self.lock_in.read_xy)
+                xs.append(x)
+                ys.append(y)
+            overload = self._io("lock_in", self.lock_in.overloaded)
+            if not overload:
+                break
+            index = sensitivities.index(self._sensitivity)
+            if "input" in overload or index == len(sensitivities) - 1 or attempt == 2:
+                raise LockInOverload(f"lock-in {self.lock_in.label}: {overload} overload while "
+                                     f"sampling at sensitivity {self._sensitivity:g} V; reading "
+                                     "discarded")
+            # noise peaks beyond the range chosen from one reading: one range up, sample again
+            self._sensitivity = self._io("lock_in", self.lock_in.set_sensitivity,
+                                         sensitivities[index + 1])
+            self.sleep(timing["time_constant"])
         return factor * np.asarray(xs), factor * float(np.mean(ys))
 
     def _autorange(self, timing: dict) -> tuple[float, float]:
@@ -524,8 +534,9 @@ class Bench:
                     raise LockInOverload(f"lock-in {self.lock_in.label}: overloaded at its largest "
                                          f"sensitivity {self._sensitivity:g} V")
                 wanted = sensitivities[index + 1]
-            elif peak < 0.3 * self._sensitivity and index > 0:
-                wanted = max(sensitivities[0], 2.0 * peak)
+            elif peak < 0.15 * self._sensitivity and index > 0:
+                # 2.2x headroom: with 1-2-5 ranges the peak then sits at 18-45 % of full scale
+                wanted = max(sensitivities[0], 2.2 * peak)
             else:
                 return x, y
             new = self._io("lock_in", self.lock_in.set_sensitivity, wanted)

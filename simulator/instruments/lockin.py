@@ -85,7 +85,7 @@ class LockInAmplifier(SimulatedInstrument):
         self.detection_phase = float(detection_phase)  # degrees
         self.force_overload = False  # fault injection: the input overloads (e.g. interference)
         self._target = 0j
-        self._output = 0j
+        self._stages = [0j] * 4  # the four RC stages of the output filter (6 dB/oct each)
         self._output_time = 0.0
         self._noise = 0j
         self._noise_time = None
@@ -180,19 +180,33 @@ class LockInAmplifier(SimulatedInstrument):
     def unclipped_outputs(self) -> complex:
         """X + iY (V rms) before the output stage: filtered signal plus noise."""
         now = self.world.clock.now
-        tau, poles = self.time_constant(), self.poles()
         target = self._input_phasor()
         if target != self._target:
             changed = min(now, max(self.circuit.changed_at, self._settings_changed_at,
                                    self._output_time))
-            # the output went on settling towards the old target until the input changed
-            self._output = self._target + (self._output - self._target) * (
-                1.0 - settled_fraction(changed - self._output_time, tau, poles))
-            self._output_time, self._target = changed, target
-        value = self._target + (self._output - self._target) * (
-            1.0 - settled_fraction(now - self._output_time, tau, poles))
-        self._output, self._output_time = value, now
-        return value + self._noise_sample(now, tau)
+            self._advance_filter(changed)  # towards the old input until it changed
+            self._target = target
+        self._advance_filter(now)
+        return self._stages[self.poles() - 1] + self._noise_sample(now, self.time_constant())
+
+    def _advance_filter(self, until: float) -> None:
+        """Evolve the cascade of RC stages (all of time constant tau) under the constant input
+        ``self._target`` up to ``until``: exactly, stage k (1-based) is
+        u + exp(-x) sum_{j<=k} (s_j(0) - u) x^(k-j) / (k-j)!, x = dt / tau."""
+        dt = until - self._output_time
+        if dt <= 0:
+            return
+        x = dt / self.time_constant()
+        u = self._target
+        if x > 700:
+            self._stages = [u] * len(self._stages)
+        else:
+            decay = math.exp(-x)
+            old = [stage - u for stage in self._stages]
+            self._stages = [u + decay * sum(old[j] * x ** (k - j) / math.factorial(k - j)
+                                            for j in range(k + 1))
+                            for k in range(len(old))]
+        self._output_time = until
 
     def _noise_sample(self, now: float, tau: float) -> complex:
         density_sq = self.input_noise_density ** 2
