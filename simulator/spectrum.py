@@ -66,13 +66,16 @@ def displayed_trace(frequencies, psd_w, start: float, stop: float, points: int,
     centres = np.linspace(start, stop, points)
     sigma = resolution_bandwidth / (2.0 * math.sqrt(2.0 * math.log(2.0)))  # 3 dB width -> sigma
     df = frequencies[1] - frequencies[0]
-    band = (frequencies > start - 6 * sigma) & (frequencies < stop + 6 * sigma)
+    band = (frequencies > start - 6 * sigma - df) & (frequencies < stop + 6 * sigma + df)
     f, s = frequencies[band], psd_w[band]
     power = np.zeros(points)
-    if f.size:
-        # H normalised to peak 1: its integral is sigma sqrt(2 pi) = 1.0645 RBW
-        weights = np.exp(-0.5 * ((centres[:, None] - f[None, :]) / sigma) ** 2)
-        power = weights @ s * df
+    if f.size >= 2:
+        # H(f) with H(0) = 1 on the PSD's grid (its integral is sigma sqrt(2 pi) = 1.0645 RBW);
+        # the filter response at the trace points is interpolated from the grid
+        half = int(math.ceil(6 * sigma / df))
+        kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * df / sigma) ** 2)
+        response = np.convolve(s, kernel, mode="full")[half:half + s.size] * df
+        power = np.interp(centres, f, response)
     attenuation = max(0.0, reference_level_dbm + 10.0)
     noise = 1e-3 * 10 ** ((danl_dbm_per_hz + attenuation) / 10) * GAUSSIAN_ENBW * resolution_bandwidth
     return 10.0 * np.log10((power + noise) / 1e-3)
