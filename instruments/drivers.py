@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.agilent import AgilentE4408B
+from pymeasure.instruments.srs import SG380
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 
@@ -259,3 +260,30 @@ class SpectrumAnalyzerMixin:
 class AgilentE4408BAnalyzer(SpectrumAnalyzerMixin, AgilentE4408B):
     """PyMeasure's Agilent E4408B ESA-L with resolution bandwidth, reference level, averaging and
     single sweeps (ESA series programmer's guide)."""
+
+
+class SG384(SG380):
+    """PyMeasure's SRS SG380-series driver plus the N-type output's power, output switch and AM
+    (SG384 manual, remote programming): ``AMPR`` dBm, ``ENBR``, ``MODL``, ``ADEP`` (the SG380 driver
+    has frequency, modulation type/function and rate only)."""
+
+    power = Instrument.control(
+        "AMPR?", "AMPR%.2f",
+        """Control the N-type output power in dBm (float, -110 to +16.5 dBm).""",
+        validator=strict_range, values=(-110.0, 16.5),
+    )
+    output_enabled = Instrument.control(
+        "ENBR?", "ENBR%d",
+        """Control whether the N-type (RF) output is on (bool).""",
+        validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
+    )
+    modulation_enabled = Instrument.control(
+        "MODL?", "MODL%d",
+        """Control whether modulation is on (bool).""",
+        validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
+    )
+    am_depth = Instrument.control(
+        "ADEP?", "ADEP%.1f",
+        """Control the AM depth in percent (float, 0 to 100).""",
+        validator=strict_range, values=(0.0, 100.0),
+    )
