@@ -277,7 +277,7 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
             values = dict(rf_frequency=rf_frequency, rf_current=rf_current, rf_power_dbm=rf_power_dbm,
                           bias_from=bias_from, bias_to=bias_to)
             rf_given = any(x is not None for x in (rf_frequency, rf_current, rf_power_dbm))
-            if bench == "sim" and resume is None and not rf_given and bias_from is None:
+            if bench in ("sim", "sim-lockin") and resume is None and not rf_given and bias_from is None:
                 t0 = time.perf_counter()
                 def announce(frequency, current):
                     if not (as_json or no_progress):
