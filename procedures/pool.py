@@ -48,7 +48,9 @@ def calibrate_pool(bench, store, settings_for: Callable[[str], CalibrationSettin
     stored Calibrations in order. ``settings_for(device)`` gives each device's settings."""
     if bench.config is None or not bench.config.devices:
         raise ValueError(f"bench {bench.name!r} lists no devices")
-    names = devices or [d.name for d in bench.config.devices]
+    from dorlab.instruments.config import ANY_DEVICE
+
+    names = devices or [d.name for d in bench.config.devices if d.name != ANY_DEVICE]
     state = PoolState(state_path, bench.name, names)
     if state.resumed:
         done = [n for n, d in state.devices.items() if d["status"] == "done"]

@@ -194,11 +194,11 @@ class RectificationSweepProcedure(Procedure):
                 self.bench_object = None
 
 
-def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs"):
+def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs", device: str | None = None):
     """A bench by name or file. "sim" is a fresh simulated bench (wired by ``procedures.wiring``) around
     the default LLGS mazza2022 diode, or the phenomenological diode (``sim_diode="phenomenological"``,
     Eq. 6, fast). "sim-lockin" is the same read by an SR830; "sim-pool" three junctions D1-D3 behind a
-    Keithley 7001."""
+    Keithley 7001. ``device``: the device under test, by the bench file's rule (``BenchConfig.device``)."""
     if name == "sim":
         from dorlab.procedures.wiring import simulated_bench
 
@@ -210,14 +210,14 @@ def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "ll
             diode = None  # the world's default: an LlgsDiode of preset mazza2022
         else:
             raise ValueError(f"sim_diode {sim_diode!r}; use 'llgs' or 'phenomenological'")
-        return simulated_bench(seed=seed, diode=diode)
+        return simulated_bench(seed=seed, diode=diode, device=device)
     if name in ("sim-lockin", "sim-pool"):  # fresh simulated worlds with the technique's instruments
         from dorlab.procedures.wiring import simulated_named_bench
 
-        return simulated_named_bench(name, seed=seed, sim_diode=sim_diode)
+        return simulated_named_bench(name, seed=seed, sim_diode=sim_diode, device=device)
     from dorlab.instruments.bench import open_bench
 
-    return open_bench(name)
+    return open_bench(name, device=device)
 
 
 # --------------------------------------------------------------------------------------- file format

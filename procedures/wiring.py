@@ -123,7 +123,8 @@ def with_spectrum_analyzer(world, config: BenchConfig) -> BenchConfig:
 
 
 def simulated_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs",
-                          temperature: float = 0.0, spectrum_analyzer: bool = False) -> Bench:
+                          temperature: float = 0.0, spectrum_analyzer: bool = False,
+                          device: str | None = None) -> Bench:
     """A built-in simulated bench by name ("sim", "sim-lockin", "sim-pool") on a fresh world at
     ``temperature`` (K); ``spectrum_analyzer`` adds an E4408B behind the bias tee."""
     if name not in SIMULATED_BENCHES:
@@ -152,4 +153,4 @@ def simulated_named_bench(name: str, *, seed: int | None = None, sim_diode: str 
             world = World.default(diode=diode, seed=seed, temperature=temperature)
     if spectrum_analyzer:
         config = with_spectrum_analyzer(world, config)
-    return simulated_bench(world, config=config)
+    return simulated_bench(world, config=config, device=device)
