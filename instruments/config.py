@@ -105,7 +105,8 @@ def optional_role_models(role: str) -> dict:
 
         return SPECTRUM_ANALYZERS
     raise KeyError(role)
-BUILT_IN = {"sim": "sim.toml"}
+
+
 ANY_DEVICE = "*"  # a [[devices]] entry of this name accepts any device name
 
 

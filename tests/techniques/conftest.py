@@ -13,24 +13,6 @@ from dorlab.simulator.visa import DorlabVisaLibrary
 from dorlab.simulator.world import DEFAULT_RF_GENERATOR, DEFAULT_SMU
 
 
-class SquareLawDiode:
-    """A detector in its small-signal regime: V_dc = I R + k I_ac^2 (k in V/A^2)."""
-
-    def __init__(self, resistance=900.0, k=-2.0e3):
-        self.r, self.k = resistance, k
-        self.drive = (0.0, 0.0, 0.0)
-
-    def set_drive(self, bias_current, rf_current, rf_frequency):
-        self.drive = (bias_current, rf_current, rf_frequency)
-
-    def dc_voltage(self):
-        bias, rf, _ = self.drive
-        return bias * self.r + self.k * rf * rf
-
-    def resistance(self):
-        return self.r
-
-
 @pytest.fixture
 def driven_lock_in():
     """(world, lock_in driver, smu, generator) with the phenomenological diode biased at its vertex and

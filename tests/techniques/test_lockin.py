@@ -14,7 +14,24 @@ from dorlab.procedures.wiring import LOCK_IN_ADDRESS, simulated_named_bench
 from dorlab.simulator import faults
 from dorlab.simulator.instruments.lockin import settled_fraction
 
-from conftest import SquareLawDiode
+
+
+class SquareLawDiode:
+    """A detector in its small-signal regime: V_dc = I R + k I_ac^2 (k in V/A^2)."""
+
+    def __init__(self, resistance=900.0, k=-2.0e3):
+        self.r, self.k = resistance, k
+        self.drive = (0.0, 0.0, 0.0)
+
+    def set_drive(self, bias_current, rf_current, rf_frequency):
+        self.drive = (bias_current, rf_current, rf_frequency)
+
+    def dc_voltage(self):
+        bias, rf, _ = self.drive
+        return bias * self.r + self.k * rf * rf
+
+    def resistance(self):
+        return self.r
 
 
 def _pulse_step(world):
