@@ -22,6 +22,12 @@ def _open(bench_name: str, visa_library: str | None, device: str | None = None):
     from dorlab.instruments.bench import open_bench
     from dorlab.instruments.config import load_bench_config
 
+    if bench_name in ("sim-lockin", "sim-pool") and visa_library is None:
+        # their instruments are not in the shared "@dorlab" world: a fresh simulated world each
+        from dorlab.procedures.wiring import simulated_named_bench
+
+        bench = simulated_named_bench(bench_name, device=device)
+        return bench.config, bench
     config = load_bench_config(bench_name)
     return config, open_bench(config, visa_library=visa_library, device=device)
 
@@ -47,7 +53,7 @@ def bench_check(bench_name: str, visa_library: str | None) -> None:
     try:
         with bench:
             identities = bench.identities()
-            for role in ("current_source", "voltmeter", "rf_source"):
+            for role in identities:
                 cfg = getattr(config, role)
                 click.echo(f"  {role:15s} {cfg.model:20s} {cfg.address:28s} {identities[role]}")
             result = bench.self_test()
