@@ -1,4 +1,5 @@
-"""The spectrum-analyzer role: power spectral density of the free-running oscillator's signal.
+"""The spectrum-analyzer role: power spectral density of the free-running oscillator's signal
+(Agilent E4408B, R&S FSL).
 
 A swept analyzer shows, at each of its trace points, the power (dBm) through its resolution-bandwidth
 filter centred there. For a line much wider than the RBW, the trace in mW divided by the filter's
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from pymeasure.instruments.rohdeschwarz import FSL
 
 from .drivers import AgilentE4408BAnalyzer
 from .roles import InstrumentReplyError, RoleAdapter, _as_number
@@ -89,4 +92,63 @@ class AgilentE4408BSpectrumAnalyzer(RoleAdapter):
         return np.linspace(start, stop, points), trace
 
 
-SPECTRUM_ANALYZERS: dict[str, type[RoleAdapter]] = {"AgilentE4408B": AgilentE4408BSpectrumAnalyzer}
+class RohdeSchwarzFSLSpectrumAnalyzer(AgilentE4408BSpectrumAnalyzer):
+    """R&S FSL6 (9 kHz - 6 GHz) through PyMeasure's ``FSL`` driver (``FREQ:STAR``, ``BAND:RES``,
+    single sweeps ``INIT; *WAI``, ``TRAC1? TRACE1``); points, reference level and averaging through
+    the FSL's SCPI (``SWE:POIN``, ``DISP:TRAC:Y:RLEV``, ``AVER:COUN`` with ``DISP:TRAC:MODE AVER``)."""
+
+    model = "RohdeSchwarzFSL"
+    driver = FSL
+    frequency_range = (9e3, 6e9)
+    resolution_bandwidths = (10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 10e3, 30e3, 100e3, 300e3, 1e6, 3e6,
+                             10e6)
+
+    def configure(self, start: float, stop: float, resolution_bandwidth: float, points: int = 501,
+                  reference_level_dbm: float = -30.0, averages: int = 1) -> dict:
+        start = self._check_range("analyzer start frequency", start, self.frequency_range, "Hz")
+        stop = self._check_range("analyzer stop frequency", stop, self.frequency_range, "Hz")
+        if not start < stop:
+            raise SafetyLimitError("analyzer span", (start, stop), reason="start must be below stop")
+        rbw = next((r for r in self.resolution_bandwidths if r >= resolution_bandwidth * (1 - 1e-9)),
+                   None)
+        if rbw is None:
+            raise SafetyLimitError("resolution_bandwidth", resolution_bandwidth,
+                                   self.resolution_bandwidths[-1], unit="Hz",
+                                   limit_name=f"{self.model} largest RBW")
+        if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or \
+                not 101 <= points <= 8192:
+            raise SafetyLimitError("trace points", points, reason="must be an integer 101..8192")
+        if isinstance(averages, bool) or not isinstance(averages, (int, np.integer)) or \
+                not 1 <= averages <= 8192:
+            raise SafetyLimitError("averages", averages, reason="must be an integer 1..8192")
+        self._check_range("reference level", reference_level_dbm, (-130.0, 30.0), "dBm")
+        instrument = self.instrument
+        instrument.freq_start = start
+        instrument.freq_stop = stop
+        instrument.res_bandwidth = rbw
+        instrument.write(f"SWE:POIN {int(points)}")
+        instrument.write(f"DISP:TRAC:Y:RLEV {reference_level_dbm:g} dBm")
+        instrument.write(f"AVER:COUN {int(averages)}")
+        instrument.trace_mode = "AVER" if averages > 1 else "WRIT"
+        self._points = int(points)
+        return {"start": start, "stop": stop, "resolution_bandwidth": rbw, "points": int(points),
+                "reference_level_dbm": reference_level_dbm, "averages": int(averages)}
+
+    def sweep(self) -> tuple[np.ndarray, np.ndarray]:
+        instrument = self.instrument
+        instrument.continuous_sweep_enabled = False
+        instrument.single_sweep()
+        try:
+            frequencies, trace = instrument.read_trace(1)
+        except ValueError as exc:
+            raise InstrumentReplyError(f"{self.label}: garbled trace: {exc}") from None
+        trace = np.asarray(trace, dtype=float)
+        if trace.size < 2 or not np.all(np.isfinite(trace)):
+            raise InstrumentReplyError(f"{self.label}: trace of {trace.size} values")
+        return np.asarray(frequencies, dtype=float), trace
+
+
+SPECTRUM_ANALYZERS: dict[str, type[RoleAdapter]] = {
+    "AgilentE4408B": AgilentE4408BSpectrumAnalyzer,
+    "RohdeSchwarzFSL": RohdeSchwarzFSLSpectrumAnalyzer,
+}

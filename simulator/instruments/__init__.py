@@ -15,7 +15,7 @@ def _registry() -> dict[str, type]:
     from .lockin import SR830, SR860
     from .multimeters import Keithley2000, KeithleyDMM6500
     from .sg384 import SG384
-    from .spectrum_analyzer import AgilentE4408B
+    from .spectrum_analyzer import AgilentE4408B, RohdeSchwarzFSL
     from .switch import Keithley7001
 
     return {
@@ -32,6 +32,7 @@ def _registry() -> dict[str, type]:
         "sr830": SR830,
         "sr860": SR860,
         "agilent_e4408b": AgilentE4408B,
+        "rs_fsl": RohdeSchwarzFSL,
         "keithley2000": Keithley2000,
         "keithley_dmm6500": KeithleyDMM6500,
         "dmm6500": KeithleyDMM6500,

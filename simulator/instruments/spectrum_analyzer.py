@@ -23,7 +23,7 @@ from ..scpi import ScpiError, Setting, command
 from .base import SimulatedInstrument
 
 RESOLUTION_BANDWIDTHS = (1e3, 3e3, 10e3, 30e3, 100e3, 300e3, 1e6, 3e6, 5e6)
-FREQUENCY_RANGE = (9e3, 26.5e9)
+FREQUENCY_RANGE = (9e3, 26.5e9)  # E4408B; the FSL6 model ends at 6 GHz in its role adapter
 DANL_DBM_PER_HZ = -150.0  # displayed average noise level at 0 dB attenuation, 1 GHz
 
 
@@ -79,7 +79,7 @@ class AgilentE4408B(SimulatedInstrument):
                 on_change=_rbw_round),
         Setting("[:SENSe]:BWIDth[:RESolution]", "rbw", unit="HZ", check=_rbw_check,
                 on_change=_rbw_round),
-        Setting(":DISPlay:WINDow:TRACe:Y[:SCALe]:RLEVel", "reference_level", unit="DBM",
+        Setting(":DISPlay[:WINDow<n>]:TRACe<n>:Y[:SCALe]:RLEVel", "reference_level", unit="DBM",
                 minimum=-150.0, maximum=30.0),
         Setting("[:SENSe]:AVERage:COUNt", "averages", "int", minimum=1, maximum=8192),
         Setting("[:SENSe]:AVERage[:STATe]", "averaging", "bool"),
@@ -145,7 +145,7 @@ class AgilentE4408B(SimulatedInstrument):
     def _init(self, params, suffixes, is_query):
         self.take_sweep()
 
-    @command(":TRACe[:DATA]", query=True, write=False)
+    @command(":TRACe<n>[:DATA]", query=True, write=False)
     def _trace(self, params, suffixes, is_query):
         name = (params[0].strip().upper() if params else "TRACE1")
         if name not in ("TRACE1", "TRACE2", "TRACE3", "TRC1", "TRC2", "TRC3"):
@@ -153,3 +153,22 @@ class AgilentE4408B(SimulatedInstrument):
         if self.trace_dbm is None or self.state["continuous"]:
             self.take_sweep()
         return ",".join(f"{value:.3f}" for value in self.trace_dbm)
+
+
+def _trace_mode(instrument):
+    instrument.state["averaging"] = instrument.state["trace_mode"] == "AVER"
+
+
+class RohdeSchwarzFSL(AgilentE4408B):
+    """R&S FSL6 (9 kHz - 6 GHz): the same measurement under the FSL's SCPI as PyMeasure's ``FSL``
+    driver sends it (``FREQ:STAR``, ``BAND:RES``, ``SWE:POIN``, ``DISP:TRAC:Y:RLEV``,
+    ``DISP:TRAC:MODE AVER`` with ``AVER:COUN``, ``INIT:CONT 0``, ``INIT; *WAI``, ``TRAC1? TRACE1``)."""
+
+    model_key = "rs_fsl"
+    identity = "Rohde&Schwarz,FSL-6,100123/006,1.90"
+    defaults = {**AgilentE4408B.defaults, "points": 501, "trace_mode": "WRIT"}
+    settings = AgilentE4408B.settings + (
+        Setting(":DISPlay[:WINDow<n>]:TRACe<n>:MODE", "trace_mode", "choice",
+                choices=("WRITe", "AVERage", "MAXHold", "MINHold", "VIEW", "BLANk"),
+                on_change=_trace_mode),
+    )

@@ -130,3 +130,31 @@ def test_analyzer_timeout_leaves_the_bench_safe_and_the_run_resumes(tmp_path):
         result = measure_oscillator(bench, settings, log, resume=True)
     assert [p["bias_current"] for p in result.points] == list(settings.bias_currents)
     assert result.points[:3] == [{**p, "p": result.points[i]["p"]} for i, p in enumerate(taken)]
+
+
+@pytest.mark.parametrize("model, key", [("AgilentE4408B", "agilent_e4408b"),
+                                        ("RohdeSchwarzFSL", "rs_fsl")])
+def test_both_analyzers_show_the_auto_oscillation_line(model, key):
+    """Through each analyzer's PyMeasure driver on the simulated bench: above threshold the line sits
+    at the free-running frequency the simulator finds, well above the floor."""
+    from dataclasses import replace
+
+    from dorlab.instruments.config import InstrumentConfig, load_bench_config
+    from dorlab.procedures.wiring import simulated_bench
+    from dorlab.simulator.diode import LlgsDiode
+    from dorlab.simulator.studies import oscillation_curve
+    from dorlab.simulator.world import World
+
+    world = World.default(diode=LlgsDiode(temperature=300.0, seed=1), seed=1, temperature=300.0)
+    world.add_instrument(ANALYZER_ADDRESS, key)
+    config = replace(load_bench_config("sim"), spectrum_analyzer=InstrumentConfig(
+        "spectrum_analyzer", model, ANALYZER_ADDRESS, "@dorlab"))
+    bias = -0.2e-3
+    with simulated_bench(world, config=config) as bench:
+        bench.configure_spectrum_analyzer(0.2e9, 2.5e9, 3e6, points=461, reference_level_dbm=-40.0,
+                                          averages=2)
+        bench.set_bias(bias)
+        frequencies, trace = bench.emitted_spectrum()
+    reference = oscillation_curve(None, [bias])
+    assert frequencies[np.argmax(trace)] == pytest.approx(reference.frequency[0], rel=0.05)
+    assert trace.max() - np.median(trace) > 15.0  # dB above the floor

@@ -157,3 +157,26 @@ def test_e4408b_refusals_send_nothing():
 
 def test_lock_in_overload_is_an_instrument_reply_error():
     assert issubclass(LockInOverload, InstrumentReplyError)
+
+
+def test_fsl_configure_and_sweep():
+    from dorlab.instruments.spectrum import RohdeSchwarzFSLSpectrumAnalyzer
+    from pymeasure.instruments.rohdeschwarz import FSL
+
+    trace = ",".join(["-81.5"] * 201)
+    with expected_protocol(FSL, [
+        ("FREQ:STAR 100000000.0", None), ("FREQ:STOP 2000000000.0", None),
+        ("BAND:RES 3000000.0", None), ("SWE:POIN 201", None), ("DISP:TRAC:Y:RLEV -40 dBm", None),
+        ("AVER:COUN 8", None), ("DISP:TRAC:MODE AVER", None),
+        ("INIT:CONT 0", None), ("INIT; *WAI", None), ("TRAC1? TRACE1", trace),
+        ("FREQ:STAR?", "100000000"), ("FREQ:STOP?", "2000000000"),
+    ]) as instrument:
+        analyzer = RohdeSchwarzFSLSpectrumAnalyzer(instrument)
+        settings = analyzer.configure(100e6, 2e9, 2e6, points=201, reference_level_dbm=-40.0,
+                                      averages=8)
+        assert settings["resolution_bandwidth"] == 3e6
+        frequencies, dbm = analyzer.sweep()
+        assert frequencies[-1] == 2e9 and dbm.shape == (201,) and np.all(dbm == -81.5)
+    with expected_protocol(FSL, []) as instrument:
+        with pytest.raises(SafetyLimitError, match="stop frequency"):
+            RohdeSchwarzFSLSpectrumAnalyzer(instrument).configure(100e6, 7e9, 3e6)
