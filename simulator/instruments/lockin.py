@@ -59,6 +59,16 @@ CLIP = 1.1  # outputs saturate at 110 % of full scale
 _GLUED = re.compile(r"^(\s*\*?[A-Za-z]+\??)(?=[-+.\d])")
 
 
+def query_taking_parameters(pattern: str, **kwargs):
+    """``command`` for a query the manual gives parameters (``OUTP? 1``, ``SNAP? 1,2``). The SCPI
+    layer refuses query parameters a command does not declare (``query_params``; None: the handler
+    checks them)."""
+    try:
+        return command(pattern, query_params=None, **kwargs)
+    except TypeError:  # a SCPI layer that passes every query's parameters to its handler
+        return command(pattern, **kwargs)
+
+
 def settled_fraction(elapsed: float, time_constant: float, poles: int) -> float:
     """Step response of ``poles`` cascaded RC stages: fraction of a step reached after ``elapsed``
     (s)."""
@@ -348,7 +358,7 @@ class SR830(LockInAmplifier):
             return f"{self.state['sine_voltage']:.3f}"
         self.state["sine_voltage"] = _number_param(params, 0.004, 5.0, "sine amplitude")
 
-    @command("DDEF", query=True)
+    @query_taking_parameters("DDEF", query=True)
     def _ddef(self, params, suffixes, is_query):
         if is_query:
             channel = int(_number_param(params[:1], 1, 2, "channel"))
@@ -372,12 +382,12 @@ class SR830(LockInAmplifier):
             return self.format(self.reference_frequency())
         raise ScpiError(-222, f"output {index} not available here")
 
-    @command("OUTP", query=True, write=False)
+    @query_taking_parameters("OUTP", query=True, write=False)
     def _outp(self, params, suffixes, is_query):
         index = int(_number_param(params, 1, 4, "output"))
         return self._output_value(index)
 
-    @command("SNAP", query=True, write=False)
+    @query_taking_parameters("SNAP", query=True, write=False)
     def _snap(self, params, suffixes, is_query):
         if not 2 <= len(params) <= 6:
             raise ScpiError(-109 if len(params) < 2 else -108)
@@ -395,7 +405,7 @@ class SR830(LockInAmplifier):
                 out.append(self.format(0.0))
         return ",".join(out)
 
-    @command("LIAS", query=True, write=False)
+    @query_taking_parameters("LIAS", query=True, write=False)
     def _lias(self, params, suffixes, is_query):
         byte = self.overload_latch | (0b1000 if self.unlock_latch else 0)
         if params:
@@ -408,7 +418,7 @@ class SR830(LockInAmplifier):
         self.overload_latch, self.unlock_latch = 0, False
         return str(byte)
 
-    @command("ERRS", query=True, write=False)
+    @query_taking_parameters("ERRS", query=True, write=False)
     def _errs(self, params, suffixes, is_query):
         return "0"
 
@@ -526,12 +536,12 @@ class SR860(LockInAmplifier):
             return self.format(self.state["frequency"] if index == 15 else self.reference_frequency())
         return self.format(0.0)
 
-    @command("OUTP", query=True, write=False)
+    @query_taking_parameters("OUTP", query=True, write=False)
     def _outp(self, params, suffixes, is_query):
         index = int(_number_param(params, 0, 3, "output"))
         return self._value(index, self.outputs())
 
-    @command("SNAP", query=True, write=False)
+    @query_taking_parameters("SNAP", query=True, write=False)
     def _snap(self, params, suffixes, is_query):
         if not 2 <= len(params) <= 3:
             raise ScpiError(-109 if len(params) < 2 else -108)
