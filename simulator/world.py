@@ -150,11 +150,6 @@ class Circuit:
         self.changed_at = 0.0  # s, simulated time of the last change of the drive or selection
         self._modulated: dict = {}
 
-    def _stamp(self) -> None:
-        """A lock-in's output filter starts settling when the signal at its input changes."""
-        if self.clock is not None:
-            self.changed_at = self.clock.now
-
     # -- sources ------------------------------------------------------------------------------
     def set_bias(self, current: float) -> None:
         if float(current) != self.bias_current:
@@ -178,6 +173,11 @@ class Circuit:
         if modulation != self.rf_modulation:
             self._stamp()
         self.rf_modulation = modulation
+
+    def _stamp(self) -> None:
+        """A lock-in's output filter starts settling when the signal at its input changes."""
+        if self.clock is not None:
+            self.changed_at = self.clock.now
 
     def select(self, name: str | None) -> None:
         if name is not None and name not in self.diodes:
@@ -267,9 +267,9 @@ class Circuit:
             b = 2.0 * float(np.mean(voltages * np.cos(phases)))
             result = (float(np.mean(voltages)), complex(a, b))
         self._applied = None
-        if self.breakdown_voltage is not None and max(abs(result[0]) + abs(result[1]), 0) > \
-                self.breakdown_voltage:
-            self._break_down()
+        peak = abs(result[0]) + abs(result[1])  # the envelope's largest |voltage|, about
+        if self.breakdown_voltage is not None and peak > self.breakdown_voltage:
+            self._break_down(bias, peak)
             return self.modulated_response(bias)
         if len(self._modulated) > 256:
             self._modulated.clear()
@@ -290,7 +290,7 @@ class Circuit:
         diode = self.diode
         return math.inf if diode is None else diode.resistance()
 
-    def _break_down(self) -> None:
+    def _break_down(self, bias: float | None = None, voltage: float | None = None) -> None:
         name = self.selected
         self.broken.add(name)
         self.diodes[name] = ShortedDiode()

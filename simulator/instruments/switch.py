@@ -35,7 +35,7 @@ class Keithley7001(SimulatedInstrument):
         bias = self.circuit.bias_current
         if abs(bias) > 1e-9 and self.circuit.selected is not None:
             self.hot_switches.append((self.world.clock.now, channel, bias))
-            self.circuit._break_down()
+            self.circuit._break_down(bias, bias * self.circuit.device_resistance())
 
     def reset(self) -> None:
         super().reset()
