@@ -577,7 +577,10 @@ def _calibrate_all(bench, rf_frequency, rf_current, rf_power_dbm, bias_from, bia
                                            criteria=criteria, progress=not (no_progress or as_json),
                                            **values)
 
-            calibrations = calibrate_pool(bench_obj, store, settings_for, state_path, echo=echo)
+            timings: dict = {}
+            calibrations = calibrate_pool(bench_obj, store, settings_for, state_path, echo=echo,
+                                          timings=timings)
+            runs = {cal.device: store.run(cal.run_id) for cal in calibrations}
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: the bench is in its safe state; progress is in {state_path}.\n"
                    f"continue with: dorlab calibrate --bench {bench} --device all", err=True)
@@ -588,7 +591,12 @@ def _calibrate_all(bench, rf_frequency, rf_current, rf_power_dbm, bias_from, bia
     finally:
         store.close()
     if as_json:
-        click.echo(dumps([calibration_json(cal, root, {"sweep_path": None}) for cal in calibrations]))
+        # the keys of `dorlab calibrate --json`, per device (timings: null for devices a resumed
+        # pool run had finished before)
+        click.echo(dumps([calibration_json(cal, root, {
+            "timings": timings[cal.device].as_dict() if cal.device in timings else None,
+            "sweep_path": runs[cal.device].sweep_path,
+            "hysteresis": runs[cal.device].settings.get("hysteresis")}) for cal in calibrations]))
     else:
         for cal in calibrations:
             _print_calibration(cal, root)

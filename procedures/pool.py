@@ -43,9 +43,13 @@ class PoolState:
 
 def calibrate_pool(bench, store, settings_for: Callable[[str], CalibrationSettings], state_path, *,
                    devices: list[str] | None = None,
-                   echo: Callable[[str], None] = lambda message: None) -> list:
+                   echo: Callable[[str], None] = lambda message: None,
+                   timings: dict | None = None) -> list:
     """Calibrate each device of ``bench``'s file (or ``devices``) through its switch; returns the
-    stored Calibrations in order. ``settings_for(device)`` gives each device's settings."""
+    stored Calibrations in order. ``settings_for(device)`` gives each device's settings; ``timings``
+    (a dict) receives each device measured in this call's ``RunTimings``."""
+    from dorlab.procedures.calibration_run import RunTimings
+
     if bench.config is None or not bench.config.devices:
         raise ValueError(f"bench {bench.name!r} lists no devices")
     from dorlab.instruments.config import ANY_DEVICE
@@ -77,7 +81,10 @@ def calibrate_pool(bench, store, settings_for: Callable[[str], CalibrationSettin
         state.save()
         bench.select_device(name)
         echo(f"{name}: channel {bench.device.channel}")
-        calibration = calibrate_device(bench, store, name, settings)
+        device_timings = RunTimings()
+        calibration = calibrate_device(bench, store, name, settings, timings=device_timings)
+        if timings is not None:
+            timings[name] = device_timings
         state.devices[name] = {"status": "done", "run_id": calibration.run_id,
                                "result": calibration.status}
         state.save()

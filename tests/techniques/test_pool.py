@@ -118,7 +118,8 @@ def test_cli_calibrate_device_all(tmp_path):
         "--rf-frequency", "800e6", "--rf-current", "70.7e-6", "--data-dir", str(tmp_path / "s"),
         "--json", "--no-progress"])
     assert single.exit_code == 0, single.output
-    assert set(json.loads(single.stdout)) >= set(objects[0]) - {"sweep_path"}
+    assert set(json.loads(single.stdout)) == set(objects[0])
+    assert objects[1]["sweep_path"].endswith(".csv") and objects[1]["timings"]["sweep"] > 0
     assert all(o["status"] == "accepted" for o in objects)
 
 
