@@ -391,7 +391,8 @@ class World:
         """Keys: seed, line_frequency, pacing, noise, temperature (K), traffic_log (a JSON-lines
         path: every library serving this world records its SCPI traffic there); ``[circuits.NAME]`` with
         rf_loss_db, z0, and ``[circuits.NAME.diodes.DNAME]`` (model = "llgs" | "phenomenological",
-        preset, and model parameters); ``[[instruments]]`` with address, model, circuit.
+        preset, a ``parameters`` table of preset fields that differ (device-to-device variation), and
+        model options); ``[[instruments]]`` with address, model, circuit.
         Without circuits: one "bench0" with an LLGS mazza2022 diode. Without instruments: the
         default three at the default addresses."""
         known = {"seed", "line_frequency", "pacing", "noise", "temperature", "circuits",
@@ -493,11 +494,17 @@ def _make_diode(spec: dict, temperature: float, seed):
         from .diode import LlgsDiode
 
         preset_name = spec.pop("preset", "mazza2022")
+        changes = dict(spec.pop("parameters", {}))  # device-to-device variation of the preset
         parameters = None
-        if preset_name != "mazza2022" or spec:
+        if preset_name != "mazza2022" or spec or changes:
             from .presets import preset
 
             parameters = preset(preset_name)
+            if changes:
+                try:
+                    parameters = parameters.replace(**changes)
+                except TypeError as exc:
+                    raise ValueError(f"diode parameters {sorted(changes)}: {exc}") from None
         return LlgsDiode(parameters, temperature=temperature, seed=seed, **spec)
     if model == "phenomenological":
         from .phenomenological import PhenomenologicalDiode

@@ -143,3 +143,34 @@ def test_products_read_across_the_pool_through_the_switch(tmp_path):
         assert world.instrument(SWITCH_ADDRESS).hot_switches == []
     finally:
         store.close()
+
+
+def test_world_file_pool_with_variation_behind_a_7001(tmp_path):
+    """A lab describes its chip in a world file: three junctions, two differing from the preset."""
+    from dorlab.simulator.world import World
+
+    (tmp_path / "chip.toml").write_text('''
+seed = 1
+[circuits.chip.diodes.D1]
+model = "llgs"
+[circuits.chip.diodes.D2]
+model = "llgs"
+parameters = { damping = 0.021, resistance_parallel = 655.0 }
+[circuits.chip.diodes.D3]
+model = "llgs"
+parameters = { resistance_antiparallel = 1180.0 }
+[[instruments]]
+address = "GPIB0::16::INSTR"
+model = "keithley7001"
+''')
+    world = World.from_file(tmp_path / "chip.toml")
+    diodes = world.circuit.diodes
+    assert diodes["D2"].parameters.damping == 0.021
+    assert diodes["D2"].parameters.resistance_parallel == 655.0
+    assert diodes["D3"].parameters.resistance_antiparallel == 1180.0
+    assert diodes["D1"].parameters.damping == 0.02
+    world.instrument(SWITCH_ADDRESS).receive(b":ROUT:CLOS (@1!3)")
+    assert world.circuit.selected == "D3"
+    (tmp_path / "bad.toml").write_text('[circuits.c.diodes.D1]\nparameters = { dampng = 0.02 }\n')
+    with pytest.raises(ValueError, match="dampng"):
+        World.from_file(tmp_path / "bad.toml")
