@@ -59,16 +59,6 @@ CLIP = 1.1  # outputs saturate at 110 % of full scale
 _GLUED = re.compile(r"^(\s*\*?[A-Za-z]+\??)(?=[-+.\d])")
 
 
-def query_taking_parameters(pattern: str, **kwargs):
-    """``command`` for a query the manual gives parameters (``OUTP? 1``, ``SNAP? 1,2``). The SCPI
-    layer refuses query parameters a command does not declare (``query_params``; None: the handler
-    checks them)."""
-    try:
-        return command(pattern, query_params=None, **kwargs)
-    except TypeError:  # a SCPI layer that passes every query's parameters to its handler
-        return command(pattern, **kwargs)
-
-
 def settled_fraction(elapsed: float, time_constant: float, poles: int) -> float:
     """Step response of ``poles`` cascaded RC stages: fraction of a step reached after ``elapsed``
     (s)."""
@@ -358,7 +348,7 @@ class SR830(LockInAmplifier):
             return f"{self.state['sine_voltage']:.3f}"
         self.state["sine_voltage"] = _number_param(params, 0.004, 5.0, "sine amplitude")
 
-    @query_taking_parameters("DDEF", query=True)
+    @command("DDEF", query_params=1, query=True)
     def _ddef(self, params, suffixes, is_query):
         if is_query:
             channel = int(_number_param(params[:1], 1, 2, "channel"))
@@ -382,12 +372,12 @@ class SR830(LockInAmplifier):
             return self.format(self.reference_frequency())
         raise ScpiError(-222, f"output {index} not available here")
 
-    @query_taking_parameters("OUTP", query=True, write=False)
+    @command("OUTP", query_params=1, query=True, write=False)
     def _outp(self, params, suffixes, is_query):
         index = int(_number_param(params, 1, 4, "output"))
         return self._output_value(index)
 
-    @query_taking_parameters("SNAP", query=True, write=False)
+    @command("SNAP", query_params=None, query=True, write=False)
     def _snap(self, params, suffixes, is_query):
         if not 2 <= len(params) <= 6:
             raise ScpiError(-109 if len(params) < 2 else -108)
@@ -405,7 +395,7 @@ class SR830(LockInAmplifier):
                 out.append(self.format(0.0))
         return ",".join(out)
 
-    @query_taking_parameters("LIAS", query=True, write=False)
+    @command("LIAS", query_params=1, query=True, write=False)
     def _lias(self, params, suffixes, is_query):
         byte = self.overload_latch | (0b1000 if self.unlock_latch else 0)
         if params:
@@ -418,7 +408,7 @@ class SR830(LockInAmplifier):
         self.overload_latch, self.unlock_latch = 0, False
         return str(byte)
 
-    @query_taking_parameters("ERRS", query=True, write=False)
+    @command("ERRS", query_params=1, query=True, write=False)
     def _errs(self, params, suffixes, is_query):
         return "0"
 
@@ -536,12 +526,12 @@ class SR860(LockInAmplifier):
             return self.format(self.state["frequency"] if index == 15 else self.reference_frequency())
         return self.format(0.0)
 
-    @query_taking_parameters("OUTP", query=True, write=False)
+    @command("OUTP", query_params=1, query=True, write=False)
     def _outp(self, params, suffixes, is_query):
         index = int(_number_param(params, 0, 3, "output"))
         return self._value(index, self.outputs())
 
-    @query_taking_parameters("SNAP", query=True, write=False)
+    @command("SNAP", query_params=None, query=True, write=False)
     def _snap(self, params, suffixes, is_query):
         if not 2 <= len(params) <= 3:
             raise ScpiError(-109 if len(params) < 2 else -108)

@@ -15,7 +15,6 @@ import re
 
 from ..scpi import ScpiError, command
 from .base import SimulatedInstrument
-from .lockin import query_taking_parameters
 
 _GLUED = re.compile(r"^(\s*\*?[A-Za-z]+\??)(?=[-+.\d])")
 FREQUENCY_RANGE = (950e3, 4.05e9)
@@ -107,7 +106,7 @@ class SG384(SimulatedInstrument):
     def _mfnc(self, params, suffixes, is_query):
         return self._flag("function", params, is_query, 6)
 
-    @query_taking_parameters("OPTN", query=True, write=False)
+    @command("OPTN", query_params=1, query=True, write=False)
     def _optn(self, params, suffixes, is_query):
         _number(params, 1, 4, "option")
         return "0"

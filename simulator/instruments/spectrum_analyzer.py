@@ -21,7 +21,6 @@ import numpy as np
 
 from ..scpi import ScpiError, Setting, command
 from .base import SimulatedInstrument
-from .lockin import query_taking_parameters
 
 RESOLUTION_BANDWIDTHS = (1e3, 3e3, 10e3, 30e3, 100e3, 300e3, 1e6, 3e6, 5e6)
 FREQUENCY_RANGE = (9e3, 26.5e9)  # E4408B; the FSL6 model ends at 6 GHz in its role adapter
@@ -146,7 +145,7 @@ class AgilentE4408B(SimulatedInstrument):
     def _init(self, params, suffixes, is_query):
         self.take_sweep()
 
-    @query_taking_parameters(":TRACe<n>[:DATA]", query=True, write=False)
+    @command(":TRACe<n>[:DATA]", query_params=1, query=True, write=False)
     def _trace(self, params, suffixes, is_query):
         name = (params[0].strip().upper() if params else "TRACE1")
         if name not in ("TRACE1", "TRACE2", "TRACE3", "TRC1", "TRC2", "TRC3"):

@@ -226,3 +226,14 @@ def test_lock_in_overload_leaves_the_bench_safe():
         circuit = bench.world.circuit
         smu = bench.world.instrument("GPIB0::24::INSTR")
         assert not circuit.rf_enabled and circuit.bias_current == 0.0 and not smu.state["output"]
+
+
+def test_query_parameters_as_the_manual_gives_them(driven_lock_in):
+    world, lock_in, _, _ = driven_lock_in()
+    assert lock_in.ask("OUTP? 1").strip()
+    assert len(lock_in.ask("SNAP? 1,2,3,4,9").split(",")) == 5
+    model = world.instrument(LOCK_IN_ADDRESS)
+    model.receive(b"OUTP? 1,2")  # one parameter only
+    model.receive(b"FMOD? 1")  # a query without parameters
+    assert [code for code, _ in model.errors] == [-108, -108]
+    model.errors.clear()
