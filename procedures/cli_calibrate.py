@@ -531,13 +531,12 @@ def export_command(device, fmt, out, data_dir):
 def _calibrate_all(bench, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points, n_readings,
                    up_and_down, input_min_current, min_r_squared, seed, sim_diode, data_dir, as_json,
                    no_progress):
-    """``calibrate --device all``: every device of the bench file through its switch."""
+    """``calibrate --device all``: every device of the bench file through its switch
+    (``procedures.pool.calibrate_all_devices``)."""
     from dorlab.calibration.fit import FitCriteria
     from dorlab.instruments.bench import BenchError
     from dorlab.instruments.safety import SafetyLimitError
-    from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch,
-                                                   simulated_operating_point)
-    from dorlab.procedures.pool import calibrate_pool
+    from dorlab.procedures.pool import calibrate_all_devices
 
     if (bias_from is None) != (bias_to is None):
         raise click.UsageError("give both --bias-from and --bias-to, or neither")
@@ -552,40 +551,18 @@ def _calibrate_all(bench, rf_frequency, rf_current, rf_power_dbm, bias_from, bia
             bench_obj = _open_bench(bench, seed, sim_diode)
         except Exception as exc:  # noqa: BLE001 - report any failure to open instruments plainly
             raise click.ClickException(f"cannot open bench {bench!r}: {exc}") from exc
-        if bench_obj.config is None or len(bench_obj.config.devices) < 1:
-            raise click.ClickException(f"bench {bench!r} lists no [[devices]]")
         with bench_obj:
-            values = dict(rf_frequency=rf_frequency, rf_current=rf_current, rf_power_dbm=rf_power_dbm,
-                          bias_from=bias_from, bias_to=bias_to)
-            rf_given = any(x is not None for x in (rf_frequency, rf_current, rf_power_dbm))
-            if bench.startswith("sim") and not rf_given and bias_from is None:
-                # the siblings of one chip share the first device's working point (as in the lab, whose
-                # survey finds it once); each fit finds its own vertex in that sweep
-                bench_obj.select_device(bench_obj.config.devices[0].name)
-                try:
-                    values.update(simulated_operating_point(bench_obj))
-                except (NoOperatingPointSearch, ImportError) as exc:
-                    echo(f"operating point: survey sweep per device ({exc})")
-            try:  # known on the simulator (a world with one circuit)
-                temperature = float(bench_obj.world.circuit.temperature)
-            except (AttributeError, ValueError):
-                temperature = float("nan")
-
-            def settings_for(name):
-                return CalibrationSettings(points=points, n_readings=n_readings, up_and_down=up_and_down,
-                                           temperature=temperature, input_min_current=input_min_current,
-                                           criteria=criteria, progress=not (no_progress or as_json),
-                                           **values)
-
-            timings: dict = {}
-            calibrations = calibrate_pool(bench_obj, store, settings_for, state_path, echo=echo,
-                                          timings=timings)
-            runs = {cal.device: store.run(cal.run_id) for cal in calibrations}
+            calibrations, timings, runs = calibrate_all_devices(
+                bench_obj, store, state_path, rf_frequency=rf_frequency, rf_current=rf_current,
+                rf_power_dbm=rf_power_dbm, bias_from=bias_from, bias_to=bias_to, points=points,
+                n_readings=n_readings, up_and_down=up_and_down, input_min_current=input_min_current,
+                criteria=criteria, simulated=bench.startswith("sim"),
+                progress=not (no_progress or as_json), echo=echo)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: the bench is in its safe state; progress is in {state_path}.\n"
                    f"continue with: dorlab calibrate --bench {bench} --device all", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except (BenchError, SafetyLimitError) as exc:
+    except (BenchError, SafetyLimitError, ValueError) as exc:
         raise click.ClickException(f"{exc} (bench in its safe state; run the same command again to "
                                    f"continue from {state_path})") from None
     finally:

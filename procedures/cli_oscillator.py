@@ -50,8 +50,8 @@ def oscillator(bench, device, bias_from, bias_to, points, start, stop, rbw, trac
     from dorlab.instruments.config import BenchConfigError
     from dorlab.instruments.safety import SafetyLimitError
     from dorlab.procedures.datadir import data_dir
-    from dorlab.procedures.oscillator import OscillatorError, OscillatorSettings, measure_oscillator
-    from dorlab.procedures.wiring import SIMULATED_BENCHES, simulated_named_bench
+    from dorlab.procedures.oscillator import (OscillatorError, OscillatorSettings, measure_oscillator,
+                                              open_oscillator_bench)
 
     if points < 4:
         raise click.BadParameter(f"{points} points; need at least 4", param_hint="--points")
@@ -67,17 +67,9 @@ def oscillator(bench, device, bias_from, bias_to, points, start, stop, rbw, trac
     log_path = resume or out or (data_dir(None) / "oscillator" /
                                  f"{Path(bench).stem}-{time.strftime('%Y%m%dT%H%M%S')}.csv")
     try:
-        if bench in SIMULATED_BENCHES:
-            bench_obj = simulated_named_bench(bench, seed=seed, temperature=temperature,
-                                              spectrum_analyzer=True)
-        else:
-            from dorlab.instruments.bench import open_bench
-
-            bench_obj = open_bench(bench, device=device)
+        bench_obj = open_oscillator_bench(bench, seed=seed, temperature=temperature, device=device)
     except (BenchError, BenchConfigError, ValueError) as exc:
         raise click.ClickException(f"cannot open bench {bench!r}: {exc}") from None
-    if device is not None and bench in SIMULATED_BENCHES:
-        bench_obj.device = bench_obj.config.device(device)
 
     def progress(index, point):
         if not as_json:

@@ -286,3 +286,20 @@ def measure_oscillator(bench, settings: OscillatorSettings, log_path: str | Path
                             settings={**asdict(settings), "bias_currents": list(settings.bias_currents),
                                       "resolution_bandwidth_set": rbw},
                             notes=notes, **derived)
+
+
+def open_oscillator_bench(name: str, *, seed: int | None = None, temperature: float = 300.0,
+                          device: str | None = None):
+    """The bench for ``dorlab oscillator``: a built-in simulated bench (fresh world at ``temperature``
+    K, an E4408B behind the bias tee) or a bench file, which must list a [spectrum_analyzer]."""
+    from dorlab.instruments.bench import open_bench
+    from dorlab.procedures.wiring import SIMULATED_BENCHES, simulated_named_bench
+
+    if name in SIMULATED_BENCHES:
+        return simulated_named_bench(name, seed=seed, temperature=temperature,
+                                     spectrum_analyzer=True, device=device)
+    bench = open_bench(name, device=device)
+    if bench.spectrum_analyzer is None:
+        bench.close()
+        raise OscillatorError(f"bench {name!r} has no [spectrum_analyzer]")
+    return bench

@@ -98,3 +98,43 @@ def _with_resume(settings: CalibrationSettings, path: Path) -> CalibrationSettin
     from dataclasses import replace
 
     return replace(settings, resume=path)
+
+
+def calibrate_all_devices(bench_obj, store, state_path, *, rf_frequency=None, rf_current=None,
+                          rf_power_dbm=None, bias_from=None, bias_to=None, points: int = 61,
+                          n_readings: int = 5, up_and_down: bool = False, input_min_current=None,
+                          criteria=None, simulated: bool = False, progress: bool = False,
+                          echo: Callable[[str], None] = lambda message: None):
+    """``dorlab calibrate --device all`` on an open bench: the drive and sweep range as given, else
+    (``simulated`` benches) the simulator's operating point of the first device, shared by its
+    siblings (as a lab's survey finds it once; each fit finds its own vertex in that sweep), else a
+    survey sweep per device. Returns (calibrations, {device: RunTimings measured now},
+    {device: RunSummary})."""
+    from dorlab.calibration.fit import FitCriteria
+    from dorlab.procedures.calibration_run import NoOperatingPointSearch, simulated_operating_point
+
+    if bench_obj.config is None or not bench_obj.config.devices:
+        raise ValueError(f"bench {bench_obj.name!r} lists no [[devices]]")
+    values = dict(rf_frequency=rf_frequency, rf_current=rf_current, rf_power_dbm=rf_power_dbm,
+                  bias_from=bias_from, bias_to=bias_to)
+    rf_given = any(x is not None for x in (rf_frequency, rf_current, rf_power_dbm))
+    if simulated and not rf_given and bias_from is None:
+        bench_obj.select_device(bench_obj.config.devices[0].name)
+        try:
+            values.update(simulated_operating_point(bench_obj))
+        except (NoOperatingPointSearch, ImportError) as exc:
+            echo(f"operating point: survey sweep per device ({exc})")
+    try:  # known on the simulator (a world with one circuit)
+        temperature = float(bench_obj.world.circuit.temperature)
+    except (AttributeError, ValueError):
+        temperature = float("nan")
+
+    def settings_for(name):
+        return CalibrationSettings(points=points, n_readings=n_readings, up_and_down=up_and_down,
+                                   temperature=temperature, input_min_current=input_min_current,
+                                   criteria=criteria or FitCriteria(), progress=progress, **values)
+
+    timings: dict = {}
+    calibrations = calibrate_pool(bench_obj, store, settings_for, state_path, echo=echo,
+                                  timings=timings)
+    return calibrations, timings, {cal.device: store.run(cal.run_id) for cal in calibrations}
