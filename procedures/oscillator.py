@@ -90,7 +90,7 @@ class LineAnalysis:
     detected: bool
 
 
-@dataclass
+@dataclass(repr=False)
 class OscillatorResult:
     points: list[dict]
     threshold_current: float
@@ -101,6 +101,22 @@ class OscillatorResult:
     log_path: str = ""
     settings: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"OscillatorResult({len(self.points)} biases, threshold "
+                f"{self.threshold_current * 1e6:.1f} uA at {self.threshold_frequency / 1e6:.0f} MHz, "
+                f"df/dp {self.nonlinear_frequency_shift / 1e6:.0f} MHz)")
+
+    def to_dataframe(self):
+        """The points as a pandas DataFrame (one row per bias; SI units), with the derived values
+        in ``attrs``."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.points, columns=list(POINT_COLUMNS))
+        frame.attrs.update(threshold_current=self.threshold_current,
+                           threshold_frequency=self.threshold_frequency,
+                           nonlinear_frequency_shift=self.nonlinear_frequency_shift)
+        return frame
 
     def as_dict(self) -> dict:
         out = asdict(self)

@@ -129,6 +129,9 @@ def test_analyzer_timeout_leaves_the_bench_safe_and_the_run_resumes(tmp_path):
     with simulated_bench(world, config=with_spectrum_analyzer(world, load_bench_config("sim"))) as bench:
         result = measure_oscillator(bench, settings, log, resume=True)
     assert [p["bias_current"] for p in result.points] == list(settings.bias_currents)
+    assert repr(result).startswith("OscillatorResult(6 biases, threshold") and "\n" not in repr(result)
+    frame = result.to_dataframe()
+    assert len(frame) == 6 and list(frame.columns)[:3] == ["index", "bias_current", "peak_frequency"]
     assert result.points[:3] == [{**p, "p": result.points[i]["p"]} for i, p in enumerate(taken)]
 
 
