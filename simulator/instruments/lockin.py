@@ -57,6 +57,7 @@ ENBW_TIMES_TAU = (1 / 4, 1 / 8, 3 / 32, 5 / 64)
 CLIP = 1.1  # outputs saturate at 110 % of full scale
 
 _GLUED = re.compile(r"^(\s*\*?[A-Za-z]+\??)(?=[-+.\d])")
+_SPACED_QUERY = re.compile(r"^(\s*\*?[A-Za-z]+)\s+\?")  # "SRAT ?" as QCoDeS sends it
 
 
 def settled_fraction(elapsed: float, time_constant: float, poles: int) -> float:
@@ -100,7 +101,7 @@ class LockInAmplifier(SimulatedInstrument):
             text = data.decode("ascii")
         except UnicodeDecodeError:
             return super().receive(data)
-        units = [_GLUED.sub(r"\1 ", unit) for unit in text.split(";")]
+        units = [_GLUED.sub(r"\1 ", _SPACED_QUERY.sub(r"\1?", unit)) for unit in text.split(";")]
         super().receive(";".join(units).encode("ascii"))
 
     def reset(self) -> None:
@@ -290,7 +291,10 @@ class SR830(LockInAmplifier):
     defaults = {"reference_source": 0, "frequency": 1000.0, "phase": 0.0, "harmonic": 1,
                 "sine_voltage": 1.0, "input_config": 0, "grounding": 0, "coupling": 0,
                 "line_filter": 0, "reserve": 1, "sensitivity": 26, "time_constant": 10,
-                "slope": 1, "sync": 0, "display_1": 0, "display_2": 0}
+                "slope": 1, "sync": 0, "display_1": 0, "display_2": 0, "ratio_1": 0, "ratio_2": 0,
+                "sample_rate": 4, "end_of_buffer": 1, "trigger_starts": 0, "interface": 0,
+                "reference_trigger": 0, "offset_1": 0.0, "expand_1": 0, "offset_2": 0.0,
+                "expand_2": 0, "offset_3": 0.0, "expand_3": 0}
 
     # LIAS bits: 0 input/amplifier overload, 1 filter overload, 2 output overload, 3 unlock
     def overload_input(self) -> None:
@@ -316,6 +320,30 @@ class SR830(LockInAmplifier):
     _oflt = command("OFLT", query=True)(_settable_index("time_constant", len(SR830_TIME_CONSTANTS)))
     _ofsl = command("OFSL", query=True)(_settable_index("slope", 4))
     _sync = command("SYNC", query=True)(_settable_index("sync", 2))
+    # data storage and interface settings a client's driver reads at start (stored; the buffer stays
+    # empty: SPTS? = 0)
+    _srat = command("SRAT", query=True)(_settable_index("sample_rate", 15))
+    _send = command("SEND", query=True)(_settable_index("end_of_buffer", 2))
+    _tstr = command("TSTR", query=True)(_settable_index("trigger_starts", 2))
+    _outx = command("OUTX", query=True)(_settable_index("interface", 2))
+    _rslp = command("RSLP", query=True)(_settable_index("reference_trigger", 3))
+
+    @command("SPTS", query=True, write=False)
+    def _spts(self, params, suffixes, is_query):
+        return "0"
+
+    @command("OEXP", query_params=1, query=True)
+    def _oexp(self, params, suffixes, is_query):
+        """Offset (%) and expand (0: x1, 1: x10, 2: x100) of X, Y or R: stored and reported; the
+        model's OUTP?/SNAP? values are the unexpanded outputs."""
+        if is_query:
+            channel = int(_number_param(params[:1], 1, 3, "channel"))
+            return f"{self.state[f'offset_{channel}']:.2f},{self.state[f'expand_{channel}']}"
+        if len(params) != 3:
+            raise ScpiError(-109 if len(params) < 3 else -108)
+        channel = int(_number_param(params[:1], 1, 3, "channel"))
+        self.state[f"offset_{channel}"] = _number_param(params[1:2], -105.0, 105.0, "offset")
+        self.state[f"expand_{channel}"] = int(_number_param(params[2:], 0, 2, "expand"))
 
     @command("FREQ", query=True)
     def _freq(self, params, suffixes, is_query):
@@ -352,11 +380,12 @@ class SR830(LockInAmplifier):
     def _ddef(self, params, suffixes, is_query):
         if is_query:
             channel = int(_number_param(params[:1], 1, 2, "channel"))
-            return f"{self.state[f'display_{channel}']},0"
+            return f"{self.state[f'display_{channel}']},{self.state[f'ratio_{channel}']}"
         if len(params) != 3:
             raise ScpiError(-109 if len(params) < 3 else -108)
         channel = int(_number_param(params[:1], 1, 2, "channel"))
         self.state[f"display_{channel}"] = int(_number_param(params[1:2], 0, 4, "display"))
+        self.state[f"ratio_{channel}"] = int(_number_param(params[2:], 0, 2, "ratio"))
 
     def _output_value(self, index: int) -> str:
         value = self.outputs()
