@@ -9,6 +9,13 @@ On the wire, a reading is: RF frequency and power (only when they change, RF off
 (bounded step, bounded rate), bias readback, settle, N voltmeter readings, RF on, settle, N readings,
 compliance query, RF off.
 
+With ``method = "lock-in"`` (bench file ``[measurement]``) the RF-on reading is a lock-in's instead:
+the generator pulse-modulates the drive, the lock-in (``[lock_in]``) settles, ranges and samples X, and
+X times the modulation's Fourier factor is V_dc (``instruments.lockin``). A bench with a ``[switch]``
+reaches a pool of devices: ``select_device`` turns the RF off, ramps the bias to zero and switches
+break-before-make; every reading first connects the bench's device. A ``[spectrum_analyzer]`` reads the
+device's emission (``emitted_spectrum``).
+
 Safety: every request is checked against the ``SafetyLimits`` and the instruments' ranges before
 anything is sent. Any exception or KeyboardInterrupt inside a bench operation, or inside a ``with
 bench:`` block, puts the bench in its safe state (RF off, bias ramped to zero, outputs off) before it
