@@ -3,9 +3,9 @@
 The bench file lists the devices with their switch channels. Devices are calibrated in the file's
 order: the bench connects each (bias ramped to zero, break-before-make), sweeps, fits and stores it.
 A state file (JSON, in ``<data dir>/pool-runs/``) records which devices are done (with their run id)
-and the sweep file of the device under way, rewritten after every change; running the same command
-again after an interruption or a fault skips the finished devices and resumes the interrupted sweep
-from its file. A completed pool run is marked complete, and the next run starts afresh.
+and the run directory of the device under way, rewritten after every change; running the same command
+again after an interruption or a fault skips the finished devices and resumes the interrupted
+calibration run. A completed pool run is marked complete, and the next run starts afresh.
 """
 from __future__ import annotations
 
@@ -59,7 +59,6 @@ def calibrate_pool(bench, store, settings_for: Callable[[str], CalibrationSettin
     if state.resumed:
         done = [n for n, d in state.devices.items() if d["status"] == "done"]
         echo(f"resuming the pool run in {state.path}: done {done or 'none'}")
-    sweep_dir = store.path.parent / "sweeps"
     calibrations = []
     for name in names:
         entry = state.devices[name]
@@ -67,22 +66,25 @@ def calibrate_pool(bench, store, settings_for: Callable[[str], CalibrationSettin
             calibrations.append(store.calibration(entry["run_id"]))
             continue
         settings = settings_for(name)
-        previous = entry.get("sweep")
-        if entry["status"] == "running" and previous is None:
-            started = entry.get("started", 0.0)
-            sweeps = sorted((p for p in sweep_dir.glob(f"{name}-*.csv")
-                             if p.stat().st_mtime >= started and not p.name.endswith("-survey.csv")),
-                            key=lambda p: p.stat().st_mtime)
-            previous = str(sweeps[-1]) if sweeps else None
-        if previous is not None and Path(previous).exists():
-            settings = _with_resume(settings, Path(previous))
-            echo(f"{name}: resuming {previous}")
-        state.devices[name] = {"status": "running", "started": time.time(), "sweep": previous}
+        resume = entry.get("run") if entry["status"] == "running" else None
+        if resume is not None and not Path(resume).exists():
+            resume = None
+        if resume is not None:
+            echo(f"{name}: resuming run {resume}")
+        state.devices[name] = {"status": "running", "started": time.time(), "run": resume}
         state.save()
         bench.select_device(name)
         echo(f"{name}: channel {bench.device.channel}")
         device_timings = RunTimings()
-        calibration = calibrate_device(bench, store, name, settings, timings=device_timings)
+        try:
+            calibration = calibrate_device(bench, store, name, settings, timings=device_timings,
+                                           resume=resume)
+        except BaseException as exc:
+            run = getattr(exc, "run", None)  # the run layer's record of what was measured
+            if run is not None:
+                state.devices[name]["run"] = str(run.path)
+                state.save()
+            raise
         if timings is not None:
             timings[name] = device_timings
         state.devices[name] = {"status": "done", "run_id": calibration.run_id,
@@ -92,12 +94,6 @@ def calibrate_pool(bench, store, settings_for: Callable[[str], CalibrationSettin
     state.complete = True
     state.save()
     return calibrations
-
-
-def _with_resume(settings: CalibrationSettings, path: Path) -> CalibrationSettings:
-    from dataclasses import replace
-
-    return replace(settings, resume=path)
 
 
 def calibrate_all_devices(bench_obj, store, state_path, *, rf_frequency=None, rf_current=None,
