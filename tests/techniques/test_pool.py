@@ -174,3 +174,43 @@ model = "keithley7001"
     (tmp_path / "bad.toml").write_text('[circuits.c.diodes.D1]\nparameters = { dampng = 0.02 }\n')
     with pytest.raises(ValueError, match="dampng"):
         World.from_file(tmp_path / "bad.toml")
+
+
+def test_a_device_interrupted_mid_calibration_resumes_its_run(tmp_path):
+    """A voltmeter lost in the middle of D2's sweep: D1 is done, D2's run is recorded in the pool state;
+    the same call afterwards skips D1 and continues D2's run from its last point."""
+    from dorlab.simulator.world import DEFAULT_NANOVOLTMETER
+
+    world = pool_world(pool_diodes(3, seed=4, model="phenomenological"), seed=4)
+    store = CalibrationStore.open(tmp_path / "data")
+    state = tmp_path / "state.json"
+    try:
+        with _pool_bench(world) as bench:
+            reading = bench.rectified_voltage
+            counter = {"D2": 0}
+
+            def failing_reading(*args, **kwargs):
+                if bench.device.name == "D2":
+                    counter["D2"] += 1
+                    if counter["D2"] == 8:
+                        world.inject_fault(DEFAULT_NANOVOLTMETER, faults.DroppedConnection())
+                return reading(*args, **kwargs)
+
+            bench.rectified_voltage = failing_reading
+            with pytest.raises(InstrumentIOError):
+                calibrate_pool(bench, store, _settings, state)
+        progress = json.loads(state.read_text())
+        d2 = progress["devices"]["D2"]
+        assert progress["devices"]["D1"]["status"] == "done" and d2["status"] == "running"
+        assert d2["run"]  # the run layer's directory of D2's interrupted calibration
+        world.clear_faults()
+        with _pool_bench(world) as bench:
+            calibrations = calibrate_pool(bench, store, _settings, state)
+        assert [c.status for c in calibrations] == ["accepted"] * 3
+        assert len(calibrations[1].sweep_bias_current) == 21  # the whole sweep, measured across two runs
+        from pathlib import Path
+
+        sweep = Path(store.run(calibrations[1].run_id).sweep_path).resolve()
+        assert Path(d2["run"]).resolve() in sweep.parents  # continued in the interrupted run
+    finally:
+        store.close()
