@@ -3,13 +3,12 @@ nonlinear frequency shift, per-bias peak, linewidth and power). Parses, calls
 ``procedures.oscillator``, renders."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
 
 from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READINGS, FiniteFloat, bench_option,
-                                           json_option, option, seed_option, show_progress)
+                                           data_dir_option, json_option, option, seed_option, show_progress)
 from dorlab.procedures.jsonout import dumps
 
 
@@ -35,19 +34,19 @@ def register(root: click.Group) -> None:
         help="Simulated benches only: the world's temperature (K); the thermal field sets the linewidth "
              "and the sub-threshold power.")
 @seed_option()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV log of the points (traces beside it); default in the data directory.")
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Continue the run logged in this CSV file.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory (default: <data dir>/runs/<id>).")
+@click.option("--resume", default=None, help="Continue this interrupted run (its id or directory).")
+@data_dir_option
 @json_option
 def oscillator(bench_name, device, bias_from, bias_to, points, start, stop, rbw, trace_points, reference_level,
-               averages, n_readings, temperature, seed, out, resume, as_json):
+               averages, n_readings, temperature, seed, out, resume, data_dir, as_json):
     """Sweep I_dc with the RF off, read the emitted line on the spectrum analyzer, derive the threshold
     current and df/dp (the paper's Fig. 1b, measured)."""
     import numpy as np
 
-    from dorlab.procedures.datadir import data_dir
-    from dorlab.procedures.errors import InvalidValue, RunInterrupted
+    from dorlab.procedures.datadir import data_dir as data_dir_path
+    from dorlab.procedures.errors import InvalidValue
     from dorlab.procedures.oscillator import (OscillatorError, OscillatorSettings, measure_oscillator,
                                               open_oscillator_bench)
 
@@ -58,8 +57,7 @@ def oscillator(bench_name, device, bias_from, bias_to, points, start, stop, rbw,
                                       n_readings=n_readings)
     except OscillatorError as exc:
         raise InvalidValue(f"--bias-from {bias_from!r} --bias-to {bias_to!r}: {exc}") from None
-    log_path = resume or out or (data_dir(None) / "oscillator" /
-                                 f"{Path(bench_name).stem}-{time.strftime('%Y%m%dT%H%M%S')}.csv")
+    root = data_dir_path(data_dir)
     progress = show_progress(False, as_json)
 
     def report(index, point):
@@ -70,12 +68,9 @@ def oscillator(bench_name, device, bias_from, bias_to, points, start, stop, rbw,
                           f"{point['integrated_power'] * 1e12:10.3f} pW" if point["detected"] else "no line"),
                        err=True)
 
-    try:
-        with open_oscillator_bench(bench_name, seed=seed, temperature=temperature, device=device) as bench:
-            result = measure_oscillator(bench, settings, log_path, resume=resume is not None, progress=report)
-    except KeyboardInterrupt:
-        raise RunInterrupted(f"interrupted: the bench is in its safe state; points so far are in {log_path}",
-                             f"dorlab oscillator --bench {bench_name} --resume {log_path}") from None
+    with open_oscillator_bench(bench_name, seed=seed, temperature=temperature, device=device) as bench:
+        result = measure_oscillator(bench, None if resume is not None else settings, data_dir=root,
+                                    directory=out, resume=resume, progress=report)
     if as_json:
         click.echo(dumps(result.as_dict()))
         return
@@ -84,4 +79,4 @@ def oscillator(bench_name, device, bias_from, bias_to, points, start, stop, rbw,
     click.echo(f"df/dp                    {result.nonlinear_frequency_shift / 1e6:9.1f} MHz per unit p")
     for note in result.notes:
         click.echo(f"note: {note}")
-    click.echo(f"points in {result.log_path}")
+    click.echo(f"run {result.run_dir} (points.csv; journal.jsonl with the traces)")

@@ -26,20 +26,22 @@ Derived quantities:
   threshold_frequency) and (p, peak_frequency) of the three oscillating biases nearest threshold -
   the definition ``dorlab simulate oscillation`` uses for N / 2 pi = df0/dp0.
 
-Every point is appended to a CSV file as it is measured (traces to a second file), and a run is
-resumed from those files; any error puts the bench in its safe state.
+The sweep is a plan of the run layer (``procedures.runs``, kind "oscillator"): the background and every
+bias point are journaled steps (peak, width, power, resistance and the trace), fsynced as taken; an
+interrupted run is continued with ``resume`` (its id or directory) and the engine puts the bench in its
+safe state on any error. ``points.csv`` in the run directory holds the table when the run completes.
 """
 from __future__ import annotations
 
 import csv
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from dorlab.instruments.spectrum import GAUSSIAN_ENBW
+from dorlab.procedures import runs
 
 POINT_COLUMNS = ("index", "bias_current", "peak_frequency", "linewidth", "integrated_power",
                  "resistance", "p", "detected")
@@ -98,7 +100,7 @@ class OscillatorResult:
     nonlinear_frequency_shift: float
     threshold_fit_currents: list[float] = field(default_factory=list)
     shift_fit_currents: list[float] = field(default_factory=list)
-    log_path: str = ""
+    run_dir: str = ""
     settings: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -224,84 +226,108 @@ def derive(points: Sequence[dict], z0: float = 50.0) -> dict:
     return out
 
 
-def _read_log(path: Path) -> tuple[list[dict], np.ndarray | None]:
-    points = []
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            points.append({key: (int(row[key]) if key == "index" else
-                                 row[key] == "True" if key == "detected" else float(row[key]))
-                           for key in POINT_COLUMNS})
-    background = None
-    traces = path.with_suffix(".traces.csv")
-    if traces.exists():
-        with traces.open(newline="") as handle:
-            for row in csv.reader(handle):
-                if row and row[0] == "background":
-                    background = np.array([float(v) for v in row[1:]])
-    return points, background
+class OscillatorPlan(runs.Plan):
+    """The oscillator sweep as steps: ``background`` (zero bias) and ``point/<k>`` per bias."""
 
+    kind = "oscillator"
 
-def measure_oscillator(bench, settings: OscillatorSettings, log_path: str | Path, *,
-                       resume: bool = False,
-                       progress: Callable[[int, dict], None] | None = None) -> OscillatorResult:
-    """Measure every bias of ``settings`` on ``bench`` (which owns its safe state), logging to
-    ``log_path`` (CSV; traces beside it); ``resume`` continues a logged run."""
-    log_path = Path(log_path)
-    traces_path = log_path.with_suffix(".traces.csv")
-    device = bench.device
-    z0 = float(getattr(bench.rf_path, "z0", 50.0))
-    points: list[dict] = []
-    background = None
-    if log_path.exists() and log_path.stat().st_size > 0:
-        if not resume:
-            raise OscillatorError(f"{log_path} already holds a run; resume it or choose another file")
-        points, background = _read_log(log_path)
-        planned = settings.bias_currents[:len(points)]
-        if [pt["bias_current"] for pt in points] != list(planned):
-            raise OscillatorError(f"{log_path}: logged biases differ from the planned sweep")
-    else:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("w", newline="") as handle:
-            csv.writer(handle).writerow(POINT_COLUMNS)
-        traces_path.write_text("")
-    analyzer = bench.configure_spectrum_analyzer(settings.start, settings.stop,
-                                                 settings.resolution_bandwidth, settings.points,
-                                                 settings.reference_level_dbm, settings.averages)
-    rbw = analyzer["resolution_bandwidth"]
-    if background is None:
+    def __init__(self, settings: OscillatorSettings, progress: Callable[[int, dict], None] | None = None):
+        self.settings = settings
+        self.progress = progress
+
+    def settings_dict(self) -> dict:
+        return {**asdict(self.settings), "bias_currents": list(self.settings.bias_currents)}
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "OscillatorPlan":
+        values = dict(settings)
+        values["bias_currents"] = tuple(values["bias_currents"])
+        return cls(OscillatorSettings(**values))
+
+    def total_steps(self) -> int:
+        return 1 + len(self.settings.bias_currents)
+
+    def describe(self) -> str:
+        return f"oscillator, {len(self.settings.bias_currents)} biases"
+
+    def run(self, ctx) -> "OscillatorResult":
+        bench, settings = ctx.bench, self.settings
+        # the analyzer is set up in every session (a resumed run replays steps without instruments)
+        analyzer = bench.configure_spectrum_analyzer(settings.start, settings.stop,
+                                                     settings.resolution_bandwidth, settings.points,
+                                                     settings.reference_level_dbm, settings.averages)
+        rbw = analyzer["resolution_bandwidth"]
+
+        def background():
+            bench.set_bias(0.0)
+            frequencies, trace = bench.emitted_spectrum()
+            return {"frequencies": [float(frequencies[0]), float(frequencies[-1]), int(frequencies.size)],
+                    "trace": [float(v) for v in trace]}
+
+        reference = np.asarray(ctx.step("background", background)["trace"])
+        device = bench.device
+        z0 = float(getattr(bench.rf_path, "z0", 50.0))
+        points = []
+        for index, current in enumerate(settings.bias_currents):
+            def measure(index=index, current=current):
+                bench.set_bias(current)
+                frequencies, trace = bench.emitted_spectrum()
+                voltage = float(np.mean(bench.read_voltage(settings.n_readings)))
+                line = analyse_line(frequencies, trace, reference, rbw)
+                resistance = voltage / current
+                p = math.nan
+                if line.detected and device.resistance_parallel and device.resistance_antiparallel:
+                    p = oscillation_power(line.integrated_power, current, resistance,
+                                          device.resistance_parallel, device.resistance_antiparallel, z0)
+                return {"index": index, "bias_current": current, "peak_frequency": line.peak_frequency,
+                        "linewidth": line.linewidth, "integrated_power": line.integrated_power,
+                        "resistance": resistance, "p": p, "detected": line.detected,
+                        "trace": [float(v) for v in trace]}
+
+            record = ctx.step(f"point/{index}", measure)
+            point = {key: record[key] for key in POINT_COLUMNS}
+            points.append(point)
+            if self.progress is not None:
+                self.progress(index, point)
         bench.set_bias(0.0)
-        frequencies, background = bench.emitted_spectrum()
-        with traces_path.open("a", newline="") as handle:
-            csv.writer(handle).writerow(["background", *map(repr, map(float, background))])
-    for index in range(len(points), len(settings.bias_currents)):
-        current = settings.bias_currents[index]
-        bench.set_bias(current)
-        frequencies, trace = bench.emitted_spectrum()
-        voltage = float(np.mean(bench.read_voltage(settings.n_readings)))
-        line = analyse_line(frequencies, trace, background, rbw)
-        resistance = voltage / current
-        p = math.nan
-        if line.detected and device.resistance_parallel and device.resistance_antiparallel:
-            p = oscillation_power(line.integrated_power, current, resistance,
-                                  device.resistance_parallel, device.resistance_antiparallel, z0)
-        point = {"index": index, "bias_current": current, "peak_frequency": line.peak_frequency,
-                 "linewidth": line.linewidth, "integrated_power": line.integrated_power,
-                 "resistance": resistance, "p": p, "detected": line.detected}
-        with log_path.open("a", newline="") as handle:  # on disk as taken
-            csv.writer(handle).writerow([point[key] if key in ("index", "detected") else repr(float(point[key]))
-                                         for key in POINT_COLUMNS])
-        with traces_path.open("a", newline="") as handle:
-            csv.writer(handle).writerow([repr(current), *map(repr, map(float, trace))])
-        points.append(point)
-        if progress is not None:
-            progress(index, point)
-    bench.set_bias(0.0)
-    derived = derive(points, z0)
-    notes = derived.pop("notes")
-    return OscillatorResult(points=points, log_path=str(log_path),
-                            settings={**asdict(settings), "bias_currents": list(settings.bias_currents),
-                                      "resolution_bandwidth_set": rbw},
-                            notes=notes, **derived)
+        derived = derive(points, z0)
+        notes = derived.pop("notes")
+        table = ctx.path / "points.csv"
+        with table.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(POINT_COLUMNS)
+            for point in points:
+                writer.writerow([point[key] if key in ("index", "detected") else repr(float(point[key]))
+                                 for key in POINT_COLUMNS])
+        return OscillatorResult(points=points, run_dir=str(ctx.path),
+                                settings={**self.settings_dict(), "resolution_bandwidth_set": rbw},
+                                notes=notes, **derived)
+
+    def summary(self, result: "OscillatorResult") -> dict:
+        return {"threshold_current": result.threshold_current,
+                "threshold_frequency": result.threshold_frequency,
+                "nonlinear_frequency_shift": result.nonlinear_frequency_shift, "points": len(result.points)}
+
+
+def measure_oscillator(bench, settings: OscillatorSettings | None = None, *, data_dir=None, directory=None,
+                       resume=None, progress: Callable[[int, dict], None] | None = None,
+                       show_progress: bool = False) -> OscillatorResult:
+    """Measure every bias of ``settings`` on ``bench`` as a run under ``<data dir>/runs`` (or in
+    ``directory``); ``resume`` (a run id or directory) continues an interrupted one with its own
+    settings. ``progress(index, point)`` is called per bias."""
+    if resume is not None:
+        run = runs.Run.open(resume, data_dir).expect(OscillatorPlan.kind)
+        plan = OscillatorPlan.from_settings(run.settings)
+        plan.progress = progress
+        if settings is not None and plan.settings != settings:
+            raise OscillatorError(f"{run.path}: resume settings differ from the run's")
+    elif settings is None:
+        raise OscillatorError("a new oscillator run needs settings")
+    else:
+        plan, run = OscillatorPlan(settings, progress), None
+    result, _ = runs.run_plan(plan, bench=bench, data_dir=data_dir, directory=directory, resume=run,
+                              progress=show_progress)
+    return result
 
 
 def open_oscillator_bench(name: str, *, seed: int | None = None, temperature: float = 300.0,

@@ -106,7 +106,7 @@ def test_oscillator_agrees_with_the_simulator(tmp_path):
 def test_analyzer_timeout_leaves_the_bench_safe_and_the_run_resumes(tmp_path):
     settings = OscillatorSettings(tuple(np.linspace(-0.02e-3, -0.12e-3, 6)), start=0.3e9, stop=2.0e9,
                                   points=201, averages=1)
-    log = tmp_path / "osc.csv"
+    run_dir = tmp_path / "run"
     with simulated_named_bench("sim", seed=3, temperature=300.0, spectrum_analyzer=True) as bench:
         taken = []
 
@@ -116,23 +116,25 @@ def test_analyzer_timeout_leaves_the_bench_safe_and_the_run_resumes(tmp_path):
                 bench.world.inject_fault(ANALYZER_ADDRESS, faults.Timeout(reads=50))
 
         with pytest.raises(InstrumentIOError, match="spectrum_analyzer") as info:
-            measure_oscillator(bench, settings, log, progress=fail_after_three)
+            measure_oscillator(bench, settings, directory=run_dir, progress=fail_after_three)
         assert any("safe state" in note for note in getattr(info.value, "__notes__", []))
         assert bench.world.circuit.bias_current == 0.0 and not bench.world.circuit.rf_enabled
         world = bench.world
-    rows = log.read_text().strip().splitlines()
-    assert len(rows) == 1 + 3  # header and the three points taken
+    journal = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    assert [record["key"] for record in journal] == ["background", "point/0", "point/1", "point/2"]
     world.clear_faults()
     from dorlab.instruments.config import load_bench_config
     from dorlab.procedures.wiring import simulated_bench, with_spectrum_analyzer
 
+    resumed = []
     with simulated_bench(world, config=with_spectrum_analyzer(world, load_bench_config("sim"))) as bench:
-        result = measure_oscillator(bench, settings, log, resume=True)
+        result = measure_oscillator(bench, resume=run_dir, progress=lambda i, p: resumed.append(i))
     assert [p["bias_current"] for p in result.points] == list(settings.bias_currents)
+    assert result.points[:3] == taken  # replayed from the journal, not measured again
+    assert (run_dir / "points.csv").read_text().count("\n") == 1 + 6
     assert repr(result).startswith("OscillatorResult(6 biases, threshold") and "\n" not in repr(result)
     frame = result.to_dataframe()
     assert len(frame) == 6 and list(frame.columns)[:3] == ["index", "bias_current", "peak_frequency"]
-    assert result.points[:3] == [{**p, "p": result.points[i]["p"]} for i, p in enumerate(taken)]
 
 
 @pytest.mark.parametrize("model, key", [("AgilentE4408B", "agilent_e4408b"),
