@@ -339,7 +339,7 @@ class DorJobPlan(runs.Plan):
             ctx.set_total(sum(_planned_reads(pool, plan, first, second, scales, settings)))
             bench = ctx.bench
             benches = [bench[cal.device] for cal in pool] if isinstance(bench, Mapping) else bench
-            backend = BenchBackend(benches, pool, n_readings=settings.n_readings, step=ctx.step)
+            backend = BenchBackend(benches, pool, n_readings=settings.n_readings, run=ctx)
         else:
             ctx.set_total(len(plan))
             backend = (IdealBackend(pool) if settings.backend == "ideal" else

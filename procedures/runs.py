@@ -91,6 +91,7 @@ PLAN_KINDS = {
     "phase_map": "dorlab.procedures.phase_map:PhaseMapPlan",
     "recalibration": "dorlab.procedures.recalibration:RecalibrationPlan",
     "dor_job": "dorlab.procedures.dor_job:DorJobPlan",
+    "fig5": "dorlab.procedures.fig5_run:Fig5BenchPlan",
 }
 
 STATUSES = ("created", "running", "completed", "failed", "interrupted", "stopped")
