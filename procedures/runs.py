@@ -29,7 +29,6 @@ the journal, not a ``Results`` file, is the record a run resumes from.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib
 import json
 import logging
@@ -47,6 +46,33 @@ from typing import Any
 from dorlab.procedures.jsonout import json_safe, write_json_atomic
 
 log = logging.getLogger("dorlab.run")
+
+try:  # the lock that says a process is executing a run (released by the OS when the process dies)
+    import fcntl
+
+    def _try_lock(handle) -> bool:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle) -> None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+except ImportError:  # Windows, where lab PCs often are
+    import msvcrt
+
+    def _try_lock(handle) -> bool:
+        handle.seek(0)
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
 
 FORMAT = "dorlab.run/1"
 MANIFEST = "manifest.json"
@@ -66,6 +92,7 @@ PLAN_KINDS = {
     "recalibration": "dorlab.procedures.recalibration:RecalibrationPlan",
     "dor_job": "dorlab.procedures.dor_job:DorJobPlan",
     "oscillator": "dorlab.procedures.oscillator:OscillatorPlan",
+    "fig5": "dorlab.procedures.fig5_run:Fig5BenchPlan",
 }
 
 STATUSES = ("created", "running", "completed", "failed", "interrupted", "stopped")
@@ -308,12 +335,10 @@ class Run:
         lock = self.path / LOCK
         if not lock.exists():
             return False
-        with open(lock, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+        with open(lock, "a+") as handle:
+            if not _try_lock(handle):
                 return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            _unlock(handle)
         return False
 
     @property
@@ -519,10 +544,8 @@ class RunContext:
 def _run_lock(run: Run):
     handle = open(run.path / LOCK, "a+")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise RunError(f"run {run.id} is being executed by another process ({run.path})") from None
+        if not _try_lock(handle):
+            raise RunError(f"run {run.id} is being executed by another process ({run.path})")
         yield
     finally:
         handle.close()  # releases the lock
