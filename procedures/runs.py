@@ -65,6 +65,7 @@ PLAN_KINDS = {
     "phase_map": "dorlab.procedures.phase_map:PhaseMapPlan",
     "recalibration": "dorlab.procedures.recalibration:RecalibrationPlan",
     "dor_job": "dorlab.procedures.dor_job:DorJobPlan",
+    "oscillator": "dorlab.procedures.oscillator:OscillatorPlan",
 }
 
 STATUSES = ("created", "running", "completed", "failed", "interrupted", "stopped")

@@ -284,7 +284,7 @@ def test_instrument_error_mid_sweep_ends_the_run_safely_with_the_points_on_disk(
         return measure(*args, **kwargs)
 
     bench.rectified_voltage = rectified_voltage
-    run_dir = tmp_path / "run"  # the run layer's run directory (sweep.csv inside)
+    run_dir = tmp_path / "run"
     with pytest.raises(InstrumentError, match=r"voltmeter Keithley2182 at GPIB0::7::INSTR reported "
                                               r"SCPI error\(s\) during the run: -300") as info:
         rectification_sweep(bench, settings, directory=run_dir, progress=False)
