@@ -13,13 +13,16 @@ import math
 
 import click
 
+from dorlab.procedures.cli_options import POSITIVE_TIME, FiniteFloat
 from dorlab.procedures.jsonout import dumps
+
+CELL_SIZE = FiniteFloat(0.0, None, min_open=True, unit="m")
 
 MICROMAGNETIC_DEFAULTS = {
     # simulated time and points sized for the micromagnetic model (the macrospin's defaults would take hours)
     "oscillation": {"bias_from": -0.02e-3, "bias_to": -0.12e-3, "points": 6},
     "rectification": {"points": 9},
-    "phase-map": {"freq_points": 4, "points": 7},
+    "phase-map": {"freq_points": 4, "bias_points": 7},
     "transient": {"duration": 30e-9},
 }
 
@@ -35,9 +38,9 @@ def _echo_rows(rows) -> None:
 
 
 @click.command("sp4")
-@click.option("--cell-size", type=float, default=2.5e-9, show_default=True, help="Cell edge (m); OOMMF's is 2.5e-9.")
-@click.option("--duration", type=float, default=1e-9, show_default=True, help="Simulated time of field 1 (s).")
-@click.option("--tolerance", type=float, default=1e-6, show_default=True,
+@click.option("--cell-size", type=CELL_SIZE, default=2.5e-9, show_default=True, help="Cell edge (m); OOMMF's is 2.5e-9.")
+@click.option("--duration", type=FiniteFloat(0.0, 10e-9, min_open=True, unit="s"), default=1e-9, show_default=True, help="Simulated time of field 1 (s).")
+@click.option("--tolerance", type=FiniteFloat(0.0, 1e-3, min_open=True), default=1e-6, show_default=True,
               help="Dormand-Prince error per step (max |dm|).")
 @click.option("--fft", type=click.Choice(["auto", "scipy", "pyfftw"]), default="auto", show_default=True)
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
@@ -192,7 +195,7 @@ def _phase_map(kwargs, cell_size, sim_time, cluster):
     freqs = np.linspace(_value(kwargs, d, "freq_from", 0.5e9), _value(kwargs, d, "freq_to", 1.6e9),
                         int(_value(kwargs, d, "freq_points", 4)))
     bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.3e-3),
-                       int(_value(kwargs, d, "points", 7)))
+                       int(_value(kwargs, d, "bias_points", 7)))
     rf_current = kwargs.get("rf_current") or 70.7e-6
     options = _options(cell_size, sim_time, "phase-map")
     with _client(cluster) as client:
@@ -269,9 +272,9 @@ def _with_model_option(command: click.Command, runner) -> None:
     command.params.append(click.Option(["--model"], type=click.Choice(["macrospin", "micromagnetic"]),
                                        default="macrospin", show_default=True,
                                        help="macrospin (LLGS kernel) or micromagnetic (finite differences)."))
-    command.params.append(click.Option(["--cell-size"], type=float, default=None,
+    command.params.append(click.Option(["--cell-size"], type=CELL_SIZE, default=None,
                                        help="Micromagnetic cell edge (m) [preset: 2.5e-9]."))
-    command.params.append(click.Option(["--sim-time"], type=float, default=None,
+    command.params.append(click.Option(["--sim-time"], type=POSITIVE_TIME, default=None,
                                        help="Micromagnetic simulated time per point (s) [per study]."))
     if not had_cluster:
         command.params.append(click.Option(["--cluster"], default="in-process", show_default=True,
@@ -283,8 +286,14 @@ def _with_model_option(command: click.Command, runner) -> None:
         sim_time = kwargs.pop("sim_time")
         cluster = kwargs.get("cluster") if had_cluster else kwargs.pop("cluster")
         if model == "macrospin":
+            ctx = click.get_current_context()
+            if not had_cluster and ctx.get_parameter_source("cluster") != click.core.ParameterSource.DEFAULT:
+                raise click.UsageError(f"--cluster {cluster} applies to --model micromagnetic here (the macrospin "
+                                       f"{command.name} runs in-process)")
             if cell_size is not None or sim_time is not None:
-                raise click.UsageError("--cell-size and --sim-time apply to --model micromagnetic only")
+                given = " ".join(f"--{n.replace('_', '-')} {v}" for n, v in (("cell_size", cell_size), ("sim_time", sim_time))
+                                 if v is not None)
+                raise click.UsageError(f"{given}: --cell-size and --sim-time apply to --model micromagnetic only")
             return original(**kwargs)
         try:
             return runner(kwargs, cell_size, sim_time, cluster or "in-process")
