@@ -30,9 +30,13 @@ from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParam
 DATA_COLUMNS = [
     "Index", "Direction", "Bias current (A)", "Rectified voltage (V)", "Standard error (V)",
     "RF-on voltage (V)", "RF-off voltage (V)", "RF power (dBm)", "RF current (A)", "Elapsed time (s)",
+    "Device resistance (ohm)", "Cycle spread (V)", "Unstable",
 ]
 _COLUMN_KEYS = ["index", "direction", "bias_current", "rectified_voltage", "standard_error",
-                "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current", "elapsed_time"]
+                "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current", "elapsed_time",
+                "device_resistance", "cycle_spread", "unstable"]
+# files written before the resistance and cycle columns existed still load (those columns NaN / 0)
+_LEGACY_COLUMNS = DATA_COLUMNS[:10]
 
 
 class SweepFileError(ValueError):
@@ -312,9 +316,12 @@ def _read_file(path: Path, *, repair: bool = False) -> tuple[SweepSettings, dict
     header = [ln for ln in lines if ln.startswith("#")]
     body = [ln for ln in lines if not ln.startswith("#") and ln.strip()]
     settings, metadata = _parse_header(header, path)
-    if not body or body[0].strip().split(",") != DATA_COLUMNS:
+    labels = body[0].strip().split(",") if body else []
+    if labels not in (DATA_COLUMNS, _LEGACY_COLUMNS):
         raise SweepFileError(f"{path}: the column labels are missing or differ from {DATA_COLUMNS}")
     rows = [ln.strip().split(",") for ln in body[1:]]
+    if labels == _LEGACY_COLUMNS:
+        rows = [row + ["nan", "nan", "0"] if len(row) == len(_LEGACY_COLUMNS) else row for row in rows]
     return settings, metadata, rows
 
 
@@ -326,6 +333,7 @@ def _columns(rows: list[list[str]], path: Path) -> dict[str, np.ndarray]:
     cols = {key: table[:, j] for j, key in enumerate(_COLUMN_KEYS)}
     cols["index"] = cols["index"].astype(int)
     cols["direction"] = cols["direction"].astype(int)
+    cols["unstable"] = cols["unstable"].astype(bool)
     return cols
 
 
@@ -367,6 +375,9 @@ def measure_points(bench, settings: SweepSettings, *, start: int = 0,
             "rf_off_voltage": float(np.mean(reading.readings_off)),
             "rf_power_dbm": float(reading.rf_power_dbm), "rf_current": float(reading.rf_current),
             "elapsed_time": clock() - t0,
+            "device_resistance": float(getattr(reading, "device_resistance", float("nan"))),
+            "cycle_spread": float(getattr(reading, "cycle_spread", 0.0)),
+            "unstable": int(bool(getattr(reading, "unstable", False))),
         }
 
 
