@@ -260,6 +260,7 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
     store, root = _open_store(data_dir)
     timings = RunTimings()
     extra = {}
+    point: dict = {}
     try:
         try:
             bench_obj = _open_bench(bench, seed, sim_diode)
@@ -277,8 +278,9 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
                                    f"I_ac {current * 1e6:.1f} uA (cached after the first run)", err=True)
 
                 try:
-                    values.update(simulated_operating_point(bench_obj, progress=announce))
-                    extra["operating point"] = "simulator search"
+                    values.update(simulated_operating_point(bench_obj, progress=announce, details=point))
+                    extra["operating point"] = (f"simulator search (bench-read curve, "
+                                                f"{point['lock_ratio']}:1 lock)")
                 except (NoOperatingPointSearch, ImportError) as exc:
                     extra["operating point"] = f"survey sweep ({exc})"
                 timings.operating_point = time.perf_counter() - t0
@@ -310,7 +312,10 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
     if plot is not None:
         plot_calibration(cal, plot)
         extra["plot"] = str(plot)
-    extra_json = {"timings": timings.as_dict(), "sweep_path": extra.get("sweep file"),
+    unstable = run.settings.get("unstable_points") or []
+    extra_json = {"lock_ratio": point.get("lock_ratio"), "rf_frequency": cal.rf_frequency,
+                  "unstable_points": len(unstable),
+                  "timings": timings.as_dict(), "sweep_path": extra.get("sweep file"),
                   "hysteresis": run.settings.get("hysteresis"), **({"plot": str(plot)} if plot else {})}
     if as_json:
         click.echo(dumps(calibration_json(cal, root, extra_json)))

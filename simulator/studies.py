@@ -33,31 +33,81 @@ def _currents(values, name: str) -> np.ndarray:
 
 
 # --- free-running oscillation ------------------------------------------------------------------------
+POWER_DEFINITIONS = {
+    "mx_first_harmonic": "p = A^2, A the first-harmonic amplitude of m_x at f0 (Hann-weighted projection)",
+    "mx_variance": "p = 2 var(m_x): all harmonics of m_x (equals A^2 for a sinusoidal m_x)",
+    "cone": "p = (1 - <m_z>) / 2: the opening of the precession cone about the easy axis z",
+}
+
+
+def oscillator_power(t: np.ndarray, mx: np.ndarray, mz: np.ndarray, frequency: float, definition: str) -> float:
+    """Oscillator power p of a steady free-running trace under one of ``POWER_DEFINITIONS``."""
+    if definition == "mx_first_harmonic":
+        return analysis.harmonic_amplitude(t, mx, frequency) ** 2 if frequency > 0 else 0.0
+    if definition == "mx_variance":
+        return float(2 * np.var(mx))
+    if definition == "cone":
+        return float((1 - np.mean(mz)) / 2)
+    raise ValueError(f"power_definition must be one of {sorted(POWER_DEFINITIONS)}, got {definition!r}")
+
+
 @dataclass(frozen=True)
 class OscillationCurve:
-    """Free-running f0 (Hz) and p0 (= A^2 of m_x) vs I_dc (A); threshold from the Jacobian."""
+    """Free-running f0 (Hz) and p0 vs I_dc (A) from converged steady states; threshold from the
+    Jacobian (Hopf) and from the converged onset; N = df0/dp0 near threshold."""
 
     bias_current: np.ndarray
     frequency: np.ndarray
-    power: np.ndarray
+    power: np.ndarray                    # under ``power_definition``
     threshold_current: float             # A, Hopf point of the static state
     threshold_frequency: float           # Hz, Im(lambda)/2pi at the threshold
-    nonlinear_frequency_shift: float     # Hz per unit p: df0/dp0 near threshold
+    nonlinear_frequency_shift: float     # Hz per unit p: df0/dp0 over ``shift_range`` above threshold
+    power_definition: str = "mx_first_harmonic"
+    converged: np.ndarray | None = None  # bool per bias: p steady within ``tolerance`` between chunks
+    settle_time: np.ndarray | None = None  # s simulated at each bias
+    onset_current: float = float("nan")  # A: smallest |I_dc| with a converged oscillation (time domain)
+    shift_range: tuple = ()              # (A, A) of the points N was fitted over
+    shift_table: tuple = ()              # N for every power definition and several current ranges
+    powers: dict | None = None           # p under every definition, per bias
 
     def records(self) -> list[dict]:
+        conv = self.converged if self.converged is not None else np.ones(len(self.bias_current), bool)
         return [{"bias_current": float(i), "frequency": float(f), "power": float(p)}
-                for i, f, p in zip(self.bias_current, self.frequency, self.power)]
+                | ({"converged": bool(c)} if self.converged is not None else {})
+                for i, f, p, c in zip(self.bias_current, self.frequency, self.power, conv)]
 
 
-def oscillation_curve(parameters=None, bias_currents=None, *, duration: float = 400e-9,
-                      transient: float = 200e-9, time_step: float = 1e-12, stride: int = 5,
-                      fit_points: int = 3) -> OscillationCurve:
-    """Integrate each bias from its static state (slightly perturbed) and analyse the last
-    ``duration - transient`` of m_x. N is the slope of f0 vs p0 over steady oscillating points
-    (p0 equal within 5 % in both halves of the analysis window): the ``fit_points`` nearest the
-    threshold, anchored at the Hopf point (p0 = 0, f = threshold frequency). The macrospin's onset is
-    subcritical (p0 jumps at threshold), so the slope is a chord, not a tangent at p0 = 0."""
+def _shift(currents, freqs, powers, ok, threshold, f_th, lo_factor, hi_factor):
+    """df/dp over the converged oscillating points with |I| in [lo, hi] x |I_th|, anchored at the
+    Hopf point (p = 0, f = f_th)."""
+    mag = np.abs(currents) / abs(threshold)
+    sel = ok & (mag >= lo_factor) & (mag <= hi_factor)
+    if sel.sum() < 2:
+        return float("nan"), int(sel.sum())
+    p = np.concatenate([[0.0], powers[sel]])
+    f = np.concatenate([[f_th], freqs[sel]])
+    return float(np.polyfit(p, f, 1)[0]), int(sel.sum())
+
+
+def oscillation_curve(parameters=None, bias_currents=None, *, power_definition: str = "mx_first_harmonic",
+                      chunk: float = 100e-9, max_duration: float = 4e-6, tolerance: float = 0.005,
+                      time_step: float = 1e-12, shift_range: tuple = (1.0, 1.5),
+                      duration=None, transient=None) -> OscillationCurve:
+    """Free-running oscillation measured from converged steady states (the paper's Fig. 1b).
+
+    The biases are followed adiabatically from the largest |I_dc| towards the threshold: each starts
+    from the previous steady state (the first from the static state, perturbed), and runs in chunks of
+    ``chunk`` until p of two consecutive chunks agrees within ``tolerance`` (relative; or p < 1e-6:
+    no oscillation), at most ``max_duration``. The onset is supercritical with growth times of
+    microseconds near threshold, which is why short fresh runs mis-measure it. f0 is the FFT peak of
+    m_x over the last chunk; p follows ``power_definition`` (``POWER_DEFINITIONS``; every definition
+    is recorded in ``powers``). N = df0/dp0 is the slope of f0(p) through the Hopf point (p = 0, f_th)
+    and the converged points with |I_dc| in ``shift_range`` x |I_th|; ``shift_table`` gives it for
+    every definition and several ranges. (``duration``/``transient`` are accepted for compatibility
+    and ignored: runs last until converged.)"""
     device = _device(parameters)
+    if power_definition not in POWER_DEFINITIONS:
+        raise ValueError(f"power_definition must be one of {sorted(POWER_DEFINITIONS)}, got {power_definition!r}")
     currents = _currents(np.linspace(-0.02e-3, -0.3e-3, 29) if bias_currents is None else bias_currents,
                          "bias_currents")
     params = llgs.pack_parameters(device)
@@ -65,36 +115,51 @@ def oscillation_curve(parameters=None, bias_currents=None, *, duration: float = 
     threshold = analysis.hopf_threshold(params, 2 * bound)
     m_th = analysis.fixed_point(params, threshold, (0, 0, 1))
     f_th = float(np.max(np.abs(analysis.jacobian_eigenvalues(params, threshold, m_th).imag)) / (2 * np.pi))
-    m0 = np.empty((len(currents), 3))
-    guess = np.array([0.0, 0.0, 1.0])
-    for k in np.argsort(np.abs(currents)):
-        try:
-            guess = analysis.fixed_point(params, currents[k], guess)
-        except RuntimeError:
-            pass
-        m0[k] = guess + np.array([1e-3, 1e-3, 0.0])
-    drives = np.array([llgs.pack_drive(i) for i in currents])
-    traces, _ = llgs.simulate_batch_trace(params, drives, m0, duration, time_step, stride=stride)
-    keep = traces[0, :, 0] >= transient
-    freqs, powers = np.zeros(len(currents)), np.zeros(len(currents))
-    steady = np.zeros(len(currents), dtype=bool)
-    half = np.nonzero(keep)[0]
-    first, second = half[: len(half) // 2], half[len(half) // 2:]
-    for k, tr in enumerate(traces):
-        f0, p0 = analysis.free_running(tr[keep, 0], tr[keep, 1])
-        if p0 < 1e-5:
-            # below the seed perturbation (~2e-6 in p): a decaying or not yet grown mode, no oscillation
-            f0, p0 = 0.0, 0.0
-        freqs[k], powers[k] = f0, p0
-        p1 = analysis.free_running(tr[first, 0], tr[first, 1])[1]
-        p2 = analysis.free_running(tr[second, 0], tr[second, 1])[1]
-        steady[k] = abs(p1 - p2) <= 0.05 * max(p1, p2)
-    oscillating = np.nonzero(steady & (powers > 1e-4))[0]
-    sel = oscillating[np.argsort(np.abs(currents[oscillating]))][:fit_points]
-    p_fit = np.concatenate([[0.0], powers[sel]])
-    f_fit = np.concatenate([[f_th], freqs[sel]])
-    shift = float(np.polyfit(p_fit, f_fit, 1)[0]) if len(p_fit) >= 2 else float("nan")
-    return OscillationCurve(currents, freqs, powers, float(threshold), f_th, shift)
+    n = len(currents)
+    freqs = np.zeros(n)
+    powers = {k: np.zeros(n) for k in POWER_DEFINITIONS}
+    converged = np.zeros(n, dtype=bool)
+    settle = np.zeros(n)
+    m = analysis.fixed_point(params, 0.0, (0, 0, 1)) + np.array([0.05, 0.05, 0.0])
+    stride = 5
+    for k in np.argsort(-np.abs(currents)):
+        drive = llgs.pack_drive(float(currents[k]))
+        previous = None
+        t = 0.0
+        while True:
+            trace, m = llgs.simulate_trace(params, drive, m, chunk, time_step, stride=stride)
+            t += chunk
+            tt, mx, mz = trace[1:, 0], trace[1:, 1], trace[1:, 3]
+            f0, _ = analysis.free_running(tt, mx)
+            p = oscillator_power(tt, mx, mz, f0, "mx_first_harmonic")
+            if p < 1e-6:
+                if previous is not None and previous < 1e-6:
+                    f0, p = 0.0, 0.0
+                    converged[k] = True
+                    break
+            elif previous is not None and abs(p - previous) <= tolerance * max(p, previous):
+                converged[k] = True
+                break
+            previous = p
+            if t >= max_duration - 1e-15:
+                break
+        settle[k] = t
+        freqs[k] = f0 if p >= 1e-6 else 0.0
+        for name in POWER_DEFINITIONS:
+            powers[name][k] = oscillator_power(tt, mx, mz, f0, name) if p >= 1e-6 else 0.0
+    oscillating = converged & (powers["mx_first_harmonic"] > 1e-4)
+    onset = (float(currents[oscillating][np.argmin(np.abs(currents[oscillating]))])
+             if oscillating.any() else float("nan"))
+    shift, _ = _shift(currents, freqs, powers[power_definition], oscillating, threshold, f_th, *shift_range)
+    table = []
+    for name in POWER_DEFINITIONS:
+        for rng in ((1.0, 1.2), (1.0, 1.5), (1.0, 2.0), (1.5, 3.0)):
+            value, count = _shift(currents, freqs, powers[name], oscillating, threshold, f_th, *rng)
+            table.append({"power_definition": name, "current_range": list(rng), "points": count,
+                          "nonlinear_frequency_shift": value})
+    return OscillationCurve(currents, freqs, powers[power_definition], float(threshold), f_th, shift,
+                            power_definition, converged, settle, onset, tuple(shift_range), tuple(table),
+                            powers)
 
 
 # --- rectification curve ----------------------------------------------------------------------------

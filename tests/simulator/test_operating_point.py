@@ -158,3 +158,21 @@ def test_search_version_is_in_the_cache_key(mazza, tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("operating_point_*.json"))) == 3
     with pytest.raises(ValueError, match="lock_ratio"):
         opm.find_operating_point(mazza, lock_ratio=3, cache_dir=tmp_path)
+
+
+def test_t4_fundamental_over_the_input_range_on_the_one_to_one_orbit(mazza):
+    """T4 at the working point (750 MHz / 50 uA, input side -0.1553 .. -0.1433 mA): entering the 1:1
+    branch deep inside and sweeping towards the vertex, m_x follows f_ac and the first-harmonic
+    amplitude dm_x changes by < 3 % over the input range (paper: < 3 %)."""
+    bias = np.linspace(-0.170e-3, -0.1433e-3, 10)
+    (sweep,) = opm.branch_sweeps(mazza, [(750e6, 50e-6)], bias, directions=("up",))
+    side = sweep.bias_current <= -0.1433e-3 + 1e-12
+    side &= sweep.bias_current >= -0.1553e-3
+    assert sweep.locked.all() and (sweep.lock_ratio == 1).all()
+    assert np.all(sweep.fundamental_fraction[side] > 0.8)
+    amp = sweep.amplitude[side]
+    variation = (amp.max() - amp.min()) / amp.mean()
+    assert 0.001 < variation < 0.03
+    # phi crosses ~0 at the vertex end of the side and stays on one side of it over the inputs
+    phase_deg = np.degrees(sweep.phase[side])
+    assert abs(phase_deg[-1]) < 5 and np.all(phase_deg[:-1] > phase_deg[-1])

@@ -88,8 +88,9 @@ def test_cli_oscillation_json_and_plot(tmp_path):
                                       "--bias-to", "-0.1e-3", "--json", "--plot", str(png)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert {"threshold_current", "nonlinear_frequency_shift", "points"} <= set(data)
-    assert set(data["points"][0]) == {"bias_current", "frequency", "power"}
+    assert {"threshold_current", "nonlinear_frequency_shift", "power_definition", "points"} <= set(data)
+    assert data["power_definition"] == "mx_first_harmonic"
+    assert set(data["points"][0]) == {"bias_current", "frequency", "power", "converged"}
     assert png.stat().st_size > 1000
 
 
@@ -147,3 +148,26 @@ def test_cli_commands_plot_and_json(tmp_path, args):
         assert data["locked"] and 0 < data["locking_time"] < 30e-9
     if args[0] == "phase-map":
         assert len(data["phase"]) == 2 and len(data["phase"][0]) == 3
+
+
+def test_converged_t2_supercritical_onset_and_shift_near_threshold(mazza):
+    """T2 from converged steady states: p rises continuously from 0 at the Hopf point (supercritical),
+    the time-domain onset agrees with the Jacobian threshold, and N = df0/dp0 near threshold depends on
+    what p is."""
+    params = llgs.pack_parameters(mazza)
+    i_th = analysis.hopf_threshold(params, -0.3e-3)
+    currents = i_th * np.array([0.97, 1.0075, 1.015, 1.03, 1.05, 1.08])
+    curve = studies.oscillation_curve(mazza, currents)
+    assert curve.converged[1:].all()
+    assert curve.power[0] == 0                                   # below threshold: decays
+    assert np.all(np.diff(curve.power[1:]) > 0)                  # grows with |I_dc| from ~0
+    assert curve.power[1] < 0.2                                  # no jump to p ~ 0.8 (not subcritical)
+    assert curve.onset_current == pytest.approx(currents[1])     # time-domain onset = Hopf, to the grid
+    # slope through the Hopf point with p = (first harmonic of m_x)^2: about -700 MHz (not -805)
+    assert -760e6 < curve.nonlinear_frequency_shift < -640e6
+    shifts = {(r["power_definition"], tuple(r["current_range"])): r["nonlinear_frequency_shift"]
+              for r in curve.shift_table}
+    assert shifts[("mx_variance", (1.0, 1.5))] == pytest.approx(curve.nonlinear_frequency_shift, rel=0.1)
+    assert abs(shifts[("cone", (1.0, 1.5))]) > 2 * abs(curve.nonlinear_frequency_shift)
+    with pytest.raises(ValueError, match="power_definition"):
+        studies.oscillation_curve(mazza, currents[:2], power_definition="energy")
