@@ -25,33 +25,38 @@ PAPER = {
 
 
 def paper_drive_report(device, bias_step: float = 1e-6) -> dict:
-    """At the paper's exact drive (70.7 uA / 800 MHz): the 1:1 branches swept both ways (edges per
-    direction, hysteresis, phi at the edge, V_max) and the best one-sided DOR correlation any branch
-    offers (vertex at its V_dc maximum, input side away from its edge, widths 4-30 uA)."""
+    """At the paper's exact drive (70.7 uA / 800 MHz): every 1:1 locked run swept each way (its ends,
+    phi at the ends, V_max and where), and the best one-sided DOR correlation a run offers (vertex at
+    its V_dc maximum, the even parabola pinned there, inputs on the side with room, widths 4-30 uA)."""
     bias = np.arange(-0.10e-3, -0.22e-3 - 1e-12, -bias_step)
     sweeps = opm.branch_sweeps(device, [(800e6, 70.7e-6)], bias)
     out = {}
     for s in sweeps:
-        branches = opm.locked_branches(s, lock_ratio=1)
+        srt = s.sorted()
         rows = []
-        for b in branches:
-            width_best = (float("nan"), float("nan"), float("nan"))
+        for lo, hi in opm.locked_runs(s, lock_ratio=1):
+            if hi - lo < 3:
+                continue
+            currents = srt.bias_current[lo:hi + 1]
+            phase = np.degrees(np.unwrap(srt.phase[lo:hi + 1]))
+            v = srt.rectified_voltage[lo:hi + 1]
+            k = int(np.argmax(v))
+            i0 = float(currents[k])
+            sign = -1.0 if (i0 - currents[0]) >= (currents[-1] - i0) else 1.0
+            branch = opm.Branch(srt, lo, hi, i0, float(v[k]), math.radians(phase[k]), float("nan"), sign)
+            best = (float("nan"), float("nan"), -1.0)
             for width in np.arange(4e-6, 30.1e-6, 2e-6):
-                i_m1 = b.vertex_current + b.input_sign * width
-                if not b.covers(i_m1):
+                if not branch.covers(i0 + sign * width):
                     break
-                av, cv, r2, curve = opm._even_fit(b, width)
+                av, cv, r2, curve = opm._even_fit(branch, width)
                 corr = opm.dor_correlation(curve, av * width ** 2, cv)
-                if not corr <= width_best[2]:
-                    width_best = (float(width), r2, corr)
-            edge = b.edge_current
-            phase_edge = (float(np.degrees(np.interp(edge, b.currents, np.unwrap(b.sweep.phase[b.lo:b.hi + 1]))))
-                          if not math.isnan(edge) else float("nan"))
-            rows.append({"branch": [float(b.currents[0]), float(b.currents[-1])], "edge": edge,
-                         "phase_at_edge_deg": phase_edge, "vertex_current": b.vertex_current,
-                         "v_max": b.vertex_voltage, "phase_at_vertex_deg": math.degrees(b.phase_at_vertex),
-                         "best_width": width_best[0], "best_r_squared": width_best[1],
-                         "best_dor_correlation": width_best[2]})
+                if corr > best[2]:
+                    best = (float(width), r2, corr)
+            rows.append({"run": [float(currents[0]), float(currents[-1])],
+                         "phase_at_ends_deg": [float(phase[0]), float(phase[-1])],
+                         "mean_amplitude": float(np.mean(srt.amplitude[lo:hi + 1])),
+                         "v_max": float(v[k]), "v_max_current": i0, "phase_at_v_max_deg": float(phase[k]),
+                         "best_width": best[0], "best_r_squared": best[1], "best_dor_correlation": best[2]})
         out[s.direction] = rows
     return out
 
@@ -87,24 +92,32 @@ def compute(device) -> list[dict]:
                             "m_x is not the power of a nonuniform micromagnetic mode."))
     op = opm.find_operating_point(device)
     paper = paper_drive_report(device)
-    parts = []
-    for direction, branches in paper.items():
-        for b in branches:
-            parts.append(f"{direction}: branch {b['branch'][1] * 1e3:.4f}..{b['branch'][0] * 1e3:.4f} mA, edge "
-                         f"{b['edge'] * 1e3:.4f} (phi there {b['phase_at_edge_deg']:.1f} deg), V_max "
-                         f"{b['v_max'] * 1e3:.2f} mV at {b['vertex_current'] * 1e3:.4f} (phi "
-                         f"{b['phase_at_vertex_deg']:.1f} deg), best one-sided DOR "
-                         f"{b['best_dor_correlation'] * 100:.2f} % (width {b['best_width'] * 1e6:.0f} uA, "
-                         f"R^2 {b['best_r_squared']:.4f})")
-    edges = [b["edge"] for bs in paper.values() for b in bs if not math.isnan(b["edge"])]
-    hysteresis = (max(edges) - min(edges)) if len(edges) >= 2 else float("nan")
+    parts, best = [], (-1.0, None)
+    for direction, runs in paper.items():
+        listed = [f"{r['run'][1] * 1e3:.4f}..{r['run'][0] * 1e3:.4f} mA (sqrt(p) {r['mean_amplitude']:.2f}, "
+                  f"phi {r['phase_at_ends_deg'][1]:.0f}..{r['phase_at_ends_deg'][0]:.0f} deg, V_max "
+                  f"{r['v_max'] * 1e3:.2f} mV at {r['v_max_current'] * 1e3:.4f})" for r in runs]
+        parts.append(f"sweeping {direction}: " + ("; ".join(listed) or "no 1:1 run"))
+        for r in runs:
+            if r["best_dor_correlation"] > best[0]:
+                best = (r["best_dor_correlation"], r)
+    # the two 1:1 orbits: sqrt(p) ~0.95 beyond the unlocked band, ~1.05 before it; the first one's end
+    # towards smaller |I_dc| is where the direction of the sweep matters
+    ends = {d: max(r["run"][1] for r in runs if r["mean_amplitude"] < 1.0)
+            for d, runs in paper.items() if any(r["mean_amplitude"] < 1.0 for r in runs)}
+    hysteresis_text = ("; the sqrt(p) ~ 0.95 orbit ends at " + ", ".join(f"{e * 1e3:.4f} mA sweeping {d}"
+                       for d, e in ends.items()) + f" (hysteresis {abs(np.ptp(list(ends.values()))) * 1e6:.0f} uA)"
+                       if ends else "")
+    best_text = (f"best one-sided DOR there {best[0] * 100:.2f} % (vertex {best[1]['v_max_current'] * 1e3:.4f} mA, "
+                 f"phi {best[1]['phase_at_v_max_deg']:.1f} deg, width {best[1]['best_width'] * 1e6:.0f} uA, R^2 "
+                 f"{best[1]['best_r_squared']:.4f})" if best[1] else "no run long enough for a DOR range")
     rows.append(dict(id="T3", quantity="V_dc(I_dc): vertex I_dc,0 (mA); at the paper's drive and at the search's",
                      paper=f"parabola, max at {PAPER['T3'] * 1e3:.3f} (70.7 uA / 800 MHz)",
                      ours=(f"search (1:1, one-sided): {op.rf_frequency / 1e6:.0f} MHz / {op.rf_current * 1e6:.1f} uA, "
                            f"vertex {op.vertex_current * 1e3:.4f}, phi {op.phase_at_vertex_deg:.1f} deg, inputs to "
                            f"{op.input_min_current * 1e3:.4f}, R^2 {op.even_parabola_r_squared:.5f}, DOR "
-                           f"{op.dor_correlation * 100:.3f} %. At 70.7 uA / 800 MHz: " + "; ".join(parts)
-                           + f"; edges differ by {hysteresis * 1e6:.1f} uA between directions (hysteresis)"),
+                           f"{op.dor_correlation * 100:.3f} %. At 70.7 uA / 800 MHz, 1:1 runs "
+                           + " | ".join(parts) + hysteresis_text + f"; {best_text}"),
                      reason="at the printed drive the 1:1 branch ends (edge) before its V_dc maximum settles "
                             "at phi = 0 with room for a one-sided input range, and between the two 1:1 orbits "
                             "the diode does not lock; at 50 uA the same branch has its maximum at phi ~ 0 a few "
@@ -119,7 +132,8 @@ def compute(device) -> list[dict]:
     rows.append(dict(id="T5", quantity="where phi = 0 lies in the locking range",
                      paper="near the edge",
                      ours=(f"at the search's drive phi = 0 at {op.zero_phase_current * 1e3:.4f} mA, "
-                           f"{op.margin_to_edge * 1e6:.1f} uA from the edge ({op.edge_current * 1e3:.4f} mA; "
+                           f"{abs(op.zero_phase_current - op.edge_current) * 1e6:.1f} uA from the edge; the "
+                           f"vertex {op.margin_to_edge * 1e6:.1f} uA from it ({op.edge_current * 1e3:.4f} mA; "
                            f"branch {lo * 1e3:.4f}..{hi * 1e3:.4f} mA); at the paper's drive see T3 (phi at "
                            f"the edge)"),
                      reason="same shape: phi = 0 a few uA inside the locking edge on the 1:1 branch."))
@@ -158,7 +172,7 @@ def compute(device) -> list[dict]:
                      paper="agrees (Fig. S1)",
                      ours=(f"m from d2V/dI2: max |diff| {deviation(m_curvature) * 100:.2g} % of V_max; "
                            f"m from the phase slope ({m_phase:.4g} rad/A = {m_phase / m_curvature:.3f} x the "
-                           f"curvature m): max |diff| {deviation(m_phase) * 100:.1f} % of V_max"),
+                           f"curvature m): max |diff| {deviation(m_phase) * 100:.2g} % of V_max"),
                      reason="with m from the curvature the analytic form is the vertex form of the fit; the "
                             "phase slope gives m directly when sqrt(p) is constant (T4)."))
     return rows

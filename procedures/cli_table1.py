@@ -100,10 +100,16 @@ def simulated_curves():
     op = studies.find_operating_point()
     lower, upper = sorted(op.locking_window)
     bias = np.linspace(lower, upper, 61)
-    curve = studies.rectification_curve(None, bias, op.rf_current, op.rf_frequency)
+    # the 1:1 branch followed from deep inside towards its edge, as the search found it (fresh runs
+    # near the edge can land on the other orbit)
+    start = lower if abs(lower) > abs(upper) else upper
+    order = bias if bias[0] == start else bias[::-1]
+    (curve,) = studies.branch_sweeps(None, [(op.rf_frequency, op.rf_current)], order, directions=("up",))
+    curve = curve.sorted()
     se = np.full(bias.shape, SIMULATED_READ_STANDARD_ERROR)
-    keep = curve.locked
-    auto = fit.calibrate_from_sweep("mazza2022-sim", bias[keep], curve.rectified_voltage[keep], se[keep],
+    keep = curve.locked & (curve.lock_ratio == op.locking_ratio)
+    auto = fit.calibrate_from_sweep("mazza2022-sim", curve.bias_current[keep], curve.rectified_voltage[keep],
+                                    se[keep],
                                     rf_frequency=op.rf_frequency, rf_current=op.rf_current)
     if auto.status != "accepted":
         raise click.ClickException(f"the simulated curve did not calibrate: {auto.reason}")

@@ -255,45 +255,55 @@ class Branch:
         return self.currents[0] - 1e-15 <= current <= self.currents[-1] + 1e-15
 
 
-def locked_branches(sweep: BranchSweep, lock_ratio: int = 1, max_jump: float = 0.1,
-                    max_phase_jump: float = 0.35, min_points: int = 5) -> list[Branch]:
-    """Runs of ``sweep`` (locked, of ``lock_ratio``, no jump of amplitude (> ``max_jump`` relative),
-    mean resistance (> 2 %) or phase (> ``max_phase_jump`` rad) between neighbours) whose V_dc maximum
-    is inside the run."""
+def locked_runs(sweep: BranchSweep, lock_ratio: int = 1, max_jump: float = 0.1,
+                max_phase_jump: float = 0.35) -> list[tuple[int, int]]:
+    """Index ranges (inclusive, into ``sweep.sorted()``) of consecutive locked points of ``lock_ratio``
+    on one orbit: split where the amplitude (> ``max_jump`` relative), the mean resistance (> 2 %) or
+    the phase (> ``max_phase_jump`` rad) jumps between neighbours."""
     s = sweep.sorted()
     good = s.locked & (s.lock_ratio == lock_ratio) & (s.amplitude > 0.02)
     a, r = s.amplitude, s.mean_resistance
-    # an orbit change: the amplitude, the mean resistance or the phase jumps between neighbours
     jump = ((np.abs(np.diff(a)) / np.maximum(np.minimum(a[:-1], a[1:]), 1e-12) > max_jump)
             | (np.abs(np.diff(r)) / np.minimum(r[:-1], r[1:]) > 0.02)
             | (np.abs(analysis.wrap_phase(np.diff(s.phase))) > max_phase_jump))
     out = []
     for lo, hi in _runs(good):
         cuts = [k for k in range(lo, hi) if jump[k]]
-        for a0, b0 in zip([lo] + [c + 1 for c in cuts], cuts + [hi]):
-            if b0 - a0 + 1 < min_points:
-                continue
-            currents = s.bias_current[a0:b0 + 1]
-            spline = CubicSpline(currents, s.rectified_voltage[a0:b0 + 1])
-            dense = np.linspace(currents[0], currents[-1], 40 * (b0 - a0) + 1)
-            v = spline(dense)
-            k = int(np.argmax(v))
-            if k == 0 or k == len(dense) - 1 or v[k] <= 0:
-                continue                       # monotonic on the run: no vertex inside
-            i0 = float(dense[k])
-            phase = float(np.interp(i0, currents, np.unwrap(s.phase[a0:b0 + 1])))
-            # a real end has a neighbouring point that is off this branch; a grid end is not an edge
-            ends = []
-            if a0 > 0:
-                ends.append(float(currents[0]))
-            if b0 < len(s.bias_current) - 1:
-                ends.append(float(currents[-1]))
-            edge = min(ends, key=lambda e: abs(e - i0)) if ends else float("nan")
-            if math.isnan(edge):
-                sign = -1.0 if (i0 - currents[0]) >= (currents[-1] - i0) else 1.0
-            else:
-                sign = -1.0 if edge > i0 else 1.0
-            out.append(Branch(s, a0, b0, i0, float(v[k]), phase, edge, sign))
+        out.extend(zip([lo] + [c + 1 for c in cuts], cuts + [hi]))
+    return out
+
+
+def locked_branches(sweep: BranchSweep, lock_ratio: int = 1, max_jump: float = 0.1,
+                    max_phase_jump: float = 0.35, min_points: int = 5) -> list[Branch]:
+    """Runs of ``sweep`` (locked, of ``lock_ratio``, no jump of amplitude (> ``max_jump`` relative),
+    mean resistance (> 2 %) or phase (> ``max_phase_jump`` rad) between neighbours) whose V_dc maximum
+    is inside the run."""
+    s = sweep.sorted()
+    out = []
+    for a0, b0 in locked_runs(sweep, lock_ratio, max_jump, max_phase_jump):
+        if b0 - a0 + 1 < min_points:
+            continue
+        currents = s.bias_current[a0:b0 + 1]
+        spline = CubicSpline(currents, s.rectified_voltage[a0:b0 + 1])
+        dense = np.linspace(currents[0], currents[-1], 40 * (b0 - a0) + 1)
+        v = spline(dense)
+        k = int(np.argmax(v))
+        if k == 0 or k == len(dense) - 1 or v[k] <= 0:
+            continue                       # monotonic on the run: no vertex inside
+        i0 = float(dense[k])
+        phase = float(np.interp(i0, currents, np.unwrap(s.phase[a0:b0 + 1])))
+        # a real end has a neighbouring point that is off this branch; a grid end is not an edge
+        ends = []
+        if a0 > 0:
+            ends.append(float(currents[0]))
+        if b0 < len(s.bias_current) - 1:
+            ends.append(float(currents[-1]))
+        edge = min(ends, key=lambda e: abs(e - i0)) if ends else float("nan")
+        if math.isnan(edge):
+            sign = -1.0 if (i0 - currents[0]) >= (currents[-1] - i0) else 1.0
+        else:
+            sign = -1.0 if edge > i0 else 1.0
+        out.append(Branch(s, a0, b0, i0, float(v[k]), phase, edge, sign))
     return out
 
 
