@@ -10,13 +10,19 @@ Concurrency and crashes: every write is a single ``BEGIN IMMEDIATE`` transaction
 taken up front, so two writers queue on the busy timeout instead of failing half way), and a process
 killed mid-transaction leaves nothing behind: SQLite rolls the uncommitted WAL frames back on the next
 open. The schema version is kept in ``PRAGMA user_version``; a file written by a newer dorlab is refused.
+A new store is built in a private file and hard-linked into place, so two processes creating the same
+store at once both end up using one complete file (the loser's copy is discarded), and SQLite's busy
+handler is installed before the first statement, so opening never fails on another process's lock.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sqlite3
+import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +44,20 @@ class StoreError(RuntimeError):
 
 class SchemaVersionError(StoreError):
     """The file was written by a newer dorlab (or is not a calibration store)."""
+
+
+class CorruptStoreError(StoreError):
+    """The file is empty, truncated or not an SQLite database; it is reported and never written into."""
+
+
+class MissingStoreError(StoreError, FileNotFoundError):
+    """A read-only open of a store that does not exist (reading never creates one)."""
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# stores up to this size get a full page check (PRAGMA quick_check) when opened: milliseconds for a
+# store of thousands of runs, and a damaged page is then named at open instead of mid-command
+_QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 
 
 class UnknownDeviceError(StoreError, LookupError):
@@ -213,11 +233,29 @@ class RunSummary:
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
+    def __repr__(self) -> str:
+        active = ", active" if self.active else ""
+        return (f"RunSummary(run {self.run_id} of {self.device!r}, {self.status}{active}, {self.created_at}: "
+                f"a' = {self.a_prime * 1e3:.4f} mV, I_dc,0 = {self.vertex_current * 1e3:.4f} mA, "
+                f"{self.n_points} points, bench {self.bench_name or '-'!r})")
+
 
 def _points_from_calibration(cal: Calibration) -> Iterator[SweepPoint]:
     se = np.asarray(cal.sweep_standard_error, dtype=float)
     for k, (i, v) in enumerate(zip(cal.sweep_bias_current, cal.sweep_rectified_voltage)):
         yield SweepPoint(float(i), float(v), float(se[k]) if k < se.size else float("nan"))
+
+
+def parquet_engine() -> str:
+    """The installed parquet engine for pandas, or a StoreError saying which extra installs one."""
+    for engine in ("pyarrow", "fastparquet"):
+        try:
+            __import__(engine)
+            return engine
+        except ImportError:
+            continue
+    raise StoreError("parquet export needs pyarrow, which a plain install does not include: "
+                     "pip install 'dorlab[parquet]' (or export --format csv)")
 
 
 class CalibrationStore:
@@ -226,25 +264,161 @@ class CalibrationStore:
     ``timeout`` (s) is how long a writer waits for another process's write lock before failing.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0):
+    def __init__(self, path: str | Path, *, timeout: float = 30.0, read_only: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        # FULL: a committed calibration survives power loss, not only a crashed process
-        self._conn.execute("PRAGMA synchronous = FULL")
+        self.timeout = timeout
+        self.read_only = bool(read_only)
+        if self.read_only:
+            self._conn = self._open_read_only(self.path, timeout)
+            try:
+                self._check_readable()
+                self._ensure_schema()
+            except BaseException:
+                self._conn.close()
+                raise
+            return
+        if not self.path.exists():
+            self._create(self.path, timeout)
+        else:
+            self._check_file(self.path)
+        self._conn = self._connect(self.path, timeout)
         try:
+            self._check_readable()
+            # WAL is a property of the file, set once by _create; a store made by an older dorlab
+            # (rollback journal) is switched here, which needs every other connection to be idle.
+            if self._conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                self._retry_locked(lambda: self._conn.execute("PRAGMA journal_mode = WAL"), timeout)
             self._ensure_schema()
         except BaseException:
             self._conn.close()
             raise
 
+    @staticmethod
+    def _check_file(path: Path) -> None:
+        """Refuse, without touching it, a file that cannot be a calibration store."""
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                header = handle.read(100)
+        except OSError as exc:
+            raise StoreError(f"calibration store {path}: cannot read it ({exc.strerror or exc})") from exc
+        if size == 0:
+            raise CorruptStoreError(f"calibration store {path} is an empty file (0 bytes), not a calibration "
+                                    "store; left untouched (move it away to start a new store there)")
+        if not header.startswith(_SQLITE_MAGIC):
+            raise CorruptStoreError(f"calibration store {path} is not an SQLite database (its first bytes are "
+                                    f"{header[:16]!r}); left untouched")
+        if len(header) < 100:
+            raise CorruptStoreError(f"calibration store {path} is truncated ({size} bytes, shorter than an "
+                                    "SQLite header); left untouched")
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        pages = int.from_bytes(header[28:32], "big")
+        wal = Path(f"{path}-wal")
+        if pages and size < pages * page_size and not (wal.exists() and wal.stat().st_size > 0):
+            raise CorruptStoreError(f"calibration store {path} is truncated: {size} bytes where its header "
+                                    f"says {pages} pages of {page_size} bytes; left untouched")
+
+    def _check_readable(self) -> None:
+        """Name a damaged store at open: one line with its path, never a traceback mid-command."""
+        try:
+            if self.path.stat().st_size <= _QUICK_CHECK_MAX_BYTES:
+                verdict = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if verdict != "ok":
+                    raise CorruptStoreError(f"calibration store {self.path} is damaged ({verdict}); left untouched")
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc):
+                raise
+            raise CorruptStoreError(f"calibration store {self.path} cannot be read ({exc}); left untouched") from exc
+
+    @classmethod
+    def _open_read_only(cls, path: Path, timeout: float) -> sqlite3.Connection:
+        """Open for reading only: no directory, file, journal-mode change or lock that a writer would take.
+
+        An archived store (read-only file and folder) has no ``-shm`` file SQLite could create for WAL
+        reads; it is then opened ``immutable``, which is right for a store nobody can write.
+        """
+        if not path.exists():
+            raise MissingStoreError(f"no calibration store at {path} (nothing to read; a calibration creates it)")
+        cls._check_file(path)
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc) or os.access(path.parent, os.W_OK):
+                raise StoreError(f"calibration store {path}: cannot open it read-only ({exc})") from exc
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, timeout=timeout,
+                                   isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    @staticmethod
+    def _connect(path: Path, timeout: float) -> sqlite3.Connection:
+        # connect(timeout=) installs SQLite's busy handler before any statement runs, so even the first
+        # read of a file another process is creating or writing waits instead of failing.
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: a committed calibration survives power loss, not only a crashed process
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    @staticmethod
+    def _retry_locked(action, timeout: float):
+        """Run ``action`` again while SQLite reports a lock it does not wait for itself.
+
+        Changing the journal mode needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+        (without its busy handler) when waiting could deadlock, so this waits here instead.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    @classmethod
+    def _create(cls, path: Path, timeout: float) -> None:
+        """Create a complete store at ``path`` atomically; a racing creator's store is kept as it is.
+
+        The schema is written into a private file which is then hard-linked into place: ``link``
+        fails when ``path`` exists, so two processes creating the same new store never write into
+        one half-made file, and a reader never sees a file without the schema.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            conn = cls._connect(tmp, timeout)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in (_SCHEMA + _append_only_triggers()).split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            finally:
+                conn.close()  # the last connection checkpoints the WAL into the main file
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+
     @classmethod
     def open(cls, data_dir: str | Path, **kwargs) -> "CalibrationStore":
-        """The store ``calibrations.sqlite`` in ``data_dir`` (created when missing)."""
+        """The store ``calibrations.sqlite`` in ``data_dir`` (created when missing, unless
+        ``read_only=True``: then it must exist and nothing is written)."""
         return cls(Path(data_dir) / DEFAULT_FILENAME, **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -264,6 +438,8 @@ class CalibrationStore:
     @contextmanager
     def _write(self):
         """One write transaction; the write lock is taken at BEGIN so writers queue, never interleave."""
+        if self.read_only:
+            raise StoreError(f"calibration store {self.path} is open read-only; open it writable to change it")
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
@@ -274,22 +450,20 @@ class CalibrationStore:
             self._conn.execute("COMMIT")
 
     def _ensure_schema(self) -> None:
-        with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"{self.path} has calibration-store schema version {version}; this dorlab understands "
-                    f"up to version {SCHEMA_VERSION}. Upgrade dorlab to open it (the file is left untouched).")
-            if version == 0:
-                tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-                if tables:
-                    raise SchemaVersionError(
-                        f"{self.path} is an SQLite file with tables but no dorlab schema version; "
-                        "it is not a calibration store")
-                for statement in (_SCHEMA + _append_only_triggers()).split(";\n"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        """Refuse a file that is not a dorlab store or is newer than this dorlab (only reads)."""
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} has calibration-store schema version {version}; this dorlab understands "
+                f"up to version {SCHEMA_VERSION}. Upgrade dorlab to open it (the file is left untouched).")
+        # dorlab creates a store complete (schema and version in one file, linked into place), so a
+        # version-0 file is someone else's database or an empty one: never written into
+        tables = self._conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        raise SchemaVersionError(
+            f"{self.path} is an SQLite file {'with tables but ' if tables else ''}without a dorlab schema; "
+            "it is not a calibration store (left untouched)")
 
     @property
     def schema_version(self) -> int:
@@ -520,6 +694,7 @@ class CalibrationStore:
         ``directory``; ``fmt`` is "csv" or "parquet". Returns the two paths."""
         if fmt not in ("csv", "parquet"):
             raise ValueError(f"export format {fmt!r}; use 'csv' or 'parquet'")
+        engine = parquet_engine() if fmt == "parquet" else None
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         paths = []
@@ -528,6 +703,6 @@ class CalibrationStore:
             if fmt == "csv":
                 frame.to_csv(path, index=False)
             else:
-                frame.to_parquet(path, index=False)
+                frame.to_parquet(path, index=False, engine=engine)
             paths.append(path)
         return paths

@@ -104,6 +104,25 @@ class SweepResult:
     def n_points(self) -> int:
         return int(self.columns["index"].size)
 
+    def __repr__(self) -> str:
+        s = self.settings
+        drive = (f"{s.rf_current * 1e6:.2f} uA" if s.rf_current is not None
+                 else f"{s.rf_power_dbm:.2f} dBm" if s.rf_power_dbm is not None else "RF level unset")
+        state = "complete" if self.complete else f"{self.n_points} of {s.plan()[0].size} points"
+        return (f"SweepResult({str(self.path)!r}, device {s.device or '-'!r}: {self.n_points} points, {state}, "
+                f"I_dc {s.bias_from * 1e3:.4f} .. {s.bias_to * 1e3:.4f} mA at {s.rf_frequency / 1e6:.1f} MHz, "
+                f"{drive})")
+
+    def to_dataframe(self):
+        """Every point as a pandas DataFrame (one column per file column, SI units); the settings and
+        the file's metadata are in ``frame.attrs``."""
+        import pandas as pd
+
+        frame = pd.DataFrame({name: np.asarray(values) for name, values in self.columns.items()})
+        frame.attrs.update({"path": str(self.path), "settings": self.settings.as_dict(),
+                            "metadata": dict(self.metadata)})
+        return frame
+
     @property
     def complete(self) -> bool:
         return self.n_points == self.settings.plan()[0].size
@@ -198,10 +217,10 @@ class RectificationSweepProcedure(Procedure):
                 self.bench_object = None
 
 
-def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs"):
+def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs", device: str | None = None):
     """A bench by name or file. "sim" is a fresh simulated bench (wired by ``procedures.wiring``) around
     the default LLGS mazza2022 diode, or the phenomenological diode (``sim_diode="phenomenological"``,
-    Eq. 6, fast)."""
+    Eq. 6, fast). ``device``: the device under test, by the bench file's rule (``BenchConfig.device``)."""
     if name == "sim":
         from dorlab.procedures.wiring import simulated_bench
 
@@ -213,10 +232,10 @@ def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "ll
             diode = None  # the world's default: an LlgsDiode of preset mazza2022
         else:
             raise ValueError(f"sim_diode {sim_diode!r}; use 'llgs' or 'phenomenological'")
-        return simulated_bench(seed=seed, diode=diode)
+        return simulated_bench(seed=seed, diode=diode, device=device)
     from dorlab.instruments.bench import open_bench
 
-    return open_bench(name)
+    return open_bench(name, device=device)
 
 
 # --------------------------------------------------------------------------------------- file format

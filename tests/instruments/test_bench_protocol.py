@@ -87,7 +87,12 @@ def reading_script(s, v, r, steps, readback, trip="0", rf_settings=True, bias=No
     script += [("rf", rf["on"], None)]
     script += [("vm", vm["read"], vm["reply"].format(x)) for x in on_readings(bias)]
     script += [("src", src["trip"], trip), ("rf", rf["off"], None)]
-    return script
+    return script + watch_script(s, v)
+
+
+def watch_script(s, v):
+    """The error-queue watch at the end of every point: each instrument's status byte once."""
+    return [("src", "*STB?", "0")] + ([] if s == v else [("vm", "*STB?", "0")]) + [("rf", "*STB?", "0")]
 
 
 def safe_script(s, r, steps):
@@ -229,6 +234,7 @@ def test_set_bias_read_voltage_and_self_test_on_the_wire(make_bench, sleep_log):
               + [("src", ":SOUR:CURR:LEV -1e-05", None), ("src", ":SOUR:CURR:LEV -2e-05", None),
                  ("src", ":SOUR:CURR?", "-2e-05"),
                  ("vm", ":READ?", "-0.0184"), ("vm", ":READ?", "-0.0185")]
+              + watch_script(s, v)
               + safe_script(s, r, ["-1e-05", "0"])
               # self test: initialize again, read at zero bias, readback, queues, safe state
               + init_script(s, v, r, False)
@@ -266,10 +272,13 @@ def test_two_rf_cycles_on_the_wire_and_an_unstable_reading_is_flagged(make_bench
     src, vm, rf = SOURCES[s], VOLTMETERS[v], RF_SOURCES[r]
     bias = -1e-05
     second_on = [f"{bias * 920.0 + d:.6g}" for d in (2.5e-3, 2.7e-3, 2.6e-3)]
-    script = (init_script(s, v, r, False) + reading_script(s, v, r, ["-1e-05"], "-1e-05")
+    first = reading_script(s, v, r, ["-1e-05"], "-1e-05")
+    first = first[:len(first) - len(watch_script(s, v))]        # the status bytes come once, at the end
+    script = (init_script(s, v, r, False) + first
               + [("vm", vm["read"], x) for x in off_readings(bias)] + [("rf", rf["on"], None)]
               + [("vm", vm["read"], x) for x in second_on]
-              + [("src", src["trip"], "0"), ("rf", rf["off"], None)] + safe_script(s, r, ["0"]))
+              + [("src", src["trip"], "0"), ("rf", rf["off"], None)] + watch_script(s, v)
+              + safe_script(s, r, ["0"]))
     with make_bench(s, v, r, script, sleep=sleep_log) as (bench, wire):
         reading = bench.rectified_voltage(bias, 800e6, rf_current=70.7e-6, n_readings=3, rf_cycles=2)
         bench.safe_state()

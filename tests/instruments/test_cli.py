@@ -58,9 +58,13 @@ def test_measure_json(runner):
     assert current_amplitude(-19.30, data["device_resistance"]) == pytest.approx(63e-6, rel=0.01)
     n = 5 * data["rf_cycles"]
     assert len(data["readings"]["rf_on"]) == len(data["readings"]["rf_off"]) == n
-    # at the paper's exact drive the macrospin does not lock at -0.134 mA: the RF on/off cycles
-    # scatter beyond their standard errors and the reading says so
+    # between the two 1:1 orbits of the paper's exact drive (-0.1355 .. -0.1415 mA) the macrospin does
+    # not lock: the RF on/off cycles scatter beyond their standard errors and the reading says so
     assert data["rf_cycles"] >= 2
+    result = runner.invoke(cli, ["measure", "--bench", "sim", "--bias", "-0.138e-3",
+                                 "--rf-frequency", "800e6", "--rf-current", "70.7e-6", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{"):])
     assert data["unstable"] and "unlocked or bistable" in data["instability"]
     assert data["cycle_spread"] > 1e-4                         # volts, not microvolts of noise
     # ... and its standard error carries that scatter instead of the voltmeter noise alone
