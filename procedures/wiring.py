@@ -60,7 +60,7 @@ def _on_world(config: BenchConfig, library, device: str | None) -> Bench:
 
 
 ROLES = ("current_source", "voltmeter", "rf_source")
-SIM_DIODES = ("llgs", "phenomenological")
+SIM_DIODES = ("llgs", "phenomenological", "micromagnetic")
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,9 @@ class BenchSpec:
 
 
 def simulated_diode(model: str = "llgs", seed: int | None = None):
-    """The diode of a "sim" bench: the LLGS macrospin of preset mazza2022 (``"llgs"``), or the
-    phenomenological diode of Eq. 6 (``"phenomenological"``, fast)."""
+    """The diode of a "sim" bench: the LLGS macrospin of preset mazza2022 (``"llgs"``), the
+    phenomenological diode of Eq. 6 (``"phenomenological"``, fast), or the micromagnetic device table
+    shipped for mazza2022 (``"micromagnetic"``)."""
     if model == "llgs":
         from dorlab.simulator.diode import LlgsDiode
 
@@ -92,6 +93,10 @@ def simulated_diode(model: str = "llgs", seed: int | None = None):
         from dorlab.simulator.phenomenological import PhenomenologicalDiode
 
         return PhenomenologicalDiode()
+    if model == "micromagnetic":
+        from dorlab.simulator.micromagnetic.table import table_diode_from_spec
+
+        return table_diode_from_spec({"preset": "mazza2022"})      # the shipped device table
     raise ValueError(f"simulated diode {model!r}; use one of {SIM_DIODES}")
 
 
@@ -116,6 +121,13 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
     """
     from dorlab.simulator import bench_point
 
+    table_point = getattr(getattr(getattr(bench, "world", None), "diode", None), "operating_point", None)
+    if parameters is None and callable(table_point):
+        # a micromagnetic device table knows its own locked working point (no LLGS search)
+        try:
+            return table_point()
+        except ValueError as exc:
+            raise NoOperatingPointSearch(str(exc)) from exc
     if parameters is None:
         parameters = _simulated_parameters(bench)
     try:
@@ -146,6 +158,20 @@ def _simulated_parameters(bench):
         return params
     raise NoOperatingPointSearch(
         f"the simulated diode {type(diode).__name__} has no LLGS parameters to search; survey instead")
+
+
+def device_preset(name: str):
+    """The macrospin ``DeviceParameters`` of a simulator preset (e.g. "mazza2022")."""
+    from dorlab.simulator.presets import preset
+
+    return preset(name)
+
+
+def llgs_bench(parameters, *, seed: int | None = None) -> Bench:
+    """A fresh simulated bench around an LLGS macrospin diode of ``parameters`` (``DeviceParameters``)."""
+    from dorlab.simulator.diode import LlgsDiode
+
+    return simulated_bench(diode=LlgsDiode(parameters), seed=seed)
 
 
 def bench_temperature(bench) -> float:

@@ -433,4 +433,8 @@ def _make_diode(spec: dict, temperature: float, seed):
         from .phenomenological import PhenomenologicalDiode
 
         return PhenomenologicalDiode(**spec)
-    raise ValueError(f"unknown diode model {model!r}; known: 'llgs', 'phenomenological'")
+    if model == "micromagnetic-table":
+        from .micromagnetic.table import table_diode_from_spec
+
+        return table_diode_from_spec(spec)
+    raise ValueError(f"unknown diode model {model!r}; known: 'llgs', 'phenomenological', 'micromagnetic-table'")
