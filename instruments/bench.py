@@ -525,7 +525,7 @@ class Bench:
             taken.append((on, off))
         combined = cycle_statistics(taken, self.measurement.cycle_tolerance)
         if combined["unstable"]:
-            log.warning("%s: reading at %r A flagged: %s", self.name, bias, combined["instability"])
+            log.info("%s: reading at %r A flagged: %s", self.name, bias, combined["instability"])
         return RectifiedReading(bias, request["rf_frequency"], power, amplitude, combined["voltage"],
                                 combined["standard_error"], np.concatenate([t[0] for t in taken]),
                                 np.concatenate([t[1] for t in taken]), self.device.name,

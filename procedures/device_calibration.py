@@ -76,8 +76,9 @@ def calibrate(bench, store: CalibrationStore, device: str, settings: Calibration
             if announce is not None:
                 announce(found["rf_frequency"], found["rf_current"])
             settings = replace(settings, **found)
-            source = f"simulator search (bench-read curve, {point['lock_ratio']}:1 lock)"
-            lock_ratio = point["lock_ratio"]
+            lock_ratio = point.get("lock_ratio")      # not known for a device table's own point
+            source = ("simulator search" if lock_ratio is None
+                      else f"simulator search (bench-read curve, {lock_ratio}:1 lock)")
         timings.operating_point = time.perf_counter() - t0
     if not math.isfinite(settings.temperature):
         settings = replace(settings, temperature=bench_temperature(bench))
