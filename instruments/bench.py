@@ -92,7 +92,15 @@ class RectifiedReading:
     ``bias_current`` (A) as set, ``rf_frequency`` (Hz) and ``rf_power_dbm`` (dBm, at the generator)
     as sent, ``rf_current`` (A, amplitude at the device through the RF path model),
     ``rectified_voltage`` = mean(on) - mean(off) (V) with ``standard_error`` (V), and the raw
-    ``readings_on`` / ``readings_off`` (V).
+    ``readings_on`` / ``readings_off`` (V) of all cycles.
+
+    The microwave current at the device is converted from/to dBm with ``device_resistance``, the
+    resistance measured at this bias (RF-off voltage over bias current; ``resistance_source`` says
+    "measured", or "nominal" below 1 uA of bias or when the reading looks shorted/open). With
+    ``rf_cycles`` > 1 RF is switched on and off that many times; when the cycles disagree beyond
+    their standard errors (variance ratio above its 99.9 % quantile: an unlocked or bistable diode) the
+    reading is ``unstable``, says why in ``instability``, gives the ``cycle_spread`` and a standard
+    error that includes the cycle-to-cycle scatter.
 
     With ``method`` "lock-in", ``readings_off`` are the voltmeter's RF-off readings, the rectified
     voltage is the mean of the lock-in's X samples times the modulation's Fourier factor
@@ -111,6 +119,13 @@ class RectifiedReading:
     device: str = ""
     method: str = "dc-difference"
     quadrature_voltage: float = math.nan  # lock-in: the Y output converted like X (V); ~0 in phase
+    device_resistance: float = float("nan")   # ohm, RF-off V / I at this bias (NaN below 1 uA)
+    resistance_source: str = "nominal"         # which resistance converted rf_current <-> dBm
+    rf_cycles: int = 1                         # RF on/off cycles averaged
+    cycle_voltages: tuple = ()                 # V, on - off of each cycle
+    cycle_spread: float = 0.0                  # V, max - min of the cycles
+    unstable: bool = False                     # cycles disagree beyond their standard errors
+    instability: str = ""                      # why the reading is flagged
 
     @property
     def dc_voltage(self) -> float:
@@ -122,6 +137,7 @@ class RectifiedReading:
         d = asdict(self)
         d["readings_on"] = [float(v) for v in self.readings_on]
         d["readings_off"] = [float(v) for v in self.readings_off]
+        d["cycle_voltages"] = [float(v) for v in self.cycle_voltages]
         return d
 
 
@@ -132,6 +148,48 @@ def rectified_statistics(readings_on: np.ndarray, readings_off: np.ndarray) -> t
     difference = float(on.mean() - off.mean())
     error = math.sqrt(on.var(ddof=1) / on.size + off.var(ddof=1) / off.size)
     return difference, error
+
+
+# A reading is flagged unstable when its RF on/off cycles scatter more than their standard errors allow:
+# the variance ratio above this quantile of its F distribution (false alarms 1 in 1000).
+CYCLE_CONSISTENCY_QUANTILE = 0.999
+
+
+def cycle_statistics(cycles: list[tuple[np.ndarray, np.ndarray]], relative_floor: float = 0.0) -> dict[str, Any]:
+    """Combine RF on/off cycles [(readings_on, readings_off), ...] into one reading (V): the mean of
+    the cycle differences, its standard error, the spread, and whether the cycles agree within their
+    standard errors. The test is a one-way analysis of variance: the scatter of the cycle means
+    against the within-cycle noise pooled over all cycles (F distribution, Welch-Satterthwaite degrees
+    of freedom), flagged above its ``CYCLE_CONSISTENCY_QUANTILE``. ``relative_floor`` adds
+    ``relative_floor * |V|`` in quadrature to a cycle's standard error: the reproducibility of a locked
+    reading beyond the voltmeter's noise (setup drift; the simulator's settling tolerance)."""
+    from scipy import stats
+
+    d = np.array([float(np.mean(on) - np.mean(off)) for on, off in cycles])
+    k = len(d)
+    if k == 1:
+        voltage, error = rectified_statistics(*cycles[0])
+        return {"voltage": voltage, "standard_error": error, "cycle_voltages": (voltage,),
+                "spread": 0.0, "unstable": False, "instability": ""}
+    var_on = np.mean([np.var(on, ddof=1) for on, _ in cycles])      # pooled within-cycle variances
+    var_off = np.mean([np.var(off, ddof=1) for _, off in cycles])
+    n_on = np.mean([len(on) for on, _ in cycles])
+    n_off = np.mean([len(off) for _, off in cycles])
+    a, b = var_on / n_on, var_off / n_off
+    dof = (a + b) ** 2 / (a * a / (k * (n_on - 1)) + b * b / (k * (n_off - 1))) if a + b > 0 else np.inf
+    mean = float(d.mean())
+    var_cycle = a + b + (relative_floor * mean) ** 2
+    between = float(np.var(d, ddof=1))
+    ratio = between / var_cycle if var_cycle > 0 else (np.inf if between > 0 else 0.0)
+    limit = float(stats.f.ppf(CYCLE_CONSISTENCY_QUANTILE, k - 1, dof))
+    spread = float(np.ptp(d))
+    unstable = bool(ratio > limit)
+    formal = math.sqrt((a + b) / k)
+    error = max(formal, math.sqrt(between / k)) if unstable else formal
+    reason = (f"{k} RF on/off cycles disagree beyond their standard errors (variance ratio {ratio:.3g} > "
+              f"{limit:.3g}; spread {spread:.4g} V): unlocked or bistable diode" if unstable else "")
+    return {"voltage": mean, "standard_error": float(error), "cycle_voltages": tuple(float(x) for x in d),
+            "spread": spread, "unstable": unstable, "instability": reason}
 
 
 def _guarded(method):
@@ -430,7 +488,11 @@ class Bench:
             if current > 1.0:
                 raise SafetyLimitError("rf_current", rf_current, 1.0, limit_name="1 A sanity bound",
                                        unit="A")
-            power = self.rf_path.generator_power_for_current(current, frequency, resistance)
+            try:
+                power = self.rf_path.generator_power_for_current(current, frequency, resistance)
+            except ValueError:  # so small that its power underflows to 0 W: no dBm to send
+                raise SafetyLimitError("rf_current", rf_current, unit="A",
+                                       reason="too small to express as a generator power in dBm") from None
         else:
             power = require_finite("rf_power_dbm", rf_power_dbm, "dBm")
         self.limits.check_device_power(self.rf_path.device_power(power, frequency))
@@ -455,11 +517,16 @@ class Bench:
 
     @_guarded
     def rectified_voltage(self, bias_current, rf_frequency, rf_power_dbm=None, rf_current=None,
-                          n_readings: int | None = None) -> RectifiedReading:
+                          n_readings: int | None = None, rf_cycles: int | None = None) -> RectifiedReading:
         """Rectified voltage (V) at ``bias_current`` (A) with RF at ``rf_frequency`` (Hz) and either
         ``rf_power_dbm`` (dBm at the generator) or ``rf_current`` (A amplitude at the device):
-        RF-on minus RF-off, ``n_readings`` each."""
+        RF-on minus RF-off, ``n_readings`` each, repeated ``rf_cycles`` times (default from the
+        measurement settings). A requested ``rf_current`` is converted to dBm with the resistance
+        measured at this bias (the RF-off readings), sent while RF is still off."""
         request = self.check_request(bias_current, rf_frequency, rf_power_dbm, rf_current, n_readings)
+        cycles = self.measurement.rf_cycles if rf_cycles is None else rf_cycles
+        if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or not 1 <= cycles <= 100:
+            raise SafetyLimitError("rf_cycles", rf_cycles, reason="must be an integer from 1 to 100")
         if not self._initialized:
             self.initialize()
         self._ensure_connected()
@@ -469,38 +536,78 @@ class Bench:
             self._frequency = None
             self._io("rf_source", self.rf_source.set_frequency, request["rf_frequency"])
             self._frequency = request["rf_frequency"]
-        if self._power_dbm != request["rf_power_dbm"]:
-            self._power_dbm = None
-            self._io("rf_source", self.rf_source.set_power_dbm, request["rf_power_dbm"])
-            self._power_dbm = request["rf_power_dbm"]
+        if rf_current is None:
+            self._set_power(request["rf_power_dbm"])
         if not self._set_bias_verified(request["bias_current"]):
             # same bias as before: no bias settling, but RF went off at the end of the last reading
             self.sleep(self.measurement.rf_settling)
         n = request["n_readings"]
+        bias = request["bias_current"]
         off = self._read_block(n)
-        self._io("rf_source", self.rf_source.set_output, True)
-        self._rf_on = True
-        if self.method == "lock-in":
-            samples, quadrature = self._lock_in_block(n)
-            on = float(np.mean(off)) + samples
-        else:
-            self.sleep(self.measurement.rf_settling)
-            on = self._read_block(n)
-        tripped = self._io("current_source", self.current_source.in_compliance)
-        self._rf_off()
-        self._watch_error_queues()
-        self._check_compliance(tripped, on, off, request["bias_current"])
-        self._check_device(off, request["bias_current"])
-        if self.method == "lock-in":
-            voltage = float(np.mean(samples))
-            error = float(np.std(samples, ddof=1) / math.sqrt(samples.size))
-            return RectifiedReading(request["bias_current"], request["rf_frequency"],
-                                    request["rf_power_dbm"], request["rf_current"], voltage, error,
-                                    on, off, self.device.name, "lock-in", quadrature)
-        voltage, error = rectified_statistics(on, off)
-        return RectifiedReading(request["bias_current"], request["rf_frequency"],
-                                request["rf_power_dbm"], request["rf_current"], voltage, error,
-                                on, off, self.device.name)
+        measured = self._measured_resistance(off, bias)
+        resistance = measured if math.isfinite(measured) else self.device.resistance
+        if rf_current is not None:
+            power = self.rf_path.generator_power_for_current(request["rf_current"], request["rf_frequency"],
+                                                             resistance)
+            self.limits.check_device_power(self.rf_path.device_power(power, request["rf_frequency"]))
+            self._set_power(self.rf_source.check_power_dbm(power))
+        power = self._power_dbm
+        amplitude = current_amplitude(self.rf_path.device_power(power, request["rf_frequency"]), resistance,
+                                      self.rf_path.z0)
+        lock_in = self.method == "lock-in"
+        taken, raw_off, quadratures = [], [], []
+        for k in range(int(cycles)):
+            if k:
+                self.sleep(self.measurement.rf_settling)
+                off = self._read_block(n)
+            self._io("rf_source", self.rf_source.set_output, True)
+            self._rf_on = True
+            if lock_in:
+                samples, quadrature = self._lock_in_block(n)
+                on = float(np.mean(off)) + samples
+                quadratures.append(quadrature)
+            else:
+                self.sleep(self.measurement.rf_settling)
+                on = self._read_block(n)
+            tripped = self._io("current_source", self.current_source.in_compliance)
+            self._rf_off()
+            if k == int(cycles) - 1:
+                self._watch_error_queues()      # once per point, after its last cycle
+            self._check_compliance(tripped, on, off, bias)
+            self._check_device(off, bias)
+            raw_off.append(off)
+            # the lock-in's reading carries its own noise: the RF-off mean only places it on the dc level
+            taken.append((on, np.full(np.shape(off), float(np.mean(off))) if lock_in else off))
+        combined = cycle_statistics(taken, self.measurement.cycle_tolerance)
+        if combined["unstable"]:
+            log.info("%s: reading at %r A flagged: %s", self.name, bias, combined["instability"])
+        return RectifiedReading(bias, request["rf_frequency"], power, amplitude, combined["voltage"],
+                                combined["standard_error"], np.concatenate([t[0] for t in taken]),
+                                np.concatenate(raw_off), self.device.name,
+                                method=self.method,
+                                quadrature_voltage=float(np.mean(quadratures)) if lock_in else math.nan,
+                                device_resistance=measured,
+                                resistance_source="measured" if math.isfinite(measured) else "nominal",
+                                rf_cycles=int(cycles), cycle_voltages=combined["cycle_voltages"],
+                                cycle_spread=combined["spread"], unstable=combined["unstable"],
+                                instability=combined["instability"])
+
+    def _set_power(self, power_dbm: float) -> None:
+        if self._power_dbm != power_dbm:
+            self._power_dbm = None
+            self._io("rf_source", self.rf_source.set_power_dbm, power_dbm)
+            self._power_dbm = power_dbm
+
+    def _measured_resistance(self, off: np.ndarray, bias: float) -> float:
+        """RF-off V / I (ohm) at this bias; NaN below MIN_BIAS_FOR_RESISTANCE or outside the window
+        of a working junction (then the nominal value converts dBm and ``_check_device`` reports)."""
+        if abs(bias) < MIN_BIAS_FOR_RESISTANCE:
+            return float("nan")
+        resistance = float(np.mean(off)) / bias
+        low, high = RESISTANCE_WINDOW
+        if not low * self.device.resistance <= resistance <= high * self.device.resistance:
+            return float("nan")
+        return resistance
 
     # ------------------------------------------------------------------ lock-in detection
 

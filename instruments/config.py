@@ -150,6 +150,8 @@ class MeasurementSettings:
     n_readings: int = 5
     retries: int = 2
     method: str = "dc-difference"  # or "lock-in" (needs a [lock_in] instrument)
+    rf_cycles: int = 1      # RF on/off cycles per reading; >= 2 lets a reading flag an unstable diode
+    cycle_tolerance: float = 1e-4   # relative reproducibility of a locked reading between cycles
 
     @property
     def integration_time(self) -> float:
@@ -327,17 +329,21 @@ def parse_bench_config(data: dict, *, source: str = "") -> BenchConfig:
               f"{where} [measurement]")
     if m.get("voltage_range") == "auto":
         m["voltage_range"] = None
-    for key in ("nplc", "line_frequency", "settling_time", "rf_settling_time", "voltage_range"):
+    for key in ("nplc", "line_frequency", "settling_time", "rf_settling_time", "voltage_range",
+                "cycle_tolerance"):
         if m.get(key) is not None:
             m[key] = _number(m[key], f"{where} [measurement] {key}")
-            if m[key] < 0 or (key != "settling_time" and key != "rf_settling_time" and m[key] == 0):
+            if m[key] < 0 or (key not in ("settling_time", "rf_settling_time", "cycle_tolerance")
+                              and m[key] == 0):
                 raise BenchConfigError(f"{where} [measurement] {key} must be > 0, got {m[key]}")
-    for key in ("n_readings", "retries"):
+    for key in ("n_readings", "retries", "rf_cycles"):
         if key in m and (isinstance(m[key], bool) or not isinstance(m[key], int) or m[key] < 0):
             raise BenchConfigError(f"{where} [measurement] {key} must be an integer >= 0")
     if m.get("method", "dc-difference") not in METHODS:
         raise BenchConfigError(f"{where} [measurement] method must be one of {list(METHODS)}, "
                                f"got {m['method']!r}")
+    if not 1 <= m.get("rf_cycles", 1) <= 100:
+        raise BenchConfigError(f"{where} [measurement] rf_cycles = {m['rf_cycles']} must be from 1 to 100")
     if m.get("n_readings", 5) < 2:
         raise BenchConfigError(f"{where} [measurement] n_readings must be >= 2 (standard error)")
     measurement = MeasurementSettings(**m)

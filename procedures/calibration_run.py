@@ -209,8 +209,17 @@ class CalibrationPlan(runs.Plan):
         result = self._sweep(ctx, "sweep", sweep_settings, bench)
         t0 = time.perf_counter()
         rf_current = float(np.median(result.columns["rf_current"]))
-        cal = fit.calibrate_from_sweep(device, result.bias_current, result.rectified_voltage,
-                                       result.standard_error, input_min_current=settings.input_min_current,
+        # readings whose RF on/off cycles disagreed (an unlocked or bistable diode there) are not fitted;
+        # the run records each with its reason
+        unstable = np.asarray(result.columns.get("unstable", np.zeros(result.n_points, bool)), dtype=bool)
+        keep = ~unstable
+        unstable_points = [{"bias_current": float(i), "rectified_voltage": float(v), "cycle_spread": float(s),
+                            "reason": "RF on/off cycles disagree beyond their standard errors "
+                                      "(unlocked or bistable diode): excluded from the fit"}
+                           for i, v, s in zip(result.bias_current[unstable], result.rectified_voltage[unstable],
+                                              result.columns["cycle_spread"][unstable])]
+        cal = fit.calibrate_from_sweep(device, result.bias_current[keep], result.rectified_voltage[keep],
+                                       result.standard_error[keep], input_min_current=settings.input_min_current,
                                        rf_frequency=result.settings.rf_frequency, rf_current=rf_current,
                                        criteria=settings.criteria, seed=settings.seed)
         self.timings.fit += time.perf_counter() - t0
@@ -221,7 +230,7 @@ class CalibrationPlan(runs.Plan):
             rf_power_dbm=float(np.median(result.columns["rf_power_dbm"])),
             rf_current=rf_current, temperature=settings.temperature,
             settings={**settings.as_dict(), "sweep": result.settings.as_dict(), "hysteresis": result.hysteresis(),
-                      "survey": survey_note, "run": ctx.run.id},
+                      "survey": survey_note, "run": ctx.run.id, "unstable_points": unstable_points},
             sweep_path=str(result.path))
         points = [SweepPoint(float(i), float(v), float(se), int(d), float(on), float(off))
                   for i, v, se, d, on, off in zip(result.bias_current, result.rectified_voltage,

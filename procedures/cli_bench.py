@@ -72,12 +72,20 @@ def measure(bench_name, visa_library, device, bias_current, rf_frequency, rf_cur
             "rf_power_dbm": reading.rf_power_dbm, "rf_current": reading.rf_current,
             "rectified_voltage": reading.rectified_voltage, "standard_error": reading.standard_error,
             "readings": {"rf_on": reading.readings_on, "rf_off": reading.readings_off},
+            "device_resistance": reading.device_resistance, "resistance_source": reading.resistance_source,
+            "rf_cycles": reading.rf_cycles, "cycle_voltages": list(reading.cycle_voltages),
+            "cycle_spread": reading.cycle_spread, "unstable": reading.unstable,
+            "instability": reading.instability,
         }))
     else:
         click.echo(f"{reading.device} on {bench.config.name}: I_dc = {reading.bias_current:.6g} A, "
                    f"f_ac = {reading.rf_frequency:.6g} Hz, P = {reading.rf_power_dbm:.4g} dBm "
                    f"(I_ac = {reading.rf_current:.4g} A): V_rect = {reading.rectified_voltage:.6g} "
-                   f"+- {reading.standard_error:.2g} V")
+                   f"+- {reading.standard_error:.2g} V; R = {reading.device_resistance:.5g} ohm "
+                   f"({reading.resistance_source})")
+        if reading.unstable:
+            click.echo(f"  UNSTABLE: {reading.instability}; cycles "
+                       + ", ".join(f"{v:.6g}" for v in reading.cycle_voltages) + " V")
 
 
 def register(root: click.Group) -> None:

@@ -147,6 +147,8 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
         click.echo(dumps(calibration_json(cal, root, {
             "timings": outcome.timings.as_dict(), "sweep_path": outcome.sweep_path,
             "hysteresis": outcome.hysteresis, "operating_point": outcome.operating_point,
+            "lock_ratio": outcome.lock_ratio, "rf_frequency": cal.rf_frequency,
+            "unstable_points": len(outcome.run.settings.get("unstable_points") or []),
             **({"plot": plot} if plot else {})})))
     else:
         extra = {"operating point": outcome.operating_point, "sweep file": outcome.sweep_path}
@@ -390,7 +392,7 @@ def _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from
     state_path = root / "pool-runs" / f"{Path(bench_name).stem}.json"
     try:
         with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
-            calibrations, timings, runs, source = calibrate_all_devices(
+            calibrations, timings, runs, source, lock_ratio = calibrate_all_devices(
                 bench, store, state_path, rf_frequency=rf_frequency, rf_current=rf_current,
                 rf_power_dbm=rf_power_dbm, bias_from=bias_from, bias_to=bias_to, points=points,
                 n_readings=n_readings, up_and_down=up_and_down, input_min_current=input_min_current,
@@ -404,7 +406,9 @@ def _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from
         click.echo(dumps([calibration_json(cal, root, {
             "timings": timings[cal.device].as_dict() if cal.device in timings else None,
             "sweep_path": runs[cal.device].sweep_path, "hysteresis": runs[cal.device].settings.get("hysteresis"),
-            "operating_point": source}) for cal in calibrations]))
+            "operating_point": source, "lock_ratio": lock_ratio, "rf_frequency": cal.rf_frequency,
+            "unstable_points": len(runs[cal.device].settings.get("unstable_points") or [])})
+            for cal in calibrations]))
     else:
         for cal in calibrations:
             _print_calibration(cal, root)

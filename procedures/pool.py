@@ -105,7 +105,7 @@ def calibrate_all_devices(bench_obj, store, state_path, *, rf_frequency=None, rf
     (``simulated`` benches) the simulator's operating point of the first device, shared by its
     siblings (as a lab's survey finds it once; each fit finds its own vertex in that sweep), else a
     survey sweep per device. Returns (calibrations, {device: RunTimings measured now},
-    {device: RunSummary}, where the operating point came from)."""
+    {device: RunSummary}, where the operating point came from, the n of its n:1 lock or None)."""
     from dorlab.calibration.fit import FitCriteria
     from dorlab.procedures.calibration_run import NoOperatingPointSearch, simulated_operating_point
 
@@ -115,11 +115,16 @@ def calibrate_all_devices(bench_obj, store, state_path, *, rf_frequency=None, rf
                   bias_from=bias_from, bias_to=bias_to)
     rf_given = any(x is not None for x in (rf_frequency, rf_current, rf_power_dbm))
     source = "given" if bias_from is not None else "survey sweep"
+    lock_ratio = None
     if simulated and not rf_given and bias_from is None:
         bench_obj.select_device(bench_obj.config.devices[0].name)
         try:
-            values.update(simulated_operating_point(bench_obj))
+            point: dict = {}
+            values.update(simulated_operating_point(bench_obj, details=point))
+            lock_ratio = point.get("lock_ratio")
             source = f"simulator search on {bench_obj.config.devices[0].name}"
+            if lock_ratio is not None:
+                source += f" (bench-read curve, {lock_ratio}:1 lock)"
         except (NoOperatingPointSearch, ImportError) as exc:
             echo(f"operating point: survey sweep per device ({exc})")
             source = f"survey sweep ({exc})"
@@ -136,4 +141,5 @@ def calibrate_all_devices(bench_obj, store, state_path, *, rf_frequency=None, rf
     timings: dict = {}
     calibrations = calibrate_pool(bench_obj, store, settings_for, state_path, echo=echo,
                                   timings=timings)
-    return calibrations, timings, {cal.device: store.run(cal.run_id) for cal in calibrations}, source
+    return (calibrations, timings, {cal.device: store.run(cal.run_id) for cal in calibrations}, source,
+            lock_ratio)

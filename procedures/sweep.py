@@ -31,9 +31,13 @@ SWEEP_FILE = "sweep.csv"
 DATA_COLUMNS = [
     "Index", "Direction", "Bias current (A)", "Rectified voltage (V)", "Standard error (V)",
     "RF-on voltage (V)", "RF-off voltage (V)", "RF power (dBm)", "RF current (A)", "Elapsed time (s)",
+    "Device resistance (ohm)", "Cycle spread (V)", "Unstable",
 ]
 _COLUMN_KEYS = ["index", "direction", "bias_current", "rectified_voltage", "standard_error",
-                "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current", "elapsed_time"]
+                "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current", "elapsed_time",
+                "device_resistance", "cycle_spread", "unstable"]
+# sweeps written before the resistance and cycle columns existed still load (those columns NaN / 0)
+_LEGACY_DEFAULTS = {"device_resistance": float("nan"), "cycle_spread": 0.0, "unstable": 0.0}
 
 
 class SweepFileError(ValueError):
@@ -170,16 +174,21 @@ def read_point(bench, settings: SweepSettings, k: int) -> dict:
             "rf_on_voltage": float(np.mean(reading.readings_on)),
             "rf_off_voltage": float(np.mean(reading.readings_off)),
             "rf_power_dbm": float(reading.rf_power_dbm), "rf_current": float(reading.rf_current),
+            "device_resistance": float(getattr(reading, "device_resistance", float("nan"))),
+            "cycle_spread": float(getattr(reading, "cycle_spread", 0.0)),
+            "unstable": int(bool(getattr(reading, "unstable", False))),
             "time": time.time()}
 
 
 def _columns(records: list[dict]) -> dict[str, np.ndarray]:
-    cols = {key: np.array([float(r[key]) for r in records], dtype=float)
+    cols = {key: np.array([float(r.get(key, _LEGACY_DEFAULTS.get(key, float("nan")))) for r in records],
+                          dtype=float)
             for key in _COLUMN_KEYS if key != "elapsed_time"}
     times = np.array([float(r.get("time", 0.0)) for r in records])
     cols["elapsed_time"] = times - times[0] if times.size else times
     cols["index"] = cols["index"].astype(int)
     cols["direction"] = cols["direction"].astype(int)
+    cols["unstable"] = cols["unstable"].astype(bool)
     return cols
 
 
@@ -313,9 +322,12 @@ def load_sweep(path: str | Path, prefix: str = "") -> SweepResult:
     if "RectificationSweepProcedure" not in path.open(encoding="utf-8").readline():
         raise SweepFileError(f"{path} is not a dorlab rectification sweep (its #Procedure line names another)")
     procedure, frame = results.procedure, results.data
-    columns = {key: frame[label].to_numpy(dtype=float) for label, key in zip(DATA_COLUMNS, _COLUMN_KEYS)}
+    columns = {key: (frame[label].to_numpy(dtype=float) if label in frame
+                     else np.full(len(frame), _LEGACY_DEFAULTS[key]))       # a file from before the column
+               for label, key in zip(DATA_COLUMNS, _COLUMN_KEYS)}
     columns["index"] = columns["index"].astype(int)
     columns["direction"] = columns["direction"].astype(int)
+    columns["unstable"] = columns["unstable"].astype(bool)
     identities = str(procedure.identities or "{}")
     metadata = {"bench": str(procedure.bench), "started_at": str(procedure.started_at),
                 "software_version": str(procedure.software_version), "run": str(procedure.run or ""),

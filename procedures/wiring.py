@@ -104,18 +104,22 @@ class NoOperatingPointSearch(LookupError):
     """The simulator cannot search this bench's diode (not an LLGS device): survey it instead."""
 
 
-def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.1, **kwargs) -> dict:
-    """The simulated diode's working point from the simulator's own search (``sim`` benches only):
-    a dict of ``rf_frequency`` (Hz), ``rf_current`` (A), ``bias_from``, ``bias_to`` (A) to put into
+def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.1, details: dict | None = None,
+                              **kwargs) -> dict:
+    """The simulated diode's working point for a *bench* calibration (``sim`` benches only): a dict of
+    ``rf_frequency`` (Hz), ``rf_current`` (A), ``bias_from``, ``bias_to`` (A) to put into
     :class:`CalibrationSettings`. ``parameters`` default to those of the bench's LLGS diode; a bench
-    whose diode is not an LLGS device raises ``NoOperatingPointSearch``.
+    whose diode is not an LLGS device raises ``NoOperatingPointSearch``. ``details`` (a dict), if
+    given, receives ``lock_ratio``, ``observable`` and ``vertex_current`` of the point used.
 
-    The sweep covers the whole locking window found by the search, widened by ``margin`` of its width
-    on each side (within the bench's bias limit), not only the span where the *intrinsic* rectified
-    voltage is parabolic: the bench measures RF-on minus RF-off, which adds I_dc (R_on - R_off) (the
-    paper's Delta R_dc term, Sec. III) and moves the measured extremum; the fit finds it in the window.
+    A bench reads RF on minus RF off, which adds I_dc (<R>_on - <R>_off) (the paper's Delta R_dc term,
+    Sec. III). On mazza2022's 1:1 working point (``dorlab.simulator.operating_point``) that term makes
+    the bench-read curve monotonic (no vertex to calibrate), so the bench's working point comes from
+    ``bench_point.find_bench_operating_point``: a drive whose locked window holds an extremum of the
+    bench-read curve (for mazza2022 a 2:1 parametric lock, reported as ``lock_ratio`` 2). The sweep
+    covers that window widened by ``margin`` of its width on each side (within the bias limit).
     """
-    from dorlab.simulator import studies
+    from dorlab.simulator import bench_point
 
     table_point = getattr(getattr(getattr(bench, "world", None), "diode", None), "operating_point", None)
     if parameters is None and callable(table_point):
@@ -127,9 +131,12 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
     if parameters is None:
         parameters = _simulated_parameters(bench)
     try:
-        op = studies.find_operating_point(parameters, **kwargs)
-    except studies.OperatingPointNotFound as exc:
+        op = bench_point.find_bench_operating_point(parameters, **kwargs)
+    except bench_point.BenchOperatingPointNotFound as exc:
         raise NoOperatingPointSearch(f"the simulator's search found no operating point: {exc}") from exc
+    if details is not None:
+        details.update(lock_ratio=int(op.locking_ratio), observable=op.observable,
+                       vertex_current=float(op.vertex_current))
     lo, hi = sorted(float(x) for x in op.locking_window)
     pad = margin * (hi - lo)
     limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", math.inf))
