@@ -89,7 +89,7 @@ def fig5(ctx, device, curve, backend, data_dir, n_products, n_filters, image_siz
     if curve == "experimental-like" and backend == "bench":
         raise click.UsageError("--backend bench reads a real device: use --device with its stored calibration")
     if resume_run is not None and backend != "bench":
-        raise click.UsageError("--resume applies to --backend bench")
+        raise click.UsageError(f"--resume {resume_run} applies to --backend bench (the model backend keeps no run)")
     if backend != "bench" and ctx.get_parameter_source("bench_name") == click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError(f"--bench {bench_name} applies to --backend bench (the model backend reads no bench)")
     calibration, root = _calibration(device, curve, data_dir)
