@@ -247,6 +247,36 @@ class CalibrationStore:
         """The store ``calibrations.sqlite`` in ``data_dir`` (created when missing)."""
         return cls(Path(data_dir) / DEFAULT_FILENAME, **kwargs)
 
+    @classmethod
+    def reader(cls, path: str | Path, *, timeout: float = 2.0) -> "CalibrationStore":
+        """A read-only view of an existing store file, for watchers such as the dashboard.
+
+        It creates nothing, changes no setting and takes no write lock (SQLite ``mode=ro``): in WAL mode
+        a reader never blocks a writer, and each query sees the last committed state. Writing through it
+        fails. Raises ``FileNotFoundError`` when the file is missing, ``SchemaVersionError`` when it is
+        not a store this dorlab understands, ``sqlite3.Error`` when it cannot be read.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no calibration store at {path}")
+        self = cls.__new__(cls)
+        self.path = path
+        self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout,
+                                     isolation_level=None)
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise SchemaVersionError(f"{path} has calibration-store schema version {version}; this dorlab "
+                                         f"understands up to version {SCHEMA_VERSION}")
+            if version == 0:
+                raise SchemaVersionError(f"{path} has no dorlab schema version; it is not a calibration store")
+        except BaseException:
+            self._conn.close()
+            raise
+        return self
+
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "dorlab.procedures.cli_simulate",
     "dorlab.procedures.cli_workflows",
     "dorlab.procedures.cli_table1",
+    "dorlab.procedures.cli_live",
 ]
 
 

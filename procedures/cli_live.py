@@ -1,0 +1,74 @@
+"""Live views on the command line: ``dorlab dashboard`` (web) and ``dorlab gui KIND`` (PyMeasure windows)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+GUI_KINDS = ("sweep", "calibrate", "phase-map", "dor-job")
+
+
+def register(root: click.Group) -> None:
+    root.add_command(dashboard_command)
+    root.add_command(gui_command)
+
+
+@click.command("dashboard")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data directory to follow (default: $DORLAB_DATA, else ./dorlab-data).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
+              help="TCP port (0 picks a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; any other than 127.0.0.1 / ::1 / localhost requires a token.")
+@click.option("--token", default=None,
+              help="Access token (default: $DORLAB_DASHBOARD_TOKEN; generated and printed on a non-local bind).")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(0.1, 60.0), default=0.5, show_default=True,
+              help="Seconds between the page's updates.")
+def dashboard_command(data_dir, port, host, token, poll_seconds):
+    """Serve a read-only web page and JSON API that follow the data directory live."""
+    try:
+        from dorlab.procedures.dashboard import bind, create_app, resolve_token, serve
+    except ImportError as exc:
+        raise click.ClickException(f"the dashboard needs its extra: pip install 'dorlab[dashboard]' ({exc})")
+    from dorlab.procedures.datadir import data_dir as resolve
+
+    try:
+        root = resolve(data_dir, create=False)
+    except NotADirectoryError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not root.is_dir():
+        raise click.ClickException(f"data directory {root} does not exist (nothing to follow yet; "
+                                   "run a calibration or give --data-dir)")
+    token, generated = resolve_token(host, token)
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{bound_port}/"
+    click.echo(f"dorlab dashboard on {url}{'?token=' + token if token else ''}  (data dir {root}; "
+               "read-only; Ctrl-C stops)", err=False)
+    if generated:
+        click.echo(f"token (generated; set --token or $DORLAB_DASHBOARD_TOKEN to choose it): {token}")
+    import sys
+
+    sys.stdout.flush()
+    app = create_app(root, token=token, poll_seconds=poll_seconds)
+    try:
+        serve(app, sock)
+    except KeyboardInterrupt:
+        pass
+
+
+@click.command("gui")
+@click.argument("kind", type=click.Choice(GUI_KINDS))
+def gui_command(kind):
+    """Open PyMeasure's window for a procedure (needs the gui extra: pip install 'dorlab[gui]')."""
+    from dorlab.procedures import gui
+
+    try:
+        code = gui.launch(kind)
+    except gui.QtMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    raise SystemExit(code)

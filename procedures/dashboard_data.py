@@ -1,0 +1,223 @@
+"""What the dashboard shows, read from a data directory without ever writing to it or locking it.
+
+Everything here is a plain function of the files as they are at the moment of the call (no cache that
+could go stale, no background thread): the calibration store is opened read-only for one request
+(``CalibrationStore.reader``: SQLite ``mode=ro``, so a calibration being written is never blocked and is
+seen once committed), and run files are read as they stand, a torn last line (a point being written)
+ignored. A store that cannot be read is reported as such (``StoreUnreadable``), never raised past the
+caller. Values are SI (A, V, Hz, s); the JSON layer turns NaN into null.
+"""
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from dorlab.calibration.store import DEFAULT_FILENAME, CalibrationStore, StoreError, UnknownDeviceError
+
+RUN_STATUSES = ("running", "done", "interrupted", "failed", "bench-not-safe")
+# A sweep file without the run layer's status: still growing within this many seconds (or 5 point
+# intervals, whichever is longer) counts as running, else as interrupted.
+_QUIET_SECONDS = 10.0
+
+
+class StoreUnreadable(RuntimeError):
+    """The calibration store exists but cannot be read (corrupt, foreign, newer schema, no permission)."""
+
+
+class NotFound(LookupError):
+    """No such device or run."""
+
+
+# ------------------------------------------------------------------------------------ calibrations
+
+def store_path(root: Path) -> Path:
+    return Path(root) / DEFAULT_FILENAME
+
+
+def _reader(root: Path) -> CalibrationStore | None:
+    """A read-only store, or None when the data directory has none yet."""
+    path = store_path(root)
+    try:
+        return CalibrationStore.reader(path)
+    except FileNotFoundError:
+        return None
+    except (StoreError, sqlite3.Error, OSError) as exc:
+        raise StoreUnreadable(f"{path}: {exc}") from exc
+
+
+def store_status(root: Path) -> dict:
+    """{"status": "ok" | "absent" | "unreadable", "path", "error", "devices"}."""
+    path = store_path(root)
+    try:
+        store = _reader(root)
+        if store is None:
+            return {"status": "absent", "path": str(path), "error": None, "devices": 0}
+        with store:
+            n = len(store.devices())
+        return {"status": "ok", "path": str(path), "error": None, "devices": n}
+    except (StoreUnreadable, sqlite3.Error) as exc:
+        return {"status": "unreadable", "path": str(path), "error": str(exc), "devices": 0}
+
+
+def devices(root: Path) -> list[dict]:
+    """One row per device: runs, accepted, the active run's a', c', vertex, R^2, product correlation."""
+    store = _reader(root)
+    if store is None:
+        return []
+    try:
+        with store:
+            rows = store.overview()
+            for row in rows:
+                history = store.history(row["device"])
+                row["rejected"] = sum(h.status == "rejected" for h in history)
+                row["last_calibrated_at"] = history[-1].created_at if history else None
+            return rows
+    except sqlite3.Error as exc:
+        raise StoreUnreadable(f"{store_path(root)}: {exc}") from exc
+
+
+def device(root: Path, name: str, *, curve_points: int = 101) -> dict:
+    """A device's active parabola over its sweep points, its calibration history and rejected runs.
+
+    ``active.curve`` is the direct fit V = a I^2 + b I + c over its fit range; ``active.input_curve`` is
+    the even parabola a' x^2 + c' drawn over the input range (x in [-1, 0] mapped to I_dc).
+    """
+    store = _reader(root)
+    if store is None:
+        raise NotFound(f"no device {name!r}: the data directory has no calibration store yet")
+    try:
+        with store:
+            try:
+                history = store.history(name)
+            except UnknownDeviceError as exc:
+                raise NotFound(str(exc)) from exc
+            active_run = next((h for h in history if h.active), None)
+            active = None
+            if active_run is not None:
+                active = _active_view(store, active_run, curve_points)
+            return {
+                "device": name,
+                "active": active,
+                "history": [_history_row(store, h) for h in history],
+                "rejected": [{"run_id": h.run_id, "created_at": h.created_at, "reason": h.reason,
+                              "r_squared": h.r_squared, "n_points": h.n_points}
+                             for h in history if h.status == "rejected"],
+            }
+    except sqlite3.Error as exc:
+        raise StoreUnreadable(f"{store_path(root)}: {exc}") from exc
+
+
+def _history_row(store: CalibrationStore, summary) -> dict:
+    cal = store.calibration(summary.run_id)
+    return {"run_id": summary.run_id, "created_at": summary.created_at, "status": summary.status,
+            "reason": summary.reason, "active": summary.active, "a_prime": summary.a_prime,
+            "c_prime": summary.c_prime, "vertex_current": summary.vertex_current,
+            "input_min_current": summary.input_min_current, "r_squared": summary.r_squared,
+            "product_correlation": summary.product_correlation, "residual_rms": cal.residual_rms,
+            "max_deviation": cal.max_deviation, "n_points": summary.n_points, "bench": summary.bench_name,
+            "rf_frequency": summary.rf_frequency, "rf_current": summary.rf_current}
+
+
+def _active_view(store: CalibrationStore, summary, curve_points: int) -> dict:
+    cal = store.calibration(summary.run_id)
+    points = store.sweep_points(summary.run_id)
+    lo, hi = cal.fit_range
+    if not (math.isfinite(lo) and math.isfinite(hi)) and points:
+        lo = min(p.bias_current for p in points)
+        hi = max(p.bias_current for p in points)
+    curve_i = np.linspace(lo, hi, curve_points) if math.isfinite(lo) and math.isfinite(hi) else np.empty(0)
+    curve_v = cal.a * curve_i ** 2 + cal.b * curve_i + cal.c
+    x = np.linspace(-1.0, 0.0, curve_points)
+    return {
+        "run_id": cal.run_id, "created_at": summary.created_at, "bench": summary.bench_name,
+        "a_prime": cal.a_prime, "c_prime": cal.c_prime, "vertex_current": cal.vertex_current,
+        "input_min_current": cal.input_min_current, "a": cal.a, "b": cal.b, "c": cal.c,
+        "r_squared": cal.r_squared, "residual_rms": cal.residual_rms, "max_deviation": cal.max_deviation,
+        "product_correlation": cal.product_correlation, "locking_window": list(cal.locking_window),
+        "fit_range": [lo, hi], "rf_frequency": cal.rf_frequency, "rf_current": cal.rf_current,
+        "sweep": {"bias_current": [p.bias_current for p in points],
+                  "rectified_voltage": [p.rectified_voltage for p in points],
+                  "standard_error": [p.standard_error for p in points],
+                  "direction": [p.direction for p in points]},
+        "curve": {"bias_current": curve_i, "rectified_voltage": curve_v},
+        "input_curve": {"bias_current": cal.input_to_current(x), "rectified_voltage": cal.parabola(x)},
+    }
+
+
+# ------------------------------------------------------------------------------------------- runs
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+
+
+def _eta(done: int, total: int, elapsed: float) -> float:
+    if done <= 0 or total <= done or not math.isfinite(elapsed) or elapsed <= 0:
+        return 0.0 if total and done >= total else float("nan")
+    return elapsed / done * (total - done)
+
+
+def _sweep_file_run(path: Path, *, now: float, detail: bool) -> dict | None:
+    """A rectification sweep file (PyMeasure ``Results`` format) as a run, or None when it is not one."""
+    from dorlab.procedures.sweep import SweepFileError, load_sweep
+
+    try:
+        stat = path.stat()
+        sweep = load_sweep(path)  # a torn last line is ignored by the reader
+    except (OSError, SweepFileError, ValueError, UnicodeDecodeError):
+        return None
+    total = int(sweep.settings.plan()[0].size)
+    done = sweep.n_points
+    elapsed = float(sweep.columns["elapsed_time"][-1]) if done else 0.0
+    interval = elapsed / done if done else 0.0
+    if done >= total:
+        status = "done"
+    elif now - stat.st_mtime <= max(_QUIET_SECONDS, 5 * interval):
+        status = "running"
+    else:
+        status = "interrupted"
+    run = {
+        "id": f"sweep-{path.stem}", "kind": "sweep", "device": sweep.settings.device,
+        "bench": sweep.metadata.get("bench", ""), "status": status,
+        "started_at": sweep.metadata.get("started_at", ""), "updated_at": _iso(stat.st_mtime),
+        "points_done": done, "points_total": total, "progress": done / total if total else 0.0,
+        "eta_s": _eta(done, total, elapsed) if status == "running" else float("nan"),
+        "source": str(path),
+    }
+    if detail:
+        run["settings"] = sweep.settings.as_dict()
+        run["data"] = {"bias_current": sweep.bias_current, "rectified_voltage": sweep.rectified_voltage,
+                       "standard_error": sweep.standard_error, "direction": sweep.direction}
+    return run
+
+
+def _run_sources(root: Path):
+    """(id, reader) of every run under the data directory."""
+    sweeps = Path(root) / "sweeps"
+    if sweeps.is_dir():
+        for path in sweeps.glob("*.csv"):
+            yield f"sweep-{path.stem}", (lambda p=path, **kw: _sweep_file_run(p, **kw))
+
+
+def runs(root: Path, *, now: float | None = None) -> list[dict]:
+    """Every run in the data directory, newest first (running ones on top)."""
+    now = time.time() if now is None else now
+    out = [r for _, read in _run_sources(root) if (r := read(now=now, detail=False)) is not None]
+    running = [r for r in out if r["status"] == "running"]
+    rest = sorted((r for r in out if r["status"] != "running"), key=lambda r: r["updated_at"], reverse=True)
+    return sorted(running, key=lambda r: r["updated_at"], reverse=True) + rest
+
+
+def run(root: Path, run_id: str, *, now: float | None = None) -> dict:
+    """One run with its data so far."""
+    now = time.time() if now is None else now
+    for rid, read in _run_sources(root):
+        if rid == run_id:
+            found = read(now=now, detail=True)
+            if found is not None:
+                return found
+    raise NotFound(f"no run {run_id!r} in {root}")

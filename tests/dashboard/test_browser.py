@@ -1,0 +1,147 @@
+"""The dashboard in a real browser (headless Debian chromium through Playwright): the views load, a live
+simulated calibration appears and its point count rises within 2 s of each point on disk, a device's
+drift plot shows its calibrations, the token is enforced. Each view's screenshot goes to docs/screenshots.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+# The simulated bench's working point as `dorlab calibrate --bench sim` finds it (README, T3): giving it
+# skips the operating-point search, so the test watches the sweep itself.
+SIM_DRIVE = ["--rf-frequency", "1.2e9", "--rf-current", "50e-6", "--bias-from", "-0.129e-3",
+             "--bias-to", "-0.250e-3"]
+
+
+def test_runs_and_calibration_views(lab_data, serve, page, screenshot):
+    served = serve(lab_data)
+    page.goto(served.url + "/#runs")
+    page.wait_for_selector("#runs-table tbody tr[data-run-id]")
+    assert page.locator("#runs-table tbody tr").count() == 4
+    assert page.locator("#runs-table .status.done").count() == 4
+    screenshot(page, "dashboard-runs")
+
+    page.goto(served.url + "/#devices")
+    page.wait_for_selector("#devices-table tbody tr[data-device='mtj-a']")
+    assert page.locator("#devices-table tbody tr").count() == 2
+    screenshot(page, "dashboard-calibrations")
+
+    page.click("#devices-table tbody tr[data-device='mtj-a']")
+    page.wait_for_function("document.getElementById('device-drift').dataset.calibrations === '3'")
+    drift = page.evaluate("document.getElementById('device-drift').data.map(t => t.y.length)")
+    assert drift == [3, 3, 3, 3]  # a', c', vertex, R^2 of each calibration
+    statuses = page.evaluate("document.getElementById('device-drift').data[0].text")
+    assert sum("accepted" in s for s in statuses) == 2 and sum("rejected" in s for s in statuses) == 1
+    parabola = page.evaluate("document.getElementById('device-parabola').data.map(t => t.x.length)")
+    assert parabola[0] == 21 and parabola[1] > 10  # the active run's sweep points and its fitted parabola
+    assert "R^2" in page.inner_text("#rejected-table tbody")
+    screenshot(page, "dashboard-device-drift")
+
+
+def test_unreadable_store_is_shown_not_crashed_on(lab_data, tmp_path, serve, page):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(lab_data, root)
+    for suffix in ("-wal", "-shm"):
+        (root / f"calibrations.sqlite{suffix}").unlink(missing_ok=True)
+    (root / "calibrations.sqlite").write_bytes(b"garbage" * 500)
+    served = serve(root)
+    page.goto(served.url + "/#runs")
+    page.wait_for_selector("#store-banner:not([hidden])")
+    assert "unreadable" in page.inner_text("#store-banner")
+    page.wait_for_selector("#runs-table tbody tr[data-run-id]")  # runs still shown
+    page.goto(served.url + "/#devices")
+    page.wait_for_selector("#banner:not([hidden])")
+    assert "unreadable" in page.inner_text("#banner")
+
+
+def test_token_enforced_in_the_browser(lab_data, serve, page):
+    served = serve(lab_data, host="127.0.0.2", token="browser-token")
+    response = page.goto(served.url + "/")
+    assert response.status == 401
+    page.goto(served.url + "/?token=browser-token#devices")
+    page.wait_for_selector("#devices-table tbody tr[data-device='mtj-b']")
+    assert page.evaluate("window.dorlabDashboard.lastOk") is not None
+
+
+class PointWatcher(threading.Thread):
+    """Records when each point count first appears on disk (the sweep file fsyncs every point)."""
+
+    def __init__(self, directory: Path):
+        super().__init__(daemon=True)
+        self.directory = directory
+        self.first_seen: dict[int, float] = {}
+        self.stop = threading.Event()
+
+    def count(self) -> int:
+        from dorlab.procedures import dashboard_data
+
+        runs = [r for r in dashboard_data.runs(self.directory) if r["device"] == "live"]
+        return runs[0]["points_done"] if runs else 0
+
+    def run(self):
+        while not self.stop.is_set():
+            n = self.count()
+            now = time.monotonic()
+            for k in range(1, n + 1):
+                self.first_seen.setdefault(k, now)
+            time.sleep(0.02)
+
+
+def test_live_calibration_is_followed_within_two_seconds_of_each_point(tmp_path, serve, page, screenshot):
+    root = tmp_path / "dorlab-data"
+    root.mkdir()
+    served = serve(root)
+    page.goto(served.url + "/#runs")
+    page.wait_for_function("window.dorlabDashboard.lastOk !== null")
+    watcher = PointWatcher(root)
+    watcher.start()
+    env = {**os.environ, "DORLAB_DATA": str(root)}
+    proc = subprocess.Popen([sys.executable, "-m", "dorlab.procedures.cli", "calibrate", "--bench", "sim",
+                             "--device", "live", "--points", "61", "--no-progress", *SIM_DRIVE],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shown: dict[int, float] = {}
+    try:
+        row = page.wait_for_selector("#runs-table tbody tr[data-run-id]", timeout=180_000)
+        row.click()
+        page.wait_for_selector("#run-points[data-points]")
+        shot = False
+        while proc.poll() is None or len(shown) < 61:
+            text = page.get_attribute("#run-points", "data-points")
+            now = time.monotonic()
+            n = int(text) if text else 0
+            for k in range(1, n + 1):
+                shown.setdefault(k, now)
+            if not shot and 20 <= n < 61:
+                screenshot(page, "dashboard-live-sweep")
+                shot = True
+            if n >= 61:
+                break
+            if proc.poll() is not None and now - watcher.first_seen.get(len(watcher.first_seen), now) > 5:
+                break
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        watcher.stop.set()
+        watcher.join()
+    assert len(watcher.first_seen) == 61 and len(shown) == 61
+    distinct = len(set(shown.values()))
+    assert distinct >= 3, "the page should show the count rising, not only the end"
+    lags = [shown[k] - watcher.first_seen[k] for k in range(1, 62)]
+    print(f"dashboard lag behind the sweep file: max {max(lags):.2f} s, median {sorted(lags)[30]:.2f} s "
+          f"over 61 points, {distinct} distinct updates seen")
+    assert max(lags) < 2.0
+    page.wait_for_function("document.querySelector('#run-status').textContent === 'done'", timeout=10_000)
+    plotted = page.evaluate("document.getElementById('run-plot').data[0].x.length")
+    assert plotted == 61
+    if not shot:
+        screenshot(page, "dashboard-live-sweep")
