@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-GUI_KINDS = ("sweep", "calibrate", "phase-map", "dor-job")
+GUI_KINDS = ("sweep", "calibrate", "phase-map", "dor-job", "recalibration")
 
 
 def register(root: click.Group) -> None:
@@ -63,12 +63,15 @@ def dashboard_command(data_dir, port, host, token, poll_seconds):
 
 @click.command("gui")
 @click.argument("kind", type=click.Choice(GUI_KINDS))
-def gui_command(kind):
+@click.option("--bench", default="sim", show_default=True,
+              help='Bench name or bench file whose limits the inputs carry ("sim" = simulator).')
+def gui_command(kind, bench):
     """Open PyMeasure's window for a procedure (needs the gui extra: pip install 'dorlab[gui]')."""
-    from dorlab.procedures import gui
+    from dorlab.instruments.config import BenchConfigError
+    from dorlab.procedures import windows
 
     try:
-        code = gui.launch(kind)
-    except gui.QtMissing as exc:
+        code = windows.launch(kind, bench=bench)
+    except (windows.QtMissing, BenchConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     raise SystemExit(code)
