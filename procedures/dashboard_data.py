@@ -174,12 +174,7 @@ def _sweep_file_run(path: Path, *, now: float, detail: bool) -> dict | None:
     done = sweep.n_points
     elapsed = float(sweep.columns["elapsed_time"][-1]) if done else 0.0
     interval = elapsed / done if done else 0.0
-    if done >= total:
-        status = "done"
-    elif now - stat.st_mtime <= max(_QUIET_SECONDS, 5 * interval):
-        status = "running"
-    else:
-        status = "interrupted"
+    status = _status(done >= total, stat.st_mtime, interval, now)
     run = {
         "id": f"sweep-{path.stem}", "kind": "sweep", "device": sweep.settings.device,
         "bench": sweep.metadata.get("bench", ""), "status": status,
@@ -195,12 +190,143 @@ def _sweep_file_run(path: Path, *, now: float, detail: bool) -> dict | None:
     return run
 
 
+def _status(complete: bool, last_write: float, interval: float, now: float) -> str:
+    if complete:
+        return "done"
+    return "running" if now - last_write <= max(_QUIET_SECONDS, 5 * interval) else "interrupted"
+
+
+def _started(text: str) -> float:
+    """Seconds since the epoch of a "%Y-%m-%dT%H:%M:%S%z" stamp (NaN when unreadable)."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _phase_map_run(path: Path, *, now: float, detail: bool) -> dict | None:
+    """A phase-map directory (``phase_map.json`` + one sweep file per f_ac) as a run."""
+    from dorlab.procedures.phase_map import PhaseMapFileError, load_phase_map
+
+    try:
+        result = load_phase_map(path)
+        mtimes = [p.stat().st_mtime for p in [path / "phase_map.json", *(path / "rows").glob("*.csv")]]
+    except (OSError, PhaseMapFileError, ValueError, UnicodeDecodeError):
+        return None
+    total = int(result.rectified_voltage.size)
+    done = result.n_points
+    last = max(mtimes)
+    elapsed = last - _started(result.metadata.get("started_at", ""))
+    status = _status(result.complete, last, elapsed / done if done else 0.0, now)
+    run = {
+        "id": f"phase-map-{path.name}", "kind": "phase-map", "device": result.settings.device,
+        "bench": result.metadata.get("bench", ""), "status": status,
+        "started_at": result.metadata.get("started_at", ""), "updated_at": _iso(last),
+        "points_done": done, "points_total": total, "progress": done / total if total else 0.0,
+        "eta_s": _eta(done, total, elapsed) if status == "running" else float("nan"), "source": str(path),
+    }
+    if detail:
+        run["settings"] = result.settings.as_dict()
+        run["data"] = {"rf_frequency": result.frequencies, "bias_current": result.bias_current,
+                       "rectified_voltage": result.rectified_voltage, "standard_error": result.standard_error,
+                       "phase": result.phase, "vertex_current": result.vertex_current}
+    return run
+
+
+def _dor_job_run(path: Path, *, now: float, detail: bool, max_values: int = 2000) -> dict | None:
+    """A DOR job directory (``job.json``, ``results.csv``, ``chunks.jsonl``) as a run: values done,
+    reads per product per committed chunk."""
+    import json
+
+    from dorlab.procedures.dor_job import load_filters
+
+    try:
+        manifest = json.loads((path / "job.json").read_text(encoding="utf-8"))
+        if manifest.get("kind") != "dorlab.dor_job":
+            return None
+        settings = manifest["settings"]
+        shape = list(manifest["input_shape"])
+        if settings["operation"] == "products":
+            total = int(shape[0])
+        else:
+            k, kh, kw = load_filters(settings["filters"]).shape
+            n_img = 1 if len(shape) == 2 else int(shape[0])
+            total = n_img * k * (shape[-2] - kh + 1) * (shape[-1] - kw + 1)
+        chunks = []
+        text = (path / "chunks.jsonl").read_text(encoding="utf-8") if (path / "chunks.jsonl").exists() else ""
+        for line in text.splitlines():
+            try:
+                chunks.append(json.loads(line))
+            except json.JSONDecodeError:  # a chunk being committed
+                break
+        files = [path / name for name in ("job.json", "results.csv", "chunks.jsonl", "summary.json")]
+        last = max(p.stat().st_mtime for p in files if p.exists())
+    except (OSError, KeyError, ValueError, TypeError, UnicodeDecodeError):
+        return None
+    done = int(sum(int(c.get("rows", 0)) for c in chunks))
+    elapsed = last - _started(manifest.get("started_at", ""))
+    complete = (path / "summary.json").exists()
+    status = _status(complete, last, elapsed / done if done else 0.0, now)
+    reads = float(sum(c.get("accounting", {}).get("reads", 0) for c in chunks))
+    products = float(sum(c.get("accounting", {}).get("products", 0) for c in chunks))
+    bench = manifest.get("bench") or []
+    run = {
+        "id": f"dor-job-{path.name}", "kind": "dor-job",
+        "device": ",".join(entry["device"] for entry in manifest.get("pool", [])),
+        "bench": ",".join(b for b in bench if b) or settings.get("backend", ""), "status": status,
+        "started_at": manifest.get("started_at", ""), "updated_at": _iso(last),
+        "points_done": done, "points_total": total, "progress": done / total if total else 0.0,
+        "eta_s": _eta(done, total, elapsed) if status == "running" else float("nan"), "source": str(path),
+    }
+    if detail:
+        values = _dor_values(path / "results.csv", done)
+        step = max(1, len(values) // max_values)
+        run["settings"] = settings
+        run["data"] = {
+            "operation": settings["operation"], "backend": settings.get("backend"),
+            "products_done": int(products), "reads": int(reads),
+            "reads_per_product": reads / products if products else float("nan"),
+            "chunks": [{"chunk": c.get("chunk"), "products": c.get("accounting", {}).get("products"),
+                        "reads": c.get("accounting", {}).get("reads"),
+                        "reads_per_product": (c["accounting"]["reads"] / c["accounting"]["products"]
+                                              if c.get("accounting", {}).get("products") else float("nan"))}
+                       for c in chunks],
+            "value_dor": [v[0] for v in values[::step]], "value_exact": [v[1] for v in values[::step]],
+        }
+    return run
+
+
+def _dor_values(path: Path, rows: int) -> list[tuple[float, float]]:
+    """(DOR value, exact value) of the first ``rows`` committed result rows (the last two columns)."""
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return out
+    body = [ln for ln in lines if ln and not ln.startswith("#")][1:]
+    for line in body[:rows]:
+        fields = line.split(",")
+        try:
+            out.append((float(fields[-2]), float(fields[-1])))
+        except (ValueError, IndexError):
+            break
+    return out
+
+
 def _run_sources(root: Path):
-    """(id, reader) of every run under the data directory."""
-    sweeps = Path(root) / "sweeps"
+    """(id, reader) of every run under the data directory: sweep files in ``sweeps/``, phase maps in
+    ``phase-maps/`` and DOR jobs in ``dor-jobs/`` (where ``dorlab gui`` puts them)."""
+    root = Path(root)
+    sweeps = root / "sweeps"
     if sweeps.is_dir():
         for path in sweeps.glob("*.csv"):
             yield f"sweep-{path.stem}", (lambda p=path, **kw: _sweep_file_run(p, **kw))
+    for folder, prefix, reader in (("phase-maps", "phase-map", _phase_map_run), ("dor-jobs", "dor-job", _dor_job_run)):
+        directory = root / folder
+        if directory.is_dir():
+            for path in directory.iterdir():
+                if path.is_dir():
+                    yield f"{prefix}-{path.name}", (lambda p=path, r=reader, **kw: r(p, **kw))
 
 
 def runs(root: Path, *, now: float | None = None) -> list[dict]:

@@ -166,3 +166,54 @@ def lab_data(tmp_path_factory):
             assert calibrate_device(bench, store, "mtj-b", calibration_settings(
                 sweep_dir=root / "sweeps")).accepted
     return root
+
+
+def paced(bench, seconds):
+    """Make each reading of ``bench`` take at least ``seconds`` of wall time (a lab's pace)."""
+    import time as _time
+
+    original = bench.rectified_voltage
+
+    def reading(*args, **kwargs):
+        _time.sleep(seconds)
+        return original(*args, **kwargs)
+
+    bench.rectified_voltage = reading
+    return bench
+
+
+def phase_map_settings(**overrides):
+    from dorlab.procedures.phase_map import PhaseMapSettings
+
+    values = dict(frequency_from=780e6, frequency_to=820e6, frequency_points=5, bias_from=-0.24e-3,
+                  bias_to=-0.03e-3, bias_points=22, rf_current=70.7e-6, n_readings=3)
+    values.update(overrides)
+    return PhaseMapSettings(**values)
+
+
+@pytest.fixture(scope="session")
+def dor_job_dir(lab_data):
+    """A complete DOR job on the bench backend (64 products on device mtj-b's simulated bench) under
+    ``<lab_data>/dor-jobs``."""
+    import numpy as np
+
+    from dorlab.calibration.store import CalibrationStore
+    from dorlab.procedures.dor_job import DorJobSettings, dor_job
+
+    inputs = lab_data.parent / "pairs.npy"
+    np.save(inputs, np.random.default_rng(5).uniform(-1, 1, (64, 2)))
+    out = lab_data / "dor-jobs" / "job-1"
+    with CalibrationStore.open(lab_data) as store, \
+            phenomenological_bench(seed=3, vertex_current=-0.140e-3) as bench:
+        dor_job(bench, store, inputs, out, DorJobSettings("products", devices=("mtj-b",), chunk=16,
+                                                          n_readings=3), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def lab_helpers():
+    """The helpers above for tests (test modules cannot import conftest by name)."""
+    import types
+
+    return types.SimpleNamespace(phenomenological_bench=phenomenological_bench, paced=paced,
+                                 phase_map_settings=phase_map_settings, calibration_settings=calibration_settings)

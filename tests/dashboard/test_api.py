@@ -64,7 +64,7 @@ def test_runs_list_sweeps_with_their_points(lab_data, serve):
     served = serve(lab_data)
     status, body = served.get("/api/runs")
     assert status == 200
-    runs = body["runs"]
+    runs = [r for r in body["runs"] if r["kind"] == "sweep"]
     assert len(runs) == 4 and {r["status"] for r in runs} == {"done"}
     assert {r["device"] for r in runs} == {"mtj-a", "mtj-b"}
     first = runs[0]
@@ -133,7 +133,7 @@ def test_an_unreadable_store_is_reported_and_runs_still_served(lab_data, tmp_pat
     assert status == 503 and "unreadable" in body["error"]
     assert served.get("/api/devices/mtj-a")[0] == 503
     status, body = served.get("/api/runs")
-    assert status == 200 and len(body["runs"]) == 4
+    assert status == 200 and len([r for r in body["runs"] if r["kind"] == "sweep"]) == 4
 
 
 def test_read_only_no_writes_and_no_store_created(tmp_path, serve):
@@ -207,3 +207,50 @@ def test_cli_bad_data_dir_is_one_line(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "does not exist" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+
+def test_a_phase_map_being_measured_and_its_image_so_far(tmp_path, serve, lab_helpers):
+    from dorlab.procedures.phase_map import phase_map
+
+    root = tmp_path / "data"
+    path = root / "phase-maps" / "map-1"
+    settings = lab_helpers.phase_map_settings(frequency_points=3, bias_points=12)
+    rows_seen = []
+    served = serve(root)
+
+    def on_row(row, sweep):  # the map is on disk up to this row: ask the dashboard what it sees
+        rows_seen.append(served.get("/api/runs/phase-map-map-1")[1])
+        if row == 1:
+            raise KeyboardInterrupt  # the user stops the map after two rows
+
+    with lab_helpers.phenomenological_bench() as bench:
+        with pytest.raises(KeyboardInterrupt):
+            phase_map(bench, path, settings, progress=False, plot=False, on_row=on_row)
+    first, second = rows_seen
+    assert (first["status"], first["points_done"], first["points_total"]) == ("running", 12, 36)
+    assert second["points_done"] == 24 and second["eta_s"] > 0
+    voltage = np.array(second["data"]["rectified_voltage"], dtype=float)
+    assert voltage.shape == (3, 12)
+    assert np.isfinite(voltage[:2]).all() and np.isnan(voltage[2]).all()  # the third row is still empty
+    assert second["data"]["rf_frequency"] == pytest.approx([780e6, 800e6, 820e6])
+    old = time.time() - 3600
+    for file in [path / "phase_map.json", *(path / "rows").glob("*.csv")]:
+        os.utime(file, (old, old))
+    assert served.get("/api/runs/phase-map-map-1")[1]["status"] == "interrupted"
+
+
+def test_a_dor_job_reports_reads_per_product(lab_data, dor_job_dir, serve):
+    import json
+
+    status, run = serve(lab_data).get("/api/runs/dor-job-job-1")
+    assert status == 200
+    assert run["kind"] == "dor-job" and run["status"] == "done" and run["device"] == "mtj-b"
+    assert run["points_done"] == run["points_total"] == 64
+    data = run["data"]
+    assert len(data["chunks"]) == 4 and data["products_done"] == 64
+    summary = json.loads((dor_job_dir / "summary.json").read_text())
+    assert data["reads_per_product"] == pytest.approx(summary["accounting"]["reads_per_product"])
+    assert data["reads"] == summary["accounting"]["reads"]
+    assert np.corrcoef(data["value_dor"], data["value_exact"])[0, 1] == pytest.approx(
+        summary["correlation_with_exact"], rel=1e-9)

@@ -18,13 +18,20 @@ SIM_DRIVE = ["--rf-frequency", "1.2e9", "--rf-current", "50e-6", "--bias-from", 
              "--bias-to", "-0.250e-3"]
 
 
-def test_runs_and_calibration_views(lab_data, serve, page, screenshot):
+def test_runs_and_calibration_views(lab_data, dor_job_dir, serve, page, screenshot):
     served = serve(lab_data)
     page.goto(served.url + "/#runs")
     page.wait_for_selector("#runs-table tbody tr[data-run-id]")
-    assert page.locator("#runs-table tbody tr").count() == 4
-    assert page.locator("#runs-table .status.done").count() == 4
+    assert page.locator("#runs-table tbody tr").count() == 5  # four calibration sweeps and a DOR job
+    assert page.locator("#runs-table .status.done").count() == 5
     screenshot(page, "dashboard-runs")
+
+    page.click("#runs-table tbody tr[data-run-id='dor-job-job-1']")
+    page.wait_for_function("document.getElementById('run-plot').data !== undefined")
+    bars = page.evaluate("document.getElementById('run-plot').data[0].y")
+    assert len(bars) == 4 and all(0.5 < b < 4 for b in bars)  # reads per product of each chunk
+    assert page.evaluate("document.getElementById('run-plot2').data[0].x.length") == 64
+    screenshot(page, "dashboard-dor-job")
 
     page.goto(served.url + "/#devices")
     page.wait_for_selector("#devices-table tbody tr[data-device='mtj-a']")
@@ -68,6 +75,50 @@ def test_token_enforced_in_the_browser(lab_data, serve, page):
     page.goto(served.url + "/?token=browser-token#devices")
     page.wait_for_selector("#devices-table tbody tr[data-device='mtj-b']")
     assert page.evaluate("window.dorlabDashboard.lastOk") is not None
+
+
+def test_phase_map_fills_in(tmp_path, serve, page, screenshot, lab_helpers):
+    from dorlab.procedures.phase_map import phase_map
+
+    root = tmp_path / "data"
+    served = serve(root)
+    page.goto(served.url + "/#runs")
+    page.wait_for_function("window.dorlabDashboard.lastOk !== null")
+    settings = lab_helpers.phase_map_settings()
+    errors = []
+
+    def measure():
+        try:
+            with lab_helpers.phenomenological_bench() as bench:
+                phase_map(lab_helpers.paced(bench, 0.03), root / "phase-maps" / "map-live", settings,
+                          progress=False, plot=False)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    worker = threading.Thread(target=measure)
+    worker.start()
+    try:
+        page.wait_for_selector("#runs-table tbody tr[data-run-id='phase-map-map-live']", timeout=60_000)
+        page.click("#runs-table tbody tr[data-run-id='phase-map-map-live']")
+        counts = []
+        shot = False
+        while worker.is_alive():
+            filled = page.evaluate("""() => { const d = document.getElementById('run-plot').data;
+                return d ? d[0].z.flat().filter(v => v !== null).length : 0; }""")
+            counts.append(filled)
+            if not shot and 40 <= filled < 100:
+                screenshot(page, "dashboard-phase-map-filling")
+                shot = True
+            time.sleep(0.1)
+    finally:
+        worker.join()
+    assert not errors, errors
+    page.wait_for_function("""() => { const d = document.getElementById('run-plot').data;
+        return d && d[0].z.flat().filter(v => v !== null).length === 110; }""", timeout=10_000)
+    assert len(set(c for c in counts if 0 < c < 110)) >= 3, counts  # the image filled in, step by step
+    assert counts == sorted(counts)
+    page.wait_for_function("document.querySelector('#run-status').textContent === 'done'", timeout=10_000)
+    screenshot(page, "dashboard-phase-map")
 
 
 class PointWatcher(threading.Thread):
