@@ -10,13 +10,19 @@ Concurrency and crashes: every write is a single ``BEGIN IMMEDIATE`` transaction
 taken up front, so two writers queue on the busy timeout instead of failing half way), and a process
 killed mid-transaction leaves nothing behind: SQLite rolls the uncommitted WAL frames back on the next
 open. The schema version is kept in ``PRAGMA user_version``; a file written by a newer dorlab is refused.
+A new store is built in a private file and hard-linked into place, so two processes creating the same
+store at once both end up using one complete file (the loser's copy is discarded), and SQLite's busy
+handler is installed before the first statement, so opening never fails on another process's lock.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sqlite3
+import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -228,19 +234,80 @@ class CalibrationStore:
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        # FULL: a committed calibration survives power loss, not only a crashed process
-        self._conn.execute("PRAGMA synchronous = FULL")
+        self.timeout = timeout
+        if not self.path.exists():
+            self._create(self.path, timeout)
+        self._conn = self._connect(self.path, timeout)
         try:
+            # WAL is a property of the file, set once by _create; a store made by an older dorlab
+            # (rollback journal) is switched here, which needs every other connection to be idle.
+            if self._conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                self._retry_locked(lambda: self._conn.execute("PRAGMA journal_mode = WAL"), timeout)
             self._ensure_schema()
         except BaseException:
             self._conn.close()
             raise
+
+    @staticmethod
+    def _connect(path: Path, timeout: float) -> sqlite3.Connection:
+        # connect(timeout=) installs SQLite's busy handler before any statement runs, so even the first
+        # read of a file another process is creating or writing waits instead of failing.
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: a committed calibration survives power loss, not only a crashed process
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    @staticmethod
+    def _retry_locked(action, timeout: float):
+        """Run ``action`` again while SQLite reports a lock it does not wait for itself.
+
+        Changing the journal mode needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+        (without its busy handler) when waiting could deadlock, so this waits here instead.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    @classmethod
+    def _create(cls, path: Path, timeout: float) -> None:
+        """Create a complete store at ``path`` atomically; a racing creator's store is kept as it is.
+
+        The schema is written into a private file which is then hard-linked into place: ``link``
+        fails when ``path`` exists, so two processes creating the same new store never write into
+        one half-made file, and a reader never sees a file without the schema.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            conn = cls._connect(tmp, timeout)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in (_SCHEMA + _append_only_triggers()).split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            finally:
+                conn.close()  # the last connection checkpoints the WAL into the main file
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
 
     @classmethod
     def open(cls, data_dir: str | Path, **kwargs) -> "CalibrationStore":
@@ -304,6 +371,8 @@ class CalibrationStore:
             self._conn.execute("COMMIT")
 
     def _ensure_schema(self) -> None:
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return  # the usual case: a read, no write lock taken just to open the store
         with self._write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:

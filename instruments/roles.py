@@ -11,7 +11,9 @@ can name it, and can ``reconnect()`` when it was built from a factory (a fresh V
 """
 from __future__ import annotations
 
+import importlib
 import math
+import os
 import warnings
 from typing import Any, Callable, Protocol, runtime_checkable
 
@@ -558,9 +560,40 @@ def canonical_model(role: str, model: str) -> str:
     raise ValueError(f"{role}: unsupported model {model!r}; supported: {', '.join(table)}")
 
 
+class VisaBackendError(ImportError):
+    """The pyvisa backend a bench names ("...@dorlab") cannot be imported."""
+
+
+def check_visa_backend(visa_library: Any) -> None:
+    """Import the pyvisa backend module a library specification names, or say why it cannot be.
+
+    pyvisa turns any ImportError inside a backend into "Wrapper not found" and PyMeasure turns that
+    into "PyVISA is not present", so an incomplete install of ``pyvisa_dorlab`` (a subpackage missing
+    from a wheel) would point the user at pyvisa. Importing the module first keeps the real cause.
+    """
+    if not isinstance(visa_library, str):
+        return  # a library instance is already loaded
+    specification = visa_library or os.environ.get("PYVISA_LIBRARY", "")
+    if "@" not in specification:
+        return  # pyvisa's default search (IVI, then pyvisa-py) reports its own errors
+    backend = specification.rsplit("@", 1)[1]
+    if backend in ("", "ivi", "ni"):
+        return
+    module = f"pyvisa_{backend}"
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        if exc.name == module:
+            raise VisaBackendError(f"VISA backend '@{backend}' is not installed (no module {module})") from exc
+        raise VisaBackendError(
+            f"VISA backend '@{backend}' is installed but broken: importing {module} failed with "
+            f"{type(exc).__name__}: {exc} (reinstall the package that provides it)") from exc
+
+
 def open_instrument(driver: type[Instrument], address: str, *, visa_library: Any = "",
                     timeout: float = 5.0, **driver_options) -> Instrument:
     """Open a PyMeasure instrument on a VISA address (``timeout`` in s)."""
+    check_visa_backend(visa_library)
     with warnings.catch_warnings():
         # Agilent8257D / AnritsuMG3692C warn that their SCPI support is "unknown"; it is known.
         warnings.simplefilter("ignore", FutureWarning)

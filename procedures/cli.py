@@ -7,6 +7,7 @@ Each command family lives in its own module under ``dorlab.procedures`` and expo
 from __future__ import annotations
 
 import importlib
+import signal
 
 import click
 
@@ -43,6 +44,10 @@ _register_all()
 
 
 def main() -> None:
+    # A process started with SIGINT ignored (a background job, nohup, some CI runners) inherits that,
+    # and Python then installs no handler: Ctrl-C would do nothing and a run could not be interrupted
+    # into its safe state. Every command expects KeyboardInterrupt, so install it explicitly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     cli()
 
 

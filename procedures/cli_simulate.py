@@ -247,6 +247,7 @@ def register(root: click.Group) -> None:
     def operating_point(preset_name, no_cache, cluster, as_json, plot_path):
         """Search f_ac and I_ac for a parabolic working point (phi = 0 inside the locking range)."""
         from dorlab.procedures import scale
+        from dorlab.simulator import studies
 
         device = _device(preset_name)
         try:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dorlab.calibration.store import CalibrationStore
 from dorlab.procedures.sweep import load_sweep
@@ -59,9 +60,16 @@ def test_killed_calibration_leaves_no_record_and_resumes(tmp_path):
     np.testing.assert_array_equal(sweep.bias_current, np.linspace(-0.2e-3, -0.07e-3, 300))
 
 
-def test_ctrl_c_puts_the_bench_safe_and_says_how_to_resume(tmp_path):
+def _inherit_sigint(disposition):
+    return lambda: signal.signal(signal.SIGINT, disposition)
+
+
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "ignored-by-parent"])
+def test_ctrl_c_puts_the_bench_safe_and_says_how_to_resume(tmp_path, inherited):
+    # The child's inherited SIGINT disposition is set here, not taken from whatever started pytest:
+    # under a parent that ignores SIGINT (background job, nohup, CI runner) the CLI must still stop.
     proc = subprocess.Popen(_calibrate(tmp_path, "K2", *RANGE), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_inherit_sigint(inherited))
     try:
         path = _wait_for_points(tmp_path, "K2", 20, proc)
         proc.send_signal(signal.SIGINT)

@@ -270,3 +270,54 @@ def test_writer_killed_mid_transaction_leaves_no_half_record(tmp_path, good):
         assert st.active_run_id("D1") == before
         # and the store takes writes again: the killed writer's lock is gone
         assert st.add_run(good) == before + 1
+
+
+_RACER = textwrap.dedent("""
+    import sys, time, numpy as np
+    from dorlab.calibration.record import Calibration
+    from dorlab.calibration.store import CalibrationStore
+    device = sys.argv[1]
+    i = np.linspace(-3e-4, 0, 20)
+    cal = Calibration(device, -2e-3, 18e-3, -1.34e-4, -2.2e-4, sweep_bias_current=i,
+                      sweep_rectified_voltage=i, sweep_standard_error=np.full(20, 1e-6))
+    print("ready", flush=True)
+    for line in sys.stdin:  # one new store path per round and the moment both racers open it
+        path, start = line.split()
+        time.sleep(max(0.0, float(start) - time.time() - 0.002))
+        while time.time() < float(start):
+            pass  # spin the last moments so both processes start within microseconds
+        try:
+            with CalibrationStore(path, timeout=30) as st:
+                st.add_run(cal)
+            print("ok", flush=True)
+        except Exception as exc:
+            print(f"{type(exc).__name__}: {exc}", flush=True)
+""")
+
+
+def test_two_processes_creating_one_new_store_50_times(tmp_path):
+    """Two users calibrating into one *new* store: both create it at the same moment, 50 times over
+    (each round a fresh path); every round both runs land, no 'database is locked'."""
+    racers = [subprocess.Popen([sys.executable, "-c", _RACER, dev], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True) for dev in ("A", "B")]
+    try:
+        for r in racers:
+            assert r.stdout.readline().strip() == "ready"
+        for k in range(50):
+            path = tmp_path / f"round{k}" / "calibrations.sqlite"
+            start = time.time() + 0.03
+            for r in racers:
+                r.stdin.write(f"{path} {start!r}\n")
+            for r in racers:
+                r.stdin.flush()
+            replies = [r.stdout.readline().strip() for r in racers]
+            assert replies == ["ok", "ok"], f"round {k}: {replies}"
+            with CalibrationStore(path) as st:
+                assert st.devices() == ["A", "B"]
+                assert [h.n_points for d in ("A", "B") for h in st.history(d)] == [20, 20]
+            assert sorted(p.name for p in path.parent.iterdir()
+                          if not p.name.startswith("calibrations.sqlite")) == []  # no temp file left
+    finally:
+        for r in racers:
+            r.stdin.close()
+            r.wait(timeout=30)
