@@ -254,3 +254,11 @@ def test_a_dor_job_reports_reads_per_product(lab_data, dor_job_dir, serve):
     assert data["reads"] == summary["accounting"]["reads"]
     assert np.corrcoef(data["value_dor"], data["value_exact"])[0, 1] == pytest.approx(
         summary["correlation_with_exact"], rel=1e-9)
+
+
+def test_cli_port_in_use_is_one_line(tmp_path, serve):
+    served = serve(tmp_path)
+    proc = _dorlab("dashboard", "--data-dir", str(tmp_path), "--port", str(served.port))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and f"cannot listen on 127.0.0.1:{served.port}" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -217,3 +217,14 @@ def test_dor_job_window_multiplies_on_the_bench(qtbot, window_for, tmp_path):
     jobs = [p for p in (tmp_path / "data" / "dor-jobs").iterdir() if p.is_dir()]
     assert len(jobs) == 1 and (jobs[0] / "results.csv").is_file()
     shoot(window, "gui-dor-job")
+
+
+def test_cli_gui_refuses_a_missing_bench_file_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "dorlab.procedures.cli", "gui", "sweep", "--bench",
+                           str(tmp_path / "nope.toml")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 1 and "nope.toml" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
