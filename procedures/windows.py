@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, Parameter
@@ -59,6 +60,21 @@ class EmittingBench:
 
     def __getattr__(self, name):
         return getattr(self._bench, name)
+
+
+@contextmanager
+def _stop_before_each_reading(procedure):
+    """Within the block the procedure's bench honours a stop request before each reading (not only
+    between rows or chunks): Abort is prompt, and the point before it is on disk."""
+    bench = procedure.bench_object
+    if bench is None:
+        yield
+        return
+    procedure.bench_object = EmittingBench(bench, lambda bias_current, reading: None, procedure._check_stop)
+    try:
+        yield
+    finally:
+        procedure.bench_object = bench
 
 
 # ------------------------------------------------------------------------------------------ sweep
@@ -218,7 +234,8 @@ class PhaseMapWindowProcedure(PhaseMapProcedure):
 
             self.directory = str(data_dir(self.data_dir or None) / "phase-maps" / _stamp())
             log.info("phase map directory %s", self.directory)
-        super().execute()
+        with _stop_before_each_reading(self):
+            super().execute()
 
 
 class DorJobWindowProcedure(DorJobProcedure):
@@ -241,7 +258,8 @@ class DorJobWindowProcedure(DorJobProcedure):
             np.save(inputs, np.random.default_rng(int(self.seed)).uniform(-1.0, 1.0, (64, 2)))
             self.input_path, self.operation = str(inputs), "products"
         log.info("DOR job directory %s", self.out_dir)
-        super().execute()
+        with _stop_before_each_reading(self):
+            super().execute()
 
 
 # -------------------------------------------------------------------------------- bench limits

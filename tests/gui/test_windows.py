@@ -129,23 +129,40 @@ def test_sweep_window_runs_into_the_data_directory(qtbot, window_for, tmp_path):
     shoot(window, "gui-sweep")
 
 
-def test_abort_leaves_the_bench_safe_and_the_sweep_resumable(qtbot, window_for, tmp_path):
+ABORT_INPUTS = {
+    "sweep": dict(bias_from=-0.22e-3, bias_to=-0.05e-3, points=40, n_readings=3, device="gui-2"),
+    "calibrate": dict(device="gui-abort", find_working_point=False, bias_from=-0.22e-3, bias_to=-0.05e-3,
+                      points=40, n_readings=3),
+    "phase-map": dict(frequency_from=790e6, frequency_to=810e6, frequency_points=3, bias_from=-0.22e-3,
+                      bias_to=-0.05e-3, bias_points=15, n_readings=3),
+    "dor-job": dict(devices="mazza2022", n_readings=3, chunk=4),
+}
+
+
+@pytest.mark.parametrize("kind", ["sweep", "calibrate", "phase-map", "dor-job"])
+def test_abort_stops_promptly_and_leaves_the_bench_safe(qtbot, window_for, tmp_path, kind):
     import time
 
-    from dorlab.procedures.sweep import load_sweep, rectification_sweep
-
-    window = window_for("sweep")
     with phenomenological_bench() as bench:
+        if kind == "dor-job":
+            from dorlab.calibration.store import CalibrationStore
+            from dorlab.procedures.calibration_run import CalibrationSettings, calibrate_device
+
+            with CalibrationStore.open(tmp_path / "data") as store:
+                assert calibrate_device(bench, store, "mazza2022", CalibrationSettings(
+                    rf_frequency=800e6, rf_current=70.7e-6, bias_from=-0.22e-3, bias_to=-0.05e-3, points=21,
+                    n_readings=3, progress=False)).accepted
+        window = window_for(kind)
         original = bench.rectified_voltage
         taken = []
 
-        def reading(*args, **kwargs):  # a bench of lab pace: 50 ms per point
+        def reading(*args, **kwargs):  # a bench of lab pace: 50 ms per reading
             taken.append(1)
             time.sleep(0.05)
             return original(*args, **kwargs)
 
         bench.rectified_voltage = reading
-        set_inputs(window, bias_from=-0.22e-3, bias_to=-0.05e-3, points=40, n_readings=3, device="gui-2")
+        set_inputs(window, **ABORT_INPUTS[kind])
         procedure = window.make_procedure()
         procedure.bench_object = bench
         window.queue(procedure=procedure)
@@ -153,12 +170,15 @@ def test_abort_leaves_the_bench_safe_and_the_sweep_resumable(qtbot, window_for, 
         window.abort_button.click()  # the Abort button
         qtbot.waitUntil(lambda: not window.manager.is_running(), timeout=60_000)
         assert_safe(bench)
+        assert len(taken) < 12  # it stopped before the next reading, not at the end of a row or chunk
+    if kind == "sweep":
+        from dorlab.procedures.sweep import load_sweep, rectification_sweep
+
         path = next((tmp_path / "data" / "sweeps").glob("gui-2-*.csv"))
-        partial = load_sweep(path)
-        assert 6 <= partial.n_points < 40 and partial.n_points >= len(taken) - 1  # no reading lost
-        bench.rectified_voltage = original
-        resumed = rectification_sweep(bench, path, resume=True, progress=False)
-    assert resumed.complete and resumed.n_points == 40
+        assert load_sweep(path).n_points == len(taken)  # every reading taken is on disk
+        with phenomenological_bench() as bench:
+            resumed = rectification_sweep(bench, path, resume=True, progress=False)
+        assert resumed.complete and resumed.n_points == 40
 
 
 def test_calibrate_window_stores_and_activates(qtbot, window_for, tmp_path):
