@@ -1,7 +1,7 @@
 """What the dashboard shows, read from a data directory without ever writing to it or locking it.
 
-Everything here is a plain function of the files as they are at the moment of the call (no cache that
-could go stale, no background thread): the calibration store is opened read-only for one request
+Everything here is a plain function of the files as they are at the moment of the call (no background
+thread; parsed run files are reused only while their size and modification time are unchanged): the calibration store is opened read-only for one request
 (``CalibrationStore.reader``: SQLite ``mode=ro``, so a calibration being written is never blocked and is
 seen once committed), and run files are read as they stand, a torn last line (a point being written)
 ignored. A store that cannot be read is reported as such (``StoreUnreadable``), never raised past the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -161,7 +162,7 @@ def _eta(done: int, total: int, elapsed: float) -> float:
     return elapsed / done * (total - done)
 
 
-def _sweep_file_run(path: Path, *, now: float, detail: bool) -> dict | None:
+def _sweep_file_run(path: Path, *, detail: bool) -> dict | None:
     """A rectification sweep file (PyMeasure ``Results`` format) as a run, or None when it is not one."""
     from dorlab.procedures.sweep import SweepFileError, load_sweep
 
@@ -173,15 +174,12 @@ def _sweep_file_run(path: Path, *, now: float, detail: bool) -> dict | None:
     total = int(sweep.settings.plan()[0].size)
     done = sweep.n_points
     elapsed = float(sweep.columns["elapsed_time"][-1]) if done else 0.0
-    interval = elapsed / done if done else 0.0
-    status = _status(done >= total, stat.st_mtime, interval, now)
     run = {
         "id": f"sweep-{path.stem}", "kind": "sweep", "device": sweep.settings.device,
-        "bench": sweep.metadata.get("bench", ""), "status": status,
-        "started_at": sweep.metadata.get("started_at", ""), "updated_at": _iso(stat.st_mtime),
-        "points_done": done, "points_total": total, "progress": done / total if total else 0.0,
-        "eta_s": _eta(done, total, elapsed) if status == "running" else float("nan"),
-        "source": str(path),
+        "bench": sweep.metadata.get("bench", ""), "started_at": sweep.metadata.get("started_at", ""),
+        "updated_at": _iso(stat.st_mtime), "points_done": done, "points_total": total,
+        "progress": done / total if total else 0.0, "source": str(path),
+        "_timing": (done >= total, stat.st_mtime, elapsed),
     }
     if detail:
         run["settings"] = sweep.settings.as_dict()
@@ -190,10 +188,57 @@ def _sweep_file_run(path: Path, *, now: float, detail: bool) -> dict | None:
     return run
 
 
-def _status(complete: bool, last_write: float, interval: float, now: float) -> str:
-    if complete:
-        return "done"
-    return "running" if now - last_write <= max(_QUIET_SECONDS, 5 * interval) else "interrupted"
+def _finish(run: dict, now: float) -> dict:
+    """The run with its status and ETA as of ``now``, from the reader's (complete, last write, elapsed)."""
+    run = dict(run)
+    complete, last_write, elapsed = run.pop("_timing")
+    done, total = run["points_done"], run["points_total"]
+    interval = elapsed / done if done and math.isfinite(elapsed) else 0.0
+    if "status" in run:  # recorded by the run itself
+        status = run["status"]
+    elif complete:
+        status = "done"
+    else:
+        status = "running" if now - last_write <= max(_QUIET_SECONDS, 5 * interval) else "interrupted"
+    run["status"] = status
+    run["eta_s"] = _eta(done, total, elapsed) if status == "running" else float("nan")
+    return run
+
+
+def _signature(paths) -> tuple:
+    """What a reader's answer depends on: each file's size and modification time (ns)."""
+    out = []
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        out.append((p.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+class _ReadCache:
+    """Parsed runs keyed by the size and mtime of their files: a file that changes is read again, one
+    that does not is not re-parsed on every poll (a lab's data directory holds hundreds of sweeps)."""
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self.entries: dict = {}
+        self.lock = threading.Lock()
+
+    def get(self, key, compute):
+        with self.lock:
+            if key in self.entries:
+                return self.entries[key]
+        value = compute()
+        with self.lock:
+            if len(self.entries) >= self.size:
+                self.entries.pop(next(iter(self.entries)))
+            self.entries[key] = value
+        return value
+
+
+_CACHE = _ReadCache()
 
 
 def _started(text: str) -> float:
@@ -204,7 +249,7 @@ def _started(text: str) -> float:
         return float("nan")
 
 
-def _phase_map_run(path: Path, *, now: float, detail: bool) -> dict | None:
+def _phase_map_run(path: Path, *, detail: bool) -> dict | None:
     """A phase-map directory (``phase_map.json`` + one sweep file per f_ac) as a run."""
     from dorlab.procedures.phase_map import PhaseMapFileError, load_phase_map
 
@@ -217,13 +262,12 @@ def _phase_map_run(path: Path, *, now: float, detail: bool) -> dict | None:
     done = result.n_points
     last = max(mtimes)
     elapsed = last - _started(result.metadata.get("started_at", ""))
-    status = _status(result.complete, last, elapsed / done if done else 0.0, now)
     run = {
         "id": f"phase-map-{path.name}", "kind": "phase-map", "device": result.settings.device,
-        "bench": result.metadata.get("bench", ""), "status": status,
-        "started_at": result.metadata.get("started_at", ""), "updated_at": _iso(last),
-        "points_done": done, "points_total": total, "progress": done / total if total else 0.0,
-        "eta_s": _eta(done, total, elapsed) if status == "running" else float("nan"), "source": str(path),
+        "bench": result.metadata.get("bench", ""), "started_at": result.metadata.get("started_at", ""),
+        "updated_at": _iso(last), "points_done": done, "points_total": total,
+        "progress": done / total if total else 0.0, "source": str(path),
+        "_timing": (result.complete, last, elapsed),
     }
     if detail:
         run["settings"] = result.settings.as_dict()
@@ -233,7 +277,7 @@ def _phase_map_run(path: Path, *, now: float, detail: bool) -> dict | None:
     return run
 
 
-def _dor_job_run(path: Path, *, now: float, detail: bool, max_values: int = 2000) -> dict | None:
+def _dor_job_run(path: Path, *, detail: bool, max_values: int = 2000) -> dict | None:
     """A DOR job directory (``job.json``, ``results.csv``, ``chunks.jsonl``) as a run: values done,
     reads per product per committed chunk."""
     import json
@@ -266,17 +310,16 @@ def _dor_job_run(path: Path, *, now: float, detail: bool, max_values: int = 2000
     done = int(sum(int(c.get("rows", 0)) for c in chunks))
     elapsed = last - _started(manifest.get("started_at", ""))
     complete = (path / "summary.json").exists()
-    status = _status(complete, last, elapsed / done if done else 0.0, now)
     reads = float(sum(c.get("accounting", {}).get("reads", 0) for c in chunks))
     products = float(sum(c.get("accounting", {}).get("products", 0) for c in chunks))
     bench = manifest.get("bench") or []
     run = {
         "id": f"dor-job-{path.name}", "kind": "dor-job",
         "device": ",".join(entry["device"] for entry in manifest.get("pool", [])),
-        "bench": ",".join(b for b in bench if b) or settings.get("backend", ""), "status": status,
+        "bench": ",".join(b for b in bench if b) or settings.get("backend", ""),
         "started_at": manifest.get("started_at", ""), "updated_at": _iso(last),
         "points_done": done, "points_total": total, "progress": done / total if total else 0.0,
-        "eta_s": _eta(done, total, elapsed) if status == "running" else float("nan"), "source": str(path),
+        "source": str(path), "_timing": (complete, last, elapsed),
     }
     if detail:
         values = _dor_values(path / "results.csv", done)
@@ -317,22 +360,36 @@ def _run_sources(root: Path):
     """(id, reader) of every run under the data directory: sweep files in ``sweeps/``, phase maps in
     ``phase-maps/`` and DOR jobs in ``dor-jobs/`` (where ``dorlab gui`` puts them)."""
     root = Path(root)
+
+    def cached(reader, path, files):
+        def read(*, detail):
+            key = (reader.__name__, str(path), detail, _signature(files()))
+            return _CACHE.get(key, lambda: reader(path, detail=detail))
+        return read
+
     sweeps = root / "sweeps"
     if sweeps.is_dir():
         for path in sweeps.glob("*.csv"):
-            yield f"sweep-{path.stem}", (lambda p=path, **kw: _sweep_file_run(p, **kw))
-    for folder, prefix, reader in (("phase-maps", "phase-map", _phase_map_run), ("dor-jobs", "dor-job", _dor_job_run)):
-        directory = root / folder
-        if directory.is_dir():
-            for path in directory.iterdir():
-                if path.is_dir():
-                    yield f"{prefix}-{path.name}", (lambda p=path, r=reader, **kw: r(p, **kw))
+            yield f"sweep-{path.stem}", cached(_sweep_file_run, path, lambda p=path: [p])
+    maps = root / "phase-maps"
+    if maps.is_dir():
+        for path in maps.iterdir():
+            if path.is_dir():
+                yield f"phase-map-{path.name}", cached(
+                    _phase_map_run, path, lambda p=path: [p / "phase_map.json", *sorted((p / "rows").glob("*.csv"))])
+    jobs = root / "dor-jobs"
+    if jobs.is_dir():
+        for path in jobs.iterdir():
+            if path.is_dir():
+                yield f"dor-job-{path.name}", cached(
+                    _dor_job_run, path,
+                    lambda p=path: [p / n for n in ("job.json", "results.csv", "chunks.jsonl", "summary.json")])
 
 
 def runs(root: Path, *, now: float | None = None) -> list[dict]:
     """Every run in the data directory, newest first (running ones on top)."""
     now = time.time() if now is None else now
-    out = [r for _, read in _run_sources(root) if (r := read(now=now, detail=False)) is not None]
+    out = [_finish(r, now) for _, read in _run_sources(root) if (r := read(detail=False)) is not None]
     running = [r for r in out if r["status"] == "running"]
     rest = sorted((r for r in out if r["status"] != "running"), key=lambda r: r["updated_at"], reverse=True)
     return sorted(running, key=lambda r: r["updated_at"], reverse=True) + rest
@@ -343,7 +400,7 @@ def run(root: Path, run_id: str, *, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     for rid, read in _run_sources(root):
         if rid == run_id:
-            found = read(now=now, detail=True)
+            found = read(detail=True)
             if found is not None:
-                return found
+                return _finish(found, now)
     raise NotFound(f"no run {run_id!r} in {root}")
