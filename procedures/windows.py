@@ -322,6 +322,26 @@ def _procedure_class(kind: str):
     return classes[kind]
 
 
+def _draw_points(window, *, lines: bool) -> None:
+    """Mark each measured point on the window's curves (PyMeasure draws bare lines); without ``lines`` the
+    points stand alone (a DOR job's DOR-vs-exact values are a scatter, not a path)."""
+    plain = window.new_curve
+
+    def new_curve(wdg, results, color=None, **kwargs):
+        curve = plain(wdg, results, color=color, **kwargs)
+        if hasattr(curve, "setSymbol"):
+            pen = curve.opts.get("pen")
+            curve.setSymbol("o")
+            curve.setSymbolSize(5)
+            curve.setSymbolPen(pen)
+            curve.setSymbolBrush(getattr(curve, "color", None) or pen.color())
+            if not lines:
+                curve.setPen(None)
+        return curve
+
+    window.new_curve = new_curve
+
+
 def make_window(kind: str, *, bench: str = "sim", directory: str | Path | None = None):
     """The window for ``kind`` (a QApplication must exist). ``directory`` is where PyMeasure keeps its own
     copy of each run's results (default: ``<data dir>/pymeasure``)."""
@@ -340,6 +360,7 @@ def make_window(kind: str, *, bench: str = "sim", directory: str | Path | None =
     else:
         window = ManagedWindow(procedure_class, x_axis=procedure_class.X_AXIS, y_axis=procedure_class.Y_AXIS,
                                inputs=inputs, displays=procedure_class.DISPLAYS)
+    _draw_points(window, lines=kind not in ("dor-job", "recalibration"))
     window.setWindowTitle(f"dorlab {kind} ({bench})")
     directory = Path(directory) if directory is not None else data_dir(None) / "pymeasure"
     directory.mkdir(parents=True, exist_ok=True)
