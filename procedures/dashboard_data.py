@@ -386,10 +386,40 @@ def _run_sources(root: Path):
                     lambda p=path: [p / n for n in ("job.json", "results.csv", "chunks.jsonl", "summary.json")])
 
 
+def _calibration_links(root: Path) -> dict[str, dict]:
+    """Sweep file name -> the calibration stored from it (run id, status, reason); {} without a store."""
+    try:
+        store = _reader(root)
+    except StoreUnreadable:
+        return {}
+    if store is None:
+        return {}
+    links = {}
+    try:
+        with store:
+            for name in store.devices():
+                for h in store.history(name):
+                    if h.sweep_path:
+                        links[Path(h.sweep_path).name] = {"run_id": h.run_id, "status": h.status,
+                                                          "reason": h.reason, "active": h.active}
+    except sqlite3.Error:
+        return {}
+    return links
+
+
+def _link(run: dict, links: dict) -> dict:
+    """A sweep that a calibration was fitted on is shown as that calibration."""
+    link = links.get(Path(run["source"]).name) if run["kind"] == "sweep" else None
+    if link is not None:
+        run = {**run, "kind": "calibration", "calibration": link}
+    return run
+
+
 def runs(root: Path, *, now: float | None = None) -> list[dict]:
     """Every run in the data directory, newest first (running ones on top)."""
     now = time.time() if now is None else now
-    out = [_finish(r, now) for _, read in _run_sources(root) if (r := read(detail=False)) is not None]
+    links = _calibration_links(root)
+    out = [_link(_finish(r, now), links) for _, read in _run_sources(root) if (r := read(detail=False)) is not None]
     running = [r for r in out if r["status"] == "running"]
     rest = sorted((r for r in out if r["status"] != "running"), key=lambda r: r["updated_at"], reverse=True)
     return sorted(running, key=lambda r: r["updated_at"], reverse=True) + rest
@@ -402,5 +432,5 @@ def run(root: Path, run_id: str, *, now: float | None = None) -> dict:
         if rid == run_id:
             found = read(detail=True)
             if found is not None:
-                return _finish(found, now)
+                return _link(_finish(found, now), _calibration_links(root))
     raise NotFound(f"no run {run_id!r} in {root}")

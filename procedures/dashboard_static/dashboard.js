@@ -58,7 +58,8 @@ async function drawRuns() {
   const tbody = $("runs-table").querySelector("tbody");
   tbody.innerHTML = runs.map((r) => `
     <tr data-href="run/${esc(r.id)}" data-run-id="${esc(r.id)}" data-points="${r.points_done}">
-      <td>${esc(r.id)}</td><td>${esc(r.kind)}</td><td>${esc(r.device)}</td><td>${esc(r.bench)}</td>
+      <td>${esc(r.id)}</td><td>${esc(r.kind)}${r.calibration ? ` <span class="muted">(run ${r.calibration.run_id}, ${esc(r.calibration.status)})</span>` : ""}</td>
+      <td>${esc(r.device)}</td><td>${esc(r.bench)}</td>
       <td><span class="status ${esc(r.status)}">${esc(r.status)}</span></td>
       <td><div class="progress"><div style="width:${(100 * (r.progress || 0)).toFixed(1)}%"></div></div>
           <span class="points">${r.points_done} / ${r.points_total}</span></td>
@@ -125,7 +126,9 @@ function drawDorJob(run) {
 async function drawRun(id) {
   const run = await api(`/api/runs/${encodeURIComponent(id)}`);
   $("run-title").textContent = `${run.kind} ${run.id}`;
+  const cal = run.calibration;
   $("run-meta").textContent = `device ${run.device || "—"} · bench ${run.bench || "—"} · started ${run.started_at || "—"} · updated ${run.updated_at || "—"}` +
+    (cal ? ` · calibration run ${cal.run_id} ${cal.status}${cal.active ? " (active)" : ""}${cal.reason ? ": " + cal.reason : ""}` : "") +
     (run.message ? ` · ${run.message}` : "");
   const st = $("run-status");
   st.className = `status ${run.status}`;

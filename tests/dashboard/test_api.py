@@ -64,9 +64,12 @@ def test_runs_list_sweeps_with_their_points(lab_data, serve):
     served = serve(lab_data)
     status, body = served.get("/api/runs")
     assert status == 200
-    runs = [r for r in body["runs"] if r["kind"] == "sweep"]
+    runs = [r for r in body["runs"] if r["kind"] == "calibration"]
     assert len(runs) == 4 and {r["status"] for r in runs} == {"done"}
     assert {r["device"] for r in runs} == {"mtj-a", "mtj-b"}
+    # each sweep is linked to the calibration fitted on it
+    assert sorted((r["calibration"]["run_id"], r["calibration"]["status"]) for r in runs) == [
+        (1, "accepted"), (2, "accepted"), (3, "rejected"), (4, "accepted")]
     first = runs[0]
     status, detail = served.get(f"/api/runs/{first['id']}")
     sweep = load_sweep(detail["source"])
@@ -133,7 +136,7 @@ def test_an_unreadable_store_is_reported_and_runs_still_served(lab_data, tmp_pat
     assert status == 503 and "unreadable" in body["error"]
     assert served.get("/api/devices/mtj-a")[0] == 503
     status, body = served.get("/api/runs")
-    assert status == 200 and len([r for r in body["runs"] if r["kind"] == "sweep"]) == 4
+    assert status == 200 and len([r for r in body["runs"] if r["kind"] == "sweep"]) == 4  # no store: unlinked
 
 
 def test_read_only_no_writes_and_no_store_created(tmp_path, serve):
