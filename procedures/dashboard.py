@@ -5,8 +5,9 @@ the ``plotly`` wheel itself (no CDN: lab networks are often offline). The page i
 JSON API that lab automation uses, polled every half second, so what the page shows is what the API
 says. Every route is GET only: nothing here can reach an instrument or change a file.
 
-Access: bound to 127.0.0.1 by default, with no token. Bound to any other address, every request must
-carry the token (``Authorization: Bearer TOKEN`` or ``?token=TOKEN``), else it gets 401; the token is
+Access: bound to 127.0.0.1 by default, with no token (and only requests addressed to 127.0.0.1 or
+localhost are answered, so a web page cannot reach it by DNS rebinding). Bound to any other address,
+every request must carry the token (``Authorization: Bearer TOKEN`` or ``?token=TOKEN``), else it gets 401; the token is
 ``--token``, else ``$DORLAB_DASHBOARD_TOKEN``, else generated and printed at start.
 
 API (JSON, SI units, null for unknown):
@@ -37,6 +38,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 STATIC_DIR = Path(__file__).with_name("dashboard_static")
 POLL_SECONDS = 0.5
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")  # Host headers accepted without a token
 
 
 def is_local(host: str) -> bool:
@@ -138,7 +140,14 @@ def create_app(data_dir: str | os.PathLike, *, token: str | None = None, poll_se
         Route("/api/devices", devices, methods=["GET"]),
         Route("/api/devices/{name}", device, methods=["GET"]),
     ]
-    middleware = [Middleware(TokenRequired, token=token)] if token else []
+    if token:
+        middleware = [Middleware(TokenRequired, token=token)]
+    else:
+        # without a token only this machine may ask: a page elsewhere could otherwise read the lab's data
+        # through the browser by pointing a name of its own at 127.0.0.1 (DNS rebinding)
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(LOCAL_HOSTS), www_redirect=False)]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.data_dir = root
     return app

@@ -265,3 +265,16 @@ def test_cli_port_in_use_is_one_line(tmp_path, serve):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and f"cannot listen on 127.0.0.1:{served.port}" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_local_bind_answers_only_requests_addressed_to_this_machine(lab_data, serve):
+    """Without a token, a Host header other than 127.0.0.1 / localhost (a rebinding name) is refused."""
+    import http.client
+
+    served = serve(lab_data)
+    for host, expected in ((f"127.0.0.1:{served.port}", 200), (f"localhost:{served.port}", 200),
+                           (f"evil.example:{served.port}", 400), ("10.0.0.7", 400)):
+        conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=20)
+        conn.request("GET", "/api/devices", headers={"Host": host})
+        assert conn.getresponse().status == expected, host
+        conn.close()
