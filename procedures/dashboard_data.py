@@ -420,9 +420,11 @@ def runs(root: Path, *, now: float | None = None) -> list[dict]:
     now = time.time() if now is None else now
     links = _calibration_links(root)
     out = [_link(_finish(r, now), links) for _, read in _run_sources(root) if (r := read(detail=False)) is not None]
-    running = [r for r in out if r["status"] == "running"]
-    rest = sorted((r for r in out if r["status"] != "running"), key=lambda r: r["updated_at"], reverse=True)
-    return sorted(running, key=lambda r: r["updated_at"], reverse=True) + rest
+    def newest_first(items):
+        return sorted(items, key=lambda r: (r["updated_at"], r["started_at"], r["id"]), reverse=True)
+
+    return (newest_first(r for r in out if r["status"] == "running")
+            + newest_first(r for r in out if r["status"] != "running"))
 
 
 def run(root: Path, run_id: str, *, now: float | None = None) -> dict:
