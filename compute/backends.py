@@ -179,12 +179,13 @@ def _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, seed_k
 @njit(cache=True, inline="always")
 def _conv_block(mode, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0, ho_count, wo_count,
                 alpha, beta, square_table, square_sigma, noise, seed_key, drift_square, normal_table, counter0,
-                level_square, out, out_scale):
-    """Rows lo..hi; for each row the taps are the outer loop and the output pixels the inner one, so the
-    inner loop streams along an image row. Read counter of (row r, pixel wo, tap t): r * wo_count * taps
-    + wo * taps + t (relative to r0), the order in which a single diode would take them pixel by pixel."""
+                level_square, out, out_scale, tap_offset, tap_stride):
+    """Rows lo..hi over the taps tap_offset, tap_offset + tap_stride, ... (all taps: 0, 1); for each row the
+    taps are the outer loop and the output pixels the inner one, so the inner loop streams along an image
+    row. Read counter of (row r, pixel wo, s-th tap taken): r * wo_count * taps + wo * taps + s (relative
+    to r0, ``taps`` the number taken), the order in which a single diode would take them pixel by pixel."""
     n_filters, kh, kw = f_u.shape
-    taps = kh * kw
+    taps = (kh * kw - tap_offset + tap_stride - 1) // tap_stride
     acc = np.empty(wo_count)
     sum_d = 0.0
     sum_d2 = 0.0
@@ -197,22 +198,24 @@ def _conv_block(mode, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
         ni = t // n_filters - n_first
         for wo in range(wo_count):
             acc[wo] = 0.0
-        for i in range(kh):
-            for j in range(kw):
-                v = f_u[k, i, j]
-                sign_g = f_s[k, i, j]
-                square_g = f_sq[k, i, j]
-                base = counter0 + (r - r0) * wo_count * taps + i * kw + j
-                for wo in range(wo_count):
-                    d = abs(img_u[ni, ho + i, wo + j] - v)
-                    square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, seed_key,
-                                             normal_table, drift_square, level_square, d, base + wo * taps)
-                    if mode != MODE_CACHED:
-                        sum_d += d
-                        sum_d2 += d * d
-                        d_min = min(d_min, d)
-                        d_max = max(d_max, d)
-                    acc[wo] += img_s[ni, ho + i, wo + j] * sign_g * (img_sq[ni, ho + i, wo + j] + square_g - square)
+        for s in range(taps):
+            tap = tap_offset + s * tap_stride
+            i = tap // kw
+            j = tap % kw
+            v = f_u[k, i, j]
+            sign_g = f_s[k, i, j]
+            square_g = f_sq[k, i, j]
+            base = counter0 + (r - r0) * wo_count * taps + s
+            for wo in range(wo_count):
+                d = abs(img_u[ni, ho + i, wo + j] - v)
+                square = _square_of_read(mode, alpha, beta, square_table, square_sigma, noise, seed_key,
+                                         normal_table, drift_square, level_square, d, base + wo * taps)
+                if mode != MODE_CACHED:
+                    sum_d += d
+                    sum_d2 += d * d
+                    d_min = min(d_min, d)
+                    d_max = max(d_max, d)
+                acc[wo] += img_s[ni, ho + i, wo + j] * sign_g * (img_sq[ni, ho + i, wo + j] + square_g - square)
         for wo in range(wo_count):
             out[r * wo_count + wo] = out_scale * acc[wo]
     return sum_d, sum_d2, d_min, d_max
@@ -221,8 +224,9 @@ def _conv_block(mode, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
 @njit(cache=True, parallel=True)
 def _conv_kernel(mode, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0, r1, ho_count, wo_count,
                  alpha, beta, square_table, square_sigma, noise, seed_key, drift_square, normal_table,
-                 counter0, level_square, out, out_scale, stats):
-    """Output rows r0..r1 (flattened (n, k, ho)) of a valid cross-correlation on one diode.
+                 counter0, level_square, out, out_scale, stats, tap_offset=0, tap_stride=1):
+    """Output rows r0..r1 (flattened (n, k, ho)) of a valid cross-correlation on one diode, summed over the
+    taps tap_offset, tap_offset + tap_stride, ... of the filter (row-major tap index i * kw + j).
 
     Operand squares (img_sq, f_sq) were read beforehand; the P(F - G) read of every product is taken here
     (read counters run consecutively along each output row) or looked up in ``level_square`` when cached.
@@ -236,15 +240,18 @@ def _conv_kernel(mode, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0, r1, ho
         if mode == MODE_TABLE:
             result = _conv_block(MODE_TABLE, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
                                  ho_count, wo_count, alpha, beta, square_table, square_sigma, noise, seed_key,
-                                 drift_square, normal_table, counter0, level_square, out, out_scale)
+                                 drift_square, normal_table, counter0, level_square, out, out_scale, tap_offset,
+                                 tap_stride)
         elif mode == MODE_PARABOLA:
             result = _conv_block(MODE_PARABOLA, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
                                  ho_count, wo_count, alpha, beta, square_table, square_sigma, noise, seed_key,
-                                 drift_square, normal_table, counter0, level_square, out, out_scale)
+                                 drift_square, normal_table, counter0, level_square, out, out_scale, tap_offset,
+                                 tap_stride)
         else:
             result = _conv_block(MODE_CACHED, lo, hi, img_u, img_s, img_sq, n_first, f_u, f_s, f_sq, r0,
                                  ho_count, wo_count, alpha, beta, square_table, square_sigma, noise, seed_key,
-                                 drift_square, normal_table, counter0, level_square, out, out_scale)
+                                 drift_square, normal_table, counter0, level_square, out, out_scale, tap_offset,
+                                 tap_stride)
         stats[b, 0] = result[0]
         stats[b, 1] = result[1]
         stats[b, 2] = result[2]
@@ -307,7 +314,7 @@ def _matmul_kernel(mode, a_u, a_s, a_sq, m_first, wt_u, wt_s, wt_sq, e0, e1,
 
 
 @njit(cache=True)
-def _conv_levels_used(img_u, n_first, f_u, r0, r1, ho_count, wo_count, used):
+def _conv_levels_used(img_u, n_first, f_u, r0, r1, ho_count, wo_count, used, tap_offset=0, tap_stride=1):
     n_filters, kh, kw = f_u.shape
     levels = used.shape[0]
     for r in range(r0, r1):
@@ -316,10 +323,11 @@ def _conv_levels_used(img_u, n_first, f_u, r0, r1, ho_count, wo_count, used):
         k = t % n_filters
         ni = t // n_filters - n_first
         for wo in range(wo_count):
-            for i in range(kh):
-                for j in range(kw):
-                    d = abs(img_u[ni, ho + i, wo + j] - f_u[k, i, j])
-                    used[np.int64(d * (levels - 1) + 0.5)] = True
+            for tap in range(tap_offset, kh * kw, tap_stride):
+                i = tap // kw
+                j = tap % kw
+                d = abs(img_u[ni, ho + i, wo + j] - f_u[k, i, j])
+                used[np.int64(d * (levels - 1) + 0.5)] = True
 
 
 @njit(cache=True)

@@ -8,10 +8,15 @@ enters: a 28 x 28 image with 16 3 x 3 filters costs 26*26*9*16 difference reads 
 |F - G| is rounded to one of L levels and each level is read once per diode. This is an approximation (off by
 default) and its use is reported in the accounting.
 
-Placement. The output is cut into contiguous, equal blocks of "rows" (conv2d: one output row (n, k, ho);
-matmul and elementwise: one output element), one block per diode, so diodes finish together (wall time is the
-maximum over diodes) and each diode needs only the operands its block touches. All three reads of a product
-are on one diode, each decoded with that diode's own calibration; the pool formula would also allow mixing.
+Placement. The output is cut into contiguous, equal blocks of "rows" (matmul and elementwise: one output
+element), one block per diode, so diodes finish together (wall time is the maximum over diodes) and each diode
+needs only the operands its block touches. A convolution is never cut inside an output plane (one image, one
+filter): each diode's systematic decoding error (its curve is not exactly its calibrated parabola) would show
+as a band of different brightness in the result, spatial structure that the image does not have. With at
+least as many planes as diodes, whole planes go to each diode; with fewer, every diode computes every output
+pixel over its share of the filter taps (tap t on diode t mod n), so every pixel mixes the same diodes and
+the device-to-device error is the same everywhere (each diode then reads the whole image once). All three
+reads of a product are on one diode, each decoded with that diode's own calibration.
 
 Ordering. On a generic reader (the bench) each batch of reads of one diode is taken in ascending x, one sweep
 of the bias instead of a random walk; emulated backends evaluate reads inside numba kernels where order has no
@@ -159,13 +164,18 @@ class _Workload(ABC):
     outputs_per_row = 1
 
     @abstractmethod
-    def needs(self, r0: int, r1: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def needs(self, r0: int, r1: int, taps: tuple[int, int] = (0, 1)) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Sorted flat indices of the F and G operand elements the rows r0..r1 use; None means all of them
-        (so a whole image batch or activation matrix is never turned into an index array)."""
+        (so a whole image batch or activation matrix is never turned into an index array). ``taps``
+        (offset, stride) selects a share of each output's terms (conv2d only)."""
 
     @abstractmethod
-    def products(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def products(self, r0: int, r1: int, taps: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(F index, G index, output index relative to r0 * outputs_per_row) of every product of rows r0..r1."""
+
+    def placements(self, n_diodes: int) -> list[tuple[int, int, tuple[int, int]]]:
+        """(r0, r1, taps) per diode (diodes beyond the list stay idle)."""
+        return [(r0, r1, (0, 1)) for r0, r1 in split_ranges(self.rows, n_diodes)]
 
 
 class _Elementwise(_Workload):
@@ -179,10 +189,10 @@ class _Elementwise(_Workload):
         self.g_index = np.broadcast_to(np.arange(int(np.prod(g_shape))).reshape(g_shape), self.out_shape).ravel()
         self.rows = size
 
-    def needs(self, r0, r1):
+    def needs(self, r0, r1, taps=(0, 1)):
         return np.unique(self.f_index[r0:r1]), np.unique(self.g_index[r0:r1])
 
-    def products(self, r0, r1):
+    def products(self, r0, r1, taps=(0, 1)):
         return self.f_index[r0:r1], self.g_index[r0:r1], np.arange(r1 - r0)
 
 
@@ -210,7 +220,7 @@ class _Matmul(_Workload):
             mask[:(r1 - 1) % self.n + 1] = True
         return mask
 
-    def needs(self, r0, r1):
+    def needs(self, r0, r1, taps=(0, 1)):
         m_first, m_last = self.row_span(r0, r1)
         f = None if (m_first, m_last) == (0, self.m - 1) else np.arange(m_first * self.k, (m_last + 1) * self.k)
         mask = self.column_mask(r0, r1)
@@ -220,7 +230,7 @@ class _Matmul(_Workload):
         g = (np.arange(self.k)[:, None] * self.n + columns[None, :]).ravel()
         return f, np.sort(g)
 
-    def products(self, r0, r1):
+    def products(self, r0, r1, taps=(0, 1)):
         e = np.arange(r0, r1)
         m, n = e // self.n, e % self.n
         k = np.arange(self.k)
@@ -271,7 +281,18 @@ class _Conv(_Workload):
             return np.arange(self.n_filters)
         return np.unique((rows // self.ho) % self.n_filters)
 
-    def needs(self, r0, r1):
+    def tap_indices(self, taps=(0, 1)) -> np.ndarray:
+        return np.arange(taps[0], self.kh * self.kw, taps[1])
+
+    def placements(self, n_diodes):
+        planes = self.n_images * self.n_filters
+        if planes >= n_diodes:
+            return [(p0 * self.ho, p1 * self.ho, (0, 1)) for p0, p1 in split_ranges(planes, n_diodes)]
+        return [(0, self.rows, (d, n_diodes)) for d in range(min(n_diodes, self.kh * self.kw))]
+
+    def needs(self, r0, r1, taps=(0, 1)):
+        if taps != (0, 1):
+            return self._tap_share_needs(r0, r1, taps)
         n_first, n_last = self.image_span(r0, r1)
         mask = self.image_row_mask(r0, r1)
         if (n_first, n_last) == (0, self.n_images - 1) and mask.all():
@@ -280,19 +301,34 @@ class _Conv(_Workload):
             rows = np.flatnonzero(mask.ravel())  # index into (n - n_first, h)
             f = ((rows[:, None] + n_first * self.height) * self.width + np.arange(self.width)[None, :]).ravel()
         filters = self.filter_span(r0, r1)
-        if filters.size == self.n_filters:
+        chosen = self.tap_indices(taps)
+        if filters.size == self.n_filters and chosen.size == self.kh * self.kw:
             return f, None
-        taps = self.kh * self.kw
-        return f, (filters[:, None] * taps + np.arange(taps)[None, :]).ravel()
+        return f, (filters[:, None] * (self.kh * self.kw) + chosen[None, :]).ravel()
 
-    def products(self, r0, r1):
+    def _tap_share_needs(self, r0, r1, taps):
+        """Exact operands of a share of the taps over whole planes (the only way taps are shared)."""
+        if r0 % self.ho or r1 % self.ho:
+            raise ValueError(f"a share of the taps covers whole output planes; got rows {r0}..{r1}")
+        chosen = self.tap_indices(taps)
+        planes = np.arange(r0 // self.ho, r1 // self.ho)
+        mask = np.zeros((self.n_images, self.height, self.width), dtype=bool)
+        for n in np.unique(planes // self.n_filters):
+            for i, j in zip(chosen // self.kw, chosen % self.kw):
+                mask[n, i:i + self.ho, j:j + self.wo] = True
+        filters = np.unique(planes % self.n_filters)
+        g = (filters[:, None] * (self.kh * self.kw) + chosen[None, :]).ravel()
+        return np.flatnonzero(mask.ravel()), np.sort(g)
+
+    def products(self, r0, r1, taps=(0, 1)):
         r = np.arange(r0, r1)
         ho = r % self.ho
         k = (r // self.ho) % self.n_filters
         n = r // (self.ho * self.n_filters)
         wo = np.arange(self.wo)
-        i = np.repeat(np.arange(self.kh), self.kw)
-        j = np.tile(np.arange(self.kw), self.kh)
+        chosen = self.tap_indices(taps)
+        i = chosen // self.kw
+        j = chosen % self.kw
         shape = (r.size, self.wo, i.size)
         row_of = (n[:, None, None] * self.height + ho[:, None, None] + i[None, None, :])
         col_of = wo[None, :, None] + j[None, None, :]
@@ -427,8 +463,12 @@ class DorEngine:
     # ------------------------------------------------------------------ machinery
     def _run(self, work: _Workload, f: EncodedTensor, g: EncodedTensor) -> DorResult:
         n_rows = work.rows
-        out = np.empty(n_rows * work.outputs_per_row)  # every row is written by exactly one diode
-        ranges = split_ranges(n_rows, len(self.pool))
+        ranges = work.placements(len(self.pool))
+        shared_rows = any(taps != (0, 1) for _, _, taps in ranges)
+        # disjoint row blocks write one array; diodes sharing rows (a share of the taps each) write their
+        # partial sums into their own and are added up at the end
+        out = np.empty(n_rows * work.outputs_per_row)
+        partial = [np.zeros_like(out) for _ in ranges] if shared_rows else [out] * len(ranges)
         stats = [_DiodeStats() for _ in self.pool]
         use_kernel = (self.fused and not self.record_reads and isinstance(work, (_Conv, _Matmul))
                       and hasattr(self.backend, "kernel") and hasattr(self.backend, "advance"))
@@ -437,15 +477,18 @@ class DorEngine:
 
         def run_diode(diode: int) -> tuple[int, int, list]:
             """All reads and products of one diode's block; returns (operand reads, difference reads, log)."""
-            r0, r1 = ranges[diode]
+            r0, r1, taps = ranges[diode]
             log: list = []
-            f_need, g_need = work.needs(r0, r1)
+            f_need, g_need = work.needs(r0, r1, taps)
             f_sq, g_sq, operand_count = self._read_operands(diode, f_u, g_u, f_need, g_need, stats[diode], log)
-            levels = self._read_levels(work, diode, r0, r1, f, g, stats[diode], log) if self.cache_levels else None
+            levels = (self._read_levels(work, diode, r0, r1, taps, f, g, stats[diode], log)
+                      if self.cache_levels else None)
+            target = partial[diode]
             if use_kernel:
-                count = self._kernel_rows(work, diode, r0, r1, f, g, f_sq, g_sq, levels, out, stats[diode])
+                count = self._kernel_rows(work, diode, r0, r1, taps, f, g, f_sq, g_sq, levels, target, stats[diode])
             else:
-                count = self._generic_rows(work, diode, r0, r1, f, g, f_sq, g_sq, levels, out, stats[diode], log)
+                count = self._generic_rows(work, diode, r0, r1, taps, f, g, f_sq, g_sq, levels, target,
+                                           stats[diode], log)
             difference = count if levels is None else int(np.count_nonzero(np.isfinite(levels)))
             return operand_count, difference, log
 
@@ -460,11 +503,15 @@ class DorEngine:
                 per_diode = list(pool.map(run_diode, range(len(ranges))))
         else:
             per_diode = [run_diode(diode) for diode in range(len(ranges))]
+        if shared_rows:
+            out = np.sum(partial, axis=0)
         operand_reads = sum(item[0] for item in per_diode)
         difference_reads = sum(item[1] for item in per_diode)
         log = [entry for item in per_diode for entry in item[2]]
         values = out.reshape(work.out_shape)  # already scaled back by scale_F * scale_G
         products = n_rows * work.products_per_row
+        if difference_reads != products and self.cache_levels is None:
+            raise AssertionError(f"placement bookkeeping: {difference_reads} difference reads for {products} products")
         accounting = self._account(work.operation, products, operand_reads, difference_reads, stats,
                                    {f.name: f.clipped, g.name: g.clipped})
         reads = None
@@ -519,21 +566,21 @@ class DorEngine:
             g_sq[g_need] = squares[n_f:]
         return f_sq, g_sq, n_f + n_g
 
-    def _read_levels(self, work, diode, r0, r1, f, g, stats, log) -> np.ndarray:
+    def _read_levels(self, work, diode, r0, r1, taps, f, g, stats, log) -> np.ndarray:
         """Read each used quantised |F - G| level once on this diode; NaN for unused levels."""
         levels = self.cache_levels
         used = np.zeros(levels, dtype=bool)
         if isinstance(work, _Conv):
             n_first, n_last = work.image_span(r0, r1)
             _conv_levels_used(np.ascontiguousarray(f.magnitude[n_first:n_last + 1]), n_first,
-                              np.ascontiguousarray(g.magnitude), r0, r1, work.ho, work.wo, used)
+                              np.ascontiguousarray(g.magnitude), r0, r1, work.ho, work.wo, used, taps[0], taps[1])
         elif isinstance(work, _Matmul):
             m_first, m_last = work.row_span(r0, r1)
             _matmul_levels_used(np.ascontiguousarray(f.magnitude[m_first:m_last + 1]), m_first,
                                 np.ascontiguousarray(g.magnitude.T), r0, r1, used)
         else:
             for c0 in range(r0, r1, self.chunk_products):
-                fi, gi, _ = work.products(c0, min(r1, c0 + self.chunk_products))
+                fi, gi, _ = work.products(c0, min(r1, c0 + self.chunk_products), taps)
                 d = np.abs(f.magnitude.ravel()[fi] - g.magnitude.ravel()[gi])
                 used[np.floor(d * (levels - 1) + 0.5).astype(np.int64)] = True
         index = np.flatnonzero(used)
@@ -544,9 +591,11 @@ class DorEngine:
         level_voltage[index] = voltage
         return level_voltage
 
-    def _kernel_rows(self, work, diode, r0, r1, f, g, f_sq, g_sq, levels, out, stats) -> int:
+    def _kernel_rows(self, work, diode, r0, r1, taps, f, g, f_sq, g_sq, levels, out, stats) -> int:
         calibration = self.pool[diode]
         count = (r1 - r0) * work.products_per_row
+        if isinstance(work, _Conv):
+            count = (r1 - r0) * work.wo * work.tap_indices(taps).size
         kern = self.backend.kernel(diode)
         counter0 = self.backend.advance(diode, 0 if levels is not None else count)
         a_cal, c_cal = float(calibration.a_prime), float(calibration.c_prime)
@@ -571,7 +620,8 @@ class DorEngine:
             _conv_kernel(mode, np.ascontiguousarray(f.magnitude[sl]), np.ascontiguousarray(f.sign[sl]),
                          np.ascontiguousarray(f_sq.reshape(f.shape)[sl]), n_first,
                          np.ascontiguousarray(g.magnitude), np.ascontiguousarray(g.sign),
-                         np.ascontiguousarray(g_sq.reshape(g.shape)), r0, r1, work.ho, work.wo, *common)
+                         np.ascontiguousarray(g_sq.reshape(g.shape)), r0, r1, work.ho, work.wo, *common,
+                         taps[0], taps[1])
         else:
             m_first, m_last = work.row_span(r0, r1)
             sl = slice(m_first, m_last + 1)
@@ -584,7 +634,7 @@ class DorEngine:
                            block_stats[:, 3].max())
         return count
 
-    def _generic_rows(self, work, diode, r0, r1, f, g, f_sq, g_sq, levels, out, stats, log) -> int:
+    def _generic_rows(self, work, diode, r0, r1, taps, f, g, f_sq, g_sq, levels, out, stats, log) -> int:
         calibration = self.pool[diode]
         f_u, g_u = f.magnitude.ravel(), g.magnitude.ravel()
         f_s, g_s = f.sign.ravel(), g.sign.ravel()
@@ -592,7 +642,7 @@ class DorEngine:
         count = 0
         for c0 in range(r0, r1, rows_per_chunk):
             c1 = min(r1, c0 + rows_per_chunk)
-            fi, gi, oi = work.products(c0, c1)
+            fi, gi, oi = work.products(c0, c1, taps)
             d = np.abs(f_u[fi] - g_u[gi])
             if levels is None:
                 voltage = self._read_sorted(diode, -d, np.full(d.size, 2, np.int8), log, stats)

@@ -38,6 +38,11 @@ A bench file is TOML (see ``sim.toml`` next to this module, the built-in bench `
     name = "mtj-a3"
     resistance = 920.0              # ohm, what the RF line sees
 
+Device names (one rule for every command that takes ``--device``: calibrate, sweep, measure, ...): a bench
+that lists ``[[devices]]`` accepts only those names; an entry named ``"*"`` accepts any other name as that
+device (the built-in ``sim`` bench has one: its simulated diode stands in for whatever device you name).
+A bench that lists no devices accepts any name, with no nominal resistance.
+
 Unknown keys are errors: a misspelt limit must not be silently replaced by its default.
 """
 from __future__ import annotations
@@ -54,6 +59,7 @@ from .roles import ROLES, canonical_model
 from .safety import SafetyLimits
 
 BUILT_IN = {"sim": "sim.toml"}
+ANY_DEVICE = "*"  # a [[devices]] entry of this name accepts any device name
 
 
 class BenchConfigError(ValueError):
@@ -133,8 +139,17 @@ class BenchConfig:
         for device in self.devices:
             if device.name == name:
                 return device
+        for device in self.devices:
+            if device.name == ANY_DEVICE:
+                return replace(device, name=name)
         raise BenchConfigError(f"bench {self.name!r} has no device {name!r}; it has "
-                               f"{', '.join(d.name for d in self.devices)}")
+                               f"{', '.join(d.name for d in self.devices)} (a [[devices]] entry named "
+                               f"{ANY_DEVICE!r} would accept any name)")
+
+    def check_device(self, name: str) -> None:
+        """Refuse a device name this bench does not have (the rule of every ``--device`` option)."""
+        if self.devices:
+            self.device(name)
 
     def with_visa_library(self, visa_library: str) -> "BenchConfig":
         """The same bench with every instrument on ``visa_library``."""

@@ -30,10 +30,21 @@ def _open_store(data_dir):
     return CalibrationStore.open(root), root
 
 
-def _open_bench(name: str, seed, sim_diode: str = "llgs"):
+def _open_bench(name: str, seed, sim_diode: str = "llgs", device: str | None = None):
     from dorlab.procedures.sweep import open_named_bench
 
-    return open_named_bench(name, seed=seed, sim_diode=sim_diode)
+    return open_named_bench(name, seed=seed, sim_diode=sim_diode, device=device)
+
+
+def _check_bench_device(bench: str, device: str) -> None:
+    """The --device rule every command shares (``BenchConfig.device``): a bench that lists devices
+    accepts only those (or any name, with a "*" entry, as the sim bench has)."""
+    from dorlab.instruments.config import BenchConfigError, load_bench_config
+
+    try:
+        load_bench_config(bench).check_device(device)
+    except BenchConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
 
 
 def calibration_json(cal, data_dir, extra=None) -> dict:
@@ -252,6 +263,7 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
         check_device_name(device)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--device") from None
+    _check_bench_device(bench, device)
     if (bias_from is None) != (bias_to is None):
         raise click.UsageError("give both --bias-from and --bias-to, or neither")
     if rf_current is not None and rf_power_dbm is not None:
@@ -262,7 +274,7 @@ def calibrate(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_from, 
     extra = {}
     try:
         try:
-            bench_obj = _open_bench(bench, seed, sim_diode)
+            bench_obj = _open_bench(bench, seed, sim_diode, device)
         except Exception as exc:  # noqa: BLE001 - report any failure to open instruments plainly
             raise click.ClickException(f"cannot open bench {bench!r}: {exc}") from exc
         with bench_obj:
@@ -346,6 +358,8 @@ def sweep_command(bench, device, rf_frequency, rf_current, rf_power_dbm, bias_fr
     from dorlab.procedures.datadir import sweeps_dir
     from dorlab.procedures.sweep import SweepSettings, rectification_sweep
 
+    if device:
+        _check_bench_device(bench, device)
     if resume is None:
         if rf_current is None and rf_power_dbm is None:
             rf_current = 70.7e-6

@@ -16,7 +16,8 @@ def register(root: click.Group) -> None:
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("dorlab-demo"),
-              show_default=True, help="Folder for the report, plots, sweeps and the calibration store.")
+              show_default=True, help="Folder of demo runs: each run writes a new run-NNN inside it (report, plots, sweeps and "
+                   "its own calibration store), so the demo can be run again.")
 @click.option("--devices", "n_devices", type=click.IntRange(1, 16), default=3, show_default=True,
               help="Simulated diodes in the pool (distinct devices around the mazza2022 preset).")
 @click.option("--products", "n_products", type=click.IntRange(2, 10_000), default=40, show_default=True,
@@ -28,17 +29,23 @@ def register(root: click.Group) -> None:
 def demo(out_dir: Path, n_devices: int, n_products: int, image_size: int, seed: int, as_json: bool) -> None:
     """Calibrate a pool of simulated diodes, multiply on the bench path, convolve a photograph, and
     write a report (no hardware, no server)."""
-    from dorlab.procedures.demo import DemoSettings, run_demo
+    from dorlab.procedures.demo import DemoSettings, new_run_dir, run_demo
 
     settings = DemoSettings(out_dir=out_dir, n_devices=n_devices, n_products=n_products,
                             image_size=image_size, seed=seed)
     echo = (lambda message: click.echo(message, err=True)) if as_json else click.echo
     t0 = time.perf_counter()
     try:
-        report = run_demo(settings, echo=echo)
+        run_dir = new_run_dir(out_dir)
+    except OSError as exc:
+        click.echo(f"Error: cannot create a run folder in {out_dir}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    echo(f"demo run folder: {run_dir}")
+    try:
+        report = run_demo(settings, echo=echo, run_dir=run_dir)
     except KeyboardInterrupt:
-        click.echo("\ninterrupted: every bench is in its safe state; sweeps so far are under "
-                   f"{out_dir / 'dorlab-data' / 'sweeps'}", err=True)
+        click.echo("\ninterrupted: every bench is in its safe state; what was taken is in "
+                   f"{run_dir} (sweeps under {run_dir / 'dorlab-data' / 'sweeps'})", err=True)
         sys.exit(130)
     elapsed = time.perf_counter() - t0
     if as_json:
@@ -47,3 +54,6 @@ def demo(out_dir: Path, n_devices: int, n_products: int, image_size: int, seed: 
         click.echo(dumps(summary))
     else:
         click.echo(f"done in {elapsed:.0f} s. Report: {report.report_path}")
+        click.echo("Next, try:")
+        for command in report.next_steps:
+            click.echo(f"  {command}")

@@ -144,11 +144,15 @@ def replay_command(run, exact, out_dir, traffic, world, bench_name, phenomenolog
         click.echo(f"report: {result.files['markdown']}")
     else:
         m, s = result.measured, result.simulated
-        click.echo(f"measured  I_dc,0 {m.vertex_current * 1e3:.5f} mA, a' {m.a_prime * 1e3:.4f} mV, "
-                   f"c' {m.c_prime * 1e3:.4f} mV, DOR correlation {m.product_correlation:.5f} ({m.status})")
-        click.echo(f"simulated I_dc,0 {s.vertex_current * 1e3:.5f} mA, a' {s.a_prime * 1e3:.4f} mV, "
-                   f"c' {s.c_prime * 1e3:.4f} mV, DOR correlation {s.product_correlation:.5f} ({s.status})")
-        click.echo(f"residual rms {result.residual_rms * 1e6:.3f} uV, max {result.residual_max * 1e6:.3f} uV")
+        for line in result.headline():
+            click.echo(line)
+        click.echo("each fitted on its own window:")
+        click.echo(f"  measured  I_dc,0 {m.vertex_current * 1e3:.5f} .. I_dc,-1 {m.input_min_current * 1e3:.5f} mA, "
+                   f"a' {m.a_prime * 1e3:.4f} mV, c' {m.c_prime * 1e3:.4f} mV, DOR correlation "
+                   f"{m.product_correlation:.5f} ({m.status})")
+        click.echo(f"  simulated I_dc,0 {s.vertex_current * 1e3:.5f} .. I_dc,-1 {s.input_min_current * 1e3:.5f} mA, "
+                   f"a' {s.a_prime * 1e3:.4f} mV, c' {s.c_prime * 1e3:.4f} mV, DOR correlation "
+                   f"{s.product_correlation:.5f} ({s.status})")
         click.echo(f"report: {result.files['markdown']}")
     if exact and not result.matched:
         sys.exit(EXIT_DIVERGED)
@@ -359,3 +363,6 @@ def dor_job_command(input_path, bench_name, backend, operation, out_dir, filters
                    f"{result.chunks} chunks, {int(acc['reads'])} reads ({acc['reads_per_product']:.3f} per "
                    f"product); correlation with exact {result.correlation:.5f}")
         click.echo(f"results: {result.path / 'results.csv'}  summary: {result.path / 'summary.json'}")
+        planes = result.summary["files"].get("planes", [])
+        if planes:
+            click.echo("output planes (image, matrix): " + "  ".join(planes))

@@ -5,11 +5,18 @@ magnetoresistance and damping) sits on simulated benches. Each is calibrated as 
 point, sweep, parabola fit, stored with its raw sweep), the pool multiplies random numbers through the
 scheduler on the *bench* path (every read an RF-on/RF-off measurement through PyMeasure -> pyvisa ->
 simulated instruments), and a natural image is convolved by DOR on the model backend emulated from the
-very calibrations just taken. The report (Markdown + PNG) lands in the output folder.
+very calibrations just taken.
+
+Every run writes into a new folder ``<out>/run-NNN/`` (report, plots, summary, read log and its own
+calibration store ``dorlab-data/``), so the demo can be run again and again: nothing of an earlier run is
+overwritten or resumed, and no calibration is stored twice in one store. The report ends with the commands
+to try next, pointing at that run's store.
 """
 from __future__ import annotations
 
 import contextlib
+import re
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,17 +58,25 @@ class DemoSettings:
 
 @dataclass
 class DemoReport:
-    out_dir: Path
+    out_dir: Path  # this run's folder (<out>/run-NNN)
     report_path: Path
     calibrations: list
     product_correlation: float
     convolution_correlations: dict
     accounting: dict
     stage_seconds: dict = field(default_factory=dict)
+    next_steps: list = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.out_dir / "dorlab-data"
 
     def as_dict(self) -> dict:
         return {
             "report": str(self.report_path),
+            "run_dir": str(self.out_dir),
+            "data_dir": str(self.data_dir),
+            "next_steps": list(self.next_steps),
             "devices": [
                 {"device": c.device, "run_id": c.run_id, "status": c.status, "reason": c.reason,
                  "a_prime": c.a_prime, "c_prime": c.c_prime, "vertex_current": c.vertex_current,
@@ -90,11 +105,41 @@ def device_pool(n_devices: int, seed: int):
     return devices
 
 
-def run_demo(settings: DemoSettings = DemoSettings(), *, echo: Callable[[str], None] = print) -> DemoReport:
-    """Calibrate a simulated pool, multiply on the bench path, convolve an image; write the report."""
+_RUN_DIR = re.compile(r"^run-(\d+)$")
+
+
+def new_run_dir(out_dir: str | Path) -> Path:
+    """A new, empty ``out_dir/run-NNN`` (one more than the highest there; safe against a concurrent demo)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    taken = [int(m.group(1)) for p in out.iterdir() if (m := _RUN_DIR.match(p.name))]
+    number = max(taken, default=0) + 1
+    while True:
+        run_dir = out / f"run-{number:03d}"
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            number += 1
+
+
+def next_steps(run_dir: Path, device: str) -> list[str]:
+    """Commands to try after the demo, runnable as printed from the folder the demo was started in."""
+    data = shlex.quote(str(run_dir / "dorlab-data"))
+    return [
+        f"dorlab calibrations list --data-dir {data}",
+        f"dorlab calibrations history {device} --data-dir {data}",
+        f"dorlab reproduce fig5 --device {device} --data-dir {data} --n-filters 200",
+    ]
+
+
+def run_demo(settings: DemoSettings = DemoSettings(), *, echo: Callable[[str], None] = print,
+             run_dir: Path | None = None) -> DemoReport:
+    """Calibrate a simulated pool, multiply on the bench path, convolve an image; write the report into
+    ``run_dir`` (default: a new ``settings.out_dir/run-NNN``)."""
     from dorlab.calibration.store import CalibrationStore
 
-    out = Path(settings.out_dir)
+    out = new_run_dir(settings.out_dir) if run_dir is None else Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     store = CalibrationStore.open(out / "dorlab-data")
     try:
@@ -189,18 +234,19 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
     t0 = time.perf_counter()
     echo("[4/4] writing the report ...")
     accounting = {"products": result.accounting.as_dict(), "convolution": conv_accounting.as_dict()}
+    steps = next_steps(out, pool[0].device)
     report_path = _write_report(out, settings, calibrations, f_values, g_values, products,
                                 product_correlation, image, conv_ideal, conv_dor,
-                                conv_correlations, result.accounting, conv_accounting, stages)
+                                conv_correlations, result.accounting, conv_accounting, stages, steps)
     stages["report"] = time.perf_counter() - t0
     report = DemoReport(out, report_path, calibrations, product_correlation, conv_correlations, accounting,
-                        stages)
+                        stages, steps)
     (out / "summary.json").write_text(dumps(report.as_dict()))
     return report
 
 
 def _write_report(out, settings, calibrations, f_values, g_values, products, product_correlation, image,
-                  conv_ideal, conv_dor, conv_correlations, product_accounting, conv_accounting, stages):
+                  conv_ideal, conv_dor, conv_correlations, product_accounting, conv_accounting, stages, steps):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -299,7 +345,14 @@ blur **{conv_correlations['blur'] * 100:.2f} %**, edge **{conv_correlations['edg
 
 | stage | s |
 |---|---|
-""" + "\n".join(f"| {k} | {v:.1f} |" for k, v in stages.items()) + "\n"
+""" + "\n".join(f"| {k} | {v:.1f} |" for k, v in stages.items()) + f"""
+
+## Next steps
+
+From the folder the demo was started in (this run's calibrations are in `{(out / 'dorlab-data').as_posix()}`):
+
+```
+""" + "\n".join(steps) + "\n```\n"
     path = out / "report.md"
     path.write_text(text)
     return path

@@ -120,6 +120,8 @@ class BenchBackend:
                 with self._log_lock:
                     self.standard_errors.append(error)
                     self.replayed += 1
+                if self.progress is not None:
+                    self.progress(1)
                 continue
             bias = float(calibration.input_to_current(float(xi)))
             with self._bench_locks[k]:

@@ -21,7 +21,10 @@ a chunk's values are those of the whole job. After each chunk its rows are appen
 uncommitted chunk, advances the emulated backends' read counters past the committed reads (so a resumed
 model job gives the values of an uninterrupted one), and continues with the next chunk. At the end:
 ``result.npy`` (the DOR values in the input's shape), ``exact.npy`` and ``summary.json`` (correlation with
-the exact result, accounting summed over chunks). On any error the bench is put in its safe state.
+the exact result, accounting summed over chunks); a convolution also writes each output plane as an image,
+``result-<image>-<filter>.png`` (min-max scaled to 8 bits), and as a matrix, ``result-<image>-<filter>.csv``.
+On any error the bench is put in its safe state. On the bench backend progress is counted in reads (the
+total is planned ahead by running the same schedule on exact parabolas, which costs no read).
 """
 from __future__ import annotations
 
@@ -220,7 +223,7 @@ def _pool(store: CalibrationStore, devices: list[str]) -> list[Calibration]:
     return pool
 
 
-def _backend(bench, pool: list[Calibration], settings: DorJobSettings, out: Path):
+def _backend(bench, pool: list[Calibration], settings: DorJobSettings, out: Path, progress=None):
     from dorlab.compute.backends import IdealBackend, ModelBackend
 
     if settings.backend == "ideal":
@@ -233,7 +236,26 @@ def _backend(bench, pool: list[Calibration], settings: DorJobSettings, out: Path
     if bench is None:
         raise DorJobError("the bench backend needs a bench")
     benches = [bench[cal.device] for cal in pool] if isinstance(bench, Mapping) else bench
-    return BenchBackend(benches, pool, n_readings=settings.n_readings, log_path=_session_read_log(out))
+    return BenchBackend(benches, pool, n_readings=settings.n_readings, log_path=_session_read_log(out),
+                        progress=progress)
+
+
+def _planned_reads(pool: list[Calibration], plan, first, second, scales, settings: DorJobSettings) -> list[int]:
+    """Reads each chunk will take: the scheduler's placement and reuse do not depend on the reader, so
+    the same schedule on exact parabolas (no instrument touched) counts them."""
+    from dorlab.compute.backends import IdealBackend
+    from dorlab.compute.scheduler import DorEngine
+
+    engine = DorEngine(pool, IdealBackend(pool))
+    counts = []
+    for r0, r1 in plan:
+        if settings.operation == "products":
+            result = engine.multiply(first[r0:r1], second[r0:r1], scale_f=scales[0], scale_g=scales[1])
+        else:
+            strip = first[:, r0:r1 + second.shape[1] - 1, :]
+            result = engine.conv2d(strip, second, scale_images=scales[0], scale_filters=scales[1])
+        counts.append(int(result.accounting.reads))
+    return counts
 
 
 def _session_read_log(out: Path) -> Path:
@@ -390,15 +412,21 @@ def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_d
     if len(committed) > len(plan):
         raise DorJobError(f"{out}: {len(committed)} chunks committed but the job plans {len(plan)}")
     _truncate_results(out / RESULTS, sum(int(c["rows"]) for c in committed))
-    backend = _backend(bench, pool, settings, out)
+    from tqdm.auto import tqdm
+
+    per_read = settings.backend == "bench"
+    if per_read:  # a bench read takes tens of ms: count reads, not chunks
+        planned = _planned_reads(pool, plan, first, second, scales, settings)
+        bar = tqdm(total=sum(planned), initial=sum(planned[:len(committed)]), unit="read",
+                   desc=f"dor {settings.operation}", disable=not progress, leave=False)
+    else:
+        bar = tqdm(total=len(plan), initial=len(committed), unit="chunk", desc=f"dor {settings.operation}",
+                   disable=not progress, leave=False)
+    backend = _backend(bench, pool, settings, out, progress=bar.update if per_read else None)
     if hasattr(backend, "advance") and committed:
         for diode in range(len(pool)):
             backend.advance(diode, sum(int(c["reads_by_diode"][diode]) for c in committed))
     engine = DorEngine(pool, backend)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(plan), initial=len(committed), unit="chunk", desc=f"dor {settings.operation}",
-               disable=not progress, leave=False)
     rows_written = sum(int(c["rows"]) for c in committed)
     try:
         for chunk in range(len(committed), len(plan)):
@@ -419,7 +447,8 @@ def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_d
                 "chunk": chunk, "start": r0, "stop": r1, "rows": len(lines),
                 "reads_by_diode": [int(n) for n in accounting["reads_by_diode"]],
                 "accounting": _accounting_totals(accounting)}) + "\n")
-            bar.update(1)
+            if not per_read:
+                bar.update(1)
             if on_chunk is not None:
                 on_chunk(chunk, len(plan), lines)
         for b in _benches(bench):
@@ -468,6 +497,24 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _write_planes(out: Path, values: np.ndarray) -> list[Path]:
+    """Each output plane of a convolution as an 8-bit PNG (min-max scaled) and a CSV matrix."""
+    from PIL import Image
+
+    planes = values if values.ndim == 4 else values[None]
+    paths = []
+    for n in range(planes.shape[0]):
+        for k in range(planes.shape[1]):
+            plane = planes[n, k]
+            low, high = float(plane.min()), float(plane.max())
+            scaled = (plane - low) / (high - low) if high > low else np.zeros_like(plane)
+            stem = out / f"result-{n}-{k}"
+            Image.fromarray(np.round(scaled * 255).astype(np.uint8), mode="L").save(stem.with_suffix(".png"))
+            np.savetxt(stem.with_suffix(".csv"), plane, delimiter=",", fmt="%.10g")
+            paths += [stem.with_suffix(".png"), stem.with_suffix(".csv")]
+    return paths
+
+
 def load_results(out_dir: str | Path) -> tuple[np.ndarray, list[str]]:
     """The committed rows of a job's ``results.csv`` as a float table, and the column labels."""
     path = Path(out_dir) / RESULTS
@@ -505,6 +552,7 @@ def finish(out_dir: str | Path) -> DorJobResult:
             values, exact = values[0], exact[0]
     np.save(out / "result.npy", values)
     np.save(out / "exact.npy", exact)
+    images = _write_planes(out, values) if settings.operation == "conv" else []
     a, b = values.ravel(), exact.ravel()
     correlation = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and np.std(a) > 0 and np.std(b) > 0 \
         else float("nan")
@@ -515,7 +563,8 @@ def finish(out_dir: str | Path) -> DorJobResult:
                "correlation_with_exact": correlation,
                "rms_error": float(np.sqrt(np.mean((a - b) ** 2))), "accounting": totals,
                "files": {"results": str(out / RESULTS), "result": str(out / "result.npy"),
-                         "exact": str(out / "exact.npy")}}
+                         "exact": str(out / "exact.npy"),
+                         "planes": [str(p) for p in images]}}
     (out / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n", encoding="utf-8")
     return DorJobResult(out, settings, values, exact, correlation, totals, len(committed), summary)
 

@@ -135,13 +135,51 @@ class Comparison:
     curve_correlation: float  # Pearson r between the two curves
     simulated_path: Path
     files: dict[str, str] = field(default_factory=dict)
+    n_common: int = 0  # bias points in both curves
+    # Like with like: both curves' depth a' and offset c' over ONE input range, the measured fit's
+    # I_dc,0 .. I_dc,-1 (each curve's own fit picks its own locking window, so their own a' values
+    # can differ a lot while the curves agree to microvolts).
+    common_range: tuple[float, float] = (float("nan"), float("nan"))  # (I_dc,0, I_dc,-1) in A
+    measured_common: tuple[float, float] = (float("nan"), float("nan"))  # (a', c') in V
+    simulated_common: tuple[float, float] = (float("nan"), float("nan"))
+
+    def headline(self) -> list[str]:
+        """The comparison as a reader should take it: the curve difference first, then the parabolas
+        compared over the same input range."""
+        lines = [f"curves differ by rms {_fmt(self.residual_rms, 1e6, 4)} uV, max {_fmt(self.residual_max, 1e6, 4)} uV "
+                 f"over {self.n_common} common bias points (measured - simulated; r = "
+                 f"{_fmt(self.curve_correlation, 1, 6)})"]
+        i0, i1 = self.common_range
+        if math.isfinite(i0) and math.isfinite(i1):
+            lines.append(f"same input range I_dc,0 {i0 * 1e3:.5f} .. I_dc,-1 {i1 * 1e3:.5f} mA: a' measured "
+                         f"{_fmt(self.measured_common[0], 1e3)} mV, simulated {_fmt(self.simulated_common[0], 1e3)} mV; "
+                         f"c' measured {_fmt(self.measured_common[1], 1e3)} mV, simulated "
+                         f"{_fmt(self.simulated_common[1], 1e3)} mV")
+        return lines
 
     def as_dict(self) -> dict:
         return {"run": str(self.run_path), "out_dir": str(self.out_dir), "settings": self.settings,
-                "measured": self.measured.as_dict(), "simulated": self.simulated.as_dict(),
                 "residual_rms": self.residual_rms, "residual_max": self.residual_max,
-                "curve_correlation": self.curve_correlation, "simulated_run": str(self.simulated_path),
-                "files": self.files}
+                "curve_correlation": self.curve_correlation, "n_common": self.n_common,
+                "common_range": list(self.common_range), "measured_common": list(self.measured_common),
+                "simulated_common": list(self.simulated_common),
+                "measured": self.measured.as_dict(), "simulated": self.simulated.as_dict(),
+                "simulated_run": str(self.simulated_path), "files": self.files}
+
+
+def common_range_parabola(bias_current, voltage, vertex_current: float, input_min_current: float,
+                          ) -> tuple[float, float]:
+    """(a', c') of a curve over a given input range: a direct parabola fitted to the curve's points in
+    I_dc,0 .. I_dc,-1, then c' = P(I_dc,0) and a' = P(I_dc,-1) - P(I_dc,0) (the even parabola
+    V(x) = a' x^2 + c' on x in [-1, 0] has exactly these values at its ends)."""
+    bias_current, voltage = np.asarray(bias_current, float), np.asarray(voltage, float)
+    lo, hi = sorted((vertex_current, input_min_current))
+    inside = (bias_current >= lo) & (bias_current <= hi) & np.isfinite(voltage)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or np.count_nonzero(inside) < 3:
+        return float("nan"), float("nan")
+    coefficients = np.polyfit(bias_current[inside], voltage[inside], 2)
+    at_vertex = float(np.polyval(coefficients, vertex_current))
+    return float(np.polyval(coefficients, input_min_current)) - at_vertex, at_vertex
 
 
 @dataclass
@@ -230,7 +268,13 @@ def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, dio
     r = float(np.corrcoef(a, b)[0, 1]) if n > 1 and np.std(a) > 0 and np.std(b) > 0 else float("nan")
     comparison = Comparison(results, out, recorded.settings.as_dict(), measured_summary, simulated_summary,
                             float(np.sqrt(np.mean(residual ** 2))), float(np.max(np.abs(residual))), r,
-                            simulated_path)
+                            simulated_path, n_common=int(n))
+    i0, i1 = measured_summary.vertex_current, measured_summary.input_min_current
+    if not (math.isfinite(i0) and math.isfinite(i1)):  # measured fit failed: the simulated range
+        i0, i1 = simulated_summary.vertex_current, simulated_summary.input_min_current
+    comparison.common_range = (float(i0), float(i1))
+    comparison.measured_common = common_range_parabola(recorded.bias_current[:n], a, i0, i1)
+    comparison.simulated_common = common_range_parabola(simulated.bias_current[:n], b, i0, i1)
     comparison.files["csv"] = str(_write_comparison_csv(out / "comparison.csv", recorded, simulated, n))
     comparison.files["png"] = str(_plot_comparison(out / "comparison.png", recorded, simulated,
                                                    measured_summary, simulated_summary, n))
@@ -394,7 +438,10 @@ def comparison_markdown(c: Comparison) -> str:
             ("peak V_dc (mV)", _fmt(c.measured.peak_voltage, 1e3), _fmt(c.simulated.peak_voltage, 1e3))]
     lines = [f"# Replay of `{c.run_path.name}` on the simulated bench", "",
              f"Settings: `{json.dumps(_clean(c.settings))}`", "",
+             *[f"**{line[0].upper()}{line[1:]}.**  " for line in c.headline()], "",
              "![measured vs simulated](comparison.png)", "",
+             "Each curve fitted on its own (each fit chooses its own locking window, so the input ranges",
+             "of the two columns can differ):", "",
              "| quantity | measured | simulated |", "|---|---|---|"]
     lines += [f"| {name} | {m} | {s} |" for name, m, s in rows]
     lines += ["", "Residual measured - simulated over the common bias points: "

@@ -221,10 +221,10 @@ def rf_drive_values(procedure) -> tuple[float | None, float | None]:
     return float(current), None
 
 
-def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs"):
+def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs", device: str | None = None):
     """A bench by name or file. "sim" is a fresh simulated bench (wired by ``procedures.wiring``) around
     the default LLGS mazza2022 diode, or the phenomenological diode (``sim_diode="phenomenological"``,
-    Eq. 6, fast)."""
+    Eq. 6, fast). ``device``: the device under test, by the bench file's rule (``BenchConfig.device``)."""
     if name == "sim":
         from dorlab.procedures.wiring import simulated_bench
 
@@ -236,10 +236,10 @@ def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "ll
             diode = None  # the world's default: an LlgsDiode of preset mazza2022
         else:
             raise ValueError(f"sim_diode {sim_diode!r}; use 'llgs' or 'phenomenological'")
-        return simulated_bench(seed=seed, diode=diode)
+        return simulated_bench(seed=seed, diode=diode, device=device)
     from dorlab.instruments.bench import open_bench
 
-    return open_bench(name)
+    return open_bench(name, device=device)
 
 
 # --------------------------------------------------------------------------------------- file format

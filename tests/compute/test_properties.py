@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from dorlab.compute.backends import IdealBackend
 from dorlab.compute.convolution import convolve_ideal
-from dorlab.compute.scheduler import DorEngine, _Conv, split_ranges
+from dorlab.compute.scheduler import DorEngine, _Conv
 from dorlab.calibration.record import Calibration
 
 POOL = [Calibration(device=f"H{k}", a_prime=-(1.0 + 0.7 * k) * 1e-3, c_prime=(10.0 + 3 * k) * 1e-3,
@@ -29,8 +29,8 @@ def test_conv_exact_and_counts_for_any_shape_and_pool(shape, seed, scale):
     np.testing.assert_allclose(result.values, ideal, rtol=0, atol=1e-12 * scale * kh * kw * 10)
     work = _Conv(images.shape, filters.shape)
     expected = 0
-    for r0, r1 in split_ranges(work.rows, pool_size):
-        f, g, _ = work.products(r0, r1)
+    for r0, r1, taps in work.placements(pool_size):
+        f, g, _ = work.products(r0, r1, taps)
         expected += f.size + np.unique(f).size + np.unique(g).size
     assert result.accounting.reads == expected
 

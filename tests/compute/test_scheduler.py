@@ -78,8 +78,8 @@ def test_each_diode_reads_exactly_the_operands_its_products_use(make_calibration
     result = engine.conv2d(images, filters)
     work = _Conv(images.shape, filters.shape)
     log = result.reads
-    for diode, (r0, r1) in enumerate(split_ranges(work.rows, pool_size)):
-        f, g, _ = work.products(r0, r1)
+    for diode, (r0, r1, taps) in enumerate(work.placements(pool_size)):
+        f, g, _ = work.products(r0, r1, taps)
         mine = log.diode == diode
         assert np.count_nonzero(mine & (log.role == 0)) == np.unique(f).size
         assert np.count_nonzero(mine & (log.role == 1)) == np.unique(g).size

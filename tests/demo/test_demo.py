@@ -32,7 +32,8 @@ def demo_run(tmp_path_factory):
     messages = []
     report = run_demo(DemoSettings(out_dir=out, n_devices=2, n_products=12, image_size=24, n_readings=2,
                                    calibration_points=31), echo=messages.append)
-    return out, report, messages
+    assert report.out_dir == out / "run-001"
+    return report.out_dir, report, messages
 
 
 def test_demo_calibrates_multiplies_and_reports(demo_run):
@@ -77,7 +78,7 @@ def test_cli_demo_json(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["devices"][0]["status"] == "accepted"
-    assert (tmp_path / "d" / "report.md").exists()
+    assert (tmp_path / "d" / "run-001" / "report.md").exists()
 
 
 def test_a_fault_mid_demo_leaves_every_bench_safe_and_keeps_the_reads(tmp_path, monkeypatch):
@@ -126,4 +127,4 @@ def test_a_fault_mid_demo_leaves_every_bench_safe_and_keeps_the_reads(tmp_path, 
         assert not circuit.rf_enabled
         assert circuit.bias_current == 0.0
         assert not bench.world.instrument("GPIB0::24::INSTR").state["output"]
-    assert len((out / "bench-reads.csv").read_text().splitlines()) > 1
+    assert len((out / "run-001" / "bench-reads.csv").read_text().splitlines()) > 1

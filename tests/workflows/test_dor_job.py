@@ -177,3 +177,41 @@ def test_bench_job_on_a_pool_of_benches(calibrated, pairs_csv, tmp_path):
     assert sorted(set(reads["device"])) == ["d0", "d1", "d2"]  # the work was spread over the pool
     for bench in benches.values():
         assert_safe(bench)
+
+
+def test_bench_conv_job_counts_progress_per_read_and_writes_the_image(calibrated, tmp_path, monkeypatch):
+    """Issue 11 item 8: on the bench the progress bar moves with every read (it sat at 0 % for a whole
+    chunk), its total is the reads the job really takes, and the result planes are written as PNG + CSV."""
+    import tqdm.auto
+    from PIL import Image
+
+    bars = []
+
+    class RecordingBar:
+        def __init__(self, total=None, initial=0, unit="", **kwargs):
+            self.total, self.n, self.unit, self.updates = total, initial, unit, 0
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+            self.updates += 1
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    store, benches = calibrated
+    image = (np.random.default_rng(4).random((6, 7)) * 255).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "img.png")
+    result = dj.dor_job(benches["d0"], store, tmp_path / "img.png", tmp_path / "job",
+                        dj.DorJobSettings("conv", backend="bench", devices=("d0",), chunk=2, filters="blur",
+                                          n_readings=2), progress=True)
+    (bar,) = bars
+    reads = int(result.accounting["reads"])
+    assert bar.unit == "read" and bar.total == reads == bar.n == bar.updates  # one update per read
+    assert result.correlation > 0.95
+    with Image.open(tmp_path / "job" / "result-0-0.png") as png:
+        assert png.size == (5, 4) and png.mode == "L"
+    matrix = np.loadtxt(tmp_path / "job" / "result-0-0.csv", delimiter=",")
+    np.testing.assert_allclose(matrix, result.values[0], rtol=1e-9)
+    assert str(tmp_path / "job" / "result-0-0.png") in result.summary["files"]["planes"]

@@ -184,3 +184,27 @@ def test_phase_map_replays_both_ways(tmp_path):
     assert c.residual_max > 1e-4
     assert "| f_ac (MHz) |" in (tmp_path / "s" / "comparison.md").read_text()
     assert json.loads((tmp_path / "s" / "comparison.json").read_text())["frequencies"] == [780e6, 800e6, 820e6]
+
+
+def test_replay_headline_compares_like_with_like(recorded, tmp_path):
+    """Issue 11 item 9: the headline leads with the curve difference, and a' / c' of both curves are
+    taken over one input range (the measured fit's), so they differ by no more than the curves do."""
+    from dorlab.procedures.cli import cli
+
+    sweep, _ = recorded
+    result = CliRunner().invoke(cli, ["replay", str(sweep.path), "--phenomenological", "--seed", "2",
+                                      "--out", str(tmp_path / "h")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines[0].startswith("curves differ by rms") and "uV" in lines[0], lines
+    assert lines[1].startswith("same input range I_dc,0")
+    c = rp.replay(sweep.path, out_dir=tmp_path / "h2", diode=PhenomenologicalDiode(), seed=2)
+    assert c.common_range == (c.measured.vertex_current, c.measured.input_min_current)
+    (a_m, c_m), (a_s, c_s) = c.measured_common, c.simulated_common
+    # on one range the parabolas' ends differ by at most about the largest curve difference
+    assert abs(a_m - a_s) < 4 * c.residual_max and abs(c_m - c_s) < 2 * c.residual_max
+    # and on that range the measured depth is the measured calibration's a' (same window, same curve)
+    assert a_m == pytest.approx(c.measured.a_prime, rel=0.02)
+    np.testing.assert_allclose(rp.common_range_parabola([0, 1, 2, 3], [1, 2, 5, 10], 0.0, 3.0), (9.0, 1.0))
+    markdown = (tmp_path / "h2" / "comparison.md").read_text()
+    assert "**Curves differ by rms" in markdown
