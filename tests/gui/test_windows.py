@@ -248,3 +248,25 @@ def test_cli_gui_refuses_a_missing_bench_file_in_one_line(tmp_path):
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 1 and "nope.toml" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["sweep", "calibrate", "phase-map", "dor-job"])
+def test_launch_opens_the_window_and_runs_the_event_loop(qapp, monkeypatch, tmp_path, kind):
+    """What `dorlab gui KIND` does: the window is shown and Qt's loop runs until the window is closed."""
+    from pymeasure.display.Qt import QtCore
+
+    from dorlab.procedures.windows import launch
+
+    monkeypatch.setenv("DORLAB_DATA", str(tmp_path / "data"))
+    shown = []
+
+    def close_it():
+        windows = [w for w in qapp.topLevelWidgets() if w.isVisible() and w.windowTitle() == f"dorlab {kind} (sim)"]
+        shown.extend(windows)
+        for window in windows:
+            window.close()
+        qapp.quit()
+
+    QtCore.QTimer.singleShot(500, close_it)
+    assert launch(kind) == 0
+    assert len(shown) == 1
