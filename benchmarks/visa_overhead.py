@@ -35,7 +35,7 @@ SMU, NVM, RFG = "GPIB0::24::INSTR", "GPIB0::7::INSTR", "GPIB0::19::INSTR"
 class CannedVisaLibrary(highlevel.VisaLibraryBase):
     """The thinnest possible VISA library: every read returns one canned 2182A reply."""
 
-    reply = b"+1.000000000E-03\r"
+    reply = b"+1.000000000E-03\n"
 
     def _init(self):
         self.attrs = {}
@@ -99,7 +99,7 @@ def memoised_rates(readings: int, runs: int) -> dict:
     lib = bench_world_library()
     smu = Keithley2450(SMU, visa_library=lib)
     rf = Agilent8257D(RFG, visa_library=lib)
-    nvm = Keithley2182(NVM, visa_library=lib)
+    nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
     smu.apply_current(compliance_voltage=1.0)
     smu.source_current = -1.4e-4
     smu.enable_source()
@@ -107,11 +107,11 @@ def memoised_rates(readings: int, runs: int) -> dict:
     rf.enable()
     nvm.ch_1.setup_voltage(nplc=1)
     nvm.voltage  # the one LLGS run at this drive
-    raw = pyvisa.ResourceManager(lib).open_resource(NVM, read_termination="\r")
+    raw = pyvisa.ResourceManager(lib).open_resource(NVM, read_termination="\n")
 
     canned = CannedVisaLibrary(LibraryPath("canned"))
-    canned_nvm = Keithley2182(NVM, visa_library=canned)
-    canned_raw = pyvisa.ResourceManager(canned).open_resource(NVM, read_termination="\r")
+    canned_nvm = Keithley2182(NVM, visa_library=canned, read_termination="\n")
+    canned_raw = pyvisa.ResourceManager(canned).open_resource(NVM, read_termination="\n")
 
     return {
         "pymeasure_dorlab": rate(lambda: nvm.voltage, readings, runs),
@@ -136,7 +136,7 @@ def new_drive_cost(steps: int, runs: int) -> dict:
         twin = LlgsDiode(seed=1)
         smu = Keithley2450(SMU, visa_library=lib)
         rf = Agilent8257D(RFG, visa_library=lib)
-        nvm = Keithley2182(NVM, visa_library=lib)
+        nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
         smu.apply_current(compliance_voltage=1.0)
         smu.enable_source()
         rf.frequency, rf.power = 800e6, -19.3

@@ -47,6 +47,36 @@ class Calibration:
         """True when the calibration may be used for computing."""
         return self.status == "accepted"
 
+    def __repr__(self) -> str:
+        run = "" if self.run_id is None else f" run {self.run_id}"
+        head = f"Calibration({self.device!r}{run}, {self.status}"
+        if not self.accepted and self.reason:
+            head += f" ({self.reason})"
+        return (f"{head}: a' = {self.a_prime * 1e3:.4f} mV, c' = {self.c_prime * 1e3:.4f} mV, "
+                f"I_dc,0 = {self.vertex_current * 1e3:.4f} mA, I_dc,-1 = {self.input_min_current * 1e3:.4f} mA, "
+                f"f_ac = {self.rf_frequency / 1e6:.1f} MHz, I_ac = {self.rf_current * 1e6:.2f} uA, "
+                f"R^2 = {self.r_squared:.5f}, {self.sweep_bias_current.size} sweep points)")
+
+    def to_dataframe(self):
+        """The raw sweep as a pandas DataFrame: bias current (A), rectified voltage (V), its standard error
+        (V), the input x of each point, the calibrated parabola there and the residual; the scalar fit
+        results are in ``frame.attrs``."""
+        import pandas as pd
+
+        bias = np.asarray(self.sweep_bias_current, dtype=float)
+        voltage = np.asarray(self.sweep_rectified_voltage, dtype=float)
+        error = np.asarray(self.sweep_standard_error, dtype=float)
+        if error.size != bias.size:
+            error = np.full(bias.size, np.nan)
+        x = self.current_to_input(bias) if bias.size and self.input_span_current > 0 else np.full(bias.size, np.nan)
+        fitted = self.parabola(x)
+        frame = pd.DataFrame({"bias_current": bias, "rectified_voltage": voltage, "standard_error": error,
+                              "input": x, "parabola": fitted, "residual": voltage - fitted})
+        frame.attrs.update({key: getattr(self, key) for key in (
+            "device", "run_id", "status", "reason", "a_prime", "c_prime", "vertex_current", "input_min_current",
+            "rf_frequency", "rf_current", "r_squared", "product_correlation")})
+        return frame
+
     @property
     def input_span_current(self) -> float:
         """|I_dc,0 - I_dc,-1| in A: the bias change for a unit change of input."""

@@ -46,6 +46,20 @@ class SchemaVersionError(StoreError):
     """The file was written by a newer dorlab (or is not a calibration store)."""
 
 
+class CorruptStoreError(StoreError):
+    """The file is empty, truncated or not an SQLite database; it is reported and never written into."""
+
+
+class MissingStoreError(StoreError, FileNotFoundError):
+    """A read-only open of a store that does not exist (reading never creates one)."""
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# stores up to this size get a full page check (PRAGMA quick_check) when opened: milliseconds for a
+# store of thousands of runs, and a damaged page is then named at open instead of mid-command
+_QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
+
+
 class UnknownDeviceError(StoreError, LookupError):
     pass
 
@@ -219,11 +233,29 @@ class RunSummary:
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
+    def __repr__(self) -> str:
+        active = ", active" if self.active else ""
+        return (f"RunSummary(run {self.run_id} of {self.device!r}, {self.status}{active}, {self.created_at}: "
+                f"a' = {self.a_prime * 1e3:.4f} mV, I_dc,0 = {self.vertex_current * 1e3:.4f} mA, "
+                f"{self.n_points} points, bench {self.bench_name or '-'!r})")
+
 
 def _points_from_calibration(cal: Calibration) -> Iterator[SweepPoint]:
     se = np.asarray(cal.sweep_standard_error, dtype=float)
     for k, (i, v) in enumerate(zip(cal.sweep_bias_current, cal.sweep_rectified_voltage)):
         yield SweepPoint(float(i), float(v), float(se[k]) if k < se.size else float("nan"))
+
+
+def parquet_engine() -> str:
+    """The installed parquet engine for pandas, or a StoreError saying which extra installs one."""
+    for engine in ("pyarrow", "fastparquet"):
+        try:
+            __import__(engine)
+            return engine
+        except ImportError:
+            continue
+    raise StoreError("parquet export needs pyarrow, which a plain install does not include: "
+                     "pip install 'dorlab[parquet]' (or export --format csv)")
 
 
 class CalibrationStore:
@@ -232,13 +264,26 @@ class CalibrationStore:
     ``timeout`` (s) is how long a writer waits for another process's write lock before failing.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0):
+    def __init__(self, path: str | Path, *, timeout: float = 30.0, read_only: bool = False):
         self.path = Path(path)
         self.timeout = timeout
+        self.read_only = bool(read_only)
+        if self.read_only:
+            self._conn = self._open_read_only(self.path, timeout)
+            try:
+                self._check_readable()
+                self._ensure_schema()
+            except BaseException:
+                self._conn.close()
+                raise
+            return
         if not self.path.exists():
             self._create(self.path, timeout)
+        else:
+            self._check_file(self.path)
         self._conn = self._connect(self.path, timeout)
         try:
+            self._check_readable()
             # WAL is a property of the file, set once by _create; a store made by an older dorlab
             # (rollback journal) is switched here, which needs every other connection to be idle.
             if self._conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
@@ -247,6 +292,67 @@ class CalibrationStore:
         except BaseException:
             self._conn.close()
             raise
+
+    @staticmethod
+    def _check_file(path: Path) -> None:
+        """Refuse, without touching it, a file that cannot be a calibration store."""
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                header = handle.read(100)
+        except OSError as exc:
+            raise StoreError(f"calibration store {path}: cannot read it ({exc.strerror or exc})") from exc
+        if size == 0:
+            raise CorruptStoreError(f"calibration store {path} is an empty file (0 bytes), not a calibration "
+                                    "store; left untouched (move it away to start a new store there)")
+        if not header.startswith(_SQLITE_MAGIC):
+            raise CorruptStoreError(f"calibration store {path} is not an SQLite database (its first bytes are "
+                                    f"{header[:16]!r}); left untouched")
+        if len(header) < 100:
+            raise CorruptStoreError(f"calibration store {path} is truncated ({size} bytes, shorter than an "
+                                    "SQLite header); left untouched")
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        pages = int.from_bytes(header[28:32], "big")
+        wal = Path(f"{path}-wal")
+        if pages and size < pages * page_size and not (wal.exists() and wal.stat().st_size > 0):
+            raise CorruptStoreError(f"calibration store {path} is truncated: {size} bytes where its header "
+                                    f"says {pages} pages of {page_size} bytes; left untouched")
+
+    def _check_readable(self) -> None:
+        """Name a damaged store at open: one line with its path, never a traceback mid-command."""
+        try:
+            if self.path.stat().st_size <= _QUICK_CHECK_MAX_BYTES:
+                verdict = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if verdict != "ok":
+                    raise CorruptStoreError(f"calibration store {self.path} is damaged ({verdict}); left untouched")
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc):
+                raise
+            raise CorruptStoreError(f"calibration store {self.path} cannot be read ({exc}); left untouched") from exc
+
+    @classmethod
+    def _open_read_only(cls, path: Path, timeout: float) -> sqlite3.Connection:
+        """Open for reading only: no directory, file, journal-mode change or lock that a writer would take.
+
+        An archived store (read-only file and folder) has no ``-shm`` file SQLite could create for WAL
+        reads; it is then opened ``immutable``, which is right for a store nobody can write.
+        """
+        if not path.exists():
+            raise MissingStoreError(f"no calibration store at {path} (nothing to read; a calibration creates it)")
+        cls._check_file(path)
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc) or os.access(path.parent, os.W_OK):
+                raise StoreError(f"calibration store {path}: cannot open it read-only ({exc})") from exc
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, timeout=timeout,
+                                   isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        return conn
 
     @staticmethod
     def _connect(path: Path, timeout: float) -> sqlite3.Connection:
@@ -311,38 +417,9 @@ class CalibrationStore:
 
     @classmethod
     def open(cls, data_dir: str | Path, **kwargs) -> "CalibrationStore":
-        """The store ``calibrations.sqlite`` in ``data_dir`` (created when missing)."""
+        """The store ``calibrations.sqlite`` in ``data_dir`` (created when missing, unless
+        ``read_only=True``: then it must exist and nothing is written)."""
         return cls(Path(data_dir) / DEFAULT_FILENAME, **kwargs)
-
-    @classmethod
-    def reader(cls, path: str | Path, *, timeout: float = 2.0) -> "CalibrationStore":
-        """A read-only view of an existing store file, for watchers such as the dashboard.
-
-        It creates nothing, changes no setting and takes no write lock (SQLite ``mode=ro``): in WAL mode
-        a reader never blocks a writer, and each query sees the last committed state. Writing through it
-        fails. Raises ``FileNotFoundError`` when the file is missing, ``SchemaVersionError`` when it is
-        not a store this dorlab understands, ``sqlite3.Error`` when it cannot be read.
-        """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no calibration store at {path}")
-        self = cls.__new__(cls)
-        self.path = path
-        self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout,
-                                     isolation_level=None)
-        try:
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise SchemaVersionError(f"{path} has calibration-store schema version {version}; this dorlab "
-                                         f"understands up to version {SCHEMA_VERSION}")
-            if version == 0:
-                raise SchemaVersionError(f"{path} has no dorlab schema version; it is not a calibration store")
-        except BaseException:
-            self._conn.close()
-            raise
-        return self
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -361,6 +438,8 @@ class CalibrationStore:
     @contextmanager
     def _write(self):
         """One write transaction; the write lock is taken at BEGIN so writers queue, never interleave."""
+        if self.read_only:
+            raise StoreError(f"calibration store {self.path} is open read-only; open it writable to change it")
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
@@ -371,24 +450,20 @@ class CalibrationStore:
             self._conn.execute("COMMIT")
 
     def _ensure_schema(self) -> None:
-        if self._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-            return  # the usual case: a read, no write lock taken just to open the store
-        with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"{self.path} has calibration-store schema version {version}; this dorlab understands "
-                    f"up to version {SCHEMA_VERSION}. Upgrade dorlab to open it (the file is left untouched).")
-            if version == 0:
-                tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-                if tables:
-                    raise SchemaVersionError(
-                        f"{self.path} is an SQLite file with tables but no dorlab schema version; "
-                        "it is not a calibration store")
-                for statement in (_SCHEMA + _append_only_triggers()).split(";\n"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        """Refuse a file that is not a dorlab store or is newer than this dorlab (only reads)."""
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} has calibration-store schema version {version}; this dorlab understands "
+                f"up to version {SCHEMA_VERSION}. Upgrade dorlab to open it (the file is left untouched).")
+        # dorlab creates a store complete (schema and version in one file, linked into place), so a
+        # version-0 file is someone else's database or an empty one: never written into
+        tables = self._conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        raise SchemaVersionError(
+            f"{self.path} is an SQLite file {'with tables but ' if tables else ''}without a dorlab schema; "
+            "it is not a calibration store (left untouched)")
 
     @property
     def schema_version(self) -> int:
@@ -619,6 +694,7 @@ class CalibrationStore:
         ``directory``; ``fmt`` is "csv" or "parquet". Returns the two paths."""
         if fmt not in ("csv", "parquet"):
             raise ValueError(f"export format {fmt!r}; use 'csv' or 'parquet'")
+        engine = parquet_engine() if fmt == "parquet" else None
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         paths = []
@@ -627,6 +703,6 @@ class CalibrationStore:
             if fmt == "csv":
                 frame.to_csv(path, index=False)
             else:
-                frame.to_parquet(path, index=False)
+                frame.to_parquet(path, index=False, engine=engine)
             paths.append(path)
         return paths

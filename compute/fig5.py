@@ -180,16 +180,15 @@ def plot_fig5(products: ProductsResult | None, filters: FiltersResult | None, bl
     """Fig. 5(a/b) scatter, 5(c) PDF of r, 5(d-g) images as PNG files in ``directory``; returns the paths."""
     from pathlib import Path
 
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     if products is not None:
-        fig, ax = plt.subplots(figsize=(4, 4))
+        fig = Figure(figsize=(4, 4))
+        ax = fig.subplots()
         ax.plot(products.ideal, products.dor, "o", mfc="none", color="k", ms=4, label="DOR")
         line = [0.0, max(1.0, float(np.max(products.ideal)))]
         ax.plot(line, line, "r-", label="ideal")
@@ -200,9 +199,9 @@ def plot_fig5(products: ProductsResult | None, filters: FiltersResult | None, bl
         fig.tight_layout()
         paths.append(directory / "fig5a_products.png")
         fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
     if filters is not None:
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        fig = Figure(figsize=(5, 3.5))
+        ax = fig.subplots()
         values = 100 * filters.correlations
         spread = float(np.ptp(values))
         ax.hist(values, bins=60 if spread > 1e-9 * max(1.0, abs(float(values.mean()))) else 1,
@@ -214,9 +213,9 @@ def plot_fig5(products: ProductsResult | None, filters: FiltersResult | None, bl
         fig.tight_layout()
         paths.append(directory / "fig5c_filters_pdf.png")
         fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
     if blurred is not None:
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+        fig = Figure(figsize=(10, 3.6))
+        axes = fig.subplots(1, 3)
         for ax, img, title in zip(axes, (blurred.image, blurred.ideal, blurred.dor),
                                   ("(d) image", "(e) ideal blur", f"(f/g) DOR blur, r = {100 * blurred.correlation:.2f} %")):
             ax.imshow(img, cmap="gray")
@@ -225,5 +224,4 @@ def plot_fig5(products: ProductsResult | None, filters: FiltersResult | None, bl
         fig.tight_layout()
         paths.append(directory / "fig5dg_blur.png")
         fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
     return paths

@@ -116,6 +116,27 @@ class Accounting:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def __repr__(self) -> str:
+        return f"Accounting({self.summary()})"
+
+    def to_dataframe(self):
+        """The accounting as a pandas DataFrame: one row per quantity (value and SI unit), reads per diode
+        included as ``reads_by_diode[k]``."""
+        import pandas as pd
+
+        units = {"time": "s", "energy": "J", "current": "A", "power": "W"}
+        rows = []
+        for name, value in self.as_dict().items():
+            if name in ("constants", "clipped"):
+                continue
+            if name == "reads_by_diode":
+                rows += [(f"reads_by_diode[{k}]", int(n), "") for k, n in enumerate(value)]
+                continue
+            unit = next((u for key, u in units.items() if name.endswith(key)), "")
+            rows.append((name, value, unit))
+        rows += [(f"clipped[{operand}]", int(n), "") for operand, n in self.clipped.items()]
+        return pd.DataFrame(rows, columns=["quantity", "value", "unit"]).set_index("quantity")
+
     def summary(self) -> str:
         cache = f", P(F-G) cached on {self.cache_levels} levels" if self.cache_levels else ""
         clipped = sum(self.clipped.values())

@@ -587,13 +587,12 @@ def format_table(result: Table1Result) -> str:
 
 def plot_training_curves(history: TrainingHistory | dict, path) -> None:
     """Fig. 6(b): accuracy (%) vs epoch, training (black) and validation (blue)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     h = history if isinstance(history, dict) else asdict(history)
     epochs = np.arange(1, len(h["train_accuracy"]) + 1)
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fig = Figure(figsize=(4.5, 3.5))
+    ax = fig.subplots()
     ax.plot(epochs, 100 * np.asarray(h["train_accuracy"]), "k-o", ms=3, label="training")
     ax.plot(epochs, 100 * np.asarray(h["validation_accuracy"]), "b-o", ms=3, label="validation")
     if h.get("best_epoch", -1) >= 0:
@@ -603,19 +602,17 @@ def plot_training_curves(history: TrainingHistory | dict, path) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=150)
-    plt.close(fig)
 
 
 def plot_feature_maps(model: SmallCnn, image: np.ndarray, layers: DorLayers, path) -> None:
     """Fig. 6(c): the 16 ReLU feature maps of one test image, exact (top) and DOR (bottom)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     exact = np.maximum(model.conv_maps(image[None])[0], 0)
     dor = np.maximum(model.conv_maps(image[None], conv=layers.conv)[0], 0)
     k = exact.shape[0]
-    fig, axes = plt.subplots(2, k, figsize=(1.1 * k, 2.6))
+    fig = Figure(figsize=(1.1 * k, 2.6))
+    axes = fig.subplots(2, k)
     vmax = float(max(exact.max(), dor.max()))
     for i in range(k):
         for row, maps in enumerate((exact, dor)):
@@ -626,19 +623,17 @@ def plot_feature_maps(model: SmallCnn, image: np.ndarray, layers: DorLayers, pat
     axes[1, 0].set_ylabel("DOR")
     fig.tight_layout()
     fig.savefig(path, dpi=150)
-    plt.close(fig)
 
 
 def plot_dark_knowledge(knowledge: dict, path_curves, path_classes) -> None:
     """Fig. 6(d): top-class probability vs T (inset: second class); Fig. 6(e): all classes at T = 10.
     Solid: ideal network; dashed: Conv_DOR + trainFC."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     t = np.asarray(knowledge["temperatures"])
     colours = ["k", "b", "g", "m"]
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fig = Figure(figsize=(4.5, 3.5))
+    ax = fig.subplots()
     inset = ax.inset_axes([0.5, 0.45, 0.45, 0.4])
     for colour, entry in zip(colours, knowledge["images"]):
         label = f"digit {entry.get('label', entry['top_class'])}"
@@ -653,13 +648,13 @@ def plot_dark_knowledge(knowledge: dict, path_curves, path_classes) -> None:
     ax.legend(fontsize=6, loc="lower left")
     fig.tight_layout()
     fig.savefig(path_curves, dpi=150)
-    plt.close(fig)
 
     if not knowledge["images"]:
         return
     entry = knowledge["images"][0]
     classes = np.arange(len(entry["ideal_t10"]))
-    fig, ax = plt.subplots(figsize=(4.5, 3.0))
+    fig = Figure(figsize=(4.5, 3.0))
+    ax = fig.subplots()
     ax.bar(classes - 0.2, entry["ideal_t10"], 0.4, color="r", label="ideal")
     ax.bar(classes + 0.2, entry["dor_t10"], 0.4, color="g", label="Conv_DOR+trainFC")
     ax.set_xticks(classes)
@@ -668,4 +663,3 @@ def plot_dark_knowledge(knowledge: dict, path_curves, path_classes) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path_classes, dpi=150)
-    plt.close(fig)

@@ -65,6 +65,14 @@ class DeviceFault(BenchError):
     """The device no longer looks like the junction on the bench file (shorted or open)."""
 
 
+class InstrumentError(BenchError):
+    """An instrument put an error in its queue during a run (``errors``: [(code, message)])."""
+
+    def __init__(self, message: str, *, role: str, errors: list):
+        super().__init__(message)
+        self.role, self.errors = role, errors
+
+
 class SafeStateError(BenchError):
     """The safe state could not be reached completely (what failed is in the message)."""
 
@@ -333,6 +341,23 @@ class Bench:
             if errors:
                 raise BenchError(f"{role} {adapter.label} reports SCPI errors: {errors}")
 
+    def _watch_error_queues(self) -> None:
+        """At every point: each instrument's status byte; an error in a queue stops the run
+        (the caller's guard puts the bench in its safe state; the point is not returned)."""
+        seen = set()
+        for role, adapter in self._roles().items():
+            if id(adapter.instrument) in seen:
+                continue
+            seen.add(id(adapter.instrument))
+            if self._io(role, adapter.error_pending):
+                errors = self._io(role, adapter.errors)
+                codes = ", ".join(f"{code} {text!r}" for code, text in errors) or \
+                    "error bit set, queue empty when read"
+                raise InstrumentError(
+                    f"{self.name}: {role} {adapter.label} reported SCPI error(s) during the run: "
+                    f"{codes}; the run stops, this point is discarded, the points before it are "
+                    "kept", role=role, errors=errors)
+
     def _ramp_to(self, target: float) -> None:
         """Ramp the bias from the last known value to ``target`` (A) within the ramp limits."""
         start = self._bias if self._bias is not None else 0.0
@@ -416,6 +441,7 @@ class Bench:
         on = self._read_block(n)
         tripped = self._io("current_source", self.current_source.in_compliance)
         self._rf_off()
+        self._watch_error_queues()
         self._check_compliance(tripped, on, off, request["bias_current"])
         self._check_device(off, request["bias_current"])
         voltage, error = rectified_statistics(on, off)
@@ -480,7 +506,9 @@ class Bench:
                                    reason=f"must be an integer from 1 to {MAX_READINGS}")
         if not self._initialized:
             self.initialize()
-        return self._read_block(int(n_readings))
+        readings = self._read_block(int(n_readings))
+        self._watch_error_queues()
+        return readings
 
     @_guarded
     def identities(self) -> dict[str, str]:

@@ -151,6 +151,13 @@ class RoleAdapter:
             found.append((int(code), str(reply[1]).strip().strip('"') if len(reply) > 1 else ""))
         raise InstrumentReplyError(f"{self.label}: error queue does not drain: {found[:3]} ...")
 
+    def error_pending(self) -> bool:
+        """True when the error queue holds an entry: the status byte's error-available bit
+        (IEEE 488.2 / SCPI-1999 status model, bit 2, in every model's ``*STB?``). One short query
+        that leaves the queue as it is, cheap enough for every point of a run."""
+        status = int(_as_number(self.instrument.values("*STB?"), self, "*STB?"))
+        return bool(status & STB_ERROR_AVAILABLE)
+
     def _check_range(self, quantity: str, value: float, bounds: tuple[float, float], unit: str) -> float:
         value = require_finite(quantity, value, unit)
         low, high = bounds
@@ -189,6 +196,8 @@ _SMU_CURRENT_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 _6221_CURRENT_RANGES = (2e-9, 2e-8, 2e-7, 2e-6, 2e-5, 2e-4, 2e-3, 2e-2, 1e-1)
 _2182_VOLTAGE_RANGES = (0.01, 0.1, 1.0, 10.0, 100.0)
 _SMU_VOLTAGE_RANGES = (0.02, 0.2, 2.0, 20.0, 200.0)
+# Status byte bit 2: the error/event queue is not empty (EAV)
+STB_ERROR_AVAILABLE = 0x04
 # Readings at or above this magnitude are Keithley's overflow marker (+9.9E37), not volts.
 _OVERFLOW = 9.9e36
 
@@ -594,6 +603,11 @@ def open_instrument(driver: type[Instrument], address: str, *, visa_library: Any
                     timeout: float = 5.0, **driver_options) -> Instrument:
     """Open a PyMeasure instrument on a VISA address (``timeout`` in s)."""
     check_visa_backend(visa_library)
+    if driver is Keithley2182 and "read_termination" not in driver_options \
+            and not address.upper().startswith("ASRL"):
+        # PyMeasure's default (CR) is the 2182A's RS-232 terminator; on GPIB, USB and LAN the
+        # 2182A ends a reply with LF (with END on GPIB)
+        driver_options["read_termination"] = "\n"
     with warnings.catch_warnings():
         # Agilent8257D / AnritsuMG3692C warn that their SCPI support is "unknown"; it is known.
         warnings.simplefilter("ignore", FutureWarning)

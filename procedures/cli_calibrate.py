@@ -22,12 +22,17 @@ _data_dir_option = click.option(
     help="Data directory (default: $DORLAB_DATA, else ./dorlab-data).")
 
 
-def _open_store(data_dir):
-    from dorlab.calibration.store import CalibrationStore
+def _open_store(data_dir, read_only: bool = False):
+    """The store of the data directory; ``read_only`` for commands that only read (nothing is created,
+    no lock or journal change: an archived store can be browsed)."""
+    from dorlab.calibration.store import CalibrationStore, StoreError
     from dorlab.procedures.datadir import data_dir as resolve
 
-    root = resolve(data_dir)
-    return CalibrationStore.open(root), root
+    root = resolve(data_dir, create=not read_only)
+    try:
+        return CalibrationStore.open(root, read_only=read_only), root
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _open_bench(name: str, seed, sim_diode: str = "llgs", device: str | None = None):
@@ -84,17 +89,15 @@ def _print_calibration(cal, data_dir, extra=None) -> None:
 
 def plot_calibration(cal, path: Path) -> Path:
     """Fig. 4-style plot: V_dc vs I_dc with the fit and input axis x on top, residuals below."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     import numpy as np
 
     i = np.asarray(cal.sweep_bias_current)
     v = np.asarray(cal.sweep_rectified_voltage)
     se = np.asarray(cal.sweep_standard_error)
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(6.4, 6.0),
-                                      gridspec_kw={"height_ratios": [3, 1]})
+    fig = Figure(figsize=(6.4, 6.0))
+    (top, bottom) = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.errorbar(i * 1e3, v * 1e3, yerr=np.nan_to_num(se) * 1e3, fmt="o", ms=3, color="tab:blue",
                  label="measured")
     has_fit = math.isfinite(cal.a) and math.isfinite(cal.vertex_current)
@@ -138,22 +141,20 @@ def plot_calibration(cal, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
 def plot_products(cal, path: Path, n_pairs: int = 200, seed: int = 0) -> Path:
     """Fig. 5(a,b)-style: DOR products on the measured curve against the ideal products."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from dorlab.calibration import quality
 
     ideal, dor = quality.dor_products(cal, n_pairs=n_pairs, seed=seed)
     r = quality.product_correlation(cal, n_pairs=n_pairs, seed=seed)
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    fig = Figure(figsize=(4.2, 4.0))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], "-", color="tab:red", label="ideal")
     ax.plot(ideal, dor, "o", ms=3, mfc="none", color="k", label="DOR on the measured curve")
     ax.set_xlabel("ideal FG")
@@ -164,7 +165,6 @@ def plot_products(cal, path: Path, n_pairs: int = 200, seed: int = 0) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
@@ -394,7 +394,7 @@ def calibrations() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def list_command(data_dir, as_json):
     """Devices with their active calibration."""
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     with store:
         rows = store.overview()
     if as_json:
@@ -426,7 +426,7 @@ def show_command(device, run_id, data_dir, as_json, plot, products_plot):
     """The active (or a given) calibration of DEVICE."""
     from dorlab.calibration.store import StoreError
 
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     with store:
         try:
             cal = store.active(device) if run_id is None else store.calibration(run_id)
@@ -464,7 +464,7 @@ def history_command(device, data_dir, as_json):
     """Every calibration run of DEVICE, oldest first (* = active)."""
     from dorlab.calibration.store import StoreError
 
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     with store:
         try:
             hist = store.history(device)
@@ -510,7 +510,7 @@ def export_command(device, fmt, out, data_dir):
     """Write DEVICE's calibration history and raw sweeps as CSV or Parquet (pandas)."""
     from dorlab.calibration.store import StoreError
 
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     with store:
         try:
             paths = store.export(device, out or root / "exports", fmt)

@@ -59,7 +59,10 @@ def _load_calibration(device, curve, data_dir):
     if not store_file.exists():
         raise click.ClickException(f"no calibration store in {root} (run `dorlab calibrate --device {device}` "
                                    "first, or pass --data-dir)")
-    store = CalibrationStore.open(root)
+    try:
+        store = CalibrationStore.open(root, read_only=True)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         calibration = store.active(device)
     except (StoreError, LookupError) as exc:

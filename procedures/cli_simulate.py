@@ -31,15 +31,6 @@ def _linspace(start: float, stop: float, points: int):
     return np.linspace(start, stop, points)
 
 
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 preset_option = click.option("--preset", "preset_name", default="mazza2022", show_default=True,
                              help="Device preset.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -77,8 +68,9 @@ def register(root: click.Group) -> None:
             for r in data["points"]:
                 click.echo(f"{r['bias_current'] * 1e3:10.4f} {r['frequency'] / 1e6:10.1f} {r['power']:8.4f}")
         if plot_path:
-            plt = _figure()
-            fig, ax = plt.subplots(figsize=(6, 4))
+            from matplotlib.figure import Figure
+            fig = Figure(figsize=(6, 4))
+            ax = fig.subplots()
             ax.plot(curve.bias_current * 1e3, curve.frequency / 1e9, "s", color="tab:blue")
             ax.set_xlabel("I_dc (mA)")
             ax.set_ylabel("f0 (GHz)", color="tab:blue")
@@ -130,8 +122,9 @@ def register(root: click.Group) -> None:
                 click.echo(f"{r['bias_current'] * 1e3:10.4f} {r['rectified_voltage'] * 1e3:10.4f} "
                            f"{r['phase']:10.4f} {r['amplitude']:8.4f} {r['locked']}")
         if plot_path:
-            plt = _figure()
-            fig, (ax, bx) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
+            from matplotlib.figure import Figure
+            fig = Figure(figsize=(6, 6))
+            (ax, bx) = fig.subplots(2, 1, sharex=True)
             lk = curve.locked
             ax.plot(curve.bias_current[lk] * 1e3, curve.rectified_voltage[lk] * 1e3, "o", label="locked")
             ax.plot(curve.bias_current[~lk] * 1e3, curve.rectified_voltage[~lk] * 1e3, "x", label="unlocked")
@@ -170,9 +163,23 @@ def register(root: click.Group) -> None:
             scale.validate_cluster(cluster)
         except (ValueError, RuntimeError) as exc:
             raise click.BadParameter(str(exc), param_hint="--cluster") from None
-        with scale.dask_client(cluster) as client:
-            pm = scale.phase_map(_device(preset_name), _linspace(freq_from, freq_to, freq_points),
-                                 _linspace(bias_from, bias_to, points), rf_current, client=client)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=None, unit="task", desc="phase map", disable=as_json, leave=False)
+
+        def progress(done, total):  # cluster runs report as tasks finish
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            with scale.dask_client(cluster) as client:
+                pm = scale.phase_map(_device(preset_name), _linspace(freq_from, freq_to, freq_points),
+                                     _linspace(bias_from, bias_to, points), rf_current, client=client,
+                                     progress=progress)
+        except scale.ClusterError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            bar.close()
         data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency.tolist(),
                 "bias_current": pm.bias_current.tolist(), "phase": pm.phase.tolist(),
                 "locked": pm.locked.tolist(), "rectified_voltage": pm.rectified_voltage.tolist(),
@@ -186,8 +193,9 @@ def register(root: click.Group) -> None:
                 cells = " ".join(f"{v:6.2f}" if ok else "     ." for v, ok in zip(row, lk))
                 click.echo(f"{f / 1e6:8.1f} {cells}")
         if plot_path:
-            plt = _figure()
-            fig, ax = plt.subplots(figsize=(7, 4.5))
+            from matplotlib.figure import Figure
+            fig = Figure(figsize=(7, 4.5))
+            ax = fig.subplots()
             shown = np.where(pm.locked, pm.phase, np.nan)
             mesh = ax.pcolormesh(pm.bias_current * 1e3, pm.rf_frequency / 1e9, shown, shading="nearest",
                                  cmap="twilight", vmin=-math.pi, vmax=math.pi)
@@ -222,8 +230,9 @@ def register(root: click.Group) -> None:
             click.echo(f"step {bias_from * 1e3:.4f} -> {bias_step_to * 1e3:.4f} mA at "
                        f"{rf_current * 1e6:.2f} uA, {rf_frequency / 1e6:.1f} MHz: locking time {lt}")
         if plot_path:
-            plt = _figure()
-            fig, ax = plt.subplots(figsize=(7, 3.5))
+            from matplotlib.figure import Figure
+            fig = Figure(figsize=(7, 3.5))
+            ax = fig.subplots()
             ax.plot(tr.time * 1e9, tr.mx, lw=0.7, color="tab:blue")
             ax.set_ylabel("m_x", color="tab:blue")
             ax.set_xlabel("time after step (ns)")
@@ -256,8 +265,11 @@ def register(root: click.Group) -> None:
             raise click.BadParameter(str(exc), param_hint="--cluster") from None
         progress = None if as_json else (lambda f, a: click.echo(f"  trying f_ac {f / 1e6:7.1f} MHz, "
                                                                  f"I_ac {a * 1e6:6.1f} uA", err=True))
-        with scale.dask_client(cluster) as client:
-            op = scale.operating_point(device, client=client, cache=not no_cache, progress=progress)
+        try:
+            with scale.dask_client(cluster) as client:
+                op = scale.operating_point(device, client=client, cache=not no_cache, progress=progress)
+        except scale.ClusterError as exc:
+            raise click.ClickException(str(exc)) from None
         if as_json:
             _echo_json(op.to_dict())
         else:
@@ -273,10 +285,11 @@ def register(root: click.Group) -> None:
         if plot_path:
             import numpy as np
 
-            plt = _figure()
+            from matplotlib.figure import Figure
             lo, hi = op.locking_window
             curve = studies.rectification_curve(device, np.linspace(lo, hi, 41), op.rf_current, op.rf_frequency)
-            fig, ax = plt.subplots(figsize=(6, 4))
+            fig = Figure(figsize=(6, 4))
+            ax = fig.subplots()
             ax.plot(curve.bias_current * 1e3, curve.rectified_voltage * 1e3, "o", label="LLGS")
             grid = np.linspace(op.bias_to, op.bias_from, 100)
             ax.plot(grid * 1e3, np.polyval(op.parabola, grid) * 1e3, "r-", label="parabola")

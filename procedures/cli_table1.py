@@ -120,7 +120,7 @@ def resolve_curves(device, curve, data_dir):
         from dorlab.calibration.store import CalibrationStore
         from dorlab.procedures.datadir import data_dir as resolve
 
-        with CalibrationStore.open(resolve(data_dir)) as store:
+        with CalibrationStore.open(resolve(data_dir, create=False), read_only=True) as store:
             main = store.active(device)
         return main, wide_range_calibration(main), f"active calibration of {device} (run {main.run_id})"
     if curve:

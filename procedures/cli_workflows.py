@@ -54,12 +54,15 @@ def _open_bench(name: str, seed, phenomenological: bool = False):
     return simulated_bench(seed=seed, diode=default_simulated_diode(seed))
 
 
-def _open_store(data_dir):
-    from dorlab.calibration.store import CalibrationStore
+def _open_store(data_dir, read_only: bool = False):
+    from dorlab.calibration.store import CalibrationStore, StoreError
     from dorlab.procedures.datadir import data_dir as resolve
 
-    root = resolve(data_dir)
-    return CalibrationStore.open(root), root
+    root = resolve(data_dir, create=not read_only)
+    try:
+        return CalibrationStore.open(root, read_only=read_only), root
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _interrupted(exc: BaseException) -> None:
@@ -312,16 +315,20 @@ def _recording_sim_bench(out_dir: Path, seed, phenomenological: bool):
 @click.option("--variation", type=float, default=0.0, show_default=True, help="Model backend +- variation.")
 @click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Continue the interrupted job in this directory.")
+@click.option("--cluster", default=None, metavar="tcp://HOST:PORT",
+              help="With --bench NAME: take every read on the Dask worker that advertises the resource "
+                   "bench-NAME (dask worker ... --resources bench-NAME=1), each read one task; the job's "
+                   "files stay here.")
 @_data_dir_option
 @_seed_option
 @_phenomenological_option
 @click.option("--json", "as_json", is_flag=True)
 def dor_job_command(input_path, bench_name, backend, operation, out_dir, filters, chunk, devices, n_readings,
-                    variation, resume_dir, data_dir, seed, phenomenological, as_json):
+                    variation, resume_dir, cluster, data_dir, seed, phenomenological, as_json):
     """DOR products or a convolution of INPUT (.npy/.csv/.png) on the calibrated diodes of the store."""
     from dorlab.procedures.dor_job import DorJobError, DorJobSettings, dor_job
 
-    store, root = _open_store(data_dir)
+    store, root = _open_store(data_dir, read_only=True)
     try:
         if resume_dir is not None:
             from dorlab.procedures.dor_job import _read_manifest
@@ -340,7 +347,27 @@ def dor_job_command(input_path, bench_name, backend, operation, out_dir, filters
             out = out_dir or root / "dor-jobs" / input_path.stem
         if backend == "bench" and bench_name is None:
             raise click.UsageError("the bench backend needs --bench")
-        if backend == "bench":
+        if cluster is not None:
+            if backend != "bench":
+                raise click.UsageError("--cluster sends the bench reads to the bench's worker: it needs the bench "
+                                       "backend (--bench NAME); model and ideal jobs run here")
+            if not str(cluster).startswith(("tcp://", "tls://")):
+                raise click.BadParameter(f"{cluster!r} is not a scheduler address tcp://HOST:PORT",
+                                         param_hint="--cluster")
+            from dorlab.procedures import scale
+
+            try:
+                with scale.dask_client(cluster) as client:
+                    remote = scale.RemoteBench(client, bench_name, seed=seed,
+                                               sim_diode="phenomenological" if phenomenological else "llgs")
+                    result = dor_job(remote, store, input_path, out, settings, resume=resume_dir is not None,
+                                     progress=not as_json)
+            except scale.ClusterError as exc:
+                raise click.ClickException(str(exc)) from None
+            if not as_json:
+                click.echo(f"reads taken on worker(s) {', '.join(sorted(remote.workers))} "
+                           f"(resource {remote.resource})")
+        elif backend == "bench":
             with _open_bench(bench_name, seed, phenomenological) as bench:
                 result = dor_job(bench, store, input_path, out, settings, resume=resume_dir is not None,
                                  progress=not as_json)

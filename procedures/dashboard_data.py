@@ -2,7 +2,7 @@
 
 Everything here is a plain function of the files as they are at the moment of the call (no background
 thread; parsed run files are reused only while their size and modification time are unchanged): the calibration store is opened read-only for one request
-(``CalibrationStore.reader``: SQLite ``mode=ro``, so a calibration being written is never blocked and is
+(``CalibrationStore(path, read_only=True)``: SQLite ``mode=ro``, so a calibration being written is never blocked and is
 seen once committed), and run files are read as they stand, a torn last line (a point being written)
 ignored. A store that cannot be read is reported as such (``StoreUnreadable``), never raised past the
 caller. Values are SI (A, V, Hz, s); the JSON layer turns NaN into null.
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dorlab.calibration.store import DEFAULT_FILENAME, CalibrationStore, StoreError, UnknownDeviceError
+from dorlab.calibration.store import (DEFAULT_FILENAME, CalibrationStore, MissingStoreError, StoreError,
+                                     UnknownDeviceError)
 
 RUN_STATUSES = ("running", "done", "interrupted", "failed", "bench-not-safe")
 # A sweep file without the run layer's status: still growing within this many seconds (or 5 point
@@ -44,13 +45,27 @@ def _reader(root: Path) -> CalibrationStore | None:
     """A read-only store, or None when the data directory has none yet."""
     path = store_path(root)
     try:
-        return CalibrationStore.reader(path)
-    except FileNotFoundError:
+        return CalibrationStore(path, read_only=True, timeout=2.0)
+    except MissingStoreError:
         return None
     except (StoreError, sqlite3.Error, OSError) as exc:
         raise StoreUnreadable(f"{path}: {exc}") from exc
 
 
+def _store_state(compute):
+    """Answers from the store reused while it is unchanged: every committed write changes the WAL file
+    (or, after a checkpoint, the database file) in size or mtime, so the store is opened (and checked)
+    again only after a write, not on every poll of every viewer."""
+    def answer(root, *args):
+        path = store_path(root)
+        key = ("store", compute.__name__, str(path), args, _signature([path, Path(f"{path}-wal")]))
+        return _CACHE.get(key, lambda: compute(root, *args))
+
+    answer.__name__, answer.__doc__ = compute.__name__, compute.__doc__
+    return answer
+
+
+@_store_state
 def store_status(root: Path) -> dict:
     """{"status": "ok" | "absent" | "unreadable", "path", "error", "devices"}."""
     path = store_path(root)
@@ -65,6 +80,7 @@ def store_status(root: Path) -> dict:
         return {"status": "unreadable", "path": str(path), "error": str(exc), "devices": 0}
 
 
+@_store_state
 def devices(root: Path) -> list[dict]:
     """One row per device: runs, accepted, the active run's a', c', vertex, R^2, product correlation."""
     store = _reader(root)
@@ -82,7 +98,8 @@ def devices(root: Path) -> list[dict]:
         raise StoreUnreadable(f"{store_path(root)}: {exc}") from exc
 
 
-def device(root: Path, name: str, *, curve_points: int = 101) -> dict:
+@_store_state
+def device(root: Path, name: str, curve_points: int = 101) -> dict:
     """A device's active parabola over its sweep points, its calibration history and rejected runs.
 
     ``active.curve`` is the direct fit V = a I^2 + b I + c over its fit range; ``active.input_curve`` is
@@ -386,6 +403,7 @@ def _run_sources(root: Path):
                     lambda p=path: [p / n for n in ("job.json", "results.csv", "chunks.jsonl", "summary.json")])
 
 
+@_store_state
 def _calibration_links(root: Path) -> dict[str, dict]:
     """Sweep file name -> the calibration stored from it (run id, status, reason); {} without a store."""
     try:

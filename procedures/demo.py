@@ -247,13 +247,11 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
 
 def _write_report(out, settings, calibrations, f_values, g_values, products, product_correlation, image,
                   conv_ideal, conv_dor, conv_correlations, product_accounting, conv_accounting, stages, steps):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     # calibration curves: V_dc vs I_dc with the fitted parabola, per device
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
     for cal in calibrations:
         if cal.sweep_bias_current.size == 0:
             continue
@@ -268,9 +266,9 @@ def _write_report(out, settings, calibrations, f_values, g_values, products, pro
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "calibrations.png", dpi=120)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    fig = Figure(figsize=(4.6, 4.4))
+    ax = fig.subplots()
     ideal = f_values * g_values
     ax.plot(ideal, products, "o", ms=4)
     lim = [min(ideal.min(), products.min()), max(ideal.max(), products.max())]
@@ -280,9 +278,9 @@ def _write_report(out, settings, calibrations, f_values, g_values, products, pro
     ax.set_title(f"r = {product_correlation * 100:.3f} %")
     fig.tight_layout()
     fig.savefig(out / "products.png", dpi=120)
-    plt.close(fig)
 
-    fig, axes = plt.subplots(2, 3, figsize=(9, 6))
+    fig = Figure(figsize=(9, 6))
+    axes = fig.subplots(2, 3)
     for row, name in enumerate(("blur", "edge")):
         axes[row, 0].imshow(image, cmap="gray")
         axes[row, 0].set_title("input")
@@ -294,7 +292,6 @@ def _write_report(out, settings, calibrations, f_values, g_values, products, pro
             ax.axis("off")
     fig.tight_layout()
     fig.savefig(out / "convolution.png", dpi=110)
-    plt.close(fig)
 
     rows = "\n".join(
         f"| {c.device} | {c.status} | {c.rf_frequency / 1e6:.0f} | {c.rf_current * 1e6:.1f} | "

@@ -256,13 +256,12 @@ def _nan_none(value: float):
 
 def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Path:
     """V_dc and phase over (I_dc, f_ac) as two colour maps (PNG)."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     target = Path(path) if path is not None else result.path / PLOT
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig = Figure(figsize=(11, 4.2), constrained_layout=True)
+    axes = fig.subplots(1, 2)
     extent = None
     if result.bias_current.size > 1 and result.frequencies.size > 1:
         extent = [result.bias_current[0] * 1e3, result.bias_current[-1] * 1e3,
@@ -278,7 +277,6 @@ def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Pa
     axes[0].legend(loc="upper right", fontsize=8)
     fig.suptitle(f"phase map {result.settings.device or result.path.name}")
     fig.savefig(target, dpi=120)
-    plt.close(fig)
     return target
 
 

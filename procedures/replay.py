@@ -386,13 +386,10 @@ def _parabola(summary: CurveSummary, grid: np.ndarray) -> np.ndarray | None:
 
 def _plot_comparison(path: Path, measured: SweepResult, simulated: SweepResult, ms: CurveSummary,
                      ss: CurveSummary, n: int) -> Path:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7.0, 6.2),
-                                      gridspec_kw={"height_ratios": [3, 1]}, constrained_layout=True)
+    fig = Figure(figsize=(7.0, 6.2), constrained_layout=True)
+    (top, bottom) = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     for sweep, summary, color in ((measured, ms, "tab:blue"), (simulated, ss, "tab:orange")):
         top.errorbar(sweep.bias_current * 1e3, sweep.rectified_voltage * 1e3,
                      yerr=np.nan_to_num(sweep.standard_error) * 1e3, fmt="o", ms=3, color=color,
@@ -413,7 +410,6 @@ def _plot_comparison(path: Path, measured: SweepResult, simulated: SweepResult, 
     bottom.set_xlabel("I_dc (mA)")
     bottom.set_ylabel("measured - simulated (mV)")
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -609,12 +605,10 @@ def _write_phase_map_csv(path: Path, c: PhaseMapComparison) -> None:
 
 
 def _plot_phase_maps(path: Path, measured, simulated) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
+    fig = Figure(figsize=(14, 4.2), constrained_layout=True)
+    axes = fig.subplots(1, 3)
     extent = None
     if measured.bias_current.size > 1 and measured.frequencies.size > 1:
         extent = [measured.bias_current[0] * 1e3, measured.bias_current[-1] * 1e3,
@@ -635,7 +629,6 @@ def _plot_phase_maps(path: Path, measured, simulated) -> None:
     axes[2].set_ylabel("f_ac (MHz)")
     axes[2].legend()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def phase_map_markdown(c: PhaseMapComparison) -> str:

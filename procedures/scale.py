@@ -7,16 +7,49 @@ exactly what the in-process run returns, in the same order.
 
 Bench-bound work carries a Dask *worker resource* named after the bench (``bench-<name>``), so the
 scheduler places it only on the worker wired to that bench: start that worker with
-``dask worker tcp://SCHEDULER:8786 --nthreads 1 --resources "bench-labA=1"``.
+``dask worker tcp://SCHEDULER:8786 --nthreads 1 --resources "bench-labA=1"``. ``RemoteBench`` is such a
+bench as seen from the client: each call (a DOR read, the safe state) is one task with that resource,
+run on the worker's own open bench.
+
+Joining a scheduler (``dask_client("tcp://...")``) fails with one ``ClusterError`` line when the
+scheduler does not answer within ``connect_timeout``, when no worker joins within ``worker_timeout``,
+or when a worker runs other package versions (``Client.get_versions(check=True)``) or another dorlab
+(its installed sources differ: ``dorlab_fingerprint``).
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 IN_PROCESS = "in-process"
+CONNECT_TIMEOUT = 10.0  # s to reach a scheduler
+WORKER_TIMEOUT = 30.0  # s for the first worker to be there
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster cannot run dorlab work (unreachable, no workers, different software)."""
+
+
+def dorlab_fingerprint() -> str:
+    """SHA-256 over the installed dorlab sources (relative path and bytes of every module): two
+    processes with equal fingerprints run the same dorlab, whatever its version string says."""
+    import dorlab.calibration
+    import dorlab.compute
+    import dorlab.instruments
+    import dorlab.procedures
+    import dorlab.simulator
+
+    digest = hashlib.sha256()
+    for package in (dorlab.simulator, dorlab.instruments, dorlab.calibration, dorlab.compute, dorlab.procedures):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def dask_available() -> bool:
@@ -50,12 +83,38 @@ def validate_cluster(cluster: str | None) -> str:
     )
 
 
+def check_cluster(client, address: str, *, worker_timeout: float = WORKER_TIMEOUT,
+                  expected_fingerprint: str | None = None) -> None:
+    """Raise ``ClusterError`` unless at least one worker is there and every worker runs the same
+    package versions and the same dorlab sources as this process (``expected_fingerprint``: this
+    process's ``dorlab_fingerprint()`` unless given)."""
+    try:
+        client.wait_for_workers(n_workers=1, timeout=worker_timeout)
+    except TimeoutError:
+        raise ClusterError(f"the Dask scheduler at {address} has no workers after {worker_timeout:g} s; start one: "
+                           f"dask worker {address} --nthreads 1") from None
+    try:
+        client.get_versions(check=True)
+    except ValueError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise ClusterError(f"workers at {address} run other package versions than this client: "
+                           + "; ".join(lines[:6])) from None
+    mine = dorlab_fingerprint() if expected_fingerprint is None else expected_fingerprint
+    theirs = client.run(dorlab_fingerprint)
+    different = sorted(worker for worker, fingerprint in theirs.items() if fingerprint != mine)
+    if different:
+        raise ClusterError(f"worker(s) {', '.join(different)} at {address} run a different dorlab than this client "
+                           "(their installed sources differ); install the same dorlab on every worker")
+
+
 @contextlib.contextmanager
-def dask_client(cluster: str | None, *, n_workers: int = 2, threads_per_worker: int = 1) -> Iterator[Any]:
+def dask_client(cluster: str | None, *, n_workers: int = 2, threads_per_worker: int = 1,
+                connect_timeout: float = CONNECT_TIMEOUT, worker_timeout: float = WORKER_TIMEOUT) -> Iterator[Any]:
     """A ``distributed.Client`` for ``cluster`` (None for in-process), closed on exit.
 
     A LocalCluster is started with one thread per worker process: the work is numba/numpy bound and
-    holds the GIL between kernels, so processes, not threads, give the parallelism.
+    holds the GIL between kernels, so processes, not threads, give the parallelism. A scheduler address
+    is checked first (``check_cluster``); every failure is one ``ClusterError`` line.
     """
     kind = validate_cluster(cluster)
     if kind == IN_PROCESS:
@@ -72,7 +131,14 @@ def dask_client(cluster: str | None, *, n_workers: int = 2, threads_per_worker: 
                 Client(local) as client:
             yield client
     else:
-        with Client(kind) as client:
+        try:
+            client = Client(kind, timeout=f"{connect_timeout}s")
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {kind} within {connect_timeout:g} s "
+                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'})"
+                               ) from None
+        with client:
+            check_cluster(client, kind, worker_timeout=worker_timeout)
             yield client
 
 
@@ -127,6 +193,77 @@ def chunks(items: Sequence[Any], n_chunks: int) -> list[Sequence[Any]]:
     n_chunks = min(n_chunks, n) or 1
     bounds = [round(k * n / n_chunks) for k in range(n_chunks + 1)]
     return [items[bounds[k] : bounds[k + 1]] for k in range(n_chunks) if bounds[k + 1] > bounds[k]]
+
+
+# --- a bench on a worker ----------------------------------------------------------------------------
+_WORKER_BENCHES: dict[tuple, Any] = {}  # in a worker process: benches opened there, kept open between tasks
+
+
+def _open_worker_bench(key: tuple):
+    bench = _WORKER_BENCHES.get(key)
+    if bench is None:
+        name, seed, sim_diode = key
+        from dorlab.procedures.sweep import open_named_bench
+
+        bench = open_named_bench(name, seed=seed, sim_diode=sim_diode)
+        _WORKER_BENCHES[key] = bench
+    return bench
+
+
+def _bench_call(key: tuple, method: str, args: tuple, kwargs: dict):
+    """Runs on the bench's worker: ``bench.method(*args, **kwargs)`` on the bench it keeps open, and
+    the worker's address (so a caller can see where its reads were taken)."""
+    try:
+        from distributed import get_worker
+
+        where = get_worker().address
+    except (ImportError, ValueError):
+        where = "in-process"
+    return getattr(_open_worker_bench(key), method)(*args, **kwargs), where
+
+
+class RemoteBench:
+    """A bench on the Dask worker that advertises its resource ``bench-<name>``, seen from the client.
+
+    ``rectified_voltage`` (one DOR read) and ``safe_state`` are each one task with that resource, so
+    the scheduler runs them only on that worker, one at a time, on the bench the worker keeps open
+    (``sim``: a simulated bench of its own, ``seed`` and ``sim_diode`` as for ``open_named_bench``).
+    ``workers`` collects the addresses the calls ran on.
+    """
+
+    def __init__(self, client, name: str, *, seed: int | None = None, sim_diode: str = "llgs",
+                 timeout: float | None = None):
+        self.client = client
+        self.name = name
+        self.resource = bench_resource(name)
+        self.key = (name, seed, sim_diode)
+        self.timeout = timeout
+        self.device = None
+        self.workers: set[str] = set()
+        holders = [w for w, info in client.scheduler_info()["workers"].items()
+                   if info.get("resources", {}).get(self.resource)]
+        if not holders:
+            raise ClusterError(f"no worker of the cluster advertises the resource {self.resource!r} of bench "
+                               f"{name!r}; start the bench's worker with --resources \"{self.resource}=1\"")
+
+    def _call(self, method: str, *args, **kwargs):
+        future = self.client.submit(_bench_call, self.key, method, args, kwargs, pure=False,
+                                    resources={self.resource: 1})
+        result, where = future.result(timeout=self.timeout)
+        self.workers.add(where)
+        return result
+
+    def rectified_voltage(self, *args, **kwargs):
+        return self._call("rectified_voltage", *args, **kwargs)
+
+    def safe_state(self):
+        return self._call("safe_state")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.safe_state()
 
 
 # --- simulation sweeps on a cluster ----------------------------------------------------------------

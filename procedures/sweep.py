@@ -103,6 +103,25 @@ class SweepResult:
     def n_points(self) -> int:
         return int(self.columns["index"].size)
 
+    def __repr__(self) -> str:
+        s = self.settings
+        drive = (f"{s.rf_current * 1e6:.2f} uA" if s.rf_current is not None
+                 else f"{s.rf_power_dbm:.2f} dBm" if s.rf_power_dbm is not None else "RF level unset")
+        state = "complete" if self.complete else f"{self.n_points} of {s.plan()[0].size} points"
+        return (f"SweepResult({str(self.path)!r}, device {s.device or '-'!r}: {self.n_points} points, {state}, "
+                f"I_dc {s.bias_from * 1e3:.4f} .. {s.bias_to * 1e3:.4f} mA at {s.rf_frequency / 1e6:.1f} MHz, "
+                f"{drive})")
+
+    def to_dataframe(self):
+        """Every point as a pandas DataFrame (one column per file column, SI units); the settings and
+        the file's metadata are in ``frame.attrs``."""
+        import pandas as pd
+
+        frame = pd.DataFrame({name: np.asarray(values) for name, values in self.columns.items()})
+        frame.attrs.update({"path": str(self.path), "settings": self.settings.as_dict(),
+                            "metadata": dict(self.metadata)})
+        return frame
+
     @property
     def complete(self) -> bool:
         return self.n_points == self.settings.plan()[0].size

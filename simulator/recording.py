@@ -48,6 +48,14 @@ class TrafficRecorder:
         self._file.write(json.dumps(record) + "\n")
         self.records += 1
 
+    def log_event(self, source: str, event: str, **details) -> None:
+        """A device event (e.g. a junction breakdown) in the traffic stream: direction "event",
+        ``resource`` the circuit's name, ``event`` its kind and the details (SI units)."""
+        record = {"t": self._clock.now if self._clock is not None else None, "wall": time.time(),
+                  "resource": source, "direction": "event", "event": event, **details}
+        self._file.write(json.dumps(record) + "\n")
+        self.records += 1
+
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
@@ -70,11 +78,13 @@ def read_log(path) -> list[dict]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not a JSON traffic record ({error})") from None
-            missing = {"resource", "direction", "data"} - set(record)
+            required = {"resource", "direction"} | (
+                {"event"} if record.get("direction") == "event" else {"data"})
+            missing = required - set(record)
             if missing:
                 raise ValueError(f"{path}:{number}: record lacks {sorted(missing)}")
-            if record["direction"] not in ("write", "read"):
-                raise ValueError(f"{path}:{number}: direction must be write|read, "
+            if record["direction"] not in ("write", "read", "event"):
+                raise ValueError(f"{path}:{number}: direction must be write|read|event, "
                                  f"got {record['direction']!r}")
             record["line"] = number
             records.append(record)

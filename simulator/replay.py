@@ -55,7 +55,8 @@ class ReplayVisaLibrary(MessageLibrary):
                                                "dorlab replay"))
         grouped = defaultdict(list)
         for record in read_log(log_path):
-            grouped[record["resource"]].append(record)
+            if record["direction"] in ("write", "read"):  # device events are not traffic
+                grouped[record["resource"]].append(record)
         obj.log_path = str(log_path)
         obj.scripts = {name: _Script(name, records) for name, records in grouped.items()}
         return obj
@@ -93,7 +94,7 @@ class ReplayVisaLibrary(MessageLibrary):
                 script.next("read")  # raises: a write was expected
         return super().read(session, count)
 
-    def _no_response(self, sess) -> None:
+    def _no_response(self, sess, queue_error: bool = True) -> None:
         self.handle_return_value(None, StatusCode.error_timeout)
 
     def remaining(self) -> dict[str, int]:

@@ -40,7 +40,8 @@ STANDARD_ERRORS: dict[int, str] = {
     -420: "Query UNTERMINATED",
 }
 
-ERROR_QUEUE_SIZE = 10
+ERROR_QUEUE_SIZE = 10  # the default; a model sets ``error_queue_size`` from its manual
+INPUT_BUFFER_SIZE = 2048  # bytes of one program message; a model sets ``input_buffer_size``
 
 # Standard event status register bits (IEEE 488.2, 11.5.1)
 ESR_OPC, ESR_QYE, ESR_DDE, ESR_EXE, ESR_CME = 0x01, 0x04, 0x08, 0x10, 0x20
@@ -220,17 +221,24 @@ class Command:
     pattern: str
     on_set: Callable[..., None] | None = None
     on_query: Callable[..., str] | None = None
+    set_params: int | None = None  # most parameters the set form takes (None: handler checks)
+    query_params: int | None = 0  # most parameters the query form takes (None: handler checks)
 
     def __post_init__(self):
         self.nodes = _compile_pattern(self.pattern)
 
 
-def command(pattern: str, *, query: bool = False, write: bool = True):
+def command(pattern: str, *, query: bool = False, write: bool = True,
+            set_params: int | None = None, query_params: int | None = 0):
     """Decorator: the method handles ``pattern`` (set form if ``write``, query form if
-    ``query``). Signature ``method(self, params: list[str], suffixes: list[int], is_query)``."""
+    ``query``). Signature ``method(self, params: list[str], suffixes: list[int], is_query)``.
+
+    ``query_params``: the most parameters the query form takes (default 0: a parameter after
+    e.g. ``*IDN?`` is -108 "Parameter not allowed" before the handler runs; ``None``: the handler
+    checks). ``set_params`` likewise for the set form (default ``None``: the handler checks)."""
 
     def decorate(function):
-        function._scpi = (pattern, write, query)
+        function._scpi = (pattern, write, query, set_params, query_params)
         return function
 
     return decorate
@@ -256,14 +264,21 @@ class Setting:
         self.choices, self.query, self.writable = tuple(choices), query, writable
         self.check, self.on_change, self.fmt = check, on_change, fmt
 
+    def limits(self, instrument) -> tuple[float | None, float | None]:
+        """(minimum, maximum); either may be a function of the instrument (installed options)."""
+        low, high = self.minimum, self.maximum
+        return (low(instrument) if callable(low) else low,
+                high(instrument) if callable(high) else high)
+
     def parse(self, instrument, text: str):
         if self.kind in ("number", "int"):
-            value = parse_number(text, self.unit, minimum=self.minimum, maximum=self.maximum,
+            minimum, maximum = self.limits(instrument)
+            value = parse_number(text, self.unit, minimum=minimum, maximum=maximum,
                                  default=instrument.defaults.get(self.key))
-            if (self.minimum is not None and value < self.minimum) or (
-                    self.maximum is not None and value > self.maximum):
-                low = "-inf" if self.minimum is None else f"{self.minimum:g}"
-                high = "inf" if self.maximum is None else f"{self.maximum:g}"
+            if (minimum is not None and value < minimum) or (
+                    maximum is not None and value > maximum):
+                low = "-inf" if minimum is None else f"{minimum:g}"
+                high = "inf" if maximum is None else f"{maximum:g}"
                 raise ScpiError(-222, f"{value:g} outside [{low}, {high}]")
             return int(round(value)) if self.kind == "int" else value
         if self.kind == "bool":
@@ -301,6 +316,17 @@ class Setting:
                 setting.on_change(instrument)
 
         def on_query(instrument, params, suffixes):
+            if params:
+                # <header>? MINimum|MAXimum|DEFault (SCPI-1999 vol. 1, 7.2.1.1) on numbers
+                if len(params) > 1 or setting.kind not in ("number", "int"):
+                    raise ScpiError(-108)
+                minimum, maximum = setting.limits(instrument)
+                value = parse_number(params[0], setting.unit, minimum=minimum, maximum=maximum,
+                                     default=type(instrument).defaults.get(setting.key))
+                if params[0].strip().upper() not in ("MIN", "MINIMUM", "MAX", "MAXIMUM", "DEF",
+                                                     "DEFAULT"):
+                    raise ScpiError(-224, f"{params[0].strip()[:20]!r}: MIN|MAX|DEF expected")
+                return setting.format(int(round(value)) if setting.kind == "int" else value)
             return setting.format(instrument.state[setting.key])
 
         return (on_set if self.writable else None), (on_query if self.query else None)
@@ -319,6 +345,10 @@ class ScpiInstrument:
 
     identity = "dorlab,Generic SCPI instrument,0,1.0"
     reply_terminator = "\n"
+    # the ``*OPT?`` reply: installed options as the instrument lists them ("0": none)
+    options = "0"
+    error_queue_size = ERROR_QUEUE_SIZE
+    input_buffer_size = INPUT_BUFFER_SIZE
     defaults: dict[str, Any] = {}
     settings: Sequence[Setting] = ()
 
@@ -331,17 +361,22 @@ class ScpiInstrument:
         for klass in reversed(cls.__mro__):
             for setting in klass.__dict__.get("settings", ()):
                 on_set, on_query = setting.handlers()
-                table[setting.pattern.upper()] = Command(setting.pattern, on_set, on_query)
+                table[setting.pattern.upper()] = Command(setting.pattern, on_set, on_query, 1, 1)
             for attribute in klass.__dict__.values():
                 spec = getattr(attribute, "_scpi", None)
                 if spec is None:
                     continue
-                pattern, write, query = spec
-                entry = table.get(pattern.upper()) or Command(pattern)
+                pattern, write, query, set_params, query_params = spec
+                entry = table.get(pattern.upper())
+                entry = Command(pattern) if entry is None else Command(
+                    entry.pattern, entry.on_set, entry.on_query, entry.set_params,
+                    entry.query_params)
                 if write:
                     entry.on_set = (lambda f: lambda self, p, s: f(self, p, s, False))(attribute)
+                    entry.set_params = set_params
                 if query:
                     entry.on_query = (lambda f: lambda self, p, s: f(self, p, s, True))(attribute)
+                    entry.query_params = query_params
                 table[pattern.upper()] = entry
         cls._command_table = list(table.values())
         cls._cache = {}
@@ -362,7 +397,7 @@ class ScpiInstrument:
 
     def push_error(self, code: int, text: str | None = None) -> None:
         text = text if text is not None else STANDARD_ERRORS.get(code, "Device-specific error")
-        if len(self.errors) >= ERROR_QUEUE_SIZE:
+        if len(self.errors) >= self.error_queue_size:
             self.errors[-1] = (-350, STANDARD_ERRORS[-350])
         else:
             self.errors.append((code, text))
@@ -399,6 +434,11 @@ class ScpiInstrument:
             # IEEE 488.2 6.3.2.3: a new message before the response was read
             self.output.clear()
             self.push_error(-410)
+        if len(data) > self.input_buffer_size:
+            # the parser never sees a message longer than the input buffer: it is discarded
+            self.push_error(-363, f"message of {len(data)} bytes, input buffer "
+                                  f"{self.input_buffer_size} bytes")
+            return
         try:
             text = data.decode("ascii")
         except UnicodeDecodeError:
@@ -416,11 +456,14 @@ class ScpiInstrument:
             self.push_error(-101)
             return
         path: list[str] = []
-        for unit in _split_units(message):
+        units = _split_units(message)
+        if len(units) > 1 and not units[-1].strip():
+            units.pop()  # a ';' before the terminator ends the last unit (tolerated)
+        for unit in units:
             unit = unit.strip()
-            if not unit:
-                continue
             try:
+                if not unit:
+                    raise ScpiError(-102, "empty message unit between ';'")
                 header, params = _split_header(unit)
                 reply, path = self._execute_unit(header, params, path)
             except (ValueError, ArithmeticError, IndexError, KeyError) as error:
@@ -461,6 +504,9 @@ class ScpiInstrument:
         handler = cmd.on_query if is_query else cmd.on_set
         if handler is None:
             raise ScpiError(-113, f"{header[:40]} has no {'query' if is_query else 'set'} form")
+        most = cmd.query_params if is_query else cmd.set_params
+        if most is not None and len(params) > most:
+            raise ScpiError(-108, f"{header[:40]} takes {most} parameter(s), got {len(params)}")
         reply = handler(self, params, suffixes)
         return (reply if is_query else None), new_path
 
@@ -502,11 +548,11 @@ class ScpiInstrument:
     def _idn(self, params, suffixes, is_query):
         return self.identity
 
-    @command("*RST")
+    @command("*RST", set_params=0)
     def _rst(self, params, suffixes, is_query):
         self.reset()
 
-    @command("*CLS")
+    @command("*CLS", set_params=0)
     def _cls(self, params, suffixes, is_query):
         self.errors.clear()
         self.esr = 0
@@ -515,17 +561,17 @@ class ScpiInstrument:
     def clear_status(self) -> None:
         """Model-specific event registers cleared by ``*CLS``."""
 
-    @command("*OPC", query=True)
+    @command("*OPC", query=True, set_params=0)
     def _opc(self, params, suffixes, is_query):
         if is_query:
             return "1"
         self.esr |= ESR_OPC
 
-    @command("*WAI")
+    @command("*WAI", set_params=0)
     def _wai(self, params, suffixes, is_query):
         pass
 
-    @command("*TRG")
+    @command("*TRG", set_params=0)
     def _trg(self, params, suffixes, is_query):
         pass
 
@@ -538,13 +584,13 @@ class ScpiInstrument:
         value, self.esr = self.esr, 0
         return str(value)
 
-    @command("*ESE", query=True)
+    @command("*ESE", query=True, set_params=1)
     def _ese(self, params, suffixes, is_query):
         if is_query:
             return str(self.ese)
         self.ese = int(_int_param(params, 0, 255))
 
-    @command("*SRE", query=True)
+    @command("*SRE", query=True, set_params=1)
     def _sre(self, params, suffixes, is_query):
         if is_query:
             return str(self.sre)
@@ -556,7 +602,7 @@ class ScpiInstrument:
 
     @command("*OPT", query=True, write=False)
     def _opt(self, params, suffixes, is_query):
-        return "0"
+        return self.options
 
     @command(":SYSTem:ERRor[:NEXT]", query=True, write=False)
     def _syst_err(self, params, suffixes, is_query):
@@ -569,7 +615,7 @@ class ScpiInstrument:
     def _syst_err_count(self, params, suffixes, is_query):
         return str(len(self.errors))
 
-    @command(":SYSTem:ERRor:CLEar")
+    @command(":SYSTem:ERRor:CLEar", set_params=0)
     def _syst_err_clear(self, params, suffixes, is_query):
         self.errors.clear()
 
@@ -577,11 +623,11 @@ class ScpiInstrument:
     def _syst_vers(self, params, suffixes, is_query):
         return "1999.0"
 
-    @command(":STATus:PRESet")
+    @command(":STATus:PRESet", set_params=0)
     def _stat_pres(self, params, suffixes, is_query):
         self.clear_status()
 
-    @command(":STATus:QUEue:CLEar")
+    @command(":STATus:QUEue:CLEar", set_params=0)
     def _stat_que_clear(self, params, suffixes, is_query):
         self.errors.clear()
 

@@ -203,6 +203,13 @@ class MessageLibrary(highlevel.VisaLibraryBase):
             if index >= 0:
                 end = index + 1
                 status = StatusCode.success_termination_character_read
+        if (status == StatusCode.success_max_count_read and end < count
+                and sess.parsed.interface_type_const == constants.InterfaceType.asrl):
+            # a serial line has no END: a reply that does not end in the controller's
+            # termination character leaves the read waiting until its timeout
+            response.clear()
+            self._no_response(sess, queue_error=False)
+            return b"", self.handle_return_value(session, StatusCode.error_timeout)
         chunk = bytes(response[:end])
         del response[:end]
         if status == StatusCode.success_max_count_read and not response:
@@ -310,12 +317,14 @@ class DorlabVisaLibrary(MessageLibrary):
         if self.recorder is not None:
             self.recorder.close()
         self.recorder = TrafficRecorder(path, clock=self.world.clock)
+        self.world.recorder = self.recorder
         return self.recorder
 
     def stop_recording(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
             self.recorder = None
+            self.world.recorder = None
 
     # -- the world behind the sessions -------------------------------------------------------------
     def _resources(self):

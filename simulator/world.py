@@ -27,6 +27,9 @@ BOLTZMANN = 1.380649e-23  # J/K
 DEFAULT_SMU = "GPIB0::24::INSTR"
 DEFAULT_NANOVOLTMETER = "GPIB0::7::INSTR"
 DEFAULT_RF_GENERATOR = "GPIB0::19::INSTR"
+# V across an MgO tunnel barrier of ~1 nm at which it breaks down (dielectric breakdown of
+# CoFeB/MgO MTJs sets in near 1 V dc; DESIGN.md); above it the junction shorts for good
+DEFAULT_BREAKDOWN_VOLTAGE = 1.0
 
 
 class SimulatedClock:
@@ -102,7 +105,8 @@ class Circuit:
     """One bench's device node: diodes behind a switch, the RF path, the applied drive."""
 
     def __init__(self, diodes: dict[str, Any], rf_path: RfPath | None = None,
-                 selected: str | None = None, temperature: float = 0.0):
+                 selected: str | None = None, temperature: float = 0.0,
+                 breakdown_voltage: float | None = DEFAULT_BREAKDOWN_VOLTAGE):
         if not diodes:
             raise ValueError("a circuit needs at least one diode")
         self.diodes = dict(diodes)
@@ -114,10 +118,16 @@ class Circuit:
         self.rf_enabled = False
         self.rf_frequency = 1e9  # Hz
         self.rf_power_dbm = -130.0
-        self.breakdown_voltage: float | None = None  # V, fault: junction shorts above it
+        if breakdown_voltage is not None and not breakdown_voltage > 0:
+            raise ValueError(f"breakdown voltage must be > 0 V, got {breakdown_voltage!r}")
+        # V: |V_dc| above it shorts the junction for good (None: never)
+        self.breakdown_voltage: float | None = breakdown_voltage
         self.broken: set[str] = set()
+        self.listeners: list = []  # called with (event, details) on device events
         self.bias_source = None  # the source meter whose output is on (settles compliance)
         self._applied: tuple | None = None
+        self._applied_real = True  # the applied drive was not a source meter's probe
+        self._resistance_before: float | None = None
 
     # -- sources ------------------------------------------------------------------------------
     def set_bias(self, current: float) -> None:
@@ -155,9 +165,11 @@ class Circuit:
             return 0.0
         return self.rf_path.current_amplitude(self.rf_power_dbm, diode.resistance())
 
-    def device_voltage(self, bias_current: float | None = None) -> float:
+    def device_voltage(self, bias_current: float | None = None, *, probe: bool = False) -> float:
         """Noise-free dc voltage (V) across the selected device with ``bias_current`` (A)
-        flowing (default: the SMU's). Raises OpenCircuit if a current flows into nothing."""
+        flowing (default: the SMU's). Raises OpenCircuit if a current flows into nothing.
+        ``probe``: what the voltage would be (a source meter finding its compliance point);
+        the junction only breaks down under a drive it really gets."""
         bias = self.bias_current if bias_current is None else float(bias_current)
         diode = self.diode
         if diode is None:
@@ -167,11 +179,16 @@ class Circuit:
         drive = (bias, self.rf_enabled, self.rf_power_dbm, self.rf_frequency, self.selected,
                  self.rf_path.loss_db)
         if drive != self._applied:
+            if self._applied_real:
+                # the junction under the last drive it really had (reported on breakdown)
+                self._resistance_before = diode.resistance()
             diode.set_drive(bias, self.rf_current(diode), self.rf_frequency)
+            self._applied_real = not probe
             self._applied = drive
         voltage = diode.dc_voltage()
-        if self.breakdown_voltage is not None and abs(voltage) > self.breakdown_voltage:
-            self._break_down()
+        if (not probe and self.breakdown_voltage is not None
+                and abs(voltage) > self.breakdown_voltage and self.selected not in self.broken):
+            self._break_down(bias, voltage)
             return self.device_voltage(bias)
         return voltage
 
@@ -189,11 +206,17 @@ class Circuit:
         diode = self.diode
         return math.inf if diode is None else diode.resistance()
 
-    def _break_down(self) -> None:
+    def _break_down(self, bias: float, voltage: float) -> None:
         name = self.selected
+        resistance = self._resistance_before or self.diodes[name].resistance()
         self.broken.add(name)
         self.diodes[name] = ShortedDiode()
         self._applied = None
+        details = {"diode": name, "bias_current": bias, "voltage": voltage,
+                   "breakdown_voltage": self.breakdown_voltage, "resistance_before": resistance,
+                   "resistance_after": self.diodes[name].resistance()}
+        for listener in self.listeners:
+            listener("breakdown", details)
 
     def johnson_noise(self, bandwidth: float) -> float:
         """rms thermal voltage noise (V) of the device over ``bandwidth`` (Hz)."""
@@ -234,13 +257,22 @@ class World:
         self.instruments: dict[str, Any] = {}
         self.faults: dict[str, list] = {}
         self.traffic_log: Path | None = None
+        self.events: list[dict] = []  # device events (breakdowns), newest last
+        self.recorder = None  # the traffic recorder of the library serving this world
 
     # -- construction -------------------------------------------------------------------------
     def add_circuit(self, name: str, circuit: Circuit) -> Circuit:
         if name in self.circuits:
             raise ValueError(f"circuit {name!r} exists")
         self.circuits[name] = circuit
+        circuit.listeners.append(lambda event, details: self.record_event(name, event, details))
         return circuit
+
+    def record_event(self, circuit: str, event: str, details: dict) -> None:
+        """A device event: kept in ``events`` and written to the traffic log when recording."""
+        self.events.append({"t": self.clock.now, "circuit": circuit, "event": event, **details})
+        if self.recorder is not None:
+            self.recorder.log_event(circuit, event, **details)
 
     def add_instrument(self, address: str, model: str, circuit: str = "bench0", **options):
         from .instruments import create_instrument
@@ -251,13 +283,15 @@ class World:
         if circuit not in self.circuits:
             raise KeyError(f"no circuit {circuit!r}; have {sorted(self.circuits)}")
         instrument = create_instrument(model, self, self.circuits[circuit], **options)
-        instrument.address = address
+        instrument.connect(address)
         self.instruments[address] = instrument
         return instrument
 
     @classmethod
     def default(cls, diode=None, seed: int | None = None, *, rf_loss_db: float = 0.0,
-                temperature: float = 0.0, **world_options) -> "World":
+                temperature: float = 0.0,
+                breakdown_voltage: float | None = DEFAULT_BREAKDOWN_VOLTAGE,
+                **world_options) -> "World":
         """The paper's bench around ``diode`` (default: an LLGS diode of preset mazza2022)."""
         world = cls(seed=seed, **world_options)
         if diode is None:
@@ -265,7 +299,8 @@ class World:
 
             diode = LlgsDiode(temperature=temperature, seed=seed)
         world.add_circuit("bench0", Circuit({"diode0": diode}, RfPath(rf_loss_db),
-                                            temperature=temperature))
+                                            temperature=temperature,
+                                            breakdown_voltage=breakdown_voltage))
         world.add_instrument(DEFAULT_SMU, "keithley2450")
         world.add_instrument(DEFAULT_NANOVOLTMETER, "keithley2182a")
         world.add_instrument(DEFAULT_RF_GENERATOR, "agilent_e8257d")
@@ -286,7 +321,8 @@ class World:
     def from_dict(cls, config: dict) -> "World":
         """Keys: seed, line_frequency, pacing, noise, temperature (K), traffic_log (a JSON-lines
         path: every library serving this world records its SCPI traffic there); ``[circuits.NAME]`` with
-        rf_loss_db, z0, and ``[circuits.NAME.diodes.DNAME]`` (model = "llgs" | "phenomenological",
+        rf_loss_db, z0, breakdown_voltage (V, default 1; "never" for a junction that cannot
+        break down), and ``[circuits.NAME.diodes.DNAME]`` (model = "llgs" | "phenomenological",
         preset, and model parameters); ``[[instruments]]`` with address, model, circuit.
         Without circuits: one "bench0" with an LLGS mazza2022 diode. Without instruments: the
         default three at the default addresses."""
@@ -305,8 +341,10 @@ class World:
             diodes = {dname: _make_diode(dspec, temperature, seed)
                       for dname, dspec in diodes_spec.items()}
             path = RfPath(float(spec.get("rf_loss_db", 0.0)), float(spec.get("z0", 50.0)))
+            breakdown = spec.get("breakdown_voltage", DEFAULT_BREAKDOWN_VOLTAGE)
+            breakdown = None if breakdown in ("none", "never") else float(breakdown)
             world.add_circuit(name, Circuit(diodes, path, spec.get("selected"),
-                                            temperature=temperature))
+                                            temperature=temperature, breakdown_voltage=breakdown))
         if config.get("traffic_log"):
             world.traffic_log = Path(config["traffic_log"])
         instruments = config.get("instruments")

@@ -68,16 +68,41 @@ class SimulatedInstrument(ScpiInstrument):
 
     model_key = "generic"
 
+    # the reply terminator on a serial (ASRL) port, as the instrument leaves the factory; GPIB,
+    # USB-TMC, VXI-11 and LAN sockets end a reply with LF (with END where the bus has it)
+    serial_terminator = "\n"
+
     def __init__(self, world, circuit, *, reply_terminator: str | None = None,
-                 identity: str | None = None):
+                 identity: str | None = None, options: str | None = None,
+                 serial_terminator: str | None = None):
         self.world = world
         self.circuit = circuit
         self.address = ""
+        self._fixed_terminator = reply_terminator
         if reply_terminator is not None:
             self.reply_terminator = reply_terminator
         if identity is not None:
             self.identity = identity
+        if serial_terminator is not None:
+            if serial_terminator not in ("\n", "\r", "\r\n", "\n\r"):
+                raise ValueError(f"serial terminator {serial_terminator!r}: one of LF, CR, CRLF, "
+                                 "LFCR")
+            self.serial_terminator = serial_terminator
+        if options is not None:
+            self.options = str(options).strip() or "0"
+            self.apply_options()
         super().__init__()
+
+    def apply_options(self) -> None:
+        """Installed options (``*OPT?``) that change the model's ranges: set them here."""
+
+    def connect(self, address: str) -> None:
+        """The instrument is reached at ``address``: its interface sets the reply terminator
+        (unless the world file fixes one)."""
+        self.address = address
+        if self._fixed_terminator is None:
+            serial = address.upper().startswith("ASRL")
+            self.reply_terminator = self.serial_terminator if serial else "\n"
 
     def wait(self, seconds: float) -> None:
         self.world.clock.advance(seconds)
@@ -161,7 +186,12 @@ class SourceMeter(SimulatedInstrument):
                     circuit.device_voltage(current)
                 return voltage, current
             return circuit.device_voltage(current), current
+        broken = len(circuit.broken)
         result = self._settle_now()
+        if len(circuit.broken) != broken:
+            # the junction broke down under this drive: the source meets the shorted device
+            result = self._settle_now()
+            key = key[:-1] + (id(circuit.diode),)
         self._settled_key = key
         self._settled = (result[0], result[1], self.compliance_tripped)
         return result
@@ -175,21 +205,33 @@ class SourceMeter(SimulatedInstrument):
             current = self.state["source_current"]
             limit = abs(self.state["voltage_limit"])
             try:
-                voltage = circuit.device_voltage(current)
+                voltage = circuit.device_voltage(current, probe=True)
             except OpenCircuit:
                 voltage = math.copysign(math.inf, current)
             if abs(voltage) > limit or self.forced_compliance:
-                # the source turns into a voltage source at the limit: less current flows
+                # the source turns into a voltage source at the limit: the current falls to
+                # where the device's own V(I) meets the limit (its voltmeter, and any other
+                # across the device, then read that one junction state)
                 self.compliance_tripped = True
-                sign = math.copysign(1.0, voltage if voltage != 0 else current)
-                current = 0.0 if not math.isfinite(voltage) else current * min(1.0, limit / abs(voltage))
+                if not math.isfinite(voltage):
+                    circuit.set_bias(0.0)
+                    return math.copysign(limit, current), 0.0
+                if abs(voltage) <= limit:
+                    # injected fault: the source acts as if the load needed more than the limit
+                    circuit.set_bias(current)
+                    if circuit.diode is not None:
+                        circuit.device_voltage(current)
+                    return math.copysign(limit, voltage if voltage != 0 else current), current
+                current = self._compliance_current(current, voltage, limit)
                 circuit.set_bias(current)
-                if circuit.diode is not None:
-                    circuit.device_voltage(current)
-                return sign * limit, current
+                if circuit.diode is None:
+                    return math.copysign(limit, current), current
+                return circuit.device_voltage(current), current
             self.compliance_tripped = False
             circuit.set_bias(current)
-            return voltage, current
+            if circuit.diode is None:
+                return voltage, current
+            return circuit.device_voltage(current), current  # the junction gets this drive
         # voltage source: the device's present resistance sets the current
         voltage = self.state["source_voltage"]
         limit = abs(self.state["current_limit"])
@@ -205,6 +247,34 @@ class SourceMeter(SimulatedInstrument):
         circuit.device_voltage(current)
         return voltage, current
 
+    def _compliance_current(self, programmed: float, voltage: float, limit: float) -> float:
+        """The current (A) at which the device's |voltage| is the compliance ``limit`` (V),
+        between 0 and the programmed current (|V(0)| = 0 < limit < |V(programmed)|): the
+        Illinois variant of regula falsi, which starts from the ohmic estimate and converges in
+        a few device evaluations for a near-ohmic junction, and still converges when V(I) is
+        far from linear."""
+        circuit = self.circuit
+        low_i, low_f = 0.0, -limit
+        high_i, high_f = programmed, abs(voltage) - limit
+        side = 0
+        current = programmed * limit / abs(voltage)
+        for _ in range(60):
+            value = abs(circuit.device_voltage(current, probe=True)) - limit
+            if abs(value) <= 1e-6 * limit:
+                break
+            if value > 0:
+                high_i, high_f = current, value
+                if side == 1:
+                    low_f /= 2
+                side = 1
+            else:
+                low_i, low_f = current, value
+                if side == -1:
+                    high_f /= 2
+                side = -1
+            current = low_i - low_f * (high_i - low_i) / (high_f - low_f)
+        return current
+
     # -- SCPI shared by the source models ---------------------------------------------------------
     def limit_tripped(self, source_function: str) -> str:
         """The ``TRIPped?`` reply of a compliance limit: "1" while the limit of the
@@ -218,13 +288,24 @@ class SourceMeter(SimulatedInstrument):
         ``voltage_ranges`` (``quantity`` "current" or "voltage"); setting one ends autoranging."""
         key = f"source_{quantity}_range"
         if is_query:
-            return format_number(self.state[key])
+            return format_number(self.active_source_range(quantity))
         ranges, unit = ((self.current_ranges, "A") if quantity == "current"
                         else (self.voltage_ranges, "V"))
         value = parse_number(one_param(params), unit, minimum=ranges[0], maximum=ranges[-1])
         self.state[key] = check_fixed_range(ranges, value, quantity)
         self.state[f"{key}_auto"] = False
         return None
+
+    def active_source_range(self, quantity: str) -> float:
+        """The source range in use (``quantity`` "current" or "voltage"): the fixed one, or under
+        autorange the smallest range that holds the programmed level (the manuals: a range query
+        returns the present range, not the last one set)."""
+        key = f"source_{quantity}_range"
+        if not self.state.get(f"{key}_auto"):
+            return self.state[key]
+        ranges = self.current_ranges if quantity == "current" else self.voltage_ranges
+        level = self.state["source_current" if quantity == "current" else "source_voltage"]
+        return pick_range(ranges, level, overrange=1.0)
 
     # -- readings ------------------------------------------------------------------------------
     def voltage_noise(self, voltage_range: float, nplc: float) -> float:

@@ -47,7 +47,7 @@ def _nplc_limit(instrument, value):
 class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
     model_key = "keithley2182a"
     identity = "KEITHLEY INSTRUMENTS INC.,MODEL 2182A,1234567,C02  /A02"
-    reply_terminator = "\r"
+    serial_terminator = "\r"
 
     defaults = {
         "function": "VOLT", "channel": 1, "nplc": 5.0, "temperature_nplc": 5.0,
@@ -66,21 +66,21 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
     }
 
     settings = (
-        Setting(":SENSe:CHANnel", "channel", "int", minimum=0, maximum=2),
-        Setting(":SENSe:VOLTage[:DC]:NPLCycles", "nplc", minimum=0.01, maximum=60.0,
+        Setting("[:SENSe[1]]:CHANnel", "channel", "int", minimum=0, maximum=2),
+        Setting("[:SENSe[1]]:VOLTage[:DC]:NPLCycles", "nplc", minimum=0.01, maximum=60.0,
                 check=_nplc_limit),
-        Setting(":SENSe:TEMPerature:NPLCycles", "temperature_nplc", minimum=0.01, maximum=60.0,
+        Setting("[:SENSe[1]]:TEMPerature:NPLCycles", "temperature_nplc", minimum=0.01, maximum=60.0,
                 check=_nplc_limit),
-        Setting(":SENSe:VOLTage[:DC]:DFILter[:STATe]", "digital_filter", "bool"),
-        Setting(":SENSe:VOLTage[:DC]:DFILter:COUNt", "filter_count", "int", minimum=1, maximum=100),
-        Setting(":SENSe:VOLTage[:DC]:DFILter:TCONtrol", "filter_type", "choice",
+        Setting("[:SENSe[1]]:VOLTage[:DC]:DFILter[:STATe]", "digital_filter", "bool"),
+        Setting("[:SENSe[1]]:VOLTage[:DC]:DFILter:COUNt", "filter_count", "int", minimum=1, maximum=100),
+        Setting("[:SENSe[1]]:VOLTage[:DC]:DFILter:TCONtrol", "filter_type", "choice",
                 choices=("MOVing", "REPeat")),
-        Setting(":SENSe:VOLTage[:DC]:LPASs[:STATe]", "analog_filter", "bool"),
-        Setting(":SENSe:TEMPerature:TCouple", "thermocouple", "choice",
+        Setting("[:SENSe[1]]:VOLTage[:DC]:LPASs[:STATe]", "analog_filter", "bool"),
+        Setting("[:SENSe[1]]:TEMPerature:TCouple", "thermocouple", "choice",
                 choices=("B", "E", "J", "K", "N", "R", "S", "T")),
-        Setting(":SENSe:TEMPerature:RJUNction:RSELect", "junction", "choice",
+        Setting("[:SENSe[1]]:TEMPerature:RJUNction:RSELect", "junction", "choice",
                 choices=("SIMulated", "INTernal")),
-        Setting(":SENSe:TEMPerature:RJUNction:SIMulated", "junction_simulated", minimum=0.0,
+        Setting("[:SENSe[1]]:TEMPerature:RJUNction:SIMulated", "junction_simulated", minimum=0.0,
                 maximum=60.0),
         Setting(":TRIGger[:SEQuence[1]]:SOURce", "trigger_source", "choice",
                 choices=("IMMediate", "EXTernal", "TIMer", "MANual", "BUS")),
@@ -106,7 +106,25 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
         super().__init__(world, circuit, **options)
 
     # -- configuration -----------------------------------------------------------------------------
-    @command(":SENSe:FUNCtion", query=True)
+    def _aperture(self, key, params, is_query):
+        # the integration time as seconds: one setting with NPLC (aperture = NPLC / line freq.)
+        line = self.world.line_frequency
+        if is_query:
+            return format_number(self.state[key] / line)
+        value = parse_number(one_param(params), "S", minimum=0.01 / line, maximum=1.0)
+        nplc = value * line
+        _nplc_limit(self, round(nplc, 9))
+        self.state[key] = nplc
+
+    @command("[:SENSe[1]]:VOLTage[:DC]:APERture", query=True)
+    def _voltage_aperture(self, params, suffixes, is_query):
+        return self._aperture("nplc", params, is_query)
+
+    @command("[:SENSe[1]]:TEMPerature:APERture", query=True)
+    def _temperature_aperture(self, params, suffixes, is_query):
+        return self._aperture("temperature_nplc", params, is_query)
+
+    @command("[:SENSe[1]]:FUNCtion", query=True)
     def _function(self, params, suffixes, is_query):
         if is_query:
             return '"VOLT:DC"' if self.state["function"] == "VOLT" else '"TEMP"'
@@ -116,11 +134,11 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
     def _active(self, suffixes) -> int:
         return suffixes[0] if suffixes else max(self.state["channel"], 1)
 
-    @command(":SENSe:VOLTage[:DC]:RANGe[:UPPer]", query=True)
+    @command("[:SENSe[1]]:VOLTage[:DC]:RANGe[:UPPer]", query=True)
     def _range(self, params, suffixes, is_query):
         return self._channel_range(self._active([]), params, is_query)
 
-    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:RANGe[:UPPer]", query=True)
+    @command("[:SENSe[1]]:VOLTage[:DC]:CHANnel<n>:RANGe[:UPPer]", query=True)
     def _channel_range_cmd(self, params, suffixes, is_query):
         return self._channel_range(self._channel(suffixes), params, is_query)
 
@@ -142,11 +160,11 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
         self.state[key] = check_fixed_range(ranges, min(value, ranges[-1]), "voltage")
         self.state[f"range_auto_{channel}"] = False
 
-    @command(":SENSe:VOLTage[:DC]:RANGe:AUTO", query=True)
+    @command("[:SENSe[1]]:VOLTage[:DC]:RANGe:AUTO", query=True)
     def _auto(self, params, suffixes, is_query):
         return self._channel_auto(self._active([]), params, is_query)
 
-    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:RANGe:AUTO", query=True)
+    @command("[:SENSe[1]]:VOLTage[:DC]:CHANnel<n>:RANGe:AUTO", query=True)
     def _channel_auto_cmd(self, params, suffixes, is_query):
         return self._channel_auto(self._channel(suffixes), params, is_query)
 
@@ -156,7 +174,7 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
             return "1" if self.state[key] else "0"
         self.state[key] = parse_bool(one_param(params))
 
-    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:REFerence", query=True)
+    @command("[:SENSe[1]]:VOLTage[:DC]:CHANnel<n>:REFerence", query=True)
     def _reference(self, params, suffixes, is_query):
         key = f"reference_{self._channel(suffixes)}"
         if is_query:
@@ -166,36 +184,36 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
             raise ScpiError(-222, f"reference {value:g} V outside [-120, 120]")
         self.state[key] = value
 
-    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:REFerence:STATe", query=True)
+    @command("[:SENSe[1]]:VOLTage[:DC]:CHANnel<n>:REFerence:STATe", query=True)
     def _reference_state(self, params, suffixes, is_query):
         key = f"reference_state_{self._channel(suffixes)}"
         if is_query:
             return "1" if self.state[key] else "0"
         self.state[key] = parse_bool(one_param(params))
 
-    @command(":SENSe:VOLTage[:DC]:CHANnel<n>:REFerence:ACQuire")
+    @command("[:SENSe[1]]:VOLTage[:DC]:CHANnel<n>:REFerence:ACQuire")
     def _reference_acquire(self, params, suffixes, is_query):
         channel = self._channel(suffixes)
         if self.state[f"reference_state_{channel}"]:
             self.state[f"reference_{channel}"] = self.raw_reading()
 
-    @command(":SENSe:TEMPerature:CHANnel<n>:REFerence", query=True)
+    @command("[:SENSe[1]]:TEMPerature:CHANnel<n>:REFerence", query=True)
     def _temperature_reference(self, params, suffixes, is_query):
         key = f"temperature_reference_{self._channel(suffixes)}"
         if is_query:
             return format_number(self.state[key])
         self.state[key] = parse_number(one_param(params))
 
-    @command(":SENSe:TEMPerature:CHANnel<n>:REFerence:STATe", query=True)
+    @command("[:SENSe[1]]:TEMPerature:CHANnel<n>:REFerence:STATe", query=True)
     def _temperature_reference_state(self, params, suffixes, is_query):
         key = f"temperature_reference_state_{self._channel(suffixes)}"
         if is_query:
             return "1" if self.state[key] else "0"
         self.state[key] = parse_bool(one_param(params))
 
-    _temperature_reference_acquire = accepted(":SENSe:TEMPerature:CHANnel<n>:REFerence:ACQuire")
+    _temperature_reference_acquire = accepted("[:SENSe[1]]:TEMPerature:CHANnel<n>:REFerence:ACQuire")
 
-    @command(":SENSe:TEMPerature:RTEMperature", query=True, write=False)
+    @command("[:SENSe[1]]:TEMPerature:RTEMperature", query=True, write=False)
     def _reference_temperature(self, params, suffixes, is_query):
         return format_number(23.0 + self.world.gaussian(0.05))
 
@@ -244,14 +262,14 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
     def _fetch(self, params, suffixes, is_query):
         return format_reading(self.last_value)
 
-    @command(":SENSe:DATA:FRESh", query=True, write=False)
+    @command("[:SENSe[1]]:DATA:FRESh", query=True, write=False)
     def _fresh(self, params, suffixes, is_query):
         if not self.fresh:
             self.take_readings()
         self.fresh = False
         return format_reading(self.last_value)
 
-    @command(":SENSe:DATA[:LATest]", query=True, write=False)
+    @command("[:SENSe[1]]:DATA[:LATest]", query=True, write=False)
     def _latest(self, params, suffixes, is_query):
         return format_reading(self.last_value)
 

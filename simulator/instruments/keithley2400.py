@@ -44,6 +44,8 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         "RES": (21.0, 210.0, 2.1e3, 2.1e4, 2.1e5, 2.1e6, 2.1e7, 2.1e8),
     }
 
+    sense_overrange = 1.0
+
     defaults = {
         "source_function": "VOLT", "source_current": 0.0, "source_voltage": 0.0,
         "source_current_range": 1e-4, "source_current_range_auto": True,
@@ -77,20 +79,20 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         Setting(":SOURce[1]:DELay", "source_delay", unit="S", minimum=0.0, maximum=999.9999),
         Setting(":SOURce[1]:DELay:AUTO", "source_delay_auto", "bool"),
         Setting(":SOURce[1]:CLEar:AUTO", "source_clear_auto", "bool"),
-        Setting(":SENSe[1]:VOLTage[:DC]:PROTection[:LEVel]", "voltage_limit", unit="V",
+        Setting("[:SENSe[1]]:VOLTage[:DC]:PROTection[:LEVel]", "voltage_limit", unit="V",
                 minimum=-210.0, maximum=210.0, on_change=reapply_source),
-        Setting(":SENSe[1]:CURRent[:DC]:PROTection[:LEVel]", "current_limit", unit="A",
+        Setting("[:SENSe[1]]:CURRent[:DC]:PROTection[:LEVel]", "current_limit", unit="A",
                 minimum=-1.05, maximum=1.05, on_change=reapply_source),
         Setting(":OUTPut[1][:STATe]", "output", "bool", on_change=reapply_source),
         Setting(":OUTPut[1]:SMODe", "output_off_mode", "choice",
                 choices=("HIMPedance", "NORMal", "ZERO", "GUARd")),
-        Setting(":SENSe[1]:FUNCtion:CONCurrent", "concurrent", "bool"),
-        Setting(":SENSe[1]:RESistance:MODE", "resistance_mode", "choice",
+        Setting("[:SENSe[1]]:FUNCtion:CONCurrent", "concurrent", "bool"),
+        Setting("[:SENSe[1]]:RESistance:MODE", "resistance_mode", "choice",
                 choices=("MANual", "AUTO")),
-        Setting(":SENSe[1]:AVERage[:STATe]", "average", "bool"),
-        Setting(":SENSe[1]:AVERage:TCONtrol", "average_type", "choice",
+        Setting("[:SENSe[1]]:AVERage[:STATe]", "average", "bool"),
+        Setting("[:SENSe[1]]:AVERage:TCONtrol", "average_type", "choice",
                 choices=("REPeat", "MOVing")),
-        Setting(":SENSe[1]:AVERage:COUNt", "average_count", "int", minimum=1, maximum=100),
+        Setting("[:SENSe[1]]:AVERage:COUNt", "average_count", "int", minimum=1, maximum=100),
         Setting(":TRIGger[:SEQuence[1]]:COUNt", "trigger_count", "int", minimum=1, maximum=2500),
         Setting(":TRIGger[:SEQuence[1]]:DELay", "trigger_delay", unit="S", minimum=0.0,
                 maximum=999.9999),
@@ -137,16 +139,16 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
     def nplc_key(self, function: str) -> str:
         return "nplc"  # NPLC is one setting shared by all functions on the 2400
 
-    @command(":SENSe[1]:VOLTage[:DC]:PROTection:TRIPped", query=True, write=False)
+    @command("[:SENSe[1]]:VOLTage[:DC]:PROTection:TRIPped", query=True, write=False)
     def _v_tripped(self, params, suffixes, is_query):
         return self.limit_tripped("CURR")
 
-    @command(":SENSe[1]:CURRent[:DC]:PROTection:TRIPped", query=True, write=False)
+    @command("[:SENSe[1]]:CURRent[:DC]:PROTection:TRIPped", query=True, write=False)
     def _i_tripped(self, params, suffixes, is_query):
         return self.limit_tripped("VOLT")
 
     # -- functions and format ---------------------------------------------------------------------
-    @command(":SENSe[1]:FUNCtion[:ON]", query=True)
+    @command("[:SENSe[1]]:FUNCtion[:ON]", query=True)
     def _functions(self, params, suffixes, is_query):
         names = {"VOLT": '"VOLT:DC"', "CURR": '"CURR:DC"', "RES": '"RES"'}
         if is_query:
@@ -163,17 +165,17 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         else:
             self.state["functions"] = (chosen[-1],)
 
-    @command(":SENSe[1]:FUNCtion:OFF")
+    @command("[:SENSe[1]]:FUNCtion:OFF")
     def _functions_off(self, params, suffixes, is_query):
         off = {parse_choice(p.strip("'\"").removesuffix(":DC"), ("VOLTage", "CURRent",
                                                                  "RESistance")) for p in params}
         self.state["functions"] = tuple(f for f in self.state["functions"] if f not in off)
 
-    @command(":SENSe[1]:FUNCtion:OFF:ALL")
+    @command("[:SENSe[1]]:FUNCtion:OFF:ALL")
     def _functions_off_all(self, params, suffixes, is_query):
         self.state["functions"] = ()
 
-    @command(":SENSe[1]:FUNCtion:ALL")
+    @command("[:SENSe[1]]:FUNCtion:ALL")
     def _functions_all(self, params, suffixes, is_query):
         self.state["functions"] = ("VOLT", "CURR", "RES")
 

@@ -74,7 +74,11 @@ class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         "average_type_VOLT": "REP", "average_type_CURR": "REP",
         "average_count_VOLT": 10, "average_count_CURR": 10,
         "readback_CURR": True, "readback_VOLT": True,
-        "rsense": False, "count": 1, "autozero": True, "terminals": "FRON",
+        "rsense_VOLT": False, "rsense_CURR": False, "rsense_RES": False,
+        "autozero_VOLT": True, "autozero_CURR": True, "autozero_RES": True,
+        "count": 1, "terminals": "FRON", "language": "SCPI",
+        **{f"user_delay_{where}_{f}_{n}": 0.0 for where in ("SENS", "SOUR")
+           for f in ("VOLT", "CURR", "RES") for n in range(1, 6)},
         "buffer_capacity": 100_000, **STATUS_ENABLE_DEFAULTS,
     }
 
@@ -102,21 +106,25 @@ class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
                 choices=("HIMPedance", "NORMal", "ZERO", "GUARd")),
         Setting(":OUTPut[1]:VOLTage:SMODe", "voltage_off_mode", "choice",
                 choices=("HIMPedance", "NORMal", "ZERO", "GUARd")),
-        Setting(":SENSe[1]:VOLTage[:DC]:AVERage[:STATe]", "average_VOLT", "bool"),
-        Setting(":SENSe[1]:CURRent[:DC]:AVERage[:STATe]", "average_CURR", "bool"),
-        Setting(":SENSe[1]:VOLTage[:DC]:AVERage:TCONtrol", "average_type_VOLT", "choice",
+        Setting("[:SENSe[1]]:VOLTage[:DC]:AVERage[:STATe]", "average_VOLT", "bool"),
+        Setting("[:SENSe[1]]:CURRent[:DC]:AVERage[:STATe]", "average_CURR", "bool"),
+        Setting("[:SENSe[1]]:VOLTage[:DC]:AVERage:TCONtrol", "average_type_VOLT", "choice",
                 choices=("REPeat", "MOVing")),
-        Setting(":SENSe[1]:CURRent[:DC]:AVERage:TCONtrol", "average_type_CURR", "choice",
+        Setting("[:SENSe[1]]:CURRent[:DC]:AVERage:TCONtrol", "average_type_CURR", "choice",
                 choices=("REPeat", "MOVing")),
-        Setting(":SENSe[1]:VOLTage[:DC]:AVERage:COUNt", "average_count_VOLT", "int",
+        Setting("[:SENSe[1]]:VOLTage[:DC]:AVERage:COUNt", "average_count_VOLT", "int",
                 minimum=1, maximum=100),
-        Setting(":SENSe[1]:CURRent[:DC]:AVERage:COUNt", "average_count_CURR", "int",
+        Setting("[:SENSe[1]]:CURRent[:DC]:AVERage:COUNt", "average_count_CURR", "int",
                 minimum=1, maximum=100),
-        Setting(":SENSe[1]:RESistance:RSENse", "rsense", "bool"),
+        Setting("[:SENSe[1]]:VOLTage[:DC]:RSENse", "rsense_VOLT", "bool"),
+        Setting("[:SENSe[1]]:CURRent[:DC]:RSENse", "rsense_CURR", "bool"),
+        Setting("[:SENSe[1]]:RESistance:RSENse", "rsense_RES", "bool"),
+        Setting("[:SENSe[1]]:VOLTage[:DC]:AZERo[:STATe]", "autozero_VOLT", "bool"),
+        Setting("[:SENSe[1]]:CURRent[:DC]:AZERo[:STATe]", "autozero_CURR", "bool"),
+        Setting("[:SENSe[1]]:RESistance:AZERo[:STATe]", "autozero_RES", "bool"),
         Setting(":SOURce[1]:CURRent:READ:BACK", "readback_CURR", "bool"),
         Setting(":SOURce[1]:VOLTage:READ:BACK", "readback_VOLT", "bool"),
-        Setting(":SENSe[1]:COUNt", "count", "int", minimum=1, maximum=300_000),
-        Setting(":SENSe[1]:AZERo[:STATe]", "autozero", "bool"),
+        Setting("[:SENSe[1]]:COUNt", "count", "int", minimum=1, maximum=300_000),
         Setting(":ROUTe:TERMinals", "terminals", "choice", choices=("FRONt", "REAR")),
     )
 
@@ -124,7 +132,60 @@ class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         # ``buffer`` (ReadingBuffer) holds (reading, source value, time, source limit reached)
         self.last_value = 0.0
         self.buffer_start_time = 0.0
+        self.buffer_names = {"defbuffer1", "defbuffer2"}
+        self.sweep_points: list[float] = []
+        self.sweep_delay, self.sweep_count = 0.0, 1
         super().__init__(world, circuit, **options)
+
+    def reset(self) -> None:
+        super().reset()
+        self.sweep_points = []
+        self.buffer_names = {"defbuffer1", "defbuffer2"}
+
+    # -- language and per-function delays ---------------------------------------------------------
+    @command("*LANG", query=True, set_params=1)
+    def _language(self, params, suffixes, is_query):
+        # the command set in use; a new one takes effect at the next power-up (2450 manual 12-1)
+        if is_query:
+            return self.state["language"]
+        choice = parse_choice(one_param(params), ("SCPI", "TSP", "SCPI2400"))
+        self.state["language_next"] = choice
+
+    def _user_delay(self, where, function, params, suffixes, is_query):
+        number = suffixes[0]
+        if not 1 <= number <= 5:
+            raise ScpiError(-114, f"USER{number}: 1..5")
+        key = f"user_delay_{where}_{function}_{number}"
+        if is_query:
+            return format_number(self.state[key])
+        value = parse_number(one_param(params), "S", minimum=0.0, maximum=10_000.0)
+        if not 0.0 <= value <= 10_000.0:
+            raise ScpiError(-222, f"delay {value:g} s outside [0, 10000]")
+        self.state[key] = value
+
+    @command("[:SENSe[1]]:VOLTage[:DC]:DELay:USER<n>", query=True)
+    def _sense_user_delay_volt(self, params, suffixes, is_query):
+        return self._user_delay("SENS", "VOLT", params, suffixes, is_query)
+
+    @command("[:SENSe[1]]:CURRent[:DC]:DELay:USER<n>", query=True)
+    def _sense_user_delay_curr(self, params, suffixes, is_query):
+        return self._user_delay("SENS", "CURR", params, suffixes, is_query)
+
+    @command("[:SENSe[1]]:RESistance:DELay:USER<n>", query=True)
+    def _sense_user_delay_res(self, params, suffixes, is_query):
+        return self._user_delay("SENS", "RES", params, suffixes, is_query)
+
+    @command(":SOURce[1]:VOLTage:DELay:USER<n>", query=True)
+    def _source_user_delay_volt(self, params, suffixes, is_query):
+        return self._user_delay("SOUR", "VOLT", params, suffixes, is_query)
+
+    @command(":SOURce[1]:CURRent:DELay:USER<n>", query=True)
+    def _source_user_delay_curr(self, params, suffixes, is_query):
+        return self._user_delay("SOUR", "CURR", params, suffixes, is_query)
+
+    _autozero_once = accepted("[:SENSe[1]]:AZERo:ONCE")
+    _status_clear = accepted(":STATus:CLEar")
+    _event_log_clear = accepted(":SYSTem:CLEar")
 
     # -- source limits ---------------------------------------------------------------------------
     @command(":SOURce[1]:CURRent:VLIMit:TRIPped", query=True, write=False)
@@ -136,7 +197,7 @@ class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         return self.limit_tripped("VOLT")
 
     # -- sense configuration ---------------------------------------------------------------------
-    @command(":SENSe[1]:FUNCtion[:ON]", query=True)
+    @command("[:SENSe[1]]:FUNCtion[:ON]", query=True)
     def _sense_function(self, params, suffixes, is_query):
         if is_query:
             return {"VOLT": '"VOLT:DC"', "CURR": '"CURR:DC"', "RES": '"RES"'}[
@@ -198,64 +259,164 @@ class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
                 }[name]())
         return ",".join(fields)
 
-    @command(":READ", query=True, write=False)
+    def _buffer_name(self, params, index: int) -> None:
+        """Check the reading-buffer parameter at ``params[index]`` (if sent): the two default
+        buffers and any made with :TRACe:MAKE exist; readings of all of them share one store."""
+        if len(params) > index:
+            name = params[index].strip().strip("'\"")
+            if name.lower() not in self.buffer_names:
+                raise ScpiError(-224, f"reading buffer {name[:20]!r} does not exist")
+
+    def _reading_reply(self, params, *, names_from: int = 1) -> str:
+        self._buffer_name(params, 0)
+        return self._elements(self.buffer[-1:], params[names_from:])
+
+    @command(":READ", query=True, write=False, query_params=None)
     def _read(self, params, suffixes, is_query):
         for _ in range(self.state["count"]):
             self.measure()
-        return self._elements(self.buffer[-1:], params[1:])
+        return self._reading_reply(params)
 
-    @command(":FETCh", query=True, write=False)
+    @command(":FETCh", query=True, write=False, query_params=None)
     def _fetch(self, params, suffixes, is_query):
-        return format_number(self.last_value)
+        if not self.buffer:
+            raise ScpiError(-230, "no reading to fetch")
+        return self._reading_reply(params)
 
-    @command(":MEASure[:VOLTage][:DC]", query=True, write=False)
-    def _measure_voltage(self, params, suffixes, is_query):
-        self.state["sense_function"] = "VOLT"
-        return format_number(self.measure("VOLT"))
-
-    @command(":MEASure:CURRent[:DC]", query=True, write=False)
-    def _measure_current(self, params, suffixes, is_query):
-        self.state["sense_function"] = "CURR"
-        return format_number(self.measure("CURR"))
-
-    @command(":MEASure:RESistance", query=True, write=False)
-    def _measure_resistance(self, params, suffixes, is_query):
-        self.state["sense_function"] = "RES"
-        return format_number(self.measure("RES"))
-
-    @command(":INITiate[:IMMediate]")
-    def _initiate(self, params, suffixes, is_query):
+    @command(":MEASure", query=True, write=False, query_params=2)
+    def _measure_selected(self, params, suffixes, is_query):
+        # MEASure[:<function>]? without a function measures with the active function
+        # (2450 reference manual, MEASure? command); it does not change the function
         for _ in range(self.state["count"]):
             self.measure()
+        return self._reading_reply(params)
+
+    def _measure_function(self, function, params):
+        # MEASure:<function>? selects that function, then measures (as :SENS:FUNC + :READ?)
+        self.state["sense_function"] = function
+        for _ in range(self.state["count"]):
+            self.measure(function)
+        return self._reading_reply(params)
+
+    @command(":MEASure:VOLTage[:DC]", query=True, write=False, query_params=2)
+    def _measure_voltage(self, params, suffixes, is_query):
+        return self._measure_function("VOLT", params)
+
+    @command(":MEASure:CURRent[:DC]", query=True, write=False, query_params=2)
+    def _measure_current(self, params, suffixes, is_query):
+        return self._measure_function("CURR", params)
+
+    @command(":MEASure:RESistance", query=True, write=False, query_params=2)
+    def _measure_resistance(self, params, suffixes, is_query):
+        return self._measure_function("RES", params)
+
+    @command(":INITiate[:IMMediate]", set_params=0)
+    def _initiate(self, params, suffixes, is_query):
+        if self.sweep_points:
+            # the trigger model of :SOURce:SWEep: each point sourced, delayed, measured
+            key = "source_current" if self.state["source_function"] == "CURR" else "source_voltage"
+            for _ in range(self.sweep_count):
+                for value in self.sweep_points:
+                    self.state[key] = value
+                    self.apply_source()
+                    self.wait(self.sweep_delay)
+                    self.measure()
+            return
+        for _ in range(self.state["count"]):
+            self.measure()
+
+    @command(":SOURce[1]:SWEep:CURRent:LINear", set_params=9)
+    def _sweep_current(self, params, suffixes, is_query):
+        self._make_sweep("CURR", "A", params)
+
+    @command(":SOURce[1]:SWEep:VOLTage:LINear", set_params=9)
+    def _sweep_voltage(self, params, suffixes, is_query):
+        self._make_sweep("VOLT", "V", params)
+
+    def _make_sweep(self, function, unit, params):
+        """``:SOURce:SWEep:<function>:LINear <start>, <stop>, <points>[, <delay>[, <count>[,
+        <rangeType>[, <failAbort>[, <dual>[, "<bufferName>"]]]]]]``: a linear sweep that the next
+        :INITiate runs (the 2450's trigger model, built from the sweep)."""
+        if len(params) < 3:
+            raise ScpiError(-109, "sweep needs start, stop and points")
+        if function != self.state["source_function"]:
+            raise ScpiError(-221, f"sweep of {function} while sourcing "
+                                  f"{self.state['source_function']}")
+        start, stop = parse_number(params[0], unit), parse_number(params[1], unit)
+        points = int(round(parse_number(params[2])))
+        if not 2 <= points <= 1_000_000:
+            raise ScpiError(-222, f"sweep points {points} outside [2, 1000000]")
+        delay = parse_number(params[3], "S") if len(params) > 3 else -1.0
+        count = int(round(parse_number(params[4]))) if len(params) > 4 else 1
+        limit = 1.05 if function == "CURR" else 210.0
+        if max(abs(start), abs(stop)) > limit:
+            raise ScpiError(-222, f"sweep {start:g}..{stop:g} beyond +-{limit:g}")
+        if len(params) > 8:
+            self._buffer_name(params, 8)
+        step = (stop - start) / (points - 1)
+        self.sweep_points = [start + k * step for k in range(points)]
+        self.sweep_delay = max(delay, 0.0)
+        self.sweep_count = max(count, 1)
 
     _abort = accepted(":ABORt")
 
     # -- reading buffer --------------------------------------------------------------------------
-    @command(":TRACe:POINts", query=True)
+    @command(":TRACe:POINts", query=True, query_params=1, set_params=2)
     def _trace_points(self, params, suffixes, is_query):
         if is_query:
+            self._buffer_name(params, 0)
             return str(self.state["buffer_capacity"])
         if not params:
             raise ScpiError(-109)
+        self._buffer_name(params, 1)
         value = parse_number(params[0])
         if not 1 <= value <= 6_875_000:
             raise ScpiError(-222, f"buffer size {value:g} outside [1, 6875000]")
         self.state["buffer_capacity"] = int(min(value, MAX_BUFFER))
         self.buffer = self.buffer[-self.state["buffer_capacity"]:]
 
-    @command(":TRACe:CLEar")
+    @command(":TRACe:CLEar", set_params=1)
     def _trace_clear(self, params, suffixes, is_query):
+        self._buffer_name(params, 0)
         self.buffer = []
         self.buffer_start_time = self.world.clock.now
 
-    @command(":TRACe:ACTual", query=True, write=False)
+    @command(":TRACe:MAKE", set_params=3)
+    def _trace_make(self, params, suffixes, is_query):
+        if len(params) < 2:
+            raise ScpiError(-109, "TRACe:MAKE needs a name and a size")
+        name = params[0].strip().strip("'\"")
+        if not name or len(name) > 31 or name.lower() in self.buffer_names:
+            raise ScpiError(-224, f"buffer name {name[:20]!r}")
+        size = parse_number(params[1])
+        if not 10 <= size <= 6_875_000:
+            raise ScpiError(-222, f"buffer size {size:g} outside [10, 6875000]")
+        if len(params) > 2 and params[2].strip():
+            parse_choice(params[2], ("STANdard", "COMPact", "FULL", "WRITable", "FULLWRITable"))
+        self.buffer_names.add(name.lower())
+
+    @command(":TRACe:DELete", set_params=1)
+    def _trace_delete(self, params, suffixes, is_query):
+        name = one_param(params).strip().strip("'\"").lower()
+        if name in ("defbuffer1", "defbuffer2") or name not in self.buffer_names:
+            raise ScpiError(-224, f"cannot delete buffer {name[:20]!r}")
+        self.buffer_names.discard(name)
+
+    @command(":TRACe:TRIGger", set_params=1)
+    def _trace_trigger(self, params, suffixes, is_query):
+        self._buffer_name(params, 0)
+        self.measure()
+
+    @command(":TRACe:ACTual", query=True, write=False, query_params=1)
     def _trace_actual(self, params, suffixes, is_query):
+        self._buffer_name(params, 0)
         return str(len(self.buffer))
 
-    @command(":TRACe:DATA", query=True, write=False)
+    @command(":TRACe:DATA", query=True, write=False, query_params=None)
     def _trace_data(self, params, suffixes, is_query):
         if len(params) < 2:
             raise ScpiError(-109, "TRACe:DATA? needs start and end indices")
+        self._buffer_name(params, 2)
         start, end = int(parse_number(params[0])), int(parse_number(params[1]))
         if not 1 <= start <= end <= len(self.buffer):
             raise ScpiError(-222, f"indices {start}..{end} outside 1..{len(self.buffer)}")
@@ -267,23 +428,23 @@ class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         values = [r[0] for r in self.buffer]
         return format_number(function(values))
 
-    @command(":TRACe:STATistics:AVERage", query=True, write=False)
+    @command(":TRACe:STATistics:AVERage", query=True, write=False, query_params=None)
     def _trace_mean(self, params, suffixes, is_query):
         return self._statistic(BUFFER_STATISTICS["MEAN"])
 
-    @command(":TRACe:STATistics:MAXimum", query=True, write=False)
+    @command(":TRACe:STATistics:MAXimum", query=True, write=False, query_params=None)
     def _trace_max(self, params, suffixes, is_query):
         return self._statistic(BUFFER_STATISTICS["MAX"])
 
-    @command(":TRACe:STATistics:MINimum", query=True, write=False)
+    @command(":TRACe:STATistics:MINimum", query=True, write=False, query_params=None)
     def _trace_min(self, params, suffixes, is_query):
         return self._statistic(BUFFER_STATISTICS["MIN"])
 
-    @command(":TRACe:STATistics:STDDev", query=True, write=False)
+    @command(":TRACe:STATistics:STDDev", query=True, write=False, query_params=None)
     def _trace_std(self, params, suffixes, is_query):
         return self._statistic(BUFFER_STATISTICS["SDEV"])
 
-    @command(":TRACe:STATistics:PK2Pk", query=True, write=False)
+    @command(":TRACe:STATistics:PK2Pk", query=True, write=False, query_params=None)
     def _trace_pk2pk(self, params, suffixes, is_query):
         return self._statistic(BUFFER_STATISTICS["PKPK"])
 
@@ -301,3 +462,4 @@ class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
         return str(int(self.world.line_frequency))
 
     _stat_meas = constant_reply(":STATus:MEASurement[:EVENt]", "0")
+

@@ -15,12 +15,20 @@ settings are stored and reported (a lab's drivers configure them; the DOR method
 """
 from __future__ import annotations
 
-from ..scpi import ScpiError, Setting, command
+from ..scpi import ScpiError, Setting, command, parse_number
 from .base import SimulatedInstrument
 
 
 def _apply(instrument):
     instrument.apply_rf()
+
+
+def _frequency_low(instrument):
+    return instrument.frequency_range[0]
+
+
+def _frequency_high(instrument):
+    return instrument.frequency_range[1]
 
 
 def _frequency_check(instrument, value):
@@ -33,6 +41,11 @@ def _power_check(instrument, value):
     low, high = instrument.power_range_dbm
     if not low <= value <= high:
         raise ScpiError(-222, f"power {value:g} dBm outside [{low:g}, {high:g}] dBm")
+
+
+def _list_check(instrument, value):
+    if value == "LIST" and not instrument.frequency_list:
+        raise ScpiError(-221, "list mode with an empty frequency list")
 
 
 def _freq(value):
@@ -58,18 +71,34 @@ class RfGenerator(SimulatedInstrument):
         "am_state": False, "am_depth": 0.1, "am_source": "INT", "am_frequency": 400.0,
         "am_shape": "SINE", "pulm_state": False, "pulm_source": "INT", "pulm_internal": "SQU",
         "pulm_frequency": 400.0, "lfo_state": False, "lfo_amplitude": 0.0, "lfo_source": "INT",
+        "phase": 0.0, "reference_source": "INT", "reference_auto": True,
+        "reference_frequency": 10e6, "sweep_step": 1e6, "sweep_trigger": "AUTO",
+        "trigger_source": "IMM",
     }
 
     @classmethod
     def _settings(cls):
         hz = dict(unit="HZ")
         return (
-            Setting("[:SOURce]:FREQuency[:CW]", "frequency", **hz, minimum=cls.frequency_range[0],
-                    maximum=cls.frequency_range[1], check=_frequency_check, on_change=_apply,
+            Setting("[:SOURce]:FREQuency[:CW]", "frequency", **hz, minimum=_frequency_low,
+                    maximum=_frequency_high, check=_frequency_check, on_change=_apply,
                     fmt=_freq),
-            Setting("[:SOURce]:FREQuency:FIXed", "frequency", **hz, minimum=cls.frequency_range[0],
-                    maximum=cls.frequency_range[1], check=_frequency_check, on_change=_apply,
+            Setting("[:SOURce]:FREQuency:FIXed", "frequency", **hz, minimum=_frequency_low,
+                    maximum=_frequency_high, check=_frequency_check, on_change=_apply,
                     fmt=_freq),
+            Setting("[:SOURce]:PHASe[:ADJust]", "phase", unit="DEG", minimum=-3.14159265359,
+                    maximum=360.0, fmt=_pow),
+            Setting("[:SOURce]:ROSCillator:SOURce", "reference_source", "choice",
+                    choices=("INTernal", "EXTernal")),
+            Setting("[:SOURce]:ROSCillator:SOURce:AUTO", "reference_auto", "bool"),
+            Setting("[:SOURce]:ROSCillator:EXTernal:FREQuency", "reference_frequency", **hz,
+                    minimum=1e6, maximum=50e6, fmt=_freq),
+            Setting("[:SOURce]:SWEep[:FREQuency]:STEP[:LINear]", "sweep_step", **hz,
+                    minimum=0.0, maximum=_frequency_high, fmt=_freq),
+            Setting(":TRIGger:FSWeep:SOURce", "sweep_trigger", "choice",
+                    choices=("AUTO", "IMMediate", "SINGle", "BUS", "EXTernal", "EAUTo")),
+            Setting(":TRIGger[:SEQuence]:SOURce", "trigger_source", "choice",
+                    choices=("IMMediate", "BUS", "EXTernal", "KEY", "TIMer", "MANual")),
             Setting("[:SOURce]:POWer[:LEVel][:IMMediate][:AMPLitude]", "power", unit="DBM",
                     minimum=cls.power_range_dbm[0], maximum=cls.power_range_dbm[1],
                     check=_power_check, on_change=_apply, fmt=_pow),
@@ -83,7 +112,7 @@ class RfGenerator(SimulatedInstrument):
                     check=_frequency_check, fmt=_freq),
             Setting("[:SOURce]:FREQuency:SPAN", "frequency_span", **hz, minimum=0.0, fmt=_freq),
             Setting("[:SOURce]:FREQuency:MODE", "frequency_mode", "choice",
-                    choices=("CW", "FIXed", "SWEep", "LIST")),
+                    choices=("CW", "FIXed", "SWEep", "LIST"), check=_list_check),
             Setting("[:SOURce]:POWer:STARt", "power_start", unit="DBM", check=_power_check,
                     fmt=_pow),
             Setting("[:SOURce]:POWer:STOP", "power_stop", unit="DBM", check=_power_check, fmt=_pow),
@@ -125,8 +154,37 @@ class RfGenerator(SimulatedInstrument):
         cls.settings = cls._settings()
         super().__init_subclass__(**kwargs)
 
+    # installed frequency option -> (lowest, highest) frequency (Hz); "" when the model has none
+    frequency_options: dict[str, tuple[float, float]] = {}
+
+    def apply_options(self) -> None:
+        for code, span in self.frequency_options.items():
+            if code in {item.strip().upper().removeprefix("SMB-") for item in self.options.split(",")}:
+                self.frequency_range = span
+
+    def __init__(self, world, circuit, **options):
+        self.frequency_list: list[float] = []
+        super().__init__(world, circuit, **options)
+
+    @command("[:SOURce]:LIST:FREQuency", query=True)
+    def _list_frequency(self, params, suffixes, is_query):
+        if is_query:
+            return ",".join(_freq(f) for f in self.frequency_list) or "0"
+        if not params:
+            raise ScpiError(-109)
+        values = [parse_number(p, "HZ") for p in params]
+        for value in values:
+            _frequency_check(self, value)
+        self.frequency_list = values
+
+    @command(":DIAGnostic:CPU:INFOrmation:OPTions:DETail", query=True, write=False)
+    def _options_detail(self, params, suffixes, is_query):
+        # the PSG/MXG diagnostic listing of installed options (the same codes as *OPT?)
+        return self.options
+
     def reset(self) -> None:
         super().reset()
+        self.frequency_list = []
         low, high = self.frequency_range
         self.state["frequency"] = min(max(self.state["frequency"], low), high)
         self.state["frequency_start"], self.state["frequency_stop"] = low, high
@@ -147,14 +205,22 @@ class AgilentE8257D(RfGenerator):
     model_key = "agilent_e8257d"
     identity = "Agilent Technologies, E8257D, US47320158, C.06.10"
     frequency_range = (250e3, 20e9)  # option 520
-    power_range_dbm = (-135.0, 25.0)  # option 1EA + UNT step attenuator
+    power_range_dbm = (-135.0, 25.0)  # option 1EA high power + 1E1 step attenuator
+    options = "1E1,1EA,520,UNT"
+    frequency_options = {"513": (250e3, 13e9), "520": (250e3, 20e9), "521": (10e6, 20e9),
+                         "532": (250e3, 31.8e9), "540": (250e3, 40e9), "550": (250e3, 50e9),
+                         "567": (250e3, 70e9)}
 
 
 class KeysightN5183B(RfGenerator):
     model_key = "keysight_n5183b"
     identity = "Keysight Technologies,N5183B,MY59100544,B.01.86"
     frequency_range = (9e3, 20e9)  # option 520
-    power_range_dbm = (-130.0, 20.0)  # option 1EA
+    power_range_dbm = (-130.0, 20.0)  # option 1E1 step attenuator
+    options = "1E1,520,UNT,UNW"
+    frequency_options = {"501": (9e3, 1e9), "503": (9e3, 3e9), "506": (9e3, 6e9),
+                         "513": (9e3, 13e9), "520": (9e3, 20e9), "532": (9e3, 31.8e9),
+                         "540": (9e3, 40e9)}
 
 
 class AnritsuMG3692C(RfGenerator):
@@ -162,6 +228,7 @@ class AnritsuMG3692C(RfGenerator):
     identity = "ANRITSU,MG3692C,081512,4.07"
     frequency_range = (10e6, 20e9)  # option 4 extends the 2 GHz base range down to 10 MHz
     power_range_dbm = (-130.0, 17.0)  # option 2A step attenuator
+    options = "2A,4"
 
 
 class RohdeSchwarzSMB100A(RfGenerator):
@@ -169,3 +236,7 @@ class RohdeSchwarzSMB100A(RfGenerator):
     identity = "Rohde&Schwarz,SMB100A,1406.6000k03/180235,3.1.19.15-3.20.390.24"
     frequency_range = (100e3, 20e9)  # option B120
     power_range_dbm = (-145.0, 18.0)
+    options = "SMB-B1,SMB-B120,SMB-K22"
+    frequency_options = {"B101": (9e3, 1.1e9), "B102": (9e3, 2.2e9), "B103": (9e3, 3.2e9),
+                         "B106": (9e3, 6e9), "B112": (100e3, 12.75e9), "B120": (100e3, 20e9),
+                         "B140": (100e3, 40e9)}

@@ -4,7 +4,7 @@ model's own commands with the same header take precedence over the mixin's."""
 from __future__ import annotations
 
 from ..scpi import ScpiError, Setting, command, format_number, parse_bool, parse_number
-from .base import check_fixed_range, constant_reply, one_param
+from .base import check_fixed_range, constant_reply, one_param, pick_range
 
 
 # the *RST state of the status enable registers (all models: nothing enabled)
@@ -72,6 +72,7 @@ class SourceSenseRanges:
     CURR, RES."""
 
     sense_ranges: dict[str, tuple[float, ...]] = {}
+    sense_overrange = 1.05  # a range holds 5 % more than its name (the 2400 names include it)
 
     # -- source --------------------------------------------------------------------------------
     @command(":SOURce[1]:CURRent:RANGe", query=True)
@@ -87,24 +88,35 @@ class SourceSenseRanges:
         """The state key of the NPLC setting of ``function`` (VOLT, CURR or RES)."""
         return f"nplc_{function}"
 
+    def active_sense_range(self, function: str) -> float:
+        """The measurement range in use: the fixed one, or under autorange the smallest range
+        that holds the present value of ``function`` (VOLT, CURR, RES) at the device."""
+        if not self.state[f"range_auto_{function}"]:
+            return self.state[f"range_{function}"]
+        ranges = self.sense_ranges[function]
+        voltage, current = self.settle()
+        value = {"VOLT": voltage, "CURR": current,
+                 "RES": abs(voltage / current) if current else ranges[-1]}[function]
+        return pick_range(ranges, value, overrange=self.sense_overrange)
+
     def _range(self, function, unit, params, is_query):
         if is_query:
-            return format_number(self.state[f"range_{function}"])
+            return format_number(self.active_sense_range(function))
         ranges = self.sense_ranges[function]
         value = parse_number(one_param(params), unit, minimum=ranges[0], maximum=ranges[-1])
         self.state[f"range_{function}"] = check_fixed_range(ranges, value, function.lower())
         self.state[f"range_auto_{function}"] = False
         return None
 
-    @command(":SENSe[1]:VOLTage[:DC]:RANGe[:UPPer]", query=True)
+    @command("[:SENSe[1]]:VOLTage[:DC]:RANGe[:UPPer]", query=True)
     def _range_volt(self, params, suffixes, is_query):
         return self._range("VOLT", "V", params, is_query)
 
-    @command(":SENSe[1]:CURRent[:DC]:RANGe[:UPPer]", query=True)
+    @command("[:SENSe[1]]:CURRent[:DC]:RANGe[:UPPer]", query=True)
     def _range_curr(self, params, suffixes, is_query):
         return self._range("CURR", "A", params, is_query)
 
-    @command(":SENSe[1]:RESistance:RANGe[:UPPer]", query=True)
+    @command("[:SENSe[1]]:RESistance:RANGe[:UPPer]", query=True)
     def _range_res(self, params, suffixes, is_query):
         return self._range("RES", "OHM", params, is_query)
 
@@ -114,15 +126,15 @@ class SourceSenseRanges:
         self.state[f"range_auto_{function}"] = parse_bool(one_param(params))
         return None
 
-    @command(":SENSe[1]:VOLTage[:DC]:RANGe:AUTO", query=True)
+    @command("[:SENSe[1]]:VOLTage[:DC]:RANGe:AUTO", query=True)
     def _auto_volt(self, params, suffixes, is_query):
         return self._auto("VOLT", params, is_query)
 
-    @command(":SENSe[1]:CURRent[:DC]:RANGe:AUTO", query=True)
+    @command("[:SENSe[1]]:CURRent[:DC]:RANGe:AUTO", query=True)
     def _auto_curr(self, params, suffixes, is_query):
         return self._auto("CURR", params, is_query)
 
-    @command(":SENSe[1]:RESistance:RANGe:AUTO", query=True)
+    @command("[:SENSe[1]]:RESistance:RANGe:AUTO", query=True)
     def _auto_res(self, params, suffixes, is_query):
         return self._auto("RES", params, is_query)
 
@@ -137,14 +149,14 @@ class SourceSenseRanges:
         self.state[key] = value
         return None
 
-    @command(":SENSe[1]:VOLTage[:DC]:NPLCycles", query=True)
+    @command("[:SENSe[1]]:VOLTage[:DC]:NPLCycles", query=True)
     def _nplc_volt(self, params, suffixes, is_query):
         return self._nplc("VOLT", params, is_query)
 
-    @command(":SENSe[1]:CURRent[:DC]:NPLCycles", query=True)
+    @command("[:SENSe[1]]:CURRent[:DC]:NPLCycles", query=True)
     def _nplc_curr(self, params, suffixes, is_query):
         return self._nplc("CURR", params, is_query)
 
-    @command(":SENSe[1]:RESistance:NPLCycles", query=True)
+    @command("[:SENSe[1]]:RESistance:NPLCycles", query=True)
     def _nplc_res(self, params, suffixes, is_query):
         return self._nplc("RES", params, is_query)

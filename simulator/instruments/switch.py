@@ -41,7 +41,7 @@ class Keithley7001(SimulatedInstrument):
         closed = self.state["closed"]
         return "(@)" if closed is None else f"(@1!{closed})"
 
-    @command(":ROUTe:CLOSe", query=True)
+    @command(":ROUTe:CLOSe", query=True, query_params=None)
     def _close(self, params, suffixes, is_query):
         if is_query:
             return self._closed_list()

@@ -321,3 +321,138 @@ def test_two_processes_creating_one_new_store_50_times(tmp_path):
         for r in racers:
             r.stdin.close()
             r.wait(timeout=30)
+
+
+# ------------------------------------------------------------------------ damaged and archived stores
+
+def _bad_stores(tmp_path, good):
+    """name -> path of a store file that must be refused with its path and left byte-for-byte as it was."""
+    stores = {}
+    empty = tmp_path / "empty" / "calibrations.sqlite"
+    empty.parent.mkdir()
+    empty.write_bytes(b"")
+    stores["empty"] = empty
+    garbage = tmp_path / "garbage" / "calibrations.sqlite"
+    garbage.parent.mkdir()
+    garbage.write_bytes(b"this is a lab notebook, not a database\n" * 50)
+    stores["garbage"] = garbage
+    full = tmp_path / "full" / "calibrations.sqlite"
+    with CalibrationStore(full) as st:
+        for _ in range(3):
+            st.add_run(good)
+    data = full.read_bytes()
+    truncated = tmp_path / "truncated" / "calibrations.sqlite"
+    truncated.parent.mkdir()
+    truncated.write_bytes(data[: len(data) // 2])
+    stores["truncated"] = truncated
+    header_only = tmp_path / "header" / "calibrations.sqlite"
+    header_only.parent.mkdir()
+    header_only.write_bytes(data[:60])
+    stores["header-only"] = header_only
+    return stores
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["writable", "read-only"])
+def test_damaged_stores_are_named_and_never_written(tmp_path, good, read_only):
+    for name, path in _bad_stores(tmp_path, good).items():
+        before = path.read_bytes()
+        with pytest.raises(store_mod.CorruptStoreError) as info:
+            CalibrationStore(path, read_only=read_only)
+        message = str(info.value)
+        assert str(path) in message and "\n" not in message, (name, message)
+        assert path.read_bytes() == before, name  # not re-created, not written into
+        assert sorted(p.name for p in path.parent.iterdir()) == ["calibrations.sqlite"], name
+
+
+def test_read_only_open_creates_nothing_and_refuses_writes(tmp_path, good):
+    missing = tmp_path / "nowhere" / "calibrations.sqlite"
+    with pytest.raises(store_mod.MissingStoreError, match=str(missing)):
+        CalibrationStore(missing, read_only=True)
+    assert not missing.parent.exists()
+    path = tmp_path / "ok" / "calibrations.sqlite"
+    with CalibrationStore(path) as st:
+        run = st.add_run(good)
+    before = path.read_bytes()
+    with CalibrationStore(path, read_only=True) as st:
+        assert st.devices() == ["D1"] and st.active("D1").run_id == run
+        assert st._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # unchanged, only read
+        with pytest.raises(store_mod.StoreError, match="read-only"):
+            st.add_run(good)
+    assert path.read_bytes() == before
+
+
+def test_archived_store_in_a_read_only_folder_can_be_browsed(tmp_path, good, monkeypatch):
+    """An archive (read-only file and folder): SQLite cannot create the WAL index there, so the store is
+    opened immutable. Root can write anywhere, so where permissions are not enforced the failure SQLite
+    would give is injected instead."""
+    folder = tmp_path / "archive"
+    path = folder / "calibrations.sqlite"
+    with CalibrationStore(path) as st:
+        st.add_run(good)
+    os.chmod(path, 0o444)
+    os.chmod(folder, 0o555)
+    opened = []
+    try:
+        if os.access(folder, os.W_OK):  # root: make SQLite and the folder behave as for a user
+            real_connect = sqlite3.connect
+
+            def connect(database, *args, **kwargs):
+                opened.append(str(database))
+                if "mode=ro" in str(database) and "immutable=1" not in str(database):
+                    raise sqlite3.OperationalError("unable to open database file")
+                return real_connect(database, *args, **kwargs)
+
+            monkeypatch.setattr(store_mod.sqlite3, "connect", connect)
+            monkeypatch.setattr(store_mod.os, "access", lambda p, mode: False)
+        with CalibrationStore(path, read_only=True) as st:
+            assert st.history("D1")[0].status == "accepted"
+        if opened:
+            assert opened[-1].endswith("?mode=ro&immutable=1")
+        assert sorted(p.name for p in folder.iterdir()) == ["calibrations.sqlite"]
+    finally:
+        os.chmod(folder, 0o755)
+
+
+def test_archived_store_held_by_a_writer_lock_can_still_be_listed(tmp_path, good):
+    """A read-only open takes no write lock: it works while another connection holds one."""
+    path = tmp_path / "calibrations.sqlite"
+    with CalibrationStore(path) as writer:
+        writer.add_run(good)
+        writer._conn.execute("BEGIN IMMEDIATE")
+        try:
+            with CalibrationStore(path, read_only=True, timeout=1) as reader:
+                assert reader.devices() == ["D1"]
+        finally:
+            writer._conn.execute("ROLLBACK")
+
+
+def test_parquet_export_says_which_extra_to_install(tmp_path, good, monkeypatch):
+    with CalibrationStore(tmp_path / "s.sqlite") as st:
+        st.add_run(good)
+        monkeypatch.setitem(sys.modules, "pyarrow", None)  # a plain install: no parquet engine
+        monkeypatch.setitem(sys.modules, "fastparquet", None)
+        with pytest.raises(store_mod.StoreError, match=r"pip install 'dorlab\[parquet\]'"):
+            st.export("D1", tmp_path / "out", "parquet")
+        assert not (tmp_path / "out" / "D1_calibrations.parquet").exists()
+
+
+def test_cli_reports_a_damaged_store_in_one_line(tmp_path, good):
+    from click.testing import CliRunner
+
+    from dorlab.procedures.cli import cli
+
+    stores = _bad_stores(tmp_path, good)
+    runner = CliRunner()
+    for name, path in stores.items():
+        before = path.read_bytes()
+        for args in (["calibrations", "list"], ["calibrations", "history", "D1"],
+                     ["reproduce", "fig5", "--device", "D1"]):
+            result = runner.invoke(cli, [*args, "--data-dir", str(path.parent)])
+            assert result.exit_code == 1, (name, args, result.output)
+            assert result.exception is None or isinstance(result.exception, SystemExit), (name, args)
+            assert str(path) in result.output and "Traceback" not in result.output
+        assert path.read_bytes() == before
+    nowhere = tmp_path / "no-data"
+    result = runner.invoke(cli, ["calibrations", "list", "--data-dir", str(nowhere)])
+    assert result.exit_code == 1 and "no calibration store" in result.output
+    assert not nowhere.exists()  # listing creates nothing

@@ -78,7 +78,12 @@ def reading_script(s, v, r, steps, readback, trip="0", rf_settings=True):
     script += [("rf", rf["on"], None)]
     script += [("vm", vm["read"], vm["reply"].format(x)) for x in ON]
     script += [("src", src["trip"], trip), ("rf", rf["off"], None)]
-    return script
+    return script + watch_script(s, v)
+
+
+def watch_script(s, v):
+    """The error-queue watch at the end of every point: each instrument's status byte once."""
+    return [("src", "*STB?", "0")] + ([] if s == v else [("vm", "*STB?", "0")]) + [("rf", "*STB?", "0")]
 
 
 def safe_script(s, r, steps):
@@ -218,6 +223,7 @@ def test_set_bias_read_voltage_and_self_test_on_the_wire(make_bench, sleep_log):
               + [("src", ":SOUR:CURR:LEV -1e-05", None), ("src", ":SOUR:CURR:LEV -2e-05", None),
                  ("src", ":SOUR:CURR?", "-2e-05"),
                  ("vm", ":READ?", "-0.0184"), ("vm", ":READ?", "-0.0185")]
+              + watch_script(s, v)
               + safe_script(s, r, ["-1e-05", "0"])
               # self test: initialize again, read at zero bias, readback, queues, safe state
               + init_script(s, v, r, False)

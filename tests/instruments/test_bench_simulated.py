@@ -267,3 +267,36 @@ def test_wiring_takes_the_worlds_rf_path_and_refuses_ambiguous_arguments():
 def truth_with_loss(reading, loss_db):
     shifted = type(reading)(**{**reading.__dict__, "rf_power_dbm": reading.rf_power_dbm - loss_db})
     return truth(shifted)
+
+
+def test_instrument_error_mid_sweep_ends_the_run_safely_with_the_points_on_disk(bench, tmp_path):
+    from dorlab.instruments.bench import InstrumentError
+    from dorlab.procedures.sweep import SweepSettings, load_sweep, rectification_sweep
+
+    bench.visa_library.record(tmp_path / "traffic.jsonl")
+    settings = SweepSettings(-0.2e-3, -0.06e-3, 8, F_AC, rf_current=I_AC, n_readings=3)
+    measure, calls = bench.rectified_voltage, []
+
+    def rectified_voltage(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 4:  # the nanovoltmeter's ADC fails during the fourth point
+            bench.world.inject_fault(NVM, faults.QueuedError(-300, "Device-specific error;ADC"))
+        return measure(*args, **kwargs)
+
+    bench.rectified_voltage = rectified_voltage
+    path = tmp_path / "sweep.csv"
+    with pytest.raises(InstrumentError, match=r"voltmeter Keithley2182 at GPIB0::7::INSTR reported "
+                                              r"SCPI error\(s\) during the run: -300") as info:
+        rectification_sweep(bench, path, settings, progress=False)
+    assert info.value.errors == [(-300, "Device-specific error;ADC")]
+    assert load_sweep(path).n_points == 3  # every point before the error, none after
+    assert_safe(bench, read_log(tmp_path / "traffic.jsonl"))
+    assert not bench.world.instrument(NVM).errors  # drained into the message
+
+
+def test_an_error_left_by_configuring_stops_before_the_first_point(bench):
+    bench.world.inject_fault(SMU, faults.QueuedError(-221, "Settings conflict"))
+    with pytest.raises(BenchError, match="-221"):
+        with bench:
+            bench.rectified_voltage(-0.1e-3, F_AC, rf_current=I_AC, n_readings=3)
+    assert not bench.world.circuit.rf_enabled and bench.world.circuit.bias_current == 0.0

@@ -41,7 +41,7 @@ def test_dropped_connection(rm, world):
 
 
 def test_garbled_reply_breaks_the_driver_parse(lib, world):
-    nvm = Keithley2182(NVM, visa_library=lib)
+    nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
     world.inject_fault(NVM, GarbledReply(replies=1))
     with pytest.raises(ValueError):
         float(nvm.voltage)  # PyMeasure hands back the unparsable string, float() fails

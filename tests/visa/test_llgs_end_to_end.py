@@ -32,7 +32,7 @@ def test_rectification_through_pymeasure_on_the_llgs_diode():
     lib = DorlabVisaLibrary()  # its own default world: an LLGS diode of mazza2022
     world = lib.world
     smu = Keithley2450(SMU, visa_library=lib)
-    nvm = Keithley2182(NVM, visa_library=lib)
+    nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
     rf = Agilent8257D(RFG, visa_library=lib)
     smu.apply_current(compliance_voltage=1.0)
     smu.enable_source()

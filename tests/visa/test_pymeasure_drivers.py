@@ -104,7 +104,7 @@ def test_keithley6221_sources_and_2182_reads(diode):
     assert source.source_enabled is True
     assert source.source_current == -1e-4
     assert source.check_errors() == []
-    nvm = Keithley2182(NVM, visa_library=lib)
+    nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
     nvm.reset()
     nvm.ch_1.setup_voltage(nplc=1)
     reference = fresh_diode()
@@ -115,7 +115,7 @@ def test_keithley6221_sources_and_2182_reads(diode):
 
 
 def test_keithley2182_configuration(lib):
-    nvm = Keithley2182(NVM, visa_library=lib)
+    nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
     assert "2182A" in nvm.id
     nvm.reset()
     nvm.active_channel = 1
@@ -161,7 +161,7 @@ def test_agilent8257d_and_anritsu_set_the_rf_drive(lib, world):
 def test_rectification_sweep_through_pymeasure_matches_the_diode(lib, world, diode):
     """RF-on minus RF-off at each bias, as the bench measures it, against Eq. (6)."""
     smu = Keithley2450(SMU, visa_library=lib)
-    nvm = Keithley2182(NVM, visa_library=lib)
+    nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
     rf = Agilent8257D(RFG, visa_library=lib)
     smu.apply_current(compliance_voltage=1.0)
     smu.source_current = 0.0

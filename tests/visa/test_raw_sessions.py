@@ -71,11 +71,11 @@ def test_2450_buffer_statistics(rm):
     assert len(set(data)) == 5  # fresh noise on each reading
 
 
-def test_keithley2182a_conversation_and_cr_terminator(rm, world):
+def test_keithley2182a_conversation_on_gpib(rm, world):
     nvm = rm.open_resource(NVM)
     raw = nvm.query("*IDN?")
-    assert raw.endswith("\r") and "MODEL 2182A" in raw
-    nvm.read_termination = "\r"
+    assert raw.endswith("\n") and "MODEL 2182A" in raw  # LF with END on GPIB
+    nvm.read_termination = "\n"
     nvm.write(":SENS:FUNC 'VOLT';:SENS:CHAN 1;:SENS:VOLT:NPLC 1;:SENS:VOLT:RANG:AUTO 1")
     assert err(nvm) == '0,"No error"'
     assert nvm.query(":SENS:FUNC?") == '"VOLT:DC"'
@@ -97,7 +97,7 @@ def test_keithley2182a_conversation_and_cr_terminator(rm, world):
 def test_50_hz_line_limits_the_2182a_nplc():
     world = World.default(diode=PhenomenologicalDiode(), seed=1, line_frequency=50.0)
     rm = pyvisa.ResourceManager(DorlabVisaLibrary(world))
-    nvm = rm.open_resource(NVM, read_termination="\r")
+    nvm = rm.open_resource(NVM, read_termination="\n")
     nvm.write(":SENS:VOLT:NPLC 55")
     assert err(nvm).startswith("-222,")
     assert nvm.query(":SYST:LFR?") == "50"

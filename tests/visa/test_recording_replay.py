@@ -18,7 +18,7 @@ from .conftest import NVM, SMU
 
 def session(lib, biases):
     smu = Keithley2450(SMU, visa_library=lib)
-    nvm = Keithley2182(NVM, visa_library=lib)
+    nvm = Keithley2182(NVM, visa_library=lib, read_termination="\n")
     smu.apply_current(compliance_voltage=1.0)
     smu.enable_source()
     nvm.ch_1.setup_voltage(nplc=1)
@@ -40,7 +40,7 @@ def test_record_then_replay_gives_identical_readings(tmp_path):
     assert {r["direction"] for r in records} == {"write", "read"}
     assert records[0]["resource"] == SMU
     assert all(r["t"] is not None and r["wall"] > 0 for r in records)
-    assert any(r["data"].endswith("\r") for r in records if r["resource"] == NVM
+    assert any(r["data"].endswith("\n") for r in records if r["resource"] == NVM
                and r["direction"] == "read")
 
     replay = ReplayVisaLibrary(log)
