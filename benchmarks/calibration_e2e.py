@@ -24,12 +24,12 @@ def one_run(diode: str, seed: int) -> dict:
     from dorlab.calibration.store import CalibrationStore
     from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch, RunTimings,
                                                    calibrate_device, simulated_operating_point)
-    from dorlab.procedures.cli_calibrate import _open_bench
+    from dorlab.procedures.cli_options import open_bench
 
     timings = RunTimings()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        with CalibrationStore.open(Path(tmp)) as store, _open_bench("sim", seed, diode) as bench:
+        with CalibrationStore.open(Path(tmp)) as store, open_bench("sim", seed=seed, sim_diode=diode) as bench:
             values, how = {}, "survey"
             t1 = time.perf_counter()
             try:

@@ -11,7 +11,7 @@ Prints a table and a JSON line:
 3. a new drive state: a bench step (new bias via the SMU, then a 2182A reading, which runs the LLGS
    diode) against running the same drives directly on a twin LlgsDiode with the same history.
 
-Every figure is the median of several runs measured in this process. Target: >= 5000 memoised
+Every figure is the median of several runs measured in this process. Target: >= 20000 memoised
 readings/s through PyMeasure on one core; a new drive costs <= 1.10 x the LLGS run it needs.
 
     /work/venv/bin/python benchmarks/visa_overhead.py [--readings 2000] [--runs 5] [--steps 12]
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 import warnings
@@ -74,14 +75,17 @@ class CannedVisaLibrary(highlevel.VisaLibraryBase):
         return constants.StatusCode.success
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.process_time (CPU seconds of this process)
+
+
 def rate(call, readings: int, runs: int) -> float:
     """Median readings per second of ``call`` over ``runs`` runs of ``readings`` calls."""
     results = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(readings):
             call()
-        results.append(readings / (time.perf_counter() - start))
+        results.append(readings / (CLOCK() - start))
     return statistics.median(results)
 
 
@@ -170,8 +174,13 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: rates per CPU second of this process (a shared, loaded machine)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", FutureWarning)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    print(f"clock: {args.clock}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     rates = memoised_rates(args.readings, args.runs)
     drive = new_drive_cost(args.steps, max(3, args.runs // 2))
@@ -190,8 +199,8 @@ def main() -> None:
         print(f"{label:58s} {rates[key]:11.0f} {us[key]:11.1f}")
     print(f"simulated-bench overhead per reading (vs raw VisaLibraryBase): "
           f"{overhead_pymeasure:.1f} us through PyMeasure, {overhead_pyvisa:.1f} us through pyvisa")
-    print(f"target >= 5000 memoised readings/s through PyMeasure: "
-          f"{'met' if rates['pymeasure_dorlab'] >= 5000 else 'NOT met'}")
+    print(f"target >= 20000 memoised readings/s through PyMeasure: "
+          f"{'met' if rates['pymeasure_dorlab'] >= 20000 else 'NOT met'}")
     print(f"new drive state: bench step {1e3 * drive['bench_s_per_step']:.2f} ms, LLGS run "
           f"{1e3 * drive['llgs_s_per_step']:.2f} ms, ratio {drive['ratio']:.3f} "
           f"(target <= 1.10: {'met' if drive['ratio'] <= 1.10 else 'NOT met'})")

@@ -1,12 +1,13 @@
 """``dorlab demo``: the simulated lab session end to end (README's first command)."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import click
 
+from dorlab.procedures.cli_options import json_option, messages, no_progress_option, seed_option, show_progress
+from dorlab.procedures.errors import DorlabError, RunInterrupted
 from dorlab.procedures.jsonout import dumps
 
 
@@ -24,29 +25,29 @@ def register(root: click.Group) -> None:
               help="Random products multiplied on the bench path.")
 @click.option("--image-size", type=click.IntRange(8, 512), default=96, show_default=True,
               help="Side (pixels) of the photograph crop convolved on the model backend.")
-@click.option("--seed", type=int, default=2022, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def demo(out_dir: Path, n_devices: int, n_products: int, image_size: int, seed: int, as_json: bool) -> None:
+@seed_option(2022)
+@json_option
+@no_progress_option
+def demo(out_dir: Path, n_devices: int, n_products: int, image_size: int, seed: int, as_json: bool,
+         no_progress: bool) -> None:
     """Calibrate a pool of simulated diodes, multiply on the bench path, convolve a photograph, and
     write a report (no hardware, no server)."""
     from dorlab.procedures.demo import DemoSettings, new_run_dir, run_demo
 
     settings = DemoSettings(out_dir=out_dir, n_devices=n_devices, n_products=n_products,
                             image_size=image_size, seed=seed)
-    echo = (lambda message: click.echo(message, err=True)) if as_json else click.echo
+    echo = messages(as_json) if show_progress(no_progress) else (lambda message: None)
     t0 = time.perf_counter()
     try:
         run_dir = new_run_dir(out_dir)
     except OSError as exc:
-        click.echo(f"Error: cannot create a run folder in {out_dir}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        raise DorlabError(f"cannot create a run folder in {out_dir}: {exc.strerror or exc}") from None
     echo(f"demo run folder: {run_dir}")
     try:
         report = run_demo(settings, echo=echo, run_dir=run_dir)
     except KeyboardInterrupt:
-        click.echo("\ninterrupted: every bench is in its safe state; what was taken is in "
-                   f"{run_dir} (sweeps under {run_dir / 'dorlab-data' / 'sweeps'})", err=True)
-        sys.exit(130)
+        raise RunInterrupted("interrupted: every bench is in its safe state; what was taken is in "
+                             f"{run_dir} (sweeps under {run_dir / 'dorlab-data' / 'sweeps'})") from None
     elapsed = time.perf_counter() - t0
     if as_json:
         summary = report.as_dict()

@@ -1,284 +1,70 @@
 """``dorlab reproduce table1``: Table I and Fig. 6 of Mazza et al. 2022 (the MNIST CNN with DOR layers).
 
-Curves. Row a uses the *main curve*, row c the same device calibrated over a *larger input-current range*
-(I_dc,-1 at 90 % of the larger room between the vertex and the locking-window edge), row b the main curve
-with +-2.5 % device-to-device variation.
-
-* ``--device D1``: the active calibration of D1 in the calibration store (its raw sweep is the curve).
-* ``--curve FILE``: a CSV with columns bias_current (A), rectified_voltage (V)[, standard_error (V)],
-  calibrated here with ``dorlab.calibration.fit.calibrate_from_sweep``.
-* neither: row a is the Fig. 4 "experimental" curve (``dorlab.compute.fig5.experimental_like_calibration``,
-  a sweep through the three voltages the paper prints for its main curve, a' = -2.0476 mV,
-  c' = 18.565 mV), which is the curve the paper names for Table I row a; row c is the LLGS simulation of
-  the mazza2022 preset at the simulator's operating point (the paper's row c curve, Fig. S3(a), is a
-  simulation too), swept over the whole locking window and calibrated over the wide range.
-
-Trained weights are cached under ``<data dir>/table1/`` by a hash of the training settings.
-
-``--cluster local|tcp://HOST:PORT`` runs row b's pool draws as Dask tasks (``dorlab.procedures.scale``);
-each draw is a pure function of weights, images, curve, settings and seed, so the table is bit-identical to
-the in-process run. On a 2-core machine it gains little: the in-process draws already use both cores.
+The experiment is ``dorlab.procedures.table1_run.reproduce_table1`` (curves of rows a, b, c, weight cache,
+row b on a Dask cluster); this module parses the options and renders the table or JSON.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
-import time
-from pathlib import Path
 
 import click
 
+from dorlab.procedures.cli_options import (Count, TextFile, data_dir_option, json_option, messages, no_progress_option,
+                                           seed_option, show_progress)
 from dorlab.procedures.jsonout import dumps
-
-# The median standard error of one rectified-voltage point (5 RF-on/off readings of the simulated
-# Keithley 2182A) in a simulated calibration run of the mazza2022 diode (dorlab calibrate --bench sim,
-# 61 points, measured while building this command: 21..77 nV, median 43 nV). Used as the read noise of
-# the noiseless (T = 0) LLGS curve of the default row c.
-SIMULATED_READ_STANDARD_ERROR = 43e-9  # V
-
-WIDE_RANGE_FRACTION = 0.9  # row c: I_dc,-1 at this share of the larger room inside the locking window
-
-
-def read_curve_csv(path: Path):
-    """(bias_current, rectified_voltage, standard_error or None) from a CSV with a header row naming
-    bias_current, rectified_voltage[, standard_error]; lines starting with # are metadata."""
-    import pandas as pd
-
-    frame = pd.read_csv(path, comment="#")
-    missing = {"bias_current", "rectified_voltage"} - set(frame.columns)
-    if missing:
-        raise click.BadParameter(f"{path} lacks column(s) {sorted(missing)}; it has {list(frame.columns)} "
-                                 "(need bias_current in A, rectified_voltage in V, optional standard_error in V)",
-                                 param_hint="--curve")
-    se = frame["standard_error"].to_numpy(float) if "standard_error" in frame.columns else None
-    return frame["bias_current"].to_numpy(float), frame["rectified_voltage"].to_numpy(float), se
-
-
-def wide_range_calibration(calibration, *, fraction: float = WIDE_RANGE_FRACTION):
-    """Row c: the same sweep calibrated with I_dc,-1 at ``fraction`` of the larger room between the vertex
-    and the locking-window edge. The fit may be *rejected* as a poor parabola; its a', c' are still what a
-    user of that range would decode with, which is the point of row c."""
-    import numpy as np
-
-    from dorlab.calibration import fit
-
-    window = tuple(getattr(calibration, "locking_window", (float("nan"),) * 2))
-    if not np.all(np.isfinite(window)):
-        raise click.ClickException(f"calibration of {calibration.device!r} has no locking window; cannot widen "
-                                   "its input range for row c")
-    lower, upper = min(window), max(window)
-    vertex = calibration.vertex_current
-    room_below, room_above = vertex - lower, upper - vertex
-    span = fraction * max(room_below, room_above)
-    input_min = vertex - span if room_below >= room_above else vertex + span
-    if span <= calibration.input_span_current:
-        raise click.ClickException(
-            f"the locking window {lower:.4g}..{upper:.4g} A leaves no wider input range than row a's "
-            f"({calibration.input_span_current:.3g} A) for row c")
-    wide = fit.calibrate_from_sweep(
-        calibration.device + "-wide", calibration.sweep_bias_current, calibration.sweep_rectified_voltage,
-        calibration.sweep_standard_error, input_min_current=input_min, rf_frequency=calibration.rf_frequency,
-        rf_current=calibration.rf_current)
-    if not (np.isfinite(wide.a_prime) and np.isfinite(wide.c_prime)):
-        raise click.ClickException(f"row c calibration over {vertex:.4g}..{input_min:.4g} A failed: {wide.reason}")
-    return wide
-
-
-def simulated_curves():
-    """Default row c: the LLGS mazza2022 diode at the simulator's operating point, swept over its locking
-    window (61 points) and calibrated (automatic range, then the wide range)."""
-    import numpy as np
-
-    from dorlab.calibration import fit
-
-    try:
-        from dorlab.simulator import studies
-    except ImportError as err:  # a bench-only installation
-        raise click.ClickException(f"the default row c curve needs the simulator ({err}); pass --device or "
-                                   "--curve") from err
-    op = studies.find_operating_point()
-    lower, upper = sorted(op.locking_window)
-    bias = np.linspace(lower, upper, 61)
-    curve = studies.rectification_curve(None, bias, op.rf_current, op.rf_frequency)
-    se = np.full(bias.shape, SIMULATED_READ_STANDARD_ERROR)
-    keep = curve.locked
-    auto = fit.calibrate_from_sweep("mazza2022-sim", bias[keep], curve.rectified_voltage[keep], se[keep],
-                                    rf_frequency=op.rf_frequency, rf_current=op.rf_current)
-    if auto.status != "accepted":
-        raise click.ClickException(f"the simulated curve did not calibrate: {auto.reason}")
-    return auto, wide_range_calibration(auto)
-
-
-def resolve_curves(device, curve, data_dir):
-    """(row a calibration, row c calibration, description)."""
-    from dorlab.calibration import fit
-
-    if device and curve:
-        raise click.UsageError("give at most one of --device and --curve")
-    if device:
-        from dorlab.calibration.store import CalibrationStore
-        from dorlab.procedures.datadir import data_dir as resolve
-
-        with CalibrationStore.open(resolve(data_dir, create=False), read_only=True) as store:
-            main = store.active(device)
-        return main, wide_range_calibration(main), f"active calibration of {device} (run {main.run_id})"
-    if curve:
-        i, v, se = read_curve_csv(Path(curve))
-        main = fit.calibrate_from_sweep(Path(curve).stem, i, v, se)
-        if main.status != "accepted":
-            raise click.ClickException(f"{curve}: the curve did not calibrate: {main.reason}")
-        return main, wide_range_calibration(main), f"curve file {curve}"
-    from dorlab.compute.fig5 import experimental_like_calibration
-
-    _, wide = simulated_curves()
-    return (experimental_like_calibration(), wide,
-            "row a: Fig. 4 experimental-like curve (paper's main curve); row c: LLGS mazza2022 simulation, wide range")
-
-
-def _cache_path(cache_dir: Path, settings) -> Path:
-    """The weight file for these training settings (the MNIST files are pinned by their checksums)."""
-    from dorlab.compute import mnist
-
-    key = json.dumps({"training": settings.training_key(), "mnist": mnist.SHA256, "cnn_format": 1},
-                     sort_keys=True)
-    return cache_dir / f"cnn-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
-
-
-def row_b_runner(cluster: str | None, log):
-    """``map_tasks`` for row b's pool draws on ``cluster`` (None in-process). The cluster is started only
-    for row b and closed after it, so rows a and c keep both cores to themselves."""
-    from dorlab.procedures import scale
-
-    try:
-        kind = scale.validate_cluster(cluster)
-    except (ValueError, RuntimeError) as err:
-        raise click.BadParameter(str(err), param_hint="--cluster") from err
-    if kind == scale.IN_PROCESS:
-        return None
-
-    def run(function, arguments):
-        with scale.dask_client(kind) as client:
-            log(f" row b on {kind}: {len(client.scheduler_info()['workers'])} worker(s)")
-            return scale.map_tasks(function, scatter_shared(client, arguments), client=client,
-                                   progress=lambda done, total: log(f" draw {done}/{total} done"))
-
-    return run
-
-
-def scatter_shared(client, arguments: list[tuple]) -> list[tuple]:
-    """The argument tuples with every object shared by several tasks (the model, the ~14 MB of images,
-    the curve, the settings) sent to the workers once and replaced by its future; Dask resolves the futures
-    back to the same objects on the worker, so the tasks compute the same thing."""
-    counts: dict[int, int] = {}
-    for args in arguments:
-        for value in args:
-            counts[id(value)] = counts.get(id(value), 0) + 1
-    shared = {}
-    for args in arguments:
-        for value in args:
-            if counts[id(value)] > 1 and id(value) not in shared:
-                # in a one-element list: scatter would split a list or dict value into many futures
-                shared[id(value)] = client.scatter([value], broadcast=True, hash=False)[0]
-    return [tuple(shared.get(id(value), value) for value in args) for args in arguments]
 
 
 def register(root: click.Group) -> None:
     root.commands["reproduce"].add_command(table1)
 
 
+def _cluster(ctx, param, value):
+    from dorlab.procedures import scale
+
+    try:
+        return scale.validate_cluster(value)
+    except (ValueError, RuntimeError) as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
 @click.command("table1")
 @click.option("--device", default=None, help="Use the active calibration of this device from the store.")
-@click.option("--curve", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--curve", type=TextFile("CSV curve"), default=None,
               help="CSV of bias_current (A), rectified_voltage (V)[, standard_error (V)].")
 @click.option("--quick", is_flag=True, help="6 000 train / 2 000 test images, fewer draws (about 2 minutes).")
 @click.option("--mnist-dir", type=click.Path(file_okay=False), default=None,
               help="Directory of the four MNIST IDX files (default: $DORLAB_MNIST_DIR).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Data directory (calibration store, weight cache; default $DORLAB_DATA or ./dorlab-data).")
+@data_dir_option
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where trained weights are cached (default <data dir>/table1).")
 @click.option("--retrain", is_flag=True, help="Train even if cached weights exist.")
-@click.option("--draws", type=int, default=None, help="Pool draws for row b (default 4, quick 3).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--cluster", default="in-process", show_default=True,
+@click.option("--draws", type=Count(2, 1000), default=None, help="Pool draws for row b (default 4, quick 3).")
+@seed_option(0)
+@click.option("--cluster", default="in-process", show_default=True, callback=_cluster,
               help="Where row b's pool draws run: in-process, local (a Dask LocalCluster of 2 worker "
                    "processes) or tcp://HOST:PORT (a running Dask scheduler). In-process by default: the "
                    "other rows already use both cores of a small machine; a cluster pays off with more cores "
                    "or machines.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (table on stderr).")
+@json_option
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Write Fig. 6(b-e) PNGs into this directory.")
-def table1(device, curve, quick, mnist_dir, data_dir, cache_dir, retrain, draws, seed, cluster, as_json, plot_dir):
+@no_progress_option
+def table1(device, curve, quick, mnist_dir, data_dir, cache_dir, retrain, draws, seed, cluster, as_json, plot_dir,
+           no_progress):
     """Table I: CNN on MNIST with ideal and DOR products (rows a, b, c), beside the paper's numbers."""
-    from dorlab.compute import mnist, table1 as experiment
-    from dorlab.compute.cnn import SmallCnn
-    from dorlab.procedures.datadir import data_dir as resolve_data_dir
+    from dorlab.compute.table1 import format_table
+    from dorlab.procedures.table1_run import reproduce_table1
 
-    log = (lambda message: click.echo(message, err=True)) if as_json else click.echo
-    timings = {}
-    started = time.perf_counter()
-    overrides = {"seed": seed}
-    if draws is not None:
-        overrides["variation_draws"] = draws
-    try:
-        settings = (experiment.Table1Settings.quick(**overrides) if quick
-                    else experiment.Table1Settings(**overrides))
-    except ValueError as err:
-        raise click.BadParameter(str(err)) from err
-
-    map_row_b = row_b_runner(cluster, log)
-
-    t0 = time.perf_counter()
-    try:
-        data = mnist.load_mnist(mnist_dir)
-    except (mnist.MnistNotFoundError, mnist.MnistChecksumError, mnist.IdxFormatError) as err:
-        raise click.ClickException(str(err)) from err
-    subsets = experiment.Subsets.from_mnist(data, settings)
-    timings["load_mnist"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    curve_a, curve_c, source = resolve_curves(device, curve, data_dir)
-    timings["curves"] = time.perf_counter() - t0
-    log(f"curves: {source}")
-
-    cache_root = Path(cache_dir) if cache_dir else resolve_data_dir(data_dir) / "table1"
-    weights = _cache_path(cache_root, settings)
-    t0 = time.perf_counter()
-    if weights.exists() and not retrain:
-        model = SmallCnn.load(weights)
-        log(f"loaded trained weights {weights}")
-        timings["train_ideal (cached)"] = time.perf_counter() - t0
-    else:
-        log(f"training the ideal network on {settings.n_train} images ...")
-        model = experiment.train_ideal(subsets, settings, progress=log)
-        model.save(weights)
-        log(f"saved {weights}")
-        timings["train_ideal"] = time.perf_counter() - t0
-
-    figures: dict = {}
-    result = experiment.run_table1(model, subsets, curve_a, curve_c, settings, progress=log, timings=timings,
-                                   figures=figures, map_tasks=map_row_b)
-    result.timings["total"] = time.perf_counter() - started
-    result.details["curve_source"] = source
-    result.details["weights"] = str(weights)
-    result.details["row_b_cluster"] = cluster
-
-    if plot_dir:
-        out = Path(plot_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        experiment.plot_training_curves(model.history, out / "fig6b_training.png")
-        image_index = figures["chosen"][0] if figures.get("chosen") else 0
-        experiment.plot_feature_maps(model, subsets.test_images[image_index], figures["layers"],
-                                     out / "fig6c_feature_maps.png")
-        experiment.plot_dark_knowledge(result.dark_knowledge, out / "fig6d_dark_knowledge.png",
-                                       out / "fig6e_classes_t10.png")
-        log(f"plots in {out}")
-
-    text = experiment.format_table(result)
+    if device and curve:
+        raise click.UsageError("give at most one of --device and --curve")
+    run = reproduce_table1(device=device, curve=curve, quick=quick, mnist_dir=mnist_dir, data_dir=data_dir,
+                           cache_dir=cache_dir, retrain=retrain, draws=draws, seed=seed, cluster=cluster,
+                           plot_dir=plot_dir,
+                           log=messages(as_json) if show_progress(no_progress) else (lambda message: None))
+    text = format_table(run.result)
     if as_json:
         click.echo(text, err=True)
-        click.echo(dumps(result.as_json(), indent=1))
+        click.echo(dumps(run.result.as_json(), indent=1))
     else:
         click.echo(text)
     sys.stdout.flush()

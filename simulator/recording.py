@@ -2,7 +2,7 @@
 
     {"t": 0.0167, "wall": 1764343200.12, "resource": "GPIB0::7::INSTR", "direction": "write",
      "data": ":READ?\n"}
-    {"t": 0.0334, ..., "direction": "read", "data": "+1.234560E-03\r"}
+    {"t": 0.0334, ..., "direction": "read", "data": "+1.234560E-03\n"}
     {"t": 2.0334, ..., "direction": "read", "data": "", "error": "VI_ERROR_TMO"}
 
 ``t`` is the simulated clock (s), ``wall`` the host's time (s since the epoch), ``data`` the

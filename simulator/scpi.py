@@ -354,6 +354,7 @@ class ScpiInstrument:
 
     _command_table: list[Command]
     _cache: dict[str, tuple[Command, list[int]] | None]
+    _plans: dict[str, list]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -380,6 +381,7 @@ class ScpiInstrument:
                 table[pattern.upper()] = entry
         cls._command_table = list(table.values())
         cls._cache = {}
+        cls._plans = {}
 
     def __init__(self):
         self.state: dict[str, Any] = {}
@@ -452,20 +454,23 @@ class ScpiInstrument:
             self.output += (";".join(replies) + self.reply_terminator).encode("ascii")
 
     def _execute_message(self, message: str, replies: list[str]) -> None:
-        if _INVALID_CHARACTER.search(message):
-            self.push_error(-101)
-            return
-        path: list[str] = []
-        units = _split_units(message)
-        if len(units) > 1 and not units[-1].strip():
-            units.pop()  # a ';' before the terminator ends the last unit (tolerated)
-        for unit in units:
-            unit = unit.strip()
+        plans = type(self)._plans
+        plan = plans.get(message)
+        if plan is None:
+            plan = self._plan(message)
+            if plan is None:
+                return  # a parse error: queued, nothing of the message ran
+            if len(plans) < 4096:
+                plans[message] = plan
+        for step in plan:
+            if isinstance(step, ScpiError):  # a unit that does not parse
+                self.push_error(step.code, step.text)
+                if -199 <= step.code <= -100:
+                    return  # the rest of the message is not executed after a command error
+                continue
+            handler, params, suffixes, is_query = step
             try:
-                if not unit:
-                    raise ScpiError(-102, "empty message unit between ';'")
-                header, params = _split_header(unit)
-                reply, path = self._execute_unit(header, params, path)
+                reply = handler(self, params, suffixes)
             except (ValueError, ArithmeticError, IndexError, KeyError) as error:
                 # a model's handler met a parameter it cannot use: the instrument refuses it
                 # (a real one never crashes on input); keep the reason in the error text
@@ -473,14 +478,41 @@ class ScpiInstrument:
                 continue
             except ScpiError as error:
                 self.push_error(error.code, error.text)
-                # the rest of the message is not executed after a command error
                 if -199 <= error.code <= -100:
                     return
                 continue
-            if reply is not None:
+            if is_query and reply is not None:
                 replies.append(reply)
 
-    def _execute_unit(self, header: str, params: list[str], path: list[str]):
+    def _plan(self, message: str) -> list | None:
+        """A program message parsed into (handler, params, suffixes, is_query) per unit, or the
+        ScpiError of a unit that does not parse (kept in place: the units before it run). Parsing
+        depends on the message alone, so a plan is cached per model class: a repeated message
+        (a reading loop) costs one dict lookup before its handlers run."""
+        if _INVALID_CHARACTER.search(message):
+            self.push_error(-101)
+            return None
+        path: list[str] = []
+        units = _split_units(message)
+        if len(units) > 1 and not units[-1].strip():
+            units.pop()  # a ';' before the terminator ends the last unit (tolerated)
+        plan: list = []
+        for unit in units:
+            unit = unit.strip()
+            try:
+                if not unit:
+                    raise ScpiError(-102, "empty message unit between ';'")
+                header, params = _split_header(unit)
+                step, path = self._resolve_unit(header, params, path)
+            except ScpiError as error:
+                plan.append(error)
+                if -199 <= error.code <= -100:
+                    break
+                continue
+            plan.append(step)
+        return plan
+
+    def _resolve_unit(self, header: str, params: list[str], path: list[str]):
         is_common = _COMMON.match(header) is not None
         if not is_common and not _HEADER.match(header):
             raise ScpiError(-102, f"header {header[:20]!r}")
@@ -507,8 +539,7 @@ class ScpiInstrument:
         most = cmd.query_params if is_query else cmd.set_params
         if most is not None and len(params) > most:
             raise ScpiError(-108, f"{header[:40]} takes {most} parameter(s), got {len(params)}")
-        reply = handler(self, params, suffixes)
-        return (reply if is_query else None), new_path
+        return (handler, tuple(params), suffixes, is_query), new_path
 
     def _lookup(self, key: str):
         cache = type(self)._cache

@@ -1,24 +1,27 @@
-"""Keithley 2182A Nanovoltmeter (2182A-900-01 user's manual, SCPI reference ch. 14).
+"""Keithley 2182A Nanovoltmeter (2182A-900-01 user's manual; SCPI tables sec. 14, status sec. 13,
+RS-232 sec. 11 "RS-232 interface reference").
 
-Supported:
-    :SENSe:FUNCtion 'VOLTage[:DC]'|'TEMPerature'   (query: "VOLT:DC" / "TEMP")
-    :SENSe:CHANnel 0|1|2
-    :SENSe:VOLTage[:DC]:NPLCycles <n>              (0.01 .. 60 at 60 Hz, 0.01 .. 50 at 50 Hz)
-    :SENSe:VOLTage[:DC]:RANGe[:UPPer] <V>, :RANGe:AUTO <b>       (10 mV, 100 mV, 1 V, 10 V, 100 V)
-    :SENSe:VOLTage[:DC]:CHANnel<n>:RANGe[:UPPer] <V>, :RANGe:AUTO <b>
-    :SENSe:VOLTage[:DC]:CHANnel<n>:REFerence <V>, :REFerence:STATe <b>, :REFerence:ACQuire
-    :SENSe:VOLTage[:DC]:DFILter[:STATe] <b>, :DFILter:COUNt <n>, :DFILter:TCONtrol, :LPASs[:STATe]
-    :SENSe:TEMPerature:NPLCycles, :TCouple, :RJUNction:RSELect, :RJUNction:SIMulated,
-    :SENSe:TEMPerature:CHANnel<n>:REFerence, :REFerence:STATe, :SENSe:TEMPerature:RTEMperature?
-    :READ?, :FETCh?, :MEASure[:VOLTage][:DC]?, :SENSe:DATA:FRESh?, :INITiate, :INITiate:CONTinuous, :ABORt
-    :TRIGger:SOURce IMMediate|BUS|..., :TRIGger:COUNt, :TRIGger:DELay, :SAMPle:COUNt
-    :TRACe:POINts, :TRACe:CLEar, :TRACe:FEED SENSe|CALCulate|NONE, :TRACe:FEED:CONTrol NEXT|NEVer,
-    :TRACe:DATA?, :CALCulate2:FORMat MEAN|SDEViation|MAXimum|MINimum|PKPK, :CALCulate2:STATe, :CALCulate2:IMMediate?
-    :SYSTem:AZERo[:STATe], :SYSTem:LFRequency?, :DISPlay:ENABle, :STATus:MEASurement:ENABle ...
-    common commands and :SYSTem:ERRor?; replies end with CR (as PyMeasure's driver expects).
-
-Noise: rms at 1 NPLC per range (typical values after the 2182A datasheet's noise table), scaled
-by 1/sqrt(NPLC); plus the device's Johnson noise when the world is at T > 0.
+Modelled (``[:SENSe[1]]`` optional as in the manual):
+    :SENSe:FUNCtion 'VOLTage[:DC]'|'TEMPerature' (query "VOLT:DC" / "TEMP"); :SENSe:CHANnel 0|1|2
+    :SENSe:VOLTage[:DC]:NPLCycles (0.01 .. 60 at 60 Hz, 50 at 50 Hz) and :APERture (s; one setting
+    with NPLC: aperture = NPLC / line frequency)
+    :SENSe:VOLTage[:DC][:CHANnel<n>]:RANGe[:UPPer] (10 mV .. 100 V; 10 V on channel 2), :RANGe:AUTO
+    :SENSe:VOLTage[:DC]:CHANnel<n>:REFerence, :REFerence:STATe, :REFerence:ACQuire (rel)
+    :READ?, :FETCh?, :MEASure[:VOLTage][:DC]?, :SENSe:DATA:FRESh?, :SENSe:DATA[:LATest]?, :INITiate,
+    :TRIGger:COUNt, :SAMPle:COUNt, :TRACe:POINts|CLEar|FEED|FEED:CONTrol|DATA?|POINts:ACTual?,
+    :CALCulate2:FORMat|STATe|IMMediate?, :STATus:MEASurement... (buffer full: bit 9 -> MSB),
+    common commands, *OPT? "0", :SYSTem:ERRor?, :SYSTem:LFRequency?
+    Every voltage reading is the device voltage of the one junction (the source meter settles first,
+    compliance included) plus the datasheet noise of the range at the NPLC, plus Johnson noise.
+Replies: LF (with END) on GPIB, USB and LAN; on a serial port (``ASRL``) the configured RS-232
+    terminator, CR by default (what PyMeasure's driver expects), LF/CRLF/LFCR by the world file's
+    ``serial_terminator``.
+Accepted but inert: :SENSe:VOLTage:DFILter..., :LPASs (no filter modelled: the noise is the unfiltered
+    noise at the NPLC), :SYSTem:AZERo, :DISPlay:ENABle, :INITiate:CONTinuous, :TRIGger:SOURce|DELay,
+    :ABORt, :SENSe:TEMPerature:... (a constant 23 C reference junction), channel 2 reads 0 V (unwired)
+Rejected (-113): :CALCulate[1] (mX+b, percent), :SENSe:VOLTage:DELTa / pulse-delta with a 6221
+    (sec. 5 "Delta"), :SYSTem:COMMunicate..., :UNIT...; -114 for a channel other than 1|2.
+Error queue: 10 entries; input buffer 2 kB assumed (-363 beyond, message discarded).
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
     model_key = "keithley2182a"
     identity = "KEITHLEY INSTRUMENTS INC.,MODEL 2182A,1234567,C02  /A02"
     serial_terminator = "\r"
+    input_buffer_size = 2048
 
     defaults = {
         "function": "VOLT", "channel": 1, "nplc": 5.0, "temperature_nplc": 5.0,

@@ -1,21 +1,29 @@
-"""Keithley 2400 SourceMeter, SCPI command set of the 2400 series (2400S-900-01, ch. 18).
+"""Keithley 2400 SourceMeter, SCPI command set of the 2400 series (2400S-900-01 user's manual: SCPI
+command reference sec. 18, common commands sec. 16, status structure sec. 15, RS-232 sec. 14).
 
-Supported:
+Modelled (``[:SENSe[1]]`` optional: ``:FUNC "VOLT"`` is ``:SENS:FUNC "VOLT"``):
     :SOURce[1]:FUNCtion[:MODE] CURRent|VOLTage, :SOURce[1]:CURRent|VOLTage[:LEVel][:IMMediate][:AMPLitude]
-    :SOURce[1]:CURRent|VOLTage:RANGe <x>, :RANGe:AUTO <b>, :SOURce[1]:DELay, :DELay:AUTO, :CLEar:AUTO
-    :SENSe[1]:VOLTage[:DC]:PROTection[:LEVel] <V> (compliance), :PROTection:TRIPped?
-    :SENSe[1]:CURRent[:DC]:PROTection[:LEVel] <A>, :PROTection:TRIPped?
-    :SENSe[1]:FUNCtion[:ON] 'VOLT'|'CURR'|'RES' (list), :FUNCtion:OFF, :FUNCtion:ALL, :FUNCtion:CONCurrent
-    :SENSe[1]:VOLTage|CURRent|RESistance:NPLCycles (global, 0.01 .. 10), :RANGe[:UPPer], :RANGe:AUTO
-    :SENSe[1]:RESistance:MODE MANual|AUTO, :SENSe[1]:AVERage[:STATe]|:TCONtrol|:COUNt
-    :FORMat:ELEMents[:SENSe[1]] VOLTage, CURRent, RESistance, TIME, STATus; :FORMat[:DATA] ASCii
-    :READ?, :FETCh?, :MEASure[:VOLTage|:CURRent|:RESistance]? (turns the output on, as CONFigure does)
-    :INITiate, :ABORt, :TRIGger:COUNt|DELay|SOURce|CLEar|OUTPut|ILINe|OLINe, :ARM:COUNt|SOURce|TIMer|...
-    :TRACe:POINts|CLEar|FEED|FEED:CONTrol|DATA?, :CALCulate3:FORMat MEAN|SDEViation|MAXimum|MINimum|PKPK, :CALCulate3:DATA?
-    :OUTPut[1][:STATe], :OUTPut[1]:SMODe, :SYSTem:AZERo[:STATe], :SYSTem:RSENse, :SYSTem:LFRequency[:AUTO],
-    :SYSTem:BEEPer[:IMMediate], :DISPlay:ENABle, :ROUTe:TERMinals, :STATus:MEASurement|OPERation|QUEStionable...
-A reading with the output off queues +803 "Output disabled" and returns nothing, as the 2400 does.
-Status word (the STATus element): bit 3 (8) = compliance.
+    :SOURce[1]:CURRent|VOLTage:RANGe <x> (query: the range in use), :RANGe:AUTO, :SOURce[1]:CLEar:AUTO
+    [:SENSe[1]]:VOLTage[:DC]:PROTection[:LEVel] <V> (compliance), :PROTection:TRIPped?; the same for CURRent
+    [:SENSe[1]]:FUNCtion[:ON] 'VOLT'|'CURR'|'RES' (list), :FUNCtion:OFF, :FUNCtion:ALL, :FUNCtion:CONCurrent
+    [:SENSe[1]]:VOLTage|CURRent|RESistance:NPLCycles (one setting, 0.01 .. 10), :RANGe[:UPPer] (query: the
+    range in use under autorange), :RANGe:AUTO
+    :FORMat:ELEMents[:SENSe[1]] VOLTage, CURRent, RESistance, TIME, STATus
+    :READ?, :FETCh?, :MEASure? (the selected functions), :MEASure:VOLTage|CURRent|RESistance? (one
+    function, output on, as CONFigure does); :INITiate, :TRIGger:COUNt, :ARM:COUNt (readings per :READ?)
+    :TRACe:POINts|FEED:CONTrol|DATA?, :CALCulate3:FORMat|DATA?; status and error subsystems
+    A reading with the output off queues +803 "Output disabled" and returns nothing, as the 2400 does;
+    the STATus element's bit 3 (8) is compliance. Sense readings come from the one junction.
+Accepted but inert: :SOURce[1]:DELay[:AUTO], :SENSe:RESistance:MODE, :SENSe:AVERage..., :TRIGger:DELay|
+    SOURce|CLEar|OUTPut|ILINe|OLINe, :ARM:SOURce|TIMer|..., :TRACe:FEED, :OUTPut:SMODe, :SYSTem:AZERo,
+    :SYSTem:RSENse, :SYSTem:LFRequency[:AUTO], :SYSTem:BEEPer, :DISPlay:ENABle, :ROUTe:TERMinals,
+    :FORMat[:DATA] (replies stay ASCII), :ABORt
+Rejected (-113): :SOURce:LIST / :SOURce:SWEep / :SOURce:MEMory (sec. 18 "SOURce subsystem" sweeps),
+    :CALCulate1/2 math and limit tests, :SOURce2 digital output, :CONFigure, :SYSTem:GUARd, :SENSe:
+    RESistance:OCOMpensated; -108 for a parameter where a header takes none.
+Replies: LF (with END) on GPIB; CR on a serial port by default (``serial_terminator`` in the world file
+    sets LF/CRLF/LFCR as the front-panel RS-232 menu does). Error queue: 10 entries; input buffer 2 kB
+    assumed (-363 beyond, message discarded).
 """
 from __future__ import annotations
 
@@ -45,6 +53,8 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
     }
 
     sense_overrange = 1.0
+    serial_terminator = "\r"
+    input_buffer_size = 2048
 
     defaults = {
         "source_function": "VOLT", "source_current": 0.0, "source_voltage": 0.0,
@@ -241,7 +251,15 @@ class Keithley2400(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, So
             self.apply_source()
         return self.take_readings()
 
-    @command(":MEASure[:VOLTage][:DC]", query=True, write=False)
+    @command(":MEASure", query=True, write=False)
+    def _measure_selected(self, params, suffixes, is_query):
+        # MEASure? without a function: the function(s) already selected (2400 manual, MEASure)
+        if not self.state["output"]:
+            self.state["output"] = True
+            self.apply_source()
+        return self.take_readings()
+
+    @command(":MEASure:VOLTage[:DC]", query=True, write=False)
     def _measure_v(self, params, suffixes, is_query):
         return self._measure("VOLT")
 

@@ -1,25 +1,31 @@
-"""Keithley 2450 SourceMeter, native SCPI command set (2450-901-01 reference manual, ch. 6).
+"""Keithley 2450 SourceMeter, native SCPI command set (2450-901-01 reference manual, sec. 6 "SCPI
+command reference"; common commands sec. 6 "*LANG", status model sec. 9 / appendix C).
 
-Supported (short/long forms, optional nodes, ``SOUR1``/``SENS1`` suffixes):
-    :SOURce[1]:FUNCtion[:MODE] CURRent|VOLTage             (and ?)
-    :SOURce[1]:CURRent[:LEVel][:IMMediate][:AMPLitude] <A> (and ?; |I| <= 1.05 x range)
-    :SOURce[1]:CURRent:RANGe <A>, :RANGe:AUTO <b>          (10 nA .. 1 A)
-    :SOURce[1]:CURRent:VLIMit[:LEVel] <V>                  (0.02 .. 210 V), :VLIMit:TRIPped?
-    :SOURce[1]:VOLTage[:LEVel]..., :VOLTage:RANGe[:AUTO], :VOLTage:ILIMit[:LEVel], :ILIMit:TRIPped?
-    :SOURce[1]:CURRent|VOLTage:DELay <s>, :DELay:AUTO <b>
-    :OUTPut[1][:STATe] <b>, :OUTPut[1]:CURRent|VOLTage:SMODe HIMPedance|NORMal|ZERO|GUARd
-    :SENSe[1]:FUNCtion[:ON] "VOLTage[:DC]"|"CURRent[:DC]"|"RESistance"
-    :SENSe[1]:VOLTage|CURRent|RESistance[:DC]:NPLCycles <n> (0.01 .. 10), :RANGe[:UPPer], :RANGe:AUTO
-    :SENSe[1]:VOLTage|CURRent[:DC]:AVERage[:STATe]|:TCONtrol|:COUNt, :SENSe[1]:RESistance:RSENse
-    :SENSe[1]:COUNt <n>, :SENSe[1]:AZERo[:STATe]
-    :SOURce[1]:CURRent|VOLTage:READ:BACK <b> (source readback: the SOUR element is measured)
-    :READ? ["buffer"[, READing|SOURce|RELative|SEConds|UNIT ...]], :FETCh?,
-    :MEASure[:VOLTage|:CURRent|:RESistance][:DC]?
-    :TRACe:POINts, :TRACe:CLEar, :TRACe:ACTual?, :TRACe:DATA? <start>, <end>[, "buffer"[, elements]],
-    :TRACe:STATistics:AVERage?|MAXimum?|MINimum?|STDDev?|PK2Pk?, :TRACe:STATistics:CLEar
-    :INITiate[:IMMediate], :ABORt, :ROUTe:TERMinals FRONt|REAR, :SYSTem:BEEPer[:IMMediate] <f>, <t>
-    :SYSTem:LFRequency?, :STATus:OPERation|QUEStionable[:EVENt]?, :STATus:...:ENABle
-    common: *IDN? *RST *CLS *OPC *OPC? *WAI *TRG *ESR? *ESE *SRE *STB? *TST? *OPT?, :SYSTem:ERRor[:NEXT]?
+Modelled (short/long forms, optional nodes, ``SOUR1``/``SENS1`` suffixes, ``[:SENSe[1]]`` optional):
+    :SOURce[1]:FUNCtion[:MODE] CURRent|VOLTage; :SOURce[1]:CURRent|VOLTage[:LEVel]... (|level| <= 1.05 x
+    the fixed range); :RANGe <v> (ends autorange), :RANGe:AUTO; :RANGe? returns the range in use
+    (under autorange: the smallest that holds the level); :VLIMit / :ILIMit[:LEVel], :TRIPped?;
+    :DELay, :DELay:AUTO, :DELay:USER<1..5>; :READ:BACK (the SOUR buffer element is measured)
+    :SOURce[1]:SWEep:CURRent|VOLTage:LINear <start>,<stop>,<points>[,<delay>[,<count>...,"buffer"]]
+    then :INITiate runs the sweep into the buffer (-221 for the function not being sourced)
+    :OUTPut[1][:STATe]; :SENSe[1]:FUNCtion[:ON] "VOLT[:DC]"|"CURR[:DC]"|"RES"
+    per function (VOLTage, CURRent, RESistance): :NPLCycles (0.01..10), :RANGe[:UPPer] (query: the range
+    in use), :RANGe:AUTO, :RSENse, :AZERo[:STATe], :DELay:USER<n>, :AVERage... ; :SENSe[1]:COUNt
+    :READ? / :MEASure? ["buffer"[, elements]] measure with the active function; :MEASure:VOLTage|
+    CURRent|RESistance? select that function first; :FETCh? the last reading; buffer elements READing,
+    SOURce, RELative, SEConds, UNIT; :TRACe:MAKE/:DELete/:CLEar/:POINts/:ACTual?/:DATA?/:TRIGger and
+    :TRACe:STATistics:...? (every named buffer shares one store of readings)
+    *LANG SCPI|TSP|SCPI2400 (takes effect at the next power-up, so *LANG? stays SCPI); *OPT? "0"
+    status and error subsystems (*ESR? *ESE *SRE *STB? :SYSTem:ERRor[:NEXT]? :COUNt? :STATus:...)
+Accepted but inert (stored or ignored; nothing on the simulated bench depends on them):
+    :SOURce:...:DELay[:USER<n>] and :SENSe:...:DELay:USER<n> (no settling modelled), :OUTPut:SMODe,
+    :ROUTe:TERMinals, :SENSe:...:AVERage..., :SENSe[1]:AZERo:ONCE, :STATus:CLEar, :SYSTem:CLEar,
+    :ABORt, :SYSTem:BEEPer (range-checked), :TRACe:STATistics:CLEar, *TRG, *WAI
+Rejected (-113): TSP commands, :DIGital/:TRIGger:BLOCk/:TRIGger:LOAD trigger-model blocks (sec. 6
+"TRIGger subsystem"), :CALCulate math/limits, :DISPlay, :SCRipt, :SOURce:LIST, :SENSe:...:OCOMpensated,
+:SENSe:...:UNIT, :FORMat; -108 for a parameter where a header takes none.
+Error queue: 10 entries (-350 replaces the last); input buffer: 16 kB assumed (the manual gives none we
+could find), longer messages are discarded with -363.
 """
 from __future__ import annotations
 
@@ -50,6 +56,7 @@ def _check_voltage_level(instrument, value):
 class Keithley2450(StatusRegisters, ReadingBuffer, Beeper, SourceSenseRanges, SourceMeter):
     model_key = "keithley2450"
     identity = "KEITHLEY INSTRUMENTS,MODEL 2450,04390551,1.7.12b"
+    input_buffer_size = 16384
     current_ranges = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
     voltage_ranges = (0.02, 0.2, 2.0, 20.0, 200.0)
     # rms voltage-measurement noise at 1 NPLC per range (approx. 2450 datasheet: ~5 ppm of range)

@@ -1,6 +1,11 @@
-"""Keithley 6221 DC and AC current source (622x-901-01 reference manual), as the bias source.
+"""Keithley 6221 DC and AC current source (622x-901-01 reference manual, sec. 14 "SCPI tables"), as
+the bias source. Modelled: the dc source (level, range, compliance with the one-junction compliance
+point, output), status and error subsystems. Accepted but inert: everything for the ac waveform, delta
+and sweep modes listed below (stored, no ac drive), :UNIT, :DISPlay, triggers. Rejected (-113): the
+:SOURce:LIST and :SOURce:SWEep:SPACing lists, :SYSTem:COMMunicate:SERial passthrough to a 2182A, :TRACe
+data of delta runs. Error queue 10 entries; input buffer 2 kB assumed.
 
-Supported:
+Commands:
     :OUTPut[:STATe] <b>, :OUTPut:LTEarth <b>, :OUTPut:ISHield OLOW|GUARd, :OUTPut:RESPonse FAST|SLOW
     :SOURce:CURRent[:LEVel][:IMMediate][:AMPLitude] <A>   (+-105 mA; |I| <= 1.05 x fixed range)
     :SOURce:CURRent:RANGe <A>, :RANGe:AUTO <b>            (2 nA .. 100 mA)

@@ -1,17 +1,26 @@
-"""Microwave signal generators (one SCPI family, model-specific ranges and identities):
-Agilent E8257D (PSG), Keysight N5183B (MXG), Anritsu MG3692C, Rohde & Schwarz SMB100A.
+"""Microwave signal generators (one SCPI family, model-specific ranges, options and identities):
+Agilent E8257D PSG (E8251-90355 "SCPI Command Reference"), Keysight N5183B MXG (N5180-90059 "X-Series
+Signal Generators SCPI Command Reference"), Anritsu MG3692C (10370-10xxx MG369xC SCPI manual),
+Rohde & Schwarz SMB100A (1407.0806.32 operating manual, ch. 6 "Remote Control Commands").
 
-Supported (``[:SOURce]`` optional everywhere, units Hz/kHz/MHz/GHz and dBm accepted):
-    [:SOURce]:FREQuency[:CW|:FIXed] <f>        (and ?; out of the model's range -> -222)
-    [:SOURce]:POWer[:LEVel][:IMMediate][:AMPLitude] <p> (and ?, dBm)
-    :OUTPut[:STATe] ON|OFF|1|0 (and ?), :OUTPut:MODulation[:STATe] (and ?)
-    [:SOURce]:FREQuency:STARt|STOP|CENTer|SPAN|MODE, [:SOURce]:POWer:STARt|STOP|MODE,
-    [:SOURce]:SWEep:POINts|DWELl<n>|GENeration|MODE|CONTinuous[:STATe], [:SOURce]:LIST:RETRace,
-    [:SOURce]:TSWeep, [:SOURce]:AM[:STATe]|:DEPTh|:SOURce|:INTernal:FREQuency|:INTernal:FUNCtion:SHAPe,
-    [:SOURce]:PULM:STATe|:SOURce|:SOURce:INTernal|:INTernal:FREQuency,
-    [:SOURce]:LFOutput:STATe|:AMPLitude|:SOURce, *IDN? *RST *CLS *OPC? ..., :SYSTem:ERRor?
-Only the CW frequency, the power and the output state drive the device; sweeps and modulation
-settings are stored and reported (a lab's drivers configure them; the DOR method does not use them).
+Modelled (``[:SOURce]`` optional everywhere; units Hz/kHz/MHz/GHz, dBm, DEG/RAD):
+    [:SOURce]:FREQuency[:CW|:FIXed] (range from the installed frequency option: -222 outside),
+    [:SOURce]:POWer[:LEVel][:IMMediate][:AMPLitude] (dBm), :OUTPut[:STATe]: these three drive the device
+    *OPT? lists the installed options (world file ``options = "..."``; a frequency option such as
+    520/532/540 on the PSG/MXG or SMB-B106/B120 on the SMB100A sets the frequency range), the PSG/MXG
+    :DIAGnostic:CPU:INFOrmation:OPTions:DETail? gives the same list (QCoDeS reads it at init)
+    [:SOURce]:PHASe[:ADJust], [:SOURce]:ROSCillator:SOURce INT|EXT, :SOURce:AUTO, :EXTernal:FREQuency
+    [:SOURce]:FREQuency:STARt|STOP|CENTer|SPAN|MODE CW|FIXed|SWEep|LIST (LIST with an empty list: -221),
+    [:SOURce]:LIST:FREQuency, [:SOURce]:SWEep:POINts|DWELl|STEP|GENeration|MODE|CONTinuous,
+    :TRIGger:FSWeep:SOURce, :TRIGger[:SEQuence]:SOURce, [:SOURce]:POWer:STARt|STOP|MODE
+    status and error subsystems, common commands
+Accepted but inert (stored and reported; the DOR method uses a CW tone): phase, reference oscillator,
+    sweeps and lists (no sweep runs; [:SOURce]:TSWeep is accepted), AM / pulse modulation and the LF
+    output settings, :OUTPut:MODulation
+Rejected (-113): FM/PM ([:SOURce]:FM, :PM), :LIST:POWer|DWELl, user flatness (:CORRection), ALC
+    (:POWer:ALC), :MEMory, :MMEMory, :DISPlay, :SYSTem:PRESet (use *RST), arbitrary waveforms (:RADio).
+Replies end with LF on every interface (the serial terminator of these models is LF too).
+Error queue: 30 entries on the PSG/MXG (10 elsewhere); input buffer 8 kB assumed (-363 beyond).
 """
 from __future__ import annotations
 
@@ -61,6 +70,7 @@ class RfGenerator(SimulatedInstrument):
 
     frequency_range = (250e3, 20e9)
     power_range_dbm = (-135.0, 25.0)
+    input_buffer_size = 8192
 
     defaults = {
         "frequency": 1e9, "power": -130.0, "output": False, "modulation": True,
@@ -207,6 +217,7 @@ class AgilentE8257D(RfGenerator):
     frequency_range = (250e3, 20e9)  # option 520
     power_range_dbm = (-135.0, 25.0)  # option 1EA high power + 1E1 step attenuator
     options = "1E1,1EA,520,UNT"
+    error_queue_size = 30
     frequency_options = {"513": (250e3, 13e9), "520": (250e3, 20e9), "521": (10e6, 20e9),
                          "532": (250e3, 31.8e9), "540": (250e3, 40e9), "550": (250e3, 50e9),
                          "567": (250e3, 70e9)}
@@ -218,6 +229,7 @@ class KeysightN5183B(RfGenerator):
     frequency_range = (9e3, 20e9)  # option 520
     power_range_dbm = (-130.0, 20.0)  # option 1E1 step attenuator
     options = "1E1,520,UNT,UNW"
+    error_queue_size = 30
     frequency_options = {"501": (9e3, 1e9), "503": (9e3, 3e9), "506": (9e3, 6e9),
                          "513": (9e3, 13e9), "520": (9e3, 20e9), "532": (9e3, 31.8e9),
                          "540": (9e3, 40e9)}

@@ -4,7 +4,8 @@ the bench's instruments are connected to (exclusive: closing one channel opens t
 Supported: :ROUTe:CLOSe (@1!n[,...]) (and :ROUTe:CLOSe? / :ROUTe:CLOSe:STATe?), :ROUTe:OPEN (@1!n),
 :ROUTe:OPEN:ALL, *IDN?, *RST (all open), :SYSTem:ERRor?. Channel n is the n-th diode of the circuit
 in the world file's order. With every channel open, a current source drives an open circuit and
-goes into compliance.
+goes into compliance. Accepted but inert: nothing. Rejected (-113): scan lists (:ROUTe:SCAN), channel
+patterns (:ROUTe:MEMory), :CONFigure:SLOT (7001 manual, sec. 4 "ROUTe subsystem").
 """
 from __future__ import annotations
 

@@ -128,7 +128,8 @@ def test_cli_rejected_exit_status_and_data_dir_from_env(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["calibrate", "--bench", "sim", "--sim-diode", "phenomenological",
                                       "--device", "D9", "--rf-frequency", "3e9", "--json"])
     assert result.exit_code == 3
-    out = json.loads(result.output)
+    assert "rejected" in result.stderr and "Traceback" not in result.output
+    out = json.loads(result.stdout)  # the rejection line goes to stderr
     assert out["status"] == "rejected" and out["a_prime"] is None and out["reason"].startswith("not_locked")
     assert out["data_dir"] == str(tmp_path / "env")
 

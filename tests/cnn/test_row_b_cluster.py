@@ -37,7 +37,7 @@ def _numbers(draw: table1.RowResult) -> tuple:
 
 
 def test_row_b_draws_equal_in_process_and_on_a_local_cluster():
-    from dorlab.procedures import cli_table1
+    from dorlab.procedures import table1_run as cli_table1
 
     model, curve, subsets, settings = _tiny_row_b()
     here = table1.run_row_b(model, curve, subsets, settings)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -156,7 +155,8 @@ def test_settings_validation():
 
 
 def test_curve_csv_and_wide_range(tmp_path, curve):
-    from dorlab.procedures import cli_table1
+    from dorlab.procedures.errors import InvalidValue
+    from dorlab.procedures import table1_run as cli_table1
 
     path = tmp_path / "curve.csv"
     rows = zip(curve.sweep_bias_current, curve.sweep_rectified_voltage, curve.sweep_standard_error)
@@ -166,8 +166,12 @@ def test_curve_csv_and_wide_range(tmp_path, curve):
     np.testing.assert_allclose(i, curve.sweep_bias_current)
     bad = tmp_path / "bad.csv"
     bad.write_text("current,voltage\n1,2\n")
-    with pytest.raises(click.BadParameter, match="bias_current"):
+    with pytest.raises(InvalidValue, match="bias_current"):
         cli_table1.read_curve_csv(bad)
+    text = tmp_path / "text.csv"
+    text.write_text("bias_current,rectified_voltage\n-1e-4,1e-3\n-2e-4,oops\n-3e-4,1e-3\n")
+    with pytest.raises(InvalidValue, match=r"rectified_voltage in data row 2 is 'oops'"):
+        cli_table1.read_curve_csv(text)
 
 
 def test_cli_reports_missing_mnist(tmp_path, monkeypatch):
@@ -220,7 +224,7 @@ def _locked_sweep():
 
 def test_row_c_calibration_is_wider_and_less_parabolic(tmp_path):
     from dorlab.calibration.quality import product_correlation
-    from dorlab.procedures import cli_table1
+    from dorlab.procedures import table1_run as cli_table1
 
     i, v, se = _locked_sweep()
     path = tmp_path / "sweep.csv"
@@ -240,7 +244,7 @@ def test_row_c_calibration_is_wider_and_less_parabolic(tmp_path):
 def test_device_curve_from_the_store(tmp_path):
     from dorlab.calibration import fit
     from dorlab.calibration.store import CalibrationStore
-    from dorlab.procedures import cli_table1
+    from dorlab.procedures import table1_run as cli_table1
 
     i, v, se = _locked_sweep()
     calibration = fit.calibrate_from_sweep("D7", i, v, se)

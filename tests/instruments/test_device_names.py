@@ -54,7 +54,7 @@ def test_sim_bench_takes_any_name_in_measure_as_in_calibrate(runner):
 
 @pytest.mark.parametrize("command", [
     ["measure", *MEASURE],
-    ["calibrate", "--bias-from", "-0.2e-3", "--bias-to", "-0.1e-3", "--points", "5"],
+    ["calibrate", "--bias-from", "-0.2e-3", "--bias-to", "-0.1e-3", "--points", "7"],  # 7: the fewest a calibration takes
     ["sweep", "--rf-frequency", "1.2e9", "--bias-from", "-0.2e-3", "--bias-to", "-0.1e-3", "--points", "5"],
 ])
 def test_every_command_refuses_an_unlisted_device_alike(runner, listed_only, tmp_path, command):

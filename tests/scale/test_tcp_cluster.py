@@ -137,3 +137,15 @@ def test_tcp_cluster_end_to_end(tmp_path):
     finally:
         processes.stop()
     assert all(proc.returncode is not None for proc in processes.procs)
+
+
+def test_cli_reports_an_unreachable_scheduler_in_one_line():
+    nowhere = f"tcp://127.0.0.1:{_free_port()}"
+    t0 = time.monotonic()
+    result = CliRunner().invoke(cli, ["simulate", "phase-map", "--cluster", nowhere, "--freq-points", "2",
+                                      "--points", "2", "--json"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"Error: cannot reach the Dask scheduler at {nowhere} within 10 s")
+    assert "Traceback" not in result.output
+    assert time.monotonic() - t0 < 40  # the connect timeout, not a hang

@@ -13,7 +13,7 @@ from .conftest import NVM, SMU
 
 
 def test_timeout_on_the_next_n_reads(rm, world):
-    nvm = rm.open_resource(NVM, read_termination="\r")
+    nvm = rm.open_resource(NVM, read_termination="\n")
     nvm.timeout = 500
     world.inject_fault(NVM, Timeout(reads=2))
     for _ in range(2):

@@ -11,7 +11,7 @@ import pytest
 from dorlab.simulator.faults import Breakdown
 from dorlab.simulator.phenomenological import PhenomenologicalDiode
 from dorlab.simulator.visa import DorlabVisaLibrary
-from dorlab.simulator.world import DEFAULT_BREAKDOWN_VOLTAGE, World
+from dorlab.simulator.world import DEFAULT_BREAKDOWN_VOLTAGE, Circuit, World
 
 from .conftest import NVM, SMU
 
@@ -107,4 +107,22 @@ def test_breakdown_voltage_is_configurable_and_fault_injection_still_works(tmp_p
                      '[circuits.bench0.diodes.d0]\nmodel = "phenomenological"\n')
     world = World.from_file(never)
     world.circuit.device_voltage(1.0)
+    assert not world.circuit.broken
+
+
+def test_the_2400_in_compliance_and_the_2182a_read_one_junction():
+    world = World(seed=4)
+    world.add_circuit("bench0", Circuit({"d": PhenomenologicalDiode()}))
+    world.add_instrument("GPIB0::25::INSTR", "keithley2400")
+    world.add_instrument(NVM, "keithley2182a")
+    rm = pyvisa.ResourceManager(DorlabVisaLibrary(world))
+    smu = rm.open_resource("GPIB0::25::INSTR", read_termination="\n")
+    nvm = rm.open_resource(NVM, read_termination="\n")
+    smu.write(":SOUR:FUNC CURR;:SOUR:CURR:RANG 1e-3;:SOUR:CURR 8e-4;:SENS:VOLT:PROT 0.25;"
+              ':SENS:FUNC "VOLT","CURR";:FORM:ELEM VOLT,CURR;:OUTP ON')
+    volts, amps = (float(v) for v in smu.query(":READ?").split(","))
+    assert smu.query(":SENS:VOLT:PROT:TRIP?") == "1"
+    assert volts == pytest.approx(0.25, abs=1e-4)
+    assert float(nvm.query(":READ?")) == pytest.approx(volts, abs=1e-4)
+    assert world.circuit.device_voltage(amps) == pytest.approx(0.25, abs=1e-3)
     assert not world.circuit.broken

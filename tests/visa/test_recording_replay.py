@@ -66,14 +66,14 @@ def test_recorded_timeouts_replay_as_timeouts(tmp_path):
     world = World.default(diode=PhenomenologicalDiode(), seed=2)
     lib = DorlabVisaLibrary(world)
     lib.record(log)
-    nvm = pyvisa.ResourceManager(lib).open_resource(NVM, read_termination="\r")
+    nvm = pyvisa.ResourceManager(lib).open_resource(NVM, read_termination="\n")
     world.inject_fault(NVM, Timeout(1))
     with pytest.raises(pyvisa.VisaIOError):
         nvm.query(":READ?")
     first = nvm.query(":READ?")
     lib.stop_recording()
     again = pyvisa.ResourceManager(ReplayVisaLibrary(log)).open_resource(NVM,
-                                                                         read_termination="\r")
+                                                                         read_termination="\n")
     with pytest.raises(pyvisa.VisaIOError) as info:
         again.query(":READ?")
     assert info.value.error_code == pyvisa.constants.StatusCode.error_timeout

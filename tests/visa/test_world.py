@@ -54,7 +54,7 @@ def test_rf_drive_reaches_the_diode_through_the_path(rm, world, diode):
 def test_repeated_readings_are_memoised_but_carry_fresh_noise(rm, world, diode):
     smu = rm.open_resource(SMU)
     smu.write(":SOUR:FUNC CURR;:SOUR:CURR -1e-4;:SOUR:CURR:VLIM 1;:OUTP ON")
-    nvm = rm.open_resource(NVM, read_termination="\r")
+    nvm = rm.open_resource(NVM, read_termination="\n")
     first = float(nvm.query(":READ?"))
     evaluations = diode.evaluations
     readings = [float(nvm.query(":READ?")) for _ in range(50)]
@@ -68,7 +68,7 @@ def test_repeated_readings_are_memoised_but_carry_fresh_noise(rm, world, diode):
 
 
 def test_readings_advance_the_simulated_clock_not_the_wall_clock(rm, world):
-    nvm = rm.open_resource(NVM, read_termination="\r")
+    nvm = rm.open_resource(NVM, read_termination="\n")
     nvm.write(":SENS:VOLT:NPLC 60")
     start, wall = world.clock.now, time.perf_counter()
     for _ in range(10):
@@ -143,7 +143,7 @@ def test_world_file_with_switch_matrix_and_two_benches(tmp_path):
     assert len(rm.list_resources()) == 5
     smu = rm.open_resource(SMU, read_termination="\n")
     switch = rm.open_resource("GPIB0::16::INSTR", read_termination="\n")
-    nvm = rm.open_resource(NVM, read_termination="\r")
+    nvm = rm.open_resource(NVM, read_termination="\n")
     smu.write(":SOUR:FUNC CURR;:SOUR:CURR -1e-4;:SOUR:CURR:VLIM 1;:SENS:FUNC 'VOLT';:OUTP ON")
     # all channels open: the current source drives nothing and goes into compliance
     assert switch.query(":ROUT:CLOS?") == "(@)"
@@ -217,7 +217,7 @@ def test_compliance_is_one_drive_not_two_per_reading(rm, world, diode):
 def test_device_johnson_noise_at_room_temperature():
     world = World.from_dict({"temperature": 300.0, "seed": 9, "circuits": {
         "bench0": {"diodes": {"d": {"model": "phenomenological"}}}}})
-    nvm = pyvisa.ResourceManager(DorlabVisaLibrary(world)).open_resource(NVM, read_termination="\r")
+    nvm = pyvisa.ResourceManager(DorlabVisaLibrary(world)).open_resource(NVM, read_termination="\n")
     nvm.write(":SENS:VOLT:NPLC 1")
     readings = [float(nvm.query(":READ?")) for _ in range(400)]
     bandwidth = 0.5 * 60.0  # Hz, of one 1-PLC integration

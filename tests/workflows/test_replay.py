@@ -135,8 +135,8 @@ def test_cli_exact_replay_exits_nonzero_on_divergence(recorded, tmp_path):
     lines = log.read_text().splitlines()
     log.write_text("\n".join(lines[:-10]) + "\n")  # the recording stops before the run ended
     result = CliRunner().invoke(cli, ["replay", str(sweep.path), "--exact", "--out", str(tmp_path / "e")])
-    assert result.exit_code == 1
-    assert "DIVERGED" in result.output
+    assert result.exit_code == 3  # diverged (README: exit codes)
+    assert "DIVERGED" in result.output and "Traceback" not in result.output
 
 
 def test_exact_replay_follows_the_recorded_fault_and_retry(tmp_path):

@@ -1,0 +1,94 @@
+"""Calibrate one device on an open bench: the operating point, the calibration run, the stored record.
+
+The one entry point behind ``dorlab calibrate``, the Python API and any window: the front end opens the
+bench and the store, builds :class:`~dorlab.procedures.calibration_run.CalibrationSettings` and renders the
+returned :class:`CalibrationOutcome`.
+
+When neither the RF drive nor the bias range is given, a simulated bench's LLGS diode gets its working
+point from the simulator's own search (cached); any other bench (or a diode that cannot be searched) gets
+a survey sweep that finds the locking window.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from dorlab.calibration.record import Calibration
+from dorlab.calibration.store import CalibrationStore, RunSummary
+from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch, RunTimings,
+                                               calibrate_device, simulated_operating_point)
+
+
+@dataclass
+class CalibrationOutcome:
+    """A finished calibration run: the record (accepted or rejected), its stored run, how its operating
+    point was found, and the wall time of each part."""
+
+    calibration: Calibration
+    run: RunSummary
+    operating_point: str  # "given", "resumed", "simulator search" or "survey sweep (...)"
+    timings: RunTimings = field(default_factory=RunTimings)
+
+    @property
+    def accepted(self) -> bool:
+        return self.calibration.status == "accepted"
+
+    @property
+    def sweep_path(self) -> str | None:
+        return self.run.sweep_path
+
+    @property
+    def hysteresis(self) -> float | None:
+        """max |V_up - V_down| (V) of an up-and-down sweep, else None."""
+        value = self.run.settings.get("hysteresis")
+        return value if value is not None and math.isfinite(value) else None
+
+
+def _given(settings: CalibrationSettings) -> bool:
+    return any(x is not None for x in (settings.rf_frequency, settings.rf_current, settings.rf_power_dbm,
+                                       settings.bias_from))
+
+
+def bench_temperature(bench) -> float:
+    """The device temperature (K) when the bench knows it (a simulated world), else NaN."""
+    try:
+        return float(bench.world.circuit.temperature)
+    except (AttributeError, ValueError, TypeError):
+        return float("nan")
+
+
+def calibrate(bench, store: CalibrationStore, device: str, settings: CalibrationSettings, *,
+              announce: Callable[[float, float], None] | None = None) -> CalibrationOutcome:
+    """Calibrate ``device`` on ``bench`` into ``store`` (the record is stored whatever its verdict; an
+    accepted one becomes active). ``announce(rf_frequency, rf_current)`` is told the simulator's search
+    result before the sweep starts."""
+    timings = RunTimings()
+    if settings.resume is not None:
+        source = "resumed"
+    elif _given(settings):
+        source = "given" if settings.bias_from is not None else "survey sweep"
+    else:
+        t0 = time.perf_counter()
+        try:
+            found = simulated_operating_point(bench)
+        except (NoOperatingPointSearch, ImportError) as exc:
+            source = f"survey sweep ({exc})"
+        else:
+            if announce is not None:
+                announce(found["rf_frequency"], found["rf_current"])
+            settings = replace(settings, **found)
+            source = "simulator search"
+        timings.operating_point = time.perf_counter() - t0
+    if not math.isfinite(settings.temperature):
+        settings = replace(settings, temperature=bench_temperature(bench))
+    calibration = calibrate_device(bench, store, device, settings, timings=timings)
+    return CalibrationOutcome(calibration, store.run(calibration.run_id), source, timings)
+
+
+def last_sweep_file(sweep_dir: Path, device: str) -> Path | None:
+    """The newest sweep file of ``device`` (what an interrupted run left to resume)."""
+    files = sorted(Path(sweep_dir).glob(f"{device}-*.csv"), key=lambda p: p.stat().st_mtime)
+    return files[-1] if files else None
