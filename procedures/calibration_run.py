@@ -3,16 +3,19 @@
 Working point: on hardware a coarse *survey* sweep over a wide bias range at the chosen f_ac and RF
 drive locates the locking window from the shape of V_dc, and the calibration sweep then covers that
 window with margin. On the simulated bench the simulator's operating-point search can supply f_ac,
-the RF current and the bias range instead (``simulated_operating_point``; the only place this module
-touches the simulator, as wiring). Either way every sweep is a file under ``<data dir>/sweeps`` and
-the result, accepted or rejected, is stored with its raw sweep and provenance.
+the RF current and the bias range instead (``simulated_operating_point``, through the bench's wiring).
+
+A plan (:class:`CalibrationPlan`) executed by the run layer: the survey's and the sweep's points are
+journaled steps of one run under ``<store dir>/runs/<id>`` (``survey.csv`` and ``sweep.csv`` in
+PyMeasure's format when each is complete), and storing the result is a step too, so an interrupted or
+killed calibration resumes (``dorlab runs resume ID``) without losing a point, measuring one twice or
+storing the calibration twice. The result, accepted or rejected, is stored with its raw sweep and
+provenance.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +23,10 @@ from dorlab.calibration import fit
 from dorlab.calibration.fit import FitCriteria
 from dorlab.calibration.record import Calibration
 from dorlab.calibration.store import CalibrationStore, RunInfo, SweepPoint, check_device_name
-from dorlab.procedures.sweep import SweepResult, SweepSettings, rectification_sweep
+from dorlab.procedures import runs
+from dorlab.procedures.jsonout import json_safe
+from dorlab.procedures.sweep import SweepResult, SweepSettings, run_metadata, sweep_points, write_sweep_csv
+from dorlab.procedures.wiring import NoOperatingPointSearch, simulated_operating_point  # noqa: F401 - API
 
 # The paper's drive (Fig. 2(a)): f_ac = 800 MHz, I_ac,max = 70.7 uA.
 PAPER_RF_FREQUENCY = 800e6
@@ -34,6 +40,7 @@ class CalibrationSettings:
 
     ``survey_from``/``survey_to`` default to +-90 % of the bench's bias limit; ``margin`` widens the
     calibration sweep beyond the surveyed locking window by that fraction of its width on each side.
+    ``progress`` shows a progress bar (it is not part of what the run measures).
     """
 
     rf_frequency: float | None = None
@@ -53,8 +60,6 @@ class CalibrationSettings:
     temperature: float = float("nan")  # K, when known
     seed: int = 0  # of the product-correlation pairs
     progress: bool = True
-    sweep_dir: Path | None = None  # default: <store dir>/sweeps
-    resume: Path | None = None  # continue this interrupted calibration sweep
 
     def __post_init__(self):
         if self.rf_current is not None and self.rf_power_dbm is not None:
@@ -66,24 +71,33 @@ class CalibrationSettings:
         if not 0 <= self.margin <= 2:
             raise ValueError(f"margin = {self.margin} is outside [0, 2]")
 
+    def as_dict(self) -> dict:
+        """What the run measures, as JSON (NaN -> None)."""
+        d = asdict(self)
+        d.pop("progress")
+        return json_safe(d)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CalibrationSettings":
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        values["criteria"] = FitCriteria(**values.get("criteria", {}))
+        if values.get("temperature") is None:
+            values["temperature"] = float("nan")
+        return cls(**values)
+
 
 @dataclass
 class RunTimings:
-    """Wall time (s) of each part of a calibration run."""
+    """Wall time (s) of each part of a calibration run (this session's; replayed steps cost nothing)."""
 
     operating_point: float = 0.0  # simulator search (sim only)
-    survey: float = 0.0  # survey sweep (bench readings + file)
-    sweep: float = 0.0  # calibration sweep (bench readings + file)
-    io: float = 0.0  # of which: writing and reading the sweep files
+    survey: float = 0.0  # survey sweep
+    sweep: float = 0.0  # calibration sweep
     fit: float = 0.0
     store: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
-
-
-def _timestamp() -> str:
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:].replace(".", "-")
 
 
 def _rf_kwargs(settings: CalibrationSettings) -> dict:
@@ -93,14 +107,8 @@ def _rf_kwargs(settings: CalibrationSettings) -> dict:
             "rf_power_dbm": None}
 
 
-def _timed_sweep(bench, path, sweep_settings, *, resume, progress, timings: RunTimings, part: str) -> SweepResult:
-    """A sweep, its wall time added to ``timings.<part>`` and its file I/O share to ``timings.io``."""
-    t0 = time.perf_counter()
-    result = rectification_sweep(bench, path, None if resume else sweep_settings, resume=resume,
-                                 progress=progress)
-    setattr(timings, part, getattr(timings, part) + time.perf_counter() - t0)
-    timings.io += result.timing.get("io", 0.0)
-    return result
+def _rf_frequency(settings: CalibrationSettings) -> float:
+    return settings.rf_frequency if settings.rf_frequency is not None else PAPER_RF_FREQUENCY
 
 
 class SurveyError(fit.CalibrationError):
@@ -112,102 +120,166 @@ class SurveyError(fit.CalibrationError):
         self.survey = survey
 
 
-def survey_window(bench, device: str, settings: CalibrationSettings, sweep_dir: Path,
-                  timings: RunTimings) -> tuple[float, float, SweepResult]:
-    """Coarse survey sweep -> (bias_from, bias_to) covering the locking window with ``margin``.
-    Raises ``SurveyError`` (carrying the survey) when the survey shows no locking window."""
+def survey_settings(bench, device: str, settings: CalibrationSettings) -> SweepSettings:
+    """The coarse survey sweep: ``survey_from``..``survey_to`` (default +-90 % of the bias limit)."""
     limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", 0.5e-3))
     lo = settings.survey_from if settings.survey_from is not None else -0.9 * limit
     hi = settings.survey_to if settings.survey_to is not None else 0.9 * limit
-    survey = SweepSettings(lo, hi, settings.survey_points,
-                           settings.rf_frequency if settings.rf_frequency is not None else PAPER_RF_FREQUENCY,
-                           n_readings=settings.n_readings, device=device, **_rf_kwargs(settings))
-    path = sweep_dir / f"{device}-{_timestamp()}-survey.csv"
-    result = _timed_sweep(bench, path, survey, resume=False, progress=settings.progress, timings=timings,
-                          part="survey")
+    return SweepSettings(lo, hi, settings.survey_points, _rf_frequency(settings), n_readings=settings.n_readings,
+                         device=device, **_rf_kwargs(settings))
+
+
+def survey_window(survey: SweepResult, settings: CalibrationSettings) -> tuple[float, float]:
+    """(bias_from, bias_to) covering the survey's locking window with ``margin``; ``SurveyError`` when
+    the survey shows none."""
+    lo, hi = survey.settings.bias_from, survey.settings.bias_to
     try:
-        window = fit.locking_window(result.bias_current, result.rectified_voltage, result.standard_error,
+        window = fit.locking_window(survey.bias_current, survey.rectified_voltage, survey.standard_error,
                                     criteria=replace(settings.criteria, min_points=4))
     except fit.CalibrationError as err:
-        raise SurveyError(err, result) from err
-    step = abs(hi - lo) / (settings.survey_points - 1)
+        raise SurveyError(err, survey) from err
+    step = abs(hi - lo) / (survey.settings.points - 1)
     # the true edges lie up to one survey step outside the outermost locked samples
     pad = step + settings.margin * (window.width + 2 * step)
-    return max(min(lo, hi), window.lower - pad), min(max(lo, hi), window.upper + pad), result
+    return max(min(lo, hi), window.lower - pad), min(max(lo, hi), window.upper + pad)
+
+
+class CalibrationPlan(runs.Plan):
+    """Survey (unless the bias range is given), sweep, fit, store: one run."""
+
+    kind = "calibration"
+    needs_store = True
+
+    def __init__(self, device: str, settings: CalibrationSettings, prefix: str = ""):
+        self.device = check_device_name(device)
+        self.settings = settings
+        self.prefix = prefix  # of its step keys when part of a larger plan (a recalibration's devices)
+        self.timings = RunTimings()
+
+    def settings_dict(self) -> dict:
+        return {"device": self.device, **self.settings.as_dict()}
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "CalibrationPlan":
+        data = dict(settings)
+        return cls(data.pop("device"), CalibrationSettings.from_dict(data))
+
+    def total_steps(self) -> int:
+        survey = self.settings.survey_points if self.settings.bias_from is None else 0
+        return survey + self.settings.points * (2 if self.settings.up_and_down else 1) + 1
+
+    def describe(self) -> str:
+        return f"calibration {self.device}"
+
+    def _sweep(self, ctx, name: str, sweep_settings: SweepSettings, bench) -> SweepResult:
+        """One of the run's sweeps: its settings in the manifest, its points as steps, its CSV."""
+        key = f"{self.prefix}{name}"
+        ctx.annotate(sweeps={**ctx.run.manifest.get("sweeps", {}), key: sweep_settings.as_dict()})
+        t0 = time.perf_counter()
+        columns = sweep_points(ctx, sweep_settings, prefix=f"{key}/", bench=bench)
+        setattr(self.timings, name, getattr(self.timings, name) + time.perf_counter() - t0)
+        metadata = run_metadata(ctx.run)
+        path = write_sweep_csv(ctx.path / f"{key.replace('/', '-')}.csv", sweep_settings, columns, metadata)
+        return SweepResult(path, sweep_settings, columns, metadata, ctx.path)
+
+    def run(self, ctx: runs.RunContext, bench=None) -> Calibration:
+        """The calibration on ``bench`` (default: the run's bench)."""
+        bench = ctx.bench if bench is None else bench
+        settings, device = self.settings, self.device
+        bias_from, bias_to = settings.bias_from, settings.bias_to
+        survey_note = ""
+        if bias_from is None:
+            ctx.stage("survey")
+            survey = self._sweep(ctx, "survey", survey_settings(bench, device, settings), bench)
+            try:
+                bias_from, bias_to = survey_window(survey, settings)
+            except SurveyError as err:
+                return self._store(ctx, *_rejected_survey(device, settings, err, bench))
+            survey_note = f"survey {survey.path.name} of run {ctx.run.id}"
+            if not self.prefix:
+                ctx.set_total(settings.survey_points + settings.points * (2 if settings.up_and_down else 1) + 1)
+        ctx.stage("sweep", bias_from=bias_from, bias_to=bias_to)
+        sweep_settings = SweepSettings(bias_from, bias_to, settings.points, _rf_frequency(settings),
+                                       n_readings=settings.n_readings, up_and_down=settings.up_and_down,
+                                       device=device, **_rf_kwargs(settings))
+        result = self._sweep(ctx, "sweep", sweep_settings, bench)
+        t0 = time.perf_counter()
+        rf_current = float(np.median(result.columns["rf_current"]))
+        cal = fit.calibrate_from_sweep(device, result.bias_current, result.rectified_voltage,
+                                       result.standard_error, input_min_current=settings.input_min_current,
+                                       rf_frequency=result.settings.rf_frequency, rf_current=rf_current,
+                                       criteria=settings.criteria, seed=settings.seed)
+        self.timings.fit += time.perf_counter() - t0
+        info = RunInfo(
+            bench_name=str(result.metadata.get("bench") or getattr(bench, "name", "")),
+            identities=result.metadata.get("identities", {}),
+            rf_frequency=result.settings.rf_frequency,
+            rf_power_dbm=float(np.median(result.columns["rf_power_dbm"])),
+            rf_current=rf_current, temperature=settings.temperature,
+            settings={**settings.as_dict(), "sweep": result.settings.as_dict(), "hysteresis": result.hysteresis(),
+                      "survey": survey_note, "run": ctx.run.id},
+            sweep_path=str(result.path))
+        points = [SweepPoint(float(i), float(v), float(se), int(d), float(on), float(off))
+                  for i, v, se, d, on, off in zip(result.bias_current, result.rectified_voltage,
+                                                  result.standard_error, result.direction,
+                                                  result.columns["rf_on_voltage"], result.columns["rf_off_voltage"])]
+        return self._store(ctx, cal, info, points)
+
+    def _store(self, ctx, cal: Calibration, info: RunInfo, points=None) -> Calibration:
+        """Storing is a step: a resumed run never stores twice (and a run killed between the store's
+        commit and the journal's finds its stored record by run id)."""
+        store = ctx.store
+
+        def add() -> dict:
+            known = cal.device in store.devices()
+            for summary in store.history(cal.device) if known else []:
+                if summary.settings.get("run") == ctx.run.id:
+                    return {"run_id": summary.run_id}
+            info.settings.setdefault("run", ctx.run.id)
+            return {"run_id": store.add_run(cal, info, points=points)}
+
+        t0 = time.perf_counter()
+        stored = ctx.step(f"{self.prefix}store", add)
+        self.timings.store += time.perf_counter() - t0
+        return replace(cal, run_id=int(stored["run_id"]))
+
+    def summary(self, cal: Calibration) -> dict:
+        return {"device": cal.device, "status": cal.status, "reason": cal.reason, "store_run_id": cal.run_id,
+                "a_prime": cal.a_prime, "c_prime": cal.c_prime, "vertex_current": cal.vertex_current,
+                "input_min_current": cal.input_min_current}
 
 
 def calibrate_device(bench, store: CalibrationStore, device: str,
                      settings: CalibrationSettings | None = None, *,
-                     timings: RunTimings | None = None) -> Calibration:
+                     timings: RunTimings | None = None, resume=None, observers: tuple = (),
+                     should_stop=None) -> Calibration:
     """Calibrate ``device`` on ``bench`` and record the run in ``store``; returns the stored Calibration
-    (``run_id`` set; ``status`` accepted -> now active, or rejected with the reason).
+    (``run_id`` set; ``status`` accepted -> now active, or rejected with the reason). The run lives under
+    ``<store dir>/runs``; ``resume`` (a run id or directory) continues an interrupted one with its own
+    settings.
 
     Bad data never raises: a sweep without locking, extremum or parabola gives a *rejected* record.
-    Bench faults and interrupts do raise (after the bench is made safe; the sweep file can be resumed
-    with ``settings.resume``).
+    Bench faults and interrupts do raise (after the bench is made safe; the exception's note names the
+    ``dorlab runs resume`` command).
     """
-    check_device_name(device)
-    settings = settings or CalibrationSettings()
-    timings = timings if timings is not None else RunTimings()
-    sweep_dir = Path(settings.sweep_dir) if settings.sweep_dir is not None else store.path.parent / "sweeps"
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    rf_frequency = settings.rf_frequency if settings.rf_frequency is not None else PAPER_RF_FREQUENCY
-    survey_note = ""
-    if settings.resume is not None:
-        result = _timed_sweep(bench, Path(settings.resume), None, resume=True, progress=settings.progress,
-                              timings=timings, part="sweep")
-        if result.settings.device and result.settings.device != device:
-            raise ValueError(f"{settings.resume} is a sweep of {result.settings.device!r}, not {device!r}")
+    if resume is not None:
+        run = runs.Run.open(resume, store.path.parent).expect(CalibrationPlan.kind)
+        plan = CalibrationPlan.from_settings(run.settings)
+        if plan.device != device:
+            raise ValueError(f"run {run.id} calibrates {plan.device!r}, not {device!r}")
+        progress = settings.progress if settings is not None else True
     else:
-        bias_from, bias_to = settings.bias_from, settings.bias_to
-        if bias_from is None:
-            try:
-                bias_from, bias_to, survey = survey_window(bench, device, settings, sweep_dir, timings)
-                survey_note = f"survey {survey.path.name}"
-            except SurveyError as err:
-                return _store_rejected_survey(store, bench, device, settings, err, timings)
-        sweep_settings = SweepSettings(bias_from, bias_to, settings.points, rf_frequency,
-                                       n_readings=settings.n_readings, up_and_down=settings.up_and_down,
-                                       device=device, **_rf_kwargs(settings))
-        path = sweep_dir / f"{device}-{_timestamp()}.csv"
-        result = _timed_sweep(bench, path, sweep_settings, resume=False, progress=settings.progress,
-                              timings=timings, part="sweep")
-    t0 = time.perf_counter()
-    rf_current = float(np.median(result.columns["rf_current"])) if result.n_points else float("nan")
-    cal = fit.calibrate_from_sweep(device, result.bias_current, result.rectified_voltage,
-                                   result.standard_error, input_min_current=settings.input_min_current,
-                                   rf_frequency=result.settings.rf_frequency, rf_current=rf_current,
-                                   criteria=settings.criteria, seed=settings.seed)
-    timings.fit += time.perf_counter() - t0
-    t0 = time.perf_counter()
-    info = RunInfo(
-        bench_name=str(result.metadata.get("bench", getattr(bench, "name", ""))),
-        identities=result.metadata.get("identities", {}),
-        rf_frequency=result.settings.rf_frequency,
-        rf_power_dbm=float(np.median(result.columns["rf_power_dbm"])) if result.n_points else float("nan"),
-        rf_current=rf_current, temperature=settings.temperature,
-        settings={**_settings_json(settings), "sweep": result.settings.as_dict(),
-                  "hysteresis": result.hysteresis(), "survey": survey_note},
-        sweep_path=str(result.path))
-    points = [SweepPoint(float(i), float(v), float(se), int(d), float(on), float(off))
-              for i, v, se, d, on, off in zip(result.bias_current, result.rectified_voltage,
-                                              result.standard_error, result.direction,
-                                              result.columns["rf_on_voltage"], result.columns["rf_off_voltage"])]
-    run_id = store.add_run(cal, info, points=points)
-    timings.store += time.perf_counter() - t0
-    return replace(cal, run_id=run_id)
+        settings = settings or CalibrationSettings()
+        plan, run, progress = CalibrationPlan(device, settings), None, settings.progress
+    if timings is not None:
+        plan.timings = timings
+    cal, _ = runs.run_plan(plan, bench=bench, store=store, data_dir=store.path.parent, resume=run,
+                           progress=progress, observers=observers, should_stop=should_stop)
+    return cal
 
 
-def _settings_json(settings: CalibrationSettings) -> dict:
-    d = asdict(settings)
-    d["criteria"] = asdict(settings.criteria)
-    d["sweep_dir"] = None if settings.sweep_dir is None else str(settings.sweep_dir)
-    d["resume"] = None if settings.resume is None else str(settings.resume)
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
-
-
-def _store_rejected_survey(store, bench, device, settings, err: SurveyError, timings) -> Calibration:
-    """The survey found no locking window: store a rejected run (with the survey as its raw sweep)."""
+def _rejected_survey(device, settings, err: SurveyError, bench) -> tuple[Calibration, RunInfo]:
+    """The survey found no locking window: a rejected record with the survey as its raw sweep."""
     survey = err.survey
     cal = Calibration(device=device, a_prime=float("nan"), c_prime=float("nan"), vertex_current=float("nan"),
                       input_min_current=float("nan"), status="rejected",
@@ -216,57 +288,8 @@ def _store_rejected_survey(store, bench, device, settings, err: SurveyError, tim
                       sweep_standard_error=survey.standard_error,
                       rf_frequency=survey.settings.rf_frequency,
                       rf_current=float(np.median(survey.columns["rf_current"])) if survey.n_points else float("nan"))
-    t0 = time.perf_counter()
-    run_id = store.add_run(cal, RunInfo(bench_name=str(survey.metadata.get("bench", getattr(bench, "name", ""))),
-                                        identities=survey.metadata.get("identities", {}),
-                                        rf_frequency=cal.rf_frequency, rf_current=cal.rf_current,
-                                        temperature=settings.temperature,
-                                        settings=_settings_json(settings), sweep_path=str(survey.path)))
-    timings.store += time.perf_counter() - t0
-    return replace(cal, run_id=run_id)
-
-
-class NoOperatingPointSearch(LookupError):
-    """The simulator cannot search this bench's diode (not an LLGS device): survey it instead."""
-
-
-def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.1, **kwargs) -> dict:
-    """The simulated diode's working point from the simulator's own search (``sim`` benches only):
-    a dict of ``rf_frequency`` (Hz), ``rf_current`` (A), ``bias_from``, ``bias_to`` (A) to put into
-    :class:`CalibrationSettings`. ``parameters`` default to those of the bench's LLGS diode; a bench
-    whose diode is not an LLGS device raises ``NoOperatingPointSearch``.
-
-    The sweep covers the whole locking window found by the search, widened by ``margin`` of its width
-    on each side (within the bench's bias limit), not only the span where the *intrinsic* rectified
-    voltage is parabolic: the bench measures RF-on minus RF-off, which adds I_dc (R_on - R_off) (the
-    paper's Delta R_dc term, Sec. III) and moves the measured extremum; the fit finds it in the window.
-    """
-    from dorlab.simulator import studies
-
-    if parameters is None:
-        parameters = _simulated_parameters(bench)
-    try:
-        op = studies.find_operating_point(parameters, **kwargs)
-    except studies.OperatingPointNotFound as exc:
-        raise NoOperatingPointSearch(f"the simulator's search found no operating point: {exc}") from exc
-    lo, hi = sorted(float(x) for x in op.locking_window)
-    pad = margin * (hi - lo)
-    limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", math.inf))
-    lo, hi = max(lo - pad, -limit), min(hi + pad, limit)
-    # sweep from the smaller |I_dc| outwards, as the search lists its window
-    bias_from, bias_to = (hi, lo) if abs(hi) < abs(lo) else (lo, hi)
-    return {"rf_frequency": float(op.rf_frequency), "rf_current": float(op.rf_current),
-            "bias_from": bias_from, "bias_to": bias_to}
-
-
-def _simulated_parameters(bench):
-    """DeviceParameters of the LLGS diode behind a simulated bench."""
-    from dorlab.simulator.presets import DeviceParameters
-
-    world = getattr(bench, "world", None)
-    diode = getattr(world, "diode", None) if world is not None else None
-    params = getattr(diode, "parameters", None)
-    if isinstance(params, DeviceParameters):
-        return params
-    raise NoOperatingPointSearch(
-        f"the simulated diode {type(diode).__name__} has no LLGS parameters to search; survey instead")
+    info = RunInfo(bench_name=str(survey.metadata.get("bench") or getattr(bench, "name", "")),
+                   identities=survey.metadata.get("identities", {}), rf_frequency=cal.rf_frequency,
+                   rf_current=cal.rf_current, temperature=settings.temperature,
+                   settings=settings.as_dict(), sweep_path=str(survey.path))
+    return cal, info

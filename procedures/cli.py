@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "dorlab.procedures.cli_workflows",
     "dorlab.procedures.cli_table1",
     "dorlab.procedures.cli_live",
+    "dorlab.procedures.cli_runs",
 ]
 
 ENV_PREFIX = "DORLAB"

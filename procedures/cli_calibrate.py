@@ -8,16 +8,15 @@ interrupted (bench safe, sweep file kept: the message gives the command that con
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import click
 
 from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POINTS, POWER_DBM, READINGS, RF_CURRENT, FiniteFloat,
-                                           TextFile, bench_option, check_bench_device, data_dir_option, json_option,
+                                           bench_option, check_bench_device, data_dir_option, json_option,
                                            no_progress_option, open_bench, open_store, plot_file_option, seed_option,
                                            show_progress, sim_diode_option)
-from dorlab.procedures.errors import InvalidValue, RunInterrupted, RunRejected
+from dorlab.procedures.errors import InvalidValue, RunRejected
 from dorlab.procedures.jsonout import dumps
 
 
@@ -88,8 +87,8 @@ def _save_plot(figure, path: Path) -> str:
 @click.option("--input-min-current", type=CURRENT, default=None, help="Fix I_dc,-1 (A) instead of choosing it.")
 @click.option("--min-r-squared", type=FiniteFloat(0.0, 1.0), default=None,
               help="Reject below this R^2 (default 0.995).")
-@click.option("--resume", type=TextFile("sweep results file"), default=None,
-              help="Continue this interrupted calibration sweep file.")
+@click.option("--resume", default=None, help="Continue this interrupted calibration run (its id or run directory; "
+              "the same as dorlab runs resume).")
 @seed_option()
 @sim_diode_option
 @data_dir_option
@@ -103,7 +102,7 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
     from dorlab.calibration.fit import FitCriteria
     from dorlab.calibration.store import check_device_name
     from dorlab.procedures.calibration_run import CalibrationSettings
-    from dorlab.procedures.device_calibration import calibrate as run_calibration, last_sweep_file
+    from dorlab.procedures.device_calibration import calibrate as run_calibration
 
     try:
         check_device_name(device)
@@ -120,7 +119,7 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
         settings = CalibrationSettings(rf_frequency=rf_frequency, rf_current=rf_current, rf_power_dbm=rf_power_dbm,
                                        bias_from=bias_from, bias_to=bias_to, points=points, n_readings=n_readings,
                                        up_and_down=up_and_down, input_min_current=input_min_current,
-                                       criteria=criteria, progress=progress, resume=resume)
+                                       criteria=criteria, progress=progress)
     except ValueError as exc:
         raise InvalidValue(str(exc)) from None
 
@@ -130,14 +129,10 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
                        "(cached after the first run)", err=True)
 
     store, root = open_store(data_dir, write=True, create=True)
-    try:
-        with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode, device=device) as bench:
-            outcome = run_calibration(bench, store, device, settings, announce=announce)
-    except KeyboardInterrupt:
-        last = last_sweep_file(root / "sweeps", device)
-        raise RunInterrupted(f"interrupted: the bench is in its safe state; points so far are in {last}",
-                             f"dorlab calibrate --bench {bench_name} --device {device} --data-dir {root} "
-                             f"--resume {last}") from None
+    # Ctrl-C: the run layer's notes (safe state, "continue with: dorlab runs resume ID --data-dir DIR")
+    # reach the boundary with the KeyboardInterrupt
+    with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode, device=device) as bench:
+        outcome = run_calibration(bench, store, device, settings, announce=announce, resume=resume)
     cal = outcome.calibration
     plot = _save_plot(_calibration_figure(cal), plot_path) if plot_path is not None else None
     if as_json:
@@ -176,10 +171,9 @@ def _calibration_figure(cal):
 @click.option("--points", type=POINTS, default=61, show_default=True)
 @click.option("--n-readings", type=READINGS, default=5, show_default=True)
 @click.option("--up-and-down", is_flag=True, help="Sweep forward and back (hysteresis check).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Sweep file (default: <data dir>/sweeps/<device>-<time>.csv).")
-@click.option("--resume", type=TextFile("sweep results file"), default=None,
-              help="Continue this interrupted sweep file with its own settings.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory (default: <data dir>/runs/<run id>); the sweep is its sweep.csv.")
+@click.option("--resume", default=None, help="Continue this interrupted sweep run (its id or run directory).")
 @seed_option()
 @sim_diode_option
 @data_dir_option
@@ -189,7 +183,6 @@ def sweep_command(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bi
                   n_readings, up_and_down, out, resume, seed, sim_diode, data_dir, as_json, no_progress):
     """A raw rectification sweep V_dc(I_dc) to a PyMeasure-format CSV (no fit, nothing stored)."""
     from dorlab.procedures.datadir import data_dir as resolve
-    from dorlab.procedures.datadir import sweeps_dir
     from dorlab.procedures.sweep import SweepSettings, rectification_sweep
 
     settings = None
@@ -203,17 +196,9 @@ def sweep_command(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bi
                                      n_readings, up_and_down, device)
         except ValueError as exc:
             raise InvalidValue(str(exc)) from None
-        if out is None:
-            out = sweeps_dir(resolve(data_dir)) / f"{device or 'sweep'}-{time.strftime('%Y%m%dT%H%M%S')}.csv"
-    else:
-        out = resume
-    try:
-        with open_bench(bench_name, seed=seed, sim_diode=sim_diode, device=device or None) as bench:
-            result = rectification_sweep(bench, out, settings, resume=resume is not None,
-                                         progress=show_progress(no_progress, as_json))
-    except KeyboardInterrupt:
-        raise RunInterrupted(f"interrupted: bench safe; points so far are in {out}",
-                             f"dorlab sweep --bench {bench_name} --resume {out}") from None
+    with open_bench(bench_name, seed=seed, sim_diode=sim_diode, device=device or None) as bench:
+        result = rectification_sweep(bench, settings, data_dir=resolve(data_dir), directory=out, resume=resume,
+                                     progress=show_progress(no_progress, as_json))
     if as_json:
         click.echo(dumps({"path": result.path, "points": result.n_points, "complete": result.complete,
                           "bias_current": result.bias_current, "rectified_voltage": result.rectified_voltage}))

@@ -369,10 +369,10 @@ def open_bench(bench_name: str, *, seed: int | None = None, sim_diode: str = "ll
 
     if bench_name != "sim" and sim_diode != "llgs":
         raise InvalidValue(f"--sim-diode {sim_diode} selects the diode of --bench sim; --bench is {bench_name!r}")
-    if bench_name == "sim" and visa_library is None:
-        from dorlab.procedures.sweep import open_named_bench
+    if visa_library is None:  # THE way to open a bench (the simulator chosen only through the wiring)
+        from dorlab.procedures.wiring import open_bench as open_wired
 
-        return open_named_bench("sim", seed=seed, sim_diode=sim_diode, device=device)
+        return open_wired(bench_name, seed=seed, sim_diode=sim_diode, device=device)
     from dorlab.instruments.bench import open_bench as open_configured
     from dorlab.instruments.config import load_bench_config
 

@@ -127,8 +127,8 @@ def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, s
               help="Drift limit of the 3-point check, as a fraction of |a'|.")
 @click.option("--device", "devices", multiple=True, help="Device(s) to check (default: all in the store).")
 @click.option("--dry-run", is_flag=True, help="Check and decide, calibrate nothing.")
-@click.option("--resume", type=TextFile("recalibration log"), default=None,
-              help="Continue an interrupted recalibration from its log.")
+@click.option("--resume", default=None, help="Continue an interrupted recalibration run (its id or run "
+              "directory; the same as dorlab runs resume).")
 @seed_option()
 @sim_diode_option
 @json_option
@@ -143,12 +143,9 @@ def recalibrate_command(bench_name, data_dir, max_age, tolerance, devices, dry_r
     except ValueError as exc:
         raise InvalidValue(str(exc)) from None
     store, root = open_store(data_dir, write=True)
-    try:
-        with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
-            report = recalibrate(bench, store, policy, devices=list(devices) or None, dry_run=dry_run,
-                                 resume=resume, progress=show_progress(no_progress, as_json))
-    except KeyboardInterrupt as exc:
-        raise _interrupted(exc, f"the log of this job is under {root}") from None
+    with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
+        report = recalibrate(bench, store, policy, devices=list(devices) or None, dry_run=dry_run,
+                             resume=resume, progress=show_progress(no_progress, as_json))
     if as_json:
         click.echo(dumps(report.as_dict()))
     else:
@@ -206,14 +203,10 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
     if record and (bench_name != "sim" or resume):
         raise click.UsageError("--record works with --bench sim on a new map (the simulator records its own "
                                "traffic; a lab recording needs a recording VISA layer)")
-    try:
-        bench = _recording_sim_bench(out_dir, seed, sim_diode) if record \
-            else open_bench(bench_name, seed=seed, sim_diode=sim_diode)
-        with bench:
-            result = phase_map(bench, out_dir, settings, resume=resume, progress=show_progress(no_progress, as_json))
-    except KeyboardInterrupt as exc:
-        raise RunInterrupted(f"interrupted: the bench is in its safe state; rows so far are in {out_dir}",
-                             f"dorlab phase-map {out_dir} --bench {bench_name} --resume") from exc
+    bench = _recording_sim_bench(out_dir, seed, sim_diode) if record \
+        else open_bench(bench_name, seed=seed, sim_diode=sim_diode)
+    with bench:
+        result = phase_map(bench, out_dir, settings, resume=resume, progress=show_progress(no_progress, as_json))
     summary = {"directory": str(result.path), "rows": int(result.frequencies.size),
                "points": result.n_points, "complete": result.complete,
                "vertex_current": list(result.vertex_current), "locked_amplitude": list(result.locked_amplitude),
@@ -249,12 +242,11 @@ def _job_backend(job_dir: Path) -> str:
     """The backend an existing job directory was started with."""
     from dorlab.procedures import dor_job
 
-    reader = getattr(dor_job, "read_manifest", None) or getattr(dor_job, "_read_manifest")
     try:
-        return reader(job_dir)["settings"]["backend"]
+        return dor_job.job_settings(job_dir).backend
     except (ValueError, UnicodeError, KeyError, TypeError) as exc:
-        raise DorlabError(f"{Path(job_dir) / dor_job.MANIFEST} is damaged or not a DOR job manifest "
-                          f"({type(exc).__name__}: {' '.join(str(exc).split())}); the job cannot be resumed") from None
+        raise DorlabError(f"{job_dir}: not a DOR job that can be resumed ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())})") from None
 
 
 def _check_input(path: Path) -> None:
@@ -343,9 +335,6 @@ def dor_job_command(ctx, input_path, bench_name, backend, operation, out_dir, fi
             else:
                 result = dor_job(None, store, input_path, out, settings, resume=resume_dir is not None,
                                  progress=progress)
-    except KeyboardInterrupt as exc:
-        raise RunInterrupted("interrupted: the bench is in its safe state; committed chunks are in " + str(out),
-                             f"dorlab dor-job --resume {out} --data-dir {root}") from exc
     except FileExistsError as exc:
         raise InvalidValue(f"{exc}; continue it with --resume DIR, or choose another --out") from None
     if as_json:

@@ -185,9 +185,14 @@ def _sweep_file_run(path: Path, *, detail: bool) -> dict | None:
 
     try:
         stat = path.stat()
-        sweep = load_sweep(path)  # a torn last line is ignored by the reader
+        with open(path, "rb") as handle:
+            handle.seek(max(0, stat.st_size - 1))
+            torn = handle.read(1) not in (b"\n", b"")
+        sweep = load_sweep(path)
     except (OSError, SweepFileError, ValueError, UnicodeDecodeError):
         return None
+    if torn and sweep.n_points:  # the last line is being written: not a point yet
+        sweep.columns = {key: column[:-1] for key, column in sweep.columns.items()}
     total = int(sweep.settings.plan()[0].size)
     done = sweep.n_points
     elapsed = float(sweep.columns["elapsed_time"][-1]) if done else 0.0
@@ -211,8 +216,11 @@ def _finish(run: dict, now: float) -> dict:
     complete, last_write, elapsed = run.pop("_timing")
     done, total = run["points_done"], run["points_total"]
     interval = elapsed / done if done and math.isfinite(elapsed) else 0.0
+    alive = _process_alive(*run.pop("_alive")) if "_alive" in run else None
     if "status" in run:  # recorded by the run itself
         status = run["status"]
+    elif alive is not None:  # a run layer run on this machine: its process says
+        status = "running" if alive else "interrupted"
     elif complete:
         status = "done"
     else:
@@ -266,116 +274,174 @@ def _started(text: str) -> float:
         return float("nan")
 
 
-def _phase_map_run(path: Path, *, detail: bool) -> dict | None:
-    """A phase-map directory (``phase_map.json`` + one sweep file per f_ac) as a run."""
-    from dorlab.procedures.phase_map import PhaseMapFileError, load_phase_map
-
-    try:
-        result = load_phase_map(path)
-        mtimes = [p.stat().st_mtime for p in [path / "phase_map.json", *(path / "rows").glob("*.csv")]]
-    except (OSError, PhaseMapFileError, ValueError, UnicodeDecodeError):
-        return None
-    total = int(result.rectified_voltage.size)
-    done = result.n_points
-    last = max(mtimes)
-    elapsed = last - _started(result.metadata.get("started_at", ""))
-    run = {
-        "id": f"phase-map-{path.name}", "kind": "phase-map", "device": result.settings.device,
-        "bench": result.metadata.get("bench", ""), "started_at": result.metadata.get("started_at", ""),
-        "updated_at": _iso(last), "points_done": done, "points_total": total,
-        "progress": done / total if total else 0.0, "source": str(path),
-        "_timing": (result.complete, last, elapsed),
-    }
-    if detail:
-        run["settings"] = result.settings.as_dict()
-        run["data"] = {"rf_frequency": result.frequencies, "bias_current": result.bias_current,
-                       "rectified_voltage": result.rectified_voltage, "standard_error": result.standard_error,
-                       "phase": result.phase, "vertex_current": result.vertex_current}
-    return run
-
-
-def _dor_job_run(path: Path, *, detail: bool, max_values: int = 2000) -> dict | None:
-    """A DOR job directory (``job.json``, ``results.csv``, ``chunks.jsonl``) as a run: values done,
-    reads per product per committed chunk."""
+def _json_lines(path: Path) -> list[dict]:
+    """The records of a JSON-lines file as it stands: a torn last line (being written) is not a record
+    yet, and a damaged line ends the reading (what came before it is shown)."""
     import json
 
-    from dorlab.procedures.dor_job import load_filters
-
     try:
-        manifest = json.loads((path / "job.json").read_text(encoding="utf-8"))
-        if manifest.get("kind") != "dorlab.dor_job":
-            return None
-        settings = manifest["settings"]
-        shape = list(manifest["input_shape"])
-        if settings["operation"] == "products":
-            total = int(shape[0])
-        else:
-            k, kh, kw = load_filters(settings["filters"]).shape
-            n_img = 1 if len(shape) == 2 else int(shape[0])
-            total = n_img * k * (shape[-2] - kh + 1) * (shape[-1] - kw + 1)
-        chunks = []
-        text = (path / "chunks.jsonl").read_text(encoding="utf-8") if (path / "chunks.jsonl").exists() else ""
-        for line in text.splitlines():
-            try:
-                chunks.append(json.loads(line))
-            except json.JSONDecodeError:  # a chunk being committed
-                break
-        files = [path / name for name in ("job.json", "results.csv", "chunks.jsonl", "summary.json")]
-        last = max(p.stat().st_mtime for p in files if p.exists())
-    except (OSError, KeyError, ValueError, TypeError, UnicodeDecodeError):
-        return None
-    done = int(sum(int(c.get("rows", 0)) for c in chunks))
-    elapsed = last - _started(manifest.get("started_at", ""))
-    complete = (path / "summary.json").exists()
-    reads = float(sum(c.get("accounting", {}).get("reads", 0) for c in chunks))
-    products = float(sum(c.get("accounting", {}).get("products", 0) for c in chunks))
-    bench = manifest.get("bench") or []
-    run = {
-        "id": f"dor-job-{path.name}", "kind": "dor-job",
-        "device": ",".join(entry["device"] for entry in manifest.get("pool", [])),
-        "bench": ",".join(b for b in bench if b) or settings.get("backend", ""),
-        "started_at": manifest.get("started_at", ""), "updated_at": _iso(last),
-        "points_done": done, "points_total": total, "progress": done / total if total else 0.0,
-        "source": str(path), "_timing": (complete, last, elapsed),
-    }
-    if detail:
-        values = _dor_values(path / "results.csv", done)
-        step = max(1, len(values) // max_values)
-        run["settings"] = settings
-        run["data"] = {
-            "operation": settings["operation"], "backend": settings.get("backend"),
-            "products_done": int(products), "reads": int(reads),
-            "reads_per_product": reads / products if products else float("nan"),
-            "chunks": [{"chunk": c.get("chunk"), "products": c.get("accounting", {}).get("products"),
-                        "reads": c.get("accounting", {}).get("reads"),
-                        "reads_per_product": (c["accounting"]["reads"] / c["accounting"]["products"]
-                                              if c.get("accounting", {}).get("products") else float("nan"))}
-                       for c in chunks],
-            "value_dor": [v[0] for v in values[::step]], "value_exact": [v[1] for v in values[::step]],
-        }
-    return run
-
-
-def _dor_values(path: Path, rows: int) -> list[tuple[float, float]]:
-    """(DOR value, exact value) of the first ``rows`` committed result rows (the last two columns)."""
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
     out = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return out
-    body = [ln for ln in lines if ln and not ln.startswith("#")][1:]
-    for line in body[:rows]:
-        fields = line.split(",")
+    for line in raw.split(b"\n")[:-1]:
         try:
-            out.append((float(fields[-2]), float(fields[-1])))
-        except (ValueError, IndexError):
+            record = json.loads(line)
+        except (UnicodeDecodeError, ValueError):
             break
+        if isinstance(record, dict):
+            out.append(record)
     return out
 
 
+def _process_alive(host: str | None, pid) -> bool | None:
+    """Whether the process that executes a run is alive (None: it runs on another machine, unknown)."""
+    import os
+    import socket
+
+    if not pid or (host and host != socket.gethostname()):
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+_RUN_STATUS = {"completed": "done", "failed": "failed", "interrupted": "interrupted", "stopped": "interrupted"}
+
+
+def _run_dir_run(path: Path, *, detail: bool) -> dict | None:
+    """A run directory of the run layer (``manifest.json``, ``journal.jsonl``, ``events.jsonl``) as a
+    run, read lock-free from its files (the run layer's own liveness check takes the run's lock; this
+    one asks the operating system whether the recorded process is alive)."""
+    import json
+
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        mtime = (path / "manifest.json").stat().st_mtime
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != "dorlab.run/1":
+        return None
+    journal = _json_lines(path / "journal.jsonl")
+    kind = str(manifest.get("kind", "")).replace("_", "-")
+    settings = manifest.get("settings") or {}
+    bench = manifest.get("bench") or {}
+    bench_name = bench.get("name") or ",".join(bench.get("names", [])) if isinstance(bench, dict) else str(bench)
+    if kind == "dor-job":
+        pool = (settings.get("job") or {}).get("pool") or []
+        device = ",".join(entry.get("device", "") for entry in pool) or ",".join(settings.get("devices") or [])
+    else:
+        device = settings.get("device", "")
+    done = len(journal)
+    total = int(manifest.get("total") or 0) or done
+    times = [float(r.get("time", 0.0)) for r in journal]
+    last = max([mtime, *times[-1:]])
+    elapsed = (times[-1] - times[0]) * done / (done - 1) if done > 1 else float("nan")
+    safe = manifest.get("safe_state") or {}
+    run = {
+        "id": str(manifest.get("id", path.name)), "kind": kind, "device": device, "bench": bench_name,
+        "started_at": manifest.get("created_at", ""), "updated_at": _iso(last),
+        "points_done": done, "points_total": total, "progress": min(1.0, done / total) if total else 0.0,
+        "source": str(path / "sweep.csv") if kind in ("sweep", "calibration") else str(path),
+        "run_status": manifest.get("status", ""), "safe_state": safe or None,
+        "message": " ".join(x for x in (manifest.get("error", ""), safe.get("detail", "")) if x),
+        "_timing": (False, last, elapsed),
+    }
+    raw = manifest.get("status", "created")
+    if safe.get("reached") is False:
+        run["status"] = "bench-not-safe"
+    elif raw in _RUN_STATUS:
+        run["status"] = _RUN_STATUS[raw]
+    else:  # created / running: is its process still there?
+        sessions = manifest.get("sessions") or [{}]
+        run["_alive"] = (manifest.get("host"), sessions[-1].get("pid"))
+    if detail:
+        run["settings"] = settings
+        run["data"] = _run_dir_data(path, kind, settings, manifest, journal)
+    return run
+
+
+def _points(journal: list[dict], prefix: str) -> dict:
+    records = [r["data"] for r in journal if str(r.get("key", "")).startswith(prefix + "point/")]
+    return {key: [rec.get(key) for rec in records]
+            for key in ("bias_current", "rectified_voltage", "standard_error", "direction")}
+
+
+def _run_dir_data(path: Path, kind: str, settings: dict, manifest: dict, journal: list[dict]) -> dict:
+    import numpy as np
+
+    if kind == "sweep":
+        return _points(journal, "")
+    if kind == "calibration":
+        keys = [str(r.get("key", "")) for r in journal]
+        stage = "sweep/" if any(k.startswith("sweep/point/") for k in keys) else "survey/"
+        data = _points(journal, stage)
+        data["stage"] = stage.strip("/")
+        sweep = (manifest.get("sweeps") or {}).get(stage.strip("/")) or {}
+        data["bias_range"] = [sweep.get("bias_from"), sweep.get("bias_to")]
+        return data
+    if kind == "phase-map":
+        from dorlab.procedures.phase_map import PhaseMapSettings, phase_from_voltage
+
+        grid = PhaseMapSettings(**{k: v for k, v in settings.items()
+                                   if k in PhaseMapSettings.__dataclass_fields__})
+        frequencies, bias = grid.frequencies(), grid.bias_currents()
+        voltage = np.full((frequencies.size, bias.size), np.nan)
+        error = np.full_like(voltage, np.nan)
+        phase = np.full_like(voltage, np.nan)
+        for record in journal:
+            parts = str(record.get("key", "")).split("/")
+            if len(parts) == 4 and parts[0] == "row" and parts[2] == "point":
+                r, c = int(parts[1]), int(parts[3])
+                if r < voltage.shape[0] and c < voltage.shape[1]:
+                    voltage[r, c] = record["data"]["rectified_voltage"]
+                    error[r, c] = record["data"]["standard_error"]
+        for r in range(voltage.shape[0]):
+            if np.isfinite(voltage[r]).all():
+                phase[r], _, _ = phase_from_voltage(bias, voltage[r], error[r])
+        return {"rf_frequency": frequencies, "bias_current": bias, "rectified_voltage": voltage,
+                "standard_error": error, "phase": phase}
+    if kind == "dor-job":
+        return _dor_job_events(path, settings, journal)
+    return {}
+
+
+def _dor_job_events(path: Path, settings: dict, journal: list[dict], max_values: int = 2000) -> dict:
+    """Reads per product of each finished chunk: on the bench every read is a step (``read/...``) and the
+    reads between two chunk events are that chunk's; on the emulated backends the chunk step records
+    its own accounting."""
+    accounting = {str(r.get("key", "")): (r.get("data") or {}).get("accounting") for r in journal}
+    chunks, values, exact, reads_since = [], [], [], 0
+    for event in _json_lines(path / "events.jsonl"):
+        if event.get("type") == "point" and str(event.get("key", "")).startswith("read/"):
+            reads_since += 1
+        elif event.get("type") == "chunk":
+            n_values = len(event.get("values") or [])
+            acc = accounting.get(f"chunk/{event.get('chunk')}") or {}
+            reads = acc.get("reads", reads_since)
+            products = acc.get("products", n_values)
+            chunks.append({"chunk": event.get("chunk"), "products": products, "reads": reads,
+                           "reads_per_product": reads / products if products else float("nan")})
+            values += list(event.get("values") or [])
+            exact += list(event.get("exact") or [])
+            reads_since = 0
+    products = sum(c["products"] or 0 for c in chunks)
+    reads = sum(c["reads"] or 0 for c in chunks)
+    step = max(1, len(values) // max_values)
+    return {"operation": settings.get("operation"), "backend": settings.get("backend"),
+            "products_done": products, "reads": reads,
+            "reads_per_product": reads / products if products else float("nan"), "chunks": chunks,
+            "value_dor": values[::step], "value_exact": exact[::step]}
+
+
 def _run_sources(root: Path):
-    """(id, reader) of every run under the data directory: sweep files in ``sweeps/``, phase maps in
-    ``phase-maps/`` and DOR jobs in ``dor-jobs/`` (where ``dorlab gui`` puts them)."""
+    """(id, reader) of every run under the data directory: the run layer's runs (``runs/<id>/``, and
+    ``runs/<id>.path`` for a run kept elsewhere, e.g. a window's phase map under ``phase-maps/``) and the
+    sweep files that dorlab wrote before the run layer (``sweeps/*.csv``)."""
     root = Path(root)
 
     def cached(reader, path, files):
@@ -384,23 +450,24 @@ def _run_sources(root: Path):
             return _CACHE.get(key, lambda: reader(path, detail=detail))
         return read
 
+    runs_dir = root / "runs"
+    if runs_dir.is_dir():
+        for entry in runs_dir.iterdir():
+            path = entry
+            if entry.name.endswith(".path") and entry.is_file():
+                try:
+                    path = Path(entry.read_text(encoding="utf-8").strip())
+                except (OSError, UnicodeDecodeError):
+                    continue
+            elif not entry.is_dir():
+                continue
+            run_id = entry.name[:-len(".path")] if entry.name.endswith(".path") else entry.name
+            yield run_id, cached(
+                _run_dir_run, path, lambda p=path: [p / "manifest.json", p / "journal.jsonl", p / "events.jsonl"])
     sweeps = root / "sweeps"
     if sweeps.is_dir():
         for path in sweeps.glob("*.csv"):
             yield f"sweep-{path.stem}", cached(_sweep_file_run, path, lambda p=path: [p])
-    maps = root / "phase-maps"
-    if maps.is_dir():
-        for path in maps.iterdir():
-            if path.is_dir():
-                yield f"phase-map-{path.name}", cached(
-                    _phase_map_run, path, lambda p=path: [p / "phase_map.json", *sorted((p / "rows").glob("*.csv"))])
-    jobs = root / "dor-jobs"
-    if jobs.is_dir():
-        for path in jobs.iterdir():
-            if path.is_dir():
-                yield f"dor-job-{path.name}", cached(
-                    _dor_job_run, path,
-                    lambda p=path: [p / n for n in ("job.json", "results.csv", "chunks.jsonl", "summary.json")])
 
 
 @_store_state
@@ -417,17 +484,26 @@ def _calibration_links(root: Path) -> dict[str, dict]:
         with store:
             for name in store.devices():
                 for h in store.history(name):
+                    link = {"run_id": h.run_id, "status": h.status, "reason": h.reason, "active": h.active}
+                    if h.settings.get("run"):  # a calibration of the run layer names its run
+                        links[f"run:{h.settings['run']}"] = link
                     if h.sweep_path:
-                        links[Path(h.sweep_path).name] = {"run_id": h.run_id, "status": h.status,
-                                                          "reason": h.reason, "active": h.active}
+                        links[_file_key(h.sweep_path)] = link
     except sqlite3.Error:
         return {}
     return links
 
 
+def _file_key(path: str) -> str:
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}"
+
+
 def _link(run: dict, links: dict) -> dict:
-    """A sweep that a calibration was fitted on is shown as that calibration."""
-    link = links.get(Path(run["source"]).name) if run["kind"] == "sweep" else None
+    """A sweep that a calibration was fitted on is shown as that calibration (with its store run)."""
+    if run["kind"] not in ("sweep", "calibration"):
+        return run
+    link = links.get(f"run:{run['id']}") or links.get(_file_key(run["source"]))
     if link is not None:
         run = {**run, "kind": "calibration", "calibration": link}
     return run

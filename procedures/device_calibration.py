@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Callable
 
 from dorlab.calibration.record import Calibration
 from dorlab.calibration.store import CalibrationStore, RunSummary
+from dorlab.procedures.wiring import bench_temperature
 from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch, RunTimings,
                                                calibrate_device, simulated_operating_point)
 
@@ -52,21 +52,14 @@ def _given(settings: CalibrationSettings) -> bool:
                                        settings.bias_from))
 
 
-def bench_temperature(bench) -> float:
-    """The device temperature (K) when the bench knows it (a simulated world), else NaN."""
-    try:
-        return float(bench.world.circuit.temperature)
-    except (AttributeError, ValueError, TypeError):
-        return float("nan")
-
-
 def calibrate(bench, store: CalibrationStore, device: str, settings: CalibrationSettings, *,
-              announce: Callable[[float, float], None] | None = None) -> CalibrationOutcome:
+              announce: Callable[[float, float], None] | None = None, resume=None) -> CalibrationOutcome:
     """Calibrate ``device`` on ``bench`` into ``store`` (the record is stored whatever its verdict; an
     accepted one becomes active). ``announce(rf_frequency, rf_current)`` is told the simulator's search
-    result before the sweep starts."""
+    result before the sweep starts. ``resume``: an interrupted calibration run (id or directory) to
+    continue with its own settings."""
     timings = RunTimings()
-    if settings.resume is not None:
+    if resume is not None:
         source = "resumed"
     elif _given(settings):
         source = "given" if settings.bias_from is not None else "survey sweep"
@@ -84,11 +77,7 @@ def calibrate(bench, store: CalibrationStore, device: str, settings: Calibration
         timings.operating_point = time.perf_counter() - t0
     if not math.isfinite(settings.temperature):
         settings = replace(settings, temperature=bench_temperature(bench))
-    calibration = calibrate_device(bench, store, device, settings, timings=timings)
+    calibration = calibrate_device(bench, store, device, settings, timings=timings, resume=resume)
     return CalibrationOutcome(calibration, store.run(calibration.run_id), source, timings)
 
 
-def last_sweep_file(sweep_dir: Path, device: str) -> Path | None:
-    """The newest sweep file of ``device`` (what an interrupted run left to resume)."""
-    files = sorted(Path(sweep_dir).glob(f"{device}-*.csv"), key=lambda p: p.stat().st_mtime)
-    return files[-1] if files else None

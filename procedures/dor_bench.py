@@ -3,11 +3,13 @@
 Diode k of the pool is the device on ``benches[k]`` (one bench may serve several entries of the pool when
 they are calibrations of the same device). A read at input x sets I_dc = I_dc,0 + |I_dc,0 - I_dc,-1| x
 (the calibration's ``input_to_current``) with the calibration's f_ac and RF amplitude and returns the
-rectified voltage (RF on minus RF off, averaged over ``n_readings``). Every read is appended to a CSV log
-as it is taken, so nothing is lost if the run stops; the bench goes to its safe state on any error. A job
-interrupted part way is resumed by running it again with ``resume=True`` on the same log: the scheduler asks
-for the same reads in the same order on each diode, so the logged ones are replayed (checked against the
-request) and measuring continues where it stopped.
+rectified voltage (RF on minus RF off, averaged over ``n_readings``).
+
+Inside a run (``step=ctx.step`` of ``procedures.runs``) every read is a journaled step ``read/<diode>/<n>``:
+the scheduler asks for the same reads in the same order on each diode, so a resumed run gets the recorded
+reads back (checked against the request) and measuring continues where it stopped. Outside a run, every
+read can be appended to a CSV record (``log_path``) as it is taken (and ``resume=True`` replays such a
+record; the run journal supersedes it).
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ class BenchBackend:
 
     def __init__(self, bench, calibrations: Sequence[Calibration], *, n_readings: int = 5,
                  log_path: str | Path | None = None, progress: Callable[[int], None] | None = None,
-                 resume: bool = False):
+                 resume: bool = False, step: Callable[[str, Callable[[], dict]], dict] | None = None):
         calibrations = list(calibrations)
         if not calibrations:
             raise ValueError("a bench backend needs at least one calibration")
@@ -68,6 +70,8 @@ class BenchBackend:
         self.standard_errors: list[float] = []
         self.replayed = 0
         self._replay: dict[int, list[tuple[float, float, float]]] = {}
+        self.step = step
+        self._reads_of = [0] * len(calibrations)
         self.log_path = None if log_path is None else Path(log_path)
         if self.log_path is None:
             if resume:
@@ -110,6 +114,9 @@ class BenchBackend:
             if not 0 <= k < self.n_diodes:
                 raise IndexError(f"diode index {k} outside the pool of {self.n_diodes} diode(s)")
             calibration = self.calibrations[k]
+            if self.step is not None:
+                flat_out[i] = self._journaled_read(k, float(xi))
+                continue
             queue = self._replay.get(k)
             if queue:
                 logged_x, voltage, error = queue.pop()
@@ -141,3 +148,30 @@ class BenchBackend:
             if self.progress is not None:
                 self.progress(1)
         return out
+
+    def _journaled_read(self, k: int, x: float) -> float:
+        """Read diode ``k`` at ``x`` as the run's step ``read/<k>/<n>`` (its n-th read)."""
+        with self._log_lock:
+            n = self._reads_of[k]
+            self._reads_of[k] += 1
+        calibration = self.calibrations[k]
+
+        def measure() -> dict:
+            bias = float(calibration.input_to_current(x))
+            with self._bench_locks[k]:
+                reading = self.benches[k].rectified_voltage(bias, calibration.rf_frequency,
+                                                            rf_current=calibration.rf_current,
+                                                            n_readings=self.n_readings)
+            return {"diode": k, "device": calibration.device, "x": x, "bias_current": bias,
+                    "rectified_voltage": float(reading.rectified_voltage),
+                    "standard_error": float(reading.standard_error)}
+
+        data = self.step(f"read/{k}/{n}", measure)
+        if data["x"] != x or data["device"] != calibration.device:
+            raise ValueError(f"resume: read {n} of diode {k} was recorded at x = {data['x']!r} of "
+                             f"{data['device']!r} where this job asks for x = {x!r} of {calibration.device!r}; "
+                             "the run belongs to a different job")
+        with self._log_lock:
+            self.standard_errors.append(float(data["standard_error"]))
+            self.reads_taken += 1
+        return float(data["rectified_voltage"])

@@ -13,25 +13,24 @@ the store, read through a backend: ``bench`` (live instruments, real or simulate
 ``BenchBackend``), ``model`` (each diode emulated from its measured sweep, with read noise and optional
 device-to-device variation) or ``ideal`` (exact parabolas).
 
-Written as it goes, resumable. The work is cut into chunks (``chunk`` products, or ``chunk`` output rows of
-the convolution). Operands are encoded with the scales of the *whole* input (recorded in ``job.json``), so
-a chunk's values are those of the whole job. After each chunk its rows are appended to ``results.csv``
-(PyMeasure ``Results``-style header) and fsynced, then the chunk is committed with one line in
-``chunks.jsonl`` (with the reads it took per diode). ``dor_job(..., resume=True)`` drops rows of an
-uncommitted chunk, advances the emulated backends' read counters past the committed reads (so a resumed
-model job gives the values of an uninterrupted one), and continues with the next chunk. At the end:
-``result.npy`` (the DOR values in the input's shape), ``exact.npy`` and ``summary.json`` (correlation with
-the exact result, accounting summed over chunks); a convolution also writes each output plane as an image,
-``result-<image>-<filter>.png`` (min-max scaled to 8 bits), and as a matrix, ``result-<image>-<filter>.csv``.
-On any error the bench is put in its safe state. On the bench backend progress is counted in reads (the
-total is planned ahead by running the same schedule on exact parabolas, which costs no read).
+A plan (:class:`DorJobPlan`) executed by the run layer in a run directory. The work is cut into chunks
+(``chunk`` products, or ``chunk`` output rows of the convolution). Operands are encoded with the scales of
+the *whole* input (recorded in the manifest with the input's SHA-256 and the pool's calibration run ids),
+so a chunk's values are those of the whole job. On the emulated backends each chunk is a journaled step
+(its values and the reads it took per diode); a resume advances the model backend's read counters past the
+recorded reads, so a resumed model job gives the values of an uninterrupted one. On the bench backend
+every read is a journaled step (``read/<diode>/<n>``; progress counts reads, planned ahead by running the
+same schedule on exact parabolas, which costs no read): a resume replays the recorded reads and measures
+the rest. A ``chunk`` event follows each chunk. At the end: ``results.csv`` (PyMeasure ``Results``-style
+header, one row per value), ``result.npy`` (the DOR values in the input's shape), ``exact.npy`` and
+``summary.json`` (correlation with the exact result, accounting summed over chunks); a convolution also
+writes each output plane as an image, ``result-<image>-<filter>.png`` (min-max scaled to 8 bits), and as a
+matrix, ``result-<image>-<filter>.csv``.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -41,12 +40,16 @@ import numpy as np
 
 from dorlab.calibration.record import Calibration
 from dorlab.calibration.store import CalibrationStore
+from dorlab.compute.backends import IdealBackend, ModelBackend
+from dorlab.compute.convolution import convolve_ideal
+from dorlab.compute.scheduler import DorEngine
+from dorlab.procedures import runs
+from dorlab.procedures.dor_bench import BenchBackend
+from dorlab.procedures.jsonout import write_json_atomic, write_text_atomic
 
 KIND = "dorlab.dor_job"
-MANIFEST = "job.json"
 RESULTS = "results.csv"
-CHUNKS = "chunks.jsonl"
-READ_LOG = "reads.csv"
+SUMMARY = "summary.json"
 OPERATIONS = ("products", "conv")
 BACKENDS = ("bench", "model", "ideal")
 
@@ -223,23 +226,6 @@ def _pool(store: CalibrationStore, devices: list[str]) -> list[Calibration]:
     return pool
 
 
-def _backend(bench, pool: list[Calibration], settings: DorJobSettings, out: Path, progress=None):
-    from dorlab.compute.backends import IdealBackend, ModelBackend
-
-    if settings.backend == "ideal":
-        return IdealBackend(pool)
-    if settings.backend == "model":
-        return ModelBackend(pool, read_noise=settings.read_noise, variation=settings.variation,
-                            seed=settings.seed)
-    from dorlab.procedures.dor_bench import BenchBackend
-
-    if bench is None:
-        raise DorJobError("the bench backend needs a bench")
-    benches = [bench[cal.device] for cal in pool] if isinstance(bench, Mapping) else bench
-    return BenchBackend(benches, pool, n_readings=settings.n_readings, log_path=_session_read_log(out),
-                        progress=progress)
-
-
 def _planned_reads(pool: list[Calibration], plan, first, second, scales, settings: DorJobSettings) -> list[int]:
     """Reads each chunk will take: the scheduler's placement and reuse do not depend on the reader, so
     the same schedule on exact parabolas (no instrument touched) counts them."""
@@ -258,74 +244,15 @@ def _planned_reads(pool: list[Calibration], plan, first, second, scales, setting
     return counts
 
 
-def _session_read_log(out: Path) -> Path:
-    """The read log of this session: ``reads.csv`` for the first, ``reads-resume-N.csv`` after N
-    interruptions. A resumed job restarts at its first uncommitted chunk, so earlier logs are kept as the
-    record of reads taken, not replayed."""
-    path = out / READ_LOG
-    n = 0
-    while path.exists() and path.stat().st_size > 0:
-        n += 1
-        path = out / f"{Path(READ_LOG).stem}-resume-{n}{Path(READ_LOG).suffix}"
-    return path
-
-
-def _benches(bench) -> list:
-    if bench is None:
-        return []
-    if isinstance(bench, Mapping):
-        return list(bench.values())
-    if isinstance(bench, (list, tuple)):
-        return list(bench)
-    return [bench]
-
-
 # -------------------------------------------------------------------------------------------- files
 
-def _header(settings: DorJobSettings, manifest: dict) -> str:
+def _header(settings: DorJobSettings, job: dict) -> str:
     lines = [f"#Procedure: <{KIND}>", "#Parameters:"]
     lines += [f"#\t{key}: {json.dumps(value)}" for key, value in settings.as_dict().items()]
     for key in ("input", "input_sha256", "scales", "pool", "started_at", "software_version"):
-        lines.append(f"#\t{key}: {json.dumps(manifest.get(key), sort_keys=True)}")
+        lines.append(f"#\t{key}: {json.dumps(job.get(key), sort_keys=True)}")
     columns = PRODUCT_COLUMNS if settings.operation == "products" else CONV_COLUMNS
     return "\n".join(lines + ["#Data:", ",".join(columns)]) + "\n"
-
-
-def _committed(out: Path) -> list[dict]:
-    path = out / CHUNKS
-    if not path.exists():
-        return []
-    chunks = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            chunks.append(json.loads(line))
-        except json.JSONDecodeError:  # torn last line: that chunk was not committed
-            break
-    return chunks
-
-
-def _truncate_results(path: Path, rows: int) -> None:
-    """Keep the header and the first ``rows`` data rows (those of committed chunks)."""
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    header = 0
-    while header < len(lines) and lines[header].startswith(b"#"):
-        header += 1
-    keep = header + 1 + rows  # comment lines, column labels, rows
-    text = b"\n".join(lines[:keep]) + b"\n"
-    if text != raw:
-        with open(path, "r+b") as f:
-            f.truncate(0)
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def _append_fsync(path: Path, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _rows_products(chunk: int, r0: int, F, G, values, exact) -> list[str]:
@@ -347,126 +274,157 @@ def _rows_conv(chunk: int, r0: int, values, exact, first_index: int) -> list[str
     return lines
 
 
-# ------------------------------------------------------------------------------------------ running
+# ------------------------------------------------------------------------------------------ the plan
 
-def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_dir: str | Path,
-            settings: DorJobSettings | None = None, resume: bool = False, *,
-            progress: bool = True, on_chunk=None) -> DorJobResult:
-    """Run (or resume) a DOR job into the directory ``out_dir``.
+@dataclass
+class _Chunk:
+    values: np.ndarray
+    exact: np.ndarray
+    reads_by_diode: list[int]
+    accounting: dict
 
-    ``bench``: a Bench, a list of benches (one per pool entry) or a mapping device -> Bench; None for the
-    emulated backends. New job: ``out_dir`` must not hold a job. Resume: the job's own settings and input
-    (checked against its SHA-256); ``input_path`` may be None to use the recorded one.
-    ``on_chunk(chunk, n_chunks, lines)`` is called after each committed chunk with its result rows (CSV
-    text lines); an exception it raises stops the job like any other (a GUI's stop button).
-    """
-    from dorlab.calibration.store import software_version
-    from dorlab.compute.convolution import convolve_ideal
-    from dorlab.compute.scheduler import DorEngine
 
-    out = Path(out_dir)
-    if resume:
-        manifest = _read_manifest(out)
-        file_settings = DorJobSettings(**{**manifest["settings"], "devices": tuple(manifest["settings"]["devices"])})
-        if settings is not None and settings != file_settings:
-            raise DorJobError(f"{out}: resume settings {settings} differ from the job's {file_settings}")
-        settings = file_settings
-        source = Path(input_path) if input_path is not None else Path(manifest["input"])
-        if _sha256(source) != manifest["input_sha256"]:
-            raise DorJobError(f"{source} is not the input this job started with (SHA-256 differs)")
-        devices = [entry["device"] for entry in manifest["pool"]]
-    else:
-        if settings is None:
-            raise ValueError("a new DOR job needs settings")
-        if input_path is None:
-            raise ValueError("a new DOR job needs an input file")
-        if (out / MANIFEST).exists():
-            raise FileExistsError(f"{out} holds a DOR job; pass resume=True to continue it")
-        source = Path(input_path)
-        devices = choose_devices(bench, store, settings)
-    data = load_input(source)
-    first, second = _operands(data, settings)
-    pool = _pool(store, devices)
-    if resume:
-        recorded = {entry["device"]: entry["run_id"] for entry in manifest["pool"]}
+class DorJobPlan(runs.Plan):
+    """Chunk by chunk through the DOR engine; on the bench, read by read."""
+
+    kind = "dor_job"
+    needs_store = True
+
+    def __init__(self, settings: DorJobSettings, job: dict):
+        self.settings = settings
+        self.job = job  # input, input_sha256, input_shape, scales, pool, started_at, software_version
+        self.needs_bench = settings.backend == "bench"
+        self.unit = "read" if self.needs_bench else "chunk"
+
+    def settings_dict(self) -> dict:
+        return {**self.settings.as_dict(), "job": self.job}
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "DorJobPlan":
+        data = dict(settings)
+        job = data.pop("job")
+        return cls(DorJobSettings(**{**data, "devices": tuple(data["devices"])}), job)
+
+    def describe(self) -> str:
+        return f"dor {self.settings.operation} on {self.settings.backend}"
+
+    def operands(self):
+        source = Path(self.job["input"])
+        if not source.exists() or _sha256(source) != self.job["input_sha256"]:
+            raise DorJobError(f"{source} is not the input this job started with (missing, or its SHA-256 differs)")
+        return _operands(load_input(source), self.settings)
+
+    def pool(self, store: CalibrationStore) -> list[Calibration]:
+        pool = _pool(store, [entry["device"] for entry in self.job["pool"]])
+        recorded = {entry["device"]: entry["run_id"] for entry in self.job["pool"]}
         changed = [c.device for c in pool if recorded.get(c.device) != c.run_id]
         if changed:
             raise DorJobError(f"the active calibration of {changed} changed since the job started; a resumed "
                               "job must decode with the same calibrations (start a new job)")
-        scales = tuple(manifest["scales"])
-    else:
-        scales = (_scale(first), _scale(second))
-        out.mkdir(parents=True, exist_ok=True)
-        manifest = {"kind": KIND, "settings": settings.as_dict(), "input": str(source.resolve()),
-                    "input_sha256": _sha256(source), "input_shape": list(data.shape), "scales": list(scales),
-                    "pool": [{"device": c.device, "run_id": c.run_id} for c in pool],
-                    "bench": [str(getattr(b, "name", "")) for b in _benches(bench)],
-                    "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "software_version": software_version()}
-        _write_json_atomic(out / MANIFEST, manifest)
-        with open(out / RESULTS, "x", encoding="utf-8") as f:
-            f.write(_header(settings, manifest))
-            f.flush()
-            os.fsync(f.fileno())
-    plan = _plan(settings, first, second)
-    committed = _committed(out)
-    if len(committed) > len(plan):
-        raise DorJobError(f"{out}: {len(committed)} chunks committed but the job plans {len(plan)}")
-    _truncate_results(out / RESULTS, sum(int(c["rows"]) for c in committed))
-    from tqdm.auto import tqdm
+        return pool
 
-    per_read = settings.backend == "bench"
-    if per_read:  # a bench read takes tens of ms: count reads, not chunks
-        planned = _planned_reads(pool, plan, first, second, scales, settings)
-        bar = tqdm(total=sum(planned), initial=sum(planned[:len(committed)]), unit="read",
-                   desc=f"dor {settings.operation}", disable=not progress, leave=False)
-    else:
-        bar = tqdm(total=len(plan), initial=len(committed), unit="chunk", desc=f"dor {settings.operation}",
-                   disable=not progress, leave=False)
-    backend = _backend(bench, pool, settings, out, progress=bar.update if per_read else None)
-    if hasattr(backend, "advance") and committed:
-        for diode in range(len(pool)):
-            backend.advance(diode, sum(int(c["reads_by_diode"][diode]) for c in committed))
-    engine = DorEngine(pool, backend)
-    rows_written = sum(int(c["rows"]) for c in committed)
-    try:
-        for chunk in range(len(committed), len(plan)):
-            r0, r1 = plan[chunk]
-            if settings.operation == "products":
-                F, G = first[r0:r1], second[r0:r1]
-                result = engine.multiply(F, G, scale_f=scales[0], scale_g=scales[1])
-                lines = _rows_products(chunk, r0, F, G, result.values, F * G)
+    def chunks(self, first, second) -> list[tuple[int, int]]:
+        return _plan(self.settings, first, second)
+
+    def total_steps(self) -> int | None:
+        return None  # set when the run starts (the bench's reads are planned from the store's pool)
+
+    def run(self, ctx: runs.RunContext) -> "DorJobResult":
+        settings = self.settings
+        first, second = self.operands()
+        pool = self.pool(ctx.store)
+        scales = tuple(self.job["scales"])
+        plan = self.chunks(first, second)
+        if settings.backend == "bench":
+            ctx.set_total(sum(_planned_reads(pool, plan, first, second, scales, settings)))
+            bench = ctx.bench
+            benches = [bench[cal.device] for cal in pool] if isinstance(bench, Mapping) else bench
+            backend = BenchBackend(benches, pool, n_readings=settings.n_readings, step=ctx.step)
+        else:
+            ctx.set_total(len(plan))
+            backend = (IdealBackend(pool) if settings.backend == "ideal" else
+                       ModelBackend(pool, read_noise=settings.read_noise, variation=settings.variation,
+                                    seed=settings.seed))
+        engine = DorEngine(pool, backend)
+        chunks = []
+        for number, (r0, r1) in enumerate(plan):
+            if settings.backend == "bench":  # the reads are the steps; the chunk follows from them
+                chunk = self._compute(engine, first, second, scales, r0, r1)
             else:
-                kh = second.shape[1]
-                strip = first[:, r0:r1 + kh - 1, :]
-                result = engine.conv2d(strip, second, scale_images=scales[0], scale_filters=scales[1])
-                lines = _rows_conv(chunk, r0, result.values, convolve_ideal(strip, second), rows_written)
-            _append_fsync(out / RESULTS, "\n".join(lines) + "\n")
-            rows_written += len(lines)
-            accounting = result.accounting.as_dict()
-            _append_fsync(out / CHUNKS, json.dumps({
-                "chunk": chunk, "start": r0, "stop": r1, "rows": len(lines),
-                "reads_by_diode": [int(n) for n in accounting["reads_by_diode"]],
-                "accounting": _accounting_totals(accounting)}) + "\n")
-            if not per_read:
-                bar.update(1)
-            if on_chunk is not None:
-                on_chunk(chunk, len(plan), lines)
-        for b in _benches(bench):
-            b.safe_state()
-    except BaseException as exc:
-        for b in _benches(bench):
-            try:
-                b.safe_state()
-            except BaseException as safe_exc:  # noqa: BLE001 - the original error wins
-                if hasattr(exc, "add_note"):
-                    exc.add_note(f"safe state of {getattr(b, 'name', b)} failed too: {safe_exc}")
-        if hasattr(exc, "add_note"):
-            exc.add_note(f"DOR job interrupted; committed chunks are in {out / RESULTS}; continue with "
-                         f"dor_job(..., resume=True) (CLI: dorlab dor-job --resume {out})")
-        raise
-    finally:
-        bar.close()
-    return finish(out)
+                data = ctx.step(f"chunk/{number}", lambda: self._as_record(
+                    self._compute(engine, first, second, scales, r0, r1)))
+                chunk = self._from_record(data)
+                if ctx.replayed and hasattr(backend, "advance"):
+                    for diode, n in enumerate(chunk.reads_by_diode):
+                        backend.advance(diode, n)  # the model's read noise continues after the recorded reads
+            chunks.append(chunk)
+            ctx.emit("chunk", chunk=number, chunks=len(plan), start=r0, stop=r1,
+                     values=chunk.values.ravel(), exact=chunk.exact.ravel())
+        return self._finish(ctx.path, first, second, plan, chunks, pool)
+
+    def _compute(self, engine, first, second, scales, r0, r1) -> _Chunk:
+        if self.settings.operation == "products":
+            result = engine.multiply(first[r0:r1], second[r0:r1], scale_f=scales[0], scale_g=scales[1])
+            exact = first[r0:r1] * second[r0:r1]
+        else:
+            strip = first[:, r0:r1 + second.shape[1] - 1, :]
+            result = engine.conv2d(strip, second, scale_images=scales[0], scale_filters=scales[1])
+            exact = convolve_ideal(strip, second)
+        accounting = result.accounting.as_dict()
+        return _Chunk(np.asarray(result.values, dtype=float), np.asarray(exact, dtype=float),
+                      [int(n) for n in accounting["reads_by_diode"]], _accounting_totals(accounting))
+
+    @staticmethod
+    def _as_record(chunk: _Chunk) -> dict:
+        return {"shape": list(chunk.values.shape), "values": chunk.values.ravel().tolist(),
+                "exact": chunk.exact.ravel().tolist(), "reads_by_diode": chunk.reads_by_diode,
+                "accounting": chunk.accounting}
+
+    @staticmethod
+    def _from_record(data: dict) -> _Chunk:
+        shape = tuple(data["shape"])
+        return _Chunk(np.asarray(data["values"], dtype=float).reshape(shape),
+                      np.asarray(data["exact"], dtype=float).reshape(shape), list(data["reads_by_diode"]),
+                      dict(data["accounting"]))
+
+    def _finish(self, out: Path, first, second, plan, chunks: list[_Chunk], pool) -> "DorJobResult":
+        settings = self.settings
+        lines, rows = [], 0
+        for number, ((r0, _), chunk) in enumerate(zip(plan, chunks)):
+            if settings.operation == "products":
+                new = _rows_products(number, r0, first[r0:chunk.values.size + r0], second[r0:chunk.values.size + r0],
+                                     chunk.values, chunk.exact)
+            else:
+                new = _rows_conv(number, r0, chunk.values, chunk.exact, rows)
+            lines += new
+            rows += len(new)
+        write_text_atomic(out / RESULTS, _header(settings, self.job) + "\n".join(lines) + ("\n" if lines else ""))
+        if settings.operation == "products":
+            values = np.concatenate([c.values for c in chunks])
+            exact = np.concatenate([c.exact for c in chunks])
+        else:
+            values = np.concatenate([c.values for c in chunks], axis=2)
+            exact = np.concatenate([c.exact for c in chunks], axis=2)
+            if len(self.job["input_shape"]) == 2:
+                values, exact = values[0], exact[0]
+        np.save(out / "result.npy", values)
+        np.save(out / "exact.npy", exact)
+        images = _write_planes(out, values) if settings.operation == "conv" else []
+        a, b = values.ravel(), exact.ravel()
+        correlation = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and np.std(a) > 0 and np.std(b) > 0 \
+            else float("nan")
+        totals = {key: float(sum(c.accounting.get(key, 0.0) for c in chunks)) for key in _SUMMED}
+        totals["reads_per_product"] = totals["reads"] / totals["products"] if totals["products"] else float("nan")
+        summary = {"operation": settings.operation, "backend": settings.backend, "pool": self.job["pool"],
+                   "chunks": len(chunks), "values": int(values.size), "correlation_with_exact": correlation,
+                   "rms_error": float(np.sqrt(np.mean((a - b) ** 2))), "accounting": totals,
+                   "files": {"results": str(out / RESULTS), "result": str(out / "result.npy"),
+                             "exact": str(out / "exact.npy"), "planes": [str(p) for p in images]}}
+        write_json_atomic(out / SUMMARY, summary)
+        return DorJobResult(out, settings, values, exact, correlation, totals, len(chunks), summary)
+
+    def summary(self, result: "DorJobResult") -> dict:
+        return {k: v for k, v in result.summary.items() if k != "pool"}
 
 
 _SUMMED = ("products", "reads", "operand_reads", "difference_reads", "lab_bench_time", "lab_bench_energy",
@@ -477,24 +435,70 @@ def _accounting_totals(accounting: dict) -> dict:
     return {key: accounting[key] for key in _SUMMED if key in accounting}
 
 
-def _read_manifest(out: Path) -> dict:
-    path = out / MANIFEST
-    if not path.exists():
-        raise DorJobError(f"{out} is not a DOR job: {MANIFEST} is missing")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("kind") != KIND:
-        raise DorJobError(f"{path} is not a dorlab DOR job (kind {manifest.get('kind')!r})")
-    return manifest
+# ------------------------------------------------------------------------------------------ running
+
+def new_job(bench, store: CalibrationStore, input_path: str | Path, settings: DorJobSettings) -> DorJobPlan:
+    """The plan of a new job: the input (checked, hashed), its whole-input scales and the pool."""
+    from dorlab.calibration.store import software_version
+
+    source = Path(input_path)
+    data = load_input(source)
+    first, second = _operands(data, settings)
+    pool = _pool(store, choose_devices(bench, store, settings))
+    job = {"input": str(source.resolve()), "input_sha256": _sha256(source), "input_shape": list(data.shape),
+           "scales": [_scale(first), _scale(second)], "pool": [{"device": c.device, "run_id": c.run_id} for c in pool],
+           "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "software_version": software_version()}
+    return DorJobPlan(settings, job)
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=float)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def job_settings(out_dir: str | Path) -> DorJobSettings:
+    """The settings of the job in a run directory (e.g. to know its backend before resuming)."""
+    return _job_plan(Path(out_dir)).settings
+
+
+def _job_plan(out: Path) -> DorJobPlan:
+    try:
+        run = runs.Run(out)
+    except runs.RunError as exc:
+        raise DorJobError(str(exc)) from None
+    if run.kind != DorJobPlan.kind:
+        raise DorJobError(f"{out} is a {run.kind!r} run, not a DOR job")
+    return DorJobPlan.from_settings(run.settings)
+
+
+def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_dir: str | Path,
+            settings: DorJobSettings | None = None, resume: bool = False, *,
+            progress: bool = True, observers: tuple = (), should_stop=None, data_dir=None) -> DorJobResult:
+    """Run (or resume) a DOR job as a run in the directory ``out_dir`` (registered under
+    ``<data dir>/runs`` when ``data_dir`` is given).
+
+    ``bench``: a Bench, a list of benches (one per pool entry) or a mapping device -> Bench; None for the
+    emulated backends. New job: ``out_dir`` must not hold a run. Resume: the job's own settings and input
+    (checked against its SHA-256; ``input_path``, if given, must be that file). On any error the bench
+    goes to its safe state; the exception carries the resume command.
+    """
+    out = Path(out_dir)
+    if resume:
+        plan = _job_plan(out)
+        if settings is not None and settings != plan.settings:
+            raise DorJobError(f"{out}: resume settings {settings} differ from the job's {plan.settings}")
+        if input_path is not None and _sha256(Path(input_path)) != plan.job["input_sha256"]:
+            raise DorJobError(f"{input_path} is not the input this job started with (SHA-256 differs)")
+        run = runs.Run(out)
+    else:
+        if settings is None:
+            raise ValueError("a new DOR job needs settings")
+        if input_path is None:
+            raise ValueError("a new DOR job needs an input file")
+        if (out / runs.MANIFEST).exists():
+            raise FileExistsError(f"{out} holds a run; pass resume=True to continue it")
+        plan, run = new_job(bench, store, input_path, settings), None
+    if plan.needs_bench and bench is None:
+        raise DorJobError("the bench backend needs a bench")
+    result, _ = runs.run_plan(plan, bench=bench if plan.needs_bench else None, store=store, data_dir=data_dir,
+                              directory=None if resume else out, resume=run, progress=progress,
+                              observers=observers, should_stop=should_stop)
+    return result
 
 
 def _write_planes(out: Path, values: np.ndarray) -> list[Path]:
@@ -522,59 +526,3 @@ def load_results(out_dir: str | Path) -> tuple[np.ndarray, list[str]]:
     labels = lines[0].split(",")
     table = np.array([[float(x) for x in ln.split(",")] for ln in lines[1:]], dtype=float)
     return table.reshape(-1, len(labels)), labels
-
-
-def finish(out_dir: str | Path) -> DorJobResult:
-    """Assemble a complete job: ``result.npy``, ``exact.npy`` and ``summary.json``."""
-    out = Path(out_dir)
-    manifest = _read_manifest(out)
-    settings = DorJobSettings(**{**manifest["settings"], "devices": tuple(manifest["settings"]["devices"])})
-    committed = _committed(out)
-    table, labels = load_results(out)
-    data_shape = tuple(manifest["input_shape"])
-    if settings.operation == "products":
-        values, exact = table[:, 4], table[:, 5]
-        if values.size != data_shape[0]:
-            raise DorJobError(f"{out}: {values.size} of {data_shape[0]} products computed; resume the job")
-    else:
-        filters = load_filters(settings.filters)
-        n_img = 1 if len(data_shape) == 2 else data_shape[0]
-        h, w = data_shape[-2:]
-        shape = (n_img, filters.shape[0], h - filters.shape[1] + 1, w - filters.shape[2] + 1)
-        if table.shape[0] != int(np.prod(shape)):
-            raise DorJobError(f"{out}: {table.shape[0]} of {int(np.prod(shape))} values computed; resume the job")
-        values = np.empty(shape)
-        exact = np.empty(shape)
-        idx = table[:, 2:6].astype(int)
-        values[idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3]] = table[:, 6]
-        exact[idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3]] = table[:, 7]
-        if len(data_shape) == 2:
-            values, exact = values[0], exact[0]
-    np.save(out / "result.npy", values)
-    np.save(out / "exact.npy", exact)
-    images = _write_planes(out, values) if settings.operation == "conv" else []
-    a, b = values.ravel(), exact.ravel()
-    correlation = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and np.std(a) > 0 and np.std(b) > 0 \
-        else float("nan")
-    totals = {key: float(sum(c["accounting"].get(key, 0.0) for c in committed)) for key in _SUMMED}
-    totals["reads_per_product"] = totals["reads"] / totals["products"] if totals["products"] else float("nan")
-    summary = {"operation": settings.operation, "backend": settings.backend,
-               "pool": manifest["pool"], "chunks": len(committed), "values": int(values.size),
-               "correlation_with_exact": correlation,
-               "rms_error": float(np.sqrt(np.mean((a - b) ** 2))), "accounting": totals,
-               "files": {"results": str(out / RESULTS), "result": str(out / "result.npy"),
-                         "exact": str(out / "exact.npy"),
-                         "planes": [str(p) for p in images]}}
-    (out / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n", encoding="utf-8")
-    return DorJobResult(out, settings, values, exact, correlation, totals, len(committed), summary)
-
-
-def _clean(value):
-    """JSON-safe: NaN -> null."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

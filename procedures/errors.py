@@ -90,6 +90,8 @@ def _library_codes() -> list[tuple[type, ExitCode, str]]:
     add("dorlab.instruments.config", "BenchConfigError", ExitCode.ERROR, "bench file: ")
     add("dorlab.instruments.bench", "BenchError", ExitCode.ERROR, "bench: ")
     add("dorlab.instruments.roles", "InstrumentReplyError", ExitCode.ERROR, "instrument: ")
+    add("dorlab.procedures.runs", "StopRequested", ExitCode.INTERRUPTED, "interrupted: ")
+    add("dorlab.procedures.runs", "RunError", ExitCode.ERROR, "")
     add("dorlab.calibration.store", "StoreError", ExitCode.ERROR, "calibration store: ")
     add("dorlab.procedures.scale", "ClusterError", ExitCode.ERROR, "cluster: ")
     add("dorlab.compute.mnist", "MnistNotFoundError", ExitCode.ERROR, "")
@@ -103,7 +105,8 @@ def _bench_not_safe(exc: BaseException) -> bool:
     report = getattr(exc, "safe_state", None)
     if report is not None and getattr(report, "reached", None) is False:
         return True
-    return any(str(note).startswith("SAFE STATE INCOMPLETE") for note in getattr(exc, "__notes__", ()))
+    return any(str(note).upper().startswith(("SAFE STATE INCOMPLETE", "BENCH NOT SAFE"))
+               for note in getattr(exc, "__notes__", ()))
 
 
 def classify(exc: BaseException) -> tuple[ExitCode, str]:
@@ -117,7 +120,7 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
     code, line = _classify(exc)
     notes = [" ".join(str(n).split()) for n in getattr(exc, "__notes__", ()) if str(n).strip()]
     notes = [n for n in notes if n not in line]
-    if notes and code != ExitCode.INTERRUPTED:
+    if notes and not isinstance(exc, KeyboardInterrupt):  # (its notes are already on the line)
         line = "; ".join([line, *notes])
     if _bench_not_safe(exc):  # even after Ctrl-C: the instruments need a look before anything else
         code = ExitCode.BENCH_NOT_SAFE

@@ -1,16 +1,16 @@
 """The phase map: rectified voltage V_dc over a grid of microwave frequency f_ac x bias current I_dc.
 
-A phase map is a stack of rectification sweeps, one per f_ac, each taken by the calibration area's
-``rectification_sweep`` into its own file (PyMeasure ``Results`` format, every point fsynced as it is
-taken, safe state on any error, exact resume). The map is a directory::
+A phase map is a stack of rectification sweeps, one per f_ac: a plan (:class:`PhaseMapPlan`) whose steps
+are the points of each row (``row/<r>/point/<c>``), executed by the run layer (every point journaled as
+it is taken, safe state on any error, exact resume with ``phase_map(..., resume=True)`` or ``dorlab runs
+resume``). The bias is not returned to zero between rows. The map is a run directory::
 
-    <map>/phase_map.json        settings (full precision), bench, instrument identities, software
-    <map>/rows/row-000.csv      the sweep at the first f_ac, ...
+    <map>/manifest.json, journal.jsonl, events.jsonl, run.log    the run (see ``procedures.runs``)
     <map>/phase_map.csv         the assembled map with the phase (written when the map is complete)
     <map>/phase_map.png         V_dc and phase over (I_dc, f_ac)
 
-Resume (``phase_map(bench, path, resume=True)``) takes the settings from ``phase_map.json``, skips the
-complete rows, continues the interrupted one from its first missing point and starts the missing ones.
+A row's sweep: ``sweep.load_sweep(<map>, "row/<r>/")``. Each completed row is announced with a
+``row`` event (f_ac, vertex, locked amplitude, the row's phase) for live plots.
 
 The phase. A bench reads V_dc, not the phase. Inside the locking window Eq. (6) of Mazza et al. (2022)
 gives V_dc = V_lock cos(phi) with phi the intrinsic phase, zero at the vertex I_dc,0, so per row
@@ -23,26 +23,23 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dorlab.calibration import fit
-from dorlab.procedures.sweep import (SweepFileError, SweepSettings, load_sweep,
-                                     rectification_sweep)
+from dorlab.procedures import runs
+from dorlab.procedures.jsonout import write_text_atomic
+from dorlab.procedures.sweep import SweepSettings, format_value, sweep_points
 
-MANIFEST = "phase_map.json"
-ROWS_DIR = "rows"
 SUMMARY = "phase_map.csv"
 PLOT = "phase_map.png"
 KIND = "dorlab.phase_map"
 
 
 class PhaseMapFileError(ValueError):
-    """A phase-map directory that cannot be resumed (no manifest, foreign, other settings)."""
+    """A phase-map directory that cannot be resumed (not a phase-map run, other settings)."""
 
 
 @dataclass(frozen=True)
@@ -160,70 +157,37 @@ def phase_from_voltage(bias_current, rectified_voltage, standard_error=None,
 
 # -------------------------------------------------------------------------------------------- files
 
-def row_path(path: Path, row: int) -> Path:
-    return Path(path) / ROWS_DIR / f"row-{row:03d}.csv"
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _bench_metadata(bench) -> dict:
-    from dorlab.calibration.store import software_version
-
-    try:
-        identities = dict(bench.identities())
-    except Exception as exc:  # noqa: BLE001 - a map still runs when *IDN? is unsupported
-        identities = {"error": f"{type(exc).__name__}: {exc}"}
-    return {"bench": str(getattr(bench, "name", "")), "identities": identities,
-            "software_version": software_version(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-
-
-def read_manifest(path: str | Path) -> tuple[PhaseMapSettings, dict]:
-    """Settings and metadata of a phase-map directory."""
-    manifest = Path(path) / MANIFEST
-    if not manifest.exists():
-        raise PhaseMapFileError(f"{path} is not a phase map: {MANIFEST} is missing")
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    if data.get("kind") != KIND:
-        raise PhaseMapFileError(f"{manifest} is not a dorlab phase map (kind {data.get('kind')!r})")
-    try:
-        settings = PhaseMapSettings(**data["settings"])
-    except (TypeError, ValueError) as exc:
-        raise PhaseMapFileError(f"{manifest}: invalid settings: {exc}") from exc
-    return settings, data.get("metadata", {})
+def _row_prefix(row: int) -> str:
+    return f"row/{row}/"
 
 
 def load_phase_map(path: str | Path) -> PhaseMapResult:
-    """Read a phase-map directory (complete or interrupted) and derive the phase per row."""
+    """Read a phase-map run directory (complete or interrupted) and derive the phase per row."""
     path = Path(path)
-    settings, metadata = read_manifest(path)
+    try:
+        run = runs.Run(path)
+    except runs.RunError as exc:
+        raise PhaseMapFileError(str(exc)) from None
+    if run.kind != PhaseMapPlan.kind:
+        raise PhaseMapFileError(f"{path} is a {run.kind!r} run, not a phase map")
+    settings = PhaseMapSettings(**run.settings)
     frequencies = settings.frequencies()
     bias = settings.bias_currents()
     shape = (frequencies.size, bias.size)
-    voltage = np.full(shape, np.nan)
-    error = np.full(shape, np.nan)
-    phase = np.full(shape, np.nan)
-    vertex = np.full(frequencies.size, np.nan)
-    amplitude = np.full(frequencies.size, np.nan)
+    voltage, error, phase = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    vertex, amplitude = np.full(frequencies.size, np.nan), np.full(frequencies.size, np.nan)
+    for record in run.journal():
+        _, r, _, c = record["key"].split("/")
+        voltage[int(r), int(c)] = record["data"]["rectified_voltage"]
+        error[int(r), int(c)] = record["data"]["standard_error"]
     for r in range(frequencies.size):
-        file = row_path(path, r)
-        if not file.exists():
-            continue
-        row = load_sweep(file)
-        n = row.n_points
-        voltage[r, :n] = row.rectified_voltage
-        error[r, :n] = row.standard_error
+        n = int(np.count_nonzero(np.isfinite(voltage[r])))
         if n >= fit.DEFAULT_CRITERIA.min_points:
-            phase[r, :n], vertex[r], amplitude[r] = phase_from_voltage(row.bias_current, row.rectified_voltage,
-                                                                       row.standard_error)
-    return PhaseMapResult(path, settings, frequencies, bias, voltage, error, phase, vertex, amplitude, metadata)
+            phase[r, :n], vertex[r], amplitude[r] = phase_from_voltage(bias[:n], voltage[r, :n], error[r, :n])
+    from dorlab.procedures.sweep import run_metadata
+
+    return PhaseMapResult(run.path, settings, frequencies, bias, voltage, error, phase, vertex, amplitude,
+                          run_metadata(run))
 
 
 SUMMARY_COLUMNS = ["Row", "Column", "RF frequency (Hz)", "Bias current (A)", "Rectified voltage (V)",
@@ -232,8 +196,6 @@ SUMMARY_COLUMNS = ["Row", "Column", "RF frequency (Hz)", "Bias current (A)", "Re
 
 def write_summary(result: PhaseMapResult, path: str | Path | None = None) -> Path:
     """The assembled map as one CSV (commented metadata header, then one line per point)."""
-    from dorlab.procedures.sweep import _format_value
-
     target = Path(path) if path is not None else result.path / SUMMARY
     lines = [f"#Procedure: <{KIND}>", "#Parameters:"]
     lines += [f"#\t{key}: {json.dumps(value)}" for key, value in result.settings.as_dict().items()]
@@ -243,10 +205,8 @@ def write_summary(result: PhaseMapResult, path: str | Path | None = None) -> Pat
               "#Data:", ",".join(SUMMARY_COLUMNS)]
     keys = ["row", "column", "rf_frequency", "bias_current", "rectified_voltage", "standard_error", "phase",
             "locked"]
-    lines += [",".join(_format_value(rec[k]) for k in keys) for rec in result.records()]
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    lines += [",".join(format_value(rec[k]) for k in keys) for rec in result.records()]
+    write_text_atomic(target, "\n".join(lines) + "\n")
     return target
 
 
@@ -256,7 +216,6 @@ def _nan_none(value: float):
 
 def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Path:
     """V_dc and phase over (I_dc, f_ac) as two colour maps (PNG)."""
-
     from matplotlib.figure import Figure
 
     target = Path(path) if path is not None else result.path / PLOT
@@ -280,67 +239,85 @@ def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Pa
     return target
 
 
-# ------------------------------------------------------------------------------------------ running
+# ------------------------------------------------------------------------------------------ the plan
+
+class PhaseMapPlan(runs.Plan):
+    """Row by row (f_ac), point by point (I_dc); the summary CSV and the plot when complete."""
+
+    kind = "phase_map"
+
+    def __init__(self, settings: PhaseMapSettings, plot: bool = True):
+        self.settings = settings
+        self.plot = plot
+
+    def settings_dict(self) -> dict:
+        return self.settings.as_dict()
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "PhaseMapPlan":
+        return cls(PhaseMapSettings(**settings))
+
+    def total_steps(self) -> int:
+        return int(self.settings.frequency_points) * int(self.settings.bias_points)
+
+    def describe(self) -> str:
+        return f"phase map {self.settings.device}".strip()
+
+    def sweep_settings(self, prefix: str) -> SweepSettings | None:
+        """The sweep of the row named by ``prefix`` ("row/<r>/")."""
+        parts = prefix.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "row" and parts[1].isdigit():
+            return self.settings.row_settings(int(parts[1]))
+        return None
+
+    def run(self, ctx: runs.RunContext) -> PhaseMapResult:
+        for row in range(int(self.settings.frequency_points)):
+            row_settings = self.settings.row_settings(row)
+            if ctx.recorded(f"{_row_prefix(row)}point/{int(self.settings.bias_points) - 1}") is None:
+                ctx.stage("row", row=row, rf_frequency=row_settings.rf_frequency)
+            columns = sweep_points(ctx, row_settings, prefix=_row_prefix(row))
+            phase, vertex, amplitude = phase_from_voltage(columns["bias_current"], columns["rectified_voltage"],
+                                                          columns["standard_error"])
+            ctx.emit("row", row=row, rf_frequency=row_settings.rf_frequency, vertex_current=vertex,
+                     locked_amplitude=amplitude, bias_current=columns["bias_current"],
+                     rectified_voltage=columns["rectified_voltage"],
+                     standard_error=columns["standard_error"], phase=phase)
+        result = load_phase_map(ctx.path)
+        write_summary(result)
+        if self.plot:
+            plot_phase_map(result)
+        return result
+
+    def summary(self, result: PhaseMapResult) -> dict:
+        return {"points": result.n_points, "vertex_current": list(result.vertex_current),
+                "locked_amplitude": list(result.locked_amplitude),
+                "files": {"summary": str(result.path / SUMMARY), "plot": str(result.path / PLOT)}}
+
 
 def phase_map(bench, path: str | Path, settings: PhaseMapSettings | None = None, resume: bool = False, *,
-              progress: bool = True, plot: bool = True, on_row=None) -> PhaseMapResult:
-    """Measure (or resume) a phase map on ``bench`` into the directory ``path``.
+              progress: bool = True, plot: bool = True, observers: tuple = (), should_stop=None,
+              data_dir=None) -> PhaseMapResult:
+    """Measure (or resume) a phase map on ``bench`` as a run in the directory ``path`` (registered under
+    ``<data dir>/runs`` when ``data_dir`` is given).
 
-    New map: ``path`` must not hold a map. Each row is a rectification sweep written point by point;
-    the bias is not returned to zero between rows (one safe state at the end). On any exception or
-    interrupt the bench is put in its safe state by the sweep, every point taken stays on disk, and
-    the exception carries a note naming how to resume. ``on_row(row, sweep)`` is called after each
-    complete row (also for rows found complete on resume); an exception it raises stops the map like
-    any other (a GUI's stop button).
+    New map: ``path`` must not hold a run. On any exception, interrupt or stop request the bench is put
+    in its safe state, every point taken stays in the run's journal, and the exception carries a note
+    naming how to resume. Observers receive every event (a ``row`` event after each row).
     """
     path = Path(path)
     if resume:
-        file_settings, metadata = read_manifest(path)
-        if settings is not None and settings != file_settings:
-            raise PhaseMapFileError(f"{path}: resume settings {settings} differ from the map's {file_settings}")
-        settings = file_settings
-    else:
-        if settings is None:
-            raise ValueError("a new phase map needs settings")
-        if (path / MANIFEST).exists():
-            raise FileExistsError(f"{path} holds a phase map; pass resume=True to continue it")
-        (path / ROWS_DIR).mkdir(parents=True, exist_ok=True)
-        metadata = _bench_metadata(bench)
-        _write_json_atomic(path / MANIFEST, {"kind": KIND, "settings": settings.as_dict(),
-                                             "metadata": metadata})
-    (path / ROWS_DIR).mkdir(parents=True, exist_ok=True)
-    try:
-        for row in range(int(settings.frequency_points)):
-            file = row_path(path, row)
-            row_settings = settings.row_settings(row)
-            if file.exists():
-                done = load_sweep(file)
-                if done.settings != row_settings:
-                    raise SweepFileError(f"{file}: its settings differ from row {row} of the map")
-                if done.complete:
-                    if on_row is not None:
-                        on_row(row, done)
-                    continue
-                done = rectification_sweep(bench, file, row_settings, resume=True, progress=progress,
-                                           safe_state_after=False)
-            else:
-                done = rectification_sweep(bench, file, row_settings, progress=progress, safe_state_after=False)
-            if on_row is not None:
-                on_row(row, done)
-        bench.safe_state()
-    except BaseException as exc:
-        # the sweep has already made the bench safe when the fault was inside it; this covers the rest
         try:
-            bench.safe_state()
-        except BaseException as safe_exc:  # noqa: BLE001 - the original error wins
-            if hasattr(exc, "add_note"):
-                exc.add_note(f"safe state failed too: {safe_exc}")
-        if hasattr(exc, "add_note"):
-            exc.add_note(f"phase map interrupted; every point so far is under {path}; continue with "
-                         f"phase_map(bench, {str(path)!r}, resume=True) (CLI: dorlab phase-map --resume {path})")
-        raise
-    result = load_phase_map(path)
-    write_summary(result)
-    if plot:
-        plot_phase_map(result)
+            run = runs.Run(path)
+        except runs.RunError as exc:
+            raise PhaseMapFileError(str(exc)) from None
+        plan = PhaseMapPlan.from_settings(run.settings)
+        plan.plot = plot
+        if settings is not None and settings != plan.settings:
+            raise PhaseMapFileError(f"{path}: resume settings {settings} differ from the map's {plan.settings}")
+    elif settings is None:
+        raise ValueError("a new phase map needs settings")
+    else:
+        plan, run = PhaseMapPlan(settings, plot), None
+    result, _ = runs.run_plan(plan, bench=bench, directory=None if resume else path, data_dir=data_dir,
+                              resume=run, progress=progress, observers=observers, should_stop=should_stop)
     return result

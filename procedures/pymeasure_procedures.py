@@ -45,13 +45,15 @@ from pathlib import Path
 from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, ListParameter,
                                   Parameter, Procedure)
 
+from dorlab.procedures.runs import StopRequested
 from dorlab.procedures.sweep import RF_DRIVES, rf_drive_values
 
 log = logging.getLogger(__name__)
 
 
-class StopRequested(Exception):
-    """Raised inside a procedure's callback when PyMeasure asks the run to stop."""
+def _nan(value):
+    """Events are strict JSON (NaN is null): back to NaN for PyMeasure's columns."""
+    return float("nan") if value is None else float(value)
 
 
 def _devices(text: str) -> tuple[str, ...]:
@@ -74,9 +76,9 @@ class _BenchStoreProcedure(Procedure):
 
         self._owns_bench = self.bench_object is None and self.needs_bench_now()
         if self._owns_bench:
-            from dorlab.procedures.sweep import open_named_bench
+            from dorlab.procedures.wiring import open_bench
 
-            self.bench_object = open_named_bench(str(self.bench))
+            self.bench_object = open_bench(str(self.bench))
         # SQLite connections belong to the thread that opened them and a Worker runs the procedure in
         # its own thread: a store handed in lends its path, the procedure opens its own connection
         self._owns_store = True
@@ -146,30 +148,31 @@ class PhaseMapProcedure(_BenchStoreProcedure):
         self._owns_store = False
         self._owns_bench = self.bench_object is None
         if self._owns_bench:
-            from dorlab.procedures.sweep import open_named_bench
+            from dorlab.procedures.wiring import open_bench
 
-            self.bench_object = open_named_bench(str(self.bench))
+            self.bench_object = open_bench(str(self.bench))
 
     def execute(self):
-        from dorlab.procedures.phase_map import phase_from_voltage, phase_map
+        from dorlab.procedures.phase_map import phase_map
 
         settings = self.settings()
         rows = int(settings.frequency_points)
 
-        def on_row(row, sweep):
-            phase, _, _ = phase_from_voltage(sweep.bias_current, sweep.rectified_voltage, sweep.standard_error)
-            for k in range(sweep.n_points):
-                self.emit("results", {"Row": row, "RF frequency (Hz)": sweep.settings.rf_frequency,
-                                      "Bias current (A)": float(sweep.bias_current[k]),
-                                      "Rectified voltage (V)": float(sweep.rectified_voltage[k]),
-                                      "Standard error (V)": float(sweep.standard_error[k]),
-                                      "Phase (rad)": float(phase[k])})
-            self.emit("progress", 100.0 * (row + 1) / rows)
-            self._check_stop()
+        def on_event(event):
+            if event["type"] != "row":
+                return
+            for k, bias in enumerate(event["bias_current"]):
+                self.emit("results", {"Row": event["row"], "RF frequency (Hz)": event["rf_frequency"],
+                                      "Bias current (A)": bias,
+                                      "Rectified voltage (V)": event["rectified_voltage"][k],
+                                      "Standard error (V)": event["standard_error"][k],
+                                      "Phase (rad)": _nan(event["phase"][k])})
+            self.emit("progress", 100.0 * (event["row"] + 1) / rows)
 
         try:
             phase_map(self.bench_object, Path(str(self.directory)), None if self.resume else settings,
-                      resume=bool(self.resume), progress=False, on_row=on_row)
+                      resume=bool(self.resume), progress=False, observers=(on_event,),
+                      should_stop=self.should_stop)
         except StopRequested:
             log.info("phase map stopped; resume it from %s", self.directory)
 
@@ -194,19 +197,21 @@ class RecalibrationProcedure(_BenchStoreProcedure):
 
         policy = RecalibrationPolicy(max_age=float(self.max_age), tolerance=float(self.tolerance))
 
-        def on_device(decision, k, n):
-            self.emit("results", {"Device index": k - 1, "Device": decision.device, "Reason": decision.reason,
-                                  "Action": decision.action, "Age (s)": decision.age,
-                                  "Max deviation (V)": decision.max_deviation, "Limit (V)": decision.limit,
-                                  "New run": -1 if decision.new_run_id is None else decision.new_run_id})
-            self.emit("progress", 100.0 * k / max(n, 1))
-            self._check_stop()
+        def on_event(event):
+            if event["type"] != "device":
+                return
+            self.emit("results", {"Device index": event["index"], "Device": event["device"],
+                                  "Reason": event["reason"], "Action": event["action"], "Age (s)": _nan(event["age"]),
+                                  "Max deviation (V)": _nan(event["max_deviation"]),
+                                  "Limit (V)": _nan(event["limit"]),
+                                  "New run": -1 if event["new_run_id"] is None else event["new_run_id"]})
+            self.emit("progress", 100.0 * (event["index"] + 1) / max(event["total"], 1))
 
         try:
             recalibrate(self.bench_object, self.store_object, policy, devices=list(_devices(self.devices)) or None,
-                        dry_run=bool(self.dry_run), on_device=on_device)
-        except StopRequested:
-            log.info("recalibration stopped; resume it from its log under the data directory")
+                        dry_run=bool(self.dry_run), observers=(on_event,), should_stop=self.should_stop)
+        except StopRequested as exc:
+            log.info("recalibration stopped; %s", " ".join(getattr(exc, "__notes__", [])))
 
 
 class DorJobProcedure(_BenchStoreProcedure):
@@ -243,18 +248,19 @@ class DorJobProcedure(_BenchStoreProcedure):
     def execute(self):
         from dorlab.procedures.dor_job import dor_job
 
-        def on_chunk(chunk, n_chunks, lines):
-            for line in lines:
-                fields = line.split(",")
-                self.emit("results", {"Index": int(fields[0]), "Value DOR": float(fields[-2]),
-                                      "Value exact": float(fields[-1])})
-            self.emit("progress", 100.0 * (chunk + 1) / n_chunks)
-            self._check_stop()
+        def on_event(event):
+            if event["type"] != "chunk":
+                return
+            for k, (value, exact) in enumerate(zip(event["values"], event["exact"])):
+                self.emit("results", {"Index": emitted["n"] + k, "Value DOR": _nan(value), "Value exact": _nan(exact)})
+            emitted["n"] += len(event["values"])
+            self.emit("progress", 100.0 * (event["chunk"] + 1) / event["chunks"])
 
+        emitted = {"n": 0}
         try:
             dor_job(self.bench_object, self.store_object, str(self.input_path) or None, Path(str(self.out_dir)),
                     None if self.resume else self.settings(), resume=bool(self.resume), progress=False,
-                    on_chunk=on_chunk)
+                    observers=(on_event,), should_stop=self.should_stop)
         except StopRequested:
             log.info("DOR job stopped; resume it from %s", self.out_dir)
 

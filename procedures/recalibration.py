@@ -13,10 +13,13 @@ Recalibration is the calibration area's ``calibrate_device`` with the settings o
 run (same f_ac, RF drive, bias range, points and readings) unless other settings are given. The new run is
 stored and, when accepted, activated; the old one stays in the history.
 
-Written as it goes: every decision and every result is appended (fsynced) to a JSON-lines log
-``<store dir>/recalibrations/recalibration-<time>.jsonl``. Interrupted (Ctrl-C, a bench fault): the bench
-goes to its safe state and ``recalibrate(..., resume=LOG)`` finishes the job: devices with a result are
-not touched again, an interrupted calibration sweep is resumed from its file.
+A plan (:class:`RecalibrationPlan`) executed by the run layer, one run under ``<store dir>/runs``: each
+device's decision (with its check readings), its calibration's points and stored record and its result
+are journaled steps, and a ``device`` event follows each device. Interrupted (Ctrl-C, a stop request):
+the bench goes to its safe state and ``recalibrate(..., resume=RUN)`` (or ``dorlab runs resume``)
+finishes the job: decisions are not measured again, devices with a result are not touched again, an
+interrupted calibration sweep continues from its last point. A fault on one device (its calibration
+raised) is reported ``failed``, its bench made safe, and the job goes on; a resume retries it.
 
 A bench reaches one device. ``bench`` is one ``Bench`` (every device checked is assumed wired to it), a
 mapping device -> ``Bench``, or a callable ``bench_for(device) -> Bench``; devices no bench reaches are
@@ -24,25 +27,21 @@ reported ``unreachable``.
 """
 from __future__ import annotations
 
-import json
+import logging
 import math
-import os
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from dorlab.calibration.record import Calibration
 from dorlab.calibration.store import CalibrationStore, NoActiveCalibrationError
-from dorlab.procedures.calibration_run import CalibrationSettings, calibrate_device
+from dorlab.procedures import runs
+from dorlab.procedures.calibration_run import CalibrationPlan, CalibrationSettings
 
 CHECK_INPUTS = (-1.0, -0.5, 0.0)
 DEFAULT_MAX_AGE = 7 * 24 * 3600.0  # s
 DEFAULT_TOLERANCE = 0.1  # of |a'|; a calibration itself accepts deviations up to 0.05 |a'|
-LOG_DIR = "recalibrations"
 
 
 @dataclass(frozen=True)
@@ -106,11 +105,25 @@ class DeviceDecision:
         d["checks"] = [asdict(c) for c in self.checks]
         return d
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "DeviceDecision":
+        data = dict(data)
+        checks = [CheckPoint(**{k: (math.nan if v is None else v) for k, v in c.items()})
+                  for c in data.pop("checks", [])]
+        data = {k: (math.nan if v is None and k in ("age", "max_deviation", "limit") else v)
+                for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**data, checks=checks)
+
 
 @dataclass
 class RecalibrationReport:
-    log_path: Path
+    run_dir: Path
     decisions: list[DeviceDecision]
+
+    @property
+    def log_path(self) -> Path:
+        """The run's journal: every decision, calibration point and result."""
+        return self.run_dir / runs.JOURNAL
 
     def recalibrated(self) -> list[str]:
         return [d.device for d in self.decisions if d.action == "recalibrated"]
@@ -119,7 +132,9 @@ class RecalibrationReport:
         return [d.device for d in self.decisions if d.reason == reason]
 
     def as_dict(self) -> dict:
-        return {"log": str(self.log_path), "devices": [d.as_dict() for d in self.decisions]}
+        return {"run": str(self.run_dir), "log": str(self.log_path), "devices": [d.as_dict() for d in self.decisions]}
+
+    summary_dict = as_dict
 
 
 # ---------------------------------------------------------------------------------------- the checks
@@ -182,130 +197,128 @@ def settings_from_run(store: CalibrationStore, run_id: int, base: CalibrationSet
     return replace(base, **values)
 
 
-# ------------------------------------------------------------------------------------------- the log
+# ------------------------------------------------------------------------------------------ the plan
 
-def _append(log, record: dict) -> None:
-    log.write(json.dumps(record, default=_json_default) + "\n")
-    log.flush()
-    os.fsync(log.fileno())
+class RecalibrationPlan(runs.Plan):
+    """Per device: decide (age, 3-point check), recalibrate if stale, drifted or never accepted."""
 
+    kind = "recalibration"
+    needs_store = True
 
-def _json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    def __init__(self, devices: list[str], policy: RecalibrationPolicy, now: datetime,
+                 settings: CalibrationSettings | None = None, dry_run: bool = False, progress: bool = False):
+        self.devices = list(devices)
+        self.policy = policy
+        self.now = now
+        self.settings = settings
+        self.dry_run = dry_run
+        self.progress = progress
 
+    def settings_dict(self) -> dict:
+        return {"devices": self.devices, "policy": asdict(self.policy), "now": self.now.isoformat(),
+                "calibration": None if self.settings is None else self.settings.as_dict(),
+                "dry_run": self.dry_run}
 
-def read_log(path: str | Path) -> list[dict]:
-    """The records of a recalibration log (a torn last line, from a crash while writing, is ignored)."""
-    records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    @classmethod
+    def from_settings(cls, settings: dict) -> "RecalibrationPlan":
+        policy = dict(settings["policy"])
+        policy["check_inputs"] = tuple(policy["check_inputs"])
+        calibration = settings.get("calibration")
+        return cls(settings["devices"], RecalibrationPolicy(**policy), datetime.fromisoformat(settings["now"]),
+                   None if calibration is None else CalibrationSettings.from_dict(calibration),
+                   bool(settings.get("dry_run", False)))
+
+    def describe(self) -> str:
+        return f"recalibration of {len(self.devices)} device(s)"
+
+    def run(self, ctx: runs.RunContext) -> RecalibrationReport:
+        decisions = []
+        for k, device in enumerate(self.devices):
+            bench = ctx.bench.get(device) if isinstance(ctx.bench, Mapping) else ctx.bench
+            ctx.stage("device", device=device, index=k)
+            decision = DeviceDecision.from_dict(ctx.step(
+                f"{device}/decision", lambda: _decide(bench, ctx.store, device, self.policy, self.now).as_dict()))
+            if decision.reason in ("stale", "drifted", "no_active") and not self.dry_run:
+                done = ctx.recorded(f"{device}/result")
+                if done is not None:
+                    decision = DeviceDecision.from_dict(done)
+                else:
+                    self._recalibrate_one(ctx, bench, decision)
+                    if decision.action == "recalibrated":
+                        ctx.step(f"{device}/result", decision.as_dict)
+            if bench is not None:
+                report = runs.make_safe(bench)
+                if report.reached is False:
+                    logging.getLogger(__name__).error("safe state after %s failed: %s", device, report.detail)
+            decisions.append(decision)
+            ctx.emit("device", index=k, total=len(self.devices), **decision.as_dict())
+        return RecalibrationReport(ctx.path, decisions)
+
+    def _recalibrate_one(self, ctx, bench, decision: DeviceDecision) -> None:
+        device = decision.device
+        if self.settings is not None:
+            chosen = self.settings
+        elif decision.old_run_id is not None:
+            chosen = settings_from_run(ctx.store, decision.old_run_id, progress=False)
+        else:
+            chosen = CalibrationSettings(progress=False)
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return records
+            calibration = CalibrationPlan(device, chosen, prefix=f"{device}/").run(ctx, bench)
+        except (runs.StopRequested, runs.RunError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a fault on one device: its bench made safe, recorded, go on
+            decision.action = "failed"
+            decision.error = f"{type(exc).__name__}: {exc}"
+            ctx.emit("device_failed", device=device, error=decision.error, safe_state=runs.make_safe(bench).as_dict())
+            return
+        decision.action = "recalibrated"
+        decision.new_run_id = calibration.run_id
+        decision.new_status = calibration.status
+        decision.new_reason = calibration.reason
+
+    def summary(self, report: RecalibrationReport) -> dict:
+        return {"devices": [{"device": d.device, "reason": d.reason, "action": d.action,
+                             "new_run_id": d.new_run_id, "new_status": d.new_status, "error": d.error}
+                            for d in report.decisions]}
 
 
-def _bench_for(bench, device: str):
+def _bench_map(bench, devices: list[str]):
+    """One bench for every device, a mapping device -> bench, or a callable ``bench_for(device)``, as a
+    mapping of the devices a bench reaches (a single bench stays itself)."""
     if isinstance(bench, Mapping):
-        return bench.get(device)
+        return {d: bench[d] for d in devices if bench.get(d) is not None}
     if callable(bench) and not hasattr(bench, "rectified_voltage"):
-        return bench(device)
+        return {d: b for d in devices if (b := bench(d)) is not None}
     return bench
-
-
-def _interrupted_sweep(sweep_dir: Path, device: str, since: float) -> Path | None:
-    """The newest incomplete calibration sweep of ``device`` started after ``since`` (epoch s)."""
-    from dorlab.procedures.sweep import SweepFileError, load_sweep
-
-    candidates = sorted((p for p in sweep_dir.glob(f"{device}-*.csv")
-                         if not p.name.endswith("-survey.csv") and p.stat().st_mtime >= since),
-                        key=lambda p: p.stat().st_mtime)
-    for path in reversed(candidates):
-        try:
-            sweep = load_sweep(path)
-        except (SweepFileError, ValueError):
-            continue
-        if sweep.settings.device == device and not sweep.complete:
-            return path
-        return None
-    return None
 
 
 # ------------------------------------------------------------------------------------------ running
 
 def recalibrate(bench, store: CalibrationStore, policy: RecalibrationPolicy | None = None, *,
                 devices: list[str] | None = None, settings: CalibrationSettings | None = None,
-                now: datetime | None = None, resume: str | Path | None = None, log_path: str | Path | None = None,
-                progress: bool = False, dry_run: bool = False, on_device=None) -> RecalibrationReport:
-    """Check every device (default: all of the store) and recalibrate the stale and drifted ones.
+                now: datetime | None = None, resume=None, progress: bool = False, dry_run: bool = False,
+                observers: tuple = (), should_stop=None) -> RecalibrationReport:
+    """Check every device (default: all of the store) and recalibrate the stale and drifted ones, as a
+    run under ``<store dir>/runs``.
 
-    ``now`` (aware datetime) is the reference time for ages (default: the present). ``settings`` replace
-    the previous run's settings for every recalibration. ``dry_run`` checks and decides but calibrates
-    nothing. ``resume`` continues an interrupted job from its log. ``on_device(decision, k, n)`` is
-    called after each device's result is logged. Returns the decisions in device order.
+    ``now`` (aware datetime) is the reference time for ages (default: the present; recorded, so a resume
+    decides with the same). ``settings`` replace the previous run's settings for every recalibration.
+    ``dry_run`` checks and decides but calibrates nothing. ``resume`` (a run id or directory) continues an
+    interrupted job with its own settings. Observers get a ``device`` event after each device. Returns the
+    decisions in device order.
     """
-    policy = policy or RecalibrationPolicy()
-    done: dict[str, dict] = {}
-    decided: dict[str, dict] = {}
     if resume is not None:
-        log_file = Path(resume)
-        for record in read_log(log_file):
-            if record.get("event") == "result" and record.get("action") != "failed":
-                done[record["device"]] = record
-            elif record.get("event") == "decision":
-                decided[record["device"]] = record
+        run = runs.Run.open(resume, store.path.parent).expect(RecalibrationPlan.kind)
+        plan = RecalibrationPlan.from_settings(run.settings)
     else:
-        log_dir = store.path.parent / LOG_DIR
-        log_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**6:06d}"
-        log_file = Path(log_path) if log_path is not None else log_dir / f"recalibration-{stamp}.jsonl"
-        if log_file.exists():
-            raise FileExistsError(f"{log_file} exists; pass resume={str(log_file)!r} to continue it")
-    names = list(devices) if devices is not None else store.devices()
-    sweep_dir = Path(settings.sweep_dir) if settings is not None and settings.sweep_dir is not None \
-        else store.path.parent / "sweeps"
-    decisions: list[DeviceDecision] = []
-    with open(log_file, "a", encoding="utf-8") as log:
-        if resume is None:
-            _append(log, {"event": "start", "time": time.time(), "policy": asdict(policy),
-                          "devices": names, "dry_run": dry_run})
-        for device in names:
-            if device in done:
-                decisions.append(_decision_from_record(done[device]))
-                if on_device is not None:
-                    on_device(decisions[-1], len(decisions), len(names))
-                continue
-            device_bench = _bench_for(bench, device)
-            try:
-                if device in decided:  # decided before the interruption: do not measure the check again
-                    decision = _decision_from_record(decided[device])
-                    decision.action = "kept" if decision.reason != "unreachable" else "skipped"
-                else:
-                    decision = _decide(device_bench, store, device, policy, now)
-                    _append(log, {"event": "decision", "time": time.time(), **decision.as_dict()})
-                if decision.reason in ("stale", "drifted", "no_active") and not dry_run:
-                    since = decided[device]["time"] if device in decided else time.time()
-                    _recalibrate_one(device_bench, store, decision, settings, sweep_dir, since, progress)
-            finally:
-                if device_bench is not None:
-                    _safe(device_bench)
-            _append(log, {"event": "result", "time": time.time(), **decision.as_dict()})
-            decisions.append(decision)
-            if on_device is not None:
-                on_device(decision, len(decisions), len(names))
-    return RecalibrationReport(log_file, decisions)
-
-
-def _decision_from_record(record: dict) -> DeviceDecision:
-    data = {k: v for k, v in record.items() if k not in ("event", "time")}
-    checks = [CheckPoint(**c) for c in data.pop("checks", [])]
-    data = {k: (float("nan") if v is None and k in ("age", "max_deviation", "limit") else v)
-            for k, v in data.items()}
-    return DeviceDecision(**data, checks=checks)
+        names = list(devices) if devices is not None else store.devices()
+        plan = RecalibrationPlan(names, policy or RecalibrationPolicy(), now or datetime.now(timezone.utc),
+                                 settings, dry_run)
+        run = None
+    report, _ = runs.run_plan(plan, bench=_bench_map(bench, plan.devices), store=store,
+                              data_dir=store.path.parent, resume=run, progress=progress, observers=observers,
+                              should_stop=should_stop)
+    return report
 
 
 def _decide(bench, store, device, policy, now) -> DeviceDecision:
@@ -331,37 +344,3 @@ def _decide(bench, store, device, policy, now) -> DeviceDecision:
         if not decision.max_deviation <= decision.limit:
             decision.reason = "drifted"
     return decision
-
-
-def _recalibrate_one(bench, store, decision: DeviceDecision, settings, sweep_dir: Path, since: float,
-                     progress: bool) -> None:
-    device = decision.device
-    base_run = decision.old_run_id
-    if settings is None:
-        chosen = settings_from_run(store, base_run, progress=progress) if base_run is not None \
-            else CalibrationSettings(progress=progress)
-    else:
-        chosen = settings
-    interrupted = _interrupted_sweep(sweep_dir, device, since) if sweep_dir.exists() else None
-    if interrupted is not None:
-        chosen = replace(chosen, resume=interrupted)
-    try:
-        calibration = calibrate_device(bench, store, device, chosen)
-    except Exception as exc:  # noqa: BLE001 - a fault on one device: the bench is safe; record it, go on
-        decision.action = "failed"
-        decision.error = f"{type(exc).__name__}: {exc}"
-        return
-    decision.action = "recalibrated"
-    decision.new_run_id = calibration.run_id
-    decision.new_status = calibration.status
-    decision.new_reason = calibration.reason
-
-
-def _safe(bench) -> None:
-    """Safe state after a device is done; a failure to reach it is logged, not raised over the result."""
-    try:
-        bench.safe_state()
-    except Exception as exc:  # noqa: BLE001
-        import logging
-
-        logging.getLogger(__name__).error("safe state after recalibration failed: %s", exc)

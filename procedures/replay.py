@@ -1,9 +1,10 @@
 """Offline replay of a recorded run against the simulator.
 
-A recorded run is a rectification-sweep results file (PyMeasure ``Results`` format with its settings and
-bench metadata in the header; every calibration run leaves one) and, when present, the SCPI traffic log
-of the session that took it (JSON lines, ``dorlab.simulator.recording``), by convention next to it as
-``<stem>.traffic.jsonl``.
+A recorded run is a run directory (a sweep, a calibration run's sweep, a phase map; see
+``procedures.runs``) or a rectification-sweep results file (PyMeasure ``Results`` format with its settings
+and bench metadata in the header) and, when present, the SCPI traffic log of the session that took it
+(JSON lines, ``dorlab.simulator.recording``): ``<run dir>/traffic.jsonl``, or ``<stem>.traffic.jsonl``
+next to a results file outside a run.
 
 ``replay(run)`` re-runs the same procedure with the same settings on a simulated bench and writes a
 side-by-side comparison into ``out_dir``:
@@ -14,8 +15,7 @@ side-by-side comparison into ``out_dir``:
   R^2, residual statistics and the DOR product correlation of each;
 - ``comparison.md``: the same as a Markdown report.
 
-A phase map (a directory with ``phase_map.json``, traffic in ``<map>/traffic.jsonl``) replays the same
-way: the simulated comparison gives both V_dc maps, the vertex I_dc,0 and locked amplitude of every f_ac
+A phase map (traffic in ``<map>/traffic.jsonl``) replays the same way: the simulated comparison gives both V_dc maps, the vertex I_dc,0 and locked amplitude of every f_ac
 row of each, and the residual over the grid.
 
 ``replay(run, exact=True)`` re-runs the procedure against ``ReplayVisaLibrary`` serving the recorded
@@ -36,9 +36,13 @@ from pathlib import Path
 import numpy as np
 
 from dorlab.calibration import fit, quality
-from dorlab.procedures.sweep import SweepResult, load_sweep, rectification_sweep
+from dorlab.procedures import runs, wiring
+from dorlab.procedures.jsonout import json_safe, write_json_atomic, write_text_atomic
+from dorlab.procedures.sweep import SweepResult, format_value, load_sweep, rectification_sweep
 
 TRAFFIC_SUFFIX = ".traffic.jsonl"
+TRAFFIC = "traffic.jsonl"  # a run directory's traffic log
+PHASE_MAP_TRAFFIC = TRAFFIC
 
 
 class ReplayError(ValueError):
@@ -46,9 +50,27 @@ class ReplayError(ValueError):
 
 
 def traffic_log_path(results_path: str | Path) -> Path:
-    """Where the traffic log of a results file lives by convention: ``<stem>.traffic.jsonl``."""
+    """Where the traffic log of a run lives by convention: ``<run dir>/traffic.jsonl`` for a run
+    directory or a results file in one, else ``<stem>.traffic.jsonl`` next to the results file."""
     path = Path(results_path)
+    if path.is_dir():
+        return path / TRAFFIC
+    if (path.parent / runs.MANIFEST).exists():
+        return path.parent / TRAFFIC
     return path.with_name(path.stem + TRAFFIC_SUFFIX)
+
+
+def _recorded_sweep(path: Path) -> SweepResult:
+    """The sweep a run directory holds (a sweep run's, a calibration run's calibration sweep)."""
+    try:
+        run = runs.Run(path)
+    except runs.RunError as exc:
+        raise ReplayError(str(exc)) from None
+    if run.kind == "sweep":
+        return load_sweep(path)
+    if run.kind == "calibration":
+        return load_sweep(path, "sweep/")
+    raise ReplayError(f"{path} is a {run.kind!r} run; replay supports sweeps, calibration runs and phase maps")
 
 
 def find_results_file(run_path: str | Path) -> Path:
@@ -218,15 +240,17 @@ def replay(run_path: str | Path, *, exact: bool = False, out_dir: str | Path | N
     or bench name/file) defaults to the bench named in the results header (it must give the same
     commands as at recording).
     """
-    from dorlab.procedures import phase_map as pm
-
-    if Path(run_path).is_dir() and (Path(run_path) / pm.MANIFEST).exists():
-        return _replay_phase_map(Path(run_path), exact, out_dir, traffic, world, seed, diode, bench_config,
-                                 progress)
-    results = find_results_file(run_path)
+    run_path = Path(run_path)
+    if run_path.is_dir() and (run_path / runs.MANIFEST).exists():
+        if runs.Run(run_path).kind == "phase_map":
+            return _replay_phase_map(run_path, exact, out_dir, traffic, world, seed, diode, bench_config,
+                                     progress)
+        results, recorded = run_path, _recorded_sweep(run_path)
+    else:
+        results = find_results_file(run_path)
+        recorded = load_sweep(results)
     out = Path(out_dir) if out_dir is not None else results.parent / f"replay-{results.stem}"
     out.mkdir(parents=True, exist_ok=True)
-    recorded = load_sweep(results)
     if recorded.n_points == 0:
         raise ReplayError(f"{results} holds no points")
     if exact:
@@ -246,20 +270,19 @@ def _fresh_path(directory: Path, name: str) -> Path:
 def _replay_bench(world, seed, diode):
     """The simulated bench a run is replayed on: the given world, else a default world around ``diode``
     (the default simulated diode when none is given)."""
-    from dorlab.procedures.wiring import simulated_bench
-
     if world is not None:
-        return simulated_bench(world)
-    return simulated_bench(seed=seed, diode=diode if diode is not None else default_simulated_diode(seed))
+        return wiring.simulated_bench(world)
+    return wiring.simulated_bench(seed=seed, diode=diode if diode is not None else default_simulated_diode(seed))
 
 
 def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
     bench = _replay_bench(world, seed, diode)
-    simulated_path = _fresh_path(out, "simulated.csv")
     try:
-        simulated = rectification_sweep(bench, simulated_path, recorded.settings, progress=progress)
+        simulated = rectification_sweep(bench, recorded.settings, directory=_fresh_path(out, "simulated"),
+                                        progress=progress)
     finally:
         bench.close()
+    simulated_path = simulated.path
     n = min(recorded.n_points, simulated.n_points)
     residual = recorded.rectified_voltage[:n] - simulated.rectified_voltage[:n]
     measured_summary = summarise_curve("measured", recorded)
@@ -280,36 +303,27 @@ def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, dio
                                                    measured_summary, simulated_summary, n))
     comparison.files["json"] = str(out / "comparison.json")
     comparison.files["markdown"] = str(out / "comparison.md")
-    _write_json(out / "comparison.json", comparison.as_dict())
-    (out / "comparison.md").write_text(comparison_markdown(comparison), encoding="utf-8")
+    write_json_atomic(out / "comparison.json", comparison.as_dict())
+    write_text_atomic(out / "comparison.md", comparison_markdown(comparison))
     return comparison
 
 
 def default_simulated_diode(seed: int | None = None):
-    """The diode a "sim" bench opened by name has: LLGS mazza2022 (with the sweep area's averaging
-    window when it sets one, ``sweep.SIM_AVERAGING_WINDOW``)."""
-    from dorlab.procedures import sweep
-    from dorlab.simulator.diode import LlgsDiode
-
-    window = getattr(sweep, "SIM_AVERAGING_WINDOW", None)
-    return LlgsDiode(seed=seed) if window is None else LlgsDiode(window=window, seed=seed)
+    """The diode a "sim" bench opened by name has: LLGS mazza2022."""
+    return wiring.simulated_diode("llgs", seed)
 
 
 def _run_against_traffic(log: Path, config, run) -> tuple[str, dict[str, int], int, int]:
     """Run ``run(bench)`` on a bench whose instruments answer from the traffic log ``log``.
     Returns (first mismatch or "", records left per resource, recorded writes, writes reproduced)."""
-    from dorlab.instruments.bench import open_bench
-    from dorlab.simulator.recording import read_log
-    from dorlab.simulator.replay import ReplayMismatch, ReplayVisaLibrary
-
-    writes = sum(1 for r in read_log(log) if r["direction"] == "write")
-    library = ReplayVisaLibrary(log)
+    writes = wiring.recorded_writes(log)
+    bench = wiring.replaying_bench(log, config)
+    library = bench.visa_library
     mismatch = ""
-    bench = open_bench(config, visa_library=library, sleep=lambda seconds: None)
     try:
         with bench:  # as every dorlab command runs a procedure: safe state and close on the way out
             run(bench)
-    except ReplayMismatch as exc:
+    except AssertionError as exc:  # ReplayMismatch: the procedure sent another command
         mismatch = str(exc)
     except Exception as exc:  # noqa: BLE001 - any other failure is a divergence from the recording too
         mismatch = f"{type(exc).__name__}: {exc}"
@@ -328,9 +342,9 @@ def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_confi
         raise ReplayError(f"no traffic log for {results} (looked for {log}); an exact replay needs the SCPI "
                           "traffic recorded with the run")
     config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
-    replayed_path = _fresh_path(out, "exact.csv")
+    replayed_path = _fresh_path(out, "exact")
     mismatch, remaining, writes, matched_writes = _run_against_traffic(
-        log, config, lambda bench: rectification_sweep(bench, replayed_path, recorded.settings,
+        log, config, lambda bench: rectification_sweep(bench, recorded.settings, directory=replayed_path,
                                                        progress=progress))
     replayed = load_sweep(replayed_path)
     identical = (replayed.n_points == recorded.n_points
@@ -340,32 +354,14 @@ def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_confi
     result = ExactReplay(results, log, not mismatch, matched_writes, writes, remaining, mismatch,
                          identical, replayed_path)
     result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
-    _write_json(out / "exact.json", result.as_dict())
-    (out / "exact.md").write_text(exact_markdown(result), encoding="utf-8")
+    write_json_atomic(out / "exact.json", result.as_dict())
+    write_text_atomic(out / "exact.md", exact_markdown(result))
     return result
 
 
 # ------------------------------------------------------------------------------------------ outputs
 
-def _clean(value):
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(_clean(data), indent=2) + "\n", encoding="utf-8")
-
-
 def _write_comparison_csv(path: Path, measured: SweepResult, simulated: SweepResult, n: int) -> Path:
-    from dorlab.procedures.sweep import _format_value
-
     header = ["Index", "Bias current (A)", "Measured voltage (V)", "Measured standard error (V)",
               "Simulated voltage (V)", "Simulated standard error (V)", "Residual (V)"]
     lines = [f"# measured: {measured.path}", f"# simulated: {simulated.path}", ",".join(header)]
@@ -373,8 +369,8 @@ def _write_comparison_csv(path: Path, measured: SweepResult, simulated: SweepRes
         row = [k, measured.bias_current[k], measured.rectified_voltage[k], measured.standard_error[k],
                simulated.rectified_voltage[k], simulated.standard_error[k],
                measured.rectified_voltage[k] - simulated.rectified_voltage[k]]
-        lines.append(",".join(_format_value(v) for v in row))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines.append(",".join(format_value(v) for v in row))
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -389,7 +385,7 @@ def _plot_comparison(path: Path, measured: SweepResult, simulated: SweepResult, 
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.0, 6.2), constrained_layout=True)
-    (top, bottom) = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     for sweep, summary, color in ((measured, ms, "tab:blue"), (simulated, ss, "tab:orange")):
         top.errorbar(sweep.bias_current * 1e3, sweep.rectified_voltage * 1e3,
                      yerr=np.nan_to_num(sweep.standard_error) * 1e3, fmt="o", ms=3, color=color,
@@ -433,7 +429,7 @@ def comparison_markdown(c: Comparison) -> str:
              _fmt(c.simulated.product_correlation, 1, 6)),
             ("peak V_dc (mV)", _fmt(c.measured.peak_voltage, 1e3), _fmt(c.simulated.peak_voltage, 1e3))]
     lines = [f"# Replay of `{c.run_path.name}` on the simulated bench", "",
-             f"Settings: `{json.dumps(_clean(c.settings))}`", "",
+             f"Settings: `{json.dumps(json_safe(c.settings))}`", "",
              *[f"**{line[0].upper()}{line[1:]}.**  " for line in c.headline()], "",
              "![measured vs simulated](comparison.png)", "",
              "Each curve fitted on its own (each fit chooses its own locking window, so the input ranges",
@@ -468,31 +464,21 @@ def exact_markdown(e: ExactReplay) -> str:
 
 def record_sweep(path: str | Path, settings, *, world=None, seed: int | None = None, diode=None,
                  progress: bool = False) -> tuple[SweepResult, Path]:
-    """Take a sweep on a fresh simulated bench while recording its SCPI traffic next to the results
-    (``<stem>.traffic.jsonl``): a recorded run to replay. Returns (sweep, traffic log path)."""
-    from dorlab.procedures.wiring import simulated_bench
-    from dorlab.simulator.world import World
-
+    """Take a sweep as a run in the directory ``path`` on a fresh simulated bench while recording its
+    SCPI traffic to ``<path>/traffic.jsonl``: a recorded run to replay. Returns (sweep, traffic log)."""
     path = Path(path)
-    log = traffic_log_path(path)
-    if log.exists():
-        raise FileExistsError(f"{log} exists; a recording is never appended to another run's")
-    if world is None:
-        world = World.default(diode=diode if diode is not None else default_simulated_diode(seed), seed=seed)
-    world.traffic_log = log
-    bench = simulated_bench(world)
+    path.mkdir(parents=True, exist_ok=True)
+    log = path / TRAFFIC
+    bench = wiring.recording_bench(log, world=world, seed=seed, diode=diode)
     try:
         with bench:
-            sweep = rectification_sweep(bench, path, settings, progress=progress)
+            sweep = rectification_sweep(bench, settings, directory=path, progress=progress)
     finally:
         bench.visa_library.stop_recording()
     return sweep, log
 
 
 # ------------------------------------------------------------------------------------------ phase maps
-
-PHASE_MAP_TRAFFIC = "traffic.jsonl"  # a phase map's traffic log: <map dir>/traffic.jsonl
-
 
 @dataclass
 class PhaseMapComparison:
@@ -523,18 +509,11 @@ def record_phase_map(path: str | Path, settings, *, world=None, seed: int | None
                      progress: bool = False):
     """Take a phase map on a fresh simulated bench recording its traffic to ``<map>/traffic.jsonl``."""
     from dorlab.procedures.phase_map import phase_map
-    from dorlab.procedures.wiring import simulated_bench
-    from dorlab.simulator.world import World
 
     path = Path(path)
-    log = path / PHASE_MAP_TRAFFIC
-    if log.exists():
-        raise FileExistsError(f"{log} exists; a recording is never appended to another run's")
     path.mkdir(parents=True, exist_ok=True)
-    if world is None:
-        world = World.default(diode=diode if diode is not None else default_simulated_diode(seed), seed=seed)
-    world.traffic_log = log
-    bench = simulated_bench(world)
+    log = path / TRAFFIC
+    bench = wiring.recording_bench(log, world=world, seed=seed, diode=diode)
     try:
         with bench:
             result = phase_map(bench, path, settings, progress=progress, plot=False)
@@ -560,14 +539,14 @@ def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, b
         target = _fresh_path(out, "exact-map")
         mismatch, remaining, writes, matched = _run_against_traffic(
             log, config, lambda bench: phase_map(bench, target, recorded.settings, progress=progress, plot=False))
-        replayed = load_phase_map(target) if (target / "phase_map.json").exists() else None
+        replayed = load_phase_map(target) if (target / runs.MANIFEST).exists() else None
         identical = replayed is not None and all(
             np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True)
             for k in ("rectified_voltage", "standard_error", "bias_current", "frequencies"))
         result = ExactReplay(path, log, not mismatch, matched, writes, remaining, mismatch, identical, target)
         result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
-        _write_json(out / "exact.json", result.as_dict())
-        (out / "exact.md").write_text(exact_markdown(result), encoding="utf-8")
+        write_json_atomic(out / "exact.json", result.as_dict())
+        write_text_atomic(out / "exact.md", exact_markdown(result))
         return result
     bench = _replay_bench(world, seed, diode)
     target = _fresh_path(out, "simulated-map")
@@ -587,21 +566,19 @@ def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, b
                         "json": str(out / "comparison.json"), "markdown": str(out / "comparison.md")}
     _write_phase_map_csv(out / "comparison.csv", comparison)
     _plot_phase_maps(out / "comparison.png", recorded, simulated)
-    _write_json(out / "comparison.json", comparison.as_dict())
-    (out / "comparison.md").write_text(phase_map_markdown(comparison), encoding="utf-8")
+    write_json_atomic(out / "comparison.json", comparison.as_dict())
+    write_text_atomic(out / "comparison.md", phase_map_markdown(comparison))
     return comparison
 
 
 def _write_phase_map_csv(path: Path, c: PhaseMapComparison) -> None:
-    from dorlab.procedures.sweep import _format_value
-
     lines = [f"# measured: {c.run_path}", f"# simulated: {c.simulated_path}",
              "RF frequency (Hz),Measured vertex (A),Simulated vertex (A),Measured locked amplitude (V),"
              "Simulated locked amplitude (V)"]
     for row in zip(c.frequencies, c.measured_vertex, c.simulated_vertex, c.measured_amplitude,
                    c.simulated_amplitude):
-        lines.append(",".join(_format_value(v) for v in row))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines.append(",".join(format_value(v) for v in row))
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _plot_phase_maps(path: Path, measured, simulated) -> None:

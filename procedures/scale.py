@@ -203,9 +203,9 @@ def _open_worker_bench(key: tuple):
     bench = _WORKER_BENCHES.get(key)
     if bench is None:
         name, seed, sim_diode = key
-        from dorlab.procedures.sweep import open_named_bench
+        from dorlab.procedures.wiring import open_bench
 
-        bench = open_named_bench(name, seed=seed, sim_diode=sim_diode)
+        bench = open_bench(name, seed=seed, sim_diode=sim_diode)
         _WORKER_BENCHES[key] = bench
     return bench
 
@@ -227,7 +227,7 @@ class RemoteBench:
 
     ``rectified_voltage`` (one DOR read) and ``safe_state`` are each one task with that resource, so
     the scheduler runs them only on that worker, one at a time, on the bench the worker keeps open
-    (``sim``: a simulated bench of its own, ``seed`` and ``sim_diode`` as for ``open_named_bench``).
+    (``sim``: a simulated bench of its own, ``seed`` and ``sim_diode`` as for ``wiring.open_bench``).
     ``workers`` collects the addresses the calls ran on.
     """
 

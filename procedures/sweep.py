@@ -1,24 +1,21 @@
 """The rectification sweep: V_dc(I_dc) at fixed f_ac and RF drive, one RF-on/RF-off reading per point.
 
-Every point is appended to a CSV file as soon as it is measured (flushed and fsynced), in PyMeasure's
-``Results`` format: a commented header ``#Procedure: <...>`` / ``#Parameters:`` / ``#Data:``, then the
-column labels and one line per point, so ``pymeasure.experiment.Results.load(path)`` reads it (and
-PyMeasure's GUI can plot it). Parameters are written at full float precision so that a resumed sweep
-plans exactly the same bias currents.
+A plan (:class:`SweepPlan`) executed by the run layer (``procedures.runs``): every point is a journaled
+step of a run directory, so an interrupted sweep keeps every point, leaves the bench safe and resumes
+(``runs.resume`` / ``dorlab runs resume ID``) from the first missing point. The finished sweep is also
+written as ``sweep.csv`` in PyMeasure's ``Results`` format (commented ``#Procedure`` / ``#Parameters``
+header at full float precision, then one line per point), so ``pymeasure.experiment.Results.load``
+reads it and PyMeasure's GUI can plot it. :func:`sweep_points` is the same sweep as part of a larger
+plan (a calibration's survey and sweep, a phase map's rows).
 
-Interrupted (Ctrl-C, an instrument fault, anything): the bench is put in its safe state, the file keeps
-every point taken, and ``rectification_sweep(..., resume=True)`` (``--resume FILE``) continues with the
-file's own settings from the first missing point: no point lost, none duplicated.
-
-``RectificationSweepProcedure`` wraps the same sweep for PyMeasure's ``Worker``/``Experiment``.
+``RectificationSweepProcedure`` is the PyMeasure front end: it executes the same plan.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
-import os
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +23,10 @@ import numpy as np
 
 from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, ListParameter,
                                   Parameter, Procedure, Results)
+
+from dorlab.procedures import runs
+
+SWEEP_FILE = "sweep.csv"
 
 DATA_COLUMNS = [
     "Index", "Direction", "Bias current (A)", "Rectified voltage (V)", "Standard error (V)",
@@ -39,7 +40,7 @@ RF_DRIVES = ["current", "power"]  # which RF input a procedure's rf_drive parame
 
 
 class SweepFileError(ValueError):
-    """A sweep file that cannot be resumed (foreign header, settings mismatch, inconsistent points)."""
+    """A file or directory that is not a dorlab rectification sweep."""
 
 
 @dataclass(frozen=True)
@@ -88,16 +89,21 @@ class SweepSettings:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "SweepSettings":
+        return cls(**{k: data[k] for k in data if k in cls.__dataclass_fields__})
+
 
 @dataclass
 class SweepResult:
-    """What a sweep file holds: its settings and the points taken (arrays in acquisition order)."""
+    """A sweep's settings and the points taken (arrays in acquisition order). ``path``: its
+    ``sweep.csv`` (written when the sweep is complete); ``run_dir``: the run that took it."""
 
     path: Path
     settings: SweepSettings
     columns: dict[str, np.ndarray]
     metadata: dict = field(default_factory=dict)
-    timing: dict = field(default_factory=dict)  # s: "bench" (readings) and "io" (file) of the last run
+    run_dir: Path | None = None
 
     @property
     def n_points(self) -> int:
@@ -153,14 +159,202 @@ class SweepResult:
         return float(max(diffs)) if diffs else float("nan")
 
 
-# ------------------------------------------------------------------------------------ the procedure
+
+# ------------------------------------------------------------------------------------------- the plan
+
+def read_point(bench, settings: SweepSettings, k: int) -> dict:
+    """Measure point ``k`` of the sweep: one journal record (floats, JSON-exact)."""
+    bias, direction = settings.plan()
+    reading = bench.rectified_voltage(float(bias[k]), settings.rf_frequency, rf_power_dbm=settings.rf_power_dbm,
+                                      rf_current=settings.rf_current, n_readings=int(settings.n_readings))
+    return {"index": int(k), "direction": int(direction[k]), "bias_current": float(bias[k]),
+            "rectified_voltage": float(reading.rectified_voltage),
+            "standard_error": float(reading.standard_error),
+            "rf_on_voltage": float(np.mean(reading.readings_on)),
+            "rf_off_voltage": float(np.mean(reading.readings_off)),
+            "rf_power_dbm": float(reading.rf_power_dbm), "rf_current": float(reading.rf_current),
+            "time": time.time()}
+
+
+def _columns(records: list[dict]) -> dict[str, np.ndarray]:
+    cols = {key: np.array([float(r[key]) for r in records], dtype=float)
+            for key in _COLUMN_KEYS if key != "elapsed_time"}
+    times = np.array([float(r.get("time", 0.0)) for r in records])
+    cols["elapsed_time"] = times - times[0] if times.size else times
+    cols["index"] = cols["index"].astype(int)
+    cols["direction"] = cols["direction"].astype(int)
+    return cols
+
+
+def sweep_points(ctx: runs.RunContext, settings: SweepSettings, prefix: str = "", bench=None) -> dict[str, np.ndarray]:
+    """The sweep as steps of a run (keys ``<prefix>point/<k>``) on ``bench`` (default the run's);
+    returns its columns."""
+    bench = ctx.bench if bench is None else bench
+    n = settings.plan()[0].size
+    records = [ctx.step(f"{prefix}point/{k}", lambda k=k: read_point(bench, settings, k)) for k in range(n)]
+    return _columns(records)
+
+
+def run_metadata(run: runs.Run) -> dict:
+    """The bench, instrument identities, start time and software version of a run (sweep CSV header)."""
+    bench = run.manifest.get("bench") or {}
+    identities = run.manifest.get("identities", {})
+    if len(identities) == 1:  # one bench: its instruments
+        identities = next(iter(identities.values()))
+    return {"bench": bench.get("name") or ",".join(bench.get("names", [])),
+            "started_at": run.manifest.get("created_at", ""), "identities": identities,
+            "software_version": run.manifest.get("software_version", ""), "run": run.id}
+
+
+def write_sweep_csv(path: Path, settings: SweepSettings, columns: dict, metadata: dict) -> Path:
+    """The sweep in PyMeasure's ``Results`` format (header values at full precision)."""
+    from dorlab.procedures.jsonout import write_text_atomic
+
+    nan = float("nan")
+    values = {
+        "Bias from": f"{settings.bias_from!r} A", "Bias to": f"{settings.bias_to!r} A",
+        "Points": str(int(settings.points)), "RF frequency": f"{float(settings.rf_frequency)!r} Hz",
+        "RF current": f"{(nan if settings.rf_current is None else float(settings.rf_current))!r} A",
+        "RF power": f"{(nan if settings.rf_power_dbm is None else float(settings.rf_power_dbm))!r} dBm",
+        "Readings per point": str(int(settings.n_readings)), "Up and down": str(bool(settings.up_and_down)),
+        "Device": settings.device, "Bench": str(metadata.get("bench", "")),
+        "Started": str(metadata.get("started_at", "")),
+        "Instrument identities": json.dumps(metadata.get("identities", {}), sort_keys=True),
+        "Software version": str(metadata.get("software_version", "")), "Run": str(metadata.get("run", "")),
+    }
+    cls = RectificationSweepProcedure
+    lines = [f"#Procedure: <{cls.__module__}.{cls.__qualname__}>", "#Parameters:"]
+    lines += [f"#\t{name}: {value}".replace("\n", " ") for name, value in values.items()]
+    lines += ["#Data:", ",".join(DATA_COLUMNS)]
+    n = columns["index"].size
+    lines += [",".join(format_value(columns[key][k]) for key in _COLUMN_KEYS) for k in range(n)]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
+def format_value(value) -> str:
+    """A CSV field: floats at full precision (repr), booleans as True/False."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value)
+
+
+class SweepPlan(runs.Plan):
+    """Measure the sweep point by point; write ``sweep.csv`` when complete."""
+
+    kind = "sweep"
+
+    def __init__(self, settings: SweepSettings):
+        self.settings = settings
+
+    def settings_dict(self) -> dict:
+        return self.settings.as_dict()
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "SweepPlan":
+        return cls(SweepSettings.from_dict(settings))
+
+    def total_steps(self) -> int:
+        return int(self.settings.plan()[0].size)
+
+    def describe(self) -> str:
+        return f"sweep {self.settings.device}".strip()
+
+    def run(self, ctx: runs.RunContext) -> SweepResult:
+        columns = sweep_points(ctx, self.settings)
+        metadata = run_metadata(ctx.run)
+        path = write_sweep_csv(ctx.path / SWEEP_FILE, self.settings, columns, metadata)
+        return SweepResult(path, self.settings, columns, metadata, ctx.path)
+
+    def summary(self, result: SweepResult) -> dict:
+        return {"points": result.n_points, "file": str(result.path), "hysteresis": result.hysteresis()}
+
+
+def rectification_sweep(bench, settings: SweepSettings | None = None, *, data_dir=None, directory=None,
+                        resume=None, progress: bool = True, safe_state_after: bool = True,
+                        observers: tuple = (), should_stop=None) -> SweepResult:
+    """Run a rectification sweep on ``bench`` as a run under ``<data dir>/runs`` (or in ``directory``);
+    with ``resume`` (a run id or directory) continue that run with its own settings (``settings``, if
+    given, must equal them). On any exception or interrupt the bench goes to its safe state and the
+    exception propagates with the resume command as a note; the run keeps every point taken."""
+    if resume is not None:
+        run = runs.Run.open(resume, data_dir).expect(SweepPlan.kind)
+        plan = SweepPlan.from_settings(run.settings)
+        if settings is not None and settings != plan.settings:
+            raise SweepFileError(f"{run.path}: resume settings {settings} differ from the run's {plan.settings}")
+    elif settings is None:
+        raise ValueError("a new sweep needs settings")
+    else:
+        plan, run = SweepPlan(settings), None
+    result, _ = runs.run_plan(plan, bench=bench, data_dir=data_dir, directory=directory, resume=run,
+                              progress=progress, safe_state_after=safe_state_after, observers=observers,
+                              should_stop=should_stop)
+    return result
+
+
+def load_sweep(path: str | Path, prefix: str = "") -> SweepResult:
+    """A sweep, complete or interrupted: from a run directory (its journal; ``prefix`` selects one sweep
+    of a run holding several, e.g. a calibration's ``"survey/"``) or from a sweep CSV file."""
+    path = Path(path)
+    if path.is_dir():
+        run = runs.Run(path)
+        settings_data = run.settings if run.kind == "sweep" else _nested_sweep(run, prefix)
+        settings = SweepSettings.from_dict(settings_data)
+        records = [r["data"] for r in run.journal() if r["key"].startswith(prefix + "point/")]
+        file = path / (SWEEP_FILE if not prefix else f"{prefix.strip('/')}.csv")
+        return SweepResult(file, settings, _columns(records), run_metadata(run), path)
+    if not path.exists():
+        raise FileNotFoundError(f"no sweep at {path}")
+    try:
+        results = Results.load(str(path), RectificationSweepProcedure)
+    except Exception as exc:  # noqa: BLE001 - PyMeasure raises several types for a foreign file
+        raise SweepFileError(f"{path} is not a dorlab rectification sweep: {type(exc).__name__}: {exc}") from exc
+    if "RectificationSweepProcedure" not in path.open(encoding="utf-8").readline():
+        raise SweepFileError(f"{path} is not a dorlab rectification sweep (its #Procedure line names another)")
+    procedure, frame = results.procedure, results.data
+    columns = {key: frame[label].to_numpy(dtype=float) for label, key in zip(DATA_COLUMNS, _COLUMN_KEYS)}
+    columns["index"] = columns["index"].astype(int)
+    columns["direction"] = columns["direction"].astype(int)
+    identities = str(procedure.identities or "{}")
+    metadata = {"bench": str(procedure.bench), "started_at": str(procedure.started_at),
+                "software_version": str(procedure.software_version), "run": str(procedure.run or ""),
+                "identities": json.loads(identities) if identities.strip() else {}}
+    return SweepResult(path, procedure.settings(), columns, metadata)
+
+
+def _nested_sweep(run: runs.Run, prefix: str) -> dict:
+    """The settings of the sweep ``prefix`` of a run holding several: recorded in the manifest when the
+    plan chose them as it went (a calibration's), else derived by the plan (a phase map's rows)."""
+    sweeps = run.manifest.get("sweeps", {})
+    key = prefix.strip("/") or "sweep"
+    if key in sweeps:
+        return sweeps[key]
+    plan = runs.plan_class(run.kind).from_settings(run.settings)
+    derived = plan.sweep_settings(prefix) if hasattr(plan, "sweep_settings") else None
+    if derived is None:
+        raise SweepFileError(f"{run.path}: a {run.kind} run holds no sweep {key!r} (it holds {sorted(sweeps)})")
+    return derived.as_dict()
+
+
+def load_with_pymeasure(path: str | Path):
+    """``pymeasure.experiment.Results.load`` on a sweep file (a check that PyMeasure users can read it)."""
+    return Results.load(str(path), RectificationSweepProcedure)
+
+
+# ------------------------------------------------------------------------------------------ PyMeasure
 
 class RectificationSweepProcedure(Procedure):
-    """The rectification sweep as a PyMeasure ``Procedure`` (runs under ``Worker``/``Experiment``).
+    """The rectification sweep as a PyMeasure ``Procedure`` (runs under ``Worker``/``Experiment``): it
+    executes :class:`SweepPlan` through the run layer (a run under ``data_dir``) and emits every point.
 
     ``bench`` is a bench name or file ("sim" wires a fresh simulated bench); alternatively hand a live
     bench object in with ``procedure.bench_object = bench`` before starting (it is then not closed).
-    ``rf_drive`` ("current" or "power") says which of ``rf_current`` / ``rf_power_dbm`` is in force.
+    ``rf_drive`` ("current" or "power") says which of ``rf_current`` / ``rf_power_dbm`` is in force. The
+    stop button stops the run between points (bench safe, resumable with ``dorlab runs resume``).
     """
 
     bias_from = FloatParameter("Bias from", units="A", default=-0.3e-3, minimum=-1.0, maximum=1.0)
@@ -178,9 +372,11 @@ class RectificationSweepProcedure(Procedure):
     up_and_down = BooleanParameter("Up and down", default=False)
     device = Parameter("Device", default="")
     bench = Parameter("Bench", default="sim")
+    data_dir = Parameter("Data directory", default="")
     started_at = Parameter("Started", default="")
     identities = Parameter("Instrument identities", default="{}")
     software_version = Parameter("Software version", default="")
+    run = Parameter("Run", default="")
 
     DATA_COLUMNS = DATA_COLUMNS
 
@@ -195,27 +391,30 @@ class RectificationSweepProcedure(Procedure):
     def startup(self):
         self._owns_bench = self.bench_object is None
         if self._owns_bench:
-            self.bench_object = open_named_bench(str(self.bench))
+            from dorlab.procedures.wiring import open_bench
+
+            self.bench_object = open_bench(str(self.bench))
 
     def execute(self):
-        settings = self.settings()
-        total = settings.plan()[0].size
-        for record in measure_points(self.bench_object, settings, start=0):
-            self.emit("results", {label: record[key] for label, key in zip(DATA_COLUMNS, _COLUMN_KEYS)})
-            self.emit("progress", 100.0 * (record["index"] + 1) / total)
-            if self.should_stop():
-                break
+        total = self.settings().plan()[0].size
+
+        def emit(event):
+            if event["type"] == "point":
+                record = dict(event["data"], elapsed_time=event["time"] - started)
+                self.emit("results", {label: record[key] for label, key in zip(DATA_COLUMNS, _COLUMN_KEYS)})
+                self.emit("progress", 100.0 * event["done"] / total)
+
+        started = time.time()
+        try:
+            rectification_sweep(self.bench_object, self.settings(), data_dir=str(self.data_dir) or None,
+                                progress=False, observers=(emit,), should_stop=self.should_stop)
+        except runs.StopRequested as exc:
+            logging.getLogger(__name__).info("sweep stopped: %s", " ".join(getattr(exc, "__notes__", [])))
 
     def shutdown(self):
-        bench = self.bench_object
-        if bench is None:
-            return
-        try:
-            bench.safe_state()
-        finally:
-            if getattr(self, "_owns_bench", False):
-                bench.close()
-                self.bench_object = None
+        if self.bench_object is not None and getattr(self, "_owns_bench", False):
+            self.bench_object.close()
+            self.bench_object = None
 
 
 def rf_drive_values(procedure) -> tuple[float | None, float | None]:
@@ -238,274 +437,3 @@ def rf_drive_values(procedure) -> tuple[float | None, float | None]:
     if not finite(current):
         raise ValueError("RF drive 'current' needs a finite RF current (A at the device)")
     return float(current), None
-
-
-def open_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs", device: str | None = None):
-    """A bench by name or file. "sim" is a fresh simulated bench (wired by ``procedures.wiring``) around
-    the default LLGS mazza2022 diode, or the phenomenological diode (``sim_diode="phenomenological"``,
-    Eq. 6, fast). ``device``: the device under test, by the bench file's rule (``BenchConfig.device``)."""
-    if name == "sim":
-        from dorlab.procedures.wiring import simulated_bench
-
-        if sim_diode == "phenomenological":
-            from dorlab.simulator.phenomenological import PhenomenologicalDiode
-
-            diode = PhenomenologicalDiode()
-        elif sim_diode == "llgs":
-            diode = None  # the world's default: an LlgsDiode of preset mazza2022
-        else:
-            raise ValueError(f"sim_diode {sim_diode!r}; use 'llgs' or 'phenomenological'")
-        return simulated_bench(seed=seed, diode=diode, device=device)
-    from dorlab.instruments.bench import open_bench
-
-    return open_bench(name, device=device)
-
-
-# --------------------------------------------------------------------------------------- file format
-
-def _format_value(value) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (float, np.floating)):
-        return repr(float(value))
-    return str(value)
-
-
-def _header(settings: SweepSettings, metadata: dict) -> str:
-    """PyMeasure's Results header with full-precision values."""
-    nan = float("nan")
-    values = {
-        "Bias from": f"{settings.bias_from!r} A",
-        "Bias to": f"{settings.bias_to!r} A",
-        "Points": str(int(settings.points)),
-        "RF frequency": f"{float(settings.rf_frequency)!r} Hz",
-        "RF current": f"{(nan if settings.rf_current is None else float(settings.rf_current))!r} A",
-        "RF power": f"{(nan if settings.rf_power_dbm is None else float(settings.rf_power_dbm))!r} dBm",
-        "Readings per point": str(int(settings.n_readings)),
-        "Up and down": str(bool(settings.up_and_down)),
-        "Device": settings.device,
-        "Bench": str(metadata.get("bench", "")),
-        "Started": str(metadata.get("started_at", "")),
-        "Instrument identities": json.dumps(metadata.get("identities", {}), sort_keys=True),
-        "Software version": str(metadata.get("software_version", "")),
-    }
-    cls = RectificationSweepProcedure
-    lines = [f"#Procedure: <{cls.__module__}.{cls.__qualname__}>", "#Parameters:"]
-    lines += [f"#\t{name}: {value}".replace("\n", " ") for name, value in values.items()]
-    lines.append("#Data:")
-    return "\n".join(lines) + "\n" + ",".join(DATA_COLUMNS) + "\n"
-
-
-def _parse_header(lines: list[str], path: Path) -> tuple[SweepSettings, dict]:
-    params = {}
-    procedure = None
-    for line in lines:
-        body = line[1:].rstrip("\n")
-        if body.startswith("Procedure:"):
-            procedure = body
-        elif body.startswith("\t"):
-            name, sep, value = body[1:].partition(": ")
-            if not sep:
-                raise SweepFileError(f"{path}: header line {line!r} is not 'name: value'")
-            params[name] = value
-    if procedure is None or "RectificationSweepProcedure" not in procedure:
-        raise SweepFileError(f"{path} is not a dorlab rectification sweep (header {procedure!r})")
-
-    def number(name, unit=None):
-        text = params.get(name)
-        if text is None:
-            raise SweepFileError(f"{path}: header lacks parameter {name!r}")
-        value, _, got_unit = text.partition(" ")
-        if unit is not None and got_unit and got_unit != unit:
-            raise SweepFileError(f"{path}: {name} is in {got_unit!r}, expected {unit!r}")
-        return float(value)
-
-    def optional(name, unit):
-        value = number(name, unit)
-        return None if math.isnan(value) else value
-
-    try:
-        settings = SweepSettings(
-            bias_from=number("Bias from", "A"), bias_to=number("Bias to", "A"), points=int(number("Points")),
-            rf_frequency=number("RF frequency", "Hz"), rf_current=optional("RF current", "A"),
-            rf_power_dbm=optional("RF power", "dBm"), n_readings=int(number("Readings per point")),
-            up_and_down=params.get("Up and down", "False").strip().lower() == "true",
-            device=params.get("Device", ""))
-    except ValueError as exc:
-        if isinstance(exc, SweepFileError):
-            raise
-        raise SweepFileError(f"{path}: invalid settings in the header: {exc}") from exc
-    identities = params.get("Instrument identities", "{}")
-    metadata = {"bench": params.get("Bench", ""), "started_at": params.get("Started", ""),
-                "software_version": params.get("Software version", ""),
-                "identities": json.loads(identities) if identities.strip() else {}}
-    return settings, metadata
-
-
-def _read_file(path: Path, *, repair: bool = False) -> tuple[SweepSettings, dict, list[list[str]]]:
-    """Settings, metadata and data rows. A last line without its newline (the process died while
-    writing it) is not a point: with ``repair`` it is cut off the file so the resume rewrites it."""
-    raw = path.read_bytes()
-    if raw and not raw.endswith(b"\n"):
-        cut = raw.rfind(b"\n") + 1
-        if repair:
-            with open(path, "r+b") as f:
-                f.truncate(cut)
-                f.flush()
-                os.fsync(f.fileno())
-        raw = raw[:cut]
-    lines = raw.decode("utf-8").splitlines(keepends=True)
-    header = [ln for ln in lines if ln.startswith("#")]
-    body = [ln for ln in lines if not ln.startswith("#") and ln.strip()]
-    settings, metadata = _parse_header(header, path)
-    if not body or body[0].strip().split(",") != DATA_COLUMNS:
-        raise SweepFileError(f"{path}: the column labels are missing or differ from {DATA_COLUMNS}")
-    rows = [ln.strip().split(",") for ln in body[1:]]
-    return settings, metadata, rows
-
-
-def _columns(rows: list[list[str]], path: Path) -> dict[str, np.ndarray]:
-    for k, row in enumerate(rows):
-        if len(row) != len(DATA_COLUMNS):
-            raise SweepFileError(f"{path}: data row {k} has {len(row)} fields, expected {len(DATA_COLUMNS)}")
-    table = np.array([[float(x) for x in row] for row in rows], dtype=float).reshape(-1, len(DATA_COLUMNS))
-    cols = {key: table[:, j] for j, key in enumerate(_COLUMN_KEYS)}
-    cols["index"] = cols["index"].astype(int)
-    cols["direction"] = cols["direction"].astype(int)
-    return cols
-
-
-def load_sweep(path: str | Path) -> SweepResult:
-    """Read a sweep file (complete or interrupted)."""
-    path = Path(path)
-    settings, metadata, rows = _read_file(path)
-    return SweepResult(path, settings, _columns(rows, path), metadata)
-
-
-def _check_consistent(settings: SweepSettings, cols: dict[str, np.ndarray], path: Path) -> None:
-    bias, direction = settings.plan()
-    n = cols["index"].size
-    if n > bias.size:
-        raise SweepFileError(f"{path}: {n} points recorded but the sweep plans only {bias.size}")
-    if not np.array_equal(cols["index"], np.arange(n)):
-        raise SweepFileError(f"{path}: point indices are not 0..{n - 1} in order (lost or duplicated points)")
-    if not (np.array_equal(cols["bias_current"], bias[:n]) and np.array_equal(cols["direction"], direction[:n])):
-        raise SweepFileError(f"{path}: recorded bias currents differ from the planned sweep")
-
-
-# ------------------------------------------------------------------------------------------ running
-
-def measure_points(bench, settings: SweepSettings, *, start: int = 0,
-                   clock: Callable[[], float] = time.perf_counter) -> Iterator[dict]:
-    """Measure the planned points from index ``start`` on; yield one record (dict keyed like
-    ``_COLUMN_KEYS``) per point. The caller owns the bench and its safe state."""
-    bias, direction = settings.plan()
-    t0 = clock()
-    for k in range(start, bias.size):
-        reading = bench.rectified_voltage(float(bias[k]), settings.rf_frequency,
-                                          rf_power_dbm=settings.rf_power_dbm, rf_current=settings.rf_current,
-                                          n_readings=int(settings.n_readings))
-        yield {
-            "index": k, "direction": int(direction[k]), "bias_current": float(bias[k]),
-            "rectified_voltage": float(reading.rectified_voltage),
-            "standard_error": float(reading.standard_error),
-            "rf_on_voltage": float(np.mean(reading.readings_on)),
-            "rf_off_voltage": float(np.mean(reading.readings_off)),
-            "rf_power_dbm": float(reading.rf_power_dbm), "rf_current": float(reading.rf_current),
-            "elapsed_time": clock() - t0,
-        }
-
-
-def _bench_metadata(bench) -> dict:
-    from dorlab.calibration.store import software_version
-
-    try:
-        identities = dict(bench.identities())
-    except Exception as exc:  # noqa: BLE001 - a sweep still runs when *IDN? is unsupported
-        identities = {"error": f"{type(exc).__name__}: {exc}"}
-    return {"bench": getattr(bench, "name", ""), "identities": identities,
-            "software_version": software_version(),
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-
-
-def _safe(bench, exc: BaseException) -> None:
-    try:
-        bench.safe_state()
-    except BaseException as safe_exc:  # noqa: BLE001 - report, but the original error wins
-        if hasattr(exc, "add_note"):
-            exc.add_note(f"safe state after the interruption failed too: {safe_exc}")
-
-
-def rectification_sweep(bench, path: str | Path, settings: SweepSettings | None = None, resume: bool = False,
-                        *, progress: bool = True, safe_state_after: bool = True) -> SweepResult:
-    """Run (or resume) a rectification sweep on ``bench``, appending each point to ``path``.
-
-    New sweep: ``path`` must not exist; its header records ``settings``, the bench name, the
-    instruments' ``*IDN?`` and the software version. ``resume=True``: ``path`` must exist; the sweep
-    continues from its first missing point with the file's settings (``settings``, if given, must equal
-    them). On any exception or interrupt the bench goes to its safe state and the exception propagates;
-    the file keeps every point taken. With ``safe_state_after`` the bench is also made safe at the end.
-    """
-    path = Path(path)
-    if resume:
-        if not path.exists():
-            raise FileNotFoundError(f"cannot resume {path}: no such sweep file")
-        file_settings, metadata, rows = _read_file(path, repair=True)
-        if settings is not None and settings != file_settings:
-            raise SweepFileError(f"{path}: resume settings {settings} differ from the file's {file_settings}")
-        settings = file_settings
-        cols = _columns(rows, path)
-        _check_consistent(settings, cols, path)
-        start = int(cols["index"].size)
-    else:
-        if settings is None:
-            raise ValueError("a new sweep needs settings")
-        if path.exists():
-            raise FileExistsError(f"{path} exists; pass resume=True to continue it, or choose a new file")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        metadata = _bench_metadata(bench)
-        with open(path, "x", encoding="utf-8") as f:
-            f.write(_header(settings, metadata))
-            f.flush()
-            os.fsync(f.fileno())
-        start = 0
-    total = settings.plan()[0].size
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, initial=start, unit="pt", desc=f"sweep {settings.device or path.stem}",
-               disable=not progress, leave=False)
-    bench_seconds = write_seconds = 0.0
-    try:
-        with open(path, "a", encoding="utf-8") as f:
-            points = measure_points(bench, settings, start=start)
-            while True:
-                t0 = time.perf_counter()
-                record = next(points, None)
-                t1 = time.perf_counter()
-                bench_seconds += t1 - t0
-                if record is None:
-                    break
-                f.write(",".join(_format_value(record[key]) for key in _COLUMN_KEYS) + "\n")
-                f.flush()
-                os.fsync(f.fileno())  # a point on disk is a point kept, whatever happens next
-                write_seconds += time.perf_counter() - t1
-                bar.update(1)
-        if safe_state_after:
-            bench.safe_state()
-    except BaseException as exc:
-        _safe(bench, exc)
-        if hasattr(exc, "add_note"):
-            exc.add_note(f"sweep interrupted; every point so far is in {path}; "
-                         f"continue with resume=True (CLI: --resume {path})")
-        raise
-    finally:
-        bar.close()
-    t0 = time.perf_counter()
-    result = load_sweep(path)
-    result.timing = {"bench": bench_seconds, "io": write_seconds + time.perf_counter() - t0}
-    return result
-
-
-def load_with_pymeasure(path: str | Path):
-    """``pymeasure.experiment.Results.load`` on a sweep file (a check that PyMeasure users can read it)."""
-    return Results.load(str(path), RectificationSweepProcedure)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, Parameter
 
 from dorlab.procedures.pymeasure_procedures import (DorJobProcedure, PhaseMapProcedure, RecalibrationProcedure,
-                                                    StopRequested, _BenchStoreProcedure)
+                                                    _BenchStoreProcedure)
+from dorlab.procedures.runs import StopRequested
 from dorlab.procedures.sweep import RectificationSweepProcedure, rf_drive_values
 
 log = logging.getLogger(__name__)
@@ -41,95 +41,33 @@ def _stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%S") + f"-{int(time.time() * 1e6) % 1_000_000:06d}"
 
 
-class EmittingBench:
-    """A bench that calls ``before_reading()`` before each rectified-voltage reading (where a window's stop
-    request is honoured: the point before it is already on disk) and ``after_reading(bias_current,
-    reading)`` after it (where the window takes its live point); otherwise it is the bench itself."""
-
-    def __init__(self, bench, after_reading, before_reading=None):
-        self._bench = bench
-        self._after_reading = after_reading
-        self._before_reading = before_reading
-
-    def rectified_voltage(self, bias_current, *args, **kwargs):
-        if self._before_reading is not None:
-            self._before_reading()
-        reading = self._bench.rectified_voltage(bias_current, *args, **kwargs)
-        self._after_reading(float(bias_current), reading)
-        return reading
-
-    def __getattr__(self, name):
-        return getattr(self._bench, name)
-
-
-@contextmanager
-def _stop_before_each_reading(procedure):
-    """Within the block the procedure's bench honours a stop request before each reading (not only
-    between rows or chunks): Abort is prompt, and the point before it is on disk."""
-    bench = procedure.bench_object
-    if bench is None:
-        yield
-        return
-    procedure.bench_object = EmittingBench(bench, lambda bias_current, reading: None, procedure._check_stop)
-    try:
-        yield
-    finally:
-        procedure.bench_object = bench
+def _point_results(event) -> dict | None:
+    """A run layer ``point`` event of a sweep-like step (``.../point/<k>``) as a PyMeasure result row."""
+    if event.get("type") != "point" or "/point/" not in f"/{event.get('key', '')}":
+        return None
+    data = event["data"]
+    if "bias_current" not in data:
+        return None
+    return data
 
 
 # ------------------------------------------------------------------------------------------ sweep
 
 class SweepWindowProcedure(RectificationSweepProcedure):
-    """The rectification sweep as ``dorlab sweep`` runs it: into ``<data dir>/sweeps`` (resumable)."""
-
-    data_dir = Parameter("Data directory", default="")
-
-    def _check_stop(self):
-        if self.should_stop():
-            raise StopRequested("stop requested")
+    """The rectification sweep as ``dorlab sweep`` runs it: a run under ``<data dir>/runs`` (resumable
+    with ``dorlab runs resume``); the run layer checks the Abort button before each point."""
 
     INPUTS = ["bias_from", "bias_to", "points", "rf_frequency", "rf_drive", "rf_current", "rf_power_dbm",
               "n_readings", "up_and_down", "device", "bench", "data_dir"]
     DISPLAYS = ["bias_from", "bias_to", "rf_frequency", "device"]
     X_AXIS, Y_AXIS = "Bias current (A)", "Rectified voltage (V)"
 
-    def execute(self):
-        import numpy as np
-
-        from dorlab.procedures.datadir import data_dir, sweeps_dir
-        from dorlab.procedures.sweep import rectification_sweep
-
-        settings = self.settings()
-        bias, direction = settings.plan()
-        path = sweeps_dir(data_dir(self.data_dir or None)) / f"{settings.device or 'sweep'}-{_stamp()}.csv"
-        t0 = time.perf_counter()
-        count = {"k": 0}
-
-        def after(bias_current, reading):
-            k = count["k"]
-            count["k"] += 1
-            self.emit("results", {
-                "Index": k, "Direction": int(direction[k]), "Bias current (A)": bias_current,
-                "Rectified voltage (V)": float(reading.rectified_voltage),
-                "Standard error (V)": float(reading.standard_error),
-                "RF-on voltage (V)": float(np.mean(reading.readings_on)),
-                "RF-off voltage (V)": float(np.mean(reading.readings_off)),
-                "RF power (dBm)": float(reading.rf_power_dbm), "RF current (A)": float(reading.rf_current),
-                "Elapsed time (s)": time.perf_counter() - t0})
-            self.emit("progress", 100.0 * count["k"] / bias.size)
-
-        log.info("sweep file %s", path)
-        try:
-            rectification_sweep(EmittingBench(self.bench_object, after, self._check_stop), path, settings,
-                                progress=False)
-        except StopRequested:
-            log.info("sweep stopped, bench safe; resume with: dorlab sweep --resume %s", path)
-
 
 # -------------------------------------------------------------------------------------- calibrate
 
 class CalibrationWindowProcedure(_BenchStoreProcedure):
-    """``dorlab calibrate``: sweep, fit, store and (if accepted) activate the calibration of a device.
+    """``dorlab calibrate``: sweep, fit, store and (if accepted) activate the calibration of a device, as
+    a run under ``<data dir>/runs``.
 
     With "Find the working point" on a simulated bench the simulator's operating-point search chooses
     f_ac, the drive and the bias range (cached after the first run); on a real bench a survey sweep
@@ -179,19 +117,21 @@ class CalibrationWindowProcedure(_BenchStoreProcedure):
                                        **values)
         count = {"k": 0}
 
-        def after(bias_current, reading):
+        def on_event(event):
+            data = _point_results(event)
+            if data is None:
+                return
             count["k"] += 1
-            self.emit("results", {"Point": count["k"], "Bias current (A)": bias_current,
-                                  "Rectified voltage (V)": float(reading.rectified_voltage),
-                                  "Standard error (V)": float(reading.standard_error)})
+            self.emit("results", {"Point": count["k"], "Bias current (A)": data["bias_current"],
+                                  "Rectified voltage (V)": data["rectified_voltage"],
+                                  "Standard error (V)": data["standard_error"]})
             self.emit("progress", min(99.0, 100.0 * count["k"] / int(self.points)))
 
         try:
-            cal = calibrate_device(EmittingBench(self.bench_object, after, self._check_stop), self.store_object,
-                                   device, settings)
-        except StopRequested:
-            log.info("calibration stopped, bench safe; the sweep so far is under %s/sweeps (dorlab calibrate "
-                     "--device %s --resume FILE)", self.store_object.path.parent, device)
+            cal = calibrate_device(self.bench_object, self.store_object, device, settings, observers=(on_event,),
+                                   should_stop=self.should_stop)
+        except StopRequested as exc:
+            log.info("calibration stopped, bench safe; %s", " ".join(getattr(exc, "__notes__", [])))
             return
         self.result = cal
         self.emit("progress", 100.0)
@@ -205,8 +145,9 @@ class CalibrationWindowProcedure(_BenchStoreProcedure):
 # -------------------------------------------------------------------------------------- phase map
 
 class PhaseMapWindowProcedure(PhaseMapProcedure):
-    """The phase map into ``<data dir>/phase-maps/<time>`` (unless a directory is given), with the grid
-    that PyMeasure's image window needs (``<column>_start / _end / _step``)."""
+    """The phase map as a run in ``<data dir>/phase-maps/<time>`` (unless a directory is given; listed by
+    ``dorlab runs``), every point drawn as it is measured, with the grid that PyMeasure's image window
+    needs (``<column>_start / _end / _step``)."""
 
     directory = Parameter("Map directory (empty = under the data directory)", default="")
     data_dir = Parameter("Data directory", default="")
@@ -229,18 +170,43 @@ class PhaseMapWindowProcedure(PhaseMapProcedure):
         raise AttributeError(name)
 
     def execute(self):
-        if not str(self.directory):
-            from dorlab.procedures.datadir import data_dir
+        from dorlab.procedures.datadir import data_dir
+        from dorlab.procedures.phase_map import phase_map
 
-            self.directory = str(data_dir(self.data_dir or None) / "phase-maps" / _stamp())
-            log.info("phase map directory %s", self.directory)
-        with _stop_before_each_reading(self):
-            super().execute()
+        root = data_dir(self.data_dir or None)
+        if not str(self.directory):
+            self.directory = str(root / "phase-maps" / _stamp())
+        log.info("phase map directory %s", self.directory)
+        settings = self.settings()
+        frequencies = settings.frequencies()
+        rows = int(settings.frequency_points)
+        total = rows * int(settings.bias_points)
+        count = {"k": 0}
+
+        def on_event(event):
+            data = _point_results(event)
+            if data is None:
+                return
+            row = int(event["key"].split("/")[1])
+            count["k"] += 1
+            self.emit("results", {"Row": row, "RF frequency (Hz)": float(frequencies[row]),
+                                  "Bias current (A)": data["bias_current"],
+                                  "Rectified voltage (V)": data["rectified_voltage"],
+                                  "Standard error (V)": data["standard_error"], "Phase (rad)": float("nan")})
+            self.emit("progress", 100.0 * count["k"] / total)
+
+        try:
+            phase_map(self.bench_object, Path(str(self.directory)), None if self.resume else settings,
+                      resume=bool(self.resume), progress=False, observers=(on_event,),
+                      should_stop=self.should_stop, data_dir=root)
+        except StopRequested as exc:
+            log.info("phase map stopped, bench safe; %s", " ".join(getattr(exc, "__notes__", [])))
 
 
 class DorJobWindowProcedure(DorJobProcedure):
-    """The DOR job into ``<data dir>/dor-jobs/<time>`` (unless a directory is given). Without an input
-    file it multiplies 64 seeded random pairs in [-1, 1] (written into the job directory)."""
+    """The DOR job as a run in ``<data dir>/dor-jobs/<time>`` (unless a directory is given; listed by
+    ``dorlab runs``). Without an input file it multiplies 64 seeded random pairs in [-1, 1] (written
+    beside the job directory)."""
 
     input_path = Parameter("Input file (.npy/.csv/.png; empty = 64 random pairs)", default="")
     out_dir = Parameter("Job directory (empty = under the data directory)", default="")
@@ -249,17 +215,33 @@ class DorJobWindowProcedure(DorJobProcedure):
         import numpy as np
 
         from dorlab.procedures.datadir import data_dir
+        from dorlab.procedures.dor_job import dor_job
 
+        root = data_dir(self.data_dir or None)
         if not str(self.out_dir):
-            self.out_dir = str(data_dir(self.data_dir or None) / "dor-jobs" / _stamp())
+            self.out_dir = str(root / "dor-jobs" / _stamp())
         if not str(self.input_path) and not self.resume:
             inputs = Path(str(self.out_dir) + "-input.npy")
             inputs.parent.mkdir(parents=True, exist_ok=True)
             np.save(inputs, np.random.default_rng(int(self.seed)).uniform(-1.0, 1.0, (64, 2)))
             self.input_path, self.operation = str(inputs), "products"
         log.info("DOR job directory %s", self.out_dir)
-        with _stop_before_each_reading(self):
-            super().execute()
+        emitted = {"n": 0}
+
+        def on_event(event):
+            if event["type"] != "chunk":
+                return
+            for k, (value, exact) in enumerate(zip(event["values"], event["exact"])):
+                self.emit("results", {"Index": emitted["n"] + k, "Value DOR": value, "Value exact": exact})
+            emitted["n"] += len(event["values"])
+            self.emit("progress", 100.0 * (event["chunk"] + 1) / event["chunks"])
+
+        try:
+            dor_job(self.bench_object, self.store_object, str(self.input_path) or None, Path(str(self.out_dir)),
+                    None if self.resume else self.settings(), resume=bool(self.resume), progress=False,
+                    observers=(on_event,), should_stop=self.should_stop, data_dir=root)
+        except StopRequested as exc:
+            log.info("DOR job stopped, bench safe; %s", " ".join(getattr(exc, "__notes__", [])))
 
 
 # -------------------------------------------------------------------------------- bench limits

@@ -1,15 +1,21 @@
 """The one place where the bench and the simulator meet.
 
+``open_bench(name_or_file_or_"sim")`` is how every procedure, command and window opens a bench.
 ``instruments/`` never imports ``dorlab.simulator`` (a bench file selects the simulator with
 ``visa_library = "@dorlab"``). Tests and demos that want a private simulated world - their own diode,
 seed, faults, traffic log - get it here: a fresh ``DorlabVisaLibrary`` per call, so nothing is shared
 between benches, and the bench's waits advance the simulator's clock instead of the wall clock.
+Whatever the path ("sim", a bench file on ``@dorlab``, a private world), the bench's RF path and line
+frequency are the simulated world's, so its rf_current <-> dBm conversion is the simulator's.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-from dorlab.instruments.bench import Bench, open_bench
+from dorlab.instruments.bench import Bench
+from dorlab.instruments.bench import open_bench as _open_configured_bench
 from dorlab.instruments.config import BenchConfig, load_bench_config
 from dorlab.instruments.rfpath import RfPath
 
@@ -34,16 +40,172 @@ def simulated_bench(world=None, *, seed: int | None = None, diode=None,
         raise ValueError("give either a world, or a diode/seed for a default world, not both")
     if not isinstance(config, BenchConfig):
         config = load_bench_config(config)
-    addresses = {getattr(config, role).address for role in ("current_source", "voltmeter",
-                                                            "rf_source")}
+    return _on_world(config, DorlabVisaLibrary(world), device)
+
+
+def _on_world(config: BenchConfig, library, device: str | None) -> Bench:
+    """Open ``config`` on a simulated library, aligned with its world (RF path, line frequency, clock)."""
+    world = library.world
+    addresses = {getattr(config, role).address for role in ROLES}
     circuits = {world.instrument(a).circuit for a in addresses if a in world.instruments}
     if len(circuits) == 1:
         path = next(iter(circuits)).rf_path
         config = replace(config, rf_path=RfPath(path.loss_db, path.characteristic_impedance))
     config = replace(config, measurement=replace(config.measurement,
                                                  line_frequency=world.line_frequency))
-    library = DorlabVisaLibrary(world)
-    bench = open_bench(config, visa_library=library, device=device, sleep=world.clock.advance)
+    bench = _open_configured_bench(config, visa_library=library, device=device, sleep=world.clock.advance)
     bench.world = world
     bench.visa_library = library
     return bench
+
+
+ROLES = ("current_source", "voltmeter", "rf_source")
+SIM_DIODES = ("llgs", "phenomenological")
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    """How a run opened its bench, recorded in the run's manifest so that ``runs resume`` opens the same
+    one: a bench name or file (``"sim"``: a fresh simulated bench), the simulated diode model and seed,
+    and the device under test."""
+
+    name: str = "sim"
+    seed: int | None = None
+    sim_diode: str = "llgs"
+    device: str | None = None
+
+    def open(self) -> Bench:
+        return open_bench(self.name, seed=self.seed, sim_diode=self.sim_diode, device=self.device)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "seed": self.seed, "sim_diode": self.sim_diode, "device": self.device}
+
+
+def simulated_diode(model: str = "llgs", seed: int | None = None):
+    """The diode of a "sim" bench: the LLGS macrospin of preset mazza2022 (``"llgs"``), or the
+    phenomenological diode of Eq. 6 (``"phenomenological"``, fast)."""
+    if model == "llgs":
+        from dorlab.simulator.diode import LlgsDiode
+
+        return LlgsDiode(seed=seed)
+    if model == "phenomenological":
+        from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+        return PhenomenologicalDiode()
+    raise ValueError(f"simulated diode {model!r}; use one of {SIM_DIODES}")
+
+
+class NoOperatingPointSearch(LookupError):
+    """The simulator cannot search this bench's diode (not an LLGS device): survey it instead."""
+
+
+def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.1, **kwargs) -> dict:
+    """The simulated diode's working point from the simulator's own search (``sim`` benches only):
+    a dict of ``rf_frequency`` (Hz), ``rf_current`` (A), ``bias_from``, ``bias_to`` (A) to put into
+    :class:`CalibrationSettings`. ``parameters`` default to those of the bench's LLGS diode; a bench
+    whose diode is not an LLGS device raises ``NoOperatingPointSearch``.
+
+    The sweep covers the whole locking window found by the search, widened by ``margin`` of its width
+    on each side (within the bench's bias limit), not only the span where the *intrinsic* rectified
+    voltage is parabolic: the bench measures RF-on minus RF-off, which adds I_dc (R_on - R_off) (the
+    paper's Delta R_dc term, Sec. III) and moves the measured extremum; the fit finds it in the window.
+    """
+    from dorlab.simulator import studies
+
+    if parameters is None:
+        parameters = _simulated_parameters(bench)
+    try:
+        op = studies.find_operating_point(parameters, **kwargs)
+    except studies.OperatingPointNotFound as exc:
+        raise NoOperatingPointSearch(f"the simulator's search found no operating point: {exc}") from exc
+    lo, hi = sorted(float(x) for x in op.locking_window)
+    pad = margin * (hi - lo)
+    limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", math.inf))
+    lo, hi = max(lo - pad, -limit), min(hi + pad, limit)
+    # sweep from the smaller |I_dc| outwards, as the search lists its window
+    bias_from, bias_to = (hi, lo) if abs(hi) < abs(lo) else (lo, hi)
+    return {"rf_frequency": float(op.rf_frequency), "rf_current": float(op.rf_current),
+            "bias_from": bias_from, "bias_to": bias_to}
+
+
+def _simulated_parameters(bench):
+    """DeviceParameters of the LLGS diode behind a simulated bench."""
+    from dorlab.simulator.presets import DeviceParameters
+
+    world = getattr(bench, "world", None)
+    diode = getattr(world, "diode", None) if world is not None else None
+    params = getattr(diode, "parameters", None)
+    if isinstance(params, DeviceParameters):
+        return params
+    raise NoOperatingPointSearch(
+        f"the simulated diode {type(diode).__name__} has no LLGS parameters to search; survey instead")
+
+
+def bench_temperature(bench) -> float:
+    """The device temperature (K) when the bench is simulated (its world knows it), else NaN."""
+    world = getattr(bench, "world", None)
+    try:
+        return float(world.circuit.temperature)
+    except (AttributeError, ValueError, TypeError):
+        return float("nan")
+
+
+def open_bench(name: str | BenchConfig = "sim", *, seed: int | None = None, sim_diode: str = "llgs",
+               device: str | None = None) -> Bench:
+    """THE way to open a bench: by name or file, or ``"sim"`` (a fresh simulated bench around the diode
+    ``sim_diode`` with noise ``seed``). A bench file whose instruments are on the simulator
+    (``visa_library = "@dorlab"`` or ``"world.toml@dorlab"``) is opened on that shared world, aligned
+    like "sim". ``device``: the device under test, by the bench file's rule (``BenchConfig.device``)."""
+    if name == "sim":
+        bench = simulated_bench(seed=seed, diode=simulated_diode(sim_diode, seed), device=device)
+    else:
+        config = name if isinstance(name, BenchConfig) else load_bench_config(name)
+        libraries = {getattr(config, role).visa_library for role in ROLES}
+        if len(libraries) == 1 and next(iter(libraries)).endswith("@dorlab"):
+            from dorlab.simulator.visa import DorlabVisaLibrary
+
+            bench = _on_world(config, DorlabVisaLibrary(next(iter(libraries))[:-len("@dorlab")]), device)
+        elif seed is not None or sim_diode != "llgs":
+            raise ValueError(f"bench {config.name!r} is not simulated: --seed and the simulated diode apply "
+                             "to 'sim' and to bench files on the simulator (visa_library = \"@dorlab\") only")
+        else:
+            bench = _open_configured_bench(config, device=device)
+    if isinstance(name, (str, Path)):  # what a run records to reopen the same bench on resume
+        known = str(Path(name).resolve()) if name != "sim" and Path(name).is_file() else str(name)
+        bench.spec = BenchSpec(known, seed, sim_diode, device)
+    return bench
+
+
+# ------------------------------------------------------------------------ recording and replaying traffic
+
+def recording_bench(traffic_log: Path, *, world=None, seed: int | None = None, diode=None) -> Bench:
+    """A fresh simulated bench (``world``, or a default world around ``diode``, the LLGS diode unless
+    given) whose SCPI traffic is recorded to ``traffic_log`` from its first session on; stop the
+    recording with ``bench.visa_library.stop_recording()``."""
+    from dorlab.simulator.world import World
+
+    if Path(traffic_log).exists():
+        raise FileExistsError(f"{traffic_log} exists; a recording is never appended to another run's")
+    if world is None:
+        world = World.default(diode=diode if diode is not None else simulated_diode("llgs", seed), seed=seed)
+    world.traffic_log = Path(traffic_log)
+    return simulated_bench(world)
+
+
+def replaying_bench(traffic_log: Path, config) -> Bench:
+    """A bench (bench file or config ``config``) whose instruments answer from a recorded traffic log;
+    ``bench.visa_library.remaining()`` counts the records not yet used. A command other than the
+    recorded one raises ``ReplayMismatch`` (an ``AssertionError``)."""
+    from dorlab.simulator.replay import ReplayVisaLibrary
+
+    library = ReplayVisaLibrary(traffic_log)
+    bench = _open_configured_bench(config, visa_library=library, sleep=lambda seconds: None)
+    bench.visa_library = library
+    return bench
+
+
+def recorded_writes(traffic_log: Path) -> int:
+    """The number of commands written in a recorded traffic log."""
+    from dorlab.simulator.recording import read_log
+
+    return sum(1 for r in read_log(traffic_log) if r["direction"] == "write")

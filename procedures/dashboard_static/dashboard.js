@@ -69,6 +69,12 @@ async function drawRuns() {
   $("runs-empty").hidden = runs.length > 0;
 }
 
+function sweepRange(run) {
+  // the planned bias range, so the plot does not rescale as points arrive
+  const [a, b] = (run.data && run.data.bias_range) || [run.settings && run.settings.bias_from, run.settings && run.settings.bias_to];
+  return (typeof a === "number" && typeof b === "number") ? [a * 1e3, b * 1e3].sort((x, y) => x - y) : undefined;
+}
+
 function drawSweep(run) {
   const d = run.data;
   const n = d.bias_current.length;
@@ -79,8 +85,8 @@ function drawSweep(run) {
   };
   const s = run.settings || {};
   Plotly.react("run-plot", [trace], {
-    ...LAYOUT, title: { text: `V<sub>dc</sub>(I<sub>dc</sub>): ${n} points, error bars = standard error` },
-    xaxis: { title: { text: "I<sub>dc</sub> (mA)" }, range: s.bias_from !== undefined ? [s.bias_from * 1e3, s.bias_to * 1e3].sort((a, b) => a - b) : undefined },
+    ...LAYOUT, title: { text: `V<sub>dc</sub>(I<sub>dc</sub>)${d.stage ? " (" + d.stage + ")" : ""}: ${n} points, error bars = standard error` },
+    xaxis: { title: { text: "I<sub>dc</sub> (mA)" }, range: sweepRange(run) },
     yaxis: { title: { text: "V<sub>dc</sub> (mV)" } },
   }, CONFIG);
 }

@@ -77,18 +77,23 @@ def test_interrupted_calibration_resumes(tmp_path):
             return original(*args, **kwargs)
 
         bench.rectified_voltage = interrupted
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as info:
             calibrate_device(bench, store, "P4", settings)
         assert store.devices() == []  # nothing half-stored
         # the bench went to its safe state: RF off, bias ramped to zero (it was at -0.15 mA)
         circuit = bench.world.circuit
         assert circuit.bias_current == 0.0 and not circuit.rf_enabled
-    files = sorted((tmp_path / "sweeps").glob("P4-*.csv"))
-    assert len(files) == 1 and load_sweep(files[0]).n_points == 11
+        assert info.value.safe_state.reached is True
+    run = info.value.run
+    assert run.path.parent == tmp_path / "runs" and run.kind == "calibration"
+    assert load_sweep(run.path, "sweep/").n_points == 11
+    assert f"dorlab runs resume {run.id} --data-dir {tmp_path}" in " ".join(info.value.__notes__)
     with CalibrationStore.open(tmp_path) as store, _pheno_bench() as bench:
-        cal = calibrate_device(bench, store, "P4", CalibrationSettings(resume=files[0], progress=False))
+        cal = calibrate_device(bench, store, "P4", CalibrationSettings(progress=False), resume=run.id)
+        assert len(store.history("P4")) == 1
     assert cal.accepted and cal.sweep_bias_current.size == 31
     np.testing.assert_array_equal(cal.sweep_bias_current, np.linspace(-0.2e-3, -0.07e-3, 31))
+    np.testing.assert_array_equal(load_sweep(run.path / "sweep.csv").bias_current, cal.sweep_bias_current)
 
 
 def test_cli_calibrate_json_show_history_export(tmp_path):
@@ -144,14 +149,16 @@ def test_cli_usage_errors(tmp_path):
 
 def test_cli_sweep_and_resume(tmp_path):
     runner = CliRunner()
-    out = tmp_path / "s.csv"
+    out = tmp_path / "s"
     r = runner.invoke(cli, ["sweep", "--bench", "sim", "--sim-diode", "phenomenological", "--points", "11",
-                            "--out", str(out)])
-    assert r.exit_code == 0 and "11 points" in r.output
-    lines = out.read_text().splitlines(keepends=True)
-    out.write_text("".join(lines[:-4]))  # lose the last 4 points as an interrupted run would
+                            "--out", str(out), "--data-dir", str(tmp_path)])
+    assert r.exit_code == 0 and "11 points" in r.output, r.output
+    journal = out / "journal.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[:-4]))  # lose the last 4 points as an interrupted run would
     r = runner.invoke(cli, ["sweep", "--bench", "sim", "--sim-diode", "phenomenological", "--resume", str(out)])
-    assert r.exit_code == 0
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(load_sweep(out / "sweep.csv").columns["index"], np.arange(11))
     np.testing.assert_array_equal(load_sweep(out).columns["index"], np.arange(11))
 
 

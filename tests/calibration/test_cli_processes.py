@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -26,38 +27,49 @@ def _calibrate(data_dir: Path, device: str, *extra: str) -> list[str]:
 
 
 def _wait_for_points(data_dir: Path, device: str, n: int, proc, timeout: float = 60.0) -> Path:
+    """The run directory of ``device``'s calibration once its sweep holds ``n`` points."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        for path in (data_dir / "sweeps").glob(f"{device}-*.csv") if (data_dir / "sweeps").exists() else []:
-            if "survey" not in path.name and load_sweep(path).n_points >= n:
-                return path
-        time.sleep(0.05)
+        for run in (data_dir / "runs").glob("*-calibration-*") if (data_dir / "runs").exists() else []:
+            journal = run / "journal.jsonl"
+            if journal.exists() and journal.read_bytes().count(b'"key":"sweep/point/') >= n:
+                return run
+        time.sleep(0.02)
     raise AssertionError(f"no sweep of {device} reached {n} points in {timeout} s")
 
 
 RANGE = ["--bias-from", "-0.2e-3", "--bias-to", "-0.07e-3", "--points", "300"]
 
 
-def test_killed_calibration_leaves_no_record_and_resumes(tmp_path):
+@pytest.mark.parametrize("kill_at", random.Random(14).sample(range(5, 250), 2))
+def test_killed_calibration_leaves_no_record_and_resumes(tmp_path, kill_at):
     proc = subprocess.Popen(_calibrate(tmp_path, "K1", *RANGE), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        path = _wait_for_points(tmp_path, "K1", 40, proc)
+        run_dir = _wait_for_points(tmp_path, "K1", kill_at, proc)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
-    taken = load_sweep(path).n_points
-    assert 40 <= taken < 300
+    before = load_sweep(run_dir, "sweep/")
+    assert kill_at <= before.n_points < 300
     with CalibrationStore.open(tmp_path) as store:
         assert "K1" not in store.devices()  # the store never saw a half calibration
-    done = subprocess.run(_calibrate(tmp_path, "K1", "--resume", str(path), "--json"), capture_output=True,
-                          text=True, timeout=120)
+    listed = subprocess.run(DORLAB + ["runs", "list", "--data-dir", str(tmp_path), "--json"], capture_output=True,
+                            text=True, timeout=60)
+    assert [r["status"] for r in json.loads(listed.stdout)["runs"]] == ["interrupted"]  # the process died
+    done = subprocess.run(DORLAB + ["runs", "resume", run_dir.name, "--data-dir", str(tmp_path), "--json"],
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert out["status"] == "accepted"
-    sweep = load_sweep(path)
+    assert out["status"] == "completed" and out["result"]["status"] == "accepted"
+    assert out["safe_state"]["reached"] is True
+    sweep = load_sweep(run_dir, "sweep/")
     np.testing.assert_array_equal(sweep.columns["index"], np.arange(300))  # none lost, none duplicated
     np.testing.assert_array_equal(sweep.bias_current, np.linspace(-0.2e-3, -0.07e-3, 300))
+    # the points taken before the kill are kept as they were, not measured again
+    np.testing.assert_array_equal(sweep.rectified_voltage[:before.n_points], before.rectified_voltage)
+    with CalibrationStore.open(tmp_path) as store:
+        assert [h.run_id for h in store.history("K1")] == [out["result"]["store_run_id"]]  # stored once
 
 
 def _inherit_sigint(disposition):
@@ -78,8 +90,8 @@ def test_ctrl_c_puts_the_bench_safe_and_says_how_to_resume(tmp_path, inherited):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
-    assert "safe state" in err and f"--resume {path}" in err
-    assert 20 <= load_sweep(path).n_points < 300
+    assert "safe state" in err and f"dorlab runs resume {path.name} --data-dir {tmp_path}" in err
+    assert 20 <= load_sweep(path, "sweep/").n_points < 300
 
 
 def test_two_calibrations_into_one_store_at_once(tmp_path):

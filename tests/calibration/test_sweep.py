@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dorlab.procedures import sweep
+from dorlab.procedures import runs, sweep
 from dorlab.procedures.sweep import SweepFileError, SweepSettings
 
 SETTINGS = SweepSettings(bias_from=-0.25e-3, bias_to=-0.02e-3, points=31, rf_frequency=800e6,
@@ -12,9 +12,10 @@ SETTINGS = SweepSettings(bias_from=-0.25e-3, bias_to=-0.02e-3, points=31, rf_fre
 
 
 def test_sweep_file_is_read_by_pymeasure(tmp_path, model_bench):
-    path = tmp_path / "s.csv"
-    result = sweep.rectification_sweep(model_bench(), path, SETTINGS, progress=False)
+    result = sweep.rectification_sweep(model_bench(), SETTINGS, data_dir=tmp_path, progress=False)
     assert result.complete and result.n_points == 31
+    path = result.path
+    assert path.name == "sweep.csv" and path.parent == result.run_dir and result.run_dir.parent == tmp_path / "runs"
     text = path.read_text()
     assert text.startswith("#Procedure: <dorlab.procedures.sweep.RectificationSweepProcedure>\n#Parameters:\n")
     assert "#\tBias from: -0.00025 A\n" in text and "#Data:\nIndex,Direction,Bias current (A)," in text
@@ -28,6 +29,11 @@ def test_sweep_file_is_read_by_pymeasure(tmp_path, model_bench):
     assert np.isnan(proc.rf_power_dbm) and proc.device == "D1" and proc.bench == "model"
     assert "MODEL,SMU" in proc.identities
     assert proc.settings() == SETTINGS
+    # the CSV and the run's journal hold the same sweep
+    from_csv, from_run = sweep.load_sweep(path), sweep.load_sweep(result.run_dir)
+    assert from_csv.settings == from_run.settings == SETTINGS
+    for key in ("index", "bias_current", "rectified_voltage", "standard_error", "rf_on_voltage"):
+        np.testing.assert_array_equal(from_csv.columns[key], from_run.columns[key])
     # the reading is RF-on minus RF-off: the dc term I R is in the off column only
     assert np.all(np.abs(result.columns["rf_off_voltage"]) > 1e-3)
     np.testing.assert_allclose(result.columns["rf_on_voltage"] - result.columns["rf_off_voltage"],
@@ -35,70 +41,72 @@ def test_sweep_file_is_read_by_pymeasure(tmp_path, model_bench):
 
 
 def test_interrupted_sweep_keeps_points_goes_safe_and_resumes(tmp_path, model_bench):
-    straight = sweep.rectification_sweep(model_bench(seed=3), tmp_path / "straight.csv", SETTINGS,
-                                         progress=False)
-    path = tmp_path / "cut.csv"
+    straight = sweep.rectification_sweep(model_bench(seed=3), SETTINGS, data_dir=tmp_path, progress=False)
     bench = model_bench(seed=3, fail_at=17)
     with pytest.raises(KeyboardInterrupt) as info:
-        sweep.rectification_sweep(bench, path, SETTINGS, progress=False)
-    assert bench.safe_states == 1
-    assert any("resume" in note for note in getattr(info.value, "__notes__", []))
-    partial = sweep.load_sweep(path)
-    assert partial.n_points == 17 and not partial.complete
-    # resume on a fresh bench with the file's own settings
-    resumed = sweep.rectification_sweep(model_bench(seed=3), path, resume=True, progress=False)
-    assert resumed.complete
+        sweep.rectification_sweep(bench, SETTINGS, data_dir=tmp_path, progress=False)
+    run = info.value.run
+    assert bench.safe_states == 1 and info.value.safe_state.reached is True
+    notes = " ".join(info.value.__notes__)
+    assert f"dorlab runs resume {run.id} --data-dir {tmp_path}" in notes
+    assert run.status == "interrupted" and run.manifest["safe_state"]["reached"] is True
+    partial = sweep.load_sweep(run.path)
+    assert partial.n_points == 17 and not partial.complete and not partial.path.exists()
+    # resume on a fresh bench with the run's own settings
+    resumed = sweep.rectification_sweep(model_bench(seed=3), data_dir=tmp_path, resume=run.id, progress=False)
+    assert resumed.complete and resumed.run_dir == run.path
     np.testing.assert_array_equal(resumed.columns["index"], np.arange(31))  # none lost, none duplicated
     np.testing.assert_array_equal(resumed.bias_current, straight.bias_current)
     np.testing.assert_array_equal(resumed.rectified_voltage, straight.rectified_voltage)
-    assert len(sweep.load_with_pymeasure(path).data) == 31
+    assert len(sweep.load_with_pymeasure(resumed.path).data) == 31
 
 
 def test_instrument_fault_goes_safe(tmp_path, model_bench):
     bench = model_bench(fail_at=4, failure=TimeoutError)
-    with pytest.raises(TimeoutError):
-        sweep.rectification_sweep(bench, tmp_path / "f.csv", SETTINGS, progress=False)
-    assert bench.safe_states == 1 and sweep.load_sweep(tmp_path / "f.csv").n_points == 4
+    with pytest.raises(TimeoutError) as info:
+        sweep.rectification_sweep(bench, SETTINGS, data_dir=tmp_path, progress=False)
+    assert bench.safe_states == 1 and sweep.load_sweep(info.value.run.path).n_points == 4
+    assert info.value.run.status == "failed"
 
 
 def test_half_written_last_line_is_measured_again(tmp_path, model_bench):
-    path = tmp_path / "torn.csv"
-    with pytest.raises(KeyboardInterrupt):
-        sweep.rectification_sweep(model_bench(fail_at=10), path, SETTINGS, progress=False)
-    with open(path, "a") as f:
-        f.write("10,1,-0.00017")  # the process died while writing point 10
-    assert sweep.load_sweep(path).n_points == 10
-    resumed = sweep.rectification_sweep(model_bench(), path, resume=True, progress=False)
+    with pytest.raises(KeyboardInterrupt) as info:
+        sweep.rectification_sweep(model_bench(fail_at=10), SETTINGS, data_dir=tmp_path, progress=False)
+    run = info.value.run
+    with open(run.path / "journal.jsonl", "a") as f:
+        f.write('{"seq":10,"key":"point/10","time":1.0,"data":{"index":10,"bias')  # died while writing point 10
+    assert sweep.load_sweep(run.path).n_points == 10
+    resumed = sweep.rectification_sweep(model_bench(), resume=run.path, progress=False)
     np.testing.assert_array_equal(resumed.columns["index"], np.arange(31))
 
 
-def test_resume_refuses_other_settings_and_overwrites_nothing(tmp_path, model_bench):
-    path = tmp_path / "s.csv"
-    with pytest.raises(KeyboardInterrupt):
-        sweep.rectification_sweep(model_bench(fail_at=5), path, SETTINGS, progress=False)
+def test_resume_refuses_other_settings(tmp_path, model_bench):
+    with pytest.raises(KeyboardInterrupt) as info:
+        sweep.rectification_sweep(model_bench(fail_at=5), SETTINGS, data_dir=tmp_path, progress=False)
+    run = info.value.run
     other = SweepSettings(-0.25e-3, -0.02e-3, 41, 800e6, rf_current=70.7e-6, device="D1")
-    with pytest.raises(SweepFileError, match="differ from the file"):
-        sweep.rectification_sweep(model_bench(), path, other, resume=True, progress=False)
-    with pytest.raises(FileExistsError, match="resume=True"):
-        sweep.rectification_sweep(model_bench(), path, SETTINGS, progress=False)
-    with pytest.raises(FileNotFoundError):
-        sweep.rectification_sweep(model_bench(), tmp_path / "none.csv", resume=True, progress=False)
-    assert sweep.load_sweep(path).n_points == 5
+    with pytest.raises(SweepFileError, match="differ from the run"):
+        sweep.rectification_sweep(model_bench(), other, resume=run.path, progress=False)
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        sweep.rectification_sweep(model_bench(), SETTINGS, directory=run.path, progress=False)
+    with pytest.raises(runs.RunError, match="no run"):
+        sweep.rectification_sweep(model_bench(), data_dir=tmp_path, resume="nonesuch", progress=False)
+    assert sweep.load_sweep(run.path).n_points == 5
 
 
-def test_tampered_file_is_refused(tmp_path, model_bench):
-    path = tmp_path / "s.csv"
-    with pytest.raises(KeyboardInterrupt):
-        sweep.rectification_sweep(model_bench(fail_at=6), path, SETTINGS, progress=False)
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text("".join(lines + [lines[-1]]))  # a duplicated point
-    with pytest.raises(SweepFileError, match="duplicated"):
-        sweep.rectification_sweep(model_bench(), path, resume=True, progress=False)
+def test_tampered_journal_is_refused(tmp_path, model_bench):
+    with pytest.raises(KeyboardInterrupt) as info:
+        sweep.rectification_sweep(model_bench(fail_at=6), SETTINGS, data_dir=tmp_path, progress=False)
+    journal = info.value.run.path / "journal.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines + [lines[-1]]))  # a duplicated point
+    with pytest.raises(runs.RunError, match="duplicated"):
+        sweep.rectification_sweep(model_bench(), resume=info.value.run.path, progress=False)
 
 
 def test_up_and_down_sweep(tmp_path, model_bench):
     settings = SweepSettings(-0.25e-3, -0.02e-3, 21, 800e6, rf_current=70.7e-6, up_and_down=True)
-    result = sweep.rectification_sweep(model_bench(), tmp_path / "ud.csv", settings, progress=False)
+    result = sweep.rectification_sweep(model_bench(), settings, data_dir=tmp_path, progress=False)
     assert result.n_points == 42
     np.testing.assert_array_equal(result.direction, np.r_[np.ones(21), -np.ones(21)])
     np.testing.assert_array_equal(result.bias_current[21:], result.bias_current[:21][::-1])
@@ -121,7 +129,7 @@ def test_procedure_runs_under_pymeasure_worker(tmp_path, model_bench):
 
     procedure = sweep.RectificationSweepProcedure()
     procedure.bias_from, procedure.bias_to, procedure.points = -0.25e-3, -0.02e-3, 11
-    procedure.rf_current, procedure.device = 70.7e-6, "D1"
+    procedure.rf_current, procedure.device, procedure.data_dir = 70.7e-6, "D1", str(tmp_path)
     bench = model_bench()
     procedure.bench_object = bench
     path = tmp_path / "worker.csv"
@@ -135,5 +143,5 @@ def test_procedure_runs_under_pymeasure_worker(tmp_path, model_bench):
     assert len(data) == 11
     np.testing.assert_array_equal(data["Index"].to_numpy(), np.arange(11))
     # the same points as the file-writing sweep
-    direct = sweep.rectification_sweep(model_bench(), tmp_path / "direct.csv", procedure.settings(), progress=False)
+    direct = sweep.rectification_sweep(model_bench(), procedure.settings(), data_dir=tmp_path, progress=False)
     np.testing.assert_allclose(data["Rectified voltage (V)"].to_numpy(), direct.rectified_voltage, rtol=1e-12)

@@ -34,6 +34,7 @@ FREE_TEXT = {
     "--preset": ("no-such-preset", {2}),
     "--cluster": ("udp://nowhere", {2}),
     "--filters": None,  # checked when the job loads them (test below)
+    "--resume": ("no-such-run", {1, 2}),  # a run id or directory: "no run ..." (2 where a flag/path type checks it)
     "--device": None,  # a name recorded in a file, or looked up in the store (tests below)
 }
 
@@ -117,9 +118,9 @@ def files(tmp_path_factory):
     v = np.where((i < -0.13e-3) & (i > -0.23e-3), v, 0.0)
     with CalibrationStore.open(tmp / "data") as store:
         store.add_run(fit.calibrate_from_sweep("D1", i, v, np.full(i.shape, 1e-6)))
-    sweep = tmp / "sweep.csv"
+    sweep = tmp / "sweep-run" / "sweep.csv"
     result = CliRunner().invoke(cli, ["sweep", "--sim-diode", "phenomenological", "--points", "5",
-                                      "--out", str(sweep), "--no-progress"])
+                                      "--out", str(sweep.parent), "--no-progress"])
     assert result.exit_code == 0, result.output
     (tmp / "pairs.csv").write_text("0.1,0.2\n0.3,0.4\n")
     (tmp / "binary.bin").write_bytes(bytes(range(256)) * 4)
@@ -295,23 +296,33 @@ def test_bad_input_files(files, tmp_path):
 
 
 def test_truncated_and_binary_resume_files(files, tmp_path):
+    import shutil
+
     runner = CliRunner()
-    text = Path(files["sweep"]).read_text()
-    header_only = tmp_path / "cut.csv"
-    header_only.write_text(text[:200])
+    # a run directory whose manifest was cut short, one whose journal is binary, and a path that is no run
+    cut = tmp_path / "cut"
+    shutil.copytree(Path(files["sweep"]).parent, cut)
+    (cut / "manifest.json").write_bytes((cut / "manifest.json").read_bytes()[:200])
+    binary = tmp_path / "binary"
+    shutil.copytree(Path(files["sweep"]).parent, binary)
+    (binary / "journal.jsonl").write_bytes(bytes(range(256)) * 4 + b"\n")
+    manifest = json.loads((binary / "manifest.json").read_text())
+    (binary / "manifest.json").write_text(json.dumps({**manifest, "status": "interrupted"}))
     for args in (["sweep", "--resume"], ["calibrate", "--device", "D1", "--data-dir", str(tmp_path / "d"),
-                                          "--resume"]):
-        result = runner.invoke(cli, [*args, str(header_only), "--sim-diode", "phenomenological"])
-        _assert_one_line(result, {1}, names=str(header_only))
-        result = runner.invoke(cli, [*args, str(files["binary"]), "--sim-diode", "phenomenological"])
-        _assert_one_line(result, {2}, names="not a text file")
+                                          "--resume"], ["runs", "resume"]):
+        result = runner.invoke(cli, [*args, str(cut)])
+        _assert_one_line(result, {1}, names="manifest.json")
+        result = runner.invoke(cli, [*args, str(binary)])
+        _assert_one_line(result, {1}, names=str(binary) if args[0] == "calibrate" else "journal.jsonl")
+        result = runner.invoke(cli, [*args, str(files["binary"])])
+        _assert_one_line(result, {1}, names=str(files["binary"]))
     job = tmp_path / "job"
     result = runner.invoke(cli, ["dor-job", str(files["pairs"]), "--data-dir", str(files["data"]), "--out", str(job),
                                  "--no-progress"])
     assert result.exit_code == 0, result.output
-    (job / "job.json").write_bytes((job / "job.json").read_bytes()[:20])
+    (job / "manifest.json").write_bytes((job / "manifest.json").read_bytes()[:20])
     result = runner.invoke(cli, ["dor-job", "--resume", str(job), "--data-dir", str(files["data"])])
-    _assert_one_line(result, {1}, names="job.json")
+    _assert_one_line(result, {1}, names="manifest.json")
 
 
 def test_unreachable_cluster_is_one_line(monkeypatch):
@@ -329,17 +340,23 @@ def test_unreachable_cluster_is_one_line(monkeypatch):
 # ------------------------------------------------------------------------------------- exit codes
 
 def test_interrupt_exits_130_with_a_resume_hint_carrying_the_data_dir(tmp_path, monkeypatch):
-    from dorlab.procedures import device_calibration
+    from dorlab.procedures import sweep
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+    original, calls = sweep.read_point, {"n": 0}
 
-    monkeypatch.setattr(device_calibration, "calibrate_device", interrupted)
+    def interrupted(*args, **kwargs):  # Ctrl-C during the 4th point of the calibration's survey
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "read_point", interrupted)
     result = CliRunner().invoke(cli, ["calibrate", "--device", "D1", "--sim-diode", "phenomenological",
                                       "--rf-frequency", "8e8", "--data-dir", str(tmp_path)])
     assert result.exit_code == 130
-    assert "continue with: dorlab calibrate" in result.stderr and f"--data-dir {tmp_path}" in result.stderr
-    assert "Traceback" not in result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert f"continue with: dorlab runs resume {run.name} --data-dir {tmp_path}" in result.stderr
+    assert "bench in its safe state" in result.stderr and "Traceback" not in result.output
 
 
 def test_a_bench_not_left_safe_exits_4_and_debug_shows_the_traceback(tmp_path, monkeypatch):

@@ -154,17 +154,14 @@ def lab_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab") / "dorlab-data"
     with CalibrationStore.open(root) as store:
         with phenomenological_bench(seed=1) as bench:
-            assert calibrate_device(bench, store, "mtj-a", calibration_settings(
-                sweep_dir=root / "sweeps")).accepted
+            assert calibrate_device(bench, store, "mtj-a", calibration_settings()).accepted
         with phenomenological_bench(seed=2, vertex_current=-0.128e-3, oscillation_amplitude=0.56) as bench:
-            assert calibrate_device(bench, store, "mtj-a", calibration_settings(
-                sweep_dir=root / "sweeps")).accepted
+            assert calibrate_device(bench, store, "mtj-a", calibration_settings()).accepted
             rejected = calibrate_device(bench, store, "mtj-a", calibration_settings(
-                sweep_dir=root / "sweeps", criteria=FitCriteria(min_r_squared=0.999999999)))
+                criteria=FitCriteria(min_r_squared=0.999999999)))
             assert not rejected.accepted
         with phenomenological_bench(seed=3, vertex_current=-0.140e-3) as bench:
-            assert calibrate_device(bench, store, "mtj-b", calibration_settings(
-                sweep_dir=root / "sweeps")).accepted
+            assert calibrate_device(bench, store, "mtj-b", calibration_settings()).accepted
     return root
 
 
@@ -193,8 +190,8 @@ def phase_map_settings(**overrides):
 
 @pytest.fixture(scope="session")
 def dor_job_dir(lab_data):
-    """A complete DOR job on the bench backend (64 products on device mtj-b's simulated bench) under
-    ``<lab_data>/dor-jobs``."""
+    """A complete DOR job on the bench backend (64 products on device mtj-b's simulated bench) in
+    ``<lab_data>/dor-jobs/job-1``, registered under ``<lab_data>/runs``; returns its run."""
     import numpy as np
 
     from dorlab.calibration.store import CalibrationStore
@@ -206,8 +203,10 @@ def dor_job_dir(lab_data):
     with CalibrationStore.open(lab_data) as store, \
             phenomenological_bench(seed=3, vertex_current=-0.140e-3) as bench:
         dor_job(bench, store, inputs, out, DorJobSettings("products", devices=("mtj-b",), chunk=16,
-                                                          n_readings=3), progress=False)
-    return out
+                                                          n_readings=3), progress=False, data_dir=lab_data)
+    from dorlab.procedures.runs import Run
+
+    return Run(out)
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,8 @@ def test_unknown_device_and_run_are_404(lab_data, serve):
     assert served.get("/api/runs/nope")[0] == 404
 
 
-def test_runs_list_sweeps_with_their_points(lab_data, serve):
+def test_runs_list_calibrations_with_their_points(lab_data, serve):
+    from dorlab.procedures.runs import list_runs
     from dorlab.procedures.sweep import load_sweep
 
     served = serve(lab_data)
@@ -67,15 +68,19 @@ def test_runs_list_sweeps_with_their_points(lab_data, serve):
     runs = [r for r in body["runs"] if r["kind"] == "calibration"]
     assert len(runs) == 4 and {r["status"] for r in runs} == {"done"}
     assert {r["device"] for r in runs} == {"mtj-a", "mtj-b"}
-    # each sweep is linked to the calibration fitted on it
+    assert {r["id"] for r in runs} == {r.id for r in list_runs(lab_data) if r.kind == "calibration"}
+    # each run is linked to the calibration the store holds of it
     assert sorted((r["calibration"]["run_id"], r["calibration"]["status"]) for r in runs) == [
         (1, "accepted"), (2, "accepted"), (3, "rejected"), (4, "accepted")]
     first = runs[0]
     status, detail = served.get(f"/api/runs/{first['id']}")
-    sweep = load_sweep(detail["source"])
-    assert detail["points_done"] == detail["points_total"] == sweep.n_points == 21
+    sweep = load_sweep(lab_data / "runs" / first["id"], "sweep/")
+    # the run's steps: its 21 points and the storing of the calibration
+    assert detail["points_done"] == detail["points_total"] == sweep.n_points + 1 == 22
+    assert detail["data"]["stage"] == "sweep" and len(detail["data"]["bias_current"]) == 21
     np.testing.assert_array_equal(detail["data"]["rectified_voltage"], sweep.rectified_voltage)
     np.testing.assert_array_equal(detail["data"]["standard_error"], sweep.standard_error)
+    assert detail["safe_state"]["reached"] is True
 
 
 def _partial_copy(source, target, keep_points):
@@ -86,7 +91,7 @@ def _partial_copy(source, target, keep_points):
 
 
 def test_a_sweep_being_written_is_running_with_eta_and_a_stopped_one_interrupted(lab_data, tmp_path, serve):
-    source = next((lab_data / "sweeps").glob("mtj-b-*.csv"))
+    source = next((lab_data / "runs").glob("*/sweep.csv"))  # a finished calibration's sweep file
     root = tmp_path / "data"
     (root / "sweeps").mkdir(parents=True)
     live = root / "sweeps" / "live-1.csv"
@@ -136,7 +141,7 @@ def test_an_unreadable_store_is_reported_and_runs_still_served(lab_data, tmp_pat
     assert status == 503 and "unreadable" in body["error"]
     assert served.get("/api/devices/mtj-a")[0] == 503
     status, body = served.get("/api/runs")
-    assert status == 200 and len([r for r in body["runs"] if r["kind"] == "sweep"]) == 4  # no store: unlinked
+    assert status == 200 and len([r for r in body["runs"] if r["kind"] == "calibration"]) == 4
 
 
 def test_read_only_no_writes_and_no_store_created(tmp_path, serve):
@@ -219,42 +224,86 @@ def test_a_phase_map_being_measured_and_its_image_so_far(tmp_path, serve, lab_he
     root = tmp_path / "data"
     path = root / "phase-maps" / "map-1"
     settings = lab_helpers.phase_map_settings(frequency_points=3, bias_points=12)
-    rows_seen = []
+    seen = []
     served = serve(root)
 
-    def on_row(row, sweep):  # the map is on disk up to this row: ask the dashboard what it sees
-        rows_seen.append(served.get("/api/runs/phase-map-map-1")[1])
-        if row == 1:
+    def on_event(event):  # the map is on disk up to this row: ask the dashboard what it sees
+        if event["type"] != "row":
+            return
+        run_id = served.get("/api/runs")[1]["runs"][0]["id"]
+        seen.append(served.get(f"/api/runs/{run_id}")[1])
+        if event["row"] == 1:
             raise KeyboardInterrupt  # the user stops the map after two rows
 
     with lab_helpers.phenomenological_bench() as bench:
         with pytest.raises(KeyboardInterrupt):
-            phase_map(bench, path, settings, progress=False, plot=False, on_row=on_row)
-    first, second = rows_seen
-    assert (first["status"], first["points_done"], first["points_total"]) == ("running", 12, 36)
+            phase_map(bench, path, settings, progress=False, plot=False, observers=(on_event,), data_dir=root)
+    first, second = seen
+    assert first["kind"] == "phase-map" and first["status"] == "running"
+    assert (first["points_done"], first["points_total"]) == (12, 36)
     assert second["points_done"] == 24 and second["eta_s"] > 0
     voltage = np.array(second["data"]["rectified_voltage"], dtype=float)
     assert voltage.shape == (3, 12)
     assert np.isfinite(voltage[:2]).all() and np.isnan(voltage[2]).all()  # the third row is still empty
     assert second["data"]["rf_frequency"] == pytest.approx([780e6, 800e6, 820e6])
-    old = time.time() - 3600
-    for file in [path / "phase_map.json", *(path / "rows").glob("*.csv")]:
-        os.utime(file, (old, old))
-    assert served.get("/api/runs/phase-map-map-1")[1]["status"] == "interrupted"
+    phase = np.array(second["data"]["phase"], dtype=float)
+    assert np.isfinite(phase[0]).any() and np.isnan(phase[2]).all()
+    status, after = served.get(f"/api/runs/{second['id']}")
+    assert after["status"] == "interrupted" and after["safe_state"]["reached"] is True
+
+
+def test_run_status_running_failed_and_bench_not_safe(tmp_path, serve, lab_helpers):
+    """The run layer's record decides: a run whose process is gone is interrupted, a failed one failed,
+    and one whose bench did not reach its safe state says so, whatever else happened."""
+    import json
+    import subprocess
+    import sys
+
+    from dorlab.procedures.sweep import SweepSettings, rectification_sweep
+
+    root = tmp_path / "data"
+    settings = SweepSettings(-0.22e-3, -0.05e-3, 9, 800e6, rf_current=70.7e-6, n_readings=3, device="st")
+    with lab_helpers.phenomenological_bench() as bench:
+        done = rectification_sweep(bench, settings, data_dir=root, progress=False)
+    served = serve(root)
+    manifest_path = done.run_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+
+    def status_with(**fields):
+        manifest_path.write_text(json.dumps({**manifest, **fields}))
+        return served.get(f"/api/runs/{manifest['id']}")[1]
+
+    assert status_with()["status"] == "done"
+    assert status_with(status="failed", error="InstrumentError: -300")["status"] == "failed"
+    assert status_with(status="failed", safe_state={"reached": False, "detail": "sim: timeout"})["status"] \
+        == "bench-not-safe"
+    assert status_with(status="completed", safe_state={"reached": False, "detail": "sim: timeout"})["status"] \
+        == "bench-not-safe"
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        import socket
+
+        running = status_with(status="running", safe_state=None, host=socket.gethostname(),
+                              sessions=[{"pid": alive.pid}])
+        assert running["status"] == "running"
+    finally:
+        alive.kill()
+        alive.wait()
+    assert status_with(status="running", safe_state=None, sessions=[{"pid": alive.pid}])["status"] == "interrupted"
 
 
 def test_a_dor_job_reports_reads_per_product(lab_data, dor_job_dir, serve):
     import json
 
-    status, run = serve(lab_data).get("/api/runs/dor-job-job-1")
+    status, run = serve(lab_data).get(f"/api/runs/{dor_job_dir.id}")
     assert status == 200
     assert run["kind"] == "dor-job" and run["status"] == "done" and run["device"] == "mtj-b"
-    assert run["points_done"] == run["points_total"] == 64
     data = run["data"]
     assert len(data["chunks"]) == 4 and data["products_done"] == 64
-    summary = json.loads((dor_job_dir / "summary.json").read_text())
-    assert data["reads_per_product"] == pytest.approx(summary["accounting"]["reads_per_product"])
+    assert data["reads"] == run["points_done"] == run["points_total"]  # on the bench every read is a step
+    summary = json.loads((dor_job_dir.path / "summary.json").read_text())
     assert data["reads"] == summary["accounting"]["reads"]
+    assert data["reads_per_product"] == pytest.approx(summary["accounting"]["reads_per_product"])
     assert np.corrcoef(data["value_dor"], data["value_exact"])[0, 1] == pytest.approx(
         summary["correlation_with_exact"], rel=1e-9)
 

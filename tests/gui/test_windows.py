@@ -111,6 +111,14 @@ def test_inputs_carry_the_bench_limits(window_for):
     assert procedure_class.rf_power_dbm.maximum == pytest.approx(-10.0)
 
 
+def only_run(data_dir, kind):
+    from dorlab.procedures.runs import list_runs
+
+    found = [r for r in list_runs(data_dir) if r.kind == kind]
+    assert len(found) == 1, found
+    return found[0]
+
+
 def test_sweep_window_runs_into_the_data_directory(qtbot, window_for, tmp_path):
     from dorlab.procedures.sweep import load_sweep
 
@@ -121,10 +129,10 @@ def test_sweep_window_runs_into_the_data_directory(qtbot, window_for, tmp_path):
         assert_safe(bench)
     x, y = experiment.curve_list[0].getData()
     assert len(x) == 15
-    files = list((tmp_path / "data" / "sweeps").glob("gui-1-*.csv"))
-    assert len(files) == 1
-    sweep = load_sweep(files[0])
-    assert sweep.complete and sweep.n_points == 15
+    record = only_run(tmp_path / "data", "sweep")
+    assert record.status == "completed" and record.manifest["safe_state"]["reached"] is True
+    sweep = load_sweep(record.path)
+    assert sweep.complete and sweep.n_points == 15 and sweep.settings.device == "gui-1"
     np.testing.assert_allclose(y, sweep.rectified_voltage)
     shoot(window, "gui-sweep")
 
@@ -174,10 +182,11 @@ def test_abort_stops_promptly_and_leaves_the_bench_safe(qtbot, window_for, tmp_p
     if kind == "sweep":
         from dorlab.procedures.sweep import load_sweep, rectification_sweep
 
-        path = next((tmp_path / "data" / "sweeps").glob("gui-2-*.csv"))
-        assert load_sweep(path).n_points == len(taken)  # every reading taken is on disk
+        record = only_run(tmp_path / "data", "sweep")
+        assert record.status == "stopped" and record.manifest["safe_state"]["reached"] is True
+        assert load_sweep(record.path).n_points == len(taken)  # every reading taken is on disk
         with phenomenological_bench() as bench:
-            resumed = rectification_sweep(bench, path, resume=True, progress=False)
+            resumed = rectification_sweep(bench, resume=record.id, data_dir=tmp_path / "data", progress=False)
         assert resumed.complete and resumed.n_points == 40
 
 
@@ -207,9 +216,9 @@ def test_phase_map_window_fills_an_image(qtbot, window_for, tmp_path):
     assert image.img_data.shape[:2] == (3, 12)
     filled = image.img_data[..., 3] > 0  # alpha set where a point was drawn
     assert filled.all()
-    maps = list((tmp_path / "data" / "phase-maps").iterdir())
-    assert len(maps) == 1 and (maps[0] / "phase_map.json").is_file()
-    assert len(list((maps[0] / "rows").glob("*.csv"))) == 3
+    record = only_run(tmp_path / "data", "phase_map")
+    assert record.status == "completed" and record.path.parent == tmp_path / "data" / "phase-maps"
+    assert len([r for r in record.journal() if "/point/" in r["key"]]) == 36
     window.plot_widget.hide() if hasattr(window, "plot_widget") else None
     tabs = window.findChildren(QtWidgets.QTabWidget)
     if tabs:  # show the image tab in the screenshot
@@ -234,8 +243,8 @@ def test_dor_job_window_multiplies_on_the_bench(qtbot, window_for, tmp_path):
     x, y = experiment.curve_list[0].getData()
     assert len(x) == 64
     assert np.corrcoef(x, y)[0, 1] > 0.99  # DOR products on the bench vs exact
-    jobs = [p for p in (tmp_path / "data" / "dor-jobs").iterdir() if p.is_dir()]
-    assert len(jobs) == 1 and (jobs[0] / "results.csv").is_file()
+    record = only_run(tmp_path / "data", "dor_job")
+    assert record.status == "completed" and (record.path / "results.csv").is_file()
     shoot(window, "gui-dor-job")
 
 

@@ -63,7 +63,7 @@ def test_sweep_result_repr_and_frame(tmp_path):
     from dorlab.simulator.phenomenological import PhenomenologicalDiode
 
     settings = SweepSettings(-0.22e-3, -0.05e-3, 6, 800e6, rf_current=70.7e-6, n_readings=2, device="mtj1")
-    sweep, _ = record_sweep(tmp_path / "run.csv", settings, diode=PhenomenologicalDiode(), seed=1)
+    sweep, _ = record_sweep(tmp_path / "run", settings, diode=PhenomenologicalDiode(), seed=1)
     text = repr(sweep)
     assert "device 'mtj1': 6 points, complete" in text and "800.0 MHz" in text and "70.70 uA" in text
     frame = sweep.to_dataframe()

@@ -41,8 +41,8 @@ def test_products_from_csv_on_the_model_backend(calibrated, pairs_csv, tmp_path)
     assert [int(c) for c in np.unique(table[:, 1])] == [0, 1, 2]
     assert result.summary["pool"] == [{"device": d, "run_id": store.active_run_id(d)} for d in ("d0", "d1", "d2")]
     # whole-input scales: a chunk is encoded as in the whole job
-    manifest = json.loads((tmp_path / "job" / dj.MANIFEST).read_text())
-    assert manifest["scales"] == [float(np.max(np.abs(pairs[:, 0]))), float(np.max(np.abs(pairs[:, 1])))]
+    manifest = json.loads((tmp_path / "job" / "manifest.json").read_text())
+    assert manifest["kind"] == "dor_job" and manifest["settings"]["job"]["scales"] == [float(np.max(np.abs(pairs[:, 0]))), float(np.max(np.abs(pairs[:, 1])))]
     assert result.accounting["reads"] == 40 * 3  # elementwise: three reads per product
     np.testing.assert_array_equal(np.load(tmp_path / "job" / "result.npy"), result.values)
 
@@ -52,18 +52,18 @@ def test_interrupted_model_job_resumes_to_the_uninterrupted_values(calibrated, p
     settings = dj.DorJobSettings("products", backend="model", chunk=8, seed=5)
     straight = dj.dor_job(None, store, pairs_csv, tmp_path / "straight", settings, progress=False)
 
-    def stop(chunk, n_chunks, lines):
-        if chunk == 2:
+    def stop(event):
+        if event["type"] == "chunk" and event["chunk"] == 2:
             raise KeyboardInterrupt
 
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
-        dj.dor_job(None, store, pairs_csv, out, settings, progress=False, on_chunk=stop)
-    index, _ = _indices(out)
-    np.testing.assert_array_equal(index, np.arange(24))  # three committed chunks kept
-    # a crash while writing the next chunk: rows on disk that were never committed
-    with open(out / dj.RESULTS, "a") as f:
-        f.write("24,3,0.1,0.2,0.02,0.02\n25,3,0.1")
+        dj.dor_job(None, store, pairs_csv, out, settings, progress=False, observers=(stop,))
+    journal = out / "journal.jsonl"
+    assert [json.loads(line)["key"] for line in journal.read_text().splitlines()] == ["chunk/0", "chunk/1", "chunk/2"]
+    # a crash while writing the next chunk: a torn line that was never a step
+    with open(journal, "a") as f:
+        f.write('{"seq":3,"key":"chunk/3","time":1.0,"data":{"shape":[8],"val')
     resumed = dj.dor_job(None, store, None, out, resume=True, progress=False)
     index, _ = _indices(out)
     np.testing.assert_array_equal(index, np.arange(40))  # none lost, none duplicated
@@ -100,15 +100,16 @@ def test_bench_job_fault_goes_safe_and_resumes_on_a_fresh_bench(store, pairs_csv
     out = tmp_path / "bench-job"
     with pytest.raises(InstrumentIOError) as info:
         dj.dor_job(bench, store, pairs_csv, out, settings, progress=False)
-    assert any("resume" in note for note in getattr(info.value, "__notes__", []))
-    assert_safe(bench)
-    index, _ = _indices(out)
-    np.testing.assert_array_equal(index, np.arange(20))  # the two committed chunks
-    reads = (out / dj.READ_LOG).read_text().splitlines()
-    assert len(reads) == 1 + 3 * 10 * 2 + 6  # every read taken is in the read log, as taken
+    assert f"continue with: dorlab runs resume {out}" in info.value.__notes__
+    assert_safe(bench) and info.value.safe_state.reached is True
+    reads = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
+    assert len(reads) == 3 * 10 * 2 + 6  # every read taken is in the journal, as taken
+    assert all(r["key"].startswith("read/0/") for r in reads)
     bench.close()
     fresh = phenomenological_bench(seed=1)
     result = dj.dor_job(fresh, store, pairs_csv, out, resume=True, progress=False)
+    after = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
+    assert after[:len(reads)] == reads and len({r["key"] for r in after}) == len(after)  # kept, none twice
     index, _ = _indices(out)
     np.testing.assert_array_equal(index, np.arange(40))
     assert result.correlation > 0.999
@@ -173,8 +174,8 @@ def test_bench_job_on_a_pool_of_benches(calibrated, pairs_csv, tmp_path):
                         dj.DorJobSettings("products", backend="bench", chunk=40, n_readings=2), progress=False)
     assert [entry["device"] for entry in result.summary["pool"]] == ["d0", "d1", "d2"]
     assert result.correlation > 0.999
-    reads = np.genfromtxt(tmp_path / "pool" / dj.READ_LOG, delimiter=",", names=True, dtype=None, encoding=None)
-    assert sorted(set(reads["device"])) == ["d0", "d1", "d2"]  # the work was spread over the pool
+    reads = [json.loads(line)["data"] for line in (tmp_path / "pool" / "journal.jsonl").read_text().splitlines()]
+    assert sorted({r["device"] for r in reads}) == ["d0", "d1", "d2"]  # the work was spread over the pool
     for bench in benches.values():
         assert_safe(bench)
 

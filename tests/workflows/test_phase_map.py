@@ -10,7 +10,8 @@ import pytest
 
 from dorlab.instruments.bench import InstrumentIOError
 from dorlab.procedures import phase_map as pm
-from dorlab.procedures.sweep import load_sweep, load_with_pymeasure
+from dorlab.procedures import runs
+from dorlab.procedures.sweep import load_sweep
 from dorlab.simulator.faults import DroppedConnection
 
 from .conftest import NVM, RF_CURRENT, assert_safe, fail_after, phenomenological_bench
@@ -33,9 +34,12 @@ def test_map_is_complete_and_each_row_is_a_pymeasure_sweep(straight):
     assert result.complete and result.rectified_voltage.shape == (5, 26)
     np.testing.assert_array_equal(result.frequencies, np.linspace(780e6, 820e6, 5))
     for row in range(5):
-        frame = load_with_pymeasure(pm.row_path(result.path, row)).data
-        assert len(frame) == 26
-        np.testing.assert_array_equal(frame["Rectified voltage (V)"].to_numpy(), result.rectified_voltage[row])
+        sweep = load_sweep(result.path, f"row/{row}/")
+        assert sweep.n_points == 26 and sweep.settings.rf_frequency == result.frequencies[row]
+        np.testing.assert_array_equal(sweep.rectified_voltage, result.rectified_voltage[row])
+    rows = [e for e in runs.Run(result.path).events() if e["type"] == "row"]
+    assert [e["row"] for e in rows] == list(range(5))
+    np.testing.assert_array_equal([e["vertex_current"] for e in rows], result.vertex_current)
     assert_safe(bench)
     summary = (result.path / pm.SUMMARY).read_text().splitlines()
     assert summary[0] == "#Procedure: <dorlab.phase_map>"
@@ -58,7 +62,7 @@ def test_phase_from_voltage_is_the_intrinsic_phase(straight):
     i = result.bias_current
     for row, f in enumerate(result.frequencies):
         # the amplitude at the device through the RF path differs slightly from the nominal 70.7 uA
-        rf = float(np.median(load_sweep(pm.row_path(result.path, row)).columns["rf_current"]))
+        rf = float(np.median(load_sweep(result.path, f"row/{row}/").columns["rf_current"]))
         half_width = diode.locking_half_width(rf)
         offset = i - diode.vertex_current(f)
         phase = result.phase[row]
@@ -81,7 +85,8 @@ def test_fault_mid_map_goes_safe_keeps_points_and_resumes_exactly(straight, tmp_
     fail_after(bench, 26 * 2 + 9, lambda: bench.world.inject_fault(NVM, DroppedConnection()))
     with pytest.raises(InstrumentIOError) as info:
         pm.phase_map(bench, path, SETTINGS, progress=False)
-    assert any("resume" in note for note in getattr(info.value, "__notes__", []))
+    assert f"continue with: dorlab runs resume {path}" in info.value.__notes__
+    assert info.value.safe_state.reached is True
     assert_safe(bench)  # RF off, bias ramped to zero, output off though the voltmeter is gone
     partial = pm.load_phase_map(path)
     assert partial.n_points == 26 * 2 + 8 and not partial.complete
@@ -92,7 +97,7 @@ def test_fault_mid_map_goes_safe_keeps_points_and_resumes_exactly(straight, tmp_
     resumed = pm.phase_map(fresh, path, resume=True, progress=False)
     assert resumed.complete
     for row in range(5):
-        cols = load_sweep(pm.row_path(path, row)).columns
+        cols = load_sweep(path, f"row/{row}/").columns
         np.testing.assert_array_equal(cols["index"], np.arange(26))  # none lost, none duplicated
         np.testing.assert_array_equal(cols["bias_current"], reference.bias_current)
     taken = np.isfinite(kept)
@@ -109,6 +114,8 @@ def test_resume_refuses_other_settings_and_new_map_refuses_an_existing_one(strai
         pm.phase_map(bench, result.path, other, resume=True, progress=False)
     with pytest.raises(FileExistsError):
         pm.phase_map(bench, result.path, SETTINGS, progress=False)
+    with pytest.raises(pm.PhaseMapFileError, match="not a dorlab run"):
+        pm.phase_map(bench, result.path / "elsewhere", resume=True, progress=False)
 
 
 def test_settings_are_validated():

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from pymeasure.experiment import Procedure, Results, Worker
 
 from dorlab.procedures import phase_map as pm
+from dorlab.procedures import runs
 from dorlab.procedures.pymeasure_procedures import (DorJobProcedure, PhaseMapProcedure,
                                                     RecalibrationProcedure)
 
@@ -49,12 +50,14 @@ def test_stopping_the_phase_map_procedure_leaves_a_resumable_map(tmp_path):
     procedure = PhaseMapProcedure(directory=str(tmp_path / "map"), frequency_points=3, bias_points=16,
                                   n_readings=3)
     procedure.bench_object = bench
-    # the stop button, pressed during the first row: the row is finished, emitted, and the run ends
+    # the stop button, pressed during the 10th reading of the first row: the run ends after that point
+    # (rows are emitted to PyMeasure when complete, so none was)
     data = _run(procedure, tmp_path / "live.csv",
                 prepare=lambda worker: fail_after(bench, 10, worker.stop)).data
     assert procedure.status == Procedure.ABORTED
-    assert len(data) == 16
-    assert pm.load_phase_map(tmp_path / "map").n_points == 16
+    assert len(data) == 0
+    assert pm.load_phase_map(tmp_path / "map").n_points == 10
+    assert runs.Run(tmp_path / "map").status == "stopped"
     assert_safe(bench)
     resumed = pm.phase_map(bench, tmp_path / "map", resume=True, progress=False)
     assert resumed.complete

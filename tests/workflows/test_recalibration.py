@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from dorlab.procedures import recalibration as rc
+from dorlab.procedures import runs
 from dorlab.procedures.calibration_run import calibrate_device
 from dorlab.simulator.faults import DroppedConnection
 
@@ -47,7 +48,7 @@ def test_picks_exactly_the_stale_and_the_drifted(fleet):
     report = rc.recalibrate(benches, store, rc.RecalibrationPolicy(max_age=HOUR, tolerance=0.1), now=now)
     reasons = {d.device: d.reason for d in report.decisions}
     assert reasons == {"d_old": "stale", "d_ok": "ok", "d_drift": "drifted"}
-    assert sorted(report.recalibrated()) == ["d_drift", "d_old"]
+    assert sorted(report.recalibrated()) == ["d_drift", "d_old"], [d.error for d in report.decisions]
     # the stale one was not even measured; the others got the 3-point check
     by = {d.device: d for d in report.decisions}
     assert by["d_old"].checks == [] and len(by["d_ok"].checks) == 3 and len(by["d_drift"].checks) == 3
@@ -63,11 +64,16 @@ def test_picks_exactly_the_stale_and_the_drifted(fleet):
     assert store.run(by["d_drift"].new_run_id).settings["sweep"]["points"] == 21
     for bench in benches.values():
         assert_safe(bench)
-    # the log has a decision and a result per device, in order
+    # the run's journal has a decision per device, the recalibrations' points and a result per
+    # recalibrated device, in the store's order; a device event follows each device
     records = [json.loads(line) for line in report.log_path.read_text().splitlines()]
-    assert [r["event"] for r in records] == ["start"] + ["decision", "result"] * 3
-    assert [r["device"] for r in records[1::2]] == ["d_drift", "d_ok", "d_old"]  # the store's order
-    assert records[-1]["device"] == "d_old" and records[-1]["action"] == "recalibrated"
+    keys = [r["key"] for r in records if not r["key"].split("/")[1] in ("sweep", "survey")]
+    assert keys == ["d_drift/decision", "d_drift/store", "d_drift/result", "d_ok/decision",
+                    "d_old/decision", "d_old/store", "d_old/result"]
+    assert records[-1]["data"]["device"] == "d_old" and records[-1]["data"]["action"] == "recalibrated"
+    devices = [e for e in runs.Run(report.run_dir).events() if e["type"] == "device"]
+    assert [(e["device"], e["action"]) for e in devices] == [
+        ("d_drift", "recalibrated"), ("d_ok", "kept"), ("d_old", "recalibrated")]
 
 
 def test_check_of_a_fresh_device_is_within_tolerance_and_dry_run_changes_nothing(fleet):
@@ -112,17 +118,18 @@ def test_interrupted_job_resumes_without_redoing_finished_devices(fleet):
     store, benches, now = fleet
     policy = rc.RecalibrationPolicy(max_age=HOUR)
 
-    def stop_after_first(decision, k, n):
-        if k == 1:
+    def stop_after_first(event):
+        if event["type"] == "device" and event["index"] == 0:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        rc.recalibrate(benches, store, policy, now=now, on_device=stop_after_first)
-    logs = sorted((store.path.parent / rc.LOG_DIR).glob("*.jsonl"))
-    assert len(logs) == 1
+    with pytest.raises(KeyboardInterrupt) as info:
+        rc.recalibrate(benches, store, policy, now=now, observers=(stop_after_first,))
+    run = info.value.run
+    assert run.kind == "recalibration" and run.status == "interrupted"
+    assert f"continue with: dorlab runs resume {run.id} --data-dir {store.path.parent}" in info.value.__notes__
     # devices go in the store's order: d_drift was done when the job stopped, d_old not yet
     assert len(store.history("d_drift")) == 2 and len(store.history("d_old")) == 1
-    report = rc.recalibrate(benches, store, policy, now=now, resume=logs[0])
+    report = rc.recalibrate(benches, store, resume=run.id)
     assert {d.device: d.action for d in report.decisions} == {
         "d_old": "recalibrated", "d_ok": "kept", "d_drift": "recalibrated"}
     assert len(store.history("d_drift")) == 2  # not calibrated a second time
@@ -161,23 +168,22 @@ def test_interrupted_recalibration_sweep_is_resumed_not_restarted(fleet):
         raise KeyboardInterrupt  # Ctrl-C during the recalibration sweep of d_drift (after its 3-point check)
 
     fail_after(bench, 3 + 12, interrupt)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as info:
         rc.recalibrate(benches, store, policy, now=now)
     assert_safe(bench)
-    sweeps = store.path.parent / "sweeps"
-    cut = [p for p in sweeps.glob("d_drift-*.csv") if not load_sweep(p).complete]
-    assert len(cut) == 1 and load_sweep(cut[0]).n_points == 11
+    run = info.value.run
+    assert load_sweep(run.path, "d_drift/sweep/").n_points == 11
     bench.rectified_voltage = type(bench).rectified_voltage.__get__(bench)  # the operator is back
-    log = next((store.path.parent / rc.LOG_DIR).glob("*.jsonl"))
-    report = rc.recalibrate(benches, store, policy, now=now, resume=log)
+    report = rc.recalibrate(benches, store, resume=run.path)
     by = {d.device: d for d in report.decisions}
     assert by["d_drift"].action == "recalibrated" and by["d_drift"].new_status == "accepted"
-    # the interrupted file was completed (no second sweep of d_drift) and is the new run's raw data
-    assert len(list(sweeps.glob("d_drift-*.csv"))) == 2  # the original calibration and the resumed one
-    completed = load_sweep(cut[0])
+    # the interrupted sweep was completed (not restarted) and is the new run's raw data
+    completed = load_sweep(run.path, "d_drift/sweep/")
     assert completed.complete
     np.testing.assert_array_equal(completed.columns["index"], np.arange(21))
-    assert store.run(by["d_drift"].new_run_id).sweep_path == str(cut[0])
+    assert store.run(by["d_drift"].new_run_id).sweep_path == str(run.path / "d_drift-sweep.csv")
+    np.testing.assert_array_equal(load_sweep(run.path / "d_drift-sweep.csv").rectified_voltage,
+                                  completed.rectified_voltage)
     checks = by["d_drift"].checks
     assert len(checks) == 3 and checks[0].x == -1.0  # the decision was taken from the log, not re-measured
 

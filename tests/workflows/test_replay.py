@@ -22,7 +22,7 @@ SETTINGS = SweepSettings(-0.24e-3, -0.03e-3, 22, RF_FREQUENCY, rf_current=RF_CUR
 
 @pytest.fixture
 def recorded(tmp_path):
-    sweep, log = rp.record_sweep(tmp_path / "lab" / "run.csv", SETTINGS, diode=PhenomenologicalDiode(), seed=3)
+    sweep, log = rp.record_sweep(tmp_path / "lab" / "run", SETTINGS, diode=PhenomenologicalDiode(), seed=3)
     return sweep, log
 
 
@@ -148,7 +148,7 @@ def test_exact_replay_follows_the_recorded_fault_and_retry(tmp_path):
     world = World.default(diode=PhenomenologicalDiode(), seed=3)
     world.inject_fault(NVM, Timeout(1))  # the lab's voltmeter missed one reply; the bench reconnected
     settings = SweepSettings(-0.24e-3, -0.03e-3, 8, RF_FREQUENCY, rf_current=RF_CURRENT, n_readings=3)
-    sweep, log = rp.record_sweep(tmp_path / "run.csv", settings, world=world)
+    sweep, log = rp.record_sweep(tmp_path / "run", settings, world=world)
     assert any(json.loads(line).get("error") == "VI_ERROR_TMO" for line in log.read_text().splitlines())
     result = rp.replay(sweep.path, exact=True, out_dir=tmp_path / "e")
     assert result.matched, result.mismatch
@@ -159,7 +159,7 @@ def test_llgs_run_replays_both_ways(tmp_path):
     """The physical simulator (LLGS macrospin of mazza2022) behind the recording and the replay."""
     settings = SweepSettings(-0.25e-3, -0.02e-3, 8, RF_FREQUENCY, rf_current=RF_CURRENT, n_readings=2,
                              device="mazza2022")
-    sweep, _ = rp.record_sweep(tmp_path / "llgs.csv", settings, seed=1)
+    sweep, _ = rp.record_sweep(tmp_path / "llgs", settings, seed=1)
     exact = rp.replay(sweep.path, exact=True, out_dir=tmp_path / "e")
     assert exact.matched and exact.values_identical
     c = rp.replay(sweep.path, out_dir=tmp_path / "s", seed=2)

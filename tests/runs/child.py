@@ -1,0 +1,41 @@
+"""A procedure run in a child process for the kill -9 tests: ``python child.py KIND RUN_DIR DATA_DIR``.
+
+The bench is a simulated one opened by name (``sim``, phenomenological diode, seed 3), so that
+``dorlab runs resume`` reopens the same kind of bench from the run's manifest.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def main(kind: str, run_dir: Path, data_dir: Path) -> None:
+    from dorlab.calibration.store import CalibrationStore
+    from dorlab.procedures.wiring import open_bench
+
+    with open_bench("sim", sim_diode="phenomenological", seed=3) as bench:
+        if kind == "phase_map":
+            from dorlab.procedures.phase_map import PhaseMapSettings, phase_map
+
+            settings = PhaseMapSettings(790e6, 810e6, 3, -0.25e-3, -0.02e-3, 60, rf_current=70.7e-6, n_readings=2)
+            phase_map(bench, run_dir, settings, progress=False, plot=False, data_dir=data_dir)
+        elif kind == "dor_job":
+            from dorlab.procedures.dor_job import DorJobSettings, dor_job
+
+            with CalibrationStore.open(data_dir) as store:
+                dor_job(bench, store, data_dir / "pairs.csv", run_dir,
+                        DorJobSettings("products", backend="bench", devices=("k1", "k2"), chunk=10, n_readings=2),
+                        progress=False,
+                        data_dir=data_dir)
+        elif kind == "recalibration":
+            from dorlab.procedures.recalibration import RecalibrationPolicy, recalibrate
+
+            with CalibrationStore.open(data_dir) as store:
+                recalibrate(bench, store, RecalibrationPolicy(max_age=0.0), now=datetime.now(timezone.utc))
+        else:
+            raise SystemExit(f"unknown kind {kind!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))

@@ -1,0 +1,134 @@
+"""kill -9 at random points of a phase map, a DOR job on the bench and a recalibration (the sweep and the
+calibration have theirs in test_run_layer.py and tests/calibration/test_cli_processes.py): after
+``dorlab runs resume`` nothing taken before the kill is lost or changed, no step is taken twice, and
+nothing is stored twice."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dorlab.calibration.store import CalibrationStore
+from dorlab.procedures import runs
+
+CHILD = Path(__file__).with_name("child.py")
+DORLAB = [sys.executable, "-c", "from dorlab.procedures.cli import main; main()"]
+RNG = random.Random(1414)
+
+
+def _kill_after(kind, run_dir, data_dir, steps, find_run=None, timeout=90.0):
+    """Start the child, wait until its run holds ``steps`` steps, kill -9 it; the run directory."""
+    proc = subprocess.Popen([sys.executable, str(CHILD), kind, str(run_dir), str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            found = find_run() if find_run else run_dir
+            journal = found / runs.JOURNAL if found else None
+            if journal is not None and journal.exists() and journal.read_bytes().count(b"\n") >= steps:
+                os.kill(proc.pid, signal.SIGKILL)
+                return found
+            time.sleep(0.005)
+        raise AssertionError(f"{kind} did not reach {steps} steps in {timeout} s")
+    finally:
+        proc.wait(timeout=30)
+
+
+def _resume(ref, data_dir):
+    done = subprocess.run(DORLAB + ["runs", "resume", str(ref), "--data-dir", str(data_dir), "--json"],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["status"] == "completed" and info["safe_state"]["reached"] is True
+    return info
+
+
+def _journal(run_dir):
+    return runs.read_journal(run_dir)
+
+
+def _kept(before, after):
+    """Every step taken before the kill is in the final journal unchanged, and no key twice."""
+    assert after[:len(before)] == before
+    assert len({r["key"] for r in after}) == len(after)
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 170), 2))
+def test_phase_map_killed_and_resumed(tmp_path, kill_at):
+    from dorlab.procedures.phase_map import load_phase_map
+
+    run_dir = _kill_after("phase_map", tmp_path / "map", tmp_path, kill_at)
+    before = _journal(run_dir)
+    assert kill_at <= len(before) < 180 and runs.Run(run_dir).status == "interrupted"
+    _resume(runs.Run(run_dir).id, tmp_path)  # by id: the map was registered in the data directory
+    after = _journal(run_dir)
+    _kept(before, after)
+    result = load_phase_map(run_dir)
+    assert result.complete and result.n_points == 180
+    assert sorted(r["key"] for r in after) == sorted(f"row/{r}/point/{c}" for r in range(3) for c in range(60))
+    for r in range(3):
+        np.testing.assert_array_equal([rec["data"]["bias_current"] for rec in after if rec["key"].startswith(f"row/{r}/")],
+                                      np.linspace(-0.25e-3, -0.02e-3, 60))
+
+
+@pytest.fixture
+def calibrated_store(tmp_path):
+    from dorlab.procedures.calibration_run import CalibrationSettings, calibrate_device
+    from dorlab.procedures.wiring import open_bench
+
+    with CalibrationStore.open(tmp_path) as store, \
+            open_bench("sim", sim_diode="phenomenological", seed=3) as bench:
+        for device in ("k1", "k2"):
+            cal = calibrate_device(bench, store, device, CalibrationSettings(
+                rf_frequency=800e6, rf_current=70.7e-6, bias_from=-0.22e-3, bias_to=-0.05e-3, points=21,
+                n_readings=2, progress=False))
+            assert cal.accepted
+    return tmp_path
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 110), 2))
+def test_bench_dor_job_killed_and_resumed(calibrated_store, kill_at):
+    data_dir = calibrated_store
+    rng = np.random.default_rng(3)
+    np.savetxt(data_dir / "pairs.csv", rng.uniform(-1, 1, (40, 2)), delimiter=",")
+    run_dir = _kill_after("dor_job", data_dir / "job", data_dir, kill_at)
+    before = _journal(run_dir)
+    assert kill_at <= len(before) and all(r["key"].startswith("read/") for r in before)
+    info = _resume(run_dir, data_dir)
+    after = _journal(run_dir)
+    _kept(before, after)
+    assert info["result"]["values"] == 40 and info["result"]["correlation_with_exact"] > 0.99
+    # the reads after the resume are the ones the uninterrupted job takes: as many as the schedule plans
+    assert len(after) == int(info["result"]["accounting"]["reads"])
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(3, 40), 2))
+def test_recalibration_killed_and_resumed(calibrated_store, kill_at):
+    data_dir = calibrated_store
+    with CalibrationStore.open(data_dir) as store:
+        before_runs = {d: [h.run_id for h in store.history(d)] for d in ("k1", "k2")}
+
+    def recalibration_run():
+        found = sorted((data_dir / "runs").glob("*-recalibration-*"))
+        return found[0] if found else None
+
+    run_dir = _kill_after("recalibration", None, data_dir, kill_at, find_run=recalibration_run)
+    before = _journal(run_dir)
+    info = _resume(runs.Run(run_dir).id, data_dir)
+    after = _journal(run_dir)
+    _kept(before, after)
+    assert [d["action"] for d in info["result"]["devices"]] == ["recalibrated", "recalibrated"]
+    with CalibrationStore.open(data_dir) as store:
+        for d in info["result"]["devices"]:
+            history = [h.run_id for h in store.history(d["device"])]
+            assert history == before_runs[d["device"]] + [d["new_run_id"]]  # stored once, none lost
+            assert store.active_run_id(d["device"]) == d["new_run_id"]
