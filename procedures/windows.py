@@ -1,12 +1,12 @@
 """PyMeasure's windows on dorlab's procedures: ``dorlab gui sweep|calibrate|phase-map|dor-job``.
 
 Each window is PyMeasure's ``ManagedWindow`` (``ManagedImageWindow`` for the phase map: V_dc over
-(I_dc, f_ac) as an image that fills in row by row) on the procedure that the command line runs, so a
-window's run writes the same files: the sweep and the calibration append every point (fsynced) to
-``<data dir>/sweeps/<device>-<time>.csv``, the phase map and the DOR job to their directories under
-``<data dir>/phase-maps`` and ``<data dir>/dor-jobs``; ``dorlab dashboard`` follows them, and an
-interrupted one resumes from the command line (``--resume``). The Abort button stops between two
-readings and puts the bench in its safe state (RF off, bias ramped to zero, outputs off).
+(I_dc, f_ac) as an image that fills in point by point) on the procedure that the command line runs, so a
+window's run is a run of the run layer (``dorlab.procedures.runs``): under ``<data dir>/runs/<id>/`` (a
+phase map under ``<data dir>/phase-maps``, a DOR job under ``<data dir>/dor-jobs``, both registered under
+``runs/``), every point fsynced to its journal, followed live by ``dorlab dashboard`` and continued by
+``dorlab runs resume``. The window plots the run layer's point events; the Abort button is the run's
+``should_stop``, checked before each reading, and the run layer puts the bench in its safe state.
 
 Defaults run as they are on the simulated bench, and the inputs carry the bench's limits (from the bench
 file named by ``--bench``): bias currents within +-``max_bias_current``, the RF drive within

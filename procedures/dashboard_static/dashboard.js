@@ -144,10 +144,10 @@ async function drawRun(id) {
   $("run-eta").textContent = run.status === "running" ? `ETA ${duration(run.eta_s)}` : "";
   $("run-progress").style.width = `${(100 * (run.progress || 0)).toFixed(1)}%`;
   $("run-plot2").hidden = true;
-  if (!run.data) return;
   if (run.kind === "phase-map") drawPhaseMap(run);
   else if (run.kind === "dor-job") drawDorJob(run);
-  else drawSweep(run);
+  else if (run.data && run.data.bias_current) drawSweep(run);
+  else Plotly.purge("run-plot");  // a run without points to draw (a recalibration): its table says it all
 }
 
 // ----------------------------------------------------------------------------------- calibrations

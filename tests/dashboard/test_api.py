@@ -327,3 +327,21 @@ def test_local_bind_answers_only_requests_addressed_to_this_machine(lab_data, se
         conn.request("GET", "/api/devices", headers={"Host": host})
         assert conn.getresponse().status == expected, host
         conn.close()
+
+
+def test_a_recalibration_run_is_listed(lab_data, tmp_path, serve, lab_helpers):
+    """A run kind without points to draw (a recalibration that only checked) is listed and answers."""
+    import shutil
+
+    from dorlab.calibration.store import CalibrationStore
+    from dorlab.procedures.recalibration import RecalibrationPolicy, recalibrate
+
+    root = tmp_path / "data"
+    shutil.copytree(lab_data, root)
+    with CalibrationStore.open(root) as store, lab_helpers.phenomenological_bench() as bench:
+        recalibrate(bench, store, RecalibrationPolicy(max_age=1e9, tolerance=10.0), devices=["mtj-b"], dry_run=True)
+    served = serve(root)
+    found = [r for r in served.get("/api/runs")[1]["runs"] if r["kind"] == "recalibration"]
+    assert len(found) == 1 and found[0]["status"] == "done" and found[0]["points_done"] >= 1
+    status, detail = served.get(f"/api/runs/{found[0]['id']}")
+    assert status == 200 and detail["kind"] == "recalibration" and detail["data"] == {}
