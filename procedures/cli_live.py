@@ -1,9 +1,9 @@
 """Live views on the command line: ``dorlab dashboard`` (web) and ``dorlab gui KIND`` (PyMeasure windows)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
+
+from dorlab.procedures import cli_options
 
 GUI_KINDS = ("sweep", "calibrate", "phase-map", "dor-job", "recalibration")
 
@@ -13,17 +13,29 @@ def register(root: click.Group) -> None:
     root.add_command(gui_command)
 
 
+def _bind_address(ctx, param, value: str) -> str:
+    """An IP address literal or "localhost" (a name would need a DNS lookup to know what is exposed)."""
+    import ipaddress
+
+    if value == "localhost":
+        return value
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1) or localhost",
+                                 ctx=ctx, param=param) from None
+
+
 @click.command("dashboard")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Data directory to follow (default: $DORLAB_DATA, else ./dorlab-data).")
+@cli_options.data_dir_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
               help="TCP port (0 picks a free one).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; any other than 127.0.0.1 / ::1 / localhost requires a token.")
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_bind_address,
+              help="IP address to bind; any other than 127.0.0.1 / ::1 / localhost requires a token.")
 @click.option("--token", default=None,
               help="Access token (default: $DORLAB_DASHBOARD_TOKEN; generated and printed on a non-local bind).")
-@click.option("--poll", "poll_seconds", type=click.FloatRange(0.1, 60.0), default=0.5, show_default=True,
-              help="Seconds between the page's updates.")
+@click.option("--poll", "poll_seconds", type=cli_options.FiniteFloat(0.1, 60.0, unit="s"), default=0.5,
+              show_default=True, help="Seconds between the page's updates.")
 def dashboard_command(data_dir, port, host, token, poll_seconds):
     """Serve a read-only web page and JSON API that follow the data directory live."""
     try:

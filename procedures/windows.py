@@ -358,6 +358,10 @@ def launch(kind: str, *, bench: str = "sim") -> int:
         from pymeasure.display.Qt import QtWidgets
     except Exception as exc:  # noqa: BLE001
         raise QtMissing(f"PyMeasure's windows need a Qt binding: pip install 'dorlab[gui]' ({exc})") from None
+    from dorlab.instruments.config import load_bench_config
+
+    _procedure_class(kind)
+    load_bench_config(bench)  # a bad kind or bench file is refused before Qt starts
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
     window = make_window(kind, bench=bench)
     window.show()
