@@ -91,8 +91,9 @@ class RunTimings:
     """Wall time (s) of each part of a calibration run (this session's; replayed steps cost nothing)."""
 
     operating_point: float = 0.0  # simulator search (sim only)
-    survey: float = 0.0  # survey sweep
-    sweep: float = 0.0  # calibration sweep
+    survey: float = 0.0  # survey sweep (bench readings + files)
+    sweep: float = 0.0  # calibration sweep (bench readings + files)
+    io: float = 0.0  # of which: the run's journal and events, and the sweep CSVs
     fit: float = 0.0
     store: float = 0.0
 
@@ -175,11 +176,14 @@ class CalibrationPlan(runs.Plan):
         """One of the run's sweeps: its settings in the manifest, its points as steps, its CSV."""
         key = f"{self.prefix}{name}"
         ctx.annotate(sweeps={**ctx.run.manifest.get("sweeps", {}), key: sweep_settings.as_dict()})
-        t0 = time.perf_counter()
+        t0, io0 = time.perf_counter(), ctx.io_seconds
         columns = sweep_points(ctx, sweep_settings, prefix=f"{key}/", bench=bench)
-        setattr(self.timings, name, getattr(self.timings, name) + time.perf_counter() - t0)
         metadata = run_metadata(ctx.run)
+        t1 = time.perf_counter()
         path = write_sweep_csv(ctx.path / f"{key.replace('/', '-')}.csv", sweep_settings, columns, metadata)
+        t2 = time.perf_counter()
+        setattr(self.timings, name, getattr(self.timings, name) + t2 - t0)
+        self.timings.io += ctx.io_seconds - io0 + t2 - t1
         return SweepResult(path, sweep_settings, columns, metadata, ctx.path)
 
     def run(self, ctx: runs.RunContext, bench=None) -> Calibration:

@@ -16,7 +16,6 @@ from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READIN
 from dorlab.procedures.jsonout import dumps
 
 LIBRARY_HELP = "VISA library for every instrument, overriding the bench file ('@dorlab', '@py', ...)"
-ROLES = ("current_source", "voltmeter", "rf_source")
 
 
 @click.command("check")
@@ -32,7 +31,7 @@ def bench_check(bench_name, visa_library, seed, sim_diode, as_json) -> None:
         result = bench.self_test()
     config = bench.config
     instruments = {role: {"model": getattr(config, role).model, "address": getattr(config, role).address,
-                          "identity": identities[role]} for role in ROLES}
+                          "identity": identities[role]} for role in identities}
     if as_json:
         click.echo(dumps({"bench": config.name, "source": str(config.source), "instruments": instruments,
                           "self_test": result, "safe": True}))

@@ -2,7 +2,8 @@
 
 - ``--bench NAME|FILE``: defaults to ``sim`` (the built-in simulated bench) on every command that opens a
   bench; a bench file (TOML) or a bench name selects real instruments.
-- ``--sim-diode llgs|phenomenological``: the diode behind ``--bench sim``.
+- ``--sim-diode llgs|phenomenological|micromagnetic``: the diode behind ``--bench sim`` (micromagnetic: the
+  shipped finite-difference device table).
 - ``--seed N``: the seed of the simulator and of any random workload of the command.
 - ``--data-dir DIR``: the data directory (default ``$DORLAB_DATA``, else ``./dorlab-data``).
 - ``--json``: the result as JSON on stdout (messages go to stderr).
@@ -178,9 +179,10 @@ def _sim_diode_value(ctx, param, value):
 
 
 def sim_diode_option(function):
-    """``--sim-diode llgs|phenomenological`` (and the deprecated ``--phenomenological`` flag)."""
+    """``--sim-diode llgs|phenomenological|micromagnetic`` (and the deprecated ``--phenomenological`` flag)."""
     function = click.option(
-        "--sim-diode", type=click.Choice(["llgs", "phenomenological"]), default="llgs", show_default=True,
+        "--sim-diode", type=click.Choice(["llgs", "phenomenological", "micromagnetic"]), default="llgs",
+        show_default=True,
         callback=_sim_diode_value,
         help="Diode behind --bench sim: the LLGS macrospin, or the fast phenomenological model (Eq. 6).")(function)
     return click.option("--phenomenological", is_flag=True, hidden=True, expose_value=False, is_eager=True,
@@ -363,11 +365,13 @@ def bias_range_options(default_from: float, default_to: float, default_points: i
 
 def open_bench(bench_name: str, *, seed: int | None = None, sim_diode: str = "llgs",
                visa_library: str | None = None, device: str | None = None):
-    """The bench a command runs on: ``sim`` (a fresh simulated bench, its diode chosen by ``sim_diode``)
-    or a bench name/file. The simulator-only options are refused for real benches."""
+    """The bench a command runs on: ``sim``, ``sim-lockin``, ``sim-pool`` (fresh simulated benches, their
+    diodes chosen by ``sim_diode``) or a bench name/file. The simulator-only options are refused for real benches."""
     from dorlab.procedures.errors import InvalidValue
 
-    if bench_name != "sim" and sim_diode != "llgs":
+    from dorlab.procedures.wiring import SIMULATED_BENCHES  # sim, sim-lockin, sim-pool
+
+    if bench_name not in SIMULATED_BENCHES and sim_diode != "llgs":
         raise InvalidValue(f"--sim-diode {sim_diode} selects the diode of --bench sim; --bench is {bench_name!r}")
     if visa_library is None:  # THE way to open a bench (the simulator chosen only through the wiring)
         from dorlab.procedures.wiring import open_bench as open_wired

@@ -1,7 +1,8 @@
 """DOR reads on a live bench: the compute reader protocol implemented with ``Bench.rectified_voltage``.
 
 Diode k of the pool is the device on ``benches[k]`` (one bench may serve several entries of the pool when
-they are calibrations of the same device). A read at input x sets I_dc = I_dc,0 + |I_dc,0 - I_dc,-1| x
+they are calibrations of the same device, or, on a bench with a switch, when they are junctions of its pool:
+the bench connects the calibration's device before each read). A read at input x sets I_dc = I_dc,0 + |I_dc,0 - I_dc,-1| x
 (the calibration's ``input_to_current``) with the calibration's f_ac and RF amplitude and returns the
 rectified voltage (RF on minus RF off, averaged over ``n_readings``).
 
@@ -132,6 +133,8 @@ class BenchBackend:
                 continue
             bias = float(calibration.input_to_current(float(xi)))
             with self._bench_locks[k]:
+                if getattr(self.benches[k], "switch", None) is not None:  # a pool behind a switch
+                    self.benches[k].select_device(calibration.device)
                 reading = self.benches[k].rectified_voltage(bias, calibration.rf_frequency,
                                                             rf_current=calibration.rf_current,
                                                             n_readings=self.n_readings)

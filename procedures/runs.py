@@ -65,6 +65,7 @@ PLAN_KINDS = {
     "phase_map": "dorlab.procedures.phase_map:PhaseMapPlan",
     "recalibration": "dorlab.procedures.recalibration:RecalibrationPlan",
     "dor_job": "dorlab.procedures.dor_job:DorJobPlan",
+    "oscillator": "dorlab.procedures.oscillator:OscillatorPlan",
 }
 
 STATUSES = ("created", "running", "completed", "failed", "interrupted", "stopped")
@@ -436,6 +437,7 @@ class RunContext:
         self._taken: set[str] = set()
         self._seq = len(records)
         self._lock = threading.RLock()
+        self.io_seconds = 0.0  # spent writing the journal and events (what fsync per step costs)
         self._journal = journal_handle
         self._events = events_handle
         self._observers = list(observers)
@@ -501,6 +503,7 @@ class RunContext:
             raise StopRequested(f"stop requested before step {self._seq} ({key})")
         data = measure()
         with self._lock:
+            t0 = time.perf_counter()
             n = self._seq
             record = {"seq": n, "key": key, "time": time.time(), "data": data}
             _append_line(self._journal, record, sync=True)  # a step on disk is a step kept, whatever happens next
@@ -508,6 +511,7 @@ class RunContext:
             self.replayed = False
             self._bar.update(1)
             self.emit("point", step=n, key=key, data=data, done=self._seq, total=self._bar.total)
+            self.io_seconds += time.perf_counter() - t0
         return data
 
 

@@ -284,12 +284,12 @@ def test_instrument_error_mid_sweep_ends_the_run_safely_with_the_points_on_disk(
         return measure(*args, **kwargs)
 
     bench.rectified_voltage = rectified_voltage
-    path = tmp_path / "sweep.csv"
+    run_dir = tmp_path / "run"
     with pytest.raises(InstrumentError, match=r"voltmeter Keithley2182 at GPIB0::7::INSTR reported "
                                               r"SCPI error\(s\) during the run: -300") as info:
-        rectification_sweep(bench, path, settings, progress=False)
+        rectification_sweep(bench, settings, directory=run_dir, progress=False)
     assert info.value.errors == [(-300, "Device-specific error;ADC")]
-    assert load_sweep(path).n_points == 3  # every point before the error, none after
+    assert load_sweep(run_dir).n_points == 3  # every point before the error, none after
     assert_safe(bench, read_log(tmp_path / "traffic.jsonl"))
     assert not bench.world.instrument(NVM).errors  # drained into the message
 

@@ -1,0 +1,305 @@
+"""``dorlab simulate sp4`` and ``--model micromagnetic`` on the device studies.
+
+``sp4`` runs muMAG Standard Problem 4 (field 1) and compares it with OOMMF's trace. The device studies
+(``oscillation``, ``rectification``, ``phase-map``, ``transient``, ``operating-point``) keep their
+macrospin behaviour and options; ``--model micromagnetic`` runs the same study on the finite-difference
+free layer (``--cell-size``, default the preset's 2.5 nm) and prints the paper's rows T1-T6 beside the
+paper's and the macrospin's values. This module only parses, calls ``dorlab.simulator.micromagnetic``
+and renders; it adds its options to the ``simulate`` group's commands by name.
+"""
+from __future__ import annotations
+
+import math
+
+import click
+
+from dorlab.procedures.jsonout import dumps
+
+MICROMAGNETIC_DEFAULTS = {
+    # simulated time and points sized for the micromagnetic model (the macrospin's defaults would take hours)
+    "oscillation": {"bias_from": -0.02e-3, "bias_to": -0.12e-3, "points": 6},
+    "rectification": {"points": 9},
+    "phase-map": {"freq_points": 4, "points": 7},
+    "transient": {"duration": 30e-9},
+}
+
+
+def _bad(exc: Exception, hint: str | None = None):
+    return click.BadParameter(str(exc), param_hint=hint)
+
+
+def _echo_rows(rows) -> None:
+    click.echo(f"{'id':<4}{'quantity':<58}{'paper':<22}{'macrospin':<40}micromagnetic")
+    for r in rows:
+        click.echo(f"{r['id']:<4}{r['quantity']:<58}{r['paper']:<22}{r['macrospin']:<40}{r['micromagnetic']}")
+
+
+@click.command("sp4")
+@click.option("--cell-size", type=float, default=2.5e-9, show_default=True, help="Cell edge (m); OOMMF's is 2.5e-9.")
+@click.option("--duration", type=float, default=1e-9, show_default=True, help="Simulated time of field 1 (s).")
+@click.option("--tolerance", type=float, default=1e-6, show_default=True,
+              help="Dormand-Prince error per step (max |dm|).")
+@click.option("--fft", type=click.Choice(["auto", "scipy", "pyfftw"]), default="auto", show_default=True)
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
+              help="Write t,mx,my,mz every 1 ps to this CSV file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def sp4_command(cell_size, duration, tolerance, fft, trace_path, as_json):
+    """muMAG Standard Problem 4, field 1: relax the s-state, apply (-24.6, 4.3, 0) mT for 1 ns, and
+    compare <m>(t) with OOMMF's trace."""
+    from dorlab.simulator.micromagnetic import sp4
+
+    if not (math.isfinite(duration) and 0 < duration <= 10e-9):
+        raise click.BadParameter(f"duration must be in (0, 10e-9] s, got {duration!r}", param_hint="--duration")
+    if not (math.isfinite(tolerance) and 0 < tolerance <= 1e-3):
+        raise click.BadParameter(f"tolerance must be in (0, 1e-3], got {tolerance!r}", param_hint="--tolerance")
+    try:
+        result = sp4.run_sp4(cell_size, duration, 1e-12, tolerance=tolerance, fft=fft)
+    except ValueError as exc:
+        raise _bad(exc, "--cell-size") from None
+    data = {"first_crossing_ns": result.first_crossing * 1e9, "m_final": result.final.tolist(),
+            "wall_s": result.wall_time, "cell_size": result.cell_size, "steps": result.steps,
+            "relaxed_m": result.relaxed.tolist()}
+    try:
+        data["reference"] = sp4.compare(result)
+    except FileNotFoundError as exc:
+        data["reference"] = {"missing": str(exc)}
+    if trace_path:
+        import numpy as np
+
+        np.savetxt(trace_path, np.column_stack([result.time, result.mean_magnetization]), delimiter=",",
+                   header="t,mx,my,mz", comments="", fmt="%.10g")
+    if as_json:
+        click.echo(dumps(data))
+        return
+    click.echo(f"SP4 field 1, cells {result.cell_size * 1e9:.3g} nm, {result.steps} steps, {result.wall_time:.1f} s")
+    click.echo(f"s-state <m>          {result.relaxed.round(5)}")
+    click.echo(f"first <m_x> = 0      {data['first_crossing_ns']:.5f} ns")
+    click.echo(f"<m> at the end       {result.final.round(5)}")
+    ref = data["reference"]
+    if "missing" in ref:
+        click.echo(f"(no comparison: {ref['missing']})")
+    else:
+        click.echo(f"OOMMF                crossing {ref['reference_crossing_ns']:.5f} ns "
+                   f"({ref['crossing_difference_ps']:+.4f} ps), <m>(1 ns) {[round(v, 5) for v in ref['reference_final']]}")
+        click.echo(f"difference           final {[f'{v:+.2e}' for v in ref['final_difference']]}, "
+                   f"RMS {[f'{v:.2e}' for v in ref['rms']]}")
+
+
+# --- --model micromagnetic on the device studies -----------------------------------------------------------
+def _options(cell_size, sim_time, kind):
+    from dorlab.simulator.micromagnetic.device import DEFAULT_CELL_SIZE, RunOptions
+
+    cell = DEFAULT_CELL_SIZE if cell_size is None else cell_size
+    if sim_time is None:
+        return RunOptions(cell_size=cell)
+    if not (math.isfinite(sim_time) and sim_time > 0):
+        raise click.BadParameter(f"sim-time must be > 0 s, got {sim_time!r}", param_hint="--sim-time")
+    # a lock-in run: 40 % transient, then 4 windows
+    return RunOptions(cell_size=cell, transient=0.4 * sim_time, window=0.15 * sim_time)
+
+
+def _device(kwargs):
+    from dorlab.simulator.presets import ParameterError, preset
+
+    try:
+        return preset(kwargs.get("preset_name") or "mazza2022")
+    except ParameterError as exc:
+        raise _bad(exc, "--preset") from None
+
+
+def _value(kwargs, defaults, name, fallback):
+    """The user's value, else the micromagnetic default, else the macrospin command's default."""
+    ctx = click.get_current_context()
+    source = ctx.get_parameter_source(name) if name in ctx.params else None
+    if source is not None and source != click.core.ParameterSource.DEFAULT and kwargs.get(name) is not None:
+        return kwargs[name]
+    if name in defaults:
+        return defaults[name]
+    value = kwargs.get(name)
+    return fallback if value is None else value
+
+
+def _client(cluster):
+    from dorlab.procedures import scale
+
+    try:
+        scale.validate_cluster(cluster)
+    except (ValueError, RuntimeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--cluster") from None
+    return scale.dask_client(cluster)
+
+
+def _oscillation(kwargs, cell_size, sim_time, cluster):
+    import numpy as np
+
+    from dorlab.simulator.micromagnetic import paper
+
+    d = MICROMAGNETIC_DEFAULTS["oscillation"]
+    bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.14e-3),
+                       int(_value(kwargs, d, "points", 6)))
+    duration = 20e-9 if sim_time is None else sim_time
+    options = _options(cell_size, None, "oscillation")
+    with _client(cluster) as client:
+        curve, reference, rows = paper.compare_oscillation(_device(kwargs), bias, options=options,
+                                                           duration=duration, transient=duration / 2,
+                                                           client=client)
+    data = {"model": "micromagnetic", "cell_size": options.cell_size,
+            "threshold_current": curve.threshold_current,
+            "nonlinear_frequency_shift": curve.nonlinear_frequency_shift, "points": curve.records(),
+            "threshold_frequency": curve.threshold_frequency, "paper_rows": rows}
+    _render(kwargs, data, rows, lambda: [f"{r['bias_current'] * 1e3:10.4f} mA  f0 {r['frequency'] / 1e6:9.1f} MHz"
+                                         f"  p0 {r['power']:.4f}" for r in data["points"]])
+
+
+def _rectification(kwargs, cell_size, sim_time, cluster):
+    import numpy as np
+
+    from dorlab.simulator import studies
+    from dorlab.simulator.micromagnetic import paper
+
+    d = MICROMAGNETIC_DEFAULTS["rectification"]
+    device = _device(kwargs)
+    rf_current = kwargs.get("rf_current")
+    rf_frequency = kwargs.get("rf_frequency")
+    bias_from, bias_to = kwargs.get("bias_from"), kwargs.get("bias_to")
+    if kwargs.get("at_operating_point"):
+        op = studies.find_operating_point(device)
+        rf_current = op.rf_current if rf_current is None else rf_current
+        rf_frequency = op.rf_frequency if rf_frequency is None else rf_frequency
+        bias_from = op.bias_from if bias_from is None else bias_from
+        bias_to = op.bias_to if bias_to is None else bias_to
+    rf_current = studies.PAPER_RF_CURRENT if rf_current is None else rf_current
+    rf_frequency = studies.PAPER_RF_FREQUENCY if rf_frequency is None else rf_frequency
+    bias = np.linspace(-0.08e-3 if bias_from is None else bias_from, -0.2e-3 if bias_to is None else bias_to,
+                       int(_value(kwargs, d, "points", 9)))
+    options = _options(cell_size, sim_time, "rectification")
+    with _client(cluster) as client:
+        curve, reference, rows = paper.compare_rectification(device, bias, rf_current, rf_frequency,
+                                                             options=options, client=client)
+    data = {"model": "micromagnetic", "cell_size": options.cell_size, "rf_current": rf_current,
+            "rf_frequency": rf_frequency, "points": curve.records(), "paper_rows": rows}
+    _render(kwargs, data, rows, lambda: [f"{r['bias_current'] * 1e3:10.4f} mA  V_dc {r['rectified_voltage'] * 1e3:9.4f} mV"
+                                         f"  phi {r['phase']:7.3f}  sqrt(p) {r['amplitude']:.4f}  {r['locked']}"
+                                         for r in data["points"]])
+
+
+def _phase_map(kwargs, cell_size, sim_time, cluster):
+    import numpy as np
+
+    from dorlab.simulator.micromagnetic import paper
+
+    d = MICROMAGNETIC_DEFAULTS["phase-map"]
+    freqs = np.linspace(_value(kwargs, d, "freq_from", 0.5e9), _value(kwargs, d, "freq_to", 1.6e9),
+                        int(_value(kwargs, d, "freq_points", 4)))
+    bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.3e-3),
+                       int(_value(kwargs, d, "points", 7)))
+    rf_current = kwargs.get("rf_current") or 70.7e-6
+    options = _options(cell_size, sim_time, "phase-map")
+    with _client(cluster) as client:
+        pm, reference, rows = paper.compare_phase_map(_device(kwargs), freqs, bias, rf_current, options=options,
+                                                      client=client)
+    data = {"model": "micromagnetic", "cell_size": options.cell_size, "rf_current": rf_current,
+            "rf_frequency": pm.rf_frequency.tolist(), "bias_current": pm.bias_current.tolist(),
+            "phase": pm.phase.tolist(), "locked": pm.locked.tolist(), "locking_range": pm.locking_range(),
+            "paper_rows": rows}
+    _render(kwargs, data, rows, lambda: [f"f_ac {r['rf_frequency'] / 1e6:8.1f} MHz: locked {r['locked_bias_range']}"
+                                         for r in data["locking_range"]])
+
+
+def _transient(kwargs, cell_size, sim_time, cluster):
+    from dorlab.simulator.micromagnetic import paper
+
+    d = MICROMAGNETIC_DEFAULTS["transient"]
+    options = _options(cell_size, None, "transient")
+    duration = _value(kwargs, d, "duration", 30e-9) if sim_time is None else sim_time
+    tr, reference, rows = paper.compare_transient(
+        _device(kwargs), kwargs.get("bias_step_to", -0.148e-3), kwargs.get("rf_current", 70.7e-6),
+        kwargs.get("rf_frequency", 800e6), bias_from=kwargs.get("bias_from", 0.0), duration=duration,
+        options=options)
+    data = {"model": "micromagnetic", "cell_size": options.cell_size, "locking_time": tr.locking_time,
+            "bias_from": tr.bias_from, "bias_step_to": tr.bias_step_to, "rf_current": tr.rf_current,
+            "rf_frequency": tr.rf_frequency, "paper_rows": rows}
+    _render(kwargs, data, rows, lambda: [f"locking time {tr.locking_time * 1e9:.2f} ns" if math.isfinite(tr.locking_time)
+                                         else "not locked in the simulated time"])
+
+
+def _operating_point(kwargs, cell_size, sim_time, cluster):
+    import numpy as np
+
+    from dorlab.simulator import studies
+    from dorlab.simulator.micromagnetic import paper
+
+    device = _device(kwargs)
+    op = studies.find_operating_point(device)
+    bias = np.linspace(op.bias_from, op.bias_to, 9)
+    options = _options(cell_size, sim_time, "operating-point")
+    with _client(cluster) as client:
+        curve, reference, rows = paper.compare_rectification(device, bias, op.rf_current, op.rf_frequency,
+                                                             options=options, client=client)
+    metrics = paper.rectification_metrics(curve)
+    data = {"model": "micromagnetic", "cell_size": options.cell_size, "rf_frequency": op.rf_frequency,
+            "rf_current": op.rf_current, "macrospin_vertex_current": op.vertex_current,
+            "vertex_current": metrics["vertex_current"], "parabola_r_squared": metrics["r_squared"],
+            "points": curve.records(), "paper_rows": rows}
+    _render(kwargs, data, rows, lambda: [
+        f"at the macrospin's operating point {op.rf_frequency / 1e6:.1f} MHz / {op.rf_current * 1e6:.1f} uA "
+        f"(macrospin vertex {op.vertex_current * 1e3:.4f} mA):",
+        f"micromagnetic vertex {metrics['vertex_current'] * 1e3:.4f} mA, R^2 {metrics['r_squared']:.4f} "
+        f"over {op.bias_from * 1e3:.4f} .. {op.bias_to * 1e3:.4f} mA"])
+
+
+def _render(kwargs, data, rows, lines) -> None:
+    if kwargs.get("as_json"):
+        click.echo(dumps(data))
+        return
+    click.echo(f"micromagnetic model, cells {data['cell_size'] * 1e9:.3g} nm")
+    for line in lines():
+        click.echo(line)
+    _echo_rows(rows)
+
+
+RUNNERS = {"oscillation": _oscillation, "rectification": _rectification, "phase-map": _phase_map,
+           "transient": _transient, "operating-point": _operating_point}
+
+
+def _with_model_option(command: click.Command, runner) -> None:
+    """Add --model/--cell-size/--sim-time (and --cluster if missing) to a macrospin study command."""
+    original = command.callback
+    had_cluster = any(p.name == "cluster" for p in command.params)
+    command.params.append(click.Option(["--model"], type=click.Choice(["macrospin", "micromagnetic"]),
+                                       default="macrospin", show_default=True,
+                                       help="macrospin (LLGS kernel) or micromagnetic (finite differences)."))
+    command.params.append(click.Option(["--cell-size"], type=float, default=None,
+                                       help="Micromagnetic cell edge (m) [preset: 2.5e-9]."))
+    command.params.append(click.Option(["--sim-time"], type=float, default=None,
+                                       help="Micromagnetic simulated time per point (s) [per study]."))
+    if not had_cluster:
+        command.params.append(click.Option(["--cluster"], default="in-process", show_default=True,
+                                           help="Micromagnetic points on Dask: in-process, local or tcp://HOST:PORT."))
+
+    def callback(**kwargs):
+        model = kwargs.pop("model")
+        cell_size = kwargs.pop("cell_size")
+        sim_time = kwargs.pop("sim_time")
+        cluster = kwargs.get("cluster") if had_cluster else kwargs.pop("cluster")
+        if model == "macrospin":
+            if cell_size is not None or sim_time is not None:
+                raise click.UsageError("--cell-size and --sim-time apply to --model micromagnetic only")
+            return original(**kwargs)
+        try:
+            return runner(kwargs, cell_size, sim_time, cluster or "in-process")
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    command.callback = callback
+
+
+def register(root: click.Group) -> None:
+    simulate = root.commands.get("simulate")
+    if not isinstance(simulate, click.Group):
+        raise RuntimeError("dorlab.procedures.cli_micromagnetic needs the 'simulate' group (cli_simulate) first")
+    simulate.add_command(sp4_command)
+    for name, runner in RUNNERS.items():
+        command = simulate.commands.get(name)
+        if command is not None:
+            _with_model_option(command, runner)
