@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, Parameter,
-                                  Procedure, Results)
+from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, ListParameter,
+                                  Parameter, Procedure, Results)
 
 from dorlab.procedures import runs
 
@@ -38,6 +38,9 @@ _COLUMN_KEYS = ["index", "direction", "bias_current", "rectified_voltage", "stan
                 "device_resistance", "cycle_spread", "unstable"]
 # sweeps written before the resistance and cycle columns existed still load (those columns NaN / 0)
 _LEGACY_DEFAULTS = {"device_resistance": float("nan"), "cycle_spread": 0.0, "unstable": 0.0}
+
+
+RF_DRIVES = ["current", "power"]  # which RF input a procedure's rf_drive parameter puts in force
 
 
 class SweepFileError(ValueError):
@@ -362,16 +365,21 @@ class RectificationSweepProcedure(Procedure):
 
     ``bench`` is a bench name or file ("sim" wires a fresh simulated bench); alternatively hand a live
     bench object in with ``procedure.bench_object = bench`` before starting (it is then not closed).
-    Unset RF current/power are NaN (one of them must be finite). The stop button stops the run between
-    points (bench safe, resumable with ``dorlab runs resume``).
+    ``rf_drive`` ("current" or "power") says which of ``rf_current`` / ``rf_power_dbm`` is in force. The
+    stop button stops the run between points (bench safe, resumable with ``dorlab runs resume``).
     """
 
     bias_from = FloatParameter("Bias from", units="A", default=-0.3e-3, minimum=-1.0, maximum=1.0)
     bias_to = FloatParameter("Bias to", units="A", default=0.0, minimum=-1.0, maximum=1.0)
     points = IntegerParameter("Points", default=61, minimum=2, maximum=100_000)
     rf_frequency = FloatParameter("RF frequency", units="Hz", default=800e6, minimum=1.0, maximum=1e12)
-    rf_current = FloatParameter("RF current", units="A", default=float("nan"))
-    rf_power_dbm = FloatParameter("RF power", units="dBm", default=float("nan"))
+    # One of the two RF inputs is in force, chosen by ``rf_drive``; both hold finite defaults because a
+    # Qt spin box cannot show NaN (it showed 1e9 dBm and the run failed with "give exactly one of ...")
+    rf_drive = ListParameter("RF drive given as", choices=RF_DRIVES, default="current")
+    rf_current = FloatParameter("RF current", units="A", default=70.7e-6, minimum=0.0, maximum=1.0,
+                                group_by="rf_drive", group_condition="current")
+    rf_power_dbm = FloatParameter("RF power", units="dBm", default=-19.3, minimum=-200.0, maximum=50.0,
+                                  group_by="rf_drive", group_condition="power")
     n_readings = IntegerParameter("Readings per point", default=5, minimum=2, maximum=100_000)
     up_and_down = BooleanParameter("Up and down", default=False)
     device = Parameter("Device", default="")
@@ -387,13 +395,10 @@ class RectificationSweepProcedure(Procedure):
     bench_object = None
 
     def settings(self) -> SweepSettings:
-        def optional(value):
-            return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
+        rf_current, rf_power_dbm = rf_drive_values(self)
         return SweepSettings(float(self.bias_from), float(self.bias_to), int(self.points),
-                             float(self.rf_frequency), optional(self.rf_current),
-                             optional(self.rf_power_dbm), int(self.n_readings), bool(self.up_and_down),
-                             str(self.device or ""))
+                             float(self.rf_frequency), rf_current, rf_power_dbm, int(self.n_readings),
+                             bool(self.up_and_down), str(self.device or ""))
 
     def startup(self):
         self._owns_bench = self.bench_object is None
@@ -422,3 +427,25 @@ class RectificationSweepProcedure(Procedure):
         if self.bench_object is not None and getattr(self, "_owns_bench", False):
             self.bench_object.close()
             self.bench_object = None
+
+
+def rf_drive_values(procedure) -> tuple[float | None, float | None]:
+    """(rf_current, rf_power_dbm) of a procedure with ``rf_drive``, ``rf_current`` and ``rf_power_dbm``
+    parameters: the chosen one, the other None. A chosen value left NaN (the old "unset") falls back to
+    the other when that one is finite, so scripts that set only ``rf_power_dbm`` keep working."""
+    def finite(value):
+        return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+    current, power = getattr(procedure, "rf_current", None), getattr(procedure, "rf_power_dbm", None)
+    use_power = str(getattr(procedure, "rf_drive", "current")) == "power"
+    if use_power and not finite(power) and finite(current):
+        use_power = False
+    elif not use_power and not finite(current) and finite(power):
+        use_power = True
+    if use_power:
+        if not finite(power):
+            raise ValueError("RF drive 'power' needs a finite RF power (dBm at the generator)")
+        return None, float(power)
+    if not finite(current):
+        raise ValueError("RF drive 'current' needs a finite RF current (A at the device)")
+    return float(current), None
