@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from dorlab.simulator import analysis, studies
+from dorlab.simulator import analysis, llgs, studies
+from dorlab.simulator import operating_point as opm
 from dorlab.simulator.presets import preset
 
 PAPER = {
@@ -23,104 +24,157 @@ PAPER = {
 }
 
 
-def _locked_runs(curve):
-    out, start = [], None
-    ok = curve.locked & (curve.amplitude > 0.02)
-    for k, v in enumerate(list(ok) + [False]):
-        if v and start is None:
-            start = k
-        elif not v and start is not None:
-            out.append((start, k - 1))
-            start = None
+def paper_drive_report(device, bias_step: float = 1e-6) -> dict:
+    """At the paper's exact drive (70.7 uA / 800 MHz): every 1:1 locked run swept each way (its ends,
+    phi at the ends, V_max and where), and the best one-sided DOR correlation a run offers (vertex at
+    its V_dc maximum, the even parabola pinned there, inputs on the side with room, widths 4-30 uA)."""
+    bias = np.arange(-0.10e-3, -0.22e-3 - 1e-12, -bias_step)
+    sweeps = opm.branch_sweeps(device, [(800e6, 70.7e-6)], bias)
+    out = {}
+    for s in sweeps:
+        srt = s.sorted()
+        rows = []
+        for lo, hi in opm.locked_runs(s, lock_ratio=1):
+            if hi - lo < 3:
+                continue
+            currents = srt.bias_current[lo:hi + 1]
+            phase = np.degrees(np.unwrap(srt.phase[lo:hi + 1]))
+            v = srt.rectified_voltage[lo:hi + 1]
+            k = int(np.argmax(v))
+            i0 = float(currents[k])
+            sign = -1.0 if (i0 - currents[0]) >= (currents[-1] - i0) else 1.0
+            branch = opm.Branch(srt, lo, hi, i0, float(v[k]), math.radians(phase[k]), float("nan"), sign)
+            best = (float("nan"), float("nan"), -1.0)
+            for width in np.arange(4e-6, 30.1e-6, 2e-6):
+                if not branch.covers(i0 + sign * width):
+                    break
+                av, cv, r2, curve = opm._even_fit(branch, width)
+                corr = opm.dor_correlation(curve, av * width ** 2, cv)
+                if corr > best[2]:
+                    best = (float(width), r2, corr)
+            rows.append({"run": [float(currents[0]), float(currents[-1])],
+                         "phase_at_ends_deg": [float(phase[0]), float(phase[-1])],
+                         "mean_amplitude": float(np.mean(srt.amplitude[lo:hi + 1])),
+                         "v_max": float(v[k]), "v_max_current": i0, "phase_at_v_max_deg": float(phase[k]),
+                         "best_width": best[0], "best_r_squared": best[1], "best_dor_correlation": best[2]})
+        out[s.direction] = rows
     return out
 
 
 def compute(device) -> list[dict]:
     rows = []
-    osc = studies.oscillation_curve(device, np.linspace(-0.02e-3, -0.3e-3, 29))
-    from dorlab.simulator import llgs
-
+    params = llgs.pack_parameters(device)
+    i_th = analysis.hopf_threshold(params, -0.6e-3)
+    near = i_th * np.array([0.97, 1.0075, 1.015, 1.03, 1.05, 1.08, 1.12, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0, 2.5, 3.0])
+    osc = studies.oscillation_curve(device, near)
     textbook = device.replace(torque_prefactor="hbar_2e")
     i_th_textbook = analysis.hopf_threshold(llgs.pack_parameters(textbook), -0.6e-3)
     rows.append(dict(id="T1", quantity="|I_th| threshold of self-oscillation (mA)",
                      paper=f"{PAPER['T1'] * 1e3:.3f}",
-                     ours=(f"{abs(osc.threshold_current) * 1e3:.4f} (printed sigma); "
+                     ours=(f"Hopf {abs(osc.threshold_current) * 1e3:.4f}; time-domain onset (converged runs, "
+                           f"grid 0.75 % of I_th) {abs(osc.onset_current) * 1e3:.4f} (printed sigma); "
                            f"{abs(i_th_textbook) * 1e3:.4f} with sigma = hbar/(2 e mu0 Ms^2 V)"),
-                     reason="Hopf point of the uniform mode (Jacobian; time-domain onset agrees within 2 %). "
-                            "A macrospin has no edge/nonuniform modes, which lower the micromagnetic threshold; "
+                     reason="uniform-mode Hopf point; the converged onset agrees with it to the grid. A "
+                            "macrospin has no edge/nonuniform modes, which lower the micromagnetic threshold; "
                             "the printed sigma and the cylinder demag factors fix the rest."))
-    rows.append(dict(id="T2", quantity="N/2pi = df0/dp0 (MHz per unit p)",
-                     paper=f"{PAPER['T2'] / 1e6:.0f}", ours=f"{osc.nonlinear_frequency_shift / 1e6:.0f}",
-                     reason="red shift reproduced; the macrospin onset is subcritical (p0 jumps to ~0.8 at "
-                            "threshold) so N is a chord from the Hopf point to the first steady orbits, and p = A^2 "
-                            "of the uniform m_x overstates the power of a nonuniform micromagnetic mode."))
-
-    bias = np.linspace(-0.04e-3, -0.3e-3, 53)
-    paper_curve = studies.rectification_curve(device, bias, 70.7e-6, 800e6)
-    runs = _locked_runs(paper_curve)
-    vmax_k = max(range(len(bias)), key=lambda k: paper_curve.rectified_voltage[k] if paper_curve.locked[k] else -1)
-    op = studies.find_operating_point(device)
-    rows.append(dict(id="T3", quantity="V_dc(I_dc) at 70.7 uA / 800 MHz: vertex I_dc,0 (mA)",
-                     paper=f"parabola, max at {PAPER['T3'] * 1e3:.3f}",
-                     ours=(f"no single-orbit parabola: {len(runs)} locked runs, largest V_dc "
-                           f"{paper_curve.rectified_voltage[vmax_k] * 1e3:.2f} mV at {bias[vmax_k] * 1e3:.3f}; "
-                           f"search -> {op.rf_frequency / 1e6:.0f} MHz / {op.rf_current * 1e6:.1f} uA: "
-                           f"vertex {op.vertex_current * 1e3:.4f}, R^2 {op.parabola_r_squared:.4f}, "
-                           f"{op.locking_ratio}:1 locking"),
-                     reason="near -0.134 mA the driven macrospin switches between two large orbits "
-                            "(sqrt(p) ~1.06 for |I| < 0.13 mA, ~0.97 beyond 0.16 mA), so phi jumps instead of "
-                            "crossing 0 on one orbit (on the 1:1 orbits phi stays above ~1.6 rad); the searched drive has "
-                            "phi = 0 inside one locked orbit, reached by 2:1 parametric locking (m_x at f_ac/2, "
-                            "free-running f0 ~ 0.6 GHz there), which a uniform mode with this red shift allows."))
-    window = np.linspace(op.bias_from, op.bias_to, 21)
-    opc = studies.rectification_curve(device, window, op.rf_current, op.rf_frequency)
-    lin_coef = np.polyfit(window, opc.phase, 1)
-    lin_r2 = 1 - np.sum((opc.phase - np.polyval(lin_coef, window)) ** 2) / np.sum((opc.phase - opc.phase.mean()) ** 2)
-    amp_var = (opc.amplitude.max() - opc.amplitude.min()) / opc.amplitude.mean()
-    rows.append(dict(id="T4", quantity="phi(I_dc) linearity (R^2) and sqrt(p) change over the range",
-                     paper="quasi-linear; < 3 %",
-                     ours=f"R^2 {lin_r2:.4f}, m = {lin_coef[0]:.4g} rad/A; {amp_var * 100:.1f} %",
-                     reason="quasi-linear phase reproduced; the macrospin's amplitude depends more on I_dc "
-                            "(smaller N/Gamma_p on this orbit than the paper's > 15), so sqrt(p) is less flat."))
-    lo, hi = sorted(op.locking_window)
-    edge = min(abs(op.zero_phase_current - lo), abs(op.zero_phase_current - hi)) / (hi - lo)
-    rows.append(dict(id="T5", quantity="where phi = 0 lies in the locking range (distance to nearest edge / width)",
+    table = {(r["power_definition"], tuple(r["current_range"])): r["nonlinear_frequency_shift"]
+             for r in osc.shift_table}
+    rows.append(dict(id="T2", quantity="N/2pi = df0/dp0 (MHz per unit p), converged steady states",
+                     paper=f"{PAPER['T2'] / 1e6:.0f}",
+                     ours=(f"{osc.nonlinear_frequency_shift / 1e6:.0f} (p = (first harmonic of m_x)^2, "
+                           f"|I| in 1-1.5 I_th); 1-1.2 I_th: {table[('mx_first_harmonic', (1.0, 1.2))] / 1e6:.0f}; "
+                           f"1-2 I_th: {table[('mx_first_harmonic', (1.0, 2.0))] / 1e6:.0f}; p = 2 var(m_x): "
+                           f"{table[('mx_variance', (1.0, 1.5))] / 1e6:.0f}; p = (1 - <m_z>)/2: "
+                           f"{table[('cone', (1.0, 1.5))] / 1e6:.0f}"),
+                     reason="red shift reproduced; the onset is supercritical (p grows from 0 at I_th, growth "
+                            "times of microseconds there), so N is a tangent through the Hopf point; its value "
+                            "depends on what p is and on the current range (f0(p) bends), and p of the uniform "
+                            "m_x is not the power of a nonuniform micromagnetic mode."))
+    op = opm.find_operating_point(device)
+    paper = paper_drive_report(device)
+    parts, best = [], (-1.0, None)
+    for direction, runs in paper.items():
+        listed = [f"{r['run'][1] * 1e3:.4f}..{r['run'][0] * 1e3:.4f} mA (sqrt(p) {r['mean_amplitude']:.2f}, "
+                  f"phi {r['phase_at_ends_deg'][1]:.0f}..{r['phase_at_ends_deg'][0]:.0f} deg, V_max "
+                  f"{r['v_max'] * 1e3:.2f} mV at {r['v_max_current'] * 1e3:.4f})" for r in runs]
+        parts.append(f"sweeping {direction}: " + ("; ".join(listed) or "no 1:1 run"))
+        for r in runs:
+            if r["best_dor_correlation"] > best[0]:
+                best = (r["best_dor_correlation"], r)
+    # the two 1:1 orbits: sqrt(p) ~0.95 beyond the unlocked band, ~1.05 before it; the first one's end
+    # towards smaller |I_dc| is where the direction of the sweep matters
+    ends = {d: max(r["run"][1] for r in runs if r["mean_amplitude"] < 1.0)
+            for d, runs in paper.items() if any(r["mean_amplitude"] < 1.0 for r in runs)}
+    hysteresis_text = ("; the sqrt(p) ~ 0.95 orbit ends at " + ", ".join(f"{e * 1e3:.4f} mA sweeping {d}"
+                       for d, e in ends.items()) + f" (hysteresis {abs(np.ptp(list(ends.values()))) * 1e6:.0f} uA)"
+                       if ends else "")
+    best_text = (f"best one-sided DOR there {best[0] * 100:.2f} % (vertex {best[1]['v_max_current'] * 1e3:.4f} mA, "
+                 f"phi {best[1]['phase_at_v_max_deg']:.1f} deg, width {best[1]['best_width'] * 1e6:.0f} uA, R^2 "
+                 f"{best[1]['best_r_squared']:.4f})" if best[1] else "no run long enough for a DOR range")
+    rows.append(dict(id="T3", quantity="V_dc(I_dc): vertex I_dc,0 (mA); at the paper's drive and at the search's",
+                     paper=f"parabola, max at {PAPER['T3'] * 1e3:.3f} (70.7 uA / 800 MHz)",
+                     ours=(f"search (1:1, one-sided): {op.rf_frequency / 1e6:.0f} MHz / {op.rf_current * 1e6:.1f} uA, "
+                           f"vertex {op.vertex_current * 1e3:.4f}, phi {op.phase_at_vertex_deg:.1f} deg, inputs to "
+                           f"{op.input_min_current * 1e3:.4f}, R^2 {op.even_parabola_r_squared:.5f}, DOR "
+                           f"{op.dor_correlation * 100:.3f} %. At 70.7 uA / 800 MHz, 1:1 runs "
+                           + " | ".join(parts) + hysteresis_text + f"; {best_text}"),
+                     reason="at the printed drive the 1:1 branch ends (edge) before its V_dc maximum settles "
+                            "at phi = 0 with room for a one-sided input range, and between the two 1:1 orbits "
+                            "the diode does not lock; at 50 uA the same branch has its maximum at phi ~ 0 a few "
+                            "uA from the edge, as the paper describes."))
+    rows.append(dict(id="T4", quantity="dm_x (first harmonic of m_x on the 1:1 orbit) change over the inputs",
+                     paper="< 3 %",
+                     ours=(f"{op.amplitude_variation * 100:.2f} % over {op.input_min_current * 1e3:.4f}.."
+                           f"{op.vertex_current * 1e3:.4f} mA; phi slope {op.phase_slope:.4g} rad/A"),
+                     reason="reproduced on the 1:1 orbit (the old 18 % measured the f_ac component of a 2:1 "
+                            "orbit, i.e. the second harmonic of m_x)."))
+    lo, hi = op.locking_window
+    rows.append(dict(id="T5", quantity="where phi = 0 lies in the locking range",
                      paper="near the edge",
-                     ours=f"{edge:.2f} (phi = 0 at {op.zero_phase_current * 1e3:.4f} mA in "
-                          f"{hi * 1e3:.4f}..{lo * 1e3:.4f} mA)",
-                     reason="same shape (phi = 0 in the outer part of the range at the searched drive); at "
-                            "800 MHz / 70.7 uA the macrospin leaves the orbit before phi reaches 0."))
+                     ours=(f"at the search's drive phi = 0 at {op.zero_phase_current * 1e3:.4f} mA, "
+                           f"{abs(op.zero_phase_current - op.edge_current) * 1e6:.1f} uA from the edge; the "
+                           f"vertex {op.margin_to_edge * 1e6:.1f} uA from it ({op.edge_current * 1e3:.4f} mA; "
+                           f"branch {lo * 1e3:.4f}..{hi * 1e3:.4f} mA); at the paper's drive see T3 (phi at "
+                           f"the edge)"),
+                     reason="same shape: phi = 0 a few uA inside the locking edge on the 1:1 branch."))
     tr_paper = studies.transient(device, -0.148e-3, 70.7e-6, 800e6, duration=80e-9)
-    tr_op = studies.transient(device, op.vertex_current, op.rf_current, op.rf_frequency, duration=60e-9)
-    paper_lock = "not locked" if math.isnan(tr_paper.locking_time) else f"{tr_paper.locking_time * 1e9:.1f}"
-    rows.append(dict(id="T6", quantity="locking time after the dc step (ns)",
+    tr_op = studies.transient(device, op.vertex_current, op.rf_current, op.rf_frequency, duration=80e-9)
+    tr_in = studies.transient(device, op.input_min_current, op.rf_current, op.rf_frequency, duration=80e-9)
+
+    def ns(t):
+        return "not locked in 80 ns" if math.isnan(t) else f"{t * 1e9:.1f}"
+
+    rows.append(dict(id="T6", quantity="locking time after the dc step (ns), RF on throughout",
                      paper=f"about {PAPER['T6'] * 1e9:.0f} (0 -> -0.148 mA)",
-                     ours=f"0 -> -0.148 mA @ 800 MHz: {paper_lock}; 0 -> {op.vertex_current * 1e3:.3f} mA @ "
-                          f"operating point: {tr_op.locking_time * 1e9:.1f}",
-                     reason="at the paper's drive the macrospin does not lock at -0.148 mA (T3); at the searched "
-                            "drive it locks within the paper's order of magnitude, set by the locking rate "
-                            "~ sigma I_ac / damping."))
-    a_fit, b_fit, c_fit = op.parabola
-    vmax = op.max_rectified_voltage
-    i0 = op.vertex_current
-    grid = np.linspace(op.bias_to, op.bias_from, 101)
+                     ours=(f"0 -> -0.148 mA @ 70.7 uA/800 MHz: {ns(tr_paper.locking_time)}; at the search's "
+                           f"drive 0 -> I_dc,0: {ns(tr_op.locking_time)}, 0 -> I_dc,-1: {ns(tr_in.locking_time)}"),
+                     reason="the locking transient is set by the locking rate ~ sigma I_ac / damping; a step "
+                            "from 0 crosses the unlocked band first, so it also depends on the target's margin."))
+    # T7 on the input side of the branch, swept as the search does
+    side = np.linspace(op.input_min_current, op.vertex_current, 13)
+    deep = np.r_[np.linspace(op.input_min_current - 10e-6, op.input_min_current, 5)[:-1], side]
+    (sweep,) = opm.branch_sweeps(device, [(op.rf_frequency, op.rf_current)], deep, directions=("up",))
+    on_side = slice(4, None)
+    i_side, v_side = sweep.bias_current[on_side], sweep.rectified_voltage[on_side]
+    direct = np.polyfit(i_side, v_side, 2)
+    vmax = float(np.polyval(direct, -direct[1] / (2 * direct[0])))
+    i0 = float(-direct[1] / (2 * direct[0]))
 
     def analytic(m):
         return (-0.5 * vmax * m**2, vmax * m**2 * i0, vmax * (1 - (m * i0) ** 2 / 2))
 
     def deviation(m):
-        return np.max(np.abs(np.polyval(analytic(m), grid) - np.polyval(op.parabola, grid))) / vmax
+        return np.max(np.abs(np.polyval(analytic(m), i_side) - v_side)) / vmax
 
-    m_curvature = math.sqrt(-2 * a_fit / vmax)       # the paper's route: d2V/dI2 = -m^2 V_max
-    m_phase = abs(op.phase_slope)                    # independent: slope of the simulated phi(I_dc)
-    rows.append(dict(id="T7", quantity="analytic parabola (V_max, m, I_dc,0) vs direct fit",
+    m_curvature = math.sqrt(-2 * direct[0] / vmax)
+    m_phase = abs(np.polyfit(i_side, np.unwrap(sweep.phase[on_side]), 1)[0])
+    rows.append(dict(id="T7", quantity="analytic parabola (V_max, m, I_dc,0) vs direct fit, input side",
                      paper="agrees (Fig. S1)",
                      ours=(f"m from d2V/dI2: max |diff| {deviation(m_curvature) * 100:.2g} % of V_max; "
                            f"m from the phase slope ({m_phase:.4g} rad/A = {m_phase / m_curvature:.3f} x the "
-                           f"curvature m): max |diff| {deviation(m_phase) * 100:.1f} % of V_max"),
-                     reason="with m from the curvature the analytic form is the vertex form of the fit (agreement "
-                            "is algebraic, as in Fig. S1); the independent phase slope differs because sqrt(p) "
-                            "changes over the range (T4), which Eq. (6) with constant p ignores."))
+                           f"curvature m): max |diff| {deviation(m_phase) * 100:.2g} % of V_max"),
+                     reason="with m from the curvature the analytic form is the vertex form of the fit; the "
+                            "phase slope gives m directly when sqrt(p) is constant (T4)."))
     return rows
 
 

@@ -4,8 +4,11 @@ Problem: preset mazza2022, 100 ns at 1 ps, I = -0.17 mA + 70.7 uA sin(2 pi 800 M
 Rates are medians of --repeats runs after a warm-up. Single-trajectory rates (dorlab, cmtj, Heun) are
 timed in process CPU time, because the machine is shared and wall time then measures the neighbours;
 the batch rate must be wall time (it is the parallel speed-up), and ``batch_speedup`` divides it by the
-single-trajectory rate timed the same way (wall) in the same run. Printed as a table, or JSON with
---json: {"dorlab_steps_per_s", "cmtj_steps_per_s", "ratio", "batch_steps_per_s", ...}.
+single-trajectory rate timed the same way (wall) in the same run. ``batch_steps_per_s_per_core``: one
+thread, 64 trajectories in lockstep on the vectorised kernel (CPU time), beside the one-trajectory-per-
+thread kernel on the same core (``lockstep_speedup_per_core``). ``--search`` adds the operating-point
+search from scratch (default grid, no cache, wall time). Printed as a table, or JSON with --json:
+{"dorlab_steps_per_s", "cmtj_steps_per_s", "ratio", "batch_steps_per_s", ...}.
 
     python benchmarks/simulator_throughput.py --json
 """
@@ -51,7 +54,10 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=0, help="trajectories in the batch run (default 4 per thread)")
+    ap.add_argument("--batch", type=int, default=0, help="trajectories in the batch run (default one lockstep block of 16 per thread)")
+    ap.add_argument("--lanes", type=int, default=64, help="trajectories of the one-core lockstep run (>= 64)")
+    ap.add_argument("--search", action="store_true",
+                    help="also time the operating-point search from scratch (default grid, no cache)")
     args = ap.parse_args(argv)
 
     device = preset("mazza2022")
@@ -71,7 +77,7 @@ def main(argv=None) -> dict:
         llgs.simulate_trace(hot, drive, m0, DURATION, DT, stride=1000, method="heun")
 
     threads = numba.get_num_threads()
-    n_batch = args.batch or 4 * threads
+    n_batch = args.batch or llgs.LANE_WIDTH * threads     # one lockstep block per thread
     drives = np.tile(drive, (n_batch, 1))
 
     def batch():
@@ -93,6 +99,19 @@ def main(argv=None) -> dict:
     # the same batch kernel on one thread: the parallel scaling without the single-trajectory path
     numba.set_num_threads(1)
     batch_one_thread = median_rate(batch, STEPS * n_batch, args.repeats, clock=time.perf_counter)
+    # one core, 64 trajectories in lockstep (vectorised across trajectories) against the
+    # one-trajectory-per-thread kernel on the same core and problem; both timed in process CPU time
+    lanes = np.tile(drive, (max(64, args.lanes), 1))
+    lanes[:, llgs.D_IDC] += np.linspace(0.0, -2e-6, len(lanes))       # distinct trajectories
+
+    def lockstep():
+        llgs.simulate_batch(params, lanes, m0, DT, STEPS // 2, STEPS // 8, 4)
+
+    def per_trajectory():
+        llgs.simulate_batch(params, lanes, m0, DT, STEPS // 2, STEPS // 8, 4, lockstep=False)
+
+    per_core = median_rate(lockstep, STEPS * len(lanes), args.repeats)
+    per_core_scalar = median_rate(per_trajectory, STEPS * len(lanes), args.repeats)
     numba.set_num_threads(threads)
     heun_rate = median_rate(heun, STEPS, args.repeats)
 
@@ -101,7 +120,7 @@ def main(argv=None) -> dict:
     curve_times = []
     for _ in range(max(3, args.repeats // 2)):
         t0 = time.perf_counter()
-        studies.rectification_curve(device, bias, 50e-6, 1.2e9)     # 41 points x 100 ns
+        studies.rectification_curve(device, bias, 50e-6, 750e6)     # 41 points x 100 ns
         curve_times.append(time.perf_counter() - t0)
 
     out = {
@@ -116,9 +135,17 @@ def main(argv=None) -> dict:
         "batch_one_thread_steps_per_s": batch_one_thread,
         "batch_thread_scaling": batch_rate / batch_one_thread,
         "heun_steps_per_s": heun_rate,
+        "batch_steps_per_s_per_core": per_core,
+        "batch_per_core_trajectories": len(lanes),
+        "per_trajectory_kernel_steps_per_s_per_core": per_core_scalar,
+        "lockstep_speedup_per_core": per_core / per_core_scalar,
         "rectification_41_points_s": statistics.median(curve_times),
         "repeats": args.repeats,
     }
+    if args.search:
+        t0 = time.perf_counter()
+        studies.find_operating_point(device, cache=False)
+        out["operating_point_search_s"] = time.perf_counter() - t0
     if args.json:
         print(json.dumps(out, indent=2))
     else:

@@ -9,6 +9,13 @@ On the wire, a reading is: RF frequency and power (only when they change, RF off
 (bounded step, bounded rate), bias readback, settle, N voltmeter readings, RF on, settle, N readings,
 compliance query, RF off.
 
+With ``method = "lock-in"`` (bench file ``[measurement]``) the RF-on reading is a lock-in's instead:
+the generator pulse-modulates the drive, the lock-in (``[lock_in]``) settles, ranges and samples X, and
+X times the modulation's Fourier factor is V_dc (``instruments.lockin``). A bench with a ``[switch]``
+reaches a pool of devices: ``select_device`` turns the RF off, ramps the bias to zero and switches
+break-before-make; every reading first connects the bench's device. A ``[spectrum_analyzer]`` reads the
+device's emission (``emitted_spectrum``).
+
 Safety: every request is checked against the ``SafetyLimits`` and the instruments' ranges before
 anything is sent. Any exception or KeyboardInterrupt inside a bench operation, or inside a ``with
 bench:`` block, puts the bench in its safe state (RF off, bias ramped to zero, outputs off) before it
@@ -27,7 +34,8 @@ from typing import Any, Callable
 import numpy as np
 import pyvisa
 
-from .config import BenchConfig, DeviceConfig, InstrumentConfig, MeasurementSettings, load_bench_config
+from .config import (OPTIONAL_ROLES, BenchConfig, DeviceConfig, InstrumentConfig, LockInSettings,
+                     MeasurementSettings, load_bench_config, optional_role_models)
 from .rfpath import RfPath, current_amplitude
 from .roles import (CURRENT_SOURCES, RF_SOURCES, VOLTMETERS, InstrumentReplyError, RoleAdapter,
                     open_instrument)
@@ -84,7 +92,20 @@ class RectifiedReading:
     ``bias_current`` (A) as set, ``rf_frequency`` (Hz) and ``rf_power_dbm`` (dBm, at the generator)
     as sent, ``rf_current`` (A, amplitude at the device through the RF path model),
     ``rectified_voltage`` = mean(on) - mean(off) (V) with ``standard_error`` (V), and the raw
-    ``readings_on`` / ``readings_off`` (V).
+    ``readings_on`` / ``readings_off`` (V) of all cycles.
+
+    The microwave current at the device is converted from/to dBm with ``device_resistance``, the
+    resistance measured at this bias (RF-off voltage over bias current; ``resistance_source`` says
+    "measured", or "nominal" below 1 uA of bias or when the reading looks shorted/open). With
+    ``rf_cycles`` > 1 RF is switched on and off that many times; when the cycles disagree beyond
+    their standard errors (variance ratio above its 99.9 % quantile: an unlocked or bistable diode) the
+    reading is ``unstable``, says why in ``instability``, gives the ``cycle_spread`` and a standard
+    error that includes the cycle-to-cycle scatter.
+
+    With ``method`` "lock-in", ``readings_off`` are the voltmeter's RF-off readings, the rectified
+    voltage is the mean of the lock-in's X samples times the modulation's Fourier factor
+    (``instruments.lockin``), its standard error from their spread, and ``readings_on`` are
+    mean(off) + each converted sample (what RF on adds, as for the dc difference).
     """
 
     bias_current: float
@@ -96,6 +117,15 @@ class RectifiedReading:
     readings_on: np.ndarray = field(repr=False)
     readings_off: np.ndarray = field(repr=False)
     device: str = ""
+    method: str = "dc-difference"
+    quadrature_voltage: float = math.nan  # lock-in: the Y output converted like X (V); ~0 in phase
+    device_resistance: float = float("nan")   # ohm, RF-off V / I at this bias (NaN below 1 uA)
+    resistance_source: str = "nominal"         # which resistance converted rf_current <-> dBm
+    rf_cycles: int = 1                         # RF on/off cycles averaged
+    cycle_voltages: tuple = ()                 # V, on - off of each cycle
+    cycle_spread: float = 0.0                  # V, max - min of the cycles
+    unstable: bool = False                     # cycles disagree beyond their standard errors
+    instability: str = ""                      # why the reading is flagged
 
     @property
     def dc_voltage(self) -> float:
@@ -107,6 +137,7 @@ class RectifiedReading:
         d = asdict(self)
         d["readings_on"] = [float(v) for v in self.readings_on]
         d["readings_off"] = [float(v) for v in self.readings_off]
+        d["cycle_voltages"] = [float(v) for v in self.cycle_voltages]
         return d
 
 
@@ -117,6 +148,48 @@ def rectified_statistics(readings_on: np.ndarray, readings_off: np.ndarray) -> t
     difference = float(on.mean() - off.mean())
     error = math.sqrt(on.var(ddof=1) / on.size + off.var(ddof=1) / off.size)
     return difference, error
+
+
+# A reading is flagged unstable when its RF on/off cycles scatter more than their standard errors allow:
+# the variance ratio above this quantile of its F distribution (false alarms 1 in 1000).
+CYCLE_CONSISTENCY_QUANTILE = 0.999
+
+
+def cycle_statistics(cycles: list[tuple[np.ndarray, np.ndarray]], relative_floor: float = 0.0) -> dict[str, Any]:
+    """Combine RF on/off cycles [(readings_on, readings_off), ...] into one reading (V): the mean of
+    the cycle differences, its standard error, the spread, and whether the cycles agree within their
+    standard errors. The test is a one-way analysis of variance: the scatter of the cycle means
+    against the within-cycle noise pooled over all cycles (F distribution, Welch-Satterthwaite degrees
+    of freedom), flagged above its ``CYCLE_CONSISTENCY_QUANTILE``. ``relative_floor`` adds
+    ``relative_floor * |V|`` in quadrature to a cycle's standard error: the reproducibility of a locked
+    reading beyond the voltmeter's noise (setup drift; the simulator's settling tolerance)."""
+    from scipy import stats
+
+    d = np.array([float(np.mean(on) - np.mean(off)) for on, off in cycles])
+    k = len(d)
+    if k == 1:
+        voltage, error = rectified_statistics(*cycles[0])
+        return {"voltage": voltage, "standard_error": error, "cycle_voltages": (voltage,),
+                "spread": 0.0, "unstable": False, "instability": ""}
+    var_on = np.mean([np.var(on, ddof=1) for on, _ in cycles])      # pooled within-cycle variances
+    var_off = np.mean([np.var(off, ddof=1) for _, off in cycles])
+    n_on = np.mean([len(on) for on, _ in cycles])
+    n_off = np.mean([len(off) for _, off in cycles])
+    a, b = var_on / n_on, var_off / n_off
+    dof = (a + b) ** 2 / (a * a / (k * (n_on - 1)) + b * b / (k * (n_off - 1))) if a + b > 0 else np.inf
+    mean = float(d.mean())
+    var_cycle = a + b + (relative_floor * mean) ** 2
+    between = float(np.var(d, ddof=1))
+    ratio = between / var_cycle if var_cycle > 0 else (np.inf if between > 0 else 0.0)
+    limit = float(stats.f.ppf(CYCLE_CONSISTENCY_QUANTILE, k - 1, dof))
+    spread = float(np.ptp(d))
+    unstable = bool(ratio > limit)
+    formal = math.sqrt((a + b) / k)
+    error = max(formal, math.sqrt(between / k)) if unstable else formal
+    reason = (f"{k} RF on/off cycles disagree beyond their standard errors (variance ratio {ratio:.3g} > "
+              f"{limit:.3g}; spread {spread:.4g} V): unlocked or bistable diode" if unstable else "")
+    return {"voltage": mean, "standard_error": float(error), "cycle_voltages": tuple(float(x) for x in d),
+            "spread": spread, "unstable": unstable, "instability": reason}
 
 
 def _guarded(method):
@@ -161,10 +234,17 @@ class Bench:
                  config: BenchConfig | None = None, limits: SafetyLimits | None = None,
                  rf_path: RfPath | None = None, measurement: MeasurementSettings | None = None,
                  device: DeviceConfig | str | None = None, name: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, lock_in: RoleAdapter | None = None,
+                 switch: RoleAdapter | None = None, spectrum_analyzer: RoleAdapter | None = None,
+                 lock_in_settings: LockInSettings | None = None):
         self.current_source = current_source
         self.voltmeter = voltmeter
         self.rf_source = rf_source
+        self.lock_in = lock_in
+        self.switch = switch
+        self.spectrum_analyzer = spectrum_analyzer
+        self.lock_in_settings = lock_in_settings or (config.lock_in_settings if config
+                                                     else LockInSettings())
         self.config = config
         self.limits = limits or (config.limits if config else SafetyLimits())
         self.rf_path = rf_path or (config.rf_path if config else RfPath())
@@ -188,6 +268,12 @@ class Bench:
         self._traffic_since_check = False
         self._sent_anything = False
         self._closed = False
+        self.method = self.measurement.method
+        if self.method == "lock-in" and lock_in is None:
+            raise ValueError("method 'lock-in' needs a lock_in adapter")
+        self._lock_in_time_constant: float | None = None  # s, as set
+        self._sensitivity: float | None = None  # V full scale, as set
+        self._switched_to: str | None = None  # device whose channel the switch has closed
 
     # ------------------------------------------------------------------ context manager / lifecycle
 
@@ -221,8 +307,13 @@ class Bench:
                 log.warning("closing %s failed: %s", adapter.label, exc)
 
     def _roles(self) -> dict[str, RoleAdapter]:
-        return {"current_source": self.current_source, "voltmeter": self.voltmeter,
-                "rf_source": self.rf_source}
+        roles = {"current_source": self.current_source, "voltmeter": self.voltmeter,
+                 "rf_source": self.rf_source}
+        for role in ("lock_in", "switch", "spectrum_analyzer"):
+            adapter = getattr(self, role, None)
+            if adapter is not None:
+                roles[role] = adapter
+        return roles
 
     # ------------------------------------------------------------------ I/O with retries
 
@@ -327,6 +418,15 @@ class Bench:
         self._bias = 0.0
         self._io("current_source", self.current_source.set_output, True)
         self._io("voltmeter", self.voltmeter.configure, m.nplc, m.voltage_range)
+        if self.method == "lock-in":
+            li = self.lock_in_settings
+            self._io("rf_source", self.rf_source.set_modulation, li.modulation,
+                     li.modulation_frequency, li.am_depth)
+            self._lock_in_time_constant = self._io(
+                "lock_in", self.lock_in.configure, li.time_constant, li.filter_slope,
+                li.reference_phase)
+            self._sensitivity = self._io("lock_in", self.lock_in.set_sensitivity,
+                                         self.lock_in.sensitivities[-1])
         self._check_error_queues()
         self._frequency = self._power_dbm = None
         self._initialized = True
@@ -388,7 +488,11 @@ class Bench:
             if current > 1.0:
                 raise SafetyLimitError("rf_current", rf_current, 1.0, limit_name="1 A sanity bound",
                                        unit="A")
-            power = self.rf_path.generator_power_for_current(current, frequency, resistance)
+            try:
+                power = self.rf_path.generator_power_for_current(current, frequency, resistance)
+            except ValueError:  # so small that its power underflows to 0 W: no dBm to send
+                raise SafetyLimitError("rf_current", rf_current, unit="A",
+                                       reason="too small to express as a generator power in dBm") from None
         else:
             power = require_finite("rf_power_dbm", rf_power_dbm, "dBm")
         self.limits.check_device_power(self.rf_path.device_power(power, frequency))
@@ -413,41 +517,235 @@ class Bench:
 
     @_guarded
     def rectified_voltage(self, bias_current, rf_frequency, rf_power_dbm=None, rf_current=None,
-                          n_readings: int | None = None) -> RectifiedReading:
+                          n_readings: int | None = None, rf_cycles: int | None = None) -> RectifiedReading:
         """Rectified voltage (V) at ``bias_current`` (A) with RF at ``rf_frequency`` (Hz) and either
         ``rf_power_dbm`` (dBm at the generator) or ``rf_current`` (A amplitude at the device):
-        RF-on minus RF-off, ``n_readings`` each."""
+        RF-on minus RF-off, ``n_readings`` each, repeated ``rf_cycles`` times (default from the
+        measurement settings). A requested ``rf_current`` is converted to dBm with the resistance
+        measured at this bias (the RF-off readings), sent while RF is still off."""
         request = self.check_request(bias_current, rf_frequency, rf_power_dbm, rf_current, n_readings)
+        cycles = self.measurement.rf_cycles if rf_cycles is None else rf_cycles
+        if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or not 1 <= cycles <= 100:
+            raise SafetyLimitError("rf_cycles", rf_cycles, reason="must be an integer from 1 to 100")
         if not self._initialized:
             self.initialize()
+        self._ensure_connected()
         if self._rf_on is not False:
             self._rf_off()
         if self._frequency != request["rf_frequency"]:
             self._frequency = None
             self._io("rf_source", self.rf_source.set_frequency, request["rf_frequency"])
             self._frequency = request["rf_frequency"]
-        if self._power_dbm != request["rf_power_dbm"]:
-            self._power_dbm = None
-            self._io("rf_source", self.rf_source.set_power_dbm, request["rf_power_dbm"])
-            self._power_dbm = request["rf_power_dbm"]
+        if rf_current is None:
+            self._set_power(request["rf_power_dbm"])
         if not self._set_bias_verified(request["bias_current"]):
             # same bias as before: no bias settling, but RF went off at the end of the last reading
             self.sleep(self.measurement.rf_settling)
         n = request["n_readings"]
+        bias = request["bias_current"]
         off = self._read_block(n)
-        self._io("rf_source", self.rf_source.set_output, True)
-        self._rf_on = True
-        self.sleep(self.measurement.rf_settling)
-        on = self._read_block(n)
-        tripped = self._io("current_source", self.current_source.in_compliance)
+        measured = self._measured_resistance(off, bias)
+        resistance = measured if math.isfinite(measured) else self.device.resistance
+        if rf_current is not None:
+            power = self.rf_path.generator_power_for_current(request["rf_current"], request["rf_frequency"],
+                                                             resistance)
+            self.limits.check_device_power(self.rf_path.device_power(power, request["rf_frequency"]))
+            self._set_power(self.rf_source.check_power_dbm(power))
+        power = self._power_dbm
+        amplitude = current_amplitude(self.rf_path.device_power(power, request["rf_frequency"]), resistance,
+                                      self.rf_path.z0)
+        lock_in = self.method == "lock-in"
+        taken, raw_off, quadratures = [], [], []
+        for k in range(int(cycles)):
+            if k:
+                self.sleep(self.measurement.rf_settling)
+                off = self._read_block(n)
+            self._io("rf_source", self.rf_source.set_output, True)
+            self._rf_on = True
+            if lock_in:
+                samples, quadrature = self._lock_in_block(n)
+                on = float(np.mean(off)) + samples
+                quadratures.append(quadrature)
+            else:
+                self.sleep(self.measurement.rf_settling)
+                on = self._read_block(n)
+            tripped = self._io("current_source", self.current_source.in_compliance)
+            self._rf_off()
+            if k == int(cycles) - 1:
+                self._watch_error_queues()      # once per point, after its last cycle
+            self._check_compliance(tripped, on, off, bias)
+            self._check_device(off, bias)
+            raw_off.append(off)
+            # the lock-in's reading carries its own noise: the RF-off mean only places it on the dc level
+            taken.append((on, np.full(np.shape(off), float(np.mean(off))) if lock_in else off))
+        combined = cycle_statistics(taken, self.measurement.cycle_tolerance)
+        if combined["unstable"]:
+            log.info("%s: reading at %r A flagged: %s", self.name, bias, combined["instability"])
+        return RectifiedReading(bias, request["rf_frequency"], power, amplitude, combined["voltage"],
+                                combined["standard_error"], np.concatenate([t[0] for t in taken]),
+                                np.concatenate(raw_off), self.device.name,
+                                method=self.method,
+                                quadrature_voltage=float(np.mean(quadratures)) if lock_in else math.nan,
+                                device_resistance=measured,
+                                resistance_source="measured" if math.isfinite(measured) else "nominal",
+                                rf_cycles=int(cycles), cycle_voltages=combined["cycle_voltages"],
+                                cycle_spread=combined["spread"], unstable=combined["unstable"],
+                                instability=combined["instability"])
+
+    def _set_power(self, power_dbm: float) -> None:
+        if self._power_dbm != power_dbm:
+            self._power_dbm = None
+            self._io("rf_source", self.rf_source.set_power_dbm, power_dbm)
+            self._power_dbm = power_dbm
+
+    def _measured_resistance(self, off: np.ndarray, bias: float) -> float:
+        """RF-off V / I (ohm) at this bias; NaN below MIN_BIAS_FOR_RESISTANCE or outside the window
+        of a working junction (then the nominal value converts dBm and ``_check_device`` reports)."""
+        if abs(bias) < MIN_BIAS_FOR_RESISTANCE:
+            return float("nan")
+        resistance = float(np.mean(off)) / bias
+        low, high = RESISTANCE_WINDOW
+        if not low * self.device.resistance <= resistance <= high * self.device.resistance:
+            return float("nan")
+        return resistance
+
+    # ------------------------------------------------------------------ lock-in detection
+
+    def lock_in_timing(self) -> dict[str, float]:
+        """The lock-in's time constant, the settling wait after a change of the signal (99 %, per
+        the filter slope) and the spacing of independent samples, 1 / (2 ENBW) (all in s)."""
+        from .lockin import SETTLING_TIME_CONSTANTS
+
+        li = self.lock_in_settings
+        tau = self._lock_in_time_constant or li.time_constant
+        enbw_tau = {6: 1 / 4, 12: 1 / 8, 18: 3 / 32, 24: 5 / 64}[li.filter_slope]
+        return {"time_constant": tau, "settling_time": SETTLING_TIME_CONSTANTS[li.filter_slope] * tau,
+                "sample_interval": tau / (2.0 * enbw_tau)}
+
+    def _lock_in_block(self, n: int) -> tuple[np.ndarray, float]:
+        """With the modulated RF on: wait the settling time, range the sensitivity so that the
+        output neither overloads nor sits below 15 % of full scale, then take ``n`` X/Y samples
+        spaced for independence. Returns (V_dc samples, mean quadrature V_dc) in V."""
+        from .lockin import LockInOverload, fourier_factor
+
+        li = self.lock_in_settings
+        timing = self.lock_in_timing()
+        factor = fourier_factor(li.modulation, li.am_depth)
+        self.sleep(timing["settling_time"])
+        sensitivities = self.lock_in.sensitivities
+        for attempt in range(3):
+            x, y = self._autorange(timing)
+            xs, ys = [], []
+            for k in range(n):
+                if k:
+                    self.sleep(timing["sample_interval"])
+                    x, y = self._io("lock_in", self.lock_in.read_xy)
+                xs.append(x)
+                ys.append(y)
+            overload = self._io("lock_in", self.lock_in.overloaded)
+            if not overload:
+                break
+            index = sensitivities.index(self._sensitivity)
+            if "input" in overload or index == len(sensitivities) - 1 or attempt == 2:
+                raise LockInOverload(f"lock-in {self.lock_in.label}: {overload} overload while "
+                                     f"sampling at sensitivity {self._sensitivity:g} V; reading "
+                                     "discarded")
+            # noise peaks beyond the range chosen from one reading: one range up, sample again
+            self._sensitivity = self._io("lock_in", self.lock_in.set_sensitivity,
+                                         sensitivities[index + 1])
+            self.sleep(timing["time_constant"])
+        return factor * np.asarray(xs), factor * float(np.mean(ys))
+
+    def _autorange(self, timing: dict) -> tuple[float, float]:
+        from .lockin import LockInOverload
+
+        sensitivities = self.lock_in.sensitivities
+        for _ in range(2 * len(sensitivities)):
+            self._io("lock_in", self.lock_in.overloaded)  # clear what the last change latched
+            x, y = self._io("lock_in", self.lock_in.read_xy)
+            overload = self._io("lock_in", self.lock_in.overloaded)
+            peak = max(abs(x), abs(y))
+            if "input" in overload:
+                raise LockInOverload(f"lock-in {self.lock_in.label}: {overload} overload: the "
+                                     "signal exceeds the input range (no sensitivity helps)")
+            index = sensitivities.index(self._sensitivity)
+            if overload or peak > 0.95 * self._sensitivity:
+                if index == len(sensitivities) - 1:
+                    raise LockInOverload(f"lock-in {self.lock_in.label}: overloaded at its largest "
+                                         f"sensitivity {self._sensitivity:g} V")
+                wanted = sensitivities[index + 1]
+            elif peak < 0.15 * self._sensitivity and index > 0:
+                # 2.2x headroom: with 1-2-5 ranges the peak then sits at 18-45 % of full scale
+                wanted = max(sensitivities[0], 2.2 * peak)
+            else:
+                return x, y
+            new = self._io("lock_in", self.lock_in.set_sensitivity, wanted)
+            if new == self._sensitivity:
+                return x, y
+            self._sensitivity = new
+            self.sleep(timing["time_constant"])  # the output stage settles after a gain change
+        raise LockInOverload(f"lock-in {self.lock_in.label}: sensitivity does not settle "
+                             f"(last {self._sensitivity:g} V)")
+
+    # ------------------------------------------------------------------ spectrum analyzer
+
+    @_guarded
+    def configure_spectrum_analyzer(self, start: float, stop: float, resolution_bandwidth: float,
+                                    points: int = 401, reference_level_dbm: float = -30.0,
+                                    averages: int = 1) -> dict:
+        """Span (Hz), RBW (Hz), trace points, reference level (dBm), averages; returns what was set."""
+        if self.spectrum_analyzer is None:
+            raise BenchError(f"bench {self.name!r} has no [spectrum_analyzer]")
+        return self._io("spectrum_analyzer", lambda: self.spectrum_analyzer.configure(
+            start, stop, resolution_bandwidth, points, reference_level_dbm, averages),
+            what="configure")
+
+    @_guarded
+    def emitted_spectrum(self) -> tuple[np.ndarray, np.ndarray]:
+        """One analyzer sweep of the device's emission with the RF off: (Hz, dBm)."""
+        if self.spectrum_analyzer is None:
+            raise BenchError(f"bench {self.name!r} has no [spectrum_analyzer]")
+        if not self._initialized:
+            self.initialize()
+        self._ensure_connected()
+        if self._rf_on is not False:
+            self._rf_off()
+        return self._io("spectrum_analyzer", self.spectrum_analyzer.sweep)
+
+    # ------------------------------------------------------------------ device pools
+
+    def _ensure_connected(self) -> None:
+        """With a switch, the bench's device must be the one connected before any bias flows."""
+        if self.switch is not None and self._switched_to != self.device.name:
+            self.select_device(self.device.name)
+
+    @_guarded
+    def select_device(self, name: str) -> DeviceConfig:
+        """Connect device ``name`` of the bench file through the switch: RF off, bias ramped to zero
+        (a relay is never moved under bias), break-before-make to its channel. Returns it."""
+        if self.switch is None:
+            if self.config is not None and self.config.devices and name != self.device.name:
+                raise BenchError(f"bench {self.name!r} has no [switch]; it reaches only "
+                                 f"{self.device.name!r}")
+            return self.device
+        device = self.config.device(name) if self.config is not None else None
+        if device is None or device.channel is None:
+            raise BenchError(f"device {name!r} has no switch channel on bench {self.name!r}")
+        if self._switched_to == device.name:
+            self.device = device
+            return device
+        if not self._initialized:
+            self.initialize()
         self._rf_off()
-        self._watch_error_queues()
-        self._check_compliance(tripped, on, off, request["bias_current"])
-        self._check_device(off, request["bias_current"])
-        voltage, error = rectified_statistics(on, off)
-        return RectifiedReading(request["bias_current"], request["rf_frequency"],
-                                request["rf_power_dbm"], request["rf_current"], voltage, error,
-                                on, off, self.device.name)
+        self._ramp_to(0.0)
+        readback = self._io("current_source", self.current_source.bias_readback)
+        self._switched_to = None
+        self._io("switch", lambda: self.switch.select(device.channel, bias_current=readback),
+                 what=f"select channel {device.channel}")
+        self._switched_to = device.name
+        self.device = device
+        self.sleep(self.measurement.bias_settling)
+        return device
 
     def _set_bias_verified(self, target: float) -> bool:
         """Ramp to ``target`` (A), check the source really holds it, wait the settling time.
@@ -495,6 +793,7 @@ class Bench:
         self.current_source.check_bias(target)
         if not self._initialized:
             self.initialize()
+        self._ensure_connected()
         self._set_bias_verified(target)
 
     @_guarded
@@ -533,7 +832,8 @@ class Bench:
 
 
 def _adapter_from_config(role: str, cfg: InstrumentConfig, visa_library, shared: dict) -> RoleAdapter:
-    table = {"current_source": CURRENT_SOURCES, "voltmeter": VOLTMETERS, "rf_source": RF_SOURCES}[role]
+    table = {"current_source": CURRENT_SOURCES, "voltmeter": VOLTMETERS,
+             "rf_source": RF_SOURCES}.get(role) or optional_role_models(role)
     adapter_cls = table[cfg.model]
     library = visa_library if visa_library is not None else cfg.visa_library
 
@@ -561,8 +861,10 @@ def open_bench(config: BenchConfig | str = "sim", visa_library=None, *, device: 
     shared: dict = {}
     adapters = {}
     try:
-        for role in ("current_source", "voltmeter", "rf_source"):
-            adapters[role] = _adapter_from_config(role, getattr(config, role), visa_library, shared)
+        for role in ("current_source", "voltmeter", "rf_source", *OPTIONAL_ROLES):
+            if getattr(config, role) is not None:
+                adapters[role] = _adapter_from_config(role, getattr(config, role), visa_library,
+                                                      shared)
     except Exception as exc:
         for instrument in shared.values():
             try:
@@ -574,4 +876,5 @@ def open_bench(config: BenchConfig | str = "sim", visa_library=None, *, device: 
                          f"(visa library {visa_library or cfg.visa_library or 'default'!r}): "
                          f"{type(exc).__name__}: {exc}") from exc
     return Bench(adapters["current_source"], adapters["voltmeter"], adapters["rf_source"],
-                 config=config, device=device, sleep=sleep)
+                 config=config, device=device, sleep=sleep, lock_in=adapters.get("lock_in"),
+                 switch=adapters.get("switch"), spectrum_analyzer=adapters.get("spectrum_analyzer"))

@@ -43,6 +43,32 @@ that lists ``[[devices]]`` accepts only those names; an entry named ``"*"`` acce
 device (the built-in ``sim`` bench has one: its simulated diode stands in for whatever device you name).
 A bench that lists no devices accepts any name, with no nominal resistance.
 
+Optional techniques (README, "Lock-in detection", "Device pools", "Oscillator"):
+
+    [measurement]
+    method = "lock-in"              # or "dc-difference" (default): how V_dc is read
+    [lock_in]
+    model = "SR830"                 # SR830 | SR860
+    address = "GPIB0::8::INSTR"
+    time_constant = 0.1             # s (the next one up is used)
+    filter_slope = 24               # dB/oct
+    reference_phase = 0.0           # deg
+    modulation = "pulse"            # "pulse" (square, 50 %) | "am" (sine)
+    modulation_frequency = 1013.0   # Hz, off the line harmonics
+    am_depth = 0.5                  # AM only, 0-1
+    [switch]
+    model = "Keithley7001"
+    address = "GPIB0::3::INSTR"
+    [spectrum_analyzer]
+    model = "AgilentE4408B"
+    address = "GPIB0::18::INSTR"
+    [[devices]]
+    name = "D1"
+    resistance = 920.0
+    channel = 1                     # the switch channel that connects it
+    resistance_parallel = 640.0     # ohm, R_P and R_AP (the oscillator's power -> p conversion)
+    resistance_antiparallel = 1200.0
+
 Unknown keys are errors: a misspelt limit must not be silently replaced by its default.
 """
 from __future__ import annotations
@@ -58,7 +84,29 @@ from .rfpath import RfPath
 from .roles import ROLES, canonical_model
 from .safety import SafetyLimits
 
-BUILT_IN = {"sim": "sim.toml"}
+BUILT_IN = {"sim": "sim.toml", "sim-lockin": "sim-lockin.toml", "sim-pool": "sim-pool.toml"}
+# Roles a bench may add to the three basic ones: table name -> registry (filled on first use)
+OPTIONAL_ROLES = ("lock_in", "switch", "spectrum_analyzer")
+METHODS = ("dc-difference", "lock-in")
+
+
+def optional_role_models(role: str) -> dict:
+    """Bench-file model names -> adapters of an optional role."""
+    if role == "lock_in":
+        from .lockin import LOCK_INS
+
+        return LOCK_INS
+    if role == "switch":
+        from .switch import SWITCHES
+
+        return SWITCHES
+    if role == "spectrum_analyzer":
+        from .spectrum import SPECTRUM_ANALYZERS
+
+        return SPECTRUM_ANALYZERS
+    raise KeyError(role)
+
+
 ANY_DEVICE = "*"  # a [[devices]] entry of this name accepts any device name
 
 
@@ -85,6 +133,9 @@ class DeviceConfig:
     name: str
     resistance: float
     description: str = ""
+    channel: int | None = None  # switch channel connecting it (pools behind a switch)
+    resistance_parallel: float | None = None  # ohm
+    resistance_antiparallel: float | None = None  # ohm
 
 
 @dataclass(frozen=True)
@@ -98,6 +149,9 @@ class MeasurementSettings:
     rf_settling_time: float | None = None
     n_readings: int = 5
     retries: int = 2
+    method: str = "dc-difference"  # or "lock-in" (needs a [lock_in] instrument)
+    rf_cycles: int = 1      # RF on/off cycles per reading; >= 2 lets a reading flag an unstable diode
+    cycle_tolerance: float = 1e-4   # relative reproducibility of a locked reading between cycles
 
     @property
     def integration_time(self) -> float:
@@ -118,6 +172,20 @@ class MeasurementSettings:
 
 
 @dataclass(frozen=True)
+class LockInSettings:
+    """How the lock-in reads: filter ``time_constant`` (s) and ``filter_slope`` (dB/oct), the
+    ``reference_phase`` (deg), the generator's ``modulation`` ("pulse" | "am") at
+    ``modulation_frequency`` (Hz) with ``am_depth`` (0-1, AM only)."""
+
+    time_constant: float = 0.1
+    filter_slope: int = 24
+    reference_phase: float = 0.0
+    modulation: str = "pulse"
+    modulation_frequency: float = 1013.0
+    am_depth: float = 0.5
+
+
+@dataclass(frozen=True)
 class BenchConfig:
     name: str
     current_source: InstrumentConfig
@@ -129,6 +197,10 @@ class BenchConfig:
     devices: tuple[DeviceConfig, ...] = ()
     description: str = ""
     source: str = ""  # file it came from
+    lock_in: InstrumentConfig | None = None
+    lock_in_settings: LockInSettings = LockInSettings()
+    switch: InstrumentConfig | None = None
+    spectrum_analyzer: InstrumentConfig | None = None
 
     def device(self, name: str | None = None) -> DeviceConfig:
         """The named device (or the first one)."""
@@ -154,7 +226,8 @@ class BenchConfig:
     def with_visa_library(self, visa_library: str) -> "BenchConfig":
         """The same bench with every instrument on ``visa_library``."""
         return replace(self, **{role: replace(getattr(self, role), visa_library=visa_library)
-                                for role in ROLES})
+                                for role in (*ROLES, *OPTIONAL_ROLES)
+                                if getattr(self, role) is not None})
 
 
 def load_bench_config(name_or_path: str | Path = "sim") -> BenchConfig:
@@ -189,8 +262,8 @@ def _number(value: Any, where: str) -> float:
 def parse_bench_config(data: dict, *, source: str = "") -> BenchConfig:
     """A ``BenchConfig`` from parsed TOML (raises ``BenchConfigError`` naming file and key)."""
     where = source or "bench file"
-    _take(data, {"name", "description", "visa_library", *ROLES, "rf_path", "limits", "measurement",
-                 "devices"}, where)
+    _take(data, {"name", "description", "visa_library", *ROLES, *OPTIONAL_ROLES, "rf_path", "limits",
+                 "measurement", "devices"}, where)
     default_library = str(data.get("visa_library", ""))
     instruments = {}
     for role in ROLES:
@@ -256,28 +329,118 @@ def parse_bench_config(data: dict, *, source: str = "") -> BenchConfig:
               f"{where} [measurement]")
     if m.get("voltage_range") == "auto":
         m["voltage_range"] = None
-    for key in ("nplc", "line_frequency", "settling_time", "rf_settling_time", "voltage_range"):
+    for key in ("nplc", "line_frequency", "settling_time", "rf_settling_time", "voltage_range",
+                "cycle_tolerance"):
         if m.get(key) is not None:
             m[key] = _number(m[key], f"{where} [measurement] {key}")
-            if m[key] < 0 or (key != "settling_time" and key != "rf_settling_time" and m[key] == 0):
+            if m[key] < 0 or (key not in ("settling_time", "rf_settling_time", "cycle_tolerance")
+                              and m[key] == 0):
                 raise BenchConfigError(f"{where} [measurement] {key} must be > 0, got {m[key]}")
-    for key in ("n_readings", "retries"):
+    for key in ("n_readings", "retries", "rf_cycles"):
         if key in m and (isinstance(m[key], bool) or not isinstance(m[key], int) or m[key] < 0):
             raise BenchConfigError(f"{where} [measurement] {key} must be an integer >= 0")
+    if m.get("method", "dc-difference") not in METHODS:
+        raise BenchConfigError(f"{where} [measurement] method must be one of {list(METHODS)}, "
+                               f"got {m['method']!r}")
+    if not 1 <= m.get("rf_cycles", 1) <= 100:
+        raise BenchConfigError(f"{where} [measurement] rf_cycles = {m['rf_cycles']} must be from 1 to 100")
     if m.get("n_readings", 5) < 2:
         raise BenchConfigError(f"{where} [measurement] n_readings must be >= 2 (standard error)")
     measurement = MeasurementSettings(**m)
 
+    optional = _optional_roles(data, where, default_library)
+    lock_in_settings = _lock_in_settings(data.get("lock_in", {}), where)
+    if measurement.method == "lock-in" and optional["lock_in"] is None:
+        raise BenchConfigError(f"{where}: [measurement] method = \"lock-in\" needs a [lock_in] table")
+
     devices = []
     for i, table in enumerate(data.get("devices", [])):
-        table = _take(dict(table), {"name", "resistance", "description"}, f"{where} [[devices]] #{i + 1}")
+        table = _take(dict(table), {"name", "resistance", "description", "channel",
+                                    "resistance_parallel", "resistance_antiparallel"},
+                      f"{where} [[devices]] #{i + 1}")
         if "name" not in table or "resistance" not in table:
             raise BenchConfigError(f"{where} [[devices]] #{i + 1}: needs name and resistance (ohm)")
         resistance = _number(table["resistance"], f"{where} device {table['name']} resistance")
         if resistance <= 0:
             raise BenchConfigError(f"{where} device {table['name']}: resistance must be > 0 ohm")
-        devices.append(DeviceConfig(str(table["name"]), resistance, str(table.get("description", ""))))
+        extra = {}
+        if "channel" in table:
+            channel = table["channel"]
+            if isinstance(channel, bool) or not isinstance(channel, int) or channel < 1:
+                raise BenchConfigError(f"{where} device {table['name']}: channel must be an integer >= 1")
+            extra["channel"] = channel
+        for key in ("resistance_parallel", "resistance_antiparallel"):
+            if key in table:
+                value = _number(table[key], f"{where} device {table['name']} {key}")
+                if value <= 0:
+                    raise BenchConfigError(f"{where} device {table['name']}: {key} must be > 0 ohm")
+                extra[key] = value
+        devices.append(DeviceConfig(str(table["name"]), resistance, str(table.get("description", "")),
+                                    **extra))
+    names = [d.name for d in devices]
+    if len(set(names)) != len(names):
+        raise BenchConfigError(f"{where}: device names repeat: {names}")
+    if optional["switch"] is not None:
+        channels = [d.channel for d in devices]
+        if None in channels:
+            raise BenchConfigError(f"{where}: a bench with a [switch] needs a channel for every device")
+        if len(set(channels)) != len(channels):
+            raise BenchConfigError(f"{where}: two devices on one switch channel: {channels}")
 
     return BenchConfig(name=str(data.get("name", Path(source).stem if source else "bench")),
                        description=str(data.get("description", "")), rf_path=rf_path, limits=limits,
-                       measurement=measurement, devices=tuple(devices), source=source, **instruments)
+                       measurement=measurement, devices=tuple(devices), source=source,
+                       lock_in_settings=lock_in_settings, **optional, **instruments)
+
+
+_LOCK_IN_KEYS = {"time_constant", "filter_slope", "reference_phase", "modulation",
+                 "modulation_frequency", "am_depth"}
+
+
+def _optional_roles(data: dict, where: str, default_library: str) -> dict:
+    found = {}
+    for role in OPTIONAL_ROLES:
+        if role not in data:
+            found[role] = None
+            continue
+        table = dict(data[role])
+        allowed = {"model", "address", "visa_library", "timeout"}
+        if role == "lock_in":
+            allowed |= _LOCK_IN_KEYS
+        _take(table, allowed, f"{where} [{role}]")
+        for key in ("model", "address"):
+            if key not in table:
+                raise BenchConfigError(f"{where} [{role}]: missing {key!r}")
+        models = optional_role_models(role)
+        key = "".join(ch for ch in str(table["model"]).lower() if ch not in " -_&")
+        model = next((name for name in models if name.lower() == key), None)
+        if model is None:
+            raise BenchConfigError(f"{where} [{role}]: unsupported model {table['model']!r}; "
+                                   f"supported: {', '.join(models)}")
+        timeout = _number(table.get("timeout", 5.0), f"{where} [{role}] timeout")
+        if timeout <= 0:
+            raise BenchConfigError(f"{where} [{role}] timeout must be > 0 s, got {timeout}")
+        found[role] = InstrumentConfig(role=role, model=model, address=str(table["address"]),
+                                       visa_library=str(table.get("visa_library", default_library)),
+                                       timeout=timeout)
+    return found
+
+
+def _lock_in_settings(table: dict, where: str) -> LockInSettings:
+    values = {key: table[key] for key in _LOCK_IN_KEYS if key in table}
+    for key in ("time_constant", "reference_phase", "modulation_frequency", "am_depth"):
+        if key in values:
+            values[key] = _number(values[key], f"{where} [lock_in] {key}")
+    if values.get("time_constant", 1.0) <= 0:
+        raise BenchConfigError(f"{where} [lock_in] time_constant must be > 0 s")
+    if values.get("filter_slope", 24) not in (6, 12, 18, 24):
+        raise BenchConfigError(f"{where} [lock_in] filter_slope must be 6, 12, 18 or 24 dB/oct, "
+                               f"got {values['filter_slope']!r}")
+    if values.get("modulation", "pulse") not in ("pulse", "am"):
+        raise BenchConfigError(f"{where} [lock_in] modulation must be \"pulse\" or \"am\", "
+                               f"got {values['modulation']!r}")
+    if not 0.1 <= values.get("modulation_frequency", 1013.0) <= 100e3:
+        raise BenchConfigError(f"{where} [lock_in] modulation_frequency must be in [0.1, 1e5] Hz")
+    if not 0.0 < values.get("am_depth", 0.5) <= 1.0:
+        raise BenchConfigError(f"{where} [lock_in] am_depth must be in (0, 1]")
+    return LockInSettings(**values)

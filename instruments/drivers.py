@@ -1,4 +1,7 @@
-"""PyMeasure drivers for RF generators PyMeasure lacks, in its declarative style.
+"""PyMeasure drivers for instruments PyMeasure lacks (RF generators, the Keithley 7001 switch, the
+Keysight B2900 SMU) and thin additions to its spectrum-analyzer driver, in its declarative style.
+
+About the generators:
 
 Both speak the :FREQ / :POW / :OUTP family of PyMeasure's ``Agilent8257D``. Unlike that driver, the
 set values are range-checked by the driver itself (``strict_range``: refused, never clipped), against
@@ -9,6 +12,8 @@ to 99 GHz; ``%e`` would round 800.1234 MHz to 100 Hz), power with 0.01 dB resolu
 from __future__ import annotations
 
 from pymeasure.instruments import Instrument, SCPIMixin
+from pymeasure.instruments.agilent import AgilentE4408B
+from pymeasure.instruments.srs import SG380
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 
@@ -136,3 +141,149 @@ class RohdeSchwarzSMB100A(SCPIMixin, Instrument):
         """Switch the RF output off."""
         self.disable()
         super().shutdown()
+
+
+class Keithley7001(SCPIMixin, Instrument):
+    """Keithley 7001 switch system (PyMeasure has no driver), with a multiplexer card in slot 1.
+
+    .. code-block:: python
+
+        switch = Keithley7001("GPIB0::3::INSTR")
+        switch.open_all()
+        switch.close_channel(2)              # closes 1!2
+        switch.closed_channels               # [2]
+
+    Channels are written ``(@1!n)`` (card slot 1, channel n), as in the 7001 manual's channel list.
+    """
+
+    def __init__(self, adapter, name="Keithley 7001 Switch System", **kwargs):
+        super().__init__(adapter, name, **kwargs)
+
+    def close_channel(self, channel: int) -> None:
+        """Close channel ``channel`` of the card in slot 1."""
+        self.write(f":ROUT:CLOS (@1!{int(channel)})")
+
+    def open_channel(self, channel: int) -> None:
+        self.write(f":ROUT:OPEN (@1!{int(channel)})")
+
+    def open_all(self) -> None:
+        """Open every channel of every card."""
+        self.write(":ROUT:OPEN ALL")
+
+    @property
+    def closed_channels(self) -> list[int]:
+        """The closed channels of slot 1 (``:ROUT:CLOS:STAT?``, e.g. ``(@1!2)`` -> [2])."""
+        reply = self.ask(":ROUT:CLOS:STAT?").strip().strip("()").lstrip("@")
+        channels = []
+        for item in filter(None, (part.strip() for part in reply.split(","))):
+            slot, _, number = item.partition("!")
+            if slot != "1" or not number.isdigit():
+                raise ValueError(f"unexpected channel {item!r} in {reply!r}")
+            channels.append(int(number))
+        return channels
+
+
+class KeysightB2900(SCPIMixin, Instrument):
+    """Keysight B2900-series precision source/measure unit (B2901A/B2902A/B2911A...), channel 1, as a
+    current source with a voltage limit. Thin: the SCPI of the B2900 programming guide
+    (``:SOUR:FUNC:MODE``, ``:SOUR:CURR``, ``:SENS:VOLT:PROT``, ``:OUTP``) in PyMeasure's style."""
+
+    def __init__(self, adapter, name="Keysight B2900 SMU", **kwargs):
+        super().__init__(adapter, name, **kwargs)
+
+    source_mode = Instrument.control(
+        ":SOUR:FUNC:MODE?", ":SOUR:FUNC:MODE %s",
+        """Control the source function ("CURR" or "VOLT").""",
+        validator=strict_discrete_set, values=("CURR", "VOLT"),
+    )
+    source_current = Instrument.control(
+        ":SOUR:CURR?", ":SOUR:CURR %.9g",
+        """Control the source current in A (float, +-3.03 A on the B2901A's largest range).""",
+        validator=strict_range, values=(-3.03, 3.03),
+    )
+    source_current_range = Instrument.control(
+        ":SOUR:CURR:RANG?", ":SOUR:CURR:RANG %g",
+        """Control the fixed source current range in A (float).""",
+        validator=strict_range, values=(1e-8, 3.0),
+    )
+    compliance_voltage = Instrument.control(
+        ":SENS:VOLT:PROT?", ":SENS:VOLT:PROT %g",
+        """Control the voltage limit (compliance) in V while sourcing current (float).""",
+        validator=strict_range, values=(0.0, 210.0),
+    )
+    compliance_tripped = Instrument.measurement(
+        ":SENS:VOLT:PROT:TRIP?",
+        """Get whether the voltage limit holds the output (bool).""",
+        cast=lambda v: bool(int(float(v))),
+    )
+    output_enabled = Instrument.control(
+        ":OUTP?", ":OUTP %d",
+        """Control whether the output is on (bool).""",
+        validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
+    )
+    voltage = Instrument.measurement(
+        ":MEAS:VOLT?",
+        """Measure the voltage at the output in V (float).""",
+    )
+
+
+class SpectrumAnalyzerMixin:
+    """What a noise-spectrum measurement sets beside start/stop on a swept analyzer (SCPI common to
+    the Agilent ESA E4400 series and R&S FSL): resolution bandwidth, reference level, trace
+    averaging and single sweeps."""
+
+    resolution_bandwidth = Instrument.control(
+        ":SENS:BAND:RES?", ":SENS:BAND:RES %g Hz",
+        """Control the resolution bandwidth in Hz (float).""",
+    )
+    reference_level = Instrument.control(
+        ":DISP:WIND:TRAC:Y:RLEV?", ":DISP:WIND:TRAC:Y:RLEV %g dBm",
+        """Control the reference level (top of the screen) in dBm (float).""",
+    )
+    average_count = Instrument.control(
+        ":SENS:AVER:COUN?", ":SENS:AVER:COUN %d",
+        """Control the number of traces averaged (int).""",
+        cast=int,
+    )
+    averaging_enabled = Instrument.control(
+        ":SENS:AVER:STAT?", ":SENS:AVER:STAT %d",
+        """Control whether trace averaging is on (bool).""",
+        validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
+    )
+
+    def single_sweep(self) -> None:
+        """Stop continuous sweeping, take one complete sweep (all averages) and wait for it."""
+        self.write(":INIT:CONT OFF")
+        self.ask(":INIT:IMM;*OPC?")
+
+
+class AgilentE4408BAnalyzer(SpectrumAnalyzerMixin, AgilentE4408B):
+    """PyMeasure's Agilent E4408B ESA-L with resolution bandwidth, reference level, averaging and
+    single sweeps (ESA series programmer's guide)."""
+
+
+class SG384(SG380):
+    """PyMeasure's SRS SG380-series driver plus the N-type output's power, output switch and AM
+    (SG384 manual, remote programming): ``AMPR`` dBm, ``ENBR``, ``MODL``, ``ADEP`` (the SG380 driver
+    has frequency, modulation type/function and rate only)."""
+
+    power = Instrument.control(
+        "AMPR?", "AMPR%.2f",
+        """Control the N-type output power in dBm (float, -110 to +16.5 dBm).""",
+        validator=strict_range, values=(-110.0, 16.5),
+    )
+    output_enabled = Instrument.control(
+        "ENBR?", "ENBR%d",
+        """Control whether the N-type (RF) output is on (bool).""",
+        validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
+    )
+    modulation_enabled = Instrument.control(
+        "MODL?", "MODL%d",
+        """Control whether modulation is on (bool).""",
+        validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
+    )
+    am_depth = Instrument.control(
+        "ADEP?", "ADEP%.1f",
+        """Control the AM depth in percent (float, 0 to 100).""",
+        validator=strict_range, values=(0.0, 100.0),
+    )

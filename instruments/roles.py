@@ -20,9 +20,10 @@ from typing import Any, Callable, Protocol, runtime_checkable
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.agilent import Agilent8257D
 from pymeasure.instruments.anritsu import AnritsuMG3692C
-from pymeasure.instruments.keithley import Keithley2182, Keithley2400, Keithley2450, Keithley6221
+from pymeasure.instruments.keithley import (Keithley2000, Keithley2182, Keithley2400, Keithley2450,
+                                            Keithley6221, KeithleyDMM6500)
 
-from .drivers import KeysightN5183B, RohdeSchwarzSMB100A
+from .drivers import SG384, KeysightB2900, KeysightN5183B, RohdeSchwarzSMB100A
 from .safety import SafetyLimitError, require_finite
 
 
@@ -458,6 +459,17 @@ class _RfAdapter(RoleAdapter):
         self.instrument.power = float(power_dbm)
         return sent
 
+    def set_modulation(self, kind: str | None, frequency: float = 1e3, depth: float = 1.0) -> None:
+        """Internal square-pulse (``kind`` "pulse") or sine AM ("am", ``depth`` 0-1) modulation at
+        ``frequency`` (Hz), the lock-in's reference; None turns modulation off. SCPI in
+        ``lockin.modulation_commands``."""
+        from .lockin import modulation_commands, modulation_off_commands
+
+        commands = modulation_off_commands() if kind is None else \
+            modulation_commands(kind, frequency, depth)
+        for scpi in commands:
+            self.instrument.write(scpi)
+
 
 class Agilent8257DSource(_RfAdapter):
     """Agilent/Keysight E8257D PSG. PyMeasure's driver has no range checks; the defaults here are
@@ -522,6 +534,119 @@ class RohdeSchwarzSMB100ASource(KeysightN5183BSource):
     power_range_dbm = (-145.0, 30.0)
 
 
+class KeysightB2900Source(_SourceAdapter):
+    """Keysight B2900-series SMU, channel 1 (thin driver ``drivers.KeysightB2900``): current source
+    with a voltage limit. The driver range-checks (``strict_range``); the adapter refuses first, to
+    name the limit."""
+
+    model = "KeysightB2900"
+    driver = KeysightB2900
+    max_current = 1.515  # A, the B2901A's largest dc current
+    compliance_range = (0.0, 210.0)
+    current_ranges = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1.5)
+
+    def configure(self, compliance_voltage: float, current_range: float) -> None:
+        compliance = self._check_range("compliance_voltage", compliance_voltage,
+                                       self.compliance_range, "V")
+        source_range = _smallest_range(current_range, self.current_ranges, "current range", self.model)
+        self.instrument.source_mode = "CURR"
+        self.instrument.source_current_range = source_range
+        self.instrument.compliance_voltage = compliance
+
+    def set_output(self, enabled: bool) -> None:
+        self.instrument.output_enabled = bool(enabled)
+
+    def output_enabled(self) -> bool:
+        return bool(_as_number(self.instrument.values(":OUTP?"), self, ":OUTP?"))
+
+    def in_compliance(self) -> bool:
+        command = ":SENS:VOLT:PROT:TRIP?"
+        return bool(_as_number(self.instrument.values(command), self, command))
+
+
+_DMM_VOLTAGE_RANGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+class Keithley2000Voltmeter(RoleAdapter):
+    """Keithley 2000 6.5-digit multimeter on DC volts (PyMeasure's driver). ``:CONF:VOLT:DC`` first
+    (it restores the function's defaults), then NPLC and a fixed range (or auto)."""
+
+    model = "Keithley2000"
+    driver = Keithley2000
+    nplc_range = (0.01, 10.0)
+
+    def configure(self, nplc: float, voltage_range: float | None) -> None:
+        nplc = self._check_range("nplc", nplc, self.nplc_range, "PLC")
+        if voltage_range is not None:
+            voltage_range = _smallest_range(voltage_range, _DMM_VOLTAGE_RANGES, "voltage range",
+                                            self.model)
+        self.instrument.mode = "voltage"
+        self.instrument.voltage_nplc = nplc
+        if voltage_range is None:
+            self.instrument.write(":SENS:VOLT:RANG:AUTO 1")
+        else:
+            self.instrument.voltage_range = voltage_range
+
+    def read(self) -> float:
+        value = _as_number(self.instrument.voltage, self, ":READ?")
+        if abs(value) >= _OVERFLOW:
+            raise InstrumentReplyError(f"{self.label}: overflow reading {value!r} to ':READ?' "
+                                       "(the voltage exceeds the range)")
+        return value
+
+
+class KeithleyDMM6500Voltmeter(Keithley2000Voltmeter):
+    """Keithley DMM6500 on DC volts in its SCPI command set (PyMeasure's driver selects it)."""
+
+    model = "KeithleyDMM6500"
+    driver = KeithleyDMM6500
+    nplc_range = (0.0005, 15.0)
+
+
+class SG384Source(_RfAdapter):
+    """SRS SG384 (DC - 4.05 GHz; the N-type output from 950 kHz) through PyMeasure's SG380 driver
+    plus power, output and AM (``drivers.SG384``). Modulation for a lock-in: internal sine AM
+    (``TYPE0``, ``MFNC0``, ``RATE``, ``ADEP``, ``MODL1``); its pulse modulation is not driven here."""
+
+    model = "SG384"
+    driver = SG384
+    frequency_range = (950e3, 4.05e9)
+    power_range_dbm = (-110.0, 16.5)
+    frequency_format = "%.6f"
+    power_format = "%.2f"
+
+    def set_output(self, enabled: bool) -> None:
+        self.instrument.output_enabled = bool(enabled)
+
+    def output_enabled(self) -> bool:
+        return bool(self.instrument.output_enabled)
+
+    def set_modulation(self, kind: str | None, frequency: float = 1e3, depth: float = 1.0) -> None:
+        if kind is None:
+            self.instrument.modulation_enabled = False
+            return
+        if kind != "am":
+            raise SafetyLimitError("modulation", kind, reason="the SG384 role drives sine AM only; "
+                                   "use modulation = \"am\" (or a generator with PULM)")
+        if not 0.0 < depth <= 1.0:
+            raise SafetyLimitError("am_depth", depth, reason="must be in (0, 1]")
+        self.instrument.write("TYPE0")
+        self.instrument.write("MFNC0")
+        self.instrument.rate = float(frequency)
+        self.instrument.am_depth = 100.0 * depth
+        self.instrument.modulation_enabled = True
+
+    def errors(self) -> list:
+        """``LERR?`` until 0 (the SG384 has no SCPI error queue)."""
+        found = []
+        for _ in range(32):
+            code = int(_as_number(self.instrument.ask("LERR?"), self, "LERR?"))
+            if code == 0:
+                return found
+            found.append((code, "SG384 error"))
+        raise InstrumentReplyError(f"{self.label}: error list does not drain: {found[:3]} ...")
+
+
 # ----------------------------------------------------------------------------------------------
 # Registry: bench-file model names -> adapters per role
 # ----------------------------------------------------------------------------------------------
@@ -530,17 +655,21 @@ CURRENT_SOURCES: dict[str, type[RoleAdapter]] = {
     "Keithley2450": Keithley2450Source,
     "Keithley2400": Keithley2400Source,
     "Keithley6221": Keithley6221Source,
+    "KeysightB2900": KeysightB2900Source,
 }
 VOLTMETERS: dict[str, type[RoleAdapter]] = {
     "Keithley2182": Keithley2182Voltmeter,
     "Keithley2450": Keithley2450Voltmeter,
     "Keithley2400": Keithley2400Voltmeter,
+    "Keithley2000": Keithley2000Voltmeter,
+    "KeithleyDMM6500": KeithleyDMM6500Voltmeter,
 }
 RF_SOURCES: dict[str, type[RoleAdapter]] = {
     "Agilent8257D": Agilent8257DSource,
     "AnritsuMG3692C": AnritsuMG3692CSource,
     "KeysightN5183B": KeysightN5183BSource,
     "RohdeSchwarzSMB100A": RohdeSchwarzSMB100ASource,
+    "SG384": SG384Source,
 }
 ROLES = {"current_source": CURRENT_SOURCES, "voltmeter": VOLTMETERS, "rf_source": RF_SOURCES}
 
@@ -553,6 +682,9 @@ _ALIASES = {
     "keysightn5183bmxg": "KeysightN5183B", "agilentn5183b": "KeysightN5183B",
     "smb100a": "RohdeSchwarzSMB100A", "rssmb100a": "RohdeSchwarzSMB100A",
     "r&ssmb100a": "RohdeSchwarzSMB100A",
+    "2000": "Keithley2000", "dmm6500": "KeithleyDMM6500", "keithleydmm6500": "KeithleyDMM6500",
+    "b2900": "KeysightB2900", "b2901a": "KeysightB2900", "keysightb2901a": "KeysightB2900",
+    "srssg384": "SG384", "sg384": "SG384",
 }
 
 

@@ -91,8 +91,9 @@ class RunTimings:
     """Wall time (s) of each part of a calibration run (this session's; replayed steps cost nothing)."""
 
     operating_point: float = 0.0  # simulator search (sim only)
-    survey: float = 0.0  # survey sweep
-    sweep: float = 0.0  # calibration sweep
+    survey: float = 0.0  # survey sweep (bench readings + files)
+    sweep: float = 0.0  # calibration sweep (bench readings + files)
+    io: float = 0.0  # of which: the run's journal and events, and the sweep CSVs
     fit: float = 0.0
     store: float = 0.0
 
@@ -175,11 +176,14 @@ class CalibrationPlan(runs.Plan):
         """One of the run's sweeps: its settings in the manifest, its points as steps, its CSV."""
         key = f"{self.prefix}{name}"
         ctx.annotate(sweeps={**ctx.run.manifest.get("sweeps", {}), key: sweep_settings.as_dict()})
-        t0 = time.perf_counter()
+        t0, io0 = time.perf_counter(), ctx.io_seconds
         columns = sweep_points(ctx, sweep_settings, prefix=f"{key}/", bench=bench)
-        setattr(self.timings, name, getattr(self.timings, name) + time.perf_counter() - t0)
         metadata = run_metadata(ctx.run)
+        t1 = time.perf_counter()
         path = write_sweep_csv(ctx.path / f"{key.replace('/', '-')}.csv", sweep_settings, columns, metadata)
+        t2 = time.perf_counter()
+        setattr(self.timings, name, getattr(self.timings, name) + t2 - t0)
+        self.timings.io += ctx.io_seconds - io0 + t2 - t1
         return SweepResult(path, sweep_settings, columns, metadata, ctx.path)
 
     def run(self, ctx: runs.RunContext, bench=None) -> Calibration:
@@ -205,8 +209,17 @@ class CalibrationPlan(runs.Plan):
         result = self._sweep(ctx, "sweep", sweep_settings, bench)
         t0 = time.perf_counter()
         rf_current = float(np.median(result.columns["rf_current"]))
-        cal = fit.calibrate_from_sweep(device, result.bias_current, result.rectified_voltage,
-                                       result.standard_error, input_min_current=settings.input_min_current,
+        # readings whose RF on/off cycles disagreed (an unlocked or bistable diode there) are not fitted;
+        # the run records each with its reason
+        unstable = np.asarray(result.columns.get("unstable", np.zeros(result.n_points, bool)), dtype=bool)
+        keep = ~unstable
+        unstable_points = [{"bias_current": float(i), "rectified_voltage": float(v), "cycle_spread": float(s),
+                            "reason": "RF on/off cycles disagree beyond their standard errors "
+                                      "(unlocked or bistable diode): excluded from the fit"}
+                           for i, v, s in zip(result.bias_current[unstable], result.rectified_voltage[unstable],
+                                              result.columns["cycle_spread"][unstable])]
+        cal = fit.calibrate_from_sweep(device, result.bias_current[keep], result.rectified_voltage[keep],
+                                       result.standard_error[keep], input_min_current=settings.input_min_current,
                                        rf_frequency=result.settings.rf_frequency, rf_current=rf_current,
                                        criteria=settings.criteria, seed=settings.seed)
         self.timings.fit += time.perf_counter() - t0
@@ -217,7 +230,7 @@ class CalibrationPlan(runs.Plan):
             rf_power_dbm=float(np.median(result.columns["rf_power_dbm"])),
             rf_current=rf_current, temperature=settings.temperature,
             settings={**settings.as_dict(), "sweep": result.settings.as_dict(), "hysteresis": result.hysteresis(),
-                      "survey": survey_note, "run": ctx.run.id},
+                      "survey": survey_note, "run": ctx.run.id, "unstable_points": unstable_points},
             sweep_path=str(result.path))
         points = [SweepPoint(float(i), float(v), float(se), int(d), float(on), float(off))
                   for i, v, se, d, on, off in zip(result.bias_current, result.rectified_voltage,

@@ -30,6 +30,8 @@ COMMAND_MODULES = [
     "dorlab.procedures.cli_micromagnetic",   # adds `simulate sp4` and --model micromagnetic
     "dorlab.procedures.cli_workflows",
     "dorlab.procedures.cli_table1",
+    "dorlab.procedures.cli_live",
+    "dorlab.procedures.cli_oscillator",
     "dorlab.procedures.cli_runs",
 ]
 

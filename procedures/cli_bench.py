@@ -16,7 +16,6 @@ from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READIN
 from dorlab.procedures.jsonout import dumps
 
 LIBRARY_HELP = "VISA library for every instrument, overriding the bench file ('@dorlab', '@py', ...)"
-ROLES = ("current_source", "voltmeter", "rf_source")
 
 
 @click.command("check")
@@ -32,7 +31,7 @@ def bench_check(bench_name, visa_library, seed, sim_diode, as_json) -> None:
         result = bench.self_test()
     config = bench.config
     instruments = {role: {"model": getattr(config, role).model, "address": getattr(config, role).address,
-                          "identity": identities[role]} for role in ROLES}
+                          "identity": identities[role]} for role in identities}
     if as_json:
         click.echo(dumps({"bench": config.name, "source": str(config.source), "instruments": instruments,
                           "self_test": result, "safe": True}))
@@ -73,12 +72,20 @@ def measure(bench_name, visa_library, device, bias_current, rf_frequency, rf_cur
             "rf_power_dbm": reading.rf_power_dbm, "rf_current": reading.rf_current,
             "rectified_voltage": reading.rectified_voltage, "standard_error": reading.standard_error,
             "readings": {"rf_on": reading.readings_on, "rf_off": reading.readings_off},
+            "device_resistance": reading.device_resistance, "resistance_source": reading.resistance_source,
+            "rf_cycles": reading.rf_cycles, "cycle_voltages": list(reading.cycle_voltages),
+            "cycle_spread": reading.cycle_spread, "unstable": reading.unstable,
+            "instability": reading.instability,
         }))
     else:
         click.echo(f"{reading.device} on {bench.config.name}: I_dc = {reading.bias_current:.6g} A, "
                    f"f_ac = {reading.rf_frequency:.6g} Hz, P = {reading.rf_power_dbm:.4g} dBm "
                    f"(I_ac = {reading.rf_current:.4g} A): V_rect = {reading.rectified_voltage:.6g} "
-                   f"+- {reading.standard_error:.2g} V")
+                   f"+- {reading.standard_error:.2g} V; R = {reading.device_resistance:.5g} ohm "
+                   f"({reading.resistance_source})")
+        if reading.unstable:
+            click.echo(f"  UNSTABLE: {reading.instability}; cycles "
+                       + ", ".join(f"{v:.6g}" for v in reading.cycle_voltages) + " V")
 
 
 def register(root: click.Group) -> None:

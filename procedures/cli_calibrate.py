@@ -16,7 +16,7 @@ from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POINTS, POWER_DBM
                                            bench_option, check_bench_device, data_dir_option, json_option,
                                            no_progress_option, open_bench, open_store, plot_file_option, seed_option,
                                            show_progress, sim_diode_option)
-from dorlab.procedures.errors import InvalidValue, RunRejected
+from dorlab.procedures.errors import InvalidValue, RunInterrupted, RunRejected
 from dorlab.procedures.jsonout import dumps
 
 
@@ -74,7 +74,9 @@ def _save_plot(figure, path: Path) -> str:
 
 @click.command("calibrate")
 @bench_option()
-@click.option("--device", required=True, help="Device name in the calibration store.")
+@click.option("--device", required=True,
+              help='Device name in the calibration store; "all": every device of the bench file in '
+                   'turn, through its switch (resumable per device: run the command again).')
 @click.option("--rf-frequency", type=FREQUENCY, default=None, help="f_ac in Hz (default: found / 800e6).")
 @click.option("--rf-current", type=RF_CURRENT, default=None, help="Microwave current amplitude at the device, A.")
 @click.option("--rf-power-dbm", type=POWER_DBM, default=None, help="Generator power in dBm (instead of --rf-current).")
@@ -104,6 +106,12 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
     from dorlab.procedures.calibration_run import CalibrationSettings
     from dorlab.procedures.device_calibration import calibrate as run_calibration
 
+    if device == "all":
+        if resume is not None:
+            raise click.UsageError("--device all resumes by itself (run it again); --resume is for one device")
+        return _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points,
+                              n_readings, up_and_down, input_min_current, min_r_squared, seed, sim_diode,
+                              data_dir, as_json, no_progress)
     try:
         check_device_name(device)
     except ValueError as exc:
@@ -139,6 +147,8 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
         click.echo(dumps(calibration_json(cal, root, {
             "timings": outcome.timings.as_dict(), "sweep_path": outcome.sweep_path,
             "hysteresis": outcome.hysteresis, "operating_point": outcome.operating_point,
+            "lock_ratio": outcome.lock_ratio, "rf_frequency": cal.rf_frequency,
+            "unstable_points": len(outcome.run.settings.get("unstable_points") or []),
             **({"plot": plot} if plot else {})})))
     else:
         extra = {"operating point": outcome.operating_point, "sweep file": outcome.sweep_path}
@@ -361,3 +371,47 @@ def export_command(device, fmt, out, data_dir, as_json):
     else:
         for p in paths:
             click.echo(str(p))
+
+
+def _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points, n_readings,
+                   up_and_down, input_min_current, min_r_squared, seed, sim_diode, data_dir, as_json,
+                   no_progress):
+    """``calibrate --device all``: every device of the bench file through its switch
+    (``procedures.pool.calibrate_all_devices``)."""
+    from dorlab.calibration.fit import FitCriteria
+    from dorlab.procedures.pool import calibrate_all_devices
+
+    if (bias_from is None) != (bias_to is None):
+        raise click.UsageError("give both --bias-from and --bias-to, or neither")
+    if rf_current is not None and rf_power_dbm is not None:
+        raise click.UsageError("give at most one of --rf-current and --rf-power-dbm")
+    criteria = FitCriteria() if min_r_squared is None else FitCriteria(min_r_squared=min_r_squared)
+    progress = show_progress(no_progress, as_json)
+    echo = (lambda message: click.echo(message, err=True)) if progress else (lambda message: None)
+    store, root = open_store(data_dir, write=True, create=True)
+    state_path = root / "pool-runs" / f"{Path(bench_name).stem}.json"
+    try:
+        with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
+            calibrations, timings, runs, source, lock_ratio = calibrate_all_devices(
+                bench, store, state_path, rf_frequency=rf_frequency, rf_current=rf_current,
+                rf_power_dbm=rf_power_dbm, bias_from=bias_from, bias_to=bias_to, points=points,
+                n_readings=n_readings, up_and_down=up_and_down, input_min_current=input_min_current,
+                criteria=criteria, simulated=bench_name.startswith("sim"), progress=progress, echo=echo)
+    except KeyboardInterrupt:
+        raise RunInterrupted(f"interrupted: the bench is in its safe state; progress is in {state_path}",
+                             f"dorlab calibrate --bench {bench_name} --device all --data-dir {root}") from None
+    if as_json:
+        # the keys of `dorlab calibrate --json`, per device (timings: null for devices a resumed pool run
+        # had finished before)
+        click.echo(dumps([calibration_json(cal, root, {
+            "timings": timings[cal.device].as_dict() if cal.device in timings else None,
+            "sweep_path": runs[cal.device].sweep_path, "hysteresis": runs[cal.device].settings.get("hysteresis"),
+            "operating_point": source, "lock_ratio": lock_ratio, "rf_frequency": cal.rf_frequency,
+            "unstable_points": len(runs[cal.device].settings.get("unstable_points") or [])})
+            for cal in calibrations]))
+    else:
+        for cal in calibrations:
+            _print_calibration(cal, root)
+    rejected = [cal.device for cal in calibrations if cal.status != "accepted"]
+    if rejected:
+        raise RunRejected(f"calibration of {', '.join(rejected)} rejected (stored, not active)")

@@ -22,7 +22,7 @@ MICROMAGNETIC_DEFAULTS = {
     # simulated time and points sized for the micromagnetic model (the macrospin's defaults would take hours)
     "oscillation": {"bias_from": -0.02e-3, "bias_to": -0.12e-3, "points": 6},
     "rectification": {"points": 9},
-    "phase-map": {"freq_points": 4, "points": 7},
+    "phase-map": {"freq_points": 4, "bias_points": 7},
     "transient": {"duration": 30e-9},
 }
 
@@ -39,7 +39,7 @@ def _echo_rows(rows) -> None:
 
 @click.command("sp4")
 @click.option("--cell-size", type=CELL_SIZE, default=2.5e-9, show_default=True, help="Cell edge (m); OOMMF's is 2.5e-9.")
-@click.option("--duration", type=POSITIVE_TIME, default=1e-9, show_default=True, help="Simulated time of field 1 (s).")
+@click.option("--duration", type=FiniteFloat(0.0, 10e-9, min_open=True, unit="s"), default=1e-9, show_default=True, help="Simulated time of field 1 (s).")
 @click.option("--tolerance", type=FiniteFloat(0.0, 1e-3, min_open=True), default=1e-6, show_default=True,
               help="Dormand-Prince error per step (max |dm|).")
 @click.option("--fft", type=click.Choice(["auto", "scipy", "pyfftw"]), default="auto", show_default=True)
@@ -195,7 +195,7 @@ def _phase_map(kwargs, cell_size, sim_time, cluster):
     freqs = np.linspace(_value(kwargs, d, "freq_from", 0.5e9), _value(kwargs, d, "freq_to", 1.6e9),
                         int(_value(kwargs, d, "freq_points", 4)))
     bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.3e-3),
-                       int(_value(kwargs, d, "points", 7)))
+                       int(_value(kwargs, d, "bias_points", 7)))
     rf_current = kwargs.get("rf_current") or 70.7e-6
     options = _options(cell_size, sim_time, "phase-map")
     with _client(cluster) as client:
@@ -292,11 +292,15 @@ def _with_model_option(command: click.Command, runner) -> None:
                 scale.validate_cluster(cluster)
             except (ValueError, RuntimeError) as exc:
                 raise click.BadParameter(str(exc), param_hint="--cluster") from None
-            if model == "macrospin" and scale.validate_cluster(cluster) != scale.IN_PROCESS:
-                raise click.UsageError(f"--cluster {cluster} applies to --model micromagnetic only")
         if model == "macrospin":
+            ctx = click.get_current_context()
+            if not had_cluster and ctx.get_parameter_source("cluster") != click.core.ParameterSource.DEFAULT:
+                raise click.UsageError(f"--cluster {cluster} applies to --model micromagnetic here (the macrospin "
+                                       f"{command.name} runs in-process)")
             if cell_size is not None or sim_time is not None:
-                raise click.UsageError("--cell-size and --sim-time apply to --model micromagnetic only")
+                given = " ".join(f"--{n.replace('_', '-')} {v}" for n, v in (("cell_size", cell_size), ("sim_time", sim_time))
+                                 if v is not None)
+                raise click.UsageError(f"{given}: --cell-size and --sim-time apply to --model micromagnetic only")
             return original(**kwargs)
         try:
             return runner(kwargs, cell_size, sim_time, cluster or "in-process")

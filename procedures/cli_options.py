@@ -365,11 +365,13 @@ def bias_range_options(default_from: float, default_to: float, default_points: i
 
 def open_bench(bench_name: str, *, seed: int | None = None, sim_diode: str = "llgs",
                visa_library: str | None = None, device: str | None = None):
-    """The bench a command runs on: ``sim`` (a fresh simulated bench, its diode chosen by ``sim_diode``)
-    or a bench name/file. The simulator-only options are refused for real benches."""
+    """The bench a command runs on: ``sim``, ``sim-lockin``, ``sim-pool`` (fresh simulated benches, their
+    diodes chosen by ``sim_diode``) or a bench name/file. The simulator-only options are refused for real benches."""
     from dorlab.procedures.errors import InvalidValue
 
-    if bench_name != "sim" and sim_diode != "llgs":
+    from dorlab.procedures.wiring import SIMULATED_BENCHES  # sim, sim-lockin, sim-pool
+
+    if bench_name not in SIMULATED_BENCHES and sim_diode != "llgs":
         raise InvalidValue(f"--sim-diode {sim_diode} selects the diode of --bench sim; --bench is {bench_name!r}")
     if visa_library is None:  # THE way to open a bench (the simulator chosen only through the wiring)
         from dorlab.procedures.wiring import open_bench as open_wired

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (TextFile, Count, FRACTION, READINGS, bench_option, data_dir_option, json_option,
+from dorlab.procedures.cli_options import (Count, FRACTION, READINGS, bench_option, data_dir_option, json_option,
                                            no_progress_option, open_bench, open_store, seed_option, show_progress,
                                            sim_diode_option)
-from dorlab.procedures.errors import RunInterrupted
 from dorlab.procedures.jsonout import dumps
 
 def register(root: click.Group) -> None:
@@ -75,22 +74,22 @@ def _calibration(device, curve, data_dir):
 @bench_option('Bench name or file for --backend bench; "sim" = the built-in simulated bench.')
 @sim_diode_option
 @click.option("--n-readings", type=READINGS, default=5, show_default=True, help="Bench readings per RF state per read.")
-@click.option("--resume", "resume_log", type=TextFile("read log (CSV)"), default=None,
-              help="Bench backend: continue the interrupted job whose read log is this file (same options).")
+@click.option("--resume", "resume_run", default=None,
+              help="Bench backend: continue this interrupted run (its id or run directory; same options).")
 @json_option
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write Fig. 5(a), 5(c) and 5(d-g) PNGs into this directory.")
 @no_progress_option
 @click.pass_context
 def fig5(ctx, device, curve, backend, data_dir, n_products, n_filters, image_size, seed, variation, no_read_noise,
-         filter_encoding, bench_name, sim_diode, n_readings, resume_log, as_json, plot_dir, no_progress) -> None:
+         filter_encoding, bench_name, sim_diode, n_readings, resume_run, as_json, plot_dir, no_progress) -> None:
     """Fig. 5: DOR products, random-filter and blur convolutions against the ideal (T9-T11)."""
-    from dorlab.procedures.fig5_run import new_read_log, run_fig5
+    from dorlab.procedures.fig5_run import run_fig5
 
     if curve == "experimental-like" and backend == "bench":
         raise click.UsageError("--backend bench reads a real device: use --device with its stored calibration")
-    if resume_log is not None and backend != "bench":
-        raise click.UsageError("--resume applies to --backend bench")
+    if resume_run is not None and backend != "bench":
+        raise click.UsageError(f"--resume {resume_run} applies to --backend bench (the model backend keeps no run)")
     if backend != "bench" and ctx.get_parameter_source("bench_name") == click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError(f"--bench {bench_name} applies to --backend bench (the model backend reads no bench)")
     calibration, root = _calibration(device, curve, data_dir)
@@ -98,22 +97,12 @@ def fig5(ctx, device, curve, backend, data_dir, n_products, n_filters, image_siz
     image_size = image_size or (128 if backend == "model" else 16)
     options = dict(backend=backend, n_products=n_products, n_filters=n_filters, image_size=image_size, seed=seed,
                    read_noise=not no_read_noise, variation=variation, n_readings=n_readings, plot_dir=plot_dir,
-                   rescale_filters=filter_encoding == "rescaled", resume=resume_log is not None,
-                   progress=show_progress(no_progress, as_json))
-    log_path = None
-    try:
-        if backend == "bench":
-            log_path = resume_log or (new_read_log(root, calibration.device) if root is not None else None)
-            with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
-                result = run_fig5(calibration, bench=bench, log_path=log_path, **options)
-        else:
-            result = run_fig5(calibration, **options)
-    except KeyboardInterrupt:
-        hint = f"the same command with --resume {log_path}" if log_path is not None else None
-        raise RunInterrupted("interrupted: the bench is in its safe state; reads so far are in "
-                             f"{log_path}", hint) from None
-    if log_path is not None:
-        result["read_log"] = str(log_path)
+                   rescale_filters=filter_encoding == "rescaled", progress=show_progress(no_progress, as_json))
+    if backend == "bench":  # a run under <data dir>/runs; Ctrl-C: the run layer's notes say how to continue
+        with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
+            result = run_fig5(calibration, bench=bench, data_dir=root, resume=resume_run, **options)
+    else:
+        result = run_fig5(calibration, **options)
     if as_json:
         click.echo(dumps(result))
         return

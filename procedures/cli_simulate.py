@@ -80,23 +80,41 @@ def register(root: click.Group) -> None:
 @click.option("--bias-from", type=CURRENT, default=-0.02e-3, show_default=True, help="First I_dc (A).")
 @click.option("--bias-to", type=CURRENT, default=-0.3e-3, show_default=True, help="Last I_dc (A).")
 @click.option("--points", type=POINTS, default=29, show_default=True, help="I_dc points.")
+@click.option("--power-definition", type=click.Choice(["mx_first_harmonic", "mx_variance", "cone"]),
+              default="mx_first_harmonic", show_default=True,
+              help="What p is: (first-harmonic amplitude of m_x)^2, 2 var(m_x), or (1 - <m_z>)/2.")
 @json_option
 @plot_option
-def oscillation(preset_name, bias_from, bias_to, points, as_json, plot_path):
-    """Free-running frequency f0 and power p0 vs I_dc, threshold and nonlinear shift (Fig. 1b)."""
+def oscillation(preset_name, bias_from, bias_to, points, power_definition, as_json, plot_path):
+    """Free-running frequency f0 and power p0 vs I_dc from converged steady states, threshold (Hopf
+    and time-domain onset) and nonlinear shift N = df0/dp0 near threshold (Fig. 1b)."""
     from dorlab.procedures.study_figures import oscillation_figure
     from dorlab.simulator import studies
 
-    curve = studies.oscillation_curve(device(preset_name), linspace(bias_from, bias_to, points))
+    curve = studies.oscillation_curve(device(preset_name), linspace(bias_from, bias_to, points),
+                                      power_definition=power_definition)
     data = {"threshold_current": curve.threshold_current,
+            "threshold_frequency": curve.threshold_frequency,
+            "onset_current": curve.onset_current,
             "nonlinear_frequency_shift": curve.nonlinear_frequency_shift,
+            "power_definition": curve.power_definition,
+            "power_definition_text": studies.POWER_DEFINITIONS[curve.power_definition],
+            "shift_range_of_threshold": list(curve.shift_range),
+            "shift_table": list(curve.shift_table),
             "points": curve.records()}
     if as_json:
         click.echo(dumps(data))
     else:
         click.echo(f"threshold current      {curve.threshold_current * 1e3:9.4f} mA")
         click.echo(f"threshold frequency    {curve.threshold_frequency / 1e6:9.1f} MHz")
-        click.echo(f"N/2pi = df0/dp0        {curve.nonlinear_frequency_shift / 1e6:9.1f} MHz")
+        click.echo(f"onset (converged runs) {curve.onset_current * 1e3:9.4f} mA")
+        click.echo(f"N/2pi = df0/dp0        {curve.nonlinear_frequency_shift / 1e6:9.1f} MHz "
+                   f"(|I_dc| in {curve.shift_range[0]:g}-{curve.shift_range[1]:g} x |I_th|; "
+                   f"{studies.POWER_DEFINITIONS[curve.power_definition]})")
+        for row in curve.shift_table:
+            click.echo(f"  N with {row['power_definition']:18s} over {row['current_range'][0]:g}-"
+                       f"{row['current_range'][1]:g} x |I_th| ({row['points']:2d} points): "
+                       f"{row['nonlinear_frequency_shift'] / 1e6:9.1f} MHz")
         click.echo(f"{'I_dc (mA)':>10} {'f0 (MHz)':>10} {'p0':>8}")
         for r in data["points"]:
             click.echo(f"{r['bias_current'] * 1e3:10.4f} {r['frequency'] / 1e6:10.1f} {r['power']:8.4f}")
@@ -223,7 +241,7 @@ def transient(preset_name, bias_step_to, bias_from, rf_current, rf_frequency, du
 @click.option("--no-cache", is_flag=True, help="Search again even if a cached result exists.")
 @cluster_option("in-process", "Where candidate drives are evaluated: 'in-process', 'local' (a 2-worker Dask "
                               "LocalCluster, a batch of drives at a time) or tcp://HOST:PORT. In-process by "
-                              "default: the search stops at the first qualifying drive and is cached on disk.")
+                              "default: the grid runs in lockstep on the vectorised kernel; cached on disk.")
 @json_option
 @plot_option
 @no_progress_option
@@ -244,17 +262,30 @@ def operating_point(preset_name, no_cache, cluster, as_json, plot_path, no_progr
     if as_json:
         click.echo(dumps(op.to_dict()))
     else:
-        click.echo(f"f_ac {op.rf_frequency / 1e6:.1f} MHz, I_ac {op.rf_current * 1e6:.1f} uA")
-        click.echo(f"I_dc,0 (vertex) {op.vertex_current * 1e3:.4f} mA; phi = 0 at {op.zero_phase_current * 1e3:.4f} mA")
-        click.echo(f"locking window {op.locking_window[0] * 1e3:.4f} .. {op.locking_window[1] * 1e3:.4f} mA")
-        click.echo(f"sweep range {op.bias_from * 1e3:.4f} .. {op.bias_to * 1e3:.4f} mA, "
-                   f"parabola R^2 {op.parabola_r_squared:.5f}, V_max {op.max_rectified_voltage * 1e3:.3f} mV")
-        click.echo(f"sqrt(p) variation {op.amplitude_variation * 100:.1f} %, bench-like sweep agrees to "
-                   f"{op.sweep_agreement * 100:.3f} % of V_max")
         kind_text = ("injection (1:1)" if op.locking_ratio == 1
                      else f"parametric ({op.locking_ratio}:1, m_x at f_ac/{op.locking_ratio})")
-        click.echo(f"locking: {kind_text}")
+        click.echo(f"f_ac {op.rf_frequency / 1e6:.1f} MHz, I_ac {op.rf_current * 1e6:.1f} uA, locking: {kind_text}")
+        click.echo(f"I_dc,0 (V_dc maximum) {op.vertex_current * 1e3:.4f} mA, phi there "
+                   f"{op.phase_at_vertex_deg:.2f} deg; phi = 0 at {op.zero_phase_current * 1e3:.4f} mA")
+        click.echo(f"input side I_dc,-1 {op.input_min_current * 1e3:.4f} mA; locking edge "
+                   f"{op.edge_current * 1e3:.4f} mA (per sweep direction: "
+                   + ", ".join(f"{k} {v * 1e3:.4f} mA" for k, v in op.edges.items())
+                   + f"), margin {op.margin_to_edge * 1e6:.1f} uA")
+        click.echo(f"even parabola pinned at the vertex: R^2 {op.even_parabola_r_squared:.5f}, a' "
+                   f"{op.a_prime * 1e3:.4f} mV, c' {op.c_prime * 1e3:.4f} mV; DOR correlation (200 "
+                   f"products on the side) {op.dor_correlation * 100:.3f} %")
+        click.echo(f"dm_x variation over the inputs {op.amplitude_variation * 100:.2f} %; bench-like check "
+                   f"(RF cycled 3x per bias) agrees to {op.sweep_agreement * 100:.3f} % of V_max")
+        click.echo(f"locked branch (both directions) {op.locking_window[0] * 1e3:.4f} .. "
+                   f"{op.locking_window[1] * 1e3:.4f} mA; {op.qualified_drives} of "
+                   f"{op.candidates_tried} drives qualified")
+        for k, r in enumerate(op.ranking):
+            click.echo(f"  #{k + 1} {r['rf_frequency'] / 1e6:.0f} MHz / {r['rf_current'] * 1e6:.1f} uA: "
+                       f"vertex {r['vertex_current'] * 1e3:.4f} mA, width {r['input_width'] * 1e6:.0f} uA, "
+                       f"DOR {r['dor_correlation'] * 100:.3f} %, R^2 {r['even_parabola_r_squared']:.5f}")
     if plot_path:
         lo, hi = op.locking_window
-        curve = studies.rectification_curve(parameters, linspace(lo, hi, 41), op.rf_current, op.rf_frequency)
+        (curve,) = studies.branch_sweeps(parameters, [(op.rf_frequency, op.rf_current)],
+                                         linspace(lo, hi, 41)[::-1 if abs(lo) < abs(hi) else 1],
+                                         directions=("up",))
         save_figure(operating_point_figure(op, curve), plot_path)

@@ -93,9 +93,9 @@ class DemoReport:
 
 def device_pool(n_devices: int, seed: int):
     """``n_devices`` distinct macrospin devices around mazza2022 (device D1 is the preset itself)."""
-    from dorlab.simulator.presets import preset
+    from dorlab.procedures.wiring import device_preset
 
-    base = preset("mazza2022")
+    base = device_preset("mazza2022")
     rng = np.random.default_rng(seed)
     devices = [base.replace(name="D1")]
     for k in range(2, n_devices + 1):
@@ -156,8 +156,7 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
     from dorlab.procedures.calibration_run import (CalibrationSettings, calibrate_device,
                                                    simulated_operating_point)
     from dorlab.procedures.dor_bench import BenchBackend
-    from dorlab.procedures.wiring import simulated_bench
-    from dorlab.simulator.diode import LlgsDiode
+    from dorlab.procedures.wiring import llgs_bench
 
     stages: dict[str, float] = {}
     rng = np.random.default_rng(settings.seed)
@@ -171,7 +170,7 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
         for k, parameters in enumerate(devices):
             echo(f"[1/4] calibrating {parameters.name} ({k + 1}/{len(devices)}) on a simulated bench ...")
             bench = benches_open.enter_context(
-                simulated_bench(diode=LlgsDiode(parameters), seed=settings.seed + k))
+                llgs_bench(parameters, seed=settings.seed + k))
             if k == 0:
                 # the simulator's operating-point search stands in for the lab's survey sweep; the other
                 # devices are siblings of one wafer, so (as in the lab) their sweep starts from the

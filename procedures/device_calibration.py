@@ -31,6 +31,7 @@ class CalibrationOutcome:
     run: RunSummary
     operating_point: str  # "given", "resumed", "simulator search" or "survey sweep (...)"
     timings: RunTimings = field(default_factory=RunTimings)
+    lock_ratio: int | None = None   # n of n:1 locking at the simulator's working point (None: not simulated)
 
     @property
     def accepted(self) -> bool:
@@ -59,6 +60,7 @@ def calibrate(bench, store: CalibrationStore, device: str, settings: Calibration
     result before the sweep starts. ``resume``: an interrupted calibration run (id or directory) to
     continue with its own settings."""
     timings = RunTimings()
+    lock_ratio = None
     if resume is not None:
         source = "resumed"
     elif _given(settings):
@@ -66,18 +68,21 @@ def calibrate(bench, store: CalibrationStore, device: str, settings: Calibration
     else:
         t0 = time.perf_counter()
         try:
-            found = simulated_operating_point(bench)
+            point: dict = {}
+            found = simulated_operating_point(bench, details=point)
         except (NoOperatingPointSearch, ImportError) as exc:
             source = f"survey sweep ({exc})"
         else:
             if announce is not None:
                 announce(found["rf_frequency"], found["rf_current"])
             settings = replace(settings, **found)
-            source = "simulator search"
+            lock_ratio = point.get("lock_ratio")      # not known for a device table's own point
+            source = ("simulator search" if lock_ratio is None
+                      else f"simulator search (bench-read curve, {lock_ratio}:1 lock)")
         timings.operating_point = time.perf_counter() - t0
     if not math.isfinite(settings.temperature):
         settings = replace(settings, temperature=bench_temperature(bench))
     calibration = calibrate_device(bench, store, device, settings, timings=timings, resume=resume)
-    return CalibrationOutcome(calibration, store.run(calibration.run_id), source, timings)
+    return CalibrationOutcome(calibration, store.run(calibration.run_id), source, timings, lock_ratio)
 
 

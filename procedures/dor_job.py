@@ -339,7 +339,7 @@ class DorJobPlan(runs.Plan):
             ctx.set_total(sum(_planned_reads(pool, plan, first, second, scales, settings)))
             bench = ctx.bench
             benches = [bench[cal.device] for cal in pool] if isinstance(bench, Mapping) else bench
-            backend = BenchBackend(benches, pool, n_readings=settings.n_readings, step=ctx.step)
+            backend = BenchBackend(benches, pool, n_readings=settings.n_readings, run=ctx)
         else:
             ctx.set_total(len(plan))
             backend = (IdealBackend(pool) if settings.backend == "ideal" else
@@ -469,8 +469,8 @@ def _job_plan(out: Path) -> DorJobPlan:
 def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_dir: str | Path,
             settings: DorJobSettings | None = None, resume: bool = False, *,
             progress: bool = True, observers: tuple = (), should_stop=None, data_dir=None) -> DorJobResult:
-    """Run (or resume) a DOR job as a run in the directory ``out_dir`` (registered under
-    ``<data dir>/runs`` when ``data_dir`` is given).
+    """Run (or resume) a DOR job as a run in the directory ``out_dir``, registered under
+    ``<data dir>/runs`` (default: the store's data directory, which ``runs resume`` reopens).
 
     ``bench``: a Bench, a list of benches (one per pool entry) or a mapping device -> Bench; None for the
     emulated backends. New job: ``out_dir`` must not hold a run. Resume: the job's own settings and input
@@ -495,6 +495,8 @@ def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_d
         plan, run = new_job(bench, store, input_path, settings), None
     if plan.needs_bench and bench is None:
         raise DorJobError("the bench backend needs a bench")
+    if data_dir is None:
+        data_dir = store.path.parent
     result, _ = runs.run_plan(plan, bench=bench if plan.needs_bench else None, store=store, data_dir=data_dir,
                               directory=None if resume else out, resume=run, progress=progress,
                               observers=observers, should_stop=should_stop)

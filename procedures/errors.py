@@ -93,7 +93,7 @@ def _library_codes() -> list[tuple[type, ExitCode, str]]:
     add("dorlab.procedures.runs", "StopRequested", ExitCode.INTERRUPTED, "interrupted: ")
     add("dorlab.procedures.runs", "RunError", ExitCode.ERROR, "")
     add("dorlab.calibration.store", "StoreError", ExitCode.ERROR, "calibration store: ")
-    add("dorlab.procedures.scale", "ClusterError", ExitCode.ERROR, "cluster: ")
+    add("dorlab.procedures.scale", "ClusterError", ExitCode.ERROR, "")  # its message names the scheduler
     add("dorlab.compute.mnist", "MnistNotFoundError", ExitCode.ERROR, "")
     add("dorlab.simulator.presets", "ParameterError", ExitCode.USAGE, "")
     return table

@@ -3,30 +3,80 @@ random 3 x 3 filters on a natural image (Fig. 5(c)) and the 3 x 3 blur (Fig. 5(e
 model backend (emulated from the measured sweep) or live on a bench (real or simulated instruments), with
 the bench compared against the model on the same workload.
 
-Behind ``dorlab reproduce fig5`` and the Python API (``run_fig5``)."""
+Behind ``dorlab reproduce fig5`` and the Python API (``run_fig5``). On the bench the experiments are a plan
+(:class:`Fig5BenchPlan`) of the run layer: every read is a journaled step, so an interrupted bench job
+resumes (``run_fig5(..., resume=RUN)``, ``dorlab runs resume RUN``) with the reads it had."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from pathlib import Path
+
+from dorlab.procedures import runs
+
+_OPTIONS = ("n_products", "n_filters", "image_size", "seed", "read_noise", "variation", "n_readings",
+            "compare_model", "rescale_filters")
 
 
-def new_read_log(data_dir: Path, device: str) -> Path:
-    """A fresh read-log path under ``<data dir>/dor`` for a bench job (never another job's log)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    path = Path(data_dir) / "dor" / f"fig5_{device}_{stamp}.csv"
-    suffix = 1
-    while path.exists():
-        path = Path(data_dir) / "dor" / f"fig5_{device}_{stamp}_{suffix}.csv"
-        suffix += 1
-    return path
+class Fig5BenchPlan(runs.Plan):
+    """The Fig. 5 workload read live on a bench, read by read."""
+
+    kind = "fig5"
+    needs_store = True  # resumed by id: the calibration comes back from the store by its run id
+    unit = "read"
+
+    def __init__(self, calibration, options: dict, calibration_ref: dict | None = None, plot_dir=None):
+        self.calibration = calibration
+        self.plot_dir = plot_dir
+        self.options = {k: options[k] for k in _OPTIONS}
+        self.ref = calibration_ref or {"device": calibration.device, "run_id": calibration.run_id}
+
+    def settings_dict(self) -> dict:
+        return {"calibration": self.ref, **self.options}
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "Fig5BenchPlan":
+        return cls(None, settings, settings["calibration"])
+
+    def describe(self) -> str:
+        return f"fig5 {self.ref['device']} on the bench"
+
+    def run(self, ctx: runs.RunContext) -> dict:
+        calibration = self.calibration
+        if calibration is None:
+            if self.ref.get("run_id") is None:
+                raise runs.RunError(f"{ctx.path}: the calibration of this run is not in a store; continue it with "
+                                    "dorlab reproduce fig5 (same options) --resume RUN")
+            calibration = ctx.store.calibration(int(self.ref["run_id"]))
+        from dorlab.procedures.dor_bench import BenchBackend
+
+        backend = BenchBackend(ctx.bench, [calibration], n_readings=self.options["n_readings"], run=ctx)
+        return _experiments(calibration, backend, "bench", plot_dir=self.plot_dir, **self.options)
+
+    def summary(self, result: dict) -> dict:
+        return {k: result[k] for k in ("products_correlation", "filters_mean_correlation", "blur_correlation")}
 
 
 def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_filters: int = 10_000,
              image_size: int = 128, seed: int = 0, read_noise: bool = True, variation: float = 0.0,
-             bench=None, n_readings: int = 5, log_path=None, compare_model: bool = True, plot_dir=None,
-             rescale_filters: bool = True, resume: bool = False, progress: bool = False) -> dict:
-    """The Fig. 5 experiments on one calibrated diode; returns the JSON-ready result."""
+             bench=None, n_readings: int = 5, compare_model: bool = True, plot_dir=None,
+             rescale_filters: bool = True, data_dir=None, resume=None, progress: bool = False) -> dict:
+    """The Fig. 5 experiments on one calibrated diode; returns the JSON-ready result. On the bench they
+    run as a run under ``<data dir>/runs`` (``resume``: the id or directory of an interrupted one)."""
+    options = dict(n_products=n_products, n_filters=n_filters, image_size=image_size, seed=seed,
+                   read_noise=read_noise, variation=variation, n_readings=n_readings, compare_model=compare_model,
+                   rescale_filters=rescale_filters)
+    if backend != "bench":
+        from dorlab.compute.backends import ModelBackend
+
+        model = ModelBackend([calibration], read_noise=read_noise, variation=variation, seed=seed)
+        return _experiments(calibration, model, backend, plot_dir=plot_dir, progress=progress, **options)
+    plan = Fig5BenchPlan(calibration, options, plot_dir=plot_dir)
+    result, run = runs.run_plan(plan, bench=bench, data_dir=data_dir, resume=resume, progress=progress)
+    return {**result, "run": run.id, "run_dir": str(run.path)}
+
+
+def _experiments(calibration, reader, backend: str, *, n_products, n_filters, image_size, seed, read_noise,
+                 variation, n_readings, compare_model, rescale_filters, plot_dir=None, progress=False) -> dict:
+    """The three workloads read through ``reader`` (a model or a bench backend)."""
     import numpy as np
 
     from dorlab.compute.backends import ModelBackend
@@ -40,13 +90,7 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
         return DorEngine([calibration], ModelBackend([calibration], read_noise=read_noise, variation=variation,
                                                      seed=seed))
 
-    if backend == "model":
-        engine = model_engine()
-    else:
-        from dorlab.procedures.dor_bench import BenchBackend
-
-        engine = DorEngine([calibration], BenchBackend(bench, [calibration], n_readings=n_readings,
-                                                      log_path=log_path, resume=resume))
+    engine = DorEngine([calibration], reader)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -79,7 +123,7 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
                        "products_part": products.accounting.as_dict(), "blur_part": blurred.accounting.as_dict()},
     }
     if backend == "bench":
-        result["bench_reads"] = {"replayed_from_log": engine.backend.replayed,
+        result["bench_reads"] = {"replayed": engine.backend.replayed,
                                  "measured": engine.backend.reads_taken - engine.backend.replayed}
     if backend == "bench" and compare_model:
         model = model_engine()

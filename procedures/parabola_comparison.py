@@ -3,6 +3,8 @@ against the direct least-squares fit, on the LLGS curve at the simulator's opera
 finds they agree, Fig. S1)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from dorlab.calibration import fit
@@ -14,8 +16,14 @@ def analytic_vs_direct(points: int = 25) -> dict:
     from dorlab.simulator import studies
 
     op = studies.find_operating_point()
+    # the working point's sweep range on its 1:1 branch, entered 10 uA beyond the inputs' far end
     currents = np.linspace(op.bias_from, op.bias_to, points)
-    curve = studies.rectification_curve(None, currents, op.rf_current, op.rf_frequency)
+    lead = np.linspace(op.bias_from + np.sign(op.bias_from - op.bias_to) * 10e-6, op.bias_from, 6)[:-1]
+    (curve,) = studies.branch_sweeps(None, [(op.rf_frequency, op.rf_current)], np.r_[lead, currents],
+                                     directions=("up",))
+    curve = replace(curve, **{k: getattr(curve, k)[len(lead):] for k in (
+        "bias_current", "rectified_voltage", "phase", "amplitude", "locked", "fundamental_fraction",
+        "mean_resistance", "settle_time", "magnetization")})
     direct = fit.fit_parabola(currents, curve.rectified_voltage)
     m, n = fit.phase_slope(currents, curve.phase)
     analytic = fit.analytic_parabola(direct.vertex_voltage, m, direct.vertex_current)

@@ -40,13 +40,13 @@ Without a GUI, the same classes run headless::
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, ListParameter,
                                   Parameter, Procedure)
 
 from dorlab.procedures.runs import StopRequested
+from dorlab.procedures.sweep import RF_DRIVES, rf_drive_values
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,6 @@ log = logging.getLogger(__name__)
 def _nan(value):
     """Events are strict JSON (NaN is null): back to NaN for PyMeasure's columns."""
     return float("nan") if value is None else float(value)
-
-
-def _optional(value):
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
 def _devices(text: str) -> tuple[str, ...]:
@@ -124,24 +120,28 @@ class PhaseMapProcedure(_BenchStoreProcedure):
     bias_from = FloatParameter("Bias from", units="A", default=-0.26e-3, minimum=-1.0, maximum=1.0)
     bias_to = FloatParameter("Bias to", units="A", default=-0.01e-3, minimum=-1.0, maximum=1.0)
     bias_points = IntegerParameter("Bias points", default=26, minimum=2, maximum=100_000)
-    rf_current = FloatParameter("RF current", units="A", default=70.7e-6)
-    rf_power_dbm = FloatParameter("RF power", units="dBm", default=float("nan"))
+    rf_drive = ListParameter("RF drive given as", choices=RF_DRIVES, default="current")
+    rf_current = FloatParameter("RF current", units="A", default=70.7e-6, minimum=0.0, maximum=1.0,
+                                group_by="rf_drive", group_condition="current")
+    rf_power_dbm = FloatParameter("RF power", units="dBm", default=-19.3, minimum=-200.0, maximum=50.0,
+                                  group_by="rf_drive", group_condition="power")
     n_readings = IntegerParameter("Readings per point", default=5, minimum=2, maximum=100_000)
     device = Parameter("Device", default="")
 
     DATA_COLUMNS = ["Row", "RF frequency (Hz)", "Bias current (A)", "Rectified voltage (V)",
                     "Standard error (V)", "Phase (rad)"]
     INPUTS = ["directory", "resume", "frequency_from", "frequency_to", "frequency_points", "bias_from",
-              "bias_to", "bias_points", "rf_current", "rf_power_dbm", "n_readings", "device", "bench"]
+              "bias_to", "bias_points", "rf_drive", "rf_current", "rf_power_dbm", "n_readings", "device", "bench"]
     DISPLAYS = ["frequency_from", "frequency_to", "bias_points", "device"]
     X_AXIS, Y_AXIS = "Bias current (A)", "Rectified voltage (V)"
 
     def settings(self):
         from dorlab.procedures.phase_map import PhaseMapSettings
 
+        rf_current, rf_power_dbm = rf_drive_values(self)
         return PhaseMapSettings(float(self.frequency_from), float(self.frequency_to), int(self.frequency_points),
                                 float(self.bias_from), float(self.bias_to), int(self.bias_points),
-                                rf_current=_optional(self.rf_current), rf_power_dbm=_optional(self.rf_power_dbm),
+                                rf_current=rf_current, rf_power_dbm=rf_power_dbm,
                                 n_readings=int(self.n_readings), device=str(self.device or ""))
 
     def startup(self):  # a phase map needs no store
@@ -269,33 +269,10 @@ WINDOWS = {"phase-map": PhaseMapProcedure, "recalibration": RecalibrationProcedu
 
 
 def launch(kind: str) -> int:
-    """Open PyMeasure's ``ManagedWindow`` on one procedure (needs a Qt binding); returns the exit code."""
-    import sys
+    """Open PyMeasure's window on one procedure (needs a Qt binding); see ``dorlab.procedures.windows``."""
+    from dorlab.procedures.windows import launch as launch_window
 
-    if kind == "sweep":
-        from dorlab.procedures.sweep import RectificationSweepProcedure
-
-        procedure_class = RectificationSweepProcedure
-        inputs = ["bias_from", "bias_to", "points", "rf_frequency", "rf_current", "rf_power_dbm", "n_readings",
-                  "up_and_down", "device", "bench"]
-        displays, x_axis, y_axis = ["bias_from", "bias_to", "rf_frequency"], "Bias current (A)", \
-            "Rectified voltage (V)"
-    elif kind in WINDOWS:
-        procedure_class = WINDOWS[kind]
-        inputs, displays = procedure_class.INPUTS, procedure_class.DISPLAYS
-        x_axis, y_axis = procedure_class.X_AXIS, procedure_class.Y_AXIS
-    else:
-        raise ValueError(f"unknown procedure {kind!r}; choose sweep or one of {sorted(WINDOWS)}")
-    try:
-        from pymeasure.display.Qt import QtWidgets
-        from pymeasure.display.windows import ManagedWindow
-    except Exception as exc:  # noqa: BLE001 - qtpy raises its own error types
-        raise RuntimeError("PyMeasure's GUI needs a Qt binding: pip install PyQt5 (or PySide6)") from exc
-    app = QtWidgets.QApplication(sys.argv)
-    window = ManagedWindow(procedure_class, inputs=inputs, displays=displays, x_axis=x_axis, y_axis=y_axis)
-    window.setWindowTitle(f"dorlab {kind}")
-    window.show()
-    return app.exec()
+    return launch_window(kind)
 
 
 if __name__ == "__main__":  # pragma: no cover - needs a display and Qt

@@ -29,7 +29,6 @@ the journal, not a ``Results`` file, is the record a run resumes from.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib
 import json
 import logging
@@ -48,6 +47,33 @@ from dorlab.procedures.jsonout import json_safe, write_json_atomic
 
 log = logging.getLogger("dorlab.run")
 
+try:  # the lock that says a process is executing a run (released by the OS when the process dies)
+    import fcntl
+
+    def _try_lock(handle) -> bool:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle) -> None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+except ImportError:  # Windows, where lab PCs often are
+    import msvcrt
+
+    def _try_lock(handle) -> bool:
+        handle.seek(0)
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
 FORMAT = "dorlab.run/1"
 MANIFEST = "manifest.json"
 JOURNAL = "journal.jsonl"
@@ -65,6 +91,8 @@ PLAN_KINDS = {
     "phase_map": "dorlab.procedures.phase_map:PhaseMapPlan",
     "recalibration": "dorlab.procedures.recalibration:RecalibrationPlan",
     "dor_job": "dorlab.procedures.dor_job:DorJobPlan",
+    "oscillator": "dorlab.procedures.oscillator:OscillatorPlan",
+    "fig5": "dorlab.procedures.fig5_run:Fig5BenchPlan",
 }
 
 STATUSES = ("created", "running", "completed", "failed", "interrupted", "stopped")
@@ -307,12 +335,10 @@ class Run:
         lock = self.path / LOCK
         if not lock.exists():
             return False
-        with open(lock, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+        with open(lock, "a+") as handle:
+            if not _try_lock(handle):
                 return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            _unlock(handle)
         return False
 
     @property
@@ -436,6 +462,7 @@ class RunContext:
         self._taken: set[str] = set()
         self._seq = len(records)
         self._lock = threading.RLock()
+        self.io_seconds = 0.0  # spent writing the journal and events (what fsync per step costs)
         self._journal = journal_handle
         self._events = events_handle
         self._observers = list(observers)
@@ -501,6 +528,7 @@ class RunContext:
             raise StopRequested(f"stop requested before step {self._seq} ({key})")
         data = measure()
         with self._lock:
+            t0 = time.perf_counter()
             n = self._seq
             record = {"seq": n, "key": key, "time": time.time(), "data": data}
             _append_line(self._journal, record, sync=True)  # a step on disk is a step kept, whatever happens next
@@ -508,6 +536,7 @@ class RunContext:
             self.replayed = False
             self._bar.update(1)
             self.emit("point", step=n, key=key, data=data, done=self._seq, total=self._bar.total)
+            self.io_seconds += time.perf_counter() - t0
         return data
 
 
@@ -515,10 +544,8 @@ class RunContext:
 def _run_lock(run: Run):
     handle = open(run.path / LOCK, "a+")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise RunError(f"run {run.id} is being executed by another process ({run.path})") from None
+        if not _try_lock(handle):
+            raise RunError(f"run {run.id} is being executed by another process ({run.path})")
         yield
     finally:
         handle.close()  # releases the lock

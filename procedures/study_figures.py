@@ -81,9 +81,9 @@ def operating_point_figure(op, curve):
     """The LLGS rectification curve over the locking window with the working point's parabola."""
     fig = _figure((6, 4))
     ax = fig.subplots()
-    ax.plot(curve.bias_current * 1e3, curve.rectified_voltage * 1e3, "o", label="LLGS")
-    grid = np.linspace(op.bias_to, op.bias_from, 100)
-    ax.plot(grid * 1e3, np.polyval(op.parabola, grid) * 1e3, "r-", label="parabola")
+    ax.plot(curve.bias_current * 1e3, curve.rectified_voltage * 1e3, "o", label="LLGS, branch followed")
+    grid = np.linspace(op.input_min_current, op.vertex_current, 100)
+    ax.plot(grid * 1e3, np.polyval(op.parabola, grid) * 1e3, "r-", label="even parabola (input side)")
     ax.set_xlabel("I_dc (mA)")
     ax.set_ylabel("V_dc (mV)")
     ax.legend()

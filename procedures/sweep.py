@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, Parameter,
-                                  Procedure, Results)
+from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, ListParameter,
+                                  Parameter, Procedure, Results)
 
 from dorlab.procedures import runs
 
@@ -31,9 +31,16 @@ SWEEP_FILE = "sweep.csv"
 DATA_COLUMNS = [
     "Index", "Direction", "Bias current (A)", "Rectified voltage (V)", "Standard error (V)",
     "RF-on voltage (V)", "RF-off voltage (V)", "RF power (dBm)", "RF current (A)", "Elapsed time (s)",
+    "Device resistance (ohm)", "Cycle spread (V)", "Unstable",
 ]
 _COLUMN_KEYS = ["index", "direction", "bias_current", "rectified_voltage", "standard_error",
-                "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current", "elapsed_time"]
+                "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current", "elapsed_time",
+                "device_resistance", "cycle_spread", "unstable"]
+# sweeps written before the resistance and cycle columns existed still load (those columns NaN / 0)
+_LEGACY_DEFAULTS = {"device_resistance": float("nan"), "cycle_spread": 0.0, "unstable": 0.0}
+
+
+RF_DRIVES = ["current", "power"]  # which RF input a procedure's rf_drive parameter puts in force
 
 
 class SweepFileError(ValueError):
@@ -170,16 +177,21 @@ def read_point(bench, settings: SweepSettings, k: int) -> dict:
             "rf_on_voltage": float(np.mean(reading.readings_on)),
             "rf_off_voltage": float(np.mean(reading.readings_off)),
             "rf_power_dbm": float(reading.rf_power_dbm), "rf_current": float(reading.rf_current),
+            "device_resistance": float(getattr(reading, "device_resistance", float("nan"))),
+            "cycle_spread": float(getattr(reading, "cycle_spread", 0.0)),
+            "unstable": int(bool(getattr(reading, "unstable", False))),
             "time": time.time()}
 
 
 def _columns(records: list[dict]) -> dict[str, np.ndarray]:
-    cols = {key: np.array([float(r[key]) for r in records], dtype=float)
+    cols = {key: np.array([float(r.get(key, _LEGACY_DEFAULTS.get(key, float("nan")))) for r in records],
+                          dtype=float)
             for key in _COLUMN_KEYS if key != "elapsed_time"}
     times = np.array([float(r.get("time", 0.0)) for r in records])
     cols["elapsed_time"] = times - times[0] if times.size else times
     cols["index"] = cols["index"].astype(int)
     cols["direction"] = cols["direction"].astype(int)
+    cols["unstable"] = cols["unstable"].astype(bool)
     return cols
 
 
@@ -313,9 +325,12 @@ def load_sweep(path: str | Path, prefix: str = "") -> SweepResult:
     if "RectificationSweepProcedure" not in path.open(encoding="utf-8").readline():
         raise SweepFileError(f"{path} is not a dorlab rectification sweep (its #Procedure line names another)")
     procedure, frame = results.procedure, results.data
-    columns = {key: frame[label].to_numpy(dtype=float) for label, key in zip(DATA_COLUMNS, _COLUMN_KEYS)}
+    columns = {key: (frame[label].to_numpy(dtype=float) if label in frame
+                     else np.full(len(frame), _LEGACY_DEFAULTS[key]))       # a file from before the column
+               for label, key in zip(DATA_COLUMNS, _COLUMN_KEYS)}
     columns["index"] = columns["index"].astype(int)
     columns["direction"] = columns["direction"].astype(int)
+    columns["unstable"] = columns["unstable"].astype(bool)
     identities = str(procedure.identities or "{}")
     metadata = {"bench": str(procedure.bench), "started_at": str(procedure.started_at),
                 "software_version": str(procedure.software_version), "run": str(procedure.run or ""),
@@ -350,16 +365,21 @@ class RectificationSweepProcedure(Procedure):
 
     ``bench`` is a bench name or file ("sim" wires a fresh simulated bench); alternatively hand a live
     bench object in with ``procedure.bench_object = bench`` before starting (it is then not closed).
-    Unset RF current/power are NaN (one of them must be finite). The stop button stops the run between
-    points (bench safe, resumable with ``dorlab runs resume``).
+    ``rf_drive`` ("current" or "power") says which of ``rf_current`` / ``rf_power_dbm`` is in force. The
+    stop button stops the run between points (bench safe, resumable with ``dorlab runs resume``).
     """
 
     bias_from = FloatParameter("Bias from", units="A", default=-0.3e-3, minimum=-1.0, maximum=1.0)
     bias_to = FloatParameter("Bias to", units="A", default=0.0, minimum=-1.0, maximum=1.0)
     points = IntegerParameter("Points", default=61, minimum=2, maximum=100_000)
     rf_frequency = FloatParameter("RF frequency", units="Hz", default=800e6, minimum=1.0, maximum=1e12)
-    rf_current = FloatParameter("RF current", units="A", default=float("nan"))
-    rf_power_dbm = FloatParameter("RF power", units="dBm", default=float("nan"))
+    # One of the two RF inputs is in force, chosen by ``rf_drive``; both hold finite defaults because a
+    # Qt spin box cannot show NaN (it showed 1e9 dBm and the run failed with "give exactly one of ...")
+    rf_drive = ListParameter("RF drive given as", choices=RF_DRIVES, default="current")
+    rf_current = FloatParameter("RF current", units="A", default=70.7e-6, minimum=0.0, maximum=1.0,
+                                group_by="rf_drive", group_condition="current")
+    rf_power_dbm = FloatParameter("RF power", units="dBm", default=-19.3, minimum=-200.0, maximum=50.0,
+                                  group_by="rf_drive", group_condition="power")
     n_readings = IntegerParameter("Readings per point", default=5, minimum=2, maximum=100_000)
     up_and_down = BooleanParameter("Up and down", default=False)
     device = Parameter("Device", default="")
@@ -375,13 +395,10 @@ class RectificationSweepProcedure(Procedure):
     bench_object = None
 
     def settings(self) -> SweepSettings:
-        def optional(value):
-            return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
+        rf_current, rf_power_dbm = rf_drive_values(self)
         return SweepSettings(float(self.bias_from), float(self.bias_to), int(self.points),
-                             float(self.rf_frequency), optional(self.rf_current),
-                             optional(self.rf_power_dbm), int(self.n_readings), bool(self.up_and_down),
-                             str(self.device or ""))
+                             float(self.rf_frequency), rf_current, rf_power_dbm, int(self.n_readings),
+                             bool(self.up_and_down), str(self.device or ""))
 
     def startup(self):
         self._owns_bench = self.bench_object is None
@@ -410,3 +427,25 @@ class RectificationSweepProcedure(Procedure):
         if self.bench_object is not None and getattr(self, "_owns_bench", False):
             self.bench_object.close()
             self.bench_object = None
+
+
+def rf_drive_values(procedure) -> tuple[float | None, float | None]:
+    """(rf_current, rf_power_dbm) of a procedure with ``rf_drive``, ``rf_current`` and ``rf_power_dbm``
+    parameters: the chosen one, the other None. A chosen value left NaN (the old "unset") falls back to
+    the other when that one is finite, so scripts that set only ``rf_power_dbm`` keep working."""
+    def finite(value):
+        return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+    current, power = getattr(procedure, "rf_current", None), getattr(procedure, "rf_power_dbm", None)
+    use_power = str(getattr(procedure, "rf_drive", "current")) == "power"
+    if use_power and not finite(power) and finite(current):
+        use_power = False
+    elif not use_power and not finite(current) and finite(power):
+        use_power = True
+    if use_power:
+        if not finite(power):
+            raise ValueError("RF drive 'power' needs a finite RF power (dBm at the generator)")
+        return None, float(power)
+    if not finite(current):
+        raise ValueError("RF drive 'current' needs a finite RF current (A at the device)")
+    return float(current), None

@@ -103,8 +103,9 @@ def wide_range_calibration(calibration, *, fraction: float = WIDE_RANGE_FRACTION
 
 
 def simulated_curves():
-    """Default row c: the LLGS mazza2022 diode at the simulator's operating point, swept over its locking
-    window (61 points) and calibrated (automatic range, then the wide range)."""
+    """Default row c: the LLGS mazza2022 diode at the simulator's 1:1 working point, its branch followed
+    from one input width beyond I_dc,-1 to the locking edge (61 points), calibrated with the working
+    point's input range, then over the wide range."""
     import numpy as np
 
     from dorlab.calibration import fit
@@ -115,12 +116,17 @@ def simulated_curves():
         raise DorlabError(f"the default row c curve needs the simulator ({err}); pass --device or "
                                    "--curve") from err
     op = studies.find_operating_point()
-    lower, upper = sorted(op.locking_window)
-    bias = np.linspace(lower, upper, 61)
-    curve = studies.rectification_curve(None, bias, op.rf_current, op.rf_frequency)
-    se = np.full(bias.shape, SIMULATED_READ_STANDARD_ERROR)
-    keep = curve.locked
-    auto = fit.calibrate_from_sweep("mazza2022-sim", bias[keep], curve.rectified_voltage[keep], se[keep],
+    # the 1:1 branch from one input width beyond I_dc,-1 up to its locking edge next to the vertex,
+    # followed from the far end (fresh runs near the edge can land on the other orbit)
+    edge = min(op.locking_window, key=lambda e: abs(e - op.vertex_current))
+    far = op.vertex_current + 2 * (op.input_min_current - op.vertex_current)
+    (curve,) = studies.branch_sweeps(None, [(op.rf_frequency, op.rf_current)], np.linspace(far, edge, 61),
+                                     directions=("up",))
+    curve = curve.sorted()
+    se = np.full(curve.bias_current.shape, SIMULATED_READ_STANDARD_ERROR)
+    keep = curve.locked & (curve.lock_ratio == op.locking_ratio)
+    auto = fit.calibrate_from_sweep("mazza2022-sim", curve.bias_current[keep], curve.rectified_voltage[keep],
+                                    se[keep], input_min_current=op.input_min_current,
                                     rf_frequency=op.rf_frequency, rf_current=op.rf_current)
     if auto.status != "accepted":
         raise DorlabError(f"the simulated curve did not calibrate: {auto.reason}")

@@ -104,18 +104,22 @@ class NoOperatingPointSearch(LookupError):
     """The simulator cannot search this bench's diode (not an LLGS device): survey it instead."""
 
 
-def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.1, **kwargs) -> dict:
-    """The simulated diode's working point from the simulator's own search (``sim`` benches only):
-    a dict of ``rf_frequency`` (Hz), ``rf_current`` (A), ``bias_from``, ``bias_to`` (A) to put into
+def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.1, details: dict | None = None,
+                              **kwargs) -> dict:
+    """The simulated diode's working point for a *bench* calibration (``sim`` benches only): a dict of
+    ``rf_frequency`` (Hz), ``rf_current`` (A), ``bias_from``, ``bias_to`` (A) to put into
     :class:`CalibrationSettings`. ``parameters`` default to those of the bench's LLGS diode; a bench
-    whose diode is not an LLGS device raises ``NoOperatingPointSearch``.
+    whose diode is not an LLGS device raises ``NoOperatingPointSearch``. ``details`` (a dict), if
+    given, receives ``lock_ratio``, ``observable`` and ``vertex_current`` of the point used.
 
-    The sweep covers the whole locking window found by the search, widened by ``margin`` of its width
-    on each side (within the bench's bias limit), not only the span where the *intrinsic* rectified
-    voltage is parabolic: the bench measures RF-on minus RF-off, which adds I_dc (R_on - R_off) (the
-    paper's Delta R_dc term, Sec. III) and moves the measured extremum; the fit finds it in the window.
+    A bench reads RF on minus RF off, which adds I_dc (<R>_on - <R>_off) (the paper's Delta R_dc term,
+    Sec. III). On mazza2022's 1:1 working point (``dorlab.simulator.operating_point``) that term makes
+    the bench-read curve monotonic (no vertex to calibrate), so the bench's working point comes from
+    ``bench_point.find_bench_operating_point``: a drive whose locked window holds an extremum of the
+    bench-read curve (for mazza2022 a 2:1 parametric lock, reported as ``lock_ratio`` 2). The sweep
+    covers that window widened by ``margin`` of its width on each side (within the bias limit).
     """
-    from dorlab.simulator import studies
+    from dorlab.simulator import bench_point
 
     table_point = getattr(getattr(getattr(bench, "world", None), "diode", None), "operating_point", None)
     if parameters is None and callable(table_point):
@@ -127,9 +131,12 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
     if parameters is None:
         parameters = _simulated_parameters(bench)
     try:
-        op = studies.find_operating_point(parameters, **kwargs)
-    except studies.OperatingPointNotFound as exc:
+        op = bench_point.find_bench_operating_point(parameters, **kwargs)
+    except bench_point.BenchOperatingPointNotFound as exc:
         raise NoOperatingPointSearch(f"the simulator's search found no operating point: {exc}") from exc
+    if details is not None:
+        details.update(lock_ratio=int(op.locking_ratio), observable=op.observable,
+                       vertex_current=float(op.vertex_current))
     lo, hi = sorted(float(x) for x in op.locking_window)
     pad = margin * (hi - lo)
     limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", math.inf))
@@ -153,6 +160,20 @@ def _simulated_parameters(bench):
         f"the simulated diode {type(diode).__name__} has no LLGS parameters to search; survey instead")
 
 
+def device_preset(name: str):
+    """The macrospin ``DeviceParameters`` of a simulator preset (e.g. "mazza2022")."""
+    from dorlab.simulator.presets import preset
+
+    return preset(name)
+
+
+def llgs_bench(parameters, *, seed: int | None = None) -> Bench:
+    """A fresh simulated bench around an LLGS macrospin diode of ``parameters`` (``DeviceParameters``)."""
+    from dorlab.simulator.diode import LlgsDiode
+
+    return simulated_bench(diode=LlgsDiode(parameters), seed=seed)
+
+
 def bench_temperature(bench) -> float:
     """The device temperature (K) when the bench is simulated (its world knows it), else NaN."""
     world = getattr(bench, "world", None)
@@ -165,11 +186,14 @@ def bench_temperature(bench) -> float:
 def open_bench(name: str | BenchConfig = "sim", *, seed: int | None = None, sim_diode: str = "llgs",
                device: str | None = None) -> Bench:
     """THE way to open a bench: by name or file, or ``"sim"`` (a fresh simulated bench around the diode
-    ``sim_diode`` with noise ``seed``). A bench file whose instruments are on the simulator
+    ``sim_diode`` with noise ``seed``; ``"sim-lockin"`` and ``"sim-pool"`` likewise with a lock-in, or
+    three junctions behind a switch: ``simulated_named_bench``). A bench file whose instruments are on the simulator
     (``visa_library = "@dorlab"`` or ``"world.toml@dorlab"``) is opened on that shared world, aligned
     like "sim". ``device``: the device under test, by the bench file's rule (``BenchConfig.device``)."""
     if name == "sim":
         bench = simulated_bench(seed=seed, diode=simulated_diode(sim_diode, seed), device=device)
+    elif name in ("sim-lockin", "sim-pool"):  # fresh worlds with the technique's instruments
+        bench = simulated_named_bench(name, seed=seed, sim_diode=sim_diode, device=device)
     else:
         config = name if isinstance(name, BenchConfig) else load_bench_config(name)
         libraries = {getattr(config, role).visa_library for role in ROLES}
@@ -183,7 +207,8 @@ def open_bench(name: str | BenchConfig = "sim", *, seed: int | None = None, sim_
         else:
             bench = _open_configured_bench(config, device=device)
     if isinstance(name, (str, Path)):  # what a run records to reopen the same bench on resume
-        known = str(Path(name).resolve()) if name != "sim" and Path(name).is_file() else str(name)
+        known = str(Path(name).resolve()) if name not in SIMULATED_BENCHES and Path(name).is_file() \
+            else str(name)
         bench.spec = BenchSpec(known, seed, sim_diode, device)
     return bench
 
@@ -221,3 +246,110 @@ def recorded_writes(traffic_log: Path) -> int:
     from dorlab.simulator.recording import read_log
 
     return sum(1 for r in read_log(traffic_log) if r["direction"] == "write")
+
+
+# Addresses of the instruments the technique benches add to the paper's bench (sim-lockin.toml,
+# sim-pool.toml, and the analyzer the oscillator procedure adds to any simulated bench).
+LOCK_IN_ADDRESS = "GPIB0::10::INSTR"
+SWITCH_ADDRESS = "GPIB0::16::INSTR"
+ANALYZER_ADDRESS = "GPIB0::18::INSTR"
+SIMULATED_BENCHES = ("sim", "sim-lockin", "sim-pool")
+
+
+def lock_in_world(diode=None, *, seed: int | None = None, temperature: float = 0.0,
+                  lock_in_model: str = "sr830"):
+    """The paper's bench around ``diode`` plus a lock-in (SR830 or SR860) across the device."""
+    from dorlab.simulator.world import World
+
+    world = World.default(diode=diode, seed=seed, temperature=temperature)
+    world.add_instrument(LOCK_IN_ADDRESS, lock_in_model)
+    return world
+
+
+def pool_diodes(n_devices: int = 3, *, seed: int = 0, model: str = "llgs", temperature: float = 0.0):
+    """``n_devices`` junctions D1..Dn of one chip with device-to-device variation: LLGS devices
+    (``demo.device_pool``: R_P, R_AP 3 %, damping 5 %, 1 sigma; D1 is the preset), or
+    phenomenological ones (R_0 3 %, vertex current 5 %, locking width 5 %)."""
+    import numpy as np
+
+    if model == "llgs":
+        from dorlab.procedures.demo import device_pool
+        from dorlab.simulator.diode import LlgsDiode
+
+        return {p.name: LlgsDiode(p, temperature=temperature, seed=seed + k)
+                for k, p in enumerate(device_pool(n_devices, seed))}
+    if model == "phenomenological":
+        from dorlab.simulator.phenomenological import PhenomenologicalDiode, PhenomenologicalParameters
+
+        base = PhenomenologicalParameters()
+        rng = np.random.default_rng(seed)
+        diodes = {"D1": PhenomenologicalDiode()}
+        for k in range(2, n_devices + 1):
+            spread = rng.standard_normal(3)
+            diodes[f"D{k}"] = PhenomenologicalDiode(
+                resistance_zero_bias=base.resistance_zero_bias * (1 + 0.03 * spread[0]),
+                vertex_current=base.vertex_current * (1 + 0.05 * spread[1]),
+                locking_half_width=base.locking_half_width * (1 + 0.05 * spread[2]))
+        return diodes
+    raise ValueError(f"diode model {model!r}; use 'llgs' or 'phenomenological'")
+
+
+def pool_world(diodes=None, *, seed: int | None = None, temperature: float = 0.0):
+    """One bench (Keithley 2450, 2182A, E8257D) whose device node reaches the ``diodes`` (default
+    ``pool_diodes()``) through a Keithley 7001, channel k = k-th diode."""
+    from dorlab.simulator.world import (DEFAULT_NANOVOLTMETER, DEFAULT_RF_GENERATOR, DEFAULT_SMU,
+                                        Circuit, RfPath, World)
+
+    if diodes is None:
+        diodes = pool_diodes(seed=seed or 0, temperature=temperature)
+    world = World(seed=seed)
+    world.add_circuit("bench0", Circuit(dict(diodes), RfPath(0.0), temperature=temperature))
+    world.add_instrument(DEFAULT_SMU, "keithley2450")
+    world.add_instrument(DEFAULT_NANOVOLTMETER, "keithley2182a")
+    world.add_instrument(DEFAULT_RF_GENERATOR, "agilent_e8257d")
+    world.add_instrument(SWITCH_ADDRESS, "keithley7001")
+    return world
+
+
+def with_spectrum_analyzer(world, config: BenchConfig) -> BenchConfig:
+    """Put an Agilent E4408B on the world's (only) circuit and in the bench file."""
+    from dorlab.instruments.config import InstrumentConfig
+
+    if ANALYZER_ADDRESS not in world.instruments:
+        world.add_instrument(ANALYZER_ADDRESS, "agilent_e4408b")
+    return replace(config, spectrum_analyzer=InstrumentConfig(
+        "spectrum_analyzer", "AgilentE4408B", ANALYZER_ADDRESS, config.current_source.visa_library))
+
+
+def simulated_named_bench(name: str, *, seed: int | None = None, sim_diode: str = "llgs",
+                          temperature: float = 0.0, spectrum_analyzer: bool = False,
+                          device: str | None = None) -> Bench:
+    """A built-in simulated bench by name ("sim", "sim-lockin", "sim-pool") on a fresh world at
+    ``temperature`` (K); ``spectrum_analyzer`` adds an E4408B behind the bias tee."""
+    if name not in SIMULATED_BENCHES:
+        raise ValueError(f"no simulated bench {name!r}; have {', '.join(SIMULATED_BENCHES)}")
+    if sim_diode not in ("llgs", "phenomenological"):
+        raise ValueError(f"sim_diode {sim_diode!r}; use 'llgs' or 'phenomenological'")
+    config = load_bench_config(name)
+    if name == "sim-pool":
+        world = pool_world(pool_diodes(len(config.devices), seed=seed or 0, model=sim_diode,
+                                       temperature=temperature), seed=seed, temperature=temperature)
+    else:
+        diode = None
+        if sim_diode == "phenomenological":
+            from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+            diode = PhenomenologicalDiode()
+        elif temperature > 0:
+            from dorlab.simulator.diode import LlgsDiode
+
+            diode = LlgsDiode(temperature=temperature, seed=seed)
+        if name == "sim-lockin":
+            world = lock_in_world(diode, seed=seed, temperature=temperature)
+        else:
+            from dorlab.simulator.world import World
+
+            world = World.default(diode=diode, seed=seed, temperature=temperature)
+    if spectrum_analyzer:
+        config = with_spectrum_analyzer(world, config)
+    return simulated_bench(world, config=config, device=device)

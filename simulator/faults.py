@@ -7,6 +7,8 @@ procedures. Each produces what a real VISA session shows when the lab goes wrong
 - ``GarbledReply(n)``: the next n replies arrive corrupted (bytes flipped on the bus).
 - ``QueuedError(code, message)``: the instrument puts an error in its ``:SYST:ERR?`` queue.
 - ``Compliance()``: the SMU behaves as if the load needed more than its limit (clamps, trips).
+- ``StuckRelay(channel)``: a switch relay that no longer closes (``ROUT:CLOS`` leaves it open).
+- ``LockInOverload()``: a lock-in's input overloads (interference, a ground loop).
 - ``Breakdown(voltage)``: the diode's tunnel barrier breaks down above ``voltage`` (V) and
   becomes a short from then on (applied to a circuit, by name).
 
@@ -104,3 +106,25 @@ class Breakdown(Fault):
         else:
             circuit = world.instrument(target).circuit
         circuit.breakdown_voltage = self.voltage
+
+
+@dataclass
+class StuckRelay(Fault):
+    channel: int = 1
+
+    def attach(self, world, target: str) -> None:
+        instrument = world.instrument(target)
+        if not hasattr(instrument, "stuck"):
+            raise TypeError(f"{target} is not a switch")
+        instrument.stuck.add(int(self.channel))
+        super().attach(world, target)
+
+
+@dataclass
+class LockInOverload(Fault):
+    def attach(self, world, target: str) -> None:
+        instrument = world.instrument(target)
+        if not hasattr(instrument, "force_overload"):
+            raise TypeError(f"{target} is not a lock-in amplifier")
+        instrument.force_overload = True
+        super().attach(world, target)

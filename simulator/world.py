@@ -97,6 +97,33 @@ class ShortedDiode:
         return self._resistance
 
 
+@dataclass(frozen=True)
+class Modulation:
+    """Amplitude modulation of the microwave drive, as a generator applies it (the lock-in's reference).
+
+    ``kind`` "pulse": the RF is on for the first half of each period of ``frequency`` (Hz) and off for
+    the second (50 % square wave, the sync output's TTL high while on). ``kind`` "am": the current
+    amplitude is I_ac (1 + depth sin 2 pi f t), ``depth`` in [0, 1].
+    """
+
+    kind: str
+    frequency: float
+    depth: float = 1.0
+
+    def __post_init__(self):
+        if self.kind not in ("pulse", "am"):
+            raise ValueError(f"modulation kind must be 'pulse' or 'am', got {self.kind!r}")
+        if not self.frequency > 0:
+            raise ValueError(f"modulation frequency must be > 0 Hz, got {self.frequency!r}")
+        if not 0.0 <= self.depth <= 1.0:
+            raise ValueError(f"AM depth must be in [0, 1], got {self.depth!r}")
+
+
+# Envelope samples per period for AM: the rectified voltage is a smooth function of I_ac, so 16
+# samples resolve its first harmonic (aliasing needs harmonics >= 15 of the envelope).
+AM_ENVELOPE_SAMPLES = 16
+
+
 class OpenCircuit(Exception):
     """A current source drives a node with nothing connected (no switch channel closed)."""
 
@@ -126,25 +153,47 @@ class Circuit:
         self.listeners: list = []  # called with (event, details) on device events
         self.bias_source = None  # the source meter whose output is on (settles compliance)
         self._applied: tuple | None = None
+        self.rf_modulation: Modulation | None = None  # set by a generator with modulation on
+        self.clock = None  # the world's clock (set by World.add_circuit): stamps drive changes
+        self.changed_at = 0.0  # s, simulated time of the last change of the drive or selection
+        self._modulated: dict = {}
         self._applied_real = True  # the applied drive was not a source meter's probe
         self._resistance_before: float | None = None
 
     # -- sources ------------------------------------------------------------------------------
     def set_bias(self, current: float) -> None:
+        if float(current) != self.bias_current:
+            self._stamp()
         self.bias_current = float(current)
 
     def set_rf(self, *, frequency: float | None = None, power_dbm: float | None = None,
                enabled: bool | None = None) -> None:
+        before = (self.rf_frequency, self.rf_power_dbm, self.rf_enabled)
         if frequency is not None:
             self.rf_frequency = float(frequency)
         if power_dbm is not None:
             self.rf_power_dbm = float(power_dbm)
         if enabled is not None:
             self.rf_enabled = bool(enabled)
+        if before != (self.rf_frequency, self.rf_power_dbm, self.rf_enabled):
+            self._stamp()
+
+    def set_modulation(self, modulation: Modulation | None) -> None:
+        """The generator's modulation (None: CW)."""
+        if modulation != self.rf_modulation:
+            self._stamp()
+        self.rf_modulation = modulation
+
+    def _stamp(self) -> None:
+        """A lock-in's output filter starts settling when the signal at its input changes."""
+        if self.clock is not None:
+            self.changed_at = self.clock.now
 
     def select(self, name: str | None) -> None:
         if name is not None and name not in self.diodes:
             raise KeyError(f"no diode {name!r} on this circuit; have {sorted(self.diodes)}")
+        if name != self.selected:
+            self._stamp()
         self.selected = name
         self._applied = None
 
@@ -176,6 +225,8 @@ class Circuit:
             if bias != 0.0:
                 raise OpenCircuit("no device connected")
             return 0.0
+        if self.rf_enabled and self.rf_modulation is not None:
+            return self.modulated_response(bias)[0]
         drive = (bias, self.rf_enabled, self.rf_power_dbm, self.rf_frequency, self.selected,
                  self.rf_path.loss_db)
         if drive != self._applied:
@@ -191,6 +242,56 @@ class Circuit:
             self._break_down(bias, voltage)
             return self.device_voltage(bias)
         return voltage
+
+    def modulated_response(self, bias_current: float | None = None) -> tuple[float, complex]:
+        """(mean voltage V, first harmonic at the modulation frequency) across the selected device
+        with the RF modulated. The harmonic is the complex peak amplitude A + iB of
+        A sin(2 pi f_m t) + B cos(2 pi f_m t), t = 0 at the start of the modulation period (the
+        generator's sync edge). The diode follows the envelope quasi-statically (f_m ~ kHz, its
+        dynamics ~ 100 ns). Pulse: V(t) alternates between V_on and V_off, so A = 2 (V_on - V_off)
+        / pi, B = 0, mean (V_on + V_off) / 2. AM: sampled over the envelope.
+
+        The microwave current is computed from the device's RF-off resistance at this bias (as for
+        a CW reading after the RF-off one). Results are cached per drive."""
+        bias = self.bias_current if bias_current is None else float(bias_current)
+        diode = self.diode
+        modulation = self.rf_modulation
+        if diode is None or modulation is None or not self.rf_enabled:
+            voltage = self.device_voltage(bias)
+            return voltage, 0j
+        key = (bias, self.rf_power_dbm, self.rf_frequency, self.selected, id(diode),
+               self.rf_path.loss_db, modulation)
+        cached = self._modulated.get(key)
+        if cached is not None:
+            return cached
+        frequency = self.rf_frequency
+        diode.set_drive(bias, 0.0, frequency)
+        v_off = diode.dc_voltage()
+        amplitude = self.rf_path.current_amplitude(self.rf_power_dbm, diode.resistance())
+        if modulation.kind == "pulse":
+            diode.set_drive(bias, amplitude, frequency)
+            v_on = diode.dc_voltage()
+            result = (0.5 * (v_on + v_off), complex(2.0 * (v_on - v_off) / math.pi, 0.0))
+        else:
+            phases = 2.0 * math.pi * np.arange(AM_ENVELOPE_SAMPLES) / AM_ENVELOPE_SAMPLES
+            voltages = []
+            for phase in phases:
+                current = amplitude * (1.0 + modulation.depth * math.sin(phase))
+                diode.set_drive(bias, current, frequency)
+                voltages.append(diode.dc_voltage() if current > 0 else v_off)
+            voltages = np.asarray(voltages)
+            a = 2.0 * float(np.mean(voltages * np.sin(phases)))
+            b = 2.0 * float(np.mean(voltages * np.cos(phases)))
+            result = (float(np.mean(voltages)), complex(a, b))
+        self._applied = None
+        peak = abs(result[0]) + abs(result[1])  # the envelope's largest |voltage|, about
+        if self.breakdown_voltage is not None and peak > self.breakdown_voltage:
+            self._break_down(bias, peak)
+            return self.modulated_response(bias)
+        if len(self._modulated) > 256:
+            self._modulated.clear()
+        self._modulated[key] = result
+        return result
 
     def measure_voltage(self) -> float:
         """Noise-free voltage (V) a meter across the device sees: the bias source settles
@@ -212,6 +313,8 @@ class Circuit:
         self.broken.add(name)
         self.diodes[name] = ShortedDiode()
         self._applied = None
+        self._modulated.clear()
+        self._stamp()
         details = {"diode": name, "bias_current": bias, "voltage": voltage,
                    "breakdown_voltage": self.breakdown_voltage, "resistance_before": resistance,
                    "resistance_after": self.diodes[name].resistance()}
@@ -265,6 +368,7 @@ class World:
         if name in self.circuits:
             raise ValueError(f"circuit {name!r} exists")
         self.circuits[name] = circuit
+        circuit.clock = self.clock
         circuit.listeners.append(lambda event, details: self.record_event(name, event, details))
         return circuit
 
@@ -323,7 +427,8 @@ class World:
         path: every library serving this world records its SCPI traffic there); ``[circuits.NAME]`` with
         rf_loss_db, z0, breakdown_voltage (V, default 1; "never" for a junction that cannot
         break down), and ``[circuits.NAME.diodes.DNAME]`` (model = "llgs" | "phenomenological",
-        preset, and model parameters); ``[[instruments]]`` with address, model, circuit.
+        preset, a ``parameters`` table of preset fields that differ (device-to-device variation), and
+        model options); ``[[instruments]]`` with address, model, circuit.
         Without circuits: one "bench0" with an LLGS mazza2022 diode. Without instruments: the
         default three at the default addresses."""
         known = {"seed", "line_frequency", "pacing", "noise", "temperature", "circuits",
@@ -401,6 +506,10 @@ class World:
             instrument = self.instruments.get(address)
             if instrument is not None and hasattr(instrument, "forced_compliance"):
                 instrument.forced_compliance = False
+            if instrument is not None and hasattr(instrument, "force_overload"):
+                instrument.force_overload = False
+            if instrument is not None and hasattr(instrument, "stuck"):
+                instrument.stuck.clear()
 
     def active_faults(self, address: str) -> list:
         return self.faults.get(address, [])
@@ -423,11 +532,17 @@ def _make_diode(spec: dict, temperature: float, seed):
         from .diode import LlgsDiode
 
         preset_name = spec.pop("preset", "mazza2022")
+        changes = dict(spec.pop("parameters", {}))  # device-to-device variation of the preset
         parameters = None
-        if preset_name != "mazza2022" or spec:
+        if preset_name != "mazza2022" or spec or changes:
             from .presets import preset
 
             parameters = preset(preset_name)
+            if changes:
+                try:
+                    parameters = parameters.replace(**changes)
+                except TypeError as exc:
+                    raise ValueError(f"diode parameters {sorted(changes)}: {exc}") from None
         return LlgsDiode(parameters, temperature=temperature, seed=seed, **spec)
     if model == "phenomenological":
         from .phenomenological import PhenomenologicalDiode

@@ -11,6 +11,11 @@ def _registry() -> dict[str, type]:
     from .keithley2450 import Keithley2450
     from .keithley6221 import Keithley6221
     from .rf_generator import AgilentE8257D, AnritsuMG3692C, KeysightN5183B, RohdeSchwarzSMB100A
+    from .keysight_b2900 import KeysightB2900
+    from .lockin import SR830, SR860
+    from .multimeters import Keithley2000, KeithleyDMM6500
+    from .sg384 import SG384
+    from .spectrum_analyzer import AgilentE4408B, RohdeSchwarzFSL
     from .switch import Keithley7001
 
     return {
@@ -24,6 +29,16 @@ def _registry() -> dict[str, type]:
         "anritsu_mg3692c": AnritsuMG3692C,
         "rs_smb100a": RohdeSchwarzSMB100A,
         "keithley7001": Keithley7001,
+        "sr830": SR830,
+        "sr860": SR860,
+        "agilent_e4408b": AgilentE4408B,
+        "rs_fsl": RohdeSchwarzFSL,
+        "keithley2000": Keithley2000,
+        "keithley_dmm6500": KeithleyDMM6500,
+        "dmm6500": KeithleyDMM6500,
+        "sg384": SG384,
+        "keysight_b2900": KeysightB2900,
+        "b2900": KeysightB2900,
     }
 
 

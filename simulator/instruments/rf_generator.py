@@ -14,9 +14,12 @@ Modelled (``[:SOURce]`` optional everywhere; units Hz/kHz/MHz/GHz, dBm, DEG/RAD)
     [:SOURce]:LIST:FREQuency, [:SOURce]:SWEep:POINts|DWELl|STEP|GENeration|MODE|CONTinuous,
     :TRIGger:FSWeep:SOURce, :TRIGger[:SEQuence]:SOURce, [:SOURce]:POWer:STARt|STOP|MODE
     status and error subsystems, common commands
-Accepted but inert (stored and reported; the DOR method uses a CW tone): phase, reference oscillator,
-    sweeps and lists (no sweep runs; [:SOURce]:TSWeep is accepted), AM / pulse modulation and the LF
-    output settings, :OUTPut:MODulation
+Internal modulation drives the device too (the lock-in's reference): square pulses
+    ([:SOURce]:PULM:STATe|:SOURce INT|:SOURce:INTernal SQU|:INTernal:FREQuency) or sine AM
+    ([:SOURce]:AM[:STATe]|:SOURce INT|:INTernal:FUNCtion:SHAPe SINE|:INTernal:FREQuency|:DEPTh), gated by
+    :OUTPut:MODulation[:STATe]
+Accepted but inert (stored and reported): phase, reference oscillator, sweeps and lists (no sweep runs;
+    [:SOURce]:TSWeep is accepted), other modulation sources and shapes, the LF output settings
 Rejected (-113): FM/PM ([:SOURce]:FM, :PM), :LIST:POWer|DWELl, user flatness (:CORRection), ALC
     (:POWer:ALC), :MEMory, :MMEMory, :DISPlay, :SYSTem:PRESet (use *RST), arbitrary waveforms (:RADio).
 Replies end with LF on every interface (the serial terminator of these models is LF too).
@@ -113,7 +116,7 @@ class RfGenerator(SimulatedInstrument):
                     minimum=cls.power_range_dbm[0], maximum=cls.power_range_dbm[1],
                     check=_power_check, on_change=_apply, fmt=_pow),
             Setting(":OUTPut[:STATe]", "output", "bool", on_change=_apply),
-            Setting(":OUTPut:MODulation[:STATe]", "modulation", "bool"),
+            Setting(":OUTPut:MODulation[:STATe]", "modulation", "bool", on_change=_apply),
             Setting("[:SOURce]:FREQuency:STARt", "frequency_start", **hz, check=_frequency_check,
                     fmt=_freq),
             Setting("[:SOURce]:FREQuency:STOP", "frequency_stop", **hz, check=_frequency_check,
@@ -136,23 +139,23 @@ class RfGenerator(SimulatedInstrument):
             Setting("[:SOURce]:SWEep:MODE", "sweep_mode", "choice", choices=("AUTO", "MANual")),
             Setting("[:SOURce]:SWEep:CONTinuous[:STATe]", "sweep_continuous", "bool"),
             Setting("[:SOURce]:LIST:RETRace", "list_retrace", "bool"),
-            Setting("[:SOURce]:AM[:STATe]", "am_state", "bool"),
+            Setting("[:SOURce]:AM[:STATe]", "am_state", "bool", on_change=_apply),
             Setting("[:SOURce]:AM:DEPTh", "am_depth", "number", unit="PCT", minimum=0.0,
-                    maximum=100.0),
+                    maximum=100.0, on_change=_apply),
             Setting("[:SOURce]:AM:SOURce", "am_source", "choice",
-                    choices=("INTernal", "INT2", "EXTernal", "EXT2")),
+                    choices=("INTernal", "INT2", "EXTernal", "EXT2"), on_change=_apply),
             Setting("[:SOURce]:AM:INTernal:FREQuency", "am_frequency", unit="HZ", minimum=0.5,
-                    maximum=1e6),
+                    maximum=1e6, on_change=_apply),
             Setting("[:SOURce]:AM:INTernal:FUNCtion:SHAPe", "am_shape", "choice",
                     choices=("SINE", "TRIangle", "SQUare", "RAMP", "NOISe", "DUALsine",
                              "SWEPtsine")),
-            Setting("[:SOURce]:PULM:STATe", "pulm_state", "bool"),
+            Setting("[:SOURce]:PULM:STATe", "pulm_state", "bool", on_change=_apply),
             Setting("[:SOURce]:PULM:SOURce", "pulm_source", "choice",
-                    choices=("INTernal", "EXTernal", "SCALar")),
+                    choices=("INTernal", "EXTernal", "SCALar"), on_change=_apply),
             Setting("[:SOURce]:PULM:SOURce:INTernal", "pulm_internal", "choice",
-                    choices=("SQUare", "FRUN", "TRIGgered", "DOUBlet", "GATEd")),
+                    choices=("SQUare", "FRUN", "TRIGgered", "DOUBlet", "GATEd"), on_change=_apply),
             Setting("[:SOURce]:PULM:INTernal:FREQuency", "pulm_frequency", unit="HZ",
-                    minimum=0.1, maximum=10e6),
+                    minimum=0.1, maximum=10e6, on_change=_apply),
             Setting("[:SOURce]:LFOutput:STATe", "lfo_state", "bool"),
             Setting("[:SOURce]:LFOutput:AMPLitude", "lfo_amplitude", unit="V", minimum=0.0,
                     maximum=3.5),
@@ -205,6 +208,22 @@ class RfGenerator(SimulatedInstrument):
     def apply_rf(self) -> None:
         self.circuit.set_rf(frequency=self.state["frequency"], power_dbm=self.state["power"],
                             enabled=self.state["output"])
+        self.circuit.set_modulation(self.modulation())
+
+    def modulation(self):
+        """The modulation the device sees: internal square pulses (PULM) or internal sine AM, when
+        the modulation master switch (:OUTPut:MODulation) is on. Pulse wins when both are on (the
+        pulse gate blanks the AM'd carrier half of the time; not a configuration a lab uses)."""
+        from ..world import Modulation
+
+        state = self.state
+        if not state["modulation"]:
+            return None
+        if state["pulm_state"] and state["pulm_source"] == "INT" and state["pulm_internal"] == "SQU":
+            return Modulation("pulse", state["pulm_frequency"])
+        if state["am_state"] and state["am_source"] in ("INT", "INT2") and state["am_shape"] == "SINE":
+            return Modulation("am", state["am_frequency"], state["am_depth"] / 100.0)
+        return None
 
     @command("[:SOURce]:TSWeep")
     def _single_sweep(self, params, suffixes, is_query):

@@ -2,10 +2,15 @@
 the bench's instruments are connected to (exclusive: closing one channel opens the others).
 
 Supported: :ROUTe:CLOSe (@1!n[,...]) (and :ROUTe:CLOSe? / :ROUTe:CLOSe:STATe?), :ROUTe:OPEN (@1!n),
-:ROUTe:OPEN:ALL, *IDN?, *RST (all open), :SYSTem:ERRor?. Channel n is the n-th diode of the circuit
-in the world file's order. With every channel open, a current source drives an open circuit and
-goes into compliance. Accepted but inert: nothing. Rejected (-113): scan lists (:ROUTe:SCAN), channel
-patterns (:ROUTe:MEMory), :CONFigure:SLOT (7001 manual, sec. 4 "ROUTe subsystem").
+:ROUTe:OPEN ALL (and :ROUTe:OPEN:ALL), *IDN?, *RST (all open), :SYSTem:ERRor?. Channel n is the n-th
+diode of the circuit in the world file's order. With every channel open, a current source drives an
+open circuit and goes into compliance. Accepted but inert: nothing. Rejected (-113): scan lists
+(:ROUTe:SCAN), channel patterns (:ROUTe:MEMory), :CONFigure:SLOT (7001 manual, sec. 4 "ROUTe subsystem").
+
+Hot switching: a relay that opens or closes while a bias current flows sends a transient through the
+junction; the model records it in ``hot_switches`` (simulated time, channel, bias) and the junction
+connected at that moment breaks down (a lab's ESD damage). Fault injection: ``stuck`` channels
+(``faults.StuckRelay``) do not close when told to.
 """
 from __future__ import annotations
 
@@ -21,6 +26,17 @@ class Keithley7001(SimulatedInstrument):
     model_key = "keithley7001"
     identity = "KEITHLEY INSTRUMENTS INC.,MODEL 7001,0,B06  /A02"
     defaults = {"closed": None}
+
+    def __init__(self, world, circuit, **options):
+        self.hot_switches: list[tuple[float, int | None, float]] = []
+        self.stuck: set[int] = set()
+        super().__init__(world, circuit, **options)
+
+    def _check_hot(self, channel) -> None:
+        bias = self.circuit.bias_current
+        if abs(bias) > 1e-9 and self.circuit.selected is not None:
+            self.hot_switches.append((self.world.clock.now, channel, bias))
+            self.circuit._break_down(bias, bias * self.circuit.device_resistance())
 
     def reset(self) -> None:
         super().reset()
@@ -47,8 +63,14 @@ class Keithley7001(SimulatedInstrument):
         if is_query:
             return self._closed_list()
         channel = self._channel(params)
+        if channel in self.stuck:
+            self.wait(5e-3)
+            return
+        if self.state["closed"] != channel:
+            self._check_hot(self.state["closed"])
         self.state["closed"] = channel
         self.circuit.select(list(self.circuit.diodes)[channel - 1])
+        self._check_hot(channel)
         self.wait(5e-3)  # relay settling
 
     @command(":ROUTe:CLOSe:STATe", query=True, write=False)
@@ -57,11 +79,16 @@ class Keithley7001(SimulatedInstrument):
 
     @command(":ROUTe:OPEN")
     def _open(self, params, suffixes, is_query):
+        if len(params) == 1 and params[0].strip().upper() == "ALL":
+            return self._open_all(params[:0], suffixes, is_query)
         if self._channel(params) == self.state["closed"]:
+            self._check_hot(self.state["closed"])
             self.state["closed"] = None
             self.circuit.select(None)
 
     @command(":ROUTe:OPEN:ALL")
     def _open_all(self, params, suffixes, is_query):
+        if self.state["closed"] is not None:
+            self._check_hot(self.state["closed"])
         self.state["closed"] = None
         self.circuit.select(None)

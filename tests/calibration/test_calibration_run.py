@@ -186,3 +186,51 @@ def test_datadir_precedence(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="not a directory"):
         data_dir(tmp_path / "file")
+
+
+class _Bistable:
+    """A phenomenological diode that answers every other RF-on settle 5 mV higher at some biases (an
+    unlocked or bistable diode there), the same at the others."""
+
+    def __init__(self, diode, flaky):
+        self.diode, self.flaky = diode, flaky
+        self.drive = (0.0, 0.0, 0.0)
+        self.switch_ons = 0
+
+    def set_drive(self, bias_current, rf_current, rf_frequency):
+        if rf_current > 0 and self.drive[1] == 0:
+            self.switch_ons += 1
+        self.drive = (float(bias_current), float(rf_current), float(rf_frequency))
+        self.diode.set_drive(bias_current, rf_current, rf_frequency)
+
+    def dc_voltage(self):
+        extra = 5e-3 if (self.drive[1] > 0 and self.switch_ons % 2
+                         and any(abs(self.drive[0] - i) < 1e-9 for i in self.flaky)) else 0.0
+        return self.diode.dc_voltage() + extra
+
+    def resistance(self):
+        return self.diode.resistance()
+
+
+def test_unstable_points_are_excluded_from_the_fit_with_the_reason(tmp_path):
+    from dorlab.procedures.wiring import simulated_bench
+    from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+    flaky = (-0.150e-3, -0.115e-3)
+    diode = _Bistable(PhenomenologicalDiode(), flaky)
+    settings = CalibrationSettings(bias_from=-0.20e-3, bias_to=-0.07e-3, points=27, rf_frequency=800e6,
+                                   rf_current=70.7e-6, progress=False)
+    with CalibrationStore.open(tmp_path) as store, simulated_bench(diode=diode, seed=3) as bench:
+        assert bench.measurement.rf_cycles == 2                      # the sim bench file's setting
+        cal = calibrate_device(bench, store, "F1", settings)
+        run = store.run(cal.run_id)
+    assert cal.status == "accepted", cal.reason
+    assert cal.vertex_current == pytest.approx(-0.134e-3, abs=1e-6)  # the 5 mV outliers did not pull it
+    marked = run.settings["unstable_points"]
+    assert sorted(p["bias_current"] for p in marked) == pytest.approx(sorted(flaky), abs=1e-12)
+    assert all("unlocked or bistable" in p["reason"] and p["cycle_spread"] == pytest.approx(5e-3, rel=0.01)
+               for p in marked)
+    sweep = load_sweep(run.sweep_path)
+    assert sweep.columns["unstable"].sum() == 2
+    assert np.all(np.isfinite(sweep.columns["device_resistance"]))
+    assert len(cal.sweep_bias_current) == 25                          # fitted without them

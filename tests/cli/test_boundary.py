@@ -36,6 +36,8 @@ FREE_TEXT = {
     "--filters": None,  # checked when the job loads them (test below)
     "--resume": ("no-such-run", {1, 2}),  # a run id or directory: "no run ..." (2 where a flag/path type checks it)
     "--device": None,  # a name recorded in a file, or looked up in the store (tests below)
+    "--host": ("no-such-host", {2}),  # dashboard: an IP address or localhost
+    "--token": None,  # dashboard: any text is a token
 }
 
 # Arguments that make each command valid apart from the one bad option under test.
@@ -53,6 +55,7 @@ def _base_args(path: tuple[str, ...], files: dict) -> list[str] | None:
         ("dor-job",): [str(files["pairs"]), "--data-dir", str(files["data"])],
         ("reproduce", "fig5"): ["--device", "D1", "--data-dir", str(files["data"])],
         ("recalibrate",): ["--data-dir", str(files["data"])],
+        ("gui",): ["sweep"],
     }.get(path, [])
 
 
@@ -402,7 +405,8 @@ def test_verbosity_configures_logging():
 
 
 def test_every_result_command_has_json_and_the_shared_options():
-    no_result = {("bench",), ("calibrations",), ("reproduce",), ("simulate",)}
+    no_result = {("bench",), ("calibrations",), ("reproduce",), ("simulate",),
+                 ("dashboard",), ("gui",)}  # live views: a server and a window, no result to print
     for path, command in _commands():
         names = {o for p in command.params for o in p.opts}
         assert {"-v", "-q", "--debug"} <= names, path

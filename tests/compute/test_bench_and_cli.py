@@ -145,56 +145,60 @@ def test_reproduce_fig5_on_the_simulated_bench(calibrated_bench):
     assert data["backend"] == "bench" and data["products_correlation"] > 0.99
     comparison = data["bench_vs_model"]
     assert comparison["products_rms_difference"] < 4 * comparison["expected_rms_from_read_noise"]
-    rows = list(csv.DictReader(open(data["read_log"])))
-    assert len(rows) == data["accounting"]["reads"] == 12 * 3 + (4 * 4 * 9 * 2 + 36 + 18) + (4 * 4 * 9 + 36 + 9)
+    reads = [line for line in open(f"{data['run_dir']}/journal.jsonl")]
+    assert len(reads) == data["accounting"]["reads"] == 12 * 3 + (4 * 4 * 9 * 2 + 36 + 18) + (4 * 4 * 9 + 36 + 9)
 
 
-def test_interrupted_bench_job_resumes_from_its_log(calibrated_bench, tmp_path):
+def test_interrupted_bench_job_resumes_from_its_run(calibrated_bench, tmp_path):
+    from dorlab.procedures import runs
+
     bench, calibration, _ = calibrated_bench
     rng = np.random.default_rng(9)
     f, g = rng.uniform(-1, 0, 30), rng.uniform(-1, 0, 30)
-    log = tmp_path / "job.csv"
 
-    class Interrupt(Exception):
-        pass
+    class Products(runs.Plan):
+        kind = "products-test"
+
+        def __init__(self, f, g):
+            self.f, self.g = f, g
+
+        def settings_dict(self):
+            return {"f": list(self.f), "g": list(self.g)}
+
+        def run(self, ctx):
+            self.backend = BenchBackend(ctx.bench, [calibration], run=ctx)
+            return DorEngine([calibration], self.backend).multiply(self.f, self.g, scale_f=1.0, scale_g=1.0)
 
     def stop_after(n):
-        count = {"n": 0}
+        def observer(event):  # Ctrl-C after the n-th read is on disk
+            if event.get("done") == n:
+                raise KeyboardInterrupt
+        return observer
 
-        def progress(step):
-            count["n"] += step
-            if count["n"] >= n:
-                raise Interrupt
-
-        return progress
-
-    with pytest.raises(Interrupt):
-        DorEngine([calibration], BenchBackend(bench, [calibration], log_path=log, progress=stop_after(50))).multiply(
-            f, g, scale_f=1.0, scale_g=1.0)
-    assert len(list(csv.DictReader(log.open()))) == 50
-    with pytest.raises(FileExistsError, match="resume"):
-        BenchBackend(bench, [calibration], log_path=log)
-    backend = BenchBackend(bench, [calibration], log_path=log, resume=True)
-    resumed = DorEngine([calibration], backend).multiply(f, g, scale_f=1.0, scale_g=1.0)
-    assert backend.replayed == 50
-    rows = list(csv.DictReader(log.open()))
-    assert len(rows) == 90 and [int(r["read_index"]) for r in rows] == list(range(90))
+    with pytest.raises(KeyboardInterrupt) as info:
+        runs.run_plan(Products(f, g), bench=bench, data_dir=tmp_path, progress=False, observers=(stop_after(50),))
+    run = info.value.run
+    assert len(run.journal()) == 50
+    plan = Products(f, g)
+    resumed, _ = runs.run_plan(plan, bench=bench, resume=run, progress=False)
+    assert plan.backend.replayed == 50 and plan.backend.reads_taken == 90
+    keys = [r["key"] for r in run.journal()]
+    assert len(keys) == 90 == len(set(keys))  # none lost, none twice
     fresh = DorEngine([calibration], ModelBackend([calibration], read_noise=False)).multiply(f, g, scale_f=1.0,
                                                                                               scale_g=1.0)
     assert np.max(np.abs(resumed.values - fresh.values)) < 1e-3
-    other = BenchBackend(bench, [calibration], log_path=log, resume=True)
-    with pytest.raises(ValueError, match="different job"):
-        DorEngine([calibration], other).multiply(f[::-1], g, scale_f=1.0, scale_g=1.0)
+    with pytest.raises(runs.RunError, match="resume settings differ"):
+        runs.run_plan(Products(f[::-1], g), bench=bench, resume=run, progress=False)
 
 
-def test_reproduce_fig5_bench_resume_replays_the_log(calibrated_bench):
+def test_reproduce_fig5_bench_resume_replays_the_run(calibrated_bench):
     _, calibration, root = calibrated_bench
     args = ["reproduce", "fig5", "--device", "S1", "--data-dir", str(root), "--backend", "bench", "--sim-diode",
             "phenomenological", "--bench-seed", "3", "--json", "--n-products", "5", "--n-filters", "2",
             "--image-size", "5"]
     first = json.loads(CliRunner().invoke(cli, args).output)
-    again = CliRunner().invoke(cli, args + ["--resume", first["read_log"]])
+    again = CliRunner().invoke(cli, args + ["--resume", first["run"]])
     assert again.exit_code == 0, again.output
     data = json.loads(again.output)
-    assert data["bench_reads"] == {"replayed_from_log": first["accounting"]["reads"], "measured": 0}
+    assert data["bench_reads"] == {"replayed": first["accounting"]["reads"], "measured": 0}
     assert data["products_correlation"] == first["products_correlation"]

@@ -59,7 +59,7 @@ def protocol_bench(source_model, voltmeter_model, rf_model, script, *, prefix=No
 
             instrument.adapter.write = tapped
         bench = Bench(source_cls(src), meter_cls(vm), rf_cls(rf, **(rf_options or {})),
-                      config=config or load_bench_config("sim"), **bench_kwargs)
+                      config=config or one_cycle_sim_config(), **bench_kwargs)
         yield bench, wire
     expected = [(("src" if shared_meter and i == "vm" else i), c) for (i, c, r) in script]
     assert wire == expected
@@ -68,6 +68,15 @@ def protocol_bench(source_model, voltmeter_model, rf_model, script, *, prefix=No
 @pytest.fixture
 def sleep_log():
     return SleepLog()
+
+
+def one_cycle_sim_config():
+    """The sim bench file with one RF on/off cycle per reading (the wire scripts here spell out one
+    cycle; the two-cycle sequence has its own test)."""
+    import dataclasses
+
+    config = load_bench_config("sim")
+    return dataclasses.replace(config, measurement=dataclasses.replace(config.measurement, rf_cycles=1))
 
 
 @pytest.fixture

@@ -51,9 +51,14 @@ RF_SOURCES = {
                                 power=":POW -19.30 dBm", sent_power=-19.30),
 }
 
-# I_dc R at -30 uA (and, as a second point, at -50 uA) through ~920 ohm, plus 0.6 mV rectified
-OFF = ["-0.0276", "-0.0277", "-0.0275"]
-ON = ["-0.0271", "-0.0269", "-0.0270"]
+# RF-off readings: I_dc R through 920 ohm (the bench file's nominal resistance, so the measured-resistance
+# conversion sends the same power as the nominal one); RF on adds 0.6 mV rectified.
+def off_readings(bias):
+    return [f"{bias * 920.0 + d:.6g}" for d in (0.0, -1e-4, 1e-4)]
+
+
+def on_readings(bias):
+    return [f"{bias * 920.0 + d:.6g}" for d in (0.5e-3, 0.7e-3, 0.6e-3)]
 
 
 def init_script(s, v, r, shared):
@@ -69,14 +74,18 @@ def init_script(s, v, r, shared):
     return script
 
 
-def reading_script(s, v, r, steps, readback, trip="0", rf_settings=True):
+def reading_script(s, v, r, steps, readback, trip="0", rf_settings=True, bias=None):
+    """One reading requested with rf_current: frequency, bias, RF-off readings, then the power for the
+    resistance just measured (sent while RF is off, only when it changes), RF on, RF-on readings."""
     src, vm, rf = SOURCES[s], VOLTMETERS[v], RF_SOURCES[r]
-    script = [("rf", rf["freq"], None), ("rf", rf["power"], None)] if rf_settings else []
+    bias = float(readback) if bias is None else bias
+    script = [("rf", rf["freq"], None)] if rf_settings else []
     script += [("src", src["level"].format(step), None) for step in steps]
     script += [("src", src["readback"], readback)]
-    script += [("vm", vm["read"], vm["reply"].format(x)) for x in OFF]
+    script += [("vm", vm["read"], vm["reply"].format(x)) for x in off_readings(bias)]
+    script += [("rf", rf["power"], None)] if rf_settings else []
     script += [("rf", rf["on"], None)]
-    script += [("vm", vm["read"], vm["reply"].format(x)) for x in ON]
+    script += [("vm", vm["read"], vm["reply"].format(x)) for x in on_readings(bias)]
     script += [("src", src["trip"], trip), ("rf", rf["off"], None)]
     return script + watch_script(s, v)
 
@@ -115,9 +124,11 @@ def test_reading_then_safe_state_on_the_wire(make_bench, sleep_log, s, v, r):
         assert reading.rf_frequency == 800e6
         assert reading.rf_power_dbm == RF_SOURCES[r]["sent_power"]
         assert reading.rf_current == pytest.approx(70.7e-6, rel=5e-4)  # 0.01 dB rounding
-        np.testing.assert_allclose(reading.readings_off, [float(x) for x in OFF])
-        np.testing.assert_allclose(reading.readings_on, [float(x) for x in ON])
-        assert reading.rectified_voltage == pytest.approx(-0.0270 + 0.0276)
+        np.testing.assert_allclose(reading.readings_off, [float(x) for x in off_readings(bias)])
+        np.testing.assert_allclose(reading.readings_on, [float(x) for x in on_readings(bias)])
+        assert reading.rectified_voltage == pytest.approx(0.6e-3)
+        assert reading.device_resistance == pytest.approx(920.0)
+        assert reading.resistance_source == "measured" and not reading.unstable
         # two samples of 3 with standard deviation 1e-4 each
         assert reading.standard_error == pytest.approx(math.sqrt(2 * 1e-8 / 3))
     # ramp dwell 10 uA / (1 mA/s) per step; settling 2 NPLC periods (2/60 s on the sim bench's
@@ -187,7 +198,7 @@ def test_readback_mismatch_is_a_fault(make_bench, sleep_log):
     """An instrument that was reset behind our back reads back 0 A: stop, safe state."""
     s, v, r = "Keithley2450", "Keithley2182", "Agilent8257D"
     script = (init_script(s, v, r, False)
-              + [("rf", ":FREQ 8.000000e+08 Hz;", None), ("rf", ":POW -19.2968 dBm;", None),
+              + [("rf", ":FREQ 8.000000e+08 Hz;", None),
                  ("src", ":SOUR:CURR:LEV -1e-05", None), ("src", ":SOUR:CURR?", "0")]
               + safe_script(s, r, []))
     with make_bench(s, v, r, script, sleep=sleep_log) as (bench, wire):
@@ -244,7 +255,7 @@ def test_repeated_reading_at_the_same_bias_waits_for_rf_off_to_settle(make_bench
     s, v, r = "Keithley2450", "Keithley2182", "Agilent8257D"
     script = (init_script(s, v, r, False)
               + reading_script(s, v, r, ["-1e-05"], "-1e-05")
-              + reading_script(s, v, r, [], None, rf_settings=False)[1:]  # no ramp, no readback
+              + reading_script(s, v, r, [], None, rf_settings=False, bias=-1e-05)[1:]  # no ramp, readback
               + safe_script(s, r, ["0"]))
     with make_bench(s, v, r, script, sleep=sleep_log) as (bench, wire):
         bench.rectified_voltage(-10e-6, 800e6, rf_current=70.7e-6, n_readings=3)
@@ -252,3 +263,47 @@ def test_repeated_reading_at_the_same_bias_waits_for_rf_off_to_settle(make_bench
         bench.safe_state()
     settle = 2 / 60
     assert sleep_log == pytest.approx([0.01, settle, settle, settle, settle, 0.01])
+
+
+def test_two_rf_cycles_on_the_wire_and_an_unstable_reading_is_flagged(make_bench, sleep_log):
+    """rf_cycles=2: RF-off block, RF on, RF-on block, RF off, twice. Cycles 0.6 mV and 2.6 mV apart with
+    standard errors of ~0.1 mV: the reading is flagged with the spread, its error covers the scatter."""
+    s, v, r = "Keithley2450", "Keithley2182", "Agilent8257D"
+    src, vm, rf = SOURCES[s], VOLTMETERS[v], RF_SOURCES[r]
+    bias = -1e-05
+    second_on = [f"{bias * 920.0 + d:.6g}" for d in (2.5e-3, 2.7e-3, 2.6e-3)]
+    first = reading_script(s, v, r, ["-1e-05"], "-1e-05")
+    first = first[:len(first) - len(watch_script(s, v))]        # the status bytes come once, at the end
+    script = (init_script(s, v, r, False) + first
+              + [("vm", vm["read"], x) for x in off_readings(bias)] + [("rf", rf["on"], None)]
+              + [("vm", vm["read"], x) for x in second_on]
+              + [("src", src["trip"], "0"), ("rf", rf["off"], None)] + watch_script(s, v)
+              + safe_script(s, r, ["0"]))
+    with make_bench(s, v, r, script, sleep=sleep_log) as (bench, wire):
+        reading = bench.rectified_voltage(bias, 800e6, rf_current=70.7e-6, n_readings=3, rf_cycles=2)
+        bench.safe_state()
+    assert reading.rf_cycles == 2 and len(reading.readings_on) == 6
+    assert reading.cycle_voltages == pytest.approx((0.6e-3, 2.6e-3))
+    assert reading.rectified_voltage == pytest.approx(1.6e-3)
+    assert reading.unstable and "unlocked or bistable" in reading.instability
+    assert reading.cycle_spread == pytest.approx(2.0e-3)
+    assert reading.standard_error == pytest.approx(np.std([0.6e-3, 2.6e-3], ddof=1) / np.sqrt(2))
+    assert reading.to_dict()["cycle_voltages"] == pytest.approx([0.6e-3, 2.6e-3])
+
+
+def test_cycles_that_agree_within_their_errors_are_not_flagged():
+    from dorlab.instruments.bench import cycle_statistics
+
+    rng = np.random.default_rng(3)
+    flagged = 0
+    for _ in range(200):
+        cycles = [(1e-3 + 1e-6 * rng.standard_normal(5), 1e-6 * rng.standard_normal(5)) for _ in range(3)]
+        flagged += cycle_statistics(cycles)["unstable"]
+    assert flagged <= 2                       # false alarms at the 1e-3 level of the F test
+    one = cycle_statistics([(np.array([1.0, 1.1]), np.array([0.0, 0.1]))])
+    assert not one["unstable"] and one["voltage"] == pytest.approx(1.0)
+    # the relative floor: a 1e-5 disagreement on a 15 mV reading is reproducibility, not instability
+    tight = [(np.full(3, 15e-3 + 1.5e-7 * k) + 1e-9 * np.arange(3), np.zeros(3) + 1e-9 * np.arange(3))
+             for k in range(2)]
+    assert cycle_statistics(tight)["unstable"]
+    assert not cycle_statistics(tight, relative_floor=1e-4)["unstable"]

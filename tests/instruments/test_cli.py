@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -45,10 +46,30 @@ def test_measure_json(runner):
     assert {"bias_current", "rf_frequency", "rf_power_dbm", "rectified_voltage", "standard_error",
             "readings"} <= set(data)
     assert data["bias_current"] == -0.134e-3 and data["rf_frequency"] == 800e6
-    assert data["rf_power_dbm"] == pytest.approx(-19.3, abs=0.01)
-    assert len(data["readings"]["rf_on"]) == len(data["readings"]["rf_off"]) == 5
-    # the paper's vertex: a rectified voltage of several mV, far above its standard error
-    assert data["rectified_voltage"] > 1e-3 > 100 * data["standard_error"]
+    # 70.7 uA at the device through the resistance measured there with RF off (about 1034 ohm on the
+    # simulated junction at this bias), not through the nominal 920 ohm (-19.30 dBm would give 63 uA)
+    from dorlab.instruments.rfpath import current_amplitude, power_for_current
+
+    assert data["resistance_source"] == "measured"
+    assert data["device_resistance"] == pytest.approx(np.mean(data["readings"]["rf_off"][:5]) / -0.134e-3)
+    assert 1000 < data["device_resistance"] < 1070
+    assert data["rf_power_dbm"] == pytest.approx(power_for_current(70.7e-6, data["device_resistance"]), abs=0.01)
+    assert data["rf_current"] == pytest.approx(70.7e-6, rel=1e-3)
+    assert current_amplitude(-19.30, data["device_resistance"]) == pytest.approx(63e-6, rel=0.01)
+    n = 5 * data["rf_cycles"]
+    assert len(data["readings"]["rf_on"]) == len(data["readings"]["rf_off"]) == n
+    # between the two 1:1 orbits of the paper's exact drive (-0.1355 .. -0.1415 mA) the macrospin does
+    # not lock: the RF on/off cycles scatter beyond their standard errors and the reading says so
+    assert data["rf_cycles"] >= 2
+    result = runner.invoke(cli, ["measure", "--bench", "sim", "--bias", "-0.138e-3",
+                                 "--rf-frequency", "800e6", "--rf-current", "70.7e-6", "--json"])
+    assert result.exit_code == 0, result.output
+    # the JSON document (the flagged reading's warning may be logged around it)
+    data, _ = json.JSONDecoder().raw_decode(result.output[result.output.index("{"):])
+    assert data["unstable"] and "unlocked or bistable" in data["instability"]
+    assert data["cycle_spread"] > 1e-4                         # volts, not microvolts of noise
+    # ... and its standard error carries that scatter instead of the voltmeter noise alone
+    assert data["standard_error"] >= 0.49 * data["cycle_spread"]
 
 
 @pytest.mark.parametrize("args, limit", [

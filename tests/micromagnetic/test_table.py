@@ -139,4 +139,6 @@ def test_calibrate_reads_the_shipped_table_through_the_instruments(tmp_path):
         on = diode.dc_voltage()
         diode.set_drive(bias, 0.0, point["rf_frequency"])
         off = diode.dc_voltage()
-        assert measured == pytest.approx(on - off, abs=10 * se + 1e-7)
+        # the bench records I_ac from the resistance it measures (RF-off V/I); the world's line uses the
+        # table's <R>, which differs from the table's V/I by ~2e-5 here: 5e-7 V more than the noise
+        assert measured == pytest.approx(on - off, abs=10 * se + 1e-6)

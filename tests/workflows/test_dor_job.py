@@ -100,7 +100,8 @@ def test_bench_job_fault_goes_safe_and_resumes_on_a_fresh_bench(store, pairs_csv
     out = tmp_path / "bench-job"
     with pytest.raises(InstrumentIOError) as info:
         dj.dor_job(bench, store, pairs_csv, out, settings, progress=False)
-    assert f"continue with: dorlab runs resume {out}" in info.value.__notes__
+    run = info.value.run
+    assert f"continue with: dorlab runs resume {run.id} --data-dir {store.path.parent}" in info.value.__notes__
     assert_safe(bench) and info.value.safe_state.reached is True
     reads = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
     assert len(reads) == 3 * 10 * 2 + 6  # every read taken is in the journal, as taken

@@ -1,0 +1,347 @@
+"""Free-running oscillator characterisation on a spectrum analyzer (the paper's Fig. 1b, measured as a
+lab measures it).
+
+With the RF off, the bias current is stepped through the list; at each bias the analyzer sweeps the
+span and the emitted line is analysed against a background trace taken at zero bias (no emission):
+
+- ``peak_frequency`` (Hz): the maximum of the background-subtracted trace;
+- ``integrated_power`` (W into the analyzer's Z0): the excess trace summed over the line (where it
+  stays above 5 % of its peak) times point spacing / ENBW (ENBW = 1.065 RBW, Gaussian filters);
+- ``linewidth`` (Hz): full width at half maximum of the excess, with the RBW removed in quadrature;
+- ``resistance`` (ohm): the voltmeter's V / I_dc at that bias;
+- ``p``: the oscillation power in the macrospin's units, p = A^2 of the first harmonic of m_x, from
+  v = I_dc dR Z0 / (R + Z0) with dR = (R_AP - R_P) A / 2 (R_P, R_AP from the bench file's device):
+  p = 2 P (R + Z0)^2 / (Z0 (I_dc (R_AP - R_P) / 2)^2).
+
+Derived quantities:
+
+- ``threshold_current``: below threshold the thermally excited mode's power p grows as
+  kT / (I_th - I) (Slavin & Tiberkevich, IEEE Trans. Magn. 45, 1875 (2009)), so 1/p is linear in
+  I_dc and crosses zero at I_th. The emitted power is p times (I_dc dR / (R + Z0))^2 / 2, so the fit
+  is of (I_dc / (R + Z0))^2 / P (proportional to 1/p; needs no R_P, R_AP). The fit starts with the three detected biases of smallest |I_dc| and takes in the next
+  ones while they lie below the extrapolated threshold.
+- ``threshold_frequency``: the peak frequencies of the biases below 80 % of I_th extrapolated
+  linearly to I_th (closer to threshold the thermal power already red-shifts the line).
+- ``nonlinear_frequency_shift`` (Hz per unit p): slope of a straight line through (p = 0,
+  threshold_frequency) and (p, peak_frequency) of the three oscillating biases nearest threshold -
+  the definition ``dorlab simulate oscillation`` uses for N / 2 pi = df0/dp0.
+
+The sweep is a plan of the run layer (``procedures.runs``, kind "oscillator"): the background and every
+bias point are journaled steps (peak, width, power, resistance and the trace), fsynced as taken; an
+interrupted run is continued with ``resume`` (its id or directory) and the engine puts the bench in its
+safe state on any error. ``points.csv`` in the run directory holds the table when the run completes.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from dorlab.instruments.spectrum import GAUSSIAN_ENBW
+from dorlab.procedures import runs
+
+POINT_COLUMNS = ("index", "bias_current", "peak_frequency", "linewidth", "integrated_power",
+                 "resistance", "p", "detected")
+SHIFT_DEFINITION = (
+    "df/dp in Hz per unit p, p = A^2 the squared first-harmonic amplitude of m_x: slope of a "
+    "straight line through (0, threshold_frequency) and (p, peak_frequency) of the 3 oscillating "
+    "biases nearest threshold, p from the integrated power as p = 2 P (R + Z0)^2 / (Z0 (I_dc "
+    "(R_AP - R_P) / 2)^2) (the definition of `dorlab simulate oscillation`)")
+FIT_POINTS = 3
+
+
+class OscillatorError(ValueError):
+    """The settings or the log cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class OscillatorSettings:
+    """The sweep: ``bias_currents`` (A, in measuring order), the analyzer's span ``start``..``stop``
+    (Hz), ``resolution_bandwidth`` (Hz), trace ``points``, ``reference_level_dbm``, ``averages``, and
+    ``n_readings`` voltmeter readings per bias for the resistance."""
+
+    bias_currents: tuple[float, ...]
+    start: float = 0.2e9
+    stop: float = 2.5e9
+    resolution_bandwidth: float = 3e6
+    points: int = 461
+    reference_level_dbm: float = -40.0
+    averages: int = 4
+    n_readings: int = 3
+
+    def __post_init__(self):
+        currents = tuple(float(i) for i in self.bias_currents)
+        if len(currents) < 4:
+            raise OscillatorError(f"need at least 4 bias currents, got {len(currents)}")
+        if not all(math.isfinite(i) and i != 0.0 for i in currents):
+            raise OscillatorError("bias currents must be finite and non-zero (zero is the background)")
+        if len({math.copysign(1.0, i) for i in currents}) != 1:
+            raise OscillatorError("bias currents must all have one sign (one polarity drives the "
+                                  "oscillation)")
+        object.__setattr__(self, "bias_currents", currents)
+
+
+@dataclass(frozen=True)
+class LineAnalysis:
+    peak_frequency: float
+    linewidth: float
+    integrated_power: float
+    detected: bool
+
+
+@dataclass(repr=False)
+class OscillatorResult:
+    points: list[dict]
+    threshold_current: float
+    threshold_frequency: float
+    nonlinear_frequency_shift: float
+    threshold_fit_currents: list[float] = field(default_factory=list)
+    shift_fit_currents: list[float] = field(default_factory=list)
+    run_dir: str = ""
+    settings: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"OscillatorResult({len(self.points)} biases, threshold "
+                f"{self.threshold_current * 1e6:.1f} uA at {self.threshold_frequency / 1e6:.0f} MHz, "
+                f"df/dp {self.nonlinear_frequency_shift / 1e6:.0f} MHz)")
+
+    def to_dataframe(self):
+        """The points as a pandas DataFrame (one row per bias; SI units), with the derived values
+        in ``attrs``."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.points, columns=list(POINT_COLUMNS))
+        frame.attrs.update(threshold_current=self.threshold_current,
+                           threshold_frequency=self.threshold_frequency,
+                           nonlinear_frequency_shift=self.nonlinear_frequency_shift)
+        return frame
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["nonlinear_frequency_shift_definition"] = SHIFT_DEFINITION
+        out["threshold_definition"] = ("zero crossing of a straight-line fit of (I_dc / (R + Z0))^2 "
+                                       "/ integrated_power (proportional to 1/p) vs bias_current "
+                                       "over the sub-threshold biases")
+        return out
+
+
+def analyse_line(frequencies: np.ndarray, trace_dbm: np.ndarray, background_dbm: np.ndarray,
+                 resolution_bandwidth: float, detection_ratio: float = 8.0) -> LineAnalysis:
+    """Peak, FWHM and power of the line in one trace against the zero-bias background (module doc).
+    A line is detected when its peak excess exceeds ``detection_ratio`` times the trace's median
+    absolute excess (the noise of the difference)."""
+    excess = 1e-3 * (10.0 ** (np.asarray(trace_dbm) / 10.0) - 10.0 ** (np.asarray(background_dbm) / 10.0))
+    k = int(np.argmax(excess))
+    peak = float(excess[k])
+    noise = float(np.median(np.abs(excess)))
+    if not peak > detection_ratio * max(noise, 1e-30):
+        return LineAnalysis(math.nan, math.nan, 0.0, False)
+    lo = k
+    while lo > 0 and excess[lo - 1] > 0.05 * peak:
+        lo -= 1
+    hi = k
+    while hi < excess.size - 1 and excess[hi + 1] > 0.05 * peak:
+        hi += 1
+    spacing = float(frequencies[1] - frequencies[0])
+    power = float(np.sum(excess[lo:hi + 1]) * spacing / (GAUSSIAN_ENBW * resolution_bandwidth))
+
+    def crossing(index, step):
+        j = index
+        while 0 <= j + step < excess.size and excess[j + step] > 0.5 * peak:
+            j += step
+        if not 0 <= j + step < excess.size:
+            return float(frequencies[j])
+        a, b = excess[j], excess[j + step]
+        return float(frequencies[j] + step * spacing * (a - 0.5 * peak) / (a - b))
+
+    fwhm = crossing(k, 1) - crossing(k, -1)
+    linewidth = math.sqrt(max(fwhm ** 2 - resolution_bandwidth ** 2, 0.0))
+    return LineAnalysis(float(frequencies[k]), linewidth, power, True)
+
+
+def oscillation_power(integrated_power: float, bias_current: float, resistance: float,
+                      resistance_parallel: float, resistance_antiparallel: float, z0: float) -> float:
+    """p = A^2 from the power (W) the line delivers into ``z0`` (module doc)."""
+    dr = 0.5 * (resistance_antiparallel - resistance_parallel) * bias_current
+    return 2.0 * integrated_power * (resistance + z0) ** 2 / (z0 * dr * dr)
+
+
+def derive(points: Sequence[dict], z0: float = 50.0) -> dict:
+    """Threshold current and frequency, nonlinear frequency shift (module doc)."""
+    detected = sorted((pt for pt in points if pt["detected"] and pt["integrated_power"] > 0),
+                      key=lambda pt: abs(pt["bias_current"]))
+    out = {"threshold_current": math.nan, "threshold_frequency": math.nan,
+           "nonlinear_frequency_shift": math.nan, "threshold_fit_currents": [],
+           "shift_fit_currents": [], "notes": []}
+    if len(detected) < 3:
+        out["notes"].append(f"only {len(detected)} bias(es) show a line: no threshold fit")
+        return out
+    def fit(prefix):
+        current = np.array([pt["bias_current"] for pt in prefix])
+        # the mode's own power: the emitted power over (I_dc / (R + Z0))^2 (proportional to p)
+        inverse = np.array([(pt["bias_current"] / (pt["resistance"] + z0)) ** 2
+                            / pt["integrated_power"] for pt in prefix])
+        slope, intercept = np.polyfit(current, inverse, 1)
+        return -intercept / slope if slope != 0 else math.nan
+
+    # the largest self-consistent set of sub-threshold biases: all below the threshold their fit
+    # extrapolates to, the next bias beyond it
+    chosen, threshold = detected[:3], math.nan
+    for k in range(3, len(detected) + 1):
+        candidate = fit(detected[:k])
+        if not math.isfinite(candidate):
+            continue
+        inside = all(abs(pt["bias_current"]) < abs(candidate) for pt in detected[:k])
+        beyond = k == len(detected) or abs(detected[k]["bias_current"]) >= abs(candidate)
+        if inside and beyond:
+            chosen, threshold = detected[:k], candidate
+    if not math.isfinite(threshold):
+        threshold = fit(chosen)
+    if not math.isfinite(threshold) or math.copysign(1.0, threshold) != math.copysign(1.0, chosen[0]["bias_current"]):
+        out["notes"].append("1/P does not extrapolate to a threshold of the bias polarity")
+        return out
+    out["threshold_current"] = float(threshold)
+    out["threshold_fit_currents"] = [pt["bias_current"] for pt in chosen]
+    # the mode's frequency at p -> 0: near threshold the thermal power already red-shifts the peak,
+    # so the frequencies extrapolated are those of the biases below 80 % of the threshold
+    linear = [pt for pt in chosen if abs(pt["bias_current"]) <= 0.8 * abs(threshold)]
+    linear = linear if len(linear) >= 2 else chosen
+    current = np.array([pt["bias_current"] for pt in linear])
+    frequency = np.array([pt["peak_frequency"] for pt in linear])
+    f_threshold = float(np.polyval(np.polyfit(current, frequency, 1), threshold))
+    out["threshold_frequency"] = f_threshold
+    oscillating = [pt for pt in detected if abs(pt["bias_current"]) > abs(threshold)
+                   and math.isfinite(pt.get("p", math.nan))][:FIT_POINTS]
+    if not oscillating:
+        out["notes"].append("no oscillating bias with a known p (R_P, R_AP in the bench file?)")
+        return out
+    p = np.concatenate([[0.0], [pt["p"] for pt in oscillating]])
+    f = np.concatenate([[f_threshold], [pt["peak_frequency"] for pt in oscillating]])
+    out["nonlinear_frequency_shift"] = float(np.polyfit(p, f, 1)[0])
+    out["shift_fit_currents"] = [pt["bias_current"] for pt in oscillating]
+    return out
+
+
+class OscillatorPlan(runs.Plan):
+    """The oscillator sweep as steps: ``background`` (zero bias) and ``point/<k>`` per bias."""
+
+    kind = "oscillator"
+
+    def __init__(self, settings: OscillatorSettings, progress: Callable[[int, dict], None] | None = None):
+        self.settings = settings
+        self.progress = progress
+
+    def settings_dict(self) -> dict:
+        return {**asdict(self.settings), "bias_currents": list(self.settings.bias_currents)}
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "OscillatorPlan":
+        values = dict(settings)
+        values["bias_currents"] = tuple(values["bias_currents"])
+        return cls(OscillatorSettings(**values))
+
+    def total_steps(self) -> int:
+        return 1 + len(self.settings.bias_currents)
+
+    def describe(self) -> str:
+        return f"oscillator, {len(self.settings.bias_currents)} biases"
+
+    def run(self, ctx) -> "OscillatorResult":
+        bench, settings = ctx.bench, self.settings
+        # the analyzer is set up in every session (a resumed run replays steps without instruments)
+        analyzer = bench.configure_spectrum_analyzer(settings.start, settings.stop,
+                                                     settings.resolution_bandwidth, settings.points,
+                                                     settings.reference_level_dbm, settings.averages)
+        rbw = analyzer["resolution_bandwidth"]
+
+        def background():
+            bench.set_bias(0.0)
+            frequencies, trace = bench.emitted_spectrum()
+            return {"frequencies": [float(frequencies[0]), float(frequencies[-1]), int(frequencies.size)],
+                    "trace": [float(v) for v in trace]}
+
+        reference = np.asarray(ctx.step("background", background)["trace"])
+        device = bench.device
+        z0 = float(getattr(bench.rf_path, "z0", 50.0))
+        points = []
+        for index, current in enumerate(settings.bias_currents):
+            def measure(index=index, current=current):
+                bench.set_bias(current)
+                frequencies, trace = bench.emitted_spectrum()
+                voltage = float(np.mean(bench.read_voltage(settings.n_readings)))
+                line = analyse_line(frequencies, trace, reference, rbw)
+                resistance = voltage / current
+                p = math.nan
+                if line.detected and device.resistance_parallel and device.resistance_antiparallel:
+                    p = oscillation_power(line.integrated_power, current, resistance,
+                                          device.resistance_parallel, device.resistance_antiparallel, z0)
+                return {"index": index, "bias_current": current, "peak_frequency": line.peak_frequency,
+                        "linewidth": line.linewidth, "integrated_power": line.integrated_power,
+                        "resistance": resistance, "p": p, "detected": line.detected,
+                        "trace": [float(v) for v in trace]}
+
+            record = ctx.step(f"point/{index}", measure)
+            point = {key: record[key] for key in POINT_COLUMNS}
+            points.append(point)
+            if self.progress is not None:
+                self.progress(index, point)
+        bench.set_bias(0.0)
+        derived = derive(points, z0)
+        notes = derived.pop("notes")
+        table = ctx.path / "points.csv"
+        with table.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(POINT_COLUMNS)
+            for point in points:
+                writer.writerow([point[key] if key in ("index", "detected") else repr(float(point[key]))
+                                 for key in POINT_COLUMNS])
+        return OscillatorResult(points=points, run_dir=str(ctx.path),
+                                settings={**self.settings_dict(), "resolution_bandwidth_set": rbw},
+                                notes=notes, **derived)
+
+    def summary(self, result: "OscillatorResult") -> dict:
+        return {"threshold_current": result.threshold_current,
+                "threshold_frequency": result.threshold_frequency,
+                "nonlinear_frequency_shift": result.nonlinear_frequency_shift, "points": len(result.points)}
+
+
+def measure_oscillator(bench, settings: OscillatorSettings | None = None, *, data_dir=None, directory=None,
+                       resume=None, progress: Callable[[int, dict], None] | None = None,
+                       show_progress: bool = False) -> OscillatorResult:
+    """Measure every bias of ``settings`` on ``bench`` as a run under ``<data dir>/runs`` (or in
+    ``directory``); ``resume`` (a run id or directory) continues an interrupted one with its own
+    settings. ``progress(index, point)`` is called per bias."""
+    if resume is not None:
+        run = runs.Run.open(resume, data_dir).expect(OscillatorPlan.kind)
+        plan = OscillatorPlan.from_settings(run.settings)
+        plan.progress = progress
+        if settings is not None and plan.settings != settings:
+            raise OscillatorError(f"{run.path}: resume settings differ from the run's")
+    elif settings is None:
+        raise OscillatorError("a new oscillator run needs settings")
+    else:
+        plan, run = OscillatorPlan(settings, progress), None
+    result, _ = runs.run_plan(plan, bench=bench, data_dir=data_dir, directory=directory, resume=run,
+                              progress=show_progress)
+    return result
+
+
+def open_oscillator_bench(name: str, *, seed: int | None = None, temperature: float = 300.0,
+                          device: str | None = None):
+    """The bench for ``dorlab oscillator``: a built-in simulated bench (fresh world at ``temperature``
+    K, an E4408B behind the bias tee) or a bench file, which must list a [spectrum_analyzer]."""
+    from dorlab.instruments.bench import open_bench
+    from dorlab.procedures.wiring import SIMULATED_BENCHES, simulated_named_bench
+
+    if name in SIMULATED_BENCHES:
+        return simulated_named_bench(name, seed=seed, temperature=temperature,
+                                     spectrum_analyzer=True, device=device)
+    bench = open_bench(name, device=device)
+    if bench.spectrum_analyzer is None:
+        bench.close()
+        raise OscillatorError(f"bench {name!r} has no [spectrum_analyzer]")
+    return bench
