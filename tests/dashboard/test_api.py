@@ -101,7 +101,9 @@ def test_a_sweep_being_written_is_running_with_eta_and_a_stopped_one_interrupted
     assert status == 200
     assert run["status"] == "running" and run["points_done"] == 8 and run["points_total"] == 21
     assert run["progress"] == pytest.approx(8 / 21)
-    elapsed = run["data"] and float(source.read_text().splitlines()[-21 + 7].split(",")[-1])
+    rows = [ln for ln in source.read_text().splitlines() if not ln.startswith("#")]
+    column = rows[0].split(",").index("Elapsed time (s)")  # by name: later columns were added to sweep files
+    elapsed = float(rows[1 + 7].split(",")[column])
     assert run["eta_s"] == pytest.approx(elapsed / 8 * 13, rel=1e-9)
     old = time.time() - 3600
     os.utime(live, (old, old))
