@@ -28,6 +28,7 @@ the journal, not a ``Results`` file, is the record a run resumes from.
 """
 from __future__ import annotations
 
+import abc
 import contextlib
 import importlib
 import json
@@ -108,7 +109,7 @@ class StopRequested(Exception):
 
 # ------------------------------------------------------------------------------------------ plans
 
-class Plan:
+class Plan(abc.ABC):
     """What a run measures. Subclasses set ``kind`` (a key of ``PLAN_KINDS``) and implement
     :meth:`settings_dict`, :meth:`from_settings` and :meth:`run`; ``needs_bench`` / ``needs_store`` say
     which resources ``ctx`` must carry; :meth:`total_steps` sizes the progress bar (None: unknown)."""
@@ -117,12 +118,14 @@ class Plan:
     needs_bench = True
     needs_store = False
 
+    @abc.abstractmethod
     def settings_dict(self) -> dict:
-        raise NotImplementedError
+        """The plan's settings as JSON-able values (stored in the manifest; resume rebuilds from them)."""
 
     @classmethod
+    @abc.abstractmethod
     def from_settings(cls, settings: dict) -> "Plan":
-        raise NotImplementedError
+        """The plan that ``settings_dict`` describes."""
 
     def total_steps(self) -> int | None:
         return None
@@ -130,8 +133,9 @@ class Plan:
     def describe(self) -> str:
         return self.kind
 
+    @abc.abstractmethod
     def run(self, ctx: "RunContext") -> Any:
-        raise NotImplementedError
+        """Measure, one ``ctx.step(key, measure)`` per point or chunk; returns the result."""
 
     def summary(self, result: Any) -> dict:
         """The result as JSON for the manifest (``runs show``)."""

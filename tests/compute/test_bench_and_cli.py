@@ -165,6 +165,10 @@ def test_interrupted_bench_job_resumes_from_its_run(calibrated_bench, tmp_path):
         def settings_dict(self):
             return {"f": list(self.f), "g": list(self.g)}
 
+        @classmethod
+        def from_settings(cls, settings):
+            return cls(np.array(settings["f"]), np.array(settings["g"]))
+
         def run(self, ctx):
             self.backend = BenchBackend(ctx.bench, [calibration], run=ctx)
             return DorEngine([calibration], self.backend).multiply(self.f, self.g, scale_f=1.0, scale_g=1.0)
