@@ -218,6 +218,8 @@ def format_number(value: float) -> str:
 
 @dataclass
 class Command:
+    """One header pattern and its handlers, each ``handler(instrument, params, suffixes, is_query)``."""
+
     pattern: str
     on_set: Callable[..., None] | None = None
     on_query: Callable[..., str] | None = None
@@ -305,7 +307,7 @@ class Setting:
     def handlers(self):
         setting = self
 
-        def on_set(instrument, params, suffixes):
+        def on_set(instrument, params, suffixes, is_query=False):
             if len(params) != 1:
                 raise ScpiError(-109 if not params else -108)
             value = setting.parse(instrument, params[0])
@@ -315,7 +317,7 @@ class Setting:
             if setting.on_change is not None:
                 setting.on_change(instrument)
 
-        def on_query(instrument, params, suffixes):
+        def on_query(instrument, params, suffixes, is_query=True):
             if params:
                 # <header>? MINimum|MAXimum|DEFault (SCPI-1999 vol. 1, 7.2.1.1) on numbers
                 if len(params) > 1 or setting.kind not in ("number", "int"):
@@ -355,6 +357,7 @@ class ScpiInstrument:
     _command_table: list[Command]
     _cache: dict[str, tuple[Command, list[int]] | None]
     _plans: dict[str, list]
+    _messages: dict[bytes, tuple]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -373,15 +376,16 @@ class ScpiInstrument:
                     entry.pattern, entry.on_set, entry.on_query, entry.set_params,
                     entry.query_params)
                 if write:
-                    entry.on_set = (lambda f: lambda self, p, s: f(self, p, s, False))(attribute)
+                    entry.on_set = attribute
                     entry.set_params = set_params
                 if query:
-                    entry.on_query = (lambda f: lambda self, p, s: f(self, p, s, True))(attribute)
+                    entry.on_query = attribute
                     entry.query_params = query_params
                 table[pattern.upper()] = entry
         cls._command_table = list(table.values())
         cls._cache = {}
         cls._plans = {}
+        cls._messages = {}
 
     def __init__(self):
         self.state: dict[str, Any] = {}
@@ -441,48 +445,99 @@ class ScpiInstrument:
             self.push_error(-363, f"message of {len(data)} bytes, input buffer "
                                   f"{self.input_buffer_size} bytes")
             return
+        if data.__class__ is not bytes:
+            data = bytes(data)
+        # a message seen before (a reading loop) runs its cached plans: no decoding or splitting
+        cached = type(self)._messages.get(data)
+        if cached is not None and cached[1] is not None:
+            # one query and nothing else (":READ?"): its handler, straight
+            handler, params, suffixes = cached[1]
+            try:
+                reply = handler(self, params, suffixes, True)
+            except _REFUSALS as error:
+                self._refuse(error)
+                return
+            if reply is not None:
+                self.output += (reply + self.reply_terminator).encode("ascii")
+            return
+        replies: list[str] = []
+        if cached is not None:
+            for plan in cached[0]:
+                self._run_plan(plan, replies)
+        else:
+            self._receive_new(data, replies)
+        if replies:
+            reply = replies[0] if len(replies) == 1 else ";".join(replies)
+            self.output += (reply + self.reply_terminator).encode("ascii")
+
+    def _receive_new(self, data: bytes, replies: list[str]) -> None:
+        """Decode, split into lines and run a message not in the cache; cache its plans if every
+        line parsed (one that did not queued its error, which a repeat must queue again)."""
         try:
             text = data.decode("ascii")
         except UnicodeDecodeError:
             self.push_error(-101, "non-ASCII byte in program message")
             return
-        replies: list[str] = []
+        plans = []
         for line in text.replace("\r", "\n").split("\n"):
             if line.strip():
-                self._execute_message(line, replies)
-        if replies:
-            self.output += (";".join(replies) + self.reply_terminator).encode("ascii")
+                plan = self._line_plan(line)
+                if plan is None:
+                    plans = None  # a parse error: queued, nothing of the line ran
+                    continue
+                if plans is not None:
+                    plans.append(plan)
+                self._run_plan(plan, replies)
+        messages = type(self)._messages
+        if plans is not None and len(messages) < 4096:
+            single = plans[0][0] if len(plans) == 1 and len(plans[0]) == 1 else None
+            query = (single[:3] if single is not None and single.__class__ is tuple and single[3]
+                     else None)
+            messages[data] = (tuple(plans), query)
 
     def _execute_message(self, message: str, replies: list[str]) -> None:
+        plan = self._line_plan(message)
+        if plan is not None:
+            self._run_plan(plan, replies)
+
+    def _line_plan(self, message: str) -> list | None:
         plans = type(self)._plans
         plan = plans.get(message)
         if plan is None:
             plan = self._plan(message)
             if plan is None:
-                return  # a parse error: queued, nothing of the message ran
+                return None  # a parse error: queued, nothing of the message ran
             if len(plans) < 4096:
                 plans[message] = plan
+        return plan
+
+    def _run_plan(self, plan: list, replies: list[str]) -> None:
         for step in plan:
-            if isinstance(step, ScpiError):  # a unit that does not parse
+            if step.__class__ is not tuple:  # the ScpiError of a unit that does not parse
                 self.push_error(step.code, step.text)
                 if -199 <= step.code <= -100:
                     return  # the rest of the message is not executed after a command error
                 continue
             handler, params, suffixes, is_query = step
             try:
-                reply = handler(self, params, suffixes)
-            except (ValueError, ArithmeticError, IndexError, KeyError) as error:
-                # a model's handler met a parameter it cannot use: the instrument refuses it
-                # (a real one never crashes on input); keep the reason in the error text
-                self.push_error(-224, f"{type(error).__name__}: {error}"[:80])
-                continue
-            except ScpiError as error:
-                self.push_error(error.code, error.text)
-                if -199 <= error.code <= -100:
+                reply = handler(self, params, suffixes, is_query)
+            except _REFUSALS as error:
+                if self._refuse(error):
                     return
                 continue
             if is_query and reply is not None:
                 replies.append(reply)
+
+    def _refuse(self, error: Exception) -> bool:
+        """Queue the error a handler raised; True for a command error (-1xx), after which the
+        rest of the message does not run."""
+        if error.__class__ is ScpiError or isinstance(error, ScpiError):
+            self.push_error(error.code, error.text)
+            return -199 <= error.code <= -100
+        # a model's handler met a parameter it cannot use: the instrument refuses it (a real one
+        # never crashes on input); keep the reason in the error text
+        self.push_error(-224, f"{type(error).__name__}: {error}"[:80])
+        return False
 
     def _plan(self, message: str) -> list | None:
         """A program message parsed into (handler, params, suffixes, is_query) per unit, or the
@@ -665,6 +720,10 @@ class ScpiInstrument:
     @command(":STATus:QUEue[:NEXT]", query=True, write=False)
     def _stat_que_next(self, params, suffixes, is_query):
         return self._syst_err(params, suffixes, True)
+
+
+# what a handler may raise on a parameter it cannot use: queued as an instrument error
+_REFUSALS = (ScpiError, ValueError, ArithmeticError, IndexError, KeyError)
 
 
 def _int_param(params: list[str], minimum: int, maximum: int) -> int:

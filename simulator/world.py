@@ -296,8 +296,11 @@ class Circuit:
     def measure_voltage(self) -> float:
         """Noise-free voltage (V) a meter across the device sees: the bias source settles
         first (compliance may reduce the current), then the device answers."""
-        if self.bias_source is not None:
-            self.bias_source.settle()
+        source = self.bias_source
+        if source is not None:
+            junction = source.settle_junction()[2]
+            if junction is not None:
+                return junction  # the source meter just evaluated the junction at this current
         try:
             return self.device_voltage()
         except OpenCircuit:

@@ -172,20 +172,29 @@ class SourceMeter(SimulatedInstrument):
         Settling is memoised on the programmed state and the circuit's RF state: in compliance
         the device keeps seeing the clamped current (one drive), instead of the programmed and
         the clamped current alternately at every reading."""
+        voltage, current, _ = self.settle_junction()
+        return voltage, current
+
+    def settle_junction(self) -> tuple[float, float, float | None]:
+        """:meth:`settle`, plus the junction's own voltage (V) at the current left flowing when
+        settling computed it (None otherwise): a voltmeter across the device reads that, so a
+        reading costs one evaluation of the junction, not two."""
         circuit = self.circuit
-        key = (self.state.get("output"), self.state["source_function"],
-               self.state["source_current"], self.state["source_voltage"],
-               self.state["voltage_limit"], self.state["current_limit"], self.forced_compliance,
-               circuit.rf_enabled, circuit.rf_power_dbm, circuit.rf_frequency,
-               circuit.rf_path.loss_db, circuit.selected, id(circuit.diode))
-        if key == self._settled_key and circuit.bias_source in (self, None):
+        state = self.state
+        key = (state.get("output"), state["source_function"], state["source_current"],
+               state["source_voltage"], state["voltage_limit"], state["current_limit"],
+               self.forced_compliance, circuit.rf_enabled, circuit.rf_power_dbm,
+               circuit.rf_frequency, circuit.rf_path.loss_db, circuit.selected, id(circuit.diode))
+        source = circuit.bias_source
+        if key == self._settled_key and (source is self or source is None):
             voltage, current, clamped = self._settled
             circuit.set_bias(current)
             if clamped:
                 if circuit.diode is not None:
                     circuit.device_voltage(current)
-                return voltage, current
-            return circuit.device_voltage(current), current
+                return voltage, current, None
+            voltage = circuit.device_voltage(current)
+            return voltage, current, voltage
         broken = len(circuit.broken)
         result = self._settle_now()
         if len(circuit.broken) != broken:
@@ -194,7 +203,7 @@ class SourceMeter(SimulatedInstrument):
             key = key[:-1] + (id(circuit.diode),)
         self._settled_key = key
         self._settled = (result[0], result[1], self.compliance_tripped)
-        return result
+        return result[0], result[1], None
 
     def _settle_now(self) -> tuple[float, float]:
         circuit = self.circuit

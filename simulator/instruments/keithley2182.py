@@ -36,6 +36,15 @@ VOLTAGE_RANGES = (0.01, 0.1, 1.0, 10.0, 100.0)
 NOISE_AT_1_NPLC = {0.01: 6e-9, 0.1: 20e-9, 1.0: 75e-9, 10.0: 750e-9, 100.0: 7.5e-6}
 
 
+# state keys of a channel's voltage readings, looked up once: autorange, range, rel on, rel value
+# (the model reads :SENSe:CHANnel 0 as channel 1)
+_CHANNEL_KEYS = {
+    channel: (f"range_auto_{number}", f"range_{number}", f"reference_state_{number}",
+              f"reference_{number}")
+    for channel, number in ((0, 1), (1, 1), (2, 2))
+}
+
+
 def format_reading(value: float) -> str:
     """The 2182A sends 7.5 digits plus guard digits: keep nanovolts on the 1 V range."""
     return f"{value:+.9E}"
@@ -224,36 +233,41 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
     # -- readings ----------------------------------------------------------------------------------
     def raw_reading(self) -> float:
         """One conversion: the device voltage (channel 1) plus datasheet noise; advances time."""
-        nplc = self.state["nplc"] if self.state["function"] == "VOLT" else self.state["temperature_nplc"]
-        self.wait(self.world.integration_time(nplc))
-        if self.state["function"] == "TEMP":
-            return 23.0 + self.world.gaussian(0.01)
-        channel = max(self.state["channel"], 1)
+        state = self.state
+        world = self.world
+        voltage_function = state["function"] == "VOLT"
+        nplc = state["nplc"] if voltage_function else state["temperature_nplc"]
+        self.wait(world.integration_time(nplc))
+        if not voltage_function:
+            return 23.0 + world.gaussian(0.01)
+        channel = state["channel"]
+        auto_key, range_key, reference_state_key, reference_key = _CHANNEL_KEYS[channel]
         if channel == 2:
             voltage = 0.0  # channel 2 is not wired on this bench
         else:
             voltage = self.circuit.measure_voltage()
-        if self.state[f"range_auto_{channel}"]:
+        if state[auto_key]:
             voltage_range = pick_range(VOLTAGE_RANGES, voltage, overrange=1.2)
         else:
-            voltage_range = self.state[f"range_{channel}"]
+            voltage_range = state[range_key]
             if abs(voltage) > 1.2 * voltage_range:
                 return OVERFLOW
         sigma = NOISE_AT_1_NPLC[voltage_range] / math.sqrt(nplc)
-        johnson = self.circuit.johnson_noise(0.5 * self.world.line_frequency / nplc)
-        value = voltage + self.world.gaussian(math.hypot(sigma, johnson))
-        if self.state[f"reference_state_{channel}"]:
-            value -= self.state[f"reference_{channel}"]
+        johnson = self.circuit.johnson_noise(0.5 * world.line_frequency / nplc)
+        value = voltage + world.gaussian(math.hypot(sigma, johnson))
+        if state[reference_state_key]:
+            value -= state[reference_key]
         return value
 
     def take_readings(self) -> float:
+        state = self.state
         value = 0.0
-        for _ in range(self.state["trigger_count"] * self.state["sample_count"]):
+        for _ in range(state["trigger_count"] * state["sample_count"]):
             value = self.raw_reading()
-            if self.state["trace_control"] == "NEXT" and len(self.buffer) < self.state["trace_points"]:
+            if state["trace_control"] == "NEXT" and len(self.buffer) < state["trace_points"]:
                 self.buffer.append(value)
-                if len(self.buffer) >= self.state["trace_points"]:
-                    self.state["trace_control"] = "NEV"
+                if len(self.buffer) >= state["trace_points"]:
+                    state["trace_control"] = "NEV"
         self.last_value = value
         self.fresh = True
         return value
