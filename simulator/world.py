@@ -31,6 +31,8 @@ DEFAULT_RF_GENERATOR = "GPIB0::19::INSTR"
 # CoFeB/MgO MTJs sets in near 1 V dc; DESIGN.md); above it the junction shorts for good
 DEFAULT_BREAKDOWN_VOLTAGE = 1.0
 
+NORMALS_BATCH = 256  # standard normals World.gaussian draws from numpy at a time
+
 
 class SimulatedClock:
     """Simulated time (s). Instruments advance it by their integration times; with ``pacing``
@@ -355,7 +357,7 @@ class World:
         if line_frequency not in (50.0, 60.0):
             raise ValueError(f"line frequency must be 50 or 60 Hz, got {line_frequency!r}")
         self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed)  # the setter also empties the normals drawn ahead
         self.line_frequency = float(line_frequency)
         self.clock = SimulatedClock(pacing)
         self.noise = noise
@@ -489,10 +491,40 @@ class World:
         """Seconds of one reading at ``nplc`` power-line cycles."""
         return nplc / self.line_frequency
 
+    # -- noise --------------------------------------------------------------------------------
+    @property
+    def rng(self) -> np.random.Generator:
+        """The world's random generator. Standard normals that :meth:`gaussian` drew ahead and has
+        not used yet are put back first, so every draw from here sees the same stream as if
+        :meth:`gaussian` had drawn its numbers one at a time."""
+        if self._normals_used < len(self._normals):
+            self._rng.bit_generator.state = self._normals_state
+            if self._normals_used:
+                self._rng.standard_normal(self._normals_used)
+            self._normals, self._normals_used = [], 0
+        return self._rng
+
+    @rng.setter
+    def rng(self, generator: np.random.Generator) -> None:
+        self._rng = generator
+        self._normals: list[float] = []  # standard normals drawn ahead by gaussian()
+        self._normals_used = 0
+        self._normals_state: dict | None = None  # the generator's state before they were drawn
+
     def gaussian(self, sigma: float) -> float:
+        """A normal deviate of standard deviation ``sigma`` (0 with noise off). The standard
+        normals come in batches: one call into numpy per reading was the largest single cost of a
+        memoised reading, and a batch gives the very numbers that single draws would."""
         if not self.noise or sigma <= 0:
             return 0.0
-        return sigma * self.rng.standard_normal()
+        used = self._normals_used
+        normals = self._normals
+        if used == len(normals):
+            self._normals_state = self._rng.bit_generator.state
+            normals = self._normals = self._rng.standard_normal(NORMALS_BATCH).tolist()
+            used = 0
+        self._normals_used = used + 1
+        return sigma * normals[used]
 
     # -- faults -------------------------------------------------------------------------------
     def inject_fault(self, target: str, fault) -> None:

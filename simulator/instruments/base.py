@@ -111,7 +111,7 @@ class SimulatedInstrument(ScpiInstrument):
 def pick_range(ranges: tuple[float, ...], value: float, overrange: float = 1.05) -> float:
     """Smallest range whose full scale (times the over-range allowance) holds |value|."""
     index = bisect_left(ranges, abs(value) / overrange)
-    return ranges[min(index, len(ranges) - 1)]
+    return ranges[index] if index < len(ranges) else ranges[-1]
 
 
 def check_fixed_range(ranges: tuple[float, ...], value: float, what: str) -> float:

@@ -247,7 +247,7 @@ class Keithley2182A(StatusRegisters, ReadingBuffer, SimulatedInstrument):
         else:
             voltage = self.circuit.measure_voltage()
         if state[auto_key]:
-            voltage_range = pick_range(VOLTAGE_RANGES, voltage, overrange=1.2)
+            voltage_range = pick_range(VOLTAGE_RANGES, voltage, 1.2)
         else:
             voltage_range = state[range_key]
             if abs(voltage) > 1.2 * voltage_range:

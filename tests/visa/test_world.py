@@ -5,12 +5,13 @@ import math
 import statistics
 import time
 
+import numpy as np
 import pytest
 import pyvisa
 
 from dorlab.simulator.phenomenological import PhenomenologicalDiode
 from dorlab.simulator.visa import DorlabVisaLibrary
-from dorlab.simulator.world import RfPath, World
+from dorlab.simulator.world import NORMALS_BATCH, RfPath, World
 
 from .conftest import NVM, RFG, SMU
 
@@ -94,6 +95,23 @@ def test_seed_makes_a_world_reproducible():
 
     assert run(3) == run(3)
     assert run(3) != run(4)
+
+
+def test_noise_is_the_stream_of_single_draws_whatever_else_draws_from_the_world():
+    """World.gaussian takes its normals from numpy in batches; every number, and every other draw
+    from world.rng between them (a garbled reply, a spectrum seed), is the one that drawing a
+    single normal per reading gives."""
+    world, plain = World(seed=11), np.random.default_rng(11)
+    sigmas = [1e-9 * (1 + i % 7) for i in range(3 * NORMALS_BATCH + 5)]
+    for i, sigma in enumerate(sigmas):
+        assert world.gaussian(sigma) == sigma * plain.standard_normal()
+        if i % 97 == 3:  # another user of the generator, mid-batch and at its edges
+            assert world.rng.integers(0, 2**62) == plain.integers(0, 2**62)
+        if i == 2 * NORMALS_BATCH - 1:
+            assert world.rng.standard_normal(3).tolist() == plain.standard_normal(3).tolist()
+    assert world.gaussian(0.0) == 0.0 and World(seed=1, noise=False).gaussian(1.0) == 0.0
+    world.rng = np.random.default_rng(11)  # a new generator: nothing drawn ahead is left over
+    assert world.gaussian(1.0) == np.random.default_rng(11).standard_normal()
 
 
 SWITCHED = """
