@@ -33,6 +33,7 @@ from .recording import TrafficRecorder
 from .world import World, normalise_address
 
 StatusCode = constants.StatusCode
+_SUCCESS = StatusCode.success
 _TERMCHAR_READ = StatusCode.success_termination_character_read
 
 
@@ -195,17 +196,18 @@ class MessageLibrary(highlevel.VisaLibraryBase):
         if data.__class__ is not bytes:
             data = bytes(data)
         count = len(data)
+        send_end = (sess._framing or sess.framing())[0]
         if sess.pending_input:
             sess.pending_input += data
-            if sess.framing()[0] or data.endswith(b"\n"):
+            if send_end or data.endswith(b"\n"):
                 message = bytes(sess.pending_input)
                 sess.pending_input.clear()
                 self._deliver(sess, message, count)
-        elif sess.framing()[0] or data.endswith(b"\n"):
-            self._deliver(sess, bytes(data), count)  # the whole message in one write
+        elif send_end or data.endswith(b"\n"):
+            self._deliver(sess, data, count)  # the whole message in one write
         else:
             sess.pending_input += data
-        return count, self._succeeded(session, StatusCode.success)
+        return count, self._succeeded(session, _SUCCESS)
 
     def read(self, session, count: int):
         return self._read_session(session, self._get_session(session), count)
@@ -396,7 +398,7 @@ class DorlabVisaLibrary(MessageLibrary):
             if faults:
                 self._read_faults(sess, faults)
         response = sess.target.output
-        termchar = sess.framing()[2]
+        termchar = (sess._framing or sess.framing())[2]
         if termchar is not None and self.recorder is None and response:
             # the usual case, as MessageLibrary reads it: one whole reply ending in the termchar
             if response.find(termchar, 0, count) == len(response) - 1:
