@@ -151,17 +151,17 @@ def new_drive_cost(steps: int, runs: int) -> dict:
         twin.dc_voltage()
         drives, elapsed = [], 0.0
         for bias in biases:
-            start = time.perf_counter()
+            start = CLOCK()
             smu.source_current = bias
             nvm.voltage
-            elapsed += time.perf_counter() - start
+            elapsed += CLOCK() - start
             drives.append(world.diode.drive)
         bench_times.append(elapsed)
-        start = time.perf_counter()
+        start = CLOCK()
         for drive in drives:
             twin.set_drive(*drive)
             twin.dc_voltage()
-        twin_times.append(time.perf_counter() - start)
+        twin_times.append(CLOCK() - start)
         if not np.allclose(twin.magnetization, world.diode.magnetization):
             raise RuntimeError("twin diode diverged from the bench's diode: not the same runs")
     bench, twin = statistics.median(bench_times), statistics.median(twin_times)
@@ -175,7 +175,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="cpu: rates per CPU second of this process (a shared, loaded machine)")
+                        help="cpu: rates and drive costs per CPU second of this process (a shared, "
+                             "loaded machine)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", FutureWarning)
     global CLOCK

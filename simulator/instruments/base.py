@@ -29,6 +29,21 @@ def one_param(params: list[str]) -> str:
     return params[0]
 
 
+def number_param(params: list[str], minimum: float, maximum: float, what: str) -> float:
+    """The single plain number of a command (the SRS instruments: no units, no MIN/MAX keywords):
+    -109/-108 for a missing or extra parameter, -104 if it is not a number, -222 outside
+    [``minimum``, ``maximum``] (``what`` names it in the message)."""
+    if len(params) != 1:
+        raise ScpiError(-109 if not params else -108)
+    try:
+        value = float(params[0])
+    except ValueError:
+        raise ScpiError(-104, f"expected a number, got {params[0][:12]!r}") from None
+    if not math.isfinite(value) or not minimum <= value <= maximum:
+        raise ScpiError(-222, f"{what} {value:g} outside [{minimum:g}, {maximum:g}]")
+    return value
+
+
 def accepted(pattern: str):
     """A command the model takes without error but which changes nothing on the simulated bench
     (trigger-model and waveform controls with nothing to drive)."""

@@ -40,7 +40,7 @@ import re
 
 from ..scpi import ScpiError, command
 from ..world import BOLTZMANN
-from .base import SimulatedInstrument
+from .base import SimulatedInstrument, number_param
 
 SR830_SENSITIVITIES = (2e-9, 5e-9, 10e-9, 20e-9, 50e-9, 100e-9, 200e-9, 500e-9, 1e-6, 2e-6, 5e-6,
                        10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3,
@@ -75,12 +75,27 @@ def settled_fraction(elapsed: float, time_constant: float, poles: int) -> float:
     return 1.0 - math.exp(-x) * total
 
 
+def _settable_index(key: str, count: int):
+    def handler(self, params, suffixes, is_query):
+        if is_query:
+            return str(self.state[key])
+        self._indexed(params, key, count)
+    return handler
+
+
 class LockInAmplifier(SimulatedInstrument):
-    """The physics shared by the SR830 and SR860 models (see the module docstring)."""
+    """The physics and the SCPI shared by the SR830 and SR860 models (see the module docstring)."""
 
     input_noise_density = 6e-9  # V/sqrt(Hz)
     time_constants: tuple[float, ...] = SR830_TIME_CONSTANTS
     sensitivities: tuple[float, ...] = SR830_SENSITIVITIES
+    # the limits and reply formats of the commands both models have (each model's manual)
+    max_frequency = 102e3  # Hz, FREQ with the internal reference
+    phase_limits = (-360.0, 729.99)  # deg, PHAS
+    phase_format = "{:.2f}"
+    max_harmonic = 19999  # HARM
+    sine_voltage_limits = (0.004, 5.0)  # V rms, SLVL
+    sine_voltage_format = "{:.3f}"
 
     def __init__(self, world, circuit, *, detection_phase: float = 0.0, **options):
         self.detection_phase = float(detection_phase)  # degrees
@@ -246,6 +261,51 @@ class LockInAmplifier(SimulatedInstrument):
     def format(value: float) -> str:
         return f"{value:.6e}"
 
+    # -- SCPI both models have (same mnemonics and meaning; limits and formats per model above) ----
+    _icpl = command("ICPL", query=True)(_settable_index("coupling", 2))
+    _ignd = command("IGND", query=True)(_settable_index("grounding", 2))
+    _ofsl = command("OFSL", query=True)(_settable_index("slope", 4))
+    _sync = command("SYNC", query=True)(_settable_index("sync", 2))
+
+    @command("FREQ", query=True)
+    def _freq(self, params, suffixes, is_query):
+        if is_query:
+            return self.format(self.reference_frequency())
+        if self.external_reference():
+            raise ScpiError(-221, "FREQ is set by the external reference")
+        self.state["frequency"] = number_param(params, 1e-3, self.max_frequency, "frequency")
+        self._touch()
+
+    @command("PHAS", query=True)
+    def _phas(self, params, suffixes, is_query):
+        if is_query:
+            return self.phase_format.format(self.state["phase"])
+        value = number_param(params, *self.phase_limits, "phase")
+        self.state["phase"] = (value + 180.0) % 360.0 - 180.0
+        self._touch()
+
+    @command("HARM", query=True)
+    def _harm(self, params, suffixes, is_query):
+        if is_query:
+            return str(self.state["harmonic"])
+        self.state["harmonic"] = int(number_param(params, 1, self.max_harmonic, "harmonic"))
+        self._touch()
+
+    @command("SLVL", query=True)
+    def _slvl(self, params, suffixes, is_query):
+        if is_query:
+            return self.sine_voltage_format.format(self.state["sine_voltage"])
+        self.state["sine_voltage"] = number_param(params, *self.sine_voltage_limits,
+                                                  "sine amplitude")
+
+    @command("APHS")
+    def _aphs(self, params, suffixes, is_query):
+        self.auto_phase()
+
+    def clear_status(self) -> None:
+        self.overload_latch = 0
+        self.unlock_latch = False
+
     def _indexed(self, params, key: str, count: int):
         if len(params) != 1:
             raise ScpiError(-109 if not params else -108)
@@ -258,26 +318,6 @@ class LockInAmplifier(SimulatedInstrument):
         self.state[key] = index
         if key in ("reference_source", "input_range"):  # these change the signal itself
             self._touch()
-
-
-def _number_param(params, minimum: float, maximum: float, what: str) -> float:
-    if len(params) != 1:
-        raise ScpiError(-109 if not params else -108)
-    try:
-        value = float(params[0])
-    except ValueError:
-        raise ScpiError(-104, f"expected a number, got {params[0][:12]!r}") from None
-    if not math.isfinite(value) or not minimum <= value <= maximum:
-        raise ScpiError(-222, f"{what} {value:g} outside [{minimum:g}, {maximum:g}]")
-    return value
-
-
-def _settable_index(key: str, count: int):
-    def handler(self, params, suffixes, is_query):
-        if is_query:
-            return str(self.state[key])
-        self._indexed(params, key, count)
-    return handler
 
 
 class SR830(LockInAmplifier):
@@ -306,20 +346,12 @@ class SR830(LockInAmplifier):
     def external_reference(self) -> bool:
         return self.state["reference_source"] == 0
 
-    def clear_status(self) -> None:
-        self.overload_latch = 0
-        self.unlock_latch = False
-
     _fmod = command("FMOD", query=True)(_settable_index("reference_source", 2))
     _isrc = command("ISRC", query=True)(_settable_index("input_config", 4))
-    _ignd = command("IGND", query=True)(_settable_index("grounding", 2))
-    _icpl = command("ICPL", query=True)(_settable_index("coupling", 2))
     _ilin = command("ILIN", query=True)(_settable_index("line_filter", 4))
     _rmod = command("RMOD", query=True)(_settable_index("reserve", 3))
     _sens = command("SENS", query=True)(_settable_index("sensitivity", len(SR830_SENSITIVITIES)))
     _oflt = command("OFLT", query=True)(_settable_index("time_constant", len(SR830_TIME_CONSTANTS)))
-    _ofsl = command("OFSL", query=True)(_settable_index("slope", 4))
-    _sync = command("SYNC", query=True)(_settable_index("sync", 2))
     # data storage and interface settings a client's driver reads at start (stored; the buffer stays
     # empty: SPTS? = 0)
     _srat = command("SRAT", query=True)(_settable_index("sample_rate", 15))
@@ -337,55 +369,24 @@ class SR830(LockInAmplifier):
         """Offset (%) and expand (0: x1, 1: x10, 2: x100) of X, Y or R: stored and reported; the
         model's OUTP?/SNAP? values are the unexpanded outputs."""
         if is_query:
-            channel = int(_number_param(params[:1], 1, 3, "channel"))
+            channel = int(number_param(params[:1], 1, 3, "channel"))
             return f"{self.state[f'offset_{channel}']:.2f},{self.state[f'expand_{channel}']}"
         if len(params) != 3:
             raise ScpiError(-109 if len(params) < 3 else -108)
-        channel = int(_number_param(params[:1], 1, 3, "channel"))
-        self.state[f"offset_{channel}"] = _number_param(params[1:2], -105.0, 105.0, "offset")
-        self.state[f"expand_{channel}"] = int(_number_param(params[2:], 0, 2, "expand"))
-
-    @command("FREQ", query=True)
-    def _freq(self, params, suffixes, is_query):
-        if is_query:
-            reference = self.reference_frequency()
-            return self.format(reference if self.external_reference() else self.state["frequency"])
-        if self.external_reference():
-            raise ScpiError(-221, "FREQ is set by the external reference")
-        self.state["frequency"] = _number_param(params, 1e-3, 102e3, "frequency")
-        self._touch()
-
-    @command("PHAS", query=True)
-    def _phas(self, params, suffixes, is_query):
-        if is_query:
-            return f"{self.state['phase']:.2f}"
-        value = _number_param(params, -360.0, 729.99, "phase")
-        self.state["phase"] = (value + 180.0) % 360.0 - 180.0
-        self._touch()
-
-    @command("HARM", query=True)
-    def _harm(self, params, suffixes, is_query):
-        if is_query:
-            return str(self.state["harmonic"])
-        self.state["harmonic"] = int(_number_param(params, 1, 19999, "harmonic"))
-        self._touch()
-
-    @command("SLVL", query=True)
-    def _slvl(self, params, suffixes, is_query):
-        if is_query:
-            return f"{self.state['sine_voltage']:.3f}"
-        self.state["sine_voltage"] = _number_param(params, 0.004, 5.0, "sine amplitude")
+        channel = int(number_param(params[:1], 1, 3, "channel"))
+        self.state[f"offset_{channel}"] = number_param(params[1:2], -105.0, 105.0, "offset")
+        self.state[f"expand_{channel}"] = int(number_param(params[2:], 0, 2, "expand"))
 
     @command("DDEF", query_params=1, query=True)
     def _ddef(self, params, suffixes, is_query):
         if is_query:
-            channel = int(_number_param(params[:1], 1, 2, "channel"))
+            channel = int(number_param(params[:1], 1, 2, "channel"))
             return f"{self.state[f'display_{channel}']},{self.state[f'ratio_{channel}']}"
         if len(params) != 3:
             raise ScpiError(-109 if len(params) < 3 else -108)
-        channel = int(_number_param(params[:1], 1, 2, "channel"))
-        self.state[f"display_{channel}"] = int(_number_param(params[1:2], 0, 4, "display"))
-        self.state[f"ratio_{channel}"] = int(_number_param(params[2:], 0, 2, "ratio"))
+        channel = int(number_param(params[:1], 1, 2, "channel"))
+        self.state[f"display_{channel}"] = int(number_param(params[1:2], 0, 4, "display"))
+        self.state[f"ratio_{channel}"] = int(number_param(params[2:], 0, 2, "ratio"))
 
     def _output_value(self, index: int) -> str:
         value = self.outputs()
@@ -403,14 +404,14 @@ class SR830(LockInAmplifier):
 
     @command("OUTP", query_params=1, query=True, write=False)
     def _outp(self, params, suffixes, is_query):
-        index = int(_number_param(params, 1, 4, "output"))
+        index = int(number_param(params, 1, 4, "output"))
         return self._output_value(index)
 
     @command("SNAP", query_params=None, query=True, write=False)
     def _snap(self, params, suffixes, is_query):
         if not 2 <= len(params) <= 6:
             raise ScpiError(-109 if len(params) < 2 else -108)
-        indices = [int(_number_param([p], 1, 11, "snap parameter")) for p in params]
+        indices = [int(number_param([p], 1, 11, "snap parameter")) for p in params]
         value = self.outputs()  # one instant for every parameter
         out = []
         for index in indices:
@@ -428,7 +429,7 @@ class SR830(LockInAmplifier):
     def _lias(self, params, suffixes, is_query):
         byte = self.overload_latch | (0b1000 if self.unlock_latch else 0)
         if params:
-            bit = int(_number_param(params, 0, 7, "bit"))
+            bit = int(number_param(params, 0, 7, "bit"))
             value = (byte >> bit) & 1
             self.overload_latch &= ~(1 << bit)
             if bit == 3:
@@ -440,10 +441,6 @@ class SR830(LockInAmplifier):
     @command("ERRS", query_params=1, query=True, write=False)
     def _errs(self, params, suffixes, is_query):
         return "0"
-
-    @command("APHS")
-    def _aphs(self, params, suffixes, is_query):
-        self.auto_phase()
 
     @command("AGAN")
     def _agan(self, params, suffixes, is_query):
@@ -470,6 +467,12 @@ class SR860(LockInAmplifier):
     input_noise_density = 2.5e-9
     time_constants = SR860_TIME_CONSTANTS
     sensitivities = SR860_SENSITIVITIES
+    max_frequency = 500e3
+    phase_limits = (-360000.0, 360000.0)
+    phase_format = "{:.7f}"
+    max_harmonic = 99
+    sine_voltage_limits = (1e-9, 2.0)
+    sine_voltage_format = "{:.6e}"
     defaults = {"reference_source": 0, "frequency": 1000.0, "phase": 0.0, "harmonic": 1,
                 "sine_voltage": 0.5, "voltage_mode": 0, "input_source": 0, "coupling": 0,
                 "grounding": 0, "input_range": 0, "sensitivity": 0, "time_constant": 12,
@@ -488,57 +491,19 @@ class SR860(LockInAmplifier):
     def input_range(self) -> float:
         return SR860_INPUT_RANGES[self.state["input_range"]]
 
-    def clear_status(self) -> None:
-        self.overload_latch = 0
-        self.unlock_latch = False
-
     _rsrc = command("RSRC", query=True)(_settable_index("reference_source", 4))
     _ivmd = command("IVMD", query=True)(_settable_index("voltage_mode", 2))
     _isrc = command("ISRC", query=True)(_settable_index("input_source", 2))
-    _icpl = command("ICPL", query=True)(_settable_index("coupling", 2))
-    _ignd = command("IGND", query=True)(_settable_index("grounding", 2))
     _irng = command("IRNG", query=True)(_settable_index("input_range", len(SR860_INPUT_RANGES)))
     _scal = command("SCAL", query=True)(_settable_index("sensitivity", len(SR860_SENSITIVITIES)))
     _oflt = command("OFLT", query=True)(_settable_index("time_constant", len(SR860_TIME_CONSTANTS)))
-    _ofsl = command("OFSL", query=True)(_settable_index("slope", 4))
-    _sync = command("SYNC", query=True)(_settable_index("sync", 2))
-
-    @command("FREQ", query=True)
-    def _freq(self, params, suffixes, is_query):
-        if is_query:
-            return self.format(self.reference_frequency())
-        if self.external_reference():
-            raise ScpiError(-221, "FREQ is set by the external reference")
-        self.state["frequency"] = _number_param(params, 1e-3, 500e3, "frequency")
-        self._touch()
 
     @command("FREQINT", query=True)
     def _freqint(self, params, suffixes, is_query):
         if is_query:
             return self.format(self.state["frequency"])
-        self.state["frequency"] = _number_param(params, 1e-3, 500e3, "frequency")
+        self.state["frequency"] = number_param(params, 1e-3, 500e3, "frequency")
         self._touch()
-
-    @command("PHAS", query=True)
-    def _phas(self, params, suffixes, is_query):
-        if is_query:
-            return f"{self.state['phase']:.7f}"
-        value = _number_param(params, -360000.0, 360000.0, "phase")
-        self.state["phase"] = (value + 180.0) % 360.0 - 180.0
-        self._touch()
-
-    @command("HARM", query=True)
-    def _harm(self, params, suffixes, is_query):
-        if is_query:
-            return str(self.state["harmonic"])
-        self.state["harmonic"] = int(_number_param(params, 1, 99, "harmonic"))
-        self._touch()
-
-    @command("SLVL", query=True)
-    def _slvl(self, params, suffixes, is_query):
-        if is_query:
-            return self.format(self.state["sine_voltage"])
-        self.state["sine_voltage"] = _number_param(params, 1e-9, 2.0, "sine amplitude")
 
     def _value(self, index: int, value: complex) -> str:
         if index == 0:
@@ -557,7 +522,7 @@ class SR860(LockInAmplifier):
 
     @command("OUTP", query_params=1, query=True, write=False)
     def _outp(self, params, suffixes, is_query):
-        index = int(_number_param(params, 0, 3, "output"))
+        index = int(number_param(params, 0, 3, "output"))
         return self._value(index, self.outputs())
 
     @command("SNAP", query_params=None, query=True, write=False)
@@ -565,7 +530,7 @@ class SR860(LockInAmplifier):
         if not 2 <= len(params) <= 3:
             raise ScpiError(-109 if len(params) < 2 else -108)
         indices = [_SR860_SNAP_NAMES.get(p.strip().upper(), None) for p in params]
-        indices = [int(_number_param([p], 0, 16, "snap parameter")) if index is None else index
+        indices = [int(number_param([p], 0, 16, "snap parameter")) if index is None else index
                    for p, index in zip(params, indices)]
         value = self.outputs()
         return ",".join(self._value(index, value) for index in indices)
@@ -579,7 +544,3 @@ class SR860(LockInAmplifier):
     @command("ENBW", query=True, write=False)
     def _enbw(self, params, suffixes, is_query):
         return self.format(self.enbw())
-
-    @command("APHS")
-    def _aphs(self, params, suffixes, is_query):
-        self.auto_phase()

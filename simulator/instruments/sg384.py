@@ -13,24 +13,12 @@ from __future__ import annotations
 
 import re
 
-from ..scpi import ScpiError, command
-from .base import SimulatedInstrument
+from ..scpi import command
+from .base import SimulatedInstrument, number_param
 
 _GLUED = re.compile(r"^(\s*\*?[A-Za-z]+\??)(?=[-+.\d])")
 FREQUENCY_RANGE = (950e3, 4.05e9)
 POWER_RANGE_DBM = (-110.0, 16.5)
-
-
-def _number(params, low, high, what):
-    if len(params) != 1:
-        raise ScpiError(-109 if not params else -108)
-    try:
-        value = float(params[0])
-    except ValueError:
-        raise ScpiError(-104, f"expected a number, got {params[0][:12]!r}") from None
-    if not low <= value <= high:
-        raise ScpiError(-222, f"{what} {value:g} outside [{low:g}, {high:g}]")
-    return value
 
 
 class SG384(SimulatedInstrument):
@@ -64,7 +52,7 @@ class SG384(SimulatedInstrument):
     def _value(self, key, params, is_query, low, high, what, fmt="{:.6f}"):
         if is_query:
             return fmt.format(self.state[key])
-        self.state[key] = _number(params, low, high, what)
+        self.state[key] = number_param(params, low, high, what)
         self.apply_rf()
 
     @command("FREQ", query=True)
@@ -86,7 +74,7 @@ class SG384(SimulatedInstrument):
     def _flag(self, key, params, is_query, count=2):
         if is_query:
             return str(int(self.state[key]))
-        value = int(_number(params, 0, count - 1, key))
+        value = int(number_param(params, 0, count - 1, key))
         self.state[key] = bool(value) if count == 2 else value
         self.apply_rf()
 
@@ -108,7 +96,7 @@ class SG384(SimulatedInstrument):
 
     @command("OPTN", query_params=1, query=True, write=False)
     def _optn(self, params, suffixes, is_query):
-        _number(params, 1, 4, "option")
+        number_param(params, 1, 4, "option")
         return "0"
 
     @command("LERR", query=True, write=False)
