@@ -76,8 +76,43 @@ def _at_least(value: float, allowed: tuple[float, ...], what: str, model: str, u
 
 
 class _LockInAdapter(RoleAdapter):
+    """What the SR830 and SR860 adapters share; each names its manual's limits and status bits."""
+
     sensitivities: tuple[float, ...] = tuple(SR830.SENSITIVITIES)
     time_constants: tuple[float, ...] = tuple(SR830.TIME_CONSTANTS)
+    phase_limits: tuple[float, float] = (-360.0, 729.99)  # deg, the PHAS range
+    phase_limits_text = "must be in [-360, 729.99] deg"
+    overload_query = "LIAS?"  # the latched overload byte, cleared by reading it
+    overload_bits: tuple[tuple[int, str], ...] = ((0, "input"), (1, "filter"), (2, "output"))
+    command_error_text = "illegal command (ESR bit 5)"
+
+    def _checked(self, time_constant: float, slope_db: int,
+                 reference_phase: float) -> tuple[float, float]:
+        """(time constant in s, the next one up; reference phase in deg), refused out of range."""
+        tau = _at_least(time_constant, self.time_constants, "time constant", self.model, "s")
+        if slope_db not in SETTLING_TIME_CONSTANTS:
+            raise SafetyLimitError("filter_slope", slope_db, reason="must be 6, 12, 18 or 24 dB/oct")
+        phase = float(reference_phase)
+        low, high = self.phase_limits
+        if not low <= phase <= high:
+            raise SafetyLimitError("reference_phase", phase, reason=self.phase_limits_text)
+        return tau, phase
+
+    def overloaded(self) -> str:
+        """'' when fine, else which stage overloaded (reads and clears the latched bits)."""
+        query = self.overload_query
+        byte = int(_as_number(self.instrument.ask(query), self, query))
+        return ", ".join(name for bit, name in self.overload_bits if byte >> bit & 1)
+
+    def errors(self) -> list:
+        """(code, text) for the error bits of ``*ESR?`` (5 command, 4 execution error)."""
+        esr = int(_as_number(self.instrument.ask("*ESR?"), self, "*ESR?"))
+        found = []
+        if esr & 0x20:
+            found.append((5, self.command_error_text))
+        if esr & 0x10:
+            found.append((4, "execution error (ESR bit 4)"))
+        return found
 
     def set_sensitivity(self, full_scale: float) -> float:
         """The smallest sensitivity (V full scale) >= ``full_scale``; returns it."""
@@ -105,12 +140,7 @@ class SR830LockIn(_LockInAdapter):
 
     def configure(self, time_constant: float, slope_db: int, reference_phase: float) -> float:
         """Set up for the bench; returns the time constant (s) as set (the next one up)."""
-        tau = _at_least(time_constant, self.time_constants, "time constant", self.model, "s")
-        if slope_db not in SETTLING_TIME_CONSTANTS:
-            raise SafetyLimitError("filter_slope", slope_db, reason="must be 6, 12, 18 or 24 dB/oct")
-        phase = float(reference_phase)
-        if not -360.0 <= phase <= 729.99:
-            raise SafetyLimitError("reference_phase", phase, reason="must be in [-360, 729.99] deg")
+        tau, phase = self._checked(time_constant, slope_db, reference_phase)
         instrument = self.instrument
         instrument.reference_source = "External"
         instrument.input_config = "A"
@@ -122,20 +152,10 @@ class SR830LockIn(_LockInAdapter):
         instrument.ask("LIAS?")  # clear latched status from before
         return tau
 
-    def overloaded(self) -> str:
-        """'' when fine, else which stage overloaded (reads and clears the latched bits)."""
-        byte = int(_as_number(self.instrument.ask("LIAS?"), self, "LIAS?"))
-        stages = [name for bit, name in ((0, "input"), (1, "filter"), (2, "output")) if byte >> bit & 1]
-        return ", ".join(stages)
-
     def errors(self) -> list:
-        esr = int(_as_number(self.instrument.ask("*ESR?"), self, "*ESR?"))
+        """The ``*ESR?`` error bits, then the SR830's own error byte ``ERRS?``."""
+        found = super().errors()
         errs = int(_as_number(self.instrument.ask("ERRS?"), self, "ERRS?"))
-        found = []
-        if esr & 0x20:
-            found.append((5, "illegal command (ESR bit 5)"))
-        if esr & 0x10:
-            found.append((4, "execution error (ESR bit 4)"))
         if errs:
             found.append((errs, f"ERRS? = {errs}"))
         return found
@@ -149,14 +169,14 @@ class SR860LockIn(_LockInAdapter):
     driver = SR860
     sensitivities = tuple(sorted(SR860.SENSITIVITIES))
     time_constants = tuple(SR860.TIME_CONSTANTS)
+    phase_limits = (-360000.0, 360000.0)
+    phase_limits_text = "must be within +-360000 deg"
+    overload_query = "CUROVLDSTAT?"
+    overload_bits = ((0, "output X"), (1, "output Y"), (4, "input range"))
+    command_error_text = "command error (ESR bit 5)"
 
     def configure(self, time_constant: float, slope_db: int, reference_phase: float) -> float:
-        tau = _at_least(time_constant, self.time_constants, "time constant", self.model, "s")
-        if slope_db not in SETTLING_TIME_CONSTANTS:
-            raise SafetyLimitError("filter_slope", slope_db, reason="must be 6, 12, 18 or 24 dB/oct")
-        phase = float(reference_phase)
-        if not -360000.0 <= phase <= 360000.0:
-            raise SafetyLimitError("reference_phase", phase, reason="must be within +-360000 deg")
+        tau, phase = self._checked(time_constant, slope_db, reference_phase)
         instrument = self.instrument
         instrument.reference_source = "EXT"
         instrument.input_coupling = "AC"
@@ -164,23 +184,8 @@ class SR860LockIn(_LockInAdapter):
         instrument.time_constant = tau
         instrument.filter_slope = (6, 12, 18, 24).index(slope_db)
         instrument.phase = phase
-        instrument.ask("CUROVLDSTAT?")
+        instrument.ask("CUROVLDSTAT?")  # clear latched status from before
         return tau
-
-    def overloaded(self) -> str:
-        byte = int(_as_number(self.instrument.ask("CUROVLDSTAT?"), self, "CUROVLDSTAT?"))
-        stages = [name for bit, name in ((0, "output X"), (1, "output Y"), (4, "input range"))
-                  if byte >> bit & 1]
-        return ", ".join(stages)
-
-    def errors(self) -> list:
-        esr = int(_as_number(self.instrument.ask("*ESR?"), self, "*ESR?"))
-        found = []
-        if esr & 0x20:
-            found.append((5, "command error (ESR bit 5)"))
-        if esr & 0x10:
-            found.append((4, "execution error (ESR bit 4)"))
-        return found
 
 
 LOCK_INS: dict[str, type[RoleAdapter]] = {"SR830": SR830LockIn, "SR860": SR860LockIn}

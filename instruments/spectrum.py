@@ -43,11 +43,28 @@ class AgilentE4408BSpectrumAnalyzer(RoleAdapter):
     driver = AgilentE4408BAnalyzer
     frequency_range = (9e3, 26.5e9)
     resolution_bandwidths = (1e3, 3e3, 10e3, 30e3, 100e3, 300e3, 1e6, 3e6, 5e6)  # Hz, 1-3-10
+    reference_level_range = (-150.0, 30.0)  # dBm
 
     def configure(self, start: float, stop: float, resolution_bandwidth: float, points: int = 401,
                   reference_level_dbm: float = -30.0, averages: int = 1) -> dict:
         """Span [start, stop] (Hz), the smallest RBW >= ``resolution_bandwidth``, ``points`` trace
         points, reference level (dBm), ``averages`` traces averaged. Returns what was set."""
+        settings = self._checked(start, stop, resolution_bandwidth, points, reference_level_dbm,
+                                 averages)
+        instrument = self.instrument
+        instrument.start_frequency = settings["start"]
+        instrument.stop_frequency = settings["stop"]
+        instrument.frequency_points = settings["points"]
+        instrument.resolution_bandwidth = settings["resolution_bandwidth"]
+        instrument.reference_level = reference_level_dbm
+        instrument.average_count = settings["averages"]
+        instrument.averaging_enabled = averages > 1
+        return settings
+
+    def _checked(self, start: float, stop: float, resolution_bandwidth: float, points: int,
+                 reference_level_dbm: float, averages: int) -> dict:
+        """The settings ``configure`` returns, each checked against this model's limits (one
+        clear line naming the value and the limit), the RBW rounded up to one the model has."""
         start = self._check_range("analyzer start frequency", start, self.frequency_range, "Hz")
         stop = self._check_range("analyzer stop frequency", stop, self.frequency_range, "Hz")
         if not start < stop:
@@ -64,15 +81,7 @@ class AgilentE4408BSpectrumAnalyzer(RoleAdapter):
         if isinstance(averages, bool) or not isinstance(averages, (int, np.integer)) or \
                 not 1 <= averages <= 8192:
             raise SafetyLimitError("averages", averages, reason="must be an integer 1..8192")
-        self._check_range("reference level", reference_level_dbm, (-150.0, 30.0), "dBm")
-        instrument = self.instrument
-        instrument.start_frequency = start
-        instrument.stop_frequency = stop
-        instrument.frequency_points = int(points)
-        instrument.resolution_bandwidth = rbw
-        instrument.reference_level = reference_level_dbm
-        instrument.average_count = int(averages)
-        instrument.averaging_enabled = averages > 1
+        self._check_range("reference level", reference_level_dbm, self.reference_level_range, "dBm")
         return {"start": start, "stop": stop, "resolution_bandwidth": rbw, "points": int(points),
                 "reference_level_dbm": reference_level_dbm, "averages": int(averages)}
 
@@ -102,37 +111,22 @@ class RohdeSchwarzFSLSpectrumAnalyzer(AgilentE4408BSpectrumAnalyzer):
     frequency_range = (9e3, 6e9)
     resolution_bandwidths = (10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 10e3, 30e3, 100e3, 300e3, 1e6, 3e6,
                              10e6)
+    reference_level_range = (-130.0, 30.0)  # dBm
 
     def configure(self, start: float, stop: float, resolution_bandwidth: float, points: int = 501,
                   reference_level_dbm: float = -30.0, averages: int = 1) -> dict:
-        start = self._check_range("analyzer start frequency", start, self.frequency_range, "Hz")
-        stop = self._check_range("analyzer stop frequency", stop, self.frequency_range, "Hz")
-        if not start < stop:
-            raise SafetyLimitError("analyzer span", (start, stop), reason="start must be below stop")
-        rbw = next((r for r in self.resolution_bandwidths if r >= resolution_bandwidth * (1 - 1e-9)),
-                   None)
-        if rbw is None:
-            raise SafetyLimitError("resolution_bandwidth", resolution_bandwidth,
-                                   self.resolution_bandwidths[-1], unit="Hz",
-                                   limit_name=f"{self.model} largest RBW")
-        if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or \
-                not 101 <= points <= 8192:
-            raise SafetyLimitError("trace points", points, reason="must be an integer 101..8192")
-        if isinstance(averages, bool) or not isinstance(averages, (int, np.integer)) or \
-                not 1 <= averages <= 8192:
-            raise SafetyLimitError("averages", averages, reason="must be an integer 1..8192")
-        self._check_range("reference level", reference_level_dbm, (-130.0, 30.0), "dBm")
+        settings = self._checked(start, stop, resolution_bandwidth, points, reference_level_dbm,
+                                 averages)
         instrument = self.instrument
-        instrument.freq_start = start
-        instrument.freq_stop = stop
-        instrument.res_bandwidth = rbw
+        instrument.freq_start = settings["start"]
+        instrument.freq_stop = settings["stop"]
+        instrument.res_bandwidth = settings["resolution_bandwidth"]
         instrument.write(f"SWE:POIN {int(points)}")
         instrument.write(f"DISP:TRAC:Y:RLEV {reference_level_dbm:g} dBm")
         instrument.write(f"AVER:COUN {int(averages)}")
         instrument.trace_mode = "AVER" if averages > 1 else "WRIT"
         self._points = int(points)
-        return {"start": start, "stop": stop, "resolution_bandwidth": rbw, "points": int(points),
-                "reference_level_dbm": reference_level_dbm, "averages": int(averages)}
+        return settings
 
     def sweep(self) -> tuple[np.ndarray, np.ndarray]:
         instrument = self.instrument
