@@ -42,7 +42,6 @@ from dorlab.procedures.sweep import SweepResult, format_value, load_sweep, recti
 
 TRAFFIC_SUFFIX = ".traffic.jsonl"
 TRAFFIC = "traffic.jsonl"  # a run directory's traffic log
-PHASE_MAP_TRAFFIC = TRAFFIC
 
 
 class ReplayError(ValueError):
@@ -234,7 +233,7 @@ def replay(run_path: str | Path, *, exact: bool = False, out_dir: str | Path | N
     """Replay a recorded run; returns a :class:`Comparison` (default) or an :class:`ExactReplay`.
 
     ``out_dir`` defaults to ``<run dir>/replay-<run stem>``. Simulated comparison: ``world`` (a
-    ``dorlab.simulator.world.World``, e.g. from ``World.from_file`` describing this lab's bench) or a
+    ``dorlab.simulator.world.World``, or the path of a world TOML describing this lab's bench) or a
     default world with ``diode``/``seed`` (default diode: LLGS mazza2022, as a "sim" bench has it).
     Exact replay: ``traffic`` defaults to ``<stem>.traffic.jsonl``; ``bench_config`` (a ``BenchConfig``
     or bench name/file) defaults to the bench named in the results header (it must give the same
@@ -272,7 +271,7 @@ def _replay_bench(world, seed, diode):
     (the default simulated diode when none is given)."""
     if world is not None:
         return wiring.simulated_bench(world)
-    return wiring.simulated_bench(seed=seed, diode=diode if diode is not None else default_simulated_diode(seed))
+    return wiring.simulated_bench(seed=seed, diode=diode if diode is not None else wiring.simulated_diode("llgs", seed))
 
 
 def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
@@ -306,11 +305,6 @@ def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, dio
     write_json_atomic(out / "comparison.json", comparison.as_dict())
     write_text_atomic(out / "comparison.md", comparison_markdown(comparison))
     return comparison
-
-
-def default_simulated_diode(seed: int | None = None):
-    """The diode a "sim" bench opened by name has: LLGS mazza2022."""
-    return wiring.simulated_diode("llgs", seed)
 
 
 def _run_against_traffic(log: Path, config, run) -> tuple[str, dict[str, int], int, int]:
@@ -466,16 +460,22 @@ def record_sweep(path: str | Path, settings, *, world=None, seed: int | None = N
                  progress: bool = False) -> tuple[SweepResult, Path]:
     """Take a sweep as a run in the directory ``path`` on a fresh simulated bench while recording its
     SCPI traffic to ``<path>/traffic.jsonl``: a recorded run to replay. Returns (sweep, traffic log)."""
+    return _recorded(path, world, seed, diode,
+                     lambda bench: rectification_sweep(bench, settings, directory=path, progress=progress))
+
+
+def _recorded(path, world, seed, diode, take):
+    """``take(bench)`` on a fresh simulated bench recording its traffic to ``<path>/traffic.jsonl``."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     log = path / TRAFFIC
     bench = wiring.recording_bench(log, world=world, seed=seed, diode=diode)
     try:
         with bench:
-            sweep = rectification_sweep(bench, settings, directory=path, progress=progress)
+            result = take(bench)
     finally:
         bench.visa_library.stop_recording()
-    return sweep, log
+    return result, log
 
 
 # ------------------------------------------------------------------------------------------ phase maps
@@ -506,20 +506,12 @@ class PhaseMapComparison:
 
 
 def record_phase_map(path: str | Path, settings, *, world=None, seed: int | None = None, diode=None,
-                     progress: bool = False):
+                     progress: bool = False, plot: bool = False, data_dir=None):
     """Take a phase map on a fresh simulated bench recording its traffic to ``<map>/traffic.jsonl``."""
     from dorlab.procedures.phase_map import phase_map
 
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    log = path / TRAFFIC
-    bench = wiring.recording_bench(log, world=world, seed=seed, diode=diode)
-    try:
-        with bench:
-            result = phase_map(bench, path, settings, progress=progress, plot=False)
-    finally:
-        bench.visa_library.stop_recording()
-    return result, log
+    return _recorded(path, world, seed, diode, lambda bench: phase_map(
+        bench, path, settings, progress=progress, plot=plot, data_dir=data_dir))
 
 
 def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, bench_config, progress):
@@ -531,7 +523,7 @@ def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, b
     out = Path(out_dir) if out_dir is not None else path.parent / f"replay-{path.name}"
     out.mkdir(parents=True, exist_ok=True)
     if exact:
-        log = Path(traffic) if traffic is not None else path / PHASE_MAP_TRAFFIC
+        log = Path(traffic) if traffic is not None else path / TRAFFIC
         if not log.exists():
             raise ReplayError(f"no traffic log for {path} (looked for {log}); an exact replay needs the SCPI "
                               "traffic recorded with the run")

@@ -24,8 +24,9 @@ def simulated_bench(world=None, *, seed: int | None = None, diode=None,
                     config: BenchConfig | str = "sim", device: str | None = None) -> Bench:
     """A ``Bench`` on a fresh simulated VISA library.
 
-    ``world``: a ``dorlab.simulator.world.World`` (default: ``World.default(diode, seed)``, the
-    paper's bench around ``diode``, an LLGS mazza2022 diode unless given). ``config``: the bench file
+    ``world``: a ``dorlab.simulator.world.World`` or the path of a world description (TOML) (default:
+    ``World.default(diode, seed)``, the paper's bench around ``diode``, an LLGS mazza2022 diode unless
+    given). ``config``: the bench file
     whose roles, limits and settings are used (default the built-in ``sim``); its RF path and line
     frequency are taken from the world so that the bench's rf_current <-> dBm conversion is the
     simulator's. The returned bench carries ``bench.world`` and ``bench.visa_library`` for tests
@@ -38,6 +39,8 @@ def simulated_bench(world=None, *, seed: int | None = None, diode=None,
         world = World.default(diode=diode, seed=seed)
     elif diode is not None or seed is not None:
         raise ValueError("give either a world, or a diode/seed for a default world, not both")
+    elif isinstance(world, (str, Path)):
+        world = World.from_file(world)
     if not isinstance(config, BenchConfig):
         config = load_bench_config(config)
     return _on_world(config, DorlabVisaLibrary(world), device)
