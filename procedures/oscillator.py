@@ -334,14 +334,7 @@ def open_oscillator_bench(name: str, *, seed: int | None = None, temperature: fl
                           device: str | None = None):
     """The bench for ``dorlab oscillator``: a built-in simulated bench (fresh world at ``temperature``
     K, an E4408B behind the bias tee) or a bench file, which must list a [spectrum_analyzer]."""
-    from dorlab.instruments.bench import open_bench
-    from dorlab.procedures.wiring import SIMULATED_BENCHES, simulated_named_bench
+    from dorlab.procedures.wiring import SIMULATED_BENCHES, open_bench
 
-    if name in SIMULATED_BENCHES:
-        return simulated_named_bench(name, seed=seed, temperature=temperature,
-                                     spectrum_analyzer=True, device=device)
-    bench = open_bench(name, device=device)
-    if bench.spectrum_analyzer is None:
-        bench.close()
-        raise OscillatorError(f"bench {name!r} has no [spectrum_analyzer]")
-    return bench
+    return open_bench(name, seed=seed, device=device, spectrum_analyzer=True,
+                      temperature=temperature if name in SIMULATED_BENCHES else None)

@@ -298,7 +298,7 @@ def phase_map(bench, path: str | Path, settings: PhaseMapSettings | None = None,
               progress: bool = True, plot: bool = True, observers: tuple = (), should_stop=None,
               data_dir=None) -> PhaseMapResult:
     """Measure (or resume) a phase map on ``bench`` as a run in the directory ``path`` (registered under
-    ``<data dir>/runs`` when ``data_dir`` is given).
+    ``<data dir>/runs``, default: ``datadir.data_dir()``).
 
     New map: ``path`` must not hold a run. On any exception, interrupt or stop request the bench is put
     in its safe state, every point taken stays in the run's journal, and the exception carries a note

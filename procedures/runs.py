@@ -262,14 +262,15 @@ class Run:
     @classmethod
     def create(cls, plan: Plan, *, data_dir: str | Path | None = None, directory: str | Path | None = None,
                bench_spec=None, extra: dict | None = None) -> "Run":
-        """A new run directory for ``plan``: ``directory`` if given (it must not hold a run; it is also
-        registered under ``<data dir>/runs`` when ``data_dir`` is given), else
-        ``<data dir>/runs/<id>``. ``bench_spec`` (a ``wiring.BenchSpec`` or its dict) is what
-        ``runs resume`` reopens; ``extra`` goes into the manifest as is."""
+        """A new run directory for ``plan``: ``<data dir>/runs/<id>``, or ``directory`` if given (it must
+        not hold a run), registered under ``<data dir>/runs`` all the same: every run is listed and
+        resumed by id from its data directory (default: ``datadir.data_dir()``). ``bench_spec`` (a
+        ``wiring.BenchSpec`` or its dict) is what ``runs resume`` reopens; ``extra`` goes into the
+        manifest as is."""
         from dorlab.calibration.store import software_version
 
         kind = plan.kind.replace("_", "-")
-        root = runs_root(data_dir) if (directory is None or data_dir is not None) else None
+        root = runs_root(data_dir)
         while True:
             run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{kind}-{secrets.token_hex(2)}"
             path = Path(directory) if directory is not None else root / run_id
@@ -285,13 +286,13 @@ class Run:
             "format": FORMAT, "id": run_id, "kind": plan.kind, "description": plan.describe(),
             "created_at": _now_iso(), "software_version": software_version(), "host": socket.gethostname(),
             "directory": str(path.resolve()),
-            "data_dir": None if data_dir is None else str(Path(data_dir).resolve()),
+            "data_dir": str(root.parent),
             "settings": plan.settings_dict(), "bench": spec, "total": plan.total_steps(),
             "status": "created", "sessions": [], "safe_state": None, "error": "", "result": None,
             **(extra or {}),
         }
         write_json_atomic(path / MANIFEST, manifest)
-        if directory is not None and root is not None:
+        if directory is not None:
             (root / f"{run_id}{LINK_SUFFIX}").write_text(str(path.resolve()) + "\n", encoding="utf-8")
         return cls(path)
 
@@ -723,8 +724,7 @@ def resume(ref: str | Path, *, data_dir: str | Path | None = None, bench=None, s
                                "with the bench (runs.resume(..., bench=...))")
             from dorlab.procedures.wiring import BenchSpec
 
-            bench = stack.enter_context(BenchSpec(**{k: spec.get(k) for k in ("name", "seed", "sim_diode", "device")
-                                                     if spec.get(k) is not None}).open())
+            bench = stack.enter_context(BenchSpec.from_dict(spec).open())
         if plan.needs_store and store is None:
             from dorlab.calibration.store import CalibrationStore
 

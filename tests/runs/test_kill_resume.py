@@ -132,3 +132,49 @@ def test_recalibration_killed_and_resumed(calibrated_store, kill_at):
             history = [h.run_id for h in store.history(d["device"])]
             assert history == before_runs[d["device"]] + [d["new_run_id"]]  # stored once, none lost
             assert store.active_run_id(d["device"]) == d["new_run_id"]
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 340), 2))
+def test_fig5_on_the_bench_killed_and_resumed(calibrated_store, kill_at):
+    """``dorlab reproduce fig5 --backend bench``'s run: every read a journaled step; after kill -9 and
+    ``dorlab runs resume ID`` the run holds exactly the reads of the uninterrupted workload."""
+    from dorlab.procedures.fig5_run import run_fig5
+
+    sys.path.insert(0, str(CHILD.parent))
+    from child import FIG5_WORKLOAD
+
+    data_dir = calibrated_store
+
+    def fig5_run():
+        found = sorted((data_dir / "runs").glob("*-fig5-*"))
+        return found[0] if found else None
+
+    run_dir = _kill_after("fig5", None, data_dir, kill_at, find_run=fig5_run)
+    before = _journal(run_dir)
+    assert kill_at <= len(before) and runs.Run(run_dir).status == "interrupted"
+    info = _resume(runs.Run(run_dir).id, data_dir)
+    after = _journal(run_dir)
+    _kept(before, after)
+    with CalibrationStore.open(data_dir) as store:
+        planned = run_fig5(store.active("k1"), backend="model", **FIG5_WORKLOAD)["accounting"]["reads"]
+    assert len(after) == planned  # none lost, none read twice
+    assert info["result"]["products_correlation"] > 0.9
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 12), 2))
+def test_oscillator_killed_and_resumed_by_runs_resume(tmp_path, kill_at):
+    """The oscillator run (a simulated bench at 300 K with a spectrum analyzer) in a directory of the
+    user's choice: listed by ``dorlab runs list`` and continued by ``dorlab runs resume ID``, which
+    reopens the same bench (temperature and analyzer from the manifest)."""
+    run_dir = _kill_after("oscillator", tmp_path / "osc", tmp_path, kill_at)
+    before = _journal(run_dir)
+    run_id = runs.Run(run_dir).id
+    listed = subprocess.run(DORLAB + ["runs", "list", "--data-dir", str(tmp_path), "--json"], capture_output=True,
+                            text=True, timeout=60)
+    assert [(r["id"], r["status"]) for r in json.loads(listed.stdout)["runs"]] == [(run_id, "interrupted")]
+    info = _resume(run_id, tmp_path)
+    after = _journal(run_dir)
+    _kept(before, after)
+    assert [r["key"] for r in after] == ["background"] + [f"point/{k}" for k in range(12)]
+    assert info["bench"]["temperature"] == 300.0 and info["bench"]["spectrum_analyzer"] is True
+    assert info["result"]["points"] == 12 and (run_dir / "points.csv").read_text().count("\n") == 13

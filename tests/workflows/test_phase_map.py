@@ -85,7 +85,10 @@ def test_fault_mid_map_goes_safe_keeps_points_and_resumes_exactly(straight, tmp_
     fail_after(bench, 26 * 2 + 9, lambda: bench.world.inject_fault(NVM, DroppedConnection()))
     with pytest.raises(InstrumentIOError) as info:
         pm.phase_map(bench, path, SETTINGS, progress=False)
-    assert f"continue with: dorlab runs resume {path}" in info.value.__notes__
+    # a map in a directory of the user's choice is registered in the (default) data directory: by id
+    data_dir = runs.runs_root(None, create=False).parent
+    assert f"continue with: dorlab runs resume {runs.Run(path).id} --data-dir {data_dir}" in info.value.__notes__
+    assert [r.path for r in runs.list_runs()] == [path.resolve()]
     assert info.value.safe_state.reached is True
     assert_safe(bench)  # RF off, bias ramped to zero, output off though the voltmeter is gone
     partial = pm.load_phase_map(path)
