@@ -453,17 +453,7 @@ def new_job(bench, store: CalibrationStore, input_path: str | Path, settings: Do
 
 def job_settings(out_dir: str | Path) -> DorJobSettings:
     """The settings of the job in a run directory (e.g. to know its backend before resuming)."""
-    return _job_plan(Path(out_dir)).settings
-
-
-def _job_plan(out: Path) -> DorJobPlan:
-    try:
-        run = runs.Run(out)
-    except runs.RunError as exc:
-        raise DorJobError(str(exc)) from None
-    if run.kind != DorJobPlan.kind:
-        raise DorJobError(f"{out} is a {run.kind!r} run, not a DOR job")
-    return DorJobPlan.from_settings(run.settings)
+    return DorJobPlan.from_settings(runs.Run(out_dir).expect(DorJobPlan.kind).settings).settings
 
 
 def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_dir: str | Path,
@@ -478,21 +468,12 @@ def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_d
     goes to its safe state; the exception carries the resume command.
     """
     out = Path(out_dir)
-    if resume:
-        plan = _job_plan(out)
-        if settings is not None and settings != plan.settings:
-            raise DorJobError(f"{out}: resume settings {settings} differ from the job's {plan.settings}")
-        if input_path is not None and _sha256(Path(input_path)) != plan.job["input_sha256"]:
-            raise DorJobError(f"{input_path} is not the input this job started with (SHA-256 differs)")
-        run = runs.Run(out)
-    else:
-        if settings is None:
-            raise ValueError("a new DOR job needs settings")
-        if input_path is None:
-            raise ValueError("a new DOR job needs an input file")
-        if (out / runs.MANIFEST).exists():
-            raise FileExistsError(f"{out} holds a run; pass resume=True to continue it")
-        plan, run = new_job(bench, store, input_path, settings), None
+    if not resume and input_path is None:
+        raise ValueError("a new DOR job needs an input file")
+    plan, run = runs.plan_for(DorJobPlan, settings, runs.Run(out) if resume else None,
+                              new=(lambda: new_job(bench, store, input_path, settings)) if settings else None)
+    if resume and input_path is not None and _sha256(Path(input_path)) != plan.job["input_sha256"]:
+        raise DorJobError(f"{input_path} is not the input this job started with (SHA-256 differs)")
     if plan.needs_bench and bench is None:
         raise DorJobError("the bench backend needs a bench")
     if data_dir is None:

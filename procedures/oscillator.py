@@ -315,16 +315,8 @@ def measure_oscillator(bench, settings: OscillatorSettings | None = None, *, dat
     """Measure every bias of ``settings`` on ``bench`` as a run under ``<data dir>/runs`` (or in
     ``directory``); ``resume`` (a run id or directory) continues an interrupted one with its own
     settings. ``progress(index, point)`` is called per bias."""
-    if resume is not None:
-        run = runs.Run.open(resume, data_dir).expect(OscillatorPlan.kind)
-        plan = OscillatorPlan.from_settings(run.settings)
-        plan.progress = progress
-        if settings is not None and plan.settings != settings:
-            raise OscillatorError(f"{run.path}: resume settings differ from the run's")
-    elif settings is None:
-        raise OscillatorError("a new oscillator run needs settings")
-    else:
-        plan, run = OscillatorPlan(settings, progress), None
+    plan, run = runs.plan_for(OscillatorPlan, settings, resume, data_dir)
+    plan.progress = progress
     result, _ = runs.run_plan(plan, bench=bench, data_dir=data_dir, directory=directory, resume=run,
                               progress=show_progress)
     return result

@@ -38,10 +38,6 @@ PLOT = "phase_map.png"
 KIND = "dorlab.phase_map"
 
 
-class PhaseMapFileError(ValueError):
-    """A phase-map directory that cannot be resumed (not a phase-map run, other settings)."""
-
-
 @dataclass(frozen=True)
 class PhaseMapSettings:
     """f_ac from ``frequency_from`` to ``frequency_to`` (Hz) in ``frequency_points`` rows, each a sweep
@@ -163,13 +159,7 @@ def _row_prefix(row: int) -> str:
 
 def load_phase_map(path: str | Path) -> PhaseMapResult:
     """Read a phase-map run directory (complete or interrupted) and derive the phase per row."""
-    path = Path(path)
-    try:
-        run = runs.Run(path)
-    except runs.RunError as exc:
-        raise PhaseMapFileError(str(exc)) from None
-    if run.kind != PhaseMapPlan.kind:
-        raise PhaseMapFileError(f"{path} is a {run.kind!r} run, not a phase map")
+    run = runs.Run(path).expect(PhaseMapPlan.kind)
     settings = PhaseMapSettings(**run.settings)
     frequencies = settings.frequencies()
     bias = settings.bias_currents()
@@ -305,19 +295,8 @@ def phase_map(bench, path: str | Path, settings: PhaseMapSettings | None = None,
     naming how to resume. Observers receive every event (a ``row`` event after each row).
     """
     path = Path(path)
-    if resume:
-        try:
-            run = runs.Run(path)
-        except runs.RunError as exc:
-            raise PhaseMapFileError(str(exc)) from None
-        plan = PhaseMapPlan.from_settings(run.settings)
-        plan.plot = plot
-        if settings is not None and settings != plan.settings:
-            raise PhaseMapFileError(f"{path}: resume settings {settings} differ from the map's {plan.settings}")
-    elif settings is None:
-        raise ValueError("a new phase map needs settings")
-    else:
-        plan, run = PhaseMapPlan(settings, plot), None
+    plan, run = runs.plan_for(PhaseMapPlan, settings, runs.Run(path) if resume else None)
+    plan.plot = plot
     result, _ = runs.run_plan(plan, bench=bench, directory=None if resume else path, data_dir=data_dir,
                               resume=run, progress=progress, observers=observers, should_stop=should_stop)
     return result

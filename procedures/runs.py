@@ -685,6 +685,22 @@ def run_plan(plan: Plan, *, bench=None, store=None, data_dir: str | Path | None 
     return result, run
 
 
+def plan_for(plan_class: type[Plan], settings=None, resume: "Run | str | Path | None" = None,
+             data_dir: str | Path | None = None, *, new: Callable[[], Plan] | None = None) -> tuple[Plan, "Run | None"]:
+    """The plan to execute and the run to continue (None: a new run). With ``resume`` (a Run, id or
+    directory) the plan of that run, rebuilt from its own settings (``settings``, if given, must equal
+    the plan's ``settings``); else ``new()`` (default ``plan_class(settings)``), which needs settings."""
+    if resume is not None:
+        run = resume if isinstance(resume, Run) else Run.open(resume, data_dir)
+        plan = plan_class.from_settings(run.expect(plan_class.kind).settings)
+        if settings is not None and settings != getattr(plan, "settings", settings):
+            raise RunError(f"{run.path}: resume settings {settings} differ from the run's {plan.settings}")
+        return plan, run
+    if new is None and settings is None:
+        raise ValueError(f"a new {plan_class.kind} run needs settings")
+    return (new() if new is not None else plan_class(settings)), None
+
+
 def _spec_of(bench):
     """The BenchSpec a bench was opened with (``wiring.open_bench`` tags it), else its name only."""
     benches = _benches(bench)

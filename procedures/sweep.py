@@ -290,15 +290,7 @@ def rectification_sweep(bench, settings: SweepSettings | None = None, *, data_di
     with ``resume`` (a run id or directory) continue that run with its own settings (``settings``, if
     given, must equal them). On any exception or interrupt the bench goes to its safe state and the
     exception propagates with the resume command as a note; the run keeps every point taken."""
-    if resume is not None:
-        run = runs.Run.open(resume, data_dir).expect(SweepPlan.kind)
-        plan = SweepPlan.from_settings(run.settings)
-        if settings is not None and settings != plan.settings:
-            raise SweepFileError(f"{run.path}: resume settings {settings} differ from the run's {plan.settings}")
-    elif settings is None:
-        raise ValueError("a new sweep needs settings")
-    else:
-        plan, run = SweepPlan(settings), None
+    plan, run = runs.plan_for(SweepPlan, settings, resume, data_dir)
     result, _ = runs.run_plan(plan, bench=bench, data_dir=data_dir, directory=directory, resume=run,
                               progress=progress, safe_state_after=safe_state_after, observers=observers,
                               should_stop=should_stop)

@@ -40,7 +40,8 @@ def test_run_directory_manifest_journal_events(tmp_path):
     m = run.manifest
     assert m["format"] == runs.FORMAT and m["kind"] == "sweep" and m["status"] == "completed"
     assert m["settings"] == SETTINGS.as_dict() and m["total"] == 21 and m["steps_done"] == 21
-    assert m["bench"] == {"name": "sim", "seed": 1, "sim_diode": "phenomenological", "device": None}
+    assert m["bench"] == {"name": "sim", "seed": 1, "sim_diode": "phenomenological", "device": None,
+                          "temperature": None, "spectrum_analyzer": False}
     assert "2450" in m["identities"]["sim"]["current_source"]
     assert m["safe_state"]["reached"] is True and m["result"]["points"] == 21
     assert [s["status"] for s in m["sessions"]] == ["completed"]

@@ -113,11 +113,11 @@ def test_fault_mid_map_goes_safe_keeps_points_and_resumes_exactly(straight, tmp_
 def test_resume_refuses_other_settings_and_new_map_refuses_an_existing_one(straight):
     bench, result = straight
     other = pm.PhaseMapSettings(780e6, 820e6, 3, -0.26e-3, -0.01e-3, 26, rf_current=RF_CURRENT)
-    with pytest.raises(pm.PhaseMapFileError, match="differ"):
+    with pytest.raises(runs.RunError, match="differ"):
         pm.phase_map(bench, result.path, other, resume=True, progress=False)
     with pytest.raises(FileExistsError):
         pm.phase_map(bench, result.path, SETTINGS, progress=False)
-    with pytest.raises(pm.PhaseMapFileError, match="not a dorlab run"):
+    with pytest.raises(runs.RunError, match="not a dorlab run"):
         pm.phase_map(bench, result.path / "elsewhere", resume=True, progress=False)
 
 
