@@ -233,15 +233,18 @@ def _planned_reads(pool: list[Calibration], plan, first, second, scales, setting
     from dorlab.compute.scheduler import DorEngine
 
     engine = DorEngine(pool, IdealBackend(pool))
-    counts = []
-    for r0, r1 in plan:
-        if settings.operation == "products":
-            result = engine.multiply(first[r0:r1], second[r0:r1], scale_f=scales[0], scale_g=scales[1])
-        else:
-            strip = first[:, r0:r1 + second.shape[1] - 1, :]
-            result = engine.conv2d(strip, second, scale_images=scales[0], scale_filters=scales[1])
-        counts.append(int(result.accounting.reads))
-    return counts
+    return [int(_dor_chunk(engine, settings.operation, first, second, scales, r0, r1)[0].accounting.reads)
+            for r0, r1 in plan]
+
+
+def _dor_chunk(engine, operation: str, first, second, scales, r0: int, r1: int):
+    """(DOR result, exact values) of products r0:r1, or of convolution output rows r0:r1."""
+    if operation == "products":
+        return (engine.multiply(first[r0:r1], second[r0:r1], scale_f=scales[0], scale_g=scales[1]),
+                first[r0:r1] * second[r0:r1])
+    strip = first[:, r0:r1 + second.shape[1] - 1, :]
+    return (engine.conv2d(strip, second, scale_images=scales[0], scale_filters=scales[1]),
+            convolve_ideal(strip, second))
 
 
 # -------------------------------------------------------------------------------------------- files
@@ -363,13 +366,7 @@ class DorJobPlan(runs.Plan):
         return self._finish(ctx.path, first, second, plan, chunks, pool)
 
     def _compute(self, engine, first, second, scales, r0, r1) -> _Chunk:
-        if self.settings.operation == "products":
-            result = engine.multiply(first[r0:r1], second[r0:r1], scale_f=scales[0], scale_g=scales[1])
-            exact = first[r0:r1] * second[r0:r1]
-        else:
-            strip = first[:, r0:r1 + second.shape[1] - 1, :]
-            result = engine.conv2d(strip, second, scale_images=scales[0], scale_filters=scales[1])
-            exact = convolve_ideal(strip, second)
+        result, exact = _dor_chunk(engine, self.settings.operation, first, second, scales, r0, r1)
         accounting = result.accounting.as_dict()
         return _Chunk(np.asarray(result.values, dtype=float), np.asarray(exact, dtype=float),
                       [int(n) for n in accounting["reads_by_diode"]], _accounting_totals(accounting))

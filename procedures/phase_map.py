@@ -204,6 +204,14 @@ def _nan_none(value: float):
     return None if not math.isfinite(value) else float(value)
 
 
+def map_extent(result: PhaseMapResult) -> list[float] | None:
+    """The imshow extent of a map in (I_dc mA, f_ac MHz), None for a single row or column."""
+    if result.bias_current.size > 1 and result.frequencies.size > 1:
+        return [result.bias_current[0] * 1e3, result.bias_current[-1] * 1e3,
+                result.frequencies[0] * 1e-6, result.frequencies[-1] * 1e-6]
+    return None
+
+
 def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Path:
     """V_dc and phase over (I_dc, f_ac) as two colour maps (PNG)."""
     from matplotlib.figure import Figure
@@ -211,10 +219,7 @@ def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Pa
     target = Path(path) if path is not None else result.path / PLOT
     fig = Figure(figsize=(11, 4.2), constrained_layout=True)
     axes = fig.subplots(1, 2)
-    extent = None
-    if result.bias_current.size > 1 and result.frequencies.size > 1:
-        extent = [result.bias_current[0] * 1e3, result.bias_current[-1] * 1e3,
-                  result.frequencies[0] * 1e-6, result.frequencies[-1] * 1e-6]
+    extent = map_extent(result)
     for ax, data, label, cmap in ((axes[0], result.rectified_voltage * 1e3, "V_dc (mV)", "viridis"),
                                   (axes[1], result.phase, "phase (rad)", "twilight_shifted")):
         image = ax.imshow(data, origin="lower", aspect="auto", extent=extent, cmap=cmap,

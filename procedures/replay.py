@@ -331,22 +331,30 @@ def _run_against_traffic(log: Path, config, run) -> tuple[str, dict[str, int], i
 
 
 def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_config, progress) -> ExactReplay:
-    log = Path(traffic) if traffic is not None else traffic_log_path(results)
+    def identical(replayed_path: Path) -> bool:
+        replayed = load_sweep(replayed_path)
+        return replayed.n_points == recorded.n_points and all(
+            np.array_equal(replayed.columns[k], recorded.columns[k])
+            for k in ("index", "bias_current", "rectified_voltage", "standard_error", "rf_on_voltage",
+                      "rf_off_voltage", "rf_power_dbm", "rf_current"))
+
+    return _replay_traffic(results, Path(traffic) if traffic is not None else traffic_log_path(results),
+                           bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim"),
+                           out / "exact", lambda bench, target: rectification_sweep(
+                               bench, recorded.settings, directory=target, progress=progress), identical)
+
+
+def _replay_traffic(source: Path, log: Path, config, target: Path, take, identical) -> ExactReplay:
+    """Run ``take(bench, target)`` (``target``: a fresh run directory) on a bench answering from the
+    recorded traffic ``log``; the report (``exact.json``, ``exact.md`` next to ``target``) says whether
+    every command matched and whether ``identical(target)`` holds for the values."""
     if not log.exists():
-        raise ReplayError(f"no traffic log for {results} (looked for {log}); an exact replay needs the SCPI "
+        raise ReplayError(f"no traffic log for {source} (looked for {log}); an exact replay needs the SCPI "
                           "traffic recorded with the run")
-    config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
-    replayed_path = _fresh_path(out, "exact")
-    mismatch, remaining, writes, matched_writes = _run_against_traffic(
-        log, config, lambda bench: rectification_sweep(bench, recorded.settings, directory=replayed_path,
-                                                       progress=progress))
-    replayed = load_sweep(replayed_path)
-    identical = (replayed.n_points == recorded.n_points
-                 and all(np.array_equal(replayed.columns[k], recorded.columns[k])
-                         for k in ("index", "bias_current", "rectified_voltage", "standard_error",
-                                   "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current")))
-    result = ExactReplay(results, log, not mismatch, matched_writes, writes, remaining, mismatch,
-                         identical, replayed_path)
+    out, target = target.parent, _fresh_path(target.parent, target.name)
+    mismatch, remaining, writes, matched = _run_against_traffic(log, config, lambda bench: take(bench, target))
+    same = (target / runs.MANIFEST).exists() and identical(target)
+    result = ExactReplay(source, log, not mismatch, matched, writes, remaining, mismatch, same, target)
     result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
     write_json_atomic(out / "exact.json", result.as_dict())
     write_text_atomic(out / "exact.md", exact_markdown(result))
@@ -523,23 +531,15 @@ def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, b
     out = Path(out_dir) if out_dir is not None else path.parent / f"replay-{path.name}"
     out.mkdir(parents=True, exist_ok=True)
     if exact:
-        log = Path(traffic) if traffic is not None else path / TRAFFIC
-        if not log.exists():
-            raise ReplayError(f"no traffic log for {path} (looked for {log}); an exact replay needs the SCPI "
-                              "traffic recorded with the run")
-        config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
-        target = _fresh_path(out, "exact-map")
-        mismatch, remaining, writes, matched = _run_against_traffic(
-            log, config, lambda bench: phase_map(bench, target, recorded.settings, progress=progress, plot=False))
-        replayed = load_phase_map(target) if (target / runs.MANIFEST).exists() else None
-        identical = replayed is not None and all(
-            np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True)
-            for k in ("rectified_voltage", "standard_error", "bias_current", "frequencies"))
-        result = ExactReplay(path, log, not mismatch, matched, writes, remaining, mismatch, identical, target)
-        result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
-        write_json_atomic(out / "exact.json", result.as_dict())
-        write_text_atomic(out / "exact.md", exact_markdown(result))
-        return result
+        def identical(target: Path) -> bool:
+            replayed = load_phase_map(target)
+            return all(np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True)
+                       for k in ("rectified_voltage", "standard_error", "bias_current", "frequencies"))
+
+        return _replay_traffic(path, Path(traffic) if traffic is not None else path / TRAFFIC,
+                               bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim"),
+                               out / "exact-map", lambda bench, target: phase_map(
+                                   bench, target, recorded.settings, progress=progress, plot=False), identical)
     bench = _replay_bench(world, seed, diode)
     target = _fresh_path(out, "simulated-map")
     try:
@@ -576,12 +576,11 @@ def _write_phase_map_csv(path: Path, c: PhaseMapComparison) -> None:
 def _plot_phase_maps(path: Path, measured, simulated) -> None:
     from matplotlib.figure import Figure
 
+    from dorlab.procedures.phase_map import map_extent
+
     fig = Figure(figsize=(14, 4.2), constrained_layout=True)
     axes = fig.subplots(1, 3)
-    extent = None
-    if measured.bias_current.size > 1 and measured.frequencies.size > 1:
-        extent = [measured.bias_current[0] * 1e3, measured.bias_current[-1] * 1e3,
-                  measured.frequencies[0] * 1e-6, measured.frequencies[-1] * 1e-6]
+    extent = map_extent(measured)
     v = np.concatenate([measured.rectified_voltage.ravel(), simulated.rectified_voltage.ravel()]) * 1e3
     low, high = np.nanmin(v), np.nanmax(v)
     for ax, data, title in ((axes[0], measured.rectified_voltage * 1e3, "measured"),
