@@ -6,6 +6,7 @@ says how to continue).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -301,23 +302,18 @@ def dor_job_command(ctx, input_path, bench_name, backend, operation, out_dir, fi
                                "backend (--bench NAME); model and ideal jobs run here")
     if cluster is not None and not str(cluster).startswith(("tcp://", "tls://")):
         raise click.BadParameter(f"{cluster!r} is not a scheduler address tcp://HOST:PORT", param_hint="--cluster")
-    remote = None
+    remote = bench = None
     try:
-        with store:
-            if cluster is not None:
+        with store, contextlib.ExitStack() as stack:
+            if cluster is not None:  # the reads go to the bench's worker
                 from dorlab.procedures import scale
 
-                with scale.dask_client(cluster) as client:
-                    remote = scale.RemoteBench(client, bench_name, seed=seed, sim_diode=sim_diode)
-                    result = dor_job(remote, store, input_path, out, settings, resume=resume_dir is not None,
-                                     progress=progress)
+                client = stack.enter_context(scale.dask_client(cluster))
+                bench = remote = scale.RemoteBench(client, bench_name, seed=seed, sim_diode=sim_diode)
             elif backend == "bench":
-                with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
-                    result = dor_job(bench, store, input_path, out, settings, resume=resume_dir is not None,
-                                     progress=progress)
-            else:
-                result = dor_job(None, store, input_path, out, settings, resume=resume_dir is not None,
-                                 progress=progress)
+                bench = stack.enter_context(open_bench(bench_name, seed=seed, sim_diode=sim_diode))
+            result = dor_job(bench, store, input_path, out, settings, resume=resume_dir is not None,
+                             progress=progress)
     except FileExistsError as exc:
         raise InvalidValue(f"{exc}; continue it with --resume DIR, or choose another --out") from None
     if as_json:
