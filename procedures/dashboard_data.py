@@ -385,7 +385,8 @@ def _run_dir_data(path: Path, kind: str, settings: dict, manifest: dict, journal
         data["bias_range"] = [sweep.get("bias_from"), sweep.get("bias_to")]
         return data
     if kind == "phase-map":
-        from dorlab.procedures.phase_map import PhaseMapSettings, phase_from_voltage
+        from dorlab.calibration.fit import phase_from_voltage
+        from dorlab.procedures.phase_map import PhaseMapSettings
 
         grid = PhaseMapSettings(**{k: v for k, v in settings.items()
                                    if k in PhaseMapSettings.__dataclass_fields__})

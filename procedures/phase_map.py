@@ -15,7 +15,7 @@ A row's sweep: ``sweep.load_sweep(<map>, "row/<r>/")``. Each completed row is an
 The phase. A bench reads V_dc, not the phase. Inside the locking window Eq. (6) of Mazza et al. (2022)
 gives V_dc = V_lock cos(phi) with phi the intrinsic phase, zero at the vertex I_dc,0, so per row
 |phi| = arccos(V_dc / V_lock) with V_lock the vertex voltage of the row (the locked amplitude, from the
-calibration area's ``find_vertex``) and the sign of phi that of I_dc - I_dc,0 (phi grows with I_dc).
+calibration area's ``find_vertex``; ``fit.phase_from_voltage``) and the sign of phi that of I_dc - I_dc,0 (phi grows with I_dc).
 Outside the locking window (``locking_window`` on the row's V_dc shape) the phase is undefined (NaN).
 On a simulated bench this is the same computation: the procedure uses what the readings give.
 """
@@ -123,34 +123,6 @@ class PhaseMapResult:
         return out
 
 
-# ------------------------------------------------------------------------------------------ the phase
-
-def phase_from_voltage(bias_current, rectified_voltage, standard_error=None,
-                       criteria: fit.FitCriteria = fit.DEFAULT_CRITERIA) -> tuple[np.ndarray, float, float]:
-    """(phase (rad) per point, vertex current I_dc,0 (A), locked amplitude V_lock (V)) of one sweep.
-
-    phi = sign(I_dc - I_dc,0) arccos(V_dc / V_lock) inside the locking window, NaN outside; all NaN
-    when the sweep shows no locking or no extremum (the drive does not lock at this f_ac).
-    """
-    i = np.asarray(bias_current, dtype=float)
-    v = np.asarray(rectified_voltage, dtype=float)
-    se = None if standard_error is None else np.asarray(standard_error, dtype=float)
-    phase = np.full(i.shape, np.nan)
-    finite = np.isfinite(v) & np.isfinite(i)
-    try:
-        window = fit.locking_window(i[finite], v[finite], None if se is None else se[finite],
-                                    criteria=criteria)
-        vertex = fit.find_vertex(i[finite], v[finite], None if se is None else se[finite], window=window)
-    except fit.CalibrationError:
-        return phase, float("nan"), float("nan")
-    if vertex.voltage == 0.0:
-        return phase, float("nan"), float("nan")
-    inside = finite & window.contains(i)
-    ratio = np.clip(v[inside] / vertex.voltage, -1.0, 1.0)
-    phase[inside] = np.sign(i[inside] - vertex.current) * np.arccos(ratio)
-    return phase, float(vertex.current), float(vertex.voltage)
-
-
 # -------------------------------------------------------------------------------------------- files
 
 def _row_prefix(row: int) -> str:
@@ -173,7 +145,7 @@ def load_phase_map(path: str | Path) -> PhaseMapResult:
     for r in range(frequencies.size):
         n = int(np.count_nonzero(np.isfinite(voltage[r])))
         if n >= fit.DEFAULT_CRITERIA.min_points:
-            phase[r, :n], vertex[r], amplitude[r] = phase_from_voltage(bias[:n], voltage[r, :n], error[r, :n])
+            phase[r, :n], vertex[r], amplitude[r] = fit.phase_from_voltage(bias[:n], voltage[r, :n], error[r, :n])
     from dorlab.procedures.sweep import run_metadata
 
     return PhaseMapResult(run.path, settings, frequencies, bias, voltage, error, phase, vertex, amplitude,
@@ -271,7 +243,7 @@ class PhaseMapPlan(runs.Plan):
             if ctx.recorded(f"{_row_prefix(row)}point/{int(self.settings.bias_points) - 1}") is None:
                 ctx.stage("row", row=row, rf_frequency=row_settings.rf_frequency)
             columns = sweep_points(ctx, row_settings, prefix=_row_prefix(row))
-            phase, vertex, amplitude = phase_from_voltage(columns["bias_current"], columns["rectified_voltage"],
+            phase, vertex, amplitude = fit.phase_from_voltage(columns["bias_current"], columns["rectified_voltage"],
                                                           columns["standard_error"])
             ctx.emit("row", row=row, rf_frequency=row_settings.rf_frequency, vertex_current=vertex,
                      locked_amplitude=amplitude, bias_current=columns["bias_current"],

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from dorlab.calibration import fit
 from dorlab.instruments.bench import InstrumentIOError
 from dorlab.procedures import phase_map as pm
 from dorlab.procedures import runs
@@ -74,7 +75,7 @@ def test_phase_from_voltage_is_the_intrinsic_phase(straight):
 
 def test_phase_is_nan_without_locking():
     i = np.linspace(-0.2e-3, 0.0, 21)
-    phase, vertex, amplitude = pm.phase_from_voltage(i, 1e-8 * np.sin(1e5 * i), np.full(21, 1e-8))
+    phase, vertex, amplitude = fit.phase_from_voltage(i, 1e-8 * np.sin(1e5 * i), np.full(21, 1e-8))
     assert np.all(np.isnan(phase)) and math.isnan(vertex) and math.isnan(amplitude)
 
 
