@@ -825,3 +825,18 @@ def phase_from_voltage(bias_current, rectified_voltage, standard_error=None,
     ratio = np.clip(v[inside] / vertex.voltage, -1.0, 1.0)
     phase[inside] = np.sign(i[inside] - vertex.current) * np.arccos(ratio)
     return phase, float(vertex.current), float(vertex.voltage)
+
+
+def common_range_parabola(bias_current, voltage, vertex_current: float, input_min_current: float,
+                          ) -> tuple[float, float]:
+    """(a', c') of a curve over a given input range: a direct parabola fitted to the curve's points in
+    I_dc,0 .. I_dc,-1, then c' = P(I_dc,0) and a' = P(I_dc,-1) - P(I_dc,0) (the even parabola
+    V(x) = a' x^2 + c' on x in [-1, 0] has exactly these values at its ends)."""
+    bias_current, voltage = np.asarray(bias_current, float), np.asarray(voltage, float)
+    lo, hi = sorted((vertex_current, input_min_current))
+    inside = (bias_current >= lo) & (bias_current <= hi) & np.isfinite(voltage)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or np.count_nonzero(inside) < 3:
+        return float("nan"), float("nan")
+    coefficients = np.polyfit(bias_current[inside], voltage[inside], 2)
+    at_vertex = float(np.polyval(coefficients, vertex_current))
+    return float(np.polyval(coefficients, input_min_current)) - at_vertex, at_vertex

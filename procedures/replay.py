@@ -188,21 +188,6 @@ class Comparison:
                 "simulated_run": str(self.simulated_path), "files": self.files}
 
 
-def common_range_parabola(bias_current, voltage, vertex_current: float, input_min_current: float,
-                          ) -> tuple[float, float]:
-    """(a', c') of a curve over a given input range: a direct parabola fitted to the curve's points in
-    I_dc,0 .. I_dc,-1, then c' = P(I_dc,0) and a' = P(I_dc,-1) - P(I_dc,0) (the even parabola
-    V(x) = a' x^2 + c' on x in [-1, 0] has exactly these values at its ends)."""
-    bias_current, voltage = np.asarray(bias_current, float), np.asarray(voltage, float)
-    lo, hi = sorted((vertex_current, input_min_current))
-    inside = (bias_current >= lo) & (bias_current <= hi) & np.isfinite(voltage)
-    if not (math.isfinite(lo) and math.isfinite(hi)) or np.count_nonzero(inside) < 3:
-        return float("nan"), float("nan")
-    coefficients = np.polyfit(bias_current[inside], voltage[inside], 2)
-    at_vertex = float(np.polyval(coefficients, vertex_current))
-    return float(np.polyval(coefficients, input_min_current)) - at_vertex, at_vertex
-
-
 @dataclass
 class ExactReplay:
     """The result of re-running a procedure against its recorded traffic."""
@@ -295,8 +280,8 @@ def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, dio
     if not (math.isfinite(i0) and math.isfinite(i1)):  # measured fit failed: the simulated range
         i0, i1 = simulated_summary.vertex_current, simulated_summary.input_min_current
     comparison.common_range = (float(i0), float(i1))
-    comparison.measured_common = common_range_parabola(recorded.bias_current[:n], a, i0, i1)
-    comparison.simulated_common = common_range_parabola(simulated.bias_current[:n], b, i0, i1)
+    comparison.measured_common = fit.common_range_parabola(recorded.bias_current[:n], a, i0, i1)
+    comparison.simulated_common = fit.common_range_parabola(simulated.bias_current[:n], b, i0, i1)
     comparison.files["csv"] = str(_write_comparison_csv(out / "comparison.csv", recorded, simulated, n))
     comparison.files["png"] = str(_plot_comparison(out / "comparison.png", recorded, simulated,
                                                    measured_summary, simulated_summary, n))
