@@ -129,19 +129,27 @@ def _row_prefix(row: int) -> str:
     return f"row/{row}/"
 
 
+def map_grid(settings: PhaseMapSettings, journal: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """V_dc and its standard error (V) over (f_ac row, I_dc column) from a map's journal records (as
+    far as it goes: NaN where no point was taken yet)."""
+    shape = (int(settings.frequency_points), int(settings.bias_points))
+    voltage, error = np.full(shape, np.nan), np.full(shape, np.nan)
+    for record in journal:
+        _, r, _, c = record["key"].split("/")
+        voltage[int(r), int(c)] = record["data"]["rectified_voltage"]
+        error[int(r), int(c)] = record["data"]["standard_error"]
+    return voltage, error
+
+
 def load_phase_map(path: str | Path) -> PhaseMapResult:
     """Read a phase-map run directory (complete or interrupted) and derive the phase per row."""
     run = runs.Run(path).expect(PhaseMapPlan.kind)
     settings = PhaseMapSettings(**run.settings)
     frequencies = settings.frequencies()
     bias = settings.bias_currents()
-    shape = (frequencies.size, bias.size)
-    voltage, error, phase = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    voltage, error = map_grid(settings, run.journal())
+    phase = np.full(voltage.shape, np.nan)
     vertex, amplitude = np.full(frequencies.size, np.nan), np.full(frequencies.size, np.nan)
-    for record in run.journal():
-        _, r, _, c = record["key"].split("/")
-        voltage[int(r), int(c)] = record["data"]["rectified_voltage"]
-        error[int(r), int(c)] = record["data"]["standard_error"]
     for r in range(frequencies.size):
         n = int(np.count_nonzero(np.isfinite(voltage[r])))
         if n >= fit.DEFAULT_CRITERIA.min_points:

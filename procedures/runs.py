@@ -152,12 +152,15 @@ def plan_class(kind: str) -> type[Plan]:
 
 # --------------------------------------------------------------------------------------- journal
 
-def _read_lines(path: Path, *, repair: bool) -> list[dict]:
+def _read_lines(path: Path, *, repair: bool = False, lenient: bool = False) -> list[dict]:
     """The JSON records of a JSON-lines file. A last line without its newline is torn (the writer died
-    in it): ignored, and with ``repair`` cut off the file. Any other bad line is corruption."""
-    if not path.exists():
+    in it, or is writing it): ignored, and with ``repair`` cut off the file. Any other bad line is
+    corruption: a ``RunError``, or with ``lenient`` (a reader that shows what it can) the end of the
+    records."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
         return []
-    raw = path.read_bytes()
     if raw and not raw.endswith(b"\n"):
         cut = raw.rfind(b"\n") + 1
         if repair:
@@ -172,10 +175,12 @@ def _read_lines(path: Path, *, repair: bool) -> list[dict]:
     for number, line in enumerate(raw.split(b"\n")[:-1], start=1):
         try:
             record = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            if not isinstance(record, dict):
+                raise RunError(f"{path}: line {number} is not a JSON object")
+        except (UnicodeDecodeError, json.JSONDecodeError, RunError) as exc:
+            if lenient:
+                break
             raise RunError(f"{path}: line {number} is not a JSON record ({exc}); the file is damaged") from exc
-        if not isinstance(record, dict):
-            raise RunError(f"{path}: line {number} is not a JSON object")
         records.append(record)
     return records
 
@@ -195,6 +200,12 @@ def read_journal(path: str | Path, *, repair: bool = False) -> list[dict]:
             raise RunError(f"{journal}: step {record['key']!r} is recorded twice (duplicated steps)")
         keys.add(record["key"])
     return records
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """The records of a run's JSON-lines file as they stand, for a reader that must not fail (a live
+    dashboard): a torn last line is not a record yet, and a damaged line ends the records."""
+    return _read_lines(Path(path), lenient=True)
 
 
 def _append_line(handle, record: dict, *, sync: bool) -> None:
@@ -384,21 +395,31 @@ class Run:
         return f"Run({self.id!r}, kind={self.kind!r}, status={self.status!r}, path={str(self.path)!r})"
 
 
+def run_paths(data_dir: str | Path | None = None) -> Iterator[tuple[str, Path]]:
+    """(id, directory) of every run registered under ``<data dir>/runs``: its own ``runs/<id>/`` or, for a
+    run kept in a directory of the user's choice, the one ``runs/<id>.path`` names (not opened here)."""
+    root = runs_root(data_dir, create=False)
+    if not root.is_dir():
+        return
+    for entry in sorted(root.iterdir()):
+        if entry.name.endswith(LINK_SUFFIX) and entry.is_file():
+            try:
+                yield entry.name[:-len(LINK_SUFFIX)], Path(entry.read_text(encoding="utf-8").strip())
+            except (OSError, UnicodeDecodeError) as exc:
+                log.warning("skipping %s: %s", entry, exc)
+        elif entry.is_dir():
+            yield entry.name, entry
+
+
 def list_runs(data_dir: str | Path | None = None) -> list[Run]:
     """Every run registered under ``<data dir>/runs``, oldest first (unreadable ones are skipped with a
     warning in the log)."""
-    root = runs_root(data_dir, create=False)
-    if not root.is_dir():
-        return []
     runs = []
-    for entry in sorted(root.iterdir()):
+    for _, path in run_paths(data_dir):
         try:
-            if entry.is_dir() and (entry / MANIFEST).exists():
-                runs.append(Run(entry))
-            elif entry.name.endswith(LINK_SUFFIX):
-                runs.append(Run(entry.read_text(encoding="utf-8").strip()))
+            runs.append(Run(path))
         except (RunError, OSError) as exc:
-            log.warning("skipping %s: %s", entry, exc)
+            log.warning("skipping %s: %s", path, exc)
     return sorted(runs, key=lambda r: r.manifest.get("created_at", ""))
 
 
