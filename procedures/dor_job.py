@@ -30,7 +30,6 @@ matrix, ``result-<image>-<filter>.csv``.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -45,7 +44,8 @@ from dorlab.compute.convolution import convolve_ideal
 from dorlab.compute.scheduler import DorEngine
 from dorlab.procedures import runs
 from dorlab.procedures.dor_bench import BenchBackend
-from dorlab.procedures.jsonout import write_json_atomic, write_text_atomic
+from dorlab.procedures.jsonout import write_json_atomic
+from dorlab.procedures.sweep import write_results
 
 KIND = "dorlab.dor_job"
 RESULTS = "results.csv"
@@ -249,32 +249,14 @@ def _dor_chunk(engine, operation: str, first, second, scales, r0: int, r1: int):
 
 # -------------------------------------------------------------------------------------------- files
 
-def _header(settings: DorJobSettings, job: dict) -> str:
-    lines = [f"#Procedure: <{KIND}>", "#Parameters:"]
-    lines += [f"#\t{key}: {json.dumps(value)}" for key, value in settings.as_dict().items()]
-    for key in ("input", "input_sha256", "scales", "pool", "started_at", "software_version"):
-        lines.append(f"#\t{key}: {json.dumps(job.get(key), sort_keys=True)}")
-    columns = PRODUCT_COLUMNS if settings.operation == "products" else CONV_COLUMNS
-    return "\n".join(lines + ["#Data:", ",".join(columns)]) + "\n"
+def _rows_products(chunk: int, r0: int, F, G, values, exact) -> list[list]:
+    return [[r0 + k, chunk, float(F[k]), float(G[k]), float(values[k]), float(exact[k])]
+            for k in range(values.size)]
 
 
-def _rows_products(chunk: int, r0: int, F, G, values, exact) -> list[str]:
-    return [",".join((str(r0 + k), str(chunk), repr(float(F[k])), repr(float(G[k])), repr(float(values[k])),
-                      repr(float(exact[k])))) for k in range(values.size)]
-
-
-def _rows_conv(chunk: int, r0: int, values, exact, first_index: int) -> list[str]:
-    lines = []
-    n_img, n_filt, n_rows, n_cols = values.shape
-    index = first_index
-    for n in range(n_img):
-        for k in range(n_filt):
-            for r in range(n_rows):
-                for c in range(n_cols):
-                    lines.append(f"{index},{chunk},{n},{k},{r0 + r},{c},{float(values[n, k, r, c])!r},"
-                                 f"{float(exact[n, k, r, c])!r}")
-                    index += 1
-    return lines
+def _rows_conv(chunk: int, r0: int, values, exact, first_index: int) -> list[list]:
+    return [[first_index + i, chunk, n, k, r0 + r, c, float(values[n, k, r, c]), float(exact[n, k, r, c])]
+            for i, (n, k, r, c) in enumerate(np.ndindex(values.shape))]
 
 
 # ------------------------------------------------------------------------------------------ the plan
@@ -395,7 +377,9 @@ class DorJobPlan(runs.Plan):
                 new = _rows_conv(number, r0, chunk.values, chunk.exact, rows)
             lines += new
             rows += len(new)
-        write_text_atomic(out / RESULTS, _header(settings, self.job) + "\n".join(lines) + ("\n" if lines else ""))
+        write_results(out / RESULTS, KIND, {**settings.as_dict(), **{key: self.job.get(key) for key in (
+            "input", "input_sha256", "scales", "pool", "started_at", "software_version")}},
+            PRODUCT_COLUMNS if settings.operation == "products" else CONV_COLUMNS, lines)
         if settings.operation == "products":
             values = np.concatenate([c.values for c in chunks])
             exact = np.concatenate([c.exact for c in chunks])

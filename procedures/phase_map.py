@@ -21,7 +21,6 @@ On a simulated bench this is the same computation: the procedure uses what the r
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,8 +29,7 @@ import numpy as np
 
 from dorlab.calibration import fit
 from dorlab.procedures import runs
-from dorlab.procedures.jsonout import write_text_atomic
-from dorlab.procedures.sweep import SweepSettings, format_value, sweep_points
+from dorlab.procedures.sweep import SweepSettings, sweep_points, write_results
 
 SUMMARY = "phase_map.csv"
 PLOT = "phase_map.png"
@@ -166,22 +164,13 @@ SUMMARY_COLUMNS = ["Row", "Column", "RF frequency (Hz)", "Bias current (A)", "Re
 
 def write_summary(result: PhaseMapResult, path: str | Path | None = None) -> Path:
     """The assembled map as one CSV (commented metadata header, then one line per point)."""
-    target = Path(path) if path is not None else result.path / SUMMARY
-    lines = [f"#Procedure: <{KIND}>", "#Parameters:"]
-    lines += [f"#\t{key}: {json.dumps(value)}" for key, value in result.settings.as_dict().items()]
-    lines += [f"#\t{key}: {json.dumps(value, sort_keys=True)}" for key, value in result.metadata.items()]
-    lines += ["#\tvertex_current (A): " + json.dumps([_nan_none(v) for v in result.vertex_current]),
-              "#\tlocked_amplitude (V): " + json.dumps([_nan_none(v) for v in result.locked_amplitude]),
-              "#Data:", ",".join(SUMMARY_COLUMNS)]
     keys = ["row", "column", "rf_frequency", "bias_current", "rectified_voltage", "standard_error", "phase",
             "locked"]
-    lines += [",".join(format_value(rec[k]) for k in keys) for rec in result.records()]
-    write_text_atomic(target, "\n".join(lines) + "\n")
-    return target
-
-
-def _nan_none(value: float):
-    return None if not math.isfinite(value) else float(value)
+    return write_results(Path(path) if path is not None else result.path / SUMMARY, KIND,
+                         {**result.settings.as_dict(), **result.metadata,
+                          "vertex_current (A)": result.vertex_current,
+                          "locked_amplitude (V)": result.locked_amplitude},
+                         SUMMARY_COLUMNS, ([rec[k] for k in keys] for rec in result.records()))
 
 
 def map_extent(result: PhaseMapResult) -> list[float] | None:

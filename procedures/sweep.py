@@ -217,8 +217,6 @@ def run_metadata(run: runs.Run) -> dict:
 
 def write_sweep_csv(path: Path, settings: SweepSettings, columns: dict, metadata: dict) -> Path:
     """The sweep in PyMeasure's ``Results`` format (header values at full precision)."""
-    from dorlab.procedures.jsonout import write_text_atomic
-
     nan = float("nan")
     values = {
         "Bias from": f"{settings.bias_from!r} A", "Bias to": f"{settings.bias_to!r} A",
@@ -232,11 +230,21 @@ def write_sweep_csv(path: Path, settings: SweepSettings, columns: dict, metadata
         "Software version": str(metadata.get("software_version", "")), "Run": str(metadata.get("run", "")),
     }
     cls = RectificationSweepProcedure
-    lines = [f"#Procedure: <{cls.__module__}.{cls.__qualname__}>", "#Parameters:"]
-    lines += [f"#\t{name}: {value}".replace("\n", " ") for name, value in values.items()]
-    lines += ["#Data:", ",".join(DATA_COLUMNS)]
-    n = columns["index"].size
-    lines += [",".join(format_value(columns[key][k]) for key in _COLUMN_KEYS) for k in range(n)]
+    rows = ([columns[key][k] for key in _COLUMN_KEYS] for k in range(columns["index"].size))
+    return write_results(path, f"{cls.__module__}.{cls.__qualname__}", values, DATA_COLUMNS, rows)
+
+
+def write_results(path: Path, procedure: str, parameters: dict, columns, rows) -> Path:
+    """A results file in PyMeasure's ``Results`` layout, written atomically: ``#Procedure``, one
+    ``#\t<name>: <value>`` line per parameter (a value that is not a string as JSON, NaN as null),
+    ``#Data:``, the column labels, then one CSV line per row (fields by :func:`format_value`)."""
+    from dorlab.procedures.jsonout import dumps, write_text_atomic
+
+    lines = [f"#Procedure: <{procedure}>", "#Parameters:"]
+    lines += [f"#\t{name}: " + (value if isinstance(value, str) else dumps(value, indent=None, sort_keys=True))
+              .replace("\n", " ") for name, value in parameters.items()]
+    lines += ["#Data:", ",".join(columns)]
+    lines += [",".join(format_value(v) for v in row) for row in rows]
     write_text_atomic(path, "\n".join(lines) + "\n")
     return path
 
