@@ -38,6 +38,11 @@ def main(kind: str, run_dir: Path, data_dir: Path) -> None:
                         DorJobSettings("products", backend="bench", devices=("k1", "k2"), chunk=10, n_readings=2),
                         progress=False,
                         data_dir=data_dir)
+        elif kind == "dor_job_model":  # chunks of the model backend (the bench is opened but not used)
+            from dorlab.procedures.dor_job import dor_job
+
+            with CalibrationStore.open(data_dir) as store:
+                dor_job(None, store, data_dir / "pairs.csv", run_dir, MODEL_JOB, progress=False, data_dir=data_dir)
         elif kind == "recalibration":
             from dorlab.procedures.recalibration import RecalibrationPolicy, recalibrate
 
@@ -52,6 +57,14 @@ def main(kind: str, run_dir: Path, data_dir: Path) -> None:
         else:
             raise SystemExit(f"unknown kind {kind!r}")
 
+
+def _model_job():
+    from dorlab.procedures.dor_job import DorJobSettings
+
+    return DorJobSettings("products", backend="model", devices=("k1", "k2"), chunk=10, seed=7)
+
+
+MODEL_JOB = _model_job()
 
 # a small Fig. 5 workload on the bench: 8 products, 2 random filters and the blur on a 5 x 5 image
 FIG5_WORKLOAD = dict(n_products=8, n_filters=2, image_size=5, n_readings=2, compare_model=False)

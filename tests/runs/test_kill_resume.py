@@ -1,4 +1,5 @@
-"""kill -9 at random points of a phase map, a DOR job on the bench and a recalibration (the sweep and the
+"""kill -9 at random points of a phase map, a DOR job (bench and model), a recalibration, Fig. 5 on the bench
+and the oscillator (the sweep and the
 calibration have theirs in test_run_layer.py and tests/calibration/test_cli_processes.py): after
 ``dorlab runs resume`` nothing taken before the kill is lost or changed, no step is taken twice, and
 nothing is stored twice."""
@@ -43,12 +44,12 @@ def _kill_after(kind, run_dir, data_dir, steps, find_run=None, timeout=90.0):
         proc.wait(timeout=30)
 
 
-def _resume(ref, data_dir):
+def _resume(ref, data_dir, safe_state=True):
     done = subprocess.run(DORLAB + ["runs", "resume", str(ref), "--data-dir", str(data_dir), "--json"],
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
-    assert info["status"] == "completed" and info["safe_state"]["reached"] is True
+    assert info["status"] == "completed" and info["safe_state"]["reached"] is safe_state
     return info
 
 
@@ -178,3 +179,27 @@ def test_oscillator_killed_and_resumed_by_runs_resume(tmp_path, kill_at):
     assert [r["key"] for r in after] == ["background"] + [f"point/{k}" for k in range(12)]
     assert info["bench"]["temperature"] == 300.0 and info["bench"]["spectrum_analyzer"] is True
     assert info["result"]["points"] == 12 and (run_dir / "points.csv").read_text().count("\n") == 13
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 50), 1))
+def test_model_dor_job_killed_and_resumed_gives_the_uninterrupted_values(calibrated_store, kill_at):
+    """A DOR job on the model backend (one step per chunk of 10 products): after kill -9 and ``dorlab runs
+    resume`` its values equal those of the same job run without interruption (the model's read noise
+    continues after the recorded chunks)."""
+    from dorlab.procedures.dor_job import dor_job
+
+    sys.path.insert(0, str(CHILD.parent))
+    from child import MODEL_JOB
+
+    data_dir = calibrated_store
+    np.savetxt(data_dir / "pairs.csv", np.random.default_rng(4).uniform(-1, 1, (600, 2)), delimiter=",")
+    run_dir = _kill_after("dor_job_model", data_dir / "job", data_dir, kill_at)
+    before = _journal(run_dir)
+    assert kill_at <= len(before) < 60
+    _resume(runs.Run(run_dir).id, data_dir, safe_state=None)  # no bench: nothing to make safe
+    after = _journal(run_dir)
+    _kept(before, after)
+    assert [r["key"] for r in after] == [f"chunk/{k}" for k in range(60)]
+    with CalibrationStore.open(data_dir) as store:
+        straight = dor_job(None, store, data_dir / "pairs.csv", data_dir / "straight", MODEL_JOB, progress=False)
+    np.testing.assert_array_equal(np.load(run_dir / "result.npy"), straight.values)
