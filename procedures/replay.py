@@ -15,6 +15,10 @@ side-by-side comparison into ``out_dir``:
   R^2, residual statistics and the DOR product correlation of each;
 - ``comparison.md``: the same as a Markdown report.
 
+The simulated re-run is a run of the recorded procedure's plan in ``out_dir/simulated`` (a phase map's in
+``simulated-map``): every point journaled; replaying into the same ``out_dir`` after a crash or Ctrl-C
+continues that re-run from its first missing point and then writes the comparison.
+
 A phase map (traffic in ``<map>/traffic.jsonl``) replays the same way: the simulated comparison gives both V_dc maps, the vertex I_dc,0 and locked amplitude of every f_ac
 row of each, and the residual over the grid.
 
@@ -251,6 +255,18 @@ def _fresh_path(directory: Path, name: str) -> Path:
     return directory / f"{stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}{suffix}"
 
 
+def _rerun_target(out: Path, name: str, settings) -> tuple[Path, bool]:
+    """(directory, resume) of the simulated re-run: the re-run that an interrupted replay into ``out``
+    left (same settings, not executing) is continued, so replaying again after a crash or Ctrl-C
+    measures only the missing points; else a fresh directory."""
+    path = out / name
+    if (path / runs.MANIFEST).exists():
+        run = runs.Run(path)
+        if run.status not in ("completed", "running") and run.settings == settings.as_dict():
+            return path, True
+    return _fresh_path(out, name), False
+
+
 def _replay_bench(world, seed, diode):
     """The simulated bench a run is replayed on: the given world, else a default world around ``diode``
     (the default simulated diode when none is given)."""
@@ -260,10 +276,11 @@ def _replay_bench(world, seed, diode):
 
 
 def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
+    target, resume = _rerun_target(out, "simulated", recorded.settings)
     bench = _replay_bench(world, seed, diode)
     try:
-        simulated = rectification_sweep(bench, recorded.settings, directory=_fresh_path(out, "simulated"),
-                                        progress=progress)
+        simulated = rectification_sweep(bench, recorded.settings, directory=None if resume else target,
+                                        resume=target if resume else None, progress=progress)
     finally:
         bench.close()
     simulated_path = simulated.path
@@ -525,10 +542,11 @@ def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, b
                                bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim"),
                                out / "exact-map", lambda bench, target: phase_map(
                                    bench, target, recorded.settings, progress=progress, plot=False), identical)
+    target, resume = _rerun_target(out, "simulated-map", recorded.settings)
     bench = _replay_bench(world, seed, diode)
-    target = _fresh_path(out, "simulated-map")
     try:
-        simulated = phase_map(bench, target, recorded.settings, progress=progress)
+        simulated = phase_map(bench, target, None if resume else recorded.settings, resume=resume,
+                              progress=progress)
     finally:
         bench.close()
     both = np.isfinite(recorded.rectified_voltage) & np.isfinite(simulated.rectified_voltage)

@@ -14,6 +14,12 @@ def main(kind: str, run_dir: Path, data_dir: Path) -> None:
     from dorlab.calibration.store import CalibrationStore
     from dorlab.procedures.wiring import open_bench
 
+    if kind == "replay":  # run_dir: a recorded sweep; the replay goes to data_dir / "replay"
+        from dorlab.procedures.replay import replay
+        from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+        replay(run_dir, out_dir=data_dir / "replay", seed=3, diode=PhenomenologicalDiode())
+        return
     if kind == "oscillator":  # an LLGS diode at 300 K with a spectrum analyzer behind the bias tee
         import numpy as np
 

@@ -203,3 +203,26 @@ def test_model_dor_job_killed_and_resumed_gives_the_uninterrupted_values(calibra
     with CalibrationStore.open(data_dir) as store:
         straight = dor_job(None, store, data_dir / "pairs.csv", data_dir / "straight", MODEL_JOB, progress=False)
     np.testing.assert_array_equal(np.load(run_dir / "result.npy"), straight.values)
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 55), 1))
+def test_replay_killed_and_run_again_continues_its_simulated_run(tmp_path, kill_at):
+    """A simulated replay killed mid re-run: replaying again into the same directory continues the
+    re-run (a sweep run, every point journaled) from its first missing point and writes the comparison."""
+    from dorlab.procedures.replay import record_sweep, replay
+    from dorlab.procedures.sweep import SweepSettings
+    from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+    recorded, _ = record_sweep(tmp_path / "recorded", SweepSettings(-0.25e-3, -0.02e-3, 60, 800e6, rf_current=70.7e-6,
+                                                                    n_readings=2), seed=3, diode=PhenomenologicalDiode())
+    out = tmp_path / "replay"
+    rerun = _kill_after("replay", tmp_path / "recorded", tmp_path, kill_at, find_run=lambda: out / "simulated")
+    before = _journal(rerun)
+    assert kill_at <= len(before) < 60 and runs.Run(rerun).status == "interrupted"
+    comparison = replay(tmp_path / "recorded", out_dir=out, seed=3, diode=PhenomenologicalDiode())
+    after = _journal(rerun)
+    _kept(before, after)
+    assert [r["key"] for r in after] == [f"point/{k}" for k in range(60)]
+    assert comparison.simulated_path == rerun / "sweep.csv" and sorted(p.name for p in out.iterdir() if p.is_dir()) \
+        == ["simulated"]  # continued, not started again elsewhere
+    assert comparison.residual_rms < 50e-6 and (out / "comparison.json").exists()
