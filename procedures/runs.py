@@ -281,7 +281,13 @@ class Run:
         from dorlab.calibration.store import software_version
 
         kind = plan.kind.replace("_", "-")
-        root = runs_root(data_dir)
+        try:
+            root = runs_root(data_dir)
+        except OSError as exc:  # e.g. a read-only working directory: a run of the user's directory still runs
+            if directory is None:
+                raise
+            log.warning("the run in %s is not registered in a data directory (%s)", directory, exc)
+            root = None
         while True:
             run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{kind}-{secrets.token_hex(2)}"
             path = Path(directory) if directory is not None else root / run_id
@@ -297,15 +303,20 @@ class Run:
             "format": FORMAT, "id": run_id, "kind": plan.kind, "description": plan.describe(),
             "created_at": _now_iso(), "software_version": software_version(), "host": socket.gethostname(),
             "directory": str(path.resolve()),
-            "data_dir": str(root.parent),
+            "data_dir": None if root is None else str(root.parent),
             "settings": plan.settings_dict(), "bench": spec, "total": plan.total_steps(),
             "status": "created", "sessions": [], "safe_state": None, "error": "", "result": None,
             **(extra or {}),
         }
         write_json_atomic(path / MANIFEST, manifest)
-        if directory is not None:
-            (root / f"{run_id}{LINK_SUFFIX}").write_text(str(path.resolve()) + "\n", encoding="utf-8")
-        return cls(path)
+        run = cls(path)
+        if directory is not None and root is not None:
+            try:
+                (root / f"{run_id}{LINK_SUFFIX}").write_text(str(path.resolve()) + "\n", encoding="utf-8")
+            except OSError as exc:
+                log.warning("the run in %s is not registered in %s (%s)", path, root, exc)
+                run._update(data_dir=None)
+        return run
 
     @classmethod
     def open(cls, ref: str | Path, data_dir: str | Path | None = None) -> "Run":

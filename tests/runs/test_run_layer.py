@@ -259,3 +259,15 @@ def test_sweep_killed_at_random_points_resumes_losing_and_duplicating_nothing(tm
     sessions = runs.Run(tmp_path / "run").manifest["sessions"]
     assert [s.get("status") for s in sessions] == [None, "completed"]  # the killed session never closed
     assert sessions[1]["steps_before"] == before.n_points
+
+
+def test_a_run_in_its_own_directory_runs_when_no_data_directory_can_hold_its_registration(tmp_path, monkeypatch):
+    """Every run is registered in its data directory; one in a directory of the user's choice still runs
+    when that is impossible (here the default data directory is a file), and says how to continue by path."""
+    (tmp_path / "not-a-directory").write_text("")
+    monkeypatch.setenv("DORLAB_DATA", str(tmp_path / "not-a-directory"))
+    with bench() as b:
+        result = rectification_sweep(b, SETTINGS, directory=tmp_path / "run", progress=False)
+    run = runs.Run(result.run_dir)
+    assert run.status == "completed" and run.manifest["data_dir"] is None
+    assert run.resume_command() == f"dorlab runs resume {tmp_path / 'run'}"
