@@ -303,7 +303,7 @@ def _run_dir_run(path: Path, *, detail: bool) -> dict | None:
         mtime = (path / run_layer.MANIFEST).stat().st_mtime
     except (OSError, run_layer.RunError):
         return None
-    journal = run_layer.read_records(path / "journal.jsonl")
+    journal = run_layer.read_records(path / run_layer.JOURNAL)
     kind = str(manifest.get("kind", "")).replace("_", "-")
     settings = manifest.get("settings") or {}
     bench = manifest.get("bench") or {}
@@ -386,7 +386,7 @@ def _dor_job_events(path: Path, settings: dict, journal: list[dict], max_values:
     its own accounting."""
     accounting = {str(r.get("key", "")): (r.get("data") or {}).get("accounting") for r in journal}
     chunks, values, exact, reads_since = [], [], [], 0
-    for event in run_layer.read_records(path / "events.jsonl"):
+    for event in run_layer.read_records(path / run_layer.EVENTS):
         if event.get("type") == "point" and str(event.get("key", "")).startswith("read/"):
             reads_since += 1
         elif event.get("type") == "chunk":
