@@ -267,6 +267,21 @@ def _rerun_target(out: Path, name: str, settings) -> tuple[Path, bool]:
     return _fresh_path(out, name), False
 
 
+def _rerun(out: Path, name: str, settings, world, seed, diode, take):
+    """``take(bench, directory, resume)``: the simulated re-run in ``out/name`` (an interrupted one is
+    continued, see :func:`_rerun_target`) on the replay's simulated bench."""
+    target, resume = _rerun_target(out, name, settings)
+    bench = _replay_bench(world, seed, diode)
+    try:
+        return take(bench, target, resume)
+    except BaseException as exc:
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"or replay again into {out}: that continues the re-run and writes the comparison")
+        raise
+    finally:
+        bench.close()
+
+
 def _replay_bench(world, seed, diode):
     """The simulated bench a run is replayed on: the given world, else a default world around ``diode``
     (the default simulated diode when none is given)."""
@@ -276,13 +291,9 @@ def _replay_bench(world, seed, diode):
 
 
 def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
-    target, resume = _rerun_target(out, "simulated", recorded.settings)
-    bench = _replay_bench(world, seed, diode)
-    try:
-        simulated = rectification_sweep(bench, recorded.settings, directory=None if resume else target,
-                                        resume=target if resume else None, progress=progress)
-    finally:
-        bench.close()
+    simulated = _rerun(out, "simulated", recorded.settings, world, seed, diode, lambda bench, target, resume:
+                       rectification_sweep(bench, recorded.settings, directory=None if resume else target,
+                                           resume=target if resume else None, progress=progress))
     simulated_path = simulated.path
     n = min(recorded.n_points, simulated.n_points)
     residual = recorded.rectified_voltage[:n] - simulated.rectified_voltage[:n]
@@ -542,13 +553,10 @@ def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, b
                                bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim"),
                                out / "exact-map", lambda bench, target: phase_map(
                                    bench, target, recorded.settings, progress=progress, plot=False), identical)
-    target, resume = _rerun_target(out, "simulated-map", recorded.settings)
-    bench = _replay_bench(world, seed, diode)
-    try:
-        simulated = phase_map(bench, target, None if resume else recorded.settings, resume=resume,
-                              progress=progress)
-    finally:
-        bench.close()
+    simulated = _rerun(out, "simulated-map", recorded.settings, world, seed, diode, lambda bench, target, resume:
+                       phase_map(bench, target, None if resume else recorded.settings, resume=resume,
+                                 progress=progress))
+    target = simulated.path
     both = np.isfinite(recorded.rectified_voltage) & np.isfinite(simulated.rectified_voltage)
     residual = (recorded.rectified_voltage - simulated.rectified_voltage)[both]
     comparison = PhaseMapComparison(
