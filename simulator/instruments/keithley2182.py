@@ -47,7 +47,7 @@ _CHANNEL_KEYS = {
 
 def format_reading(value: float) -> str:
     """The 2182A sends 7.5 digits plus guard digits: keep nanovolts on the 1 V range."""
-    return f"{value:+.9E}"
+    return "%+.9E" % value  # the same string as f"{value:+.9E}", without parsing the spec per reading
 
 
 def _nplc_limit(instrument, value):
