@@ -25,11 +25,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import analysis, llgs
+from .. import operating_point as macro
 from ..presets import DeviceParameters, preset
 from . import device as mm
 from .newell import cache_dir
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2        # 2: phase, amplitude and fundamental fraction stored (the working point needs them)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class DeviceTable:
     rectified_voltage: np.ndarray   # I_ac <R sin wt>, V
     locked: np.ndarray              # bool
     metadata: dict
+    phase: np.ndarray | None = None         # intrinsic phase phi of R against the drive (rad)
+    amplitude: np.ndarray | None = None     # first-harmonic amplitude of <m> along the polarizer (sqrt(p))
+    fundamental_fraction: np.ndarray | None = None   # share of <m_x>'s ac power at f_ac (1:1 vs 2:1)
 
     def save(self, path) -> pathlib.Path:
         path = pathlib.Path(path)
@@ -54,7 +58,8 @@ class DeviceTable:
             np.savez_compressed(handle, bias_current=self.bias_current, rf_frequency=self.rf_frequency,
                                 rf_current=self.rf_current, dc_voltage=self.dc_voltage,
                                 resistance=self.resistance, rectified_voltage=self.rectified_voltage,
-                                locked=self.locked, metadata=json.dumps(self.metadata))
+                                locked=self.locked, metadata=json.dumps(self.metadata), phase=self.phase,
+                                amplitude=self.amplitude, fundamental_fraction=self.fundamental_fraction)
         os.replace(tmp, path)
         return path
 
@@ -62,10 +67,12 @@ class DeviceTable:
     def load(cls, path) -> "DeviceTable":
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["metadata"]))
-            if meta.get("version") != TABLE_VERSION:
-                raise ValueError(f"device table {path} has version {meta.get('version')!r}, expected {TABLE_VERSION}")
+            if meta.get("version") not in (1, TABLE_VERSION):
+                raise ValueError(f"device table {path} has version {meta.get('version')!r}, expected 1 or {TABLE_VERSION}")
             return cls(data["bias_current"], data["rf_frequency"], data["rf_current"], data["dc_voltage"],
-                       data["resistance"], data["rectified_voltage"], data["locked"].astype(bool), meta)
+                       data["resistance"], data["rectified_voltage"], data["locked"].astype(bool), meta,
+                       *((data["phase"], data["amplitude"], data["fundamental_fraction"]) if meta["version"] >= 2
+                         else (None, None, None)))
 
 
 def _grid(values, name, positive=False, allow_zero=False, min_len=2):
@@ -88,39 +95,63 @@ def table_key(parameters: DeviceParameters, bias, freqs, currents, options: mm.R
 
 def compute_table(parameters=None, bias_current=None, rf_frequency=None, rf_current=None, *,
                   options: mm.RunOptions = mm.RunOptions(), progress=None) -> DeviceTable:
-    """Sweep I_dc forward then back at each f_ac with all I_ac (and RF off) as one batch, carrying the
-    magnetisation from point to point."""
+    """Sweep I_dc forward then back at each f_ac with all I_ac as one batch, carrying the magnetisation from
+    point to point; RF off once, forward then back, its <R> averaged over whole free-running periods
+    (``operating_point.rf_off_sweeps``: a bench reads I_dc <R>_off, so a windowed mean's leakage would
+    show in every reading)."""
     device = mm._device(parameters)
     bias = _grid(bias_current, "bias_current")
     freqs = _grid(rf_frequency, "rf_frequency", positive=True)
     amps = _grid(rf_current, "rf_current", positive=True, min_len=1)     # RF off (0) is added
     currents = np.concatenate([[0.0], amps]) if amps[0] != 0 else amps
+    on = np.nonzero(currents > 0)[0]
     model = mm.cached_model(device, options.cell_size)
     shape = (2, len(freqs), len(currents), len(bias))
     dc, res, rect = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    phase, amplitude, fraction = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     locked = np.zeros(shape, dtype=bool)
     max_step = options.time_step or mm.stable_time_step(model)
-    total, done = 2 * len(freqs) * len(bias), 0
+    total, done = 2 * (len(freqs) + 1) * len(bias), 0
+    # RF off: one sweep forward then back (state carried), <R> over whole free-running periods; the same
+    # for every f_ac
+    from .operating_point import SweepOptions, rf_off_sweeps
+
+    record = options.n_windows * options.window
+    off_options = SweepOptions(cell_size=options.cell_size, transient=options.transient, window=options.window,
+                               n_windows=options.n_windows, max_settle=options.transient + 3 * record,
+                               time_step=options.time_step)
+    r_off, _, _ = rf_off_sweeps(model, [np.concatenate([bias, bias[::-1]])], options=off_options)
+    n = len(bias)
+    for branch, values in enumerate((r_off[0, :n], r_off[0, n:][::-1])):
+        res[branch, :, 0, :] = values
+        dc[branch, :, 0, :] = values * bias
+    done += 2 * n
+    if progress is not None:
+        progress(done, total)
     for fi, f in enumerate(freqs):
         dt, window_steps = mm.sampling(f, max_step, options.window)
-        m = np.repeat(mm._perturbed(mm.static_state(model), model), len(currents), axis=0)
+        m = np.repeat(mm._perturbed(mm.static_state(model), model), len(on), axis=0)
         for branch, order in enumerate((range(len(bias)), range(len(bias) - 1, -1, -1))):
             for i in order:
-                drives = np.array([llgs.pack_drive(float(bias[i]), float(a), float(f)) for a in currents])
-                acc, m = mm.accumulate(model, m, drives, dt=dt, n_transient=int(round(options.transient / dt)),
+                drives = np.array([llgs.pack_drive(float(bias[i]), float(currents[a]), float(f)) for a in on])
+                acc, m = mm.accumulate(model, m, drives, dt=dt, n_transient=mm.transient_steps(options.transient, f, dt),
                                        window_steps=window_steps, n_windows=options.n_windows)
-                for ai, a in enumerate(currents):
-                    r = analysis.lock_in(acc[ai], float(a), device.magnetoresistance)
+                extra = macro._lock_in_arrays(acc, currents[on], device.magnetoresistance)
+                phase[branch, fi, on, i] = extra["phase"]
+                amplitude[branch, fi, on, i] = extra["amplitude"]
+                fraction[branch, fi, on, i] = extra["fundamental_fraction"]
+                for j, ai in enumerate(on):
+                    r = analysis.lock_in(acc[j], float(currents[ai]), device.magnetoresistance)
                     dc[branch, fi, ai, i] = r.dc_voltage
                     res[branch, fi, ai, i] = r.mean_resistance
                     rect[branch, fi, ai, i] = r.rectified_voltage
-                    locked[branch, fi, ai, i] = a > 0 and analysis.is_locked(r, options.phase_tolerance, 0.01)
+                    locked[branch, fi, ai, i] = analysis.is_locked(r, options.phase_tolerance, 0.01)
                 done += 1
                 if progress is not None:
                     progress(done, total)
     meta = {"version": TABLE_VERSION, "device": device.digest(), "device_name": device.name,
             "options": asdict(options), "cells": [model.mesh.nx, model.mesh.ny, model.mesh.n_cells]}
-    return DeviceTable(bias, freqs, currents, dc, res, rect, locked, meta)
+    return DeviceTable(bias, freqs, currents, dc, res, rect, locked, meta, phase, amplitude, fraction)
 
 
 def cached_table(parameters=None, bias_current=None, rf_frequency=None, rf_current=None, *,
@@ -231,10 +262,59 @@ class TableDiode:
         return self._interp(self.table.locked.astype(float)) >= 0.5
 
 
+def table_sweeps(table: DeviceTable, fi: int, ai: int):
+    """The table's rows at drive (f_ac index ``fi``, I_ac index ``ai``) as the branch sweeps of
+    ``micromagnetic.operating_point`` (branch 0 "up": in grid order, branch 1 "down") and the RF-off rows."""
+    from ..operating_point import BranchSweep
+
+    if table.phase is None:
+        raise ValueError("the device table has no phase (version 1): recompute it")
+    f, a = float(table.rf_frequency[fi]), float(table.rf_current[ai])
+    sweeps, rf_off = [], {}
+    for branch, direction in enumerate(("up", "down")):
+        order = slice(None) if branch == 0 else slice(None, None, -1)
+        bias = table.bias_current[order].copy()
+        row = (branch, fi, ai, order)
+        n = len(bias)
+        sweeps.append(BranchSweep(f, a, direction, bias, table.rectified_voltage[row].copy(), table.phase[row].copy(),
+                                  table.amplitude[row].copy(), table.locked[row].copy(),
+                                  table.fundamental_fraction[row].copy(), table.resistance[row].copy(),
+                                  np.zeros(n), np.zeros((n, 3))))
+        rf_off[direction] = (bias, table.resistance[branch, fi, 0, order].copy(), np.ones(n, dtype=bool))
+    return sweeps, rf_off
+
+
+def qualified_drives(table: DeviceTable, **criteria) -> list:
+    """``operating_point.DriveReport`` of every (f_ac, I_ac > 0) of the table, best first: the one-sided
+    qualification of the bench-read curve (RF on minus RF off) the macrospin's search uses."""
+    from .operating_point import DriveReport, qualify_drive
+
+    reports = []
+    for fi in range(len(table.rf_frequency)):
+        for ai, a in enumerate(table.rf_current):
+            if a > 0:
+                pair, rf_off = table_sweeps(table, fi, ai)
+                reports.append(qualify_drive(pair, rf_off, **criteria))
+    return sorted(reports, key=DriveReport.score)
+
+
 def operating_point(table: DeviceTable, min_points: int = 5) -> dict:
-    """The drive of the table's longest locked run of I_dc points on the forward branch (a bench working
-    point: ``rf_frequency``, ``rf_current``, ``bias_from``, ``bias_to``, the run widened by one grid step
-    each side); ValueError when no (f_ac, I_ac) locks over ``min_points`` points."""
+    """The bench working point of the table (``rf_frequency``, ``rf_current``, ``bias_from``, ``bias_to``):
+    the best drive whose bench-read curve qualifies one-sidedly (``qualified_drives``), swept from the far
+    end of its input side, past the vertex by 30 % of the input width (inside the locked run), as the
+    macrospin's working point is. A table without such a drive (or without phases, version 1) gives the
+    drive of its longest locked run of I_dc points on the forward branch, widened by one grid step each
+    side; ValueError when no drive locks over ``min_points`` points."""
+    if table.phase is not None:
+        reports = qualified_drives(table)
+        if reports and reports[0].qualified:
+            q = reports[0].bench
+            i0, i_m1 = q["vertex_current"], q["input_min_current"]
+            sign = 1.0 if i_m1 > i0 else -1.0
+            lo_w, hi_w = sorted(q["locking_window"])
+            beyond = min(max(i0 - sign * 0.3 * q["input_width"], lo_w), hi_w)
+            return {"rf_frequency": reports[0].rf_frequency, "rf_current": reports[0].rf_current,
+                    "bias_from": float(i_m1), "bias_to": float(beyond)}
     best = None
     for fi, f in enumerate(table.rf_frequency):
         for ai, a in enumerate(table.rf_current):
