@@ -189,6 +189,7 @@ class RunOptions:
     n_windows: int = 4
     time_step: float | None = None
     phase_tolerance: float = 0.01
+    max_settle: float | None = None     # device tables: settle each point in rounds up to this (None: one round)
 
 
 def lock_in_points(parameters, drives: np.ndarray, options: RunOptions = RunOptions(),

@@ -66,9 +66,9 @@ def branch_sweeps(parameters, drives, bias_currents, *, options: SweepOptions = 
     freqs = sorted({f for f, _ in drives})
     for f in freqs:
         amps = [a for g, a in drives if g == f]
-        trajectories = [(a, d) for a in amps for d in directions]
-        got = _sweep_batch(model, device, f, trajectories, bias, options, max_step, progress)
-        for (a, d), sweep in zip(trajectories, got):
+        trajectories = [(a, d, bias if d == "up" else bias[::-1]) for a in amps for d in directions]
+        got = sweep_batch(model, device, f, trajectories, options, max_step=max_step, progress=progress)
+        for (a, d, _), sweep in zip(trajectories, got):
             results[(f, a, d)] = sweep
     orders = [bias if d == "up" else bias[::-1] for d in directions]
     r_off, settled, _ = rf_off_sweeps(model, orders, options=options)
@@ -135,14 +135,17 @@ def rf_off_sweeps(model, bias_orders, *, options: SweepOptions = SweepOptions(),
     return r_out, settled, states
 
 
-def _sweep_batch(model, device, f, trajectories, bias, options, max_step, progress):
-    """One lockstep batch of trajectories (I_ac > 0, direction) at f_ac = f."""
+def sweep_batch(model, device, f, trajectories, options: SweepOptions, *, max_step=None, progress=None):
+    """One lockstep batch of trajectories (I_ac > 0, direction label, bias order) at f_ac = f, each from
+    the static state, carrying its magnetisation along its order and settling each point in rounds
+    (module docstring). All orders have the same length. Returns a BranchSweep per trajectory."""
+    max_step = max_step or options.time_step or mm.stable_time_step(model)
     dt, window_steps = mm.sampling(f, max_step, options.window)
     n_transient = mm.transient_steps(options.transient, f, dt)
     round_time = (n_transient + options.n_windows * window_steps) * dt
-    n, npts = len(trajectories), len(bias)
-    order = [bias if d == "up" else bias[::-1] for _, d in trajectories]
-    iac = np.array([a for a, _ in trajectories])
+    order = [np.asarray(o, dtype=float) for _, _, o in trajectories]
+    n, npts = len(trajectories), len(order[0])
+    iac = np.array([a for a, _, _ in trajectories])
     m = np.repeat(mm._perturbed(mm.static_state(model), model), n, axis=0)
     keys = ("rectified_voltage", "phase", "amplitude", "fundamental_fraction", "mean_resistance", "settle_time")
     out = {k: np.zeros((n, npts)) for k in keys}
@@ -176,7 +179,7 @@ def _sweep_batch(model, device, f, trajectories, bias, options, max_step, progre
     return [macro.BranchSweep(f, float(a), d, order[i].copy(), out["rectified_voltage"][i], out["phase"][i],
                               out["amplitude"][i], locked[i], out["fundamental_fraction"][i],
                               out["mean_resistance"][i], out["settle_time"][i], states[i])
-            for i, (a, d) in enumerate(trajectories)]
+            for i, (a, d, _) in enumerate(trajectories)]
 
 
 def bench_observable(sweep, rf_off) -> "macro.BranchSweep":
@@ -224,6 +227,8 @@ class DriveReport:
     extremum: str                   # "max" or "min": which extremum of the bench curve ``bench`` qualifies
     bench: dict                     # operating_point.Qualification of the bench-read curve (as a dict)
     intrinsic: dict                 # the same of I_ac <R sin wt> with phi(vertex) within 5 deg of 0 or pi
+    directions: str = ""            # "both": qualified sweeping either way; "up": only on the branch a bench
+                                    # reaches ramping |I_dc| up from 0 (hysteresis: the down sweep is elsewhere)
 
     @property
     def qualified(self) -> bool:
@@ -236,7 +241,7 @@ class DriveReport:
         has_vertex = all(self.bench_vertices.get(d) for d in ("up", "down"))
         has_zero = any(self.zero_phase_currents.values()) or any(self.pi_phase_currents.values())
         corr = b.get("dor_correlation", float("nan"))
-        return (not b["qualified"], not has_vertex, not has_zero,
+        return (not b["qualified"], self.directions != "both", not has_vertex, not has_zero,
                 -(corr if corr == corr else -1.0), -(b.get("input_width") or 0.0))
 
 
@@ -251,12 +256,25 @@ def _best(q_max, q_min):
 def qualify_drive(pair, rf_off, *, r_squared_min: float = 0.995, correlation_min: float = 0.995,
                   min_input_width: float = 8e-6, max_input_width: float = 40e-6) -> DriveReport:
     """The ``DriveReport`` of one drive from its sweeps in both directions (``pair``) and the RF-off
-    sweeps (``rf_off`` as returned by ``branch_sweeps``)."""
+    sweeps (``rf_off`` as returned by ``branch_sweeps``). The macrospin's criterion asks both directions
+    to agree; when they do not (the down sweep, arriving from large |I_dc|, stays on another state), the
+    up sweep alone is qualified (``directions`` = "up"): the branch a bench reaches when it ramps the bias
+    from 0, which a calibration sweeping |I_dc| upwards stays on."""
     bench_pair = [bench_observable(s, rf_off) for s in pair]
     kw = dict(r_squared_min=r_squared_min, correlation_min=correlation_min, min_input_width=min_input_width,
               max_input_width=max_input_width, width_step=min_input_width / 2, vertex_agreement=4e-6)
-    bench_q, extremum = _best(macro.qualify(bench_pair, phase_tolerance_deg=180.0, **kw),
-                              macro.qualify([flipped(s) for s in bench_pair], phase_tolerance_deg=180.0, **kw))
+
+    def bench_qualification(curves):
+        return _best(macro.qualify(curves, phase_tolerance_deg=180.0, **kw),
+                     macro.qualify([flipped(s) for s in curves], phase_tolerance_deg=180.0, **kw))
+
+    bench_q, extremum = bench_qualification(bench_pair)
+    directions = "both" if bench_q.qualified else ""
+    if not bench_q.qualified:
+        up = next(s for s in bench_pair if s.direction == "up")
+        q_up, ext_up = bench_qualification([up, replace(up, direction="down")])
+        if q_up.qualified:
+            bench_q, extremum, directions = q_up, ext_up, "up"
     intrinsic_q, _ = _best(macro.qualify(pair, phase_tolerance_deg=5.0, **kw),
                            macro.qualify([flipped(s) for s in pair], phase_tolerance_deg=5.0, **kw))
     windows, phases, zeros, pis, vertices = {}, {}, {}, {}, {}
@@ -273,7 +291,7 @@ def qualify_drive(pair, rf_off, *, r_squared_min: float = 0.995, correlation_min
         vertices[s.direction] = sorted(br.vertex_current for x in (b, flipped(b))
                                        for br in macro.locked_branches(x, min_points=4))
     return DriveReport(pair[0].rf_frequency, pair[0].rf_current, windows, phases, zeros, pis, vertices, extremum,
-                       _qdict(bench_q), _qdict(intrinsic_q))
+                       _qdict(bench_q), _qdict(intrinsic_q), directions)
 
 
 def _qdict(q) -> dict:
@@ -306,7 +324,7 @@ def _line(r: DriveReport) -> str:
     zeros = ",".join(f"{z * 1e3:.4f}" for z in r.zero_phase_currents.get("up", [])) or "-"
     pis = ",".join(f"{z * 1e3:.4f}" for z in r.pi_phase_currents.get("up", [])) or "-"
     vert = ",".join(f"{v * 1e3:.4f}" for v in r.bench_vertices.get("up", [])) or "-"
-    verdict = (f"QUALIFIED ({r.extremum}) vertex {b['vertex_current'] * 1e3:.4f} mA width {b['input_width'] * 1e6:.0f} uA "
+    verdict = (f"QUALIFIED ({r.extremum}, {r.directions}) vertex {b['vertex_current'] * 1e3:.4f} mA width {b['input_width'] * 1e6:.0f} uA "
                f"R2 {b['r_squared']:.5f} corr {b['dor_correlation']:.5f}" if b["qualified"] else b["reason"][:60])
     return (f"{r.rf_frequency / 1e6:7.1f} MHz {r.rf_current * 1e6:5.1f} uA | lock(up) {win} mA | {phs} | "
             f"phi=0 at {zeros} | phi=pi at {pis} | bench extrema {vert} | {verdict}")
@@ -341,6 +359,9 @@ def main(argv=None) -> int:
                    "bias_current": s.bias_current.tolist(), "phase": s.phase.tolist(), "locked": s.locked.tolist(),
                    "lock_ratio": s.lock_ratio.tolist(), "amplitude": s.amplitude.tolist(),
                    "rectified_voltage": s.rectified_voltage.tolist(),
+                   "mean_resistance": s.mean_resistance.tolist(),
+                   "fundamental_fraction": s.fundamental_fraction.tolist(),
+                   "rf_off_resistance": rf_off[s.direction][1].tolist(),
                    "bench_voltage": bench_observable(s, rf_off).rectified_voltage.tolist()} for s in sweeps]
         print(json.dumps({"grid": grid, "drives": [asdict(r) for r in reports], "curves": curves},
                          indent=1, default=float))

@@ -20,12 +20,10 @@ import json
 import math
 import os
 import pathlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .. import analysis, llgs
-from .. import operating_point as macro
 from ..presets import DeviceParameters, preset
 from . import device as mm
 from .newell import cache_dir
@@ -101,7 +99,7 @@ def compute_table(parameters=None, bias_current=None, rf_frequency=None, rf_curr
     show in every reading)."""
     device = mm._device(parameters)
     bias = _grid(bias_current, "bias_current")
-    freqs = _grid(rf_frequency, "rf_frequency", positive=True)
+    freqs = _grid(rf_frequency, "rf_frequency", positive=True, min_len=1)   # one f_ac: the bench's drive
     amps = _grid(rf_current, "rf_current", positive=True, min_len=1)     # RF off (0) is added
     currents = np.concatenate([[0.0], amps]) if amps[0] != 0 else amps
     on = np.nonzero(currents > 0)[0]
@@ -111,10 +109,10 @@ def compute_table(parameters=None, bias_current=None, rf_frequency=None, rf_curr
     phase, amplitude, fraction = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     locked = np.zeros(shape, dtype=bool)
     max_step = options.time_step or mm.stable_time_step(model)
-    total, done = 2 * (len(freqs) + 1) * len(bias), 0
+    total, done = 2 * (len(freqs) * len(on) + 1) * len(bias), 0
     # RF off: one sweep forward then back (state carried), <R> over whole free-running periods; the same
     # for every f_ac
-    from .operating_point import SweepOptions, rf_off_sweeps
+    from .operating_point import SweepOptions, rf_off_sweeps, sweep_batch
 
     record = options.n_windows * options.window
     off_options = SweepOptions(cell_size=options.cell_size, transient=options.transient, window=options.window,
@@ -128,27 +126,28 @@ def compute_table(parameters=None, bias_current=None, rf_frequency=None, rf_curr
     done += 2 * n
     if progress is not None:
         progress(done, total)
+    # RF on: per f_ac one batch of every I_ac, forward then back as one carried trajectory, each point
+    # settling in rounds until locked or ``max_settle`` (the search's ``sweep_batch``)
+    on_options = replace(off_options, max_settle=options.max_settle or record + options.transient,
+                         phase_tolerance=options.phase_tolerance)
+    there_and_back = np.concatenate([bias, bias[::-1]])
     for fi, f in enumerate(freqs):
-        dt, window_steps = mm.sampling(f, max_step, options.window)
-        m = np.repeat(mm._perturbed(mm.static_state(model), model), len(on), axis=0)
-        for branch, order in enumerate((range(len(bias)), range(len(bias) - 1, -1, -1))):
-            for i in order:
-                drives = np.array([llgs.pack_drive(float(bias[i]), float(currents[a]), float(f)) for a in on])
-                acc, m = mm.accumulate(model, m, drives, dt=dt, n_transient=mm.transient_steps(options.transient, f, dt),
-                                       window_steps=window_steps, n_windows=options.n_windows)
-                extra = macro._lock_in_arrays(acc, currents[on], device.magnetoresistance)
-                phase[branch, fi, on, i] = extra["phase"]
-                amplitude[branch, fi, on, i] = extra["amplitude"]
-                fraction[branch, fi, on, i] = extra["fundamental_fraction"]
-                for j, ai in enumerate(on):
-                    r = analysis.lock_in(acc[j], float(currents[ai]), device.magnetoresistance)
-                    dc[branch, fi, ai, i] = r.dc_voltage
-                    res[branch, fi, ai, i] = r.mean_resistance
-                    rect[branch, fi, ai, i] = r.rectified_voltage
-                    locked[branch, fi, ai, i] = analysis.is_locked(r, options.phase_tolerance, 0.01)
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+        def counted(*_):
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        sweeps = sweep_batch(model, device, float(f), [(float(currents[ai]), "up", there_and_back) for ai in on],
+                             on_options, max_step=max_step, progress=counted)
+        for ai, sw in zip(on, sweeps):
+            for branch, part in enumerate((slice(0, n), slice(2 * n - 1, n - 1, -1))):
+                res[branch, fi, ai] = sw.mean_resistance[part]
+                rect[branch, fi, ai] = sw.rectified_voltage[part]
+                dc[branch, fi, ai] = bias * sw.mean_resistance[part] + sw.rectified_voltage[part]
+                phase[branch, fi, ai] = sw.phase[part]
+                amplitude[branch, fi, ai] = sw.amplitude[part]
+                fraction[branch, fi, ai] = sw.fundamental_fraction[part]
+                locked[branch, fi, ai] = sw.locked[part]
     meta = {"version": TABLE_VERSION, "device": device.digest(), "device_name": device.name,
             "options": asdict(options), "cells": [model.mesh.nx, model.mesh.ny, model.mesh.n_cells]}
     return DeviceTable(bias, freqs, currents, dc, res, rect, locked, meta, phase, amplitude, fraction)
@@ -338,7 +337,10 @@ def operating_point(table: DeviceTable, min_points: int = 5) -> dict:
 
 
 def _bracket(grid: np.ndarray, value: float) -> tuple[int, float]:
-    """(index, weight) so that value = (1 - w) grid[i] + w grid[i + 1], clamped to the grid."""
+    """(index, weight) so that value = (1 - w) grid[i] + w grid[i + 1], clamped to the grid (a grid of one
+    value: (0, 0))."""
+    if len(grid) == 1:
+        return 0, 0.0
     g = grid if grid[-1] > grid[0] else grid[::-1]
     k = int(np.clip(np.searchsorted(g, value) - 1, 0, len(g) - 2))
     w = float(np.clip((value - g[k]) / (g[k + 1] - g[k]), 0.0, 1.0))
