@@ -53,13 +53,7 @@ def branch_sweeps(parameters, drives, bias_currents, *, options: SweepOptions = 
     order (``operating_point.BranchSweep``, magnetization = <m> at the end of each point), and
     rf_off[direction] = (bias in sweep order, <R> (ohm), settled flags)."""
     device = mm._device(parameters)
-    bias = np.asarray(bias_currents, dtype=float)
-    if bias.ndim != 1 or len(bias) < 2 or not np.all(np.isfinite(bias)):
-        raise ValueError(f"bias_currents must be a 1-D array of >= 2 finite values, got {bias_currents!r}")
-    drives = [(float(f), float(a)) for f, a in drives]
-    for f, a in drives:
-        if not (f > 0 and a > 0 and math.isfinite(f) and math.isfinite(a)):
-            raise ValueError(f"drive (f_ac, I_ac) = ({f!r}, {a!r}) must be finite and > 0")
+    bias, drives = macro.sweep_grid(bias_currents, drives, directions)
     model = mm.cached_model(device, options.cell_size)
     max_step = options.time_step or mm.stable_time_step(model)
     results, rf_off = {}, {}
@@ -184,12 +178,16 @@ def sweep_batch(model, device, f, trajectories, options: SweepOptions, *, max_st
 
 def bench_observable(sweep, rf_off) -> "macro.BranchSweep":
     """The sweep with ``rectified_voltage`` replaced by what a bench reads, RF on minus RF off at the same
-    bias on the same sweep direction: I_ac <R sin wt> + I_dc (<R>_on - <R>_off)."""
+    bias on the same sweep direction: I_ac <R sin wt> + I_dc (<R>_on - <R>_off); a point where <R>_off
+    jumps by > 2 % from the previous one is marked unlocked (the bench curve is not one curve across it)."""
     off_bias, off_r, _ = rf_off[sweep.direction]
     srt = np.argsort(off_bias)
     r_off = np.interp(sweep.bias_current, off_bias[srt], off_r[srt])
+    # where the RF-off state changes (free-running orbit <-> static, a jump of <R>_off by > 2 %) the bench
+    # reading jumps with it: that point ends a run of the bench-read curve as a lock change would
+    jump = np.concatenate([[False], np.abs(np.diff(r_off)) / np.minimum(r_off[:-1], r_off[1:]) > 0.02])
     return replace(sweep, rectified_voltage=sweep.rectified_voltage
-                   + sweep.bias_current * (sweep.mean_resistance - r_off))
+                   + sweep.bias_current * (sweep.mean_resistance - r_off), locked=sweep.locked & ~jump)
 
 
 def flipped(sweep) -> "macro.BranchSweep":
@@ -350,7 +348,15 @@ def main(argv=None) -> int:
     options = SweepOptions(cell_size=args.cell_size, transient=args.transient, window=args.window,
                            max_settle=args.max_settle)
     start = time.perf_counter()
-    reports, sweeps, rf_off = search(None, freqs, amps, bias, options=options)
+    count = [0]
+
+    def progress(f, a, k, n):
+        count[0] += 1
+        if count[0] % 20 == 0:
+            print(f"  {count[0]} points, {f / 1e6:.0f} MHz / {a * 1e6:.1f} uA at {k}/{n}, "
+                  f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+
+    reports, sweeps, rf_off = search(None, freqs, amps, bias, options=options, progress=progress)
     wall = time.perf_counter() - start
     grid = {"rf_frequency": freqs, "rf_current": amps, "bias_current": [float(bias[0]), float(bias[-1]), npts],
             "options": asdict(options), "wall_s": wall}
