@@ -1,10 +1,14 @@
 """Device tables: the micromagnetic diode's <I R> (V_dc), <R> and lock state on a grid of
-I_dc x f_ac x I_ac, computed once and interpolated by the simulated world.
+I_dc x f_ac x I_ac (and the phase, amplitude and 1:1 share that pick the working point), computed once and
+interpolated by the simulated world.
 
 A micromagnetic run takes seconds to minutes of wall time per drive, far too slow to answer a bench
 reading live. ``compute_table`` sweeps I_dc over the grid in both directions at every (f_ac, I_ac),
 carrying the magnetisation from point to point as a bench sweep does (so hysteretic branches are
-followed), with RF off (I_ac = 0) swept alongside. ``TableDiode`` interpolates it (linear in each axis)
+followed), each point settling as in the working-point search (``operating_point.sweep_batch``), with
+RF off (I_ac = 0) swept likewise and its <R> averaged over whole free-running periods.
+``operating_point(table)`` is the one-sided qualification of the table's bench-read curve (RF on minus RF
+off), as the search's. ``TableDiode`` interpolates it (linear in each axis)
 and picks the branch by the diode's history: a bias that moved along the grid's sweep direction reads the
 forward branch, one that moved back reads the backward branch (a bench sweeping up and down then sees
 the hysteresis the model has).
@@ -170,7 +174,7 @@ def cached_table(parameters=None, bias_current=None, rf_frequency=None, rf_curre
 
 
 def shipped_table_path(name: str = "mazza2022") -> pathlib.Path:
-    """The small table shipped with dorlab (made by ``benchmarks/make_device_table.py``)."""
+    """The small table shipped with dorlab (made by ``python -m dorlab.simulator.micromagnetic.make_table``)."""
     return pathlib.Path(__file__).with_name(f"table-{name}.npz")
 
 
@@ -363,7 +367,7 @@ def table_diode_from_spec(spec: dict) -> TableDiode:
             raise ValueError(f"unknown micromagnetic-table keys {sorted(spec)} beside 'table'")
         path = shipped_table_path(name) if path is None else pathlib.Path(path)
         if not pathlib.Path(path).exists():
-            raise ValueError(f"device table {path} not found (make it with benchmarks/make_device_table.py)")
+            raise ValueError(f"device table {path} not found (make it with python -m dorlab.simulator.micromagnetic.make_table)")
         return TableDiode(path, parameters)
     grid = {k: spec.pop(k) for k in ("bias_current", "rf_frequency", "rf_current") if k in spec}
     missing = {"bias_current", "rf_frequency", "rf_current"} - set(grid)
