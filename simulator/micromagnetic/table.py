@@ -303,9 +303,9 @@ def qualified_drives(table: DeviceTable, **criteria) -> list:
 
 def operating_point(table: DeviceTable, min_points: int = 5) -> dict:
     """The bench working point of the table (``rf_frequency``, ``rf_current``, ``bias_from``, ``bias_to``):
-    the best drive whose bench-read curve qualifies one-sidedly (``qualified_drives``), swept from the far
-    end of its input side, past the vertex by 30 % of the input width (inside the locked run), as the
-    macrospin's working point is. A table without such a drive (or without phases, version 1) gives the
+    the best drive whose bench-read curve qualifies one-sidedly (``qualified_drives``), its input side and
+    30 % of the input width past the vertex (inside the locked run), as the macrospin's working point,
+    swept in the grid's order (the forward branch, which a bench ramping the bias from 0 is on). A table without such a drive (or without phases, version 1) gives the
     drive of its longest locked run of I_dc points on the forward branch, widened by one grid step each
     side; ValueError when no drive locks over ``min_points`` points."""
     if table.phase is not None:
@@ -316,8 +316,10 @@ def operating_point(table: DeviceTable, min_points: int = 5) -> dict:
             sign = 1.0 if i_m1 > i0 else -1.0
             lo_w, hi_w = sorted(q["locking_window"])
             beyond = min(max(i0 - sign * 0.3 * q["input_width"], lo_w), hi_w)
+            # swept along the grid's order: the forward branch, the one qualified when only "up" is
+            start, end = sorted((float(i_m1), float(beyond)), key=lambda i: abs(i - table.bias_current[0]))
             return {"rf_frequency": reports[0].rf_frequency, "rf_current": reports[0].rf_current,
-                    "bias_from": float(i_m1), "bias_to": float(beyond)}
+                    "bias_from": start, "bias_to": end}
     best = None
     for fi, f in enumerate(table.rf_frequency):
         for ai, a in enumerate(table.rf_current):
