@@ -241,9 +241,9 @@ class TableDiode:
         self.evaluations += 1
         return out
 
-    def operating_point(self) -> dict:
+    def operating_point(self, details: dict | None = None) -> dict:
         """The table's working point (see ``operating_point``): what ``calibrate --bench sim`` sweeps."""
-        return operating_point(self.table)
+        return operating_point(self.table, details=details)
 
     def dc_voltage(self) -> float:
         """<I R> (V). Beyond the bias grid the edge's state continues ohmically: V = I R_edge plus the edge's
@@ -301,13 +301,14 @@ def qualified_drives(table: DeviceTable, **criteria) -> list:
     return sorted(reports, key=DriveReport.score)
 
 
-def operating_point(table: DeviceTable, min_points: int = 5) -> dict:
+def operating_point(table: DeviceTable, min_points: int = 5, details: dict | None = None) -> dict:
     """The bench working point of the table (``rf_frequency``, ``rf_current``, ``bias_from``, ``bias_to``):
     the best drive whose bench-read curve qualifies one-sidedly (``qualified_drives``), its input side and
     30 % of the input width past the vertex (inside the locked run), as the macrospin's working point,
     swept in the grid's order (the forward branch, which a bench ramping the bias from 0 is on). A table without such a drive (or without phases, version 1) gives the
     drive of its longest locked run of I_dc points on the forward branch, widened by one grid step each
-    side; ValueError when no drive locks over ``min_points`` points."""
+    side; ValueError when no drive locks over ``min_points`` points. ``details`` (a dict), if given,
+    receives ``lock_ratio``, ``observable`` and ``vertex_current`` of a qualified point."""
     if table.phase is not None:
         reports = qualified_drives(table)
         if reports and reports[0].qualified:
@@ -318,6 +319,8 @@ def operating_point(table: DeviceTable, min_points: int = 5) -> dict:
             beyond = min(max(i0 - sign * 0.3 * q["input_width"], lo_w), hi_w)
             # swept along the grid's order: the forward branch, the one qualified when only "up" is
             start, end = sorted((float(i_m1), float(beyond)), key=lambda i: abs(i - table.bias_current[0]))
+            if details is not None:
+                details.update(lock_ratio=1, observable="bench", vertex_current=float(i0))
             return {"rf_frequency": reports[0].rf_frequency, "rf_current": reports[0].rf_current,
                     "bias_from": start, "bias_to": end}
     best = None

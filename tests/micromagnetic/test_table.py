@@ -139,6 +139,7 @@ def test_calibrate_reads_the_shipped_table_through_the_instruments(tmp_path):
     assert data["rf_frequency"] == point["rf_frequency"]
     assert data["status"] == "accepted", data.get("reason")
     assert data["r_squared"] >= 0.995 and data["product_correlation"] >= 0.99
+    assert data["lock_ratio"] == 1 and "bench-read curve" in data["operating_point"]
     lo, hi = sorted((point["bias_from"], point["bias_to"]))
     assert lo < data["vertex_current"] < hi
     import pandas as pd
