@@ -100,3 +100,16 @@ def test_branch_sweeps_on_a_coarse_mesh_lock_and_carry_state():
 
 def analysis_wrap(x):
     return (np.asarray(x) + np.pi) % (2 * np.pi) - np.pi
+
+
+def test_search_command_prints_the_grid_and_the_best_candidate(capsys):
+    """`python -m dorlab.simulator.micromagnetic.operating_point`: the grid searched, one line per drive and
+    the best candidate (here a 3-point grid on 15 nm cells that cannot qualify: said so)."""
+    argv = ["--cell-size", "15e-9", "--frequencies", "775e6", "--rf-currents", "70.7e-6", "--bias-from=-0.09e-3",
+            "--bias-to=-0.1e-3", "--bias-step", "5e-6", "--transient", "1e-9", "--window", "1e-9",
+            "--max-settle", "6e-9"]
+    assert mo.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "grid: f_ac [775.0] MHz x I_ac [70.7] uA" in out and "in 3 points, cells 15 nm" in out
+    assert "775.0 MHz  70.7 uA |" in out
+    assert "best candidate: 775.0 MHz / 70.7 uA (does not qualify)" in out
