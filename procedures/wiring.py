@@ -137,7 +137,7 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
     if parameters is None and callable(table_point):
         # a micromagnetic device table knows its own locked working point (no LLGS search)
         try:
-            return table_point()
+            return table_point(details=details)
         except ValueError as exc:
             raise NoOperatingPointSearch(str(exc)) from exc
     if parameters is None:

@@ -130,16 +130,9 @@ def _lock_in_arrays(acc: np.ndarray, rf_current: np.ndarray, magnetoresistance: 
                 quadrature=np.hypot(x, y))
 
 
-def branch_sweeps(parameters, drives, bias_currents, *, directions=("up", "down"), time_step: float = 1e-12,
-                  transient: float = 10e-9, window: float = 5e-9, n_windows: int = 4,
-                  max_settle: float = 200e-9, phase_tolerance: float = 0.01,
-                  initial_magnetization=None) -> list[BranchSweep]:
-    """Adiabatic sweeps of every drive (f_ac Hz, I_ac A) over ``bias_currents`` in each direction, all
-    in lockstep on the vectorised kernel. Returns the sweeps drive-major, directions in the given order.
-
-    A round is ``transient`` + ``n_windows`` x ``window`` (each window a whole number of drive periods);
-    a point takes rounds until its lock test passes or ``max_settle`` is spent."""
-    device = _device(parameters)
+def sweep_grid(bias_currents, drives, directions=("up", "down")):
+    """(bias array, [(f_ac, I_ac)]) of a branch-sweep request, checked: one clear line for bad input (the
+    macrospin's and the micromagnetic model's sweeps share it)."""
     bias = np.asarray(bias_currents, dtype=float)
     if bias.ndim != 1 or len(bias) < 2 or not np.all(np.isfinite(bias)):
         raise ValueError(f"bias_currents must be a 1-D array of >= 2 finite values, got {bias_currents!r}")
@@ -150,6 +143,20 @@ def branch_sweeps(parameters, drives, bias_currents, *, directions=("up", "down"
     for d in directions:
         if d not in ("up", "down"):
             raise ValueError(f"direction must be 'up' or 'down', got {d!r}")
+    return bias, drives
+
+
+def branch_sweeps(parameters, drives, bias_currents, *, directions=("up", "down"), time_step: float = 1e-12,
+                  transient: float = 10e-9, window: float = 5e-9, n_windows: int = 4,
+                  max_settle: float = 200e-9, phase_tolerance: float = 0.01,
+                  initial_magnetization=None) -> list[BranchSweep]:
+    """Adiabatic sweeps of every drive (f_ac Hz, I_ac A) over ``bias_currents`` in each direction, all
+    in lockstep on the vectorised kernel. Returns the sweeps drive-major, directions in the given order.
+
+    A round is ``transient`` + ``n_windows`` x ``window`` (each window a whole number of drive periods);
+    a point takes rounds until its lock test passes or ``max_settle`` is spent."""
+    device = _device(parameters)
+    bias, drives = sweep_grid(bias_currents, drives, directions)
     if not (time_step > 0 and window > 0 and transient >= 0 and max_settle > 0 and n_windows >= 2):
         raise ValueError("time_step, window, max_settle must be > 0, transient >= 0, n_windows >= 2")
     params = llgs.pack_parameters(device)

@@ -112,6 +112,15 @@ def sampling(rf_frequency: float, max_step: float, window: float) -> tuple[float
     return max_step, max(16, int(round(window / max_step)))
 
 
+def transient_steps(transient: float, rf_frequency: float, dt: float) -> int:
+    """Steps of dt in ``transient`` rounded to whole drive periods (dt from ``sampling``): runs chained
+    point after point (a sweep carrying its state) then see a continuous drive phase."""
+    if rf_frequency > 0:
+        per_period = int(round(1.0 / (rf_frequency * dt)))
+        return int(round(transient * rf_frequency)) * per_period
+    return int(round(transient / dt))
+
+
 def accumulate(model: Model, m: np.ndarray, drives: np.ndarray, *, dt: float, n_transient: int,
                window_steps: int, n_windows: int, t0: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The macrospin kernel's Hann-weighted lock-in sums (llgs.A_* layout) from an RK4 (or thermal Heun)
@@ -180,6 +189,7 @@ class RunOptions:
     n_windows: int = 4
     time_step: float | None = None
     phase_tolerance: float = 0.01
+    max_settle: float | None = None     # device tables: settle each point in rounds up to this (None: one round)
 
 
 def lock_in_points(parameters, drives: np.ndarray, options: RunOptions = RunOptions(),
@@ -198,7 +208,8 @@ def lock_in_points(parameters, drives: np.ndarray, options: RunOptions = RunOpti
     m = np.array(np.broadcast_to(m0.reshape((-1, 3, model.mesh.nx, model.mesh.ny)),
                                  (len(drives), 3, model.mesh.nx, model.mesh.ny)))
     m = _perturbed(m, model)
-    acc, _ = accumulate(model, m, drives, dt=dt, n_transient=int(round(options.transient / dt)),
+    acc, _ = accumulate(model, m, drives, dt=dt,
+                        n_transient=transient_steps(options.transient, freqs[0] if drives[0, llgs.D_IAC] > 0 else 0.0, dt),
                         window_steps=window_steps, n_windows=options.n_windows)
     return [analysis.lock_in(a, float(d[llgs.D_IAC]), device.magnetoresistance) for a, d in zip(acc, drives)]
 

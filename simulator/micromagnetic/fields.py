@@ -68,7 +68,12 @@ def local_demag_field(mx, my, mz, p):
 
 @nb.njit(cache=True, inline="always")
 def spin_torque(mx, my, mz, current, p):
-    """T = sigma I g_T [m x (m x p) - q m x p], g_T = 2 eta / (1 + eta^2 m.p) (the macrospin's form)."""
+    """T = sigma I g_T [m x (m x p) - q m x p], g_T = 2 eta / (1 + eta^2 m.p) (the macrospin's form).
+
+    Written out here rather than inlined from ``llgs.llgs_rhs`` (the same lines against the macrospin's
+    parameter layout): numba's on-disk cache is invalidated only by a change of the calling function's own
+    file, so a kernel inlined from another module would keep running the old code after that module
+    changed. The one-cell test holds the two equal to 1e-10."""
     px, py, pz = p[Q_PX], p[Q_PY], p[Q_PZ]
     mp = mx * px + my * py + mz * pz
     amp = p[Q_SIGMA] * current * 2.0 * p[Q_ETA] / (1.0 + p[Q_ETA2] * mp)

@@ -1,10 +1,14 @@
 """Device tables: the micromagnetic diode's <I R> (V_dc), <R> and lock state on a grid of
-I_dc x f_ac x I_ac, computed once and interpolated by the simulated world.
+I_dc x f_ac x I_ac (and the phase, amplitude and 1:1 share that pick the working point), computed once and
+interpolated by the simulated world.
 
 A micromagnetic run takes seconds to minutes of wall time per drive, far too slow to answer a bench
 reading live. ``compute_table`` sweeps I_dc over the grid in both directions at every (f_ac, I_ac),
 carrying the magnetisation from point to point as a bench sweep does (so hysteretic branches are
-followed), with RF off (I_ac = 0) swept alongside. ``TableDiode`` interpolates it (linear in each axis)
+followed), each point settling as in the working-point search (``operating_point.sweep_batch``), with
+RF off (I_ac = 0) swept likewise and its <R> averaged over whole free-running periods.
+``operating_point(table)`` is the one-sided qualification of the table's bench-read curve (RF on minus RF
+off), as the search's. ``TableDiode`` interpolates it (linear in each axis)
 and picks the branch by the diode's history: a bias that moved along the grid's sweep direction reads the
 forward branch, one that moved back reads the backward branch (a bench sweeping up and down then sees
 the hysteresis the model has).
@@ -20,16 +24,15 @@ import json
 import math
 import os
 import pathlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .. import analysis, llgs
 from ..presets import DeviceParameters, preset
 from . import device as mm
 from .newell import cache_dir
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2        # 2: phase, amplitude and fundamental fraction stored (the working point needs them)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ class DeviceTable:
     rectified_voltage: np.ndarray   # I_ac <R sin wt>, V
     locked: np.ndarray              # bool
     metadata: dict
+    phase: np.ndarray | None = None         # intrinsic phase phi of R against the drive (rad)
+    amplitude: np.ndarray | None = None     # first-harmonic amplitude of <m> along the polarizer (sqrt(p))
+    fundamental_fraction: np.ndarray | None = None   # share of <m_x>'s ac power at f_ac (1:1 vs 2:1)
 
     def save(self, path) -> pathlib.Path:
         path = pathlib.Path(path)
@@ -54,7 +60,8 @@ class DeviceTable:
             np.savez_compressed(handle, bias_current=self.bias_current, rf_frequency=self.rf_frequency,
                                 rf_current=self.rf_current, dc_voltage=self.dc_voltage,
                                 resistance=self.resistance, rectified_voltage=self.rectified_voltage,
-                                locked=self.locked, metadata=json.dumps(self.metadata))
+                                locked=self.locked, metadata=json.dumps(self.metadata), phase=self.phase,
+                                amplitude=self.amplitude, fundamental_fraction=self.fundamental_fraction)
         os.replace(tmp, path)
         return path
 
@@ -62,10 +69,12 @@ class DeviceTable:
     def load(cls, path) -> "DeviceTable":
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["metadata"]))
-            if meta.get("version") != TABLE_VERSION:
-                raise ValueError(f"device table {path} has version {meta.get('version')!r}, expected {TABLE_VERSION}")
+            if meta.get("version") not in (1, TABLE_VERSION):
+                raise ValueError(f"device table {path} has version {meta.get('version')!r}, expected 1 or {TABLE_VERSION}")
             return cls(data["bias_current"], data["rf_frequency"], data["rf_current"], data["dc_voltage"],
-                       data["resistance"], data["rectified_voltage"], data["locked"].astype(bool), meta)
+                       data["resistance"], data["rectified_voltage"], data["locked"].astype(bool), meta,
+                       *((data["phase"], data["amplitude"], data["fundamental_fraction"]) if meta["version"] >= 2
+                         else (None, None, None)))
 
 
 def _grid(values, name, positive=False, allow_zero=False, min_len=2):
@@ -88,39 +97,64 @@ def table_key(parameters: DeviceParameters, bias, freqs, currents, options: mm.R
 
 def compute_table(parameters=None, bias_current=None, rf_frequency=None, rf_current=None, *,
                   options: mm.RunOptions = mm.RunOptions(), progress=None) -> DeviceTable:
-    """Sweep I_dc forward then back at each f_ac with all I_ac (and RF off) as one batch, carrying the
-    magnetisation from point to point."""
+    """Sweep I_dc forward then back at each f_ac with all I_ac as one batch, carrying the magnetisation from
+    point to point; RF off once, forward then back, its <R> averaged over whole free-running periods
+    (``operating_point.rf_off_sweeps``: a bench reads I_dc <R>_off, so a windowed mean's leakage would
+    show in every reading)."""
     device = mm._device(parameters)
     bias = _grid(bias_current, "bias_current")
-    freqs = _grid(rf_frequency, "rf_frequency", positive=True)
+    freqs = _grid(rf_frequency, "rf_frequency", positive=True, min_len=1)   # one f_ac: the bench's drive
     amps = _grid(rf_current, "rf_current", positive=True, min_len=1)     # RF off (0) is added
     currents = np.concatenate([[0.0], amps]) if amps[0] != 0 else amps
+    on = np.nonzero(currents > 0)[0]
     model = mm.cached_model(device, options.cell_size)
     shape = (2, len(freqs), len(currents), len(bias))
     dc, res, rect = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    phase, amplitude, fraction = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     locked = np.zeros(shape, dtype=bool)
     max_step = options.time_step or mm.stable_time_step(model)
-    total, done = 2 * len(freqs) * len(bias), 0
+    total, done = 2 * (len(freqs) * len(on) + 1) * len(bias), 0
+    # RF off: one sweep forward then back (state carried), <R> over whole free-running periods; the same
+    # for every f_ac
+    from .operating_point import SweepOptions, rf_off_sweeps, sweep_batch
+
+    record = options.n_windows * options.window
+    off_options = SweepOptions(cell_size=options.cell_size, transient=options.transient, window=options.window,
+                               n_windows=options.n_windows, max_settle=options.transient + 3 * record,
+                               time_step=options.time_step)
+    r_off, _, _ = rf_off_sweeps(model, [np.concatenate([bias, bias[::-1]])], options=off_options)
+    n = len(bias)
+    for branch, values in enumerate((r_off[0, :n], r_off[0, n:][::-1])):
+        res[branch, :, 0, :] = values
+        dc[branch, :, 0, :] = values * bias
+    done += 2 * n
+    if progress is not None:
+        progress(done, total)
+    # RF on: per f_ac one batch of every I_ac, forward then back as one carried trajectory, each point
+    # settling in rounds until locked or ``max_settle`` (the search's ``sweep_batch``)
+    on_options = replace(off_options, max_settle=options.max_settle or record + options.transient,
+                         phase_tolerance=options.phase_tolerance)
+    there_and_back = np.concatenate([bias, bias[::-1]])
     for fi, f in enumerate(freqs):
-        dt, window_steps = mm.sampling(f, max_step, options.window)
-        m = np.repeat(mm._perturbed(mm.static_state(model), model), len(currents), axis=0)
-        for branch, order in enumerate((range(len(bias)), range(len(bias) - 1, -1, -1))):
-            for i in order:
-                drives = np.array([llgs.pack_drive(float(bias[i]), float(a), float(f)) for a in currents])
-                acc, m = mm.accumulate(model, m, drives, dt=dt, n_transient=int(round(options.transient / dt)),
-                                       window_steps=window_steps, n_windows=options.n_windows)
-                for ai, a in enumerate(currents):
-                    r = analysis.lock_in(acc[ai], float(a), device.magnetoresistance)
-                    dc[branch, fi, ai, i] = r.dc_voltage
-                    res[branch, fi, ai, i] = r.mean_resistance
-                    rect[branch, fi, ai, i] = r.rectified_voltage
-                    locked[branch, fi, ai, i] = a > 0 and analysis.is_locked(r, options.phase_tolerance, 0.01)
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+        def counted(*_):
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        sweeps = sweep_batch(model, device, float(f), [(float(currents[ai]), "up", there_and_back) for ai in on],
+                             on_options, max_step=max_step, progress=counted)
+        for ai, sw in zip(on, sweeps):
+            for branch, part in enumerate((slice(0, n), slice(2 * n - 1, n - 1, -1))):
+                res[branch, fi, ai] = sw.mean_resistance[part]
+                rect[branch, fi, ai] = sw.rectified_voltage[part]
+                dc[branch, fi, ai] = bias * sw.mean_resistance[part] + sw.rectified_voltage[part]
+                phase[branch, fi, ai] = sw.phase[part]
+                amplitude[branch, fi, ai] = sw.amplitude[part]
+                fraction[branch, fi, ai] = sw.fundamental_fraction[part]
+                locked[branch, fi, ai] = sw.locked[part]
     meta = {"version": TABLE_VERSION, "device": device.digest(), "device_name": device.name,
             "options": asdict(options), "cells": [model.mesh.nx, model.mesh.ny, model.mesh.n_cells]}
-    return DeviceTable(bias, freqs, currents, dc, res, rect, locked, meta)
+    return DeviceTable(bias, freqs, currents, dc, res, rect, locked, meta, phase, amplitude, fraction)
 
 
 def cached_table(parameters=None, bias_current=None, rf_frequency=None, rf_current=None, *,
@@ -140,7 +174,7 @@ def cached_table(parameters=None, bias_current=None, rf_frequency=None, rf_curre
 
 
 def shipped_table_path(name: str = "mazza2022") -> pathlib.Path:
-    """The small table shipped with dorlab (made by ``benchmarks/make_device_table.py``)."""
+    """The small table shipped with dorlab (made by ``python -m dorlab.simulator.micromagnetic.make_table``)."""
     return pathlib.Path(__file__).with_name(f"table-{name}.npz")
 
 
@@ -207,9 +241,9 @@ class TableDiode:
         self.evaluations += 1
         return out
 
-    def operating_point(self) -> dict:
+    def operating_point(self, details: dict | None = None) -> dict:
         """The table's working point (see ``operating_point``): what ``calibrate --bench sim`` sweeps."""
-        return operating_point(self.table)
+        return operating_point(self.table, details=details)
 
     def dc_voltage(self) -> float:
         """<I R> (V). Beyond the bias grid the edge's state continues ohmically: V = I R_edge plus the edge's
@@ -231,10 +265,64 @@ class TableDiode:
         return self._interp(self.table.locked.astype(float)) >= 0.5
 
 
-def operating_point(table: DeviceTable, min_points: int = 5) -> dict:
-    """The drive of the table's longest locked run of I_dc points on the forward branch (a bench working
-    point: ``rf_frequency``, ``rf_current``, ``bias_from``, ``bias_to``, the run widened by one grid step
-    each side); ValueError when no (f_ac, I_ac) locks over ``min_points`` points."""
+def table_sweeps(table: DeviceTable, fi: int, ai: int):
+    """The table's rows at drive (f_ac index ``fi``, I_ac index ``ai``) as the branch sweeps of
+    ``micromagnetic.operating_point`` (branch 0 "up": in grid order, branch 1 "down") and the RF-off rows."""
+    from ..operating_point import BranchSweep
+
+    if table.phase is None:
+        raise ValueError("the device table has no phase (version 1): recompute it")
+    f, a = float(table.rf_frequency[fi]), float(table.rf_current[ai])
+    sweeps, rf_off = [], {}
+    for branch, direction in enumerate(("up", "down")):
+        order = slice(None) if branch == 0 else slice(None, None, -1)
+        bias = table.bias_current[order].copy()
+        row = (branch, fi, ai, order)
+        n = len(bias)
+        sweeps.append(BranchSweep(f, a, direction, bias, table.rectified_voltage[row].copy(), table.phase[row].copy(),
+                                  table.amplitude[row].copy(), table.locked[row].copy(),
+                                  table.fundamental_fraction[row].copy(), table.resistance[row].copy(),
+                                  np.zeros(n), np.zeros((n, 3))))
+        rf_off[direction] = (bias, table.resistance[branch, fi, 0, order].copy(), np.ones(n, dtype=bool))
+    return sweeps, rf_off
+
+
+def qualified_drives(table: DeviceTable, **criteria) -> list:
+    """``operating_point.DriveReport`` of every (f_ac, I_ac > 0) of the table, best first: the one-sided
+    qualification of the bench-read curve (RF on minus RF off) the macrospin's search uses."""
+    from .operating_point import DriveReport, qualify_drive
+
+    reports = []
+    for fi in range(len(table.rf_frequency)):
+        for ai, a in enumerate(table.rf_current):
+            if a > 0:
+                pair, rf_off = table_sweeps(table, fi, ai)
+                reports.append(qualify_drive(pair, rf_off, **criteria))
+    return sorted(reports, key=DriveReport.score)
+
+
+def operating_point(table: DeviceTable, min_points: int = 5, details: dict | None = None) -> dict:
+    """The bench working point of the table (``rf_frequency``, ``rf_current``, ``bias_from``, ``bias_to``):
+    the best drive whose bench-read curve qualifies one-sidedly (``qualified_drives``), its input side and
+    30 % of the input width past the vertex (inside the locked run), as the macrospin's working point,
+    swept in the grid's order (the forward branch, which a bench ramping the bias from 0 is on). A table without such a drive (or without phases, version 1) gives the
+    drive of its longest locked run of I_dc points on the forward branch, widened by one grid step each
+    side; ValueError when no drive locks over ``min_points`` points. ``details`` (a dict), if given,
+    receives ``lock_ratio``, ``observable`` and ``vertex_current`` of a qualified point."""
+    if table.phase is not None:
+        reports = qualified_drives(table)
+        if reports and reports[0].qualified:
+            q = reports[0].bench
+            i0, i_m1 = q["vertex_current"], q["input_min_current"]
+            sign = 1.0 if i_m1 > i0 else -1.0
+            lo_w, hi_w = sorted(q["locking_window"])
+            beyond = min(max(i0 - sign * 0.3 * q["input_width"], lo_w), hi_w)
+            # swept along the grid's order: the forward branch, the one qualified when only "up" is
+            start, end = sorted((float(i_m1), float(beyond)), key=lambda i: abs(i - table.bias_current[0]))
+            if details is not None:
+                details.update(lock_ratio=1, observable="bench", vertex_current=float(i0))
+            return {"rf_frequency": reports[0].rf_frequency, "rf_current": reports[0].rf_current,
+                    "bias_from": start, "bias_to": end}
     best = None
     for fi, f in enumerate(table.rf_frequency):
         for ai, a in enumerate(table.rf_current):
@@ -258,7 +346,10 @@ def operating_point(table: DeviceTable, min_points: int = 5) -> dict:
 
 
 def _bracket(grid: np.ndarray, value: float) -> tuple[int, float]:
-    """(index, weight) so that value = (1 - w) grid[i] + w grid[i + 1], clamped to the grid."""
+    """(index, weight) so that value = (1 - w) grid[i] + w grid[i + 1], clamped to the grid (a grid of one
+    value: (0, 0))."""
+    if len(grid) == 1:
+        return 0, 0.0
     g = grid if grid[-1] > grid[0] else grid[::-1]
     k = int(np.clip(np.searchsorted(g, value) - 1, 0, len(g) - 2))
     w = float(np.clip((value - g[k]) / (g[k + 1] - g[k]), 0.0, 1.0))
@@ -281,7 +372,7 @@ def table_diode_from_spec(spec: dict) -> TableDiode:
             raise ValueError(f"unknown micromagnetic-table keys {sorted(spec)} beside 'table'")
         path = shipped_table_path(name) if path is None else pathlib.Path(path)
         if not pathlib.Path(path).exists():
-            raise ValueError(f"device table {path} not found (make it with benchmarks/make_device_table.py)")
+            raise ValueError(f"device table {path} not found (make it with python -m dorlab.simulator.micromagnetic.make_table)")
         return TableDiode(path, parameters)
     grid = {k: spec.pop(k) for k in ("bias_current", "rf_frequency", "rf_current") if k in spec}
     missing = {"bias_current", "rf_frequency", "rf_current"} - set(grid)

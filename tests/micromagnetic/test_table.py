@@ -105,18 +105,27 @@ def test_bad_grids_and_specs_are_clear():
 
 
 def test_shipped_table_loads_and_has_a_working_point():
+    """The shipped table's working point is the one-sided qualification of its bench-read curve (RF on minus
+    RF off) on a locked 1:1 branch, with the phase crossing pi inside the lock near the vertex."""
     path = tb.shipped_table_path("mazza2022")
     table = tb.DeviceTable.load(path)
     assert table.metadata["device"] == __import__("dorlab.simulator.presets", fromlist=["preset"]).preset("mazza2022").digest()
+    assert table.metadata["version"] == tb.TABLE_VERSION
+    report = tb.qualified_drives(table)[0]
+    assert report.qualified and report.bench["r_squared"] >= 0.995 and report.bench["dor_correlation"] >= 0.995
+    assert report.pi_phase_currents["up"] or report.zero_phase_currents["up"]
     point = tb.operating_point(table)
     assert point["rf_frequency"] in table.rf_frequency
+    lo, hi = sorted(report.bench["locking_window"])
+    assert lo <= min(point["bias_from"], point["bias_to"]) and max(point["bias_from"], point["bias_to"]) <= hi
+    assert abs(point["bias_from"]) < abs(point["bias_to"])      # swept up in |I_dc|: the branch a bench ramps onto
 
 
 def test_calibrate_reads_the_shipped_table_through_the_instruments(tmp_path):
     """`dorlab calibrate --bench sim --sim-diode micromagnetic`: the sweep runs at the table's own working
-    point through the SCPI instruments, and every bench reading (RF on minus RF off) is the table's value
-    at that drive within the simulated voltmeter's noise. (The shipped table's locked run has phi passing
-    pi/2, not 0, so V_dc is monotonic there and the fit is rejected with its reason: see README.)"""
+    point through the SCPI instruments, every bench reading (RF on minus RF off) is the table's value at
+    that drive within the simulated voltmeter's noise, and the calibration is accepted with the parabola's
+    R^2 and the DOR product correlation (README: figures and the command)."""
     import json
 
     from click.testing import CliRunner
@@ -128,7 +137,11 @@ def test_calibrate_reads_the_shipped_table_through_the_instruments(tmp_path):
     data = json.loads(result.stdout)
     point = tb.operating_point(tb.DeviceTable.load(tb.shipped_table_path()))
     assert data["rf_frequency"] == point["rf_frequency"]
-    assert data["status"] in ("accepted", "rejected") and (data["status"] == "accepted" or data["reason"])
+    assert data["status"] == "accepted", data.get("reason")
+    assert data["r_squared"] >= 0.995 and data["product_correlation"] >= 0.99
+    assert data["lock_ratio"] == 1 and "bench-read curve" in data["operating_point"]
+    lo, hi = sorted((point["bias_from"], point["bias_to"]))
+    assert lo < data["vertex_current"] < hi
     import pandas as pd
 
     rows = pd.read_csv(data["sweep_path"], comment="#")
