@@ -217,6 +217,89 @@ def branch_sweeps(parameters, drives, bias_currents, *, directions=("up", "down"
     return sweeps
 
 
+# --- the phase map, branch-followed (Fig. 2c) ---------------------------------------------------------
+@dataclass(frozen=True)
+class BranchPhaseMap:
+    """phi(f_ac, I_dc) at one I_ac from adiabatic sweeps in each direction (``branch_sweeps``).
+    ``sweeps[direction]`` holds one sweep per f_ac, sorted by bias; the array properties are
+    (n_f, n_bias) per direction, phase in rad; ``locked`` is the 1:1 lock (the lock test passed and
+    m_x's first harmonic at f_ac carries >= half its ac power)."""
+
+    rf_current: float
+    rf_frequency: np.ndarray
+    bias_current: np.ndarray
+    sweeps: dict
+
+    def _stack(self, name):
+        return {d: np.array([getattr(s, name) for s in rows]) for d, rows in self.sweeps.items()}
+
+    @property
+    def phase(self) -> dict:
+        return self._stack("phase")
+
+    @property
+    def rectified_voltage(self) -> dict:
+        return self._stack("rectified_voltage")
+
+    @property
+    def amplitude(self) -> dict:
+        return self._stack("amplitude")
+
+    @property
+    def locked(self) -> dict:
+        return {d: np.array([s.locked & (s.lock_ratio == 1) for s in rows]) for d, rows in self.sweeps.items()}
+
+    @property
+    def lock_ratio(self) -> dict:
+        """n of n:1 where locked, 0 where not."""
+        return {d: np.array([np.where(s.locked, s.lock_ratio, 0) for s in rows]) for d, rows in self.sweeps.items()}
+
+    def zero_phase(self) -> list[dict]:
+        """Per f_ac and direction, every 1:1 locked run (``locked_runs``, >= 3 points) with the currents
+        where phi crosses 0 on it (linear between grid points) and the distance of each to the run's
+        nearest real end (a neighbour off the run; NaN when the run ends at the grid), and the smallest
+        |phi| on the run with its current and distance to the edge: the paper's "phi = 0 near the edge of
+        the locking range", measured."""
+        out = []
+        n = len(self.bias_current)
+        for d, rows in self.sweeps.items():
+            for s in rows:
+                for lo, hi in locked_runs(s, 1):
+                    if hi - lo < 2:
+                        continue
+                    i = s.bias_current[lo:hi + 1]
+                    ph = np.unwrap(s.phase[lo:hi + 1])
+                    cross = np.nonzero(np.sign(ph[:-1]) * np.sign(ph[1:]) < 0)[0]
+                    zeros = [float(i[c] - ph[c] * (i[c + 1] - i[c]) / (ph[c + 1] - ph[c])) for c in cross]
+                    ends = ([float(i[0])] if lo > 0 else []) + ([float(i[-1])] if hi < n - 1 else [])
+                    k = int(np.argmin(np.abs(ph)))
+
+                    def to_edge(current):
+                        return min((abs(current - e) for e in ends), default=float("nan"))
+
+                    out.append({"rf_frequency": s.rf_frequency, "direction": d, "run": [float(i[0]), float(i[-1])],
+                                "phase_at_ends_deg": [math.degrees(ph[0]), math.degrees(ph[-1])],
+                                "zero_phase_currents": zeros, "zero_to_edge": [to_edge(z) for z in zeros],
+                                "min_abs_phase_deg": abs(math.degrees(ph[k])),
+                                "min_abs_phase_current": float(i[k]), "min_abs_phase_to_edge": to_edge(float(i[k]))})
+        return out
+
+
+def branch_phase_map(parameters, rf_frequencies, bias_currents, rf_current: float, *,
+                     time_step: float = DEFAULT_TIME_STEP, max_settle: float = 200e-9) -> BranchPhaseMap:
+    """The phase map of Fig. 2(c) measured as the search measures: every f_ac swept adiabatically over
+    ``bias_currents`` in both directions (all in lockstep), so both branches of a hysteretic range show;
+    "up" follows ``bias_currents`` in the order given (as ``branch_sweeps``), "down" the reverse."""
+    freqs = np.asarray(rf_frequencies, dtype=float).ravel()
+    bias = np.asarray(bias_currents, dtype=float).ravel()       # "up" sweeps in this order, as branch_sweeps
+    if len(freqs) == 0 or np.any(freqs <= 0) or not (rf_current > 0):
+        raise ValueError("rf_frequencies and rf_current must be non-empty and > 0")
+    sweeps = branch_sweeps(parameters, [(f, rf_current) for f in freqs], bias, time_step=time_step,
+                           max_settle=max_settle)
+    return BranchPhaseMap(float(rf_current), freqs, np.sort(bias),
+                          {d: [s.sorted() for s in sweeps if s.direction == d] for d in ("up", "down")})
+
+
 # --- one-sided qualification -----------------------------------------------------------------------
 def dor_correlation(curve, a_prime: float, c_prime: float, n_pairs: int = 200, seed: int = 0) -> float:
     """Pearson correlation of Eq. (1) products read on ``curve`` P(x) with F G, for ``n_pairs`` pairs
