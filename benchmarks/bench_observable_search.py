@@ -50,7 +50,7 @@ def survey(name: str, min_input_width: float) -> dict:
     uncovered = sum(1 for r in rows for c in r["candidates"] if not c["covered"])
     return {"grid": name, "f_ac_MHz": [float(freqs.min() / 1e6), float(freqs.max() / 1e6),
                                        float(np.diff(freqs).min() / 1e6) if len(freqs) > 1 else 0.0],
-            "I_ac_uA": [round(a * 1e6, 2) for a in amps], "bias_range_mA": [b * 1e3 for b in bias_range],
+            "I_ac_uA": [round(float(a) * 1e6, 2) for a in amps], "bias_range_mA": [b * 1e3 for b in bias_range],
             "bias_step_uA": step * 1e6, "drives": len(drives), "qualified": len(qualified),
             "qualified_drives": [(q.rf_frequency, q.rf_current, q.vertex_current, q.dor_correlation)
                                  for q in qualified],

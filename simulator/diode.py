@@ -151,7 +151,7 @@ class LlgsDiode:
             dt = 1.0 / (rf_frequency * steps_per_period)
             # an even number of drive periods: a 2:1 parametric orbit (period 2 / f_ac) also fits
             # whole, or its windows alternate and its lock test never passes
-            periods = 2 * max(1, math.ceil(self.window * rf_frequency / 2))
+            periods = 2 * max(1, round(self.window * rf_frequency / 2))
             window_steps = periods * steps_per_period
         else:
             dt = self.time_step

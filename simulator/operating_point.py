@@ -815,8 +815,8 @@ def bench_operating_point(parameters=None, *, lock_ratio: int = BENCH_LOCK_RATIO
     With RF off mazza2022 oscillates freely above threshold, and near -0.14 mA its free-running orbit
     changes (f0 dips to ~450 MHz, <R>_off peaks at ~1050 ohm); the 1:1 locked orbits sit 40-80 ohm
     lower there, so on every 1:1 branch the bench-read curve either rises to the locking edge or peaks
-    within ~1 uA of it off a parabola: across 400-1500 MHz x 10-100 uA (772 drives) no 1:1 drive
-    qualifies (best: R^2 0.9972, DOR 99.86 % in one direction; ``survey_drives``,
+    within a few uA of it, off a parabola: across 400-1500 MHz x 10-100 uA (772 drives) no 1:1 drive
+    qualifies (best: R^2 0.9975, DOR 99.875 % in one direction; ``survey_drives``,
     ``benchmarks/bench_observable_search.py``). The 2:1 parametric orbits (m_x at f_ac/2 ~ 640 MHz,
     at -0.15 .. -0.27 mA where <R>_off is smooth) do qualify, so the bench defaults to ``lock_ratio``
     2 on the grid ``BENCH_FREQUENCIES`` x ``BENCH_RF_CURRENTS``; ``lock_ratio=1`` searches the default
