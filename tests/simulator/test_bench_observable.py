@@ -109,3 +109,27 @@ def test_bench_operating_point_is_a_qualified_two_to_one_point_on_the_bench_obse
     with pytest.raises(opm.OperatingPointNotFound, match="no 1:1 working point"):
         opm.bench_operating_point(mazza, lock_ratio=1, rf_frequencies=[750e6], rf_currents=[50e-6],
                                   cache_dir=tmp_path)
+
+
+def test_rf_off_reference_has_no_window_leak(mazza):
+    """The free-running orbit at -0.14 mA (f0 ~ 443 MHz, R swinging over ~540 ohm) is not commensurate with
+    any averaging window: a plain 20 ns mean leaks ~6 ohm into <R>_off (~0.9 mV of I_dc <R>_off). The
+    reference (Hann-weighted windows) equals the mean over whole free-running periods (zero crossings of
+    m_x) to 0.05 ohm, and so does the bench diode's RF-off reading."""
+    bias = -0.14e-3
+    params = llgs.pack_parameters(mazza)
+    m0 = analysis.fixed_point(params, 0.0, (0.0, 0.0, 1.0))
+    _, m = llgs.simulate_trace(params, llgs.pack_drive(bias), m0, 1e-6, 2e-12, stride=100000)
+    trace, _ = llgs.simulate_trace(params, llgs.pack_drive(bias), m, 200e-9, 2e-12)
+    t, mx, my, mz = trace.T
+    r = np.vectorize(lambda a, b, c: llgs.resistance(a, b, c, params))(mx, my, mz)
+    x = mx - mx.mean()
+    up = np.nonzero((x[:-1] < 0) & (x[1:] >= 0))[0]
+    k0, k1 = up[1], up[-1]
+    whole_periods = np.trapezoid(r[k0:k1 + 1], t[k0:k1 + 1]) / (t[k1] - t[k0])
+    (reference,) = opm.rf_off_resistance(mazza, [bias])
+    assert reference == pytest.approx(whole_periods, abs=0.05)
+    assert abs(r[:10000].mean() - whole_periods) > 2.0            # what a plain 20 ns window would leak
+    diode = LlgsDiode(mazza, initial_magnetization=m)
+    diode.set_drive(bias, 0.0, 0.0)
+    assert diode.resistance() == pytest.approx(whole_periods, abs=0.05)
