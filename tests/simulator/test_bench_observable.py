@@ -97,7 +97,8 @@ def test_one_to_one_drives_fail_on_the_bench_observable_and_say_why(mazza):
 
 
 @pytest.mark.slow
-def test_bench_operating_point_is_a_qualified_two_to_one_point_on_the_bench_observable(mazza, tmp_path):
+def test_bench_operating_point_is_a_qualified_two_to_one_point_on_the_bench_observable(mazza, tmp_path,
+                                                                                      monkeypatch):
     """The sim bench's search (~20 s on one core): one-sided on RF on - off, 2:1, checked as the bench
     measures (its lock ratio from a trace of m_x at the vertex, on the branch); asked for 1:1 it finds none."""
     op = opm.bench_operating_point(mazza, cache_dir=tmp_path)
@@ -106,6 +107,21 @@ def test_bench_operating_point_is_a_qualified_two_to_one_point_on_the_bench_obse
     assert op.dor_correlation >= 0.999 and op.even_parabola_r_squared >= 0.999
     assert op.input_min_current < op.vertex_current < op.edge_current
     assert op.sweep_agreement < 0.02
+    # the CLI calibrates there (the search read from the same cache) and says so
+    import json
+
+    from click.testing import CliRunner
+
+    from dorlab.procedures.cli import cli
+
+    monkeypatch.setenv("DORLAB_CACHE_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli, ["calibrate", "--bench", "sim", "--device", "D1", "--json", "--no-progress",
+                                      "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    cal = json.loads(result.stdout)
+    assert cal["status"] == "accepted" and cal["lock_ratio"] == 2 and cal["rf_frequency"] == BENCH_F
+    assert cal["vertex_current"] == pytest.approx(op.vertex_current, abs=3e-6)
+    assert cal["product_correlation"] >= 0.999
     with pytest.raises(opm.OperatingPointNotFound, match="no 1:1 working point"):
         opm.bench_operating_point(mazza, lock_ratio=1, rf_frequencies=[750e6], rf_currents=[50e-6],
                                   cache_dir=tmp_path)
