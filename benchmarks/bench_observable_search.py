@@ -11,6 +11,7 @@ candidates with their numbers. Then it prints the bench's working point (``bench
     python benchmarks/bench_observable_search.py                 # all three grids, ~10 min on one core
     python benchmarks/bench_observable_search.py --grid fine --json
     python benchmarks/bench_observable_search.py --quick         # a 12-drive slice (~30 s)
+    python benchmarks/bench_observable_search.py --cluster local # the grid as Dask tasks
 """
 from __future__ import annotations
 
@@ -33,14 +34,18 @@ GRIDS = {
 }
 
 
-def survey(name: str, min_input_width: float) -> dict:
+def survey(name: str, min_input_width: float, client=None, batch_size: int = 16) -> dict:
+    from dorlab.procedures.scale import map_tasks
     from dorlab.simulator.operating_point import survey_drives
 
     freqs, amps, bias_range, step = GRIDS[name]
     drives = [(float(f), float(a)) for f in freqs for a in amps]
     t0 = time.perf_counter()
+    # on a cluster every task sweeps ``batch_size`` drives in lockstep; in process the whole grid is one lockstep run
+    on_cluster = (lambda function, arguments: map_tasks(function, arguments, client=client)) if client else None
     rows = survey_drives("mazza2022", drives, bias_range=bias_range, bias_step=step, lock_ratio=1,
-                         observable="bench", min_input_width=min_input_width)
+                         observable="bench", min_input_width=min_input_width, map_function=on_cluster,
+                         batch_size=batch_size if client else None)
     elapsed = time.perf_counter() - t0
     qualified = [r["qualification"] for r in rows if r["qualification"].qualified]
     reasons = collections.Counter(r["qualification"].reason.split(" sweeping")[0]
@@ -65,13 +70,20 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="a 12-drive slice instead (a check, ~30 s)")
     ap.add_argument("--min-input-width", type=float, default=10e-6, help="A (default 10e-6)")
     ap.add_argument("--no-bench-point", action="store_true", help="skip the 2:1 bench working point")
+    ap.add_argument("--cluster", default="in-process",
+                    help="in-process (default: the grid in lockstep on this process's numba threads), local (a "
+                         "2-worker Dask LocalCluster, 16 drives per task) or tcp://HOST:PORT")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     import numba
 
+    from dorlab.procedures import scale
+
     names = ["quick"] if args.quick else (["wide", "low", "fine"] if args.grid == "all" else [args.grid])
+    with scale.dask_client(scale.validate_cluster(args.cluster)) as client:
+        grids = [survey(n, args.min_input_width, client) for n in names]
     out = {"observable": "bench (RF on - RF off)", "lock_ratio": 1, "numba_threads": numba.get_num_threads(),
-           "grids": [survey(n, args.min_input_width) for n in names]}
+           "cluster": args.cluster, "grids": grids}
     if not args.no_bench_point:
         from dorlab.simulator.operating_point import bench_operating_point
 
