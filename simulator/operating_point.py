@@ -34,6 +34,11 @@ by DOR correlation (to 1e-4), then width, then closeness to the paper's 800 MHz 
 The winner is checked as the bench measures (one diode, state carried, RF switched on and off three
 times at each of 9 currents over the input side, each time locking from the free-running state): every
 cycle locked and within 2 % of V_max of the branch; otherwise the next drive in the ranking is checked.
+
+``observable="bench"`` runs the same search on what a bench reads, RF on minus RF off (``read_as_bench``):
+``bench_operating_point`` is the simulated bench's working point (2:1 for mazza2022, see there),
+``survey_drives`` judges every drive of a grid without stopping at a winner (the evidence for a "none
+qualifies"), and ``branch_phase_map`` is Fig. 2(c) branch-followed in both directions (T5).
 """
 from __future__ import annotations
 
