@@ -8,7 +8,7 @@ grids, and prints per grid how many drives qualify, why the others fail, and the
 candidates with their numbers. Then it prints the bench's working point (``bench_operating_point``,
 2:1 on the same observable) for contrast.
 
-    python benchmarks/bench_observable_search.py                 # all three grids, ~10 min on one core
+    python benchmarks/bench_observable_search.py                 # all five grids, ~12 min on one core
     python benchmarks/bench_observable_search.py --grid fine --json
     python benchmarks/bench_observable_search.py --quick         # a 12-drive slice (~30 s)
     python benchmarks/bench_observable_search.py --cluster local # the grid as Dask tasks
@@ -30,6 +30,10 @@ GRIDS = {
     "low": (np.arange(400e6, 475.1e6, 25e6), (10e-6, 15e-6, 20e-6, 25e-6, 30e-6, 35e-6, 40e-6, 50e-6, 60e-6,
                                              70.7e-6, 85e-6, 100e-6), (-0.06e-3, -0.30e-3), 2e-6),
     "fine": (np.arange(600e6, 700.1e6, 5e6), tuple(np.arange(10e-6, 40.1e-6, 2.5e-6)), (-0.06e-3, -0.30e-3), 1e-6),
+    # outside the self-oscillation range: below threshold (|I_th| 0.068 mA) and past the end of the
+    # free-running orbits (-0.305 mA): driven, not injection-locked, responses; checked for completeness
+    "below": (np.arange(500e6, 1500.1e6, 50e6), (15e-6, 30e-6, 50e-6, 70.7e-6, 100e-6), (0.0, -0.07e-3), 2e-6),
+    "beyond": (np.arange(500e6, 1500.1e6, 50e6), (15e-6, 30e-6, 50e-6, 70.7e-6, 100e-6), (-0.28e-3, -0.45e-3), 2e-6),
     "quick": (np.array([625e6, 650e6, 750e6]), (12.5e-6, 25e-6, 50e-6, 70.7e-6), (-0.06e-3, -0.30e-3), 2e-6),
 }
 
@@ -66,7 +70,7 @@ def survey(name: str, min_input_width: float, client=None, batch_size: int = 16)
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid", choices=("all", "wide", "low", "fine"), default="all")
+    ap.add_argument("--grid", choices=("all", "wide", "low", "fine", "below", "beyond"), default="all")
     ap.add_argument("--quick", action="store_true", help="a 12-drive slice instead (a check, ~30 s)")
     ap.add_argument("--min-input-width", type=float, default=10e-6, help="A (default 10e-6)")
     ap.add_argument("--no-bench-point", action="store_true", help="skip the 2:1 bench working point")
@@ -79,7 +83,8 @@ def main(argv=None) -> None:
 
     from dorlab.procedures import scale
 
-    names = ["quick"] if args.quick else (["wide", "low", "fine"] if args.grid == "all" else [args.grid])
+    names = ["quick"] if args.quick else (["wide", "low", "fine", "below", "beyond"] if args.grid == "all"
+                                          else [args.grid])
     with scale.dask_client(scale.validate_cluster(args.cluster)) as client:
         grids = [survey(n, args.min_input_width, client) for n in names]
     out = {"observable": "bench (RF on - RF off)", "lock_ratio": 1, "numba_threads": numba.get_num_threads(),
