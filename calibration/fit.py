@@ -796,3 +796,47 @@ def _check_quality(cal: Calibration, criteria: FitCriteria) -> None:
         raise PoorParabolaError(
             f"DOR product correlation {cal.product_correlation:.5f} is below the threshold "
             f"{criteria.min_product_correlation}")
+
+
+def phase_from_voltage(bias_current, rectified_voltage, standard_error=None,
+                       criteria: FitCriteria = DEFAULT_CRITERIA) -> tuple[np.ndarray, float, float]:
+    """(phase (rad) per point, vertex current I_dc,0 (A), locked amplitude V_lock (V)) of one sweep.
+
+    A bench reads V_dc, not the phase: inside the locking window Eq. (6) of Mazza et al. (2022) gives
+    V_dc = V_lock cos(phi) with phi the intrinsic phase, zero at the vertex I_dc,0 (V_lock its voltage).
+
+    phi = sign(I_dc - I_dc,0) arccos(V_dc / V_lock) inside the locking window, NaN outside; all NaN
+    when the sweep shows no locking or no extremum (the drive does not lock at this f_ac).
+    """
+    i = np.asarray(bias_current, dtype=float)
+    v = np.asarray(rectified_voltage, dtype=float)
+    se = None if standard_error is None else np.asarray(standard_error, dtype=float)
+    phase = np.full(i.shape, np.nan)
+    finite = np.isfinite(v) & np.isfinite(i)
+    try:
+        window = locking_window(i[finite], v[finite], None if se is None else se[finite],
+                                    criteria=criteria)
+        vertex = find_vertex(i[finite], v[finite], None if se is None else se[finite], window=window)
+    except CalibrationError:
+        return phase, float("nan"), float("nan")
+    if vertex.voltage == 0.0:
+        return phase, float("nan"), float("nan")
+    inside = finite & window.contains(i)
+    ratio = np.clip(v[inside] / vertex.voltage, -1.0, 1.0)
+    phase[inside] = np.sign(i[inside] - vertex.current) * np.arccos(ratio)
+    return phase, float(vertex.current), float(vertex.voltage)
+
+
+def common_range_parabola(bias_current, voltage, vertex_current: float, input_min_current: float,
+                          ) -> tuple[float, float]:
+    """(a', c') of a curve over a given input range: a direct parabola fitted to the curve's points in
+    I_dc,0 .. I_dc,-1, then c' = P(I_dc,0) and a' = P(I_dc,-1) - P(I_dc,0) (the even parabola
+    V(x) = a' x^2 + c' on x in [-1, 0] has exactly these values at its ends)."""
+    bias_current, voltage = np.asarray(bias_current, float), np.asarray(voltage, float)
+    lo, hi = sorted((vertex_current, input_min_current))
+    inside = (bias_current >= lo) & (bias_current <= hi) & np.isfinite(voltage)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or np.count_nonzero(inside) < 3:
+        return float("nan"), float("nan")
+    coefficients = np.polyfit(bias_current[inside], voltage[inside], 2)
+    at_vertex = float(np.polyval(coefficients, vertex_current))
+    return float(np.polyval(coefficients, input_min_current)) - at_vertex, at_vertex

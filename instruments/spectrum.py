@@ -18,8 +18,6 @@ from .drivers import AgilentE4408BAnalyzer
 from .roles import InstrumentReplyError, RoleAdapter, _as_number
 from .safety import SafetyLimitError
 
-GAUSSIAN_ENBW = 1.065  # noise bandwidth / 3 dB RBW of a 4-pole synchronously tuned (Gaussian) filter
-
 
 @runtime_checkable
 class SpectrumAnalyzer(Protocol):

@@ -275,15 +275,12 @@ def calibrate_device(bench, store: CalibrationStore, device: str,
     Bench faults and interrupts do raise (after the bench is made safe; the exception's note names the
     ``dorlab runs resume`` command).
     """
-    if resume is not None:
-        run = runs.Run.open(resume, store.path.parent).expect(CalibrationPlan.kind)
-        plan = CalibrationPlan.from_settings(run.settings)
-        if plan.device != device:
-            raise ValueError(f"run {run.id} calibrates {plan.device!r}, not {device!r}")
-        progress = settings.progress if settings is not None else True
-    else:
-        settings = settings or CalibrationSettings()
-        plan, run, progress = CalibrationPlan(device, settings), None, settings.progress
+    settings = settings if settings is not None or resume is not None else CalibrationSettings()
+    plan, run = runs.plan_for(CalibrationPlan, None, resume, store.path.parent,
+                              new=lambda: CalibrationPlan(device, settings))
+    if plan.device != device:
+        raise ValueError(f"run {run.id} calibrates {plan.device!r}, not {device!r}")
+    progress = settings.progress if settings is not None else True
     if timings is not None:
         plan.timings = timings
     cal, _ = runs.run_plan(plan, bench=bench, store=store, data_dir=store.path.parent, resume=run,

@@ -106,23 +106,23 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
     from dorlab.procedures.calibration_run import CalibrationSettings
     from dorlab.procedures.device_calibration import calibrate as run_calibration
 
-    if device == "all":
-        if resume is not None:
-            raise click.UsageError("--device all resumes by itself (run it again); --resume is for one device")
-        return _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points,
-                              n_readings, up_and_down, input_min_current, min_r_squared, seed, sim_diode,
-                              data_dir, as_json, no_progress)
-    try:
-        check_device_name(device)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--device") from None
-    check_bench_device(bench_name, device)
     if (bias_from is None) != (bias_to is None):
         raise click.UsageError("give both --bias-from and --bias-to, or neither")
     if rf_current is not None and rf_power_dbm is not None:
         raise click.UsageError("give at most one of --rf-current and --rf-power-dbm")
     criteria = FitCriteria() if min_r_squared is None else FitCriteria(min_r_squared=min_r_squared)
     progress = show_progress(no_progress, as_json)
+    if device == "all":
+        if resume is not None:
+            raise click.UsageError("--device all resumes by itself (run it again); --resume is for one device")
+        return _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points,
+                              n_readings, up_and_down, input_min_current, criteria, seed, sim_diode,
+                              data_dir, as_json, progress)
+    try:
+        check_device_name(device)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
+    check_bench_device(bench_name, device)
     try:
         settings = CalibrationSettings(rf_frequency=rf_frequency, rf_current=rf_current, rf_power_dbm=rf_power_dbm,
                                        bias_from=bias_from, bias_to=bias_to, points=points, n_readings=n_readings,
@@ -374,19 +374,11 @@ def export_command(device, fmt, out, data_dir, as_json):
 
 
 def _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points, n_readings,
-                   up_and_down, input_min_current, min_r_squared, seed, sim_diode, data_dir, as_json,
-                   no_progress):
+                   up_and_down, input_min_current, criteria, seed, sim_diode, data_dir, as_json, progress):
     """``calibrate --device all``: every device of the bench file through its switch
     (``procedures.pool.calibrate_all_devices``)."""
-    from dorlab.calibration.fit import FitCriteria
     from dorlab.procedures.pool import calibrate_all_devices
 
-    if (bias_from is None) != (bias_to is None):
-        raise click.UsageError("give both --bias-from and --bias-to, or neither")
-    if rf_current is not None and rf_power_dbm is not None:
-        raise click.UsageError("give at most one of --rf-current and --rf-power-dbm")
-    criteria = FitCriteria() if min_r_squared is None else FitCriteria(min_r_squared=min_r_squared)
-    progress = show_progress(no_progress, as_json)
     echo = (lambda message: click.echo(message, err=True)) if progress else (lambda message: None)
     store, root = open_store(data_dir, write=True, create=True)
     state_path = root / "pool-runs" / f"{Path(bench_name).stem}.json"

@@ -157,22 +157,14 @@ def _oscillation(kwargs, cell_size, sim_time, cluster):
 def _rectification(kwargs, cell_size, sim_time, cluster):
     import numpy as np
 
-    from dorlab.simulator import studies
+    from dorlab.procedures.cli_simulate import rectification_drive
     from dorlab.simulator.micromagnetic import paper
 
     d = MICROMAGNETIC_DEFAULTS["rectification"]
     device = _device(kwargs)
-    rf_current = kwargs.get("rf_current")
-    rf_frequency = kwargs.get("rf_frequency")
-    bias_from, bias_to = kwargs.get("bias_from"), kwargs.get("bias_to")
-    if kwargs.get("at_operating_point"):
-        op = studies.find_operating_point(device)
-        rf_current = op.rf_current if rf_current is None else rf_current
-        rf_frequency = op.rf_frequency if rf_frequency is None else rf_frequency
-        bias_from = op.bias_from if bias_from is None else bias_from
-        bias_to = op.bias_to if bias_to is None else bias_to
-    rf_current = studies.PAPER_RF_CURRENT if rf_current is None else rf_current
-    rf_frequency = studies.PAPER_RF_FREQUENCY if rf_frequency is None else rf_frequency
+    rf_current, rf_frequency, bias_from, bias_to = rectification_drive(
+        device, kwargs.get("at_operating_point"), *(kwargs.get(k) for k in (
+            "rf_current", "rf_frequency", "bias_from", "bias_to")))
     bias = np.linspace(-0.08e-3 if bias_from is None else bias_from, -0.2e-3 if bias_to is None else bias_to,
                        int(_value(kwargs, d, "points", 9)))
     options = _options(cell_size, sim_time, "rectification")

@@ -142,14 +142,8 @@ def rectification(preset_name, rf_current, rf_frequency, bias_from, bias_to, poi
     from dorlab.simulator import studies
 
     parameters = device(preset_name)
-    if at_operating_point:
-        op = studies.find_operating_point(parameters)
-        rf_current = op.rf_current if rf_current is None else rf_current
-        rf_frequency = op.rf_frequency if rf_frequency is None else rf_frequency
-        bias_from = op.bias_from if bias_from is None else bias_from
-        bias_to = op.bias_to if bias_to is None else bias_to
-    rf_current = studies.PAPER_RF_CURRENT if rf_current is None else rf_current
-    rf_frequency = studies.PAPER_RF_FREQUENCY if rf_frequency is None else rf_frequency
+    rf_current, rf_frequency, bias_from, bias_to = rectification_drive(
+        parameters, at_operating_point, rf_current, rf_frequency, bias_from, bias_to)
     bias_from = -0.04e-3 if bias_from is None else bias_from
     bias_to = -0.3e-3 if bias_to is None else bias_to
     curve = studies.rectification_curve(parameters, linspace(bias_from, bias_to, points), rf_current,
@@ -165,6 +159,22 @@ def rectification(preset_name, rf_current, rf_frequency, bias_from, bias_to, poi
                        f"{r['phase']:10.4f} {r['amplitude']:8.4f} {r['locked']}")
     if plot_path:
         save_figure(rectification_figure(curve), plot_path)
+
+
+def rectification_drive(parameters, at_operating_point: bool, rf_current, rf_frequency, bias_from, bias_to):
+    """(rf_current, rf_frequency, bias_from, bias_to) of a rectification study: the values given; the
+    unset ones from the searched operating point with ``at_operating_point``, then the paper's drive
+    (an unset bias end stays None)."""
+    from dorlab.simulator import studies
+
+    if at_operating_point:
+        op = studies.find_operating_point(parameters)
+        rf_current = op.rf_current if rf_current is None else rf_current
+        rf_frequency = op.rf_frequency if rf_frequency is None else rf_frequency
+        bias_from = op.bias_from if bias_from is None else bias_from
+        bias_to = op.bias_to if bias_to is None else bias_to
+    return (studies.PAPER_RF_CURRENT if rf_current is None else rf_current,
+            studies.PAPER_RF_FREQUENCY if rf_frequency is None else rf_frequency, bias_from, bias_to)
 
 
 @simulate.command("phase-map")

@@ -6,6 +6,7 @@ says how to continue).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -32,17 +33,6 @@ def register(root: click.Group) -> None:
 def _interrupted(exc: BaseException, what: str) -> RunInterrupted:
     notes = "; ".join(getattr(exc, "__notes__", []))
     return RunInterrupted(f"interrupted: the bench is in its safe state; {what}" + (f"; {notes}" if notes else ""))
-
-
-def _simulated_diode(sim_diode: str, seed):
-    """The diode of a simulated replay (``None``: the world's default LLGS mazza2022)."""
-    if sim_diode == "phenomenological":
-        from dorlab.simulator.phenomenological import PhenomenologicalDiode
-
-        return PhenomenologicalDiode()
-    from dorlab.procedures.replay import default_simulated_diode
-
-    return default_simulated_diode(seed)
 
 
 # ------------------------------------------------------------------------------------------ replay
@@ -72,15 +62,15 @@ def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, s
         raise click.UsageError(f"--bench-file {bench_file} names the bench of an --exact replay (a simulated replay uses the "
                                "paper's bench or --world)")
     kwargs = {}
+    from dorlab.procedures.wiring import simulated_diode
+
     if exact:
         if bench_file is not None:
             kwargs["bench_config"] = bench_file
     elif world is not None:
-        from dorlab.simulator.world import World
-
-        kwargs["world"] = World.from_file(world)
+        kwargs["world"] = world
     else:
-        kwargs.update(seed=seed, diode=_simulated_diode(sim_diode, seed))
+        kwargs.update(seed=seed, diode=simulated_diode(sim_diode, seed))
     try:
         result = replay(run, exact=exact, out_dir=out_dir, traffic=traffic,
                         progress=show_progress(no_progress, as_json), **kwargs)
@@ -180,15 +170,20 @@ def recalibrate_command(bench_name, data_dir, max_age, tolerance, devices, dry_r
 @click.option("--resume", is_flag=True, help="Continue the interrupted map in OUT_DIR with its own settings.")
 @click.option("--record", is_flag=True,
               help="With --bench sim: record the SCPI traffic to OUT_DIR/traffic.jsonl (for replay --exact).")
+@data_dir_option
 @seed_option()
 @sim_diode_option
 @json_option
 @no_progress_option
 def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias_from, bias_to, bias_points,
-                      rf_current, rf_power_dbm, n_readings, device, resume, record, seed, sim_diode, as_json,
-                      no_progress):
-    """Measure a phase map V_dc(f_ac, I_dc) into OUT_DIR (one sweep file per f_ac; phase from V_dc)."""
+                      rf_current, rf_power_dbm, n_readings, device, resume, record, data_dir, seed, sim_diode,
+                      as_json, no_progress):
+    """Measure a phase map V_dc(f_ac, I_dc) into OUT_DIR (a run directory, listed by dorlab runs list
+    of the data directory; phase from V_dc)."""
+    from dorlab.procedures.datadir import data_dir as data_dir_path
     from dorlab.procedures.phase_map import PhaseMapSettings, phase_map
+    from dorlab.procedures.replay import record_phase_map
+    from dorlab.procedures.wiring import simulated_diode
 
     settings = None
     if not resume:
@@ -203,10 +198,14 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
     if record and (bench_name != "sim" or resume):
         raise click.UsageError("--record works with --bench sim on a new map (the simulator records its own "
                                "traffic; a lab recording needs a recording VISA layer)")
-    bench = _recording_sim_bench(out_dir, seed, sim_diode) if record \
-        else open_bench(bench_name, seed=seed, sim_diode=sim_diode)
-    with bench:
-        result = phase_map(bench, out_dir, settings, resume=resume, progress=show_progress(no_progress, as_json))
+    progress = show_progress(no_progress, as_json)
+    if record:
+        result, _ = record_phase_map(out_dir, settings, seed=seed, diode=simulated_diode(sim_diode, seed),
+                                     progress=progress, plot=True, data_dir=data_dir_path(data_dir))
+    else:
+        with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
+            result = phase_map(bench, out_dir, settings, resume=resume, progress=progress,
+                               data_dir=data_dir_path(data_dir))
     summary = {"directory": str(result.path), "rows": int(result.frequencies.size),
                "points": result.n_points, "complete": result.complete,
                "vertex_current": list(result.vertex_current), "locked_amplitude": list(result.locked_amplitude),
@@ -219,21 +218,6 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
         vertex = f"{i0 * 1e3:.5f} mA" if math.isfinite(i0) else "not locked"
         click.echo(f"  f_ac {f / 1e6:10.3f} MHz: I_dc,0 {vertex}")
     click.echo(f"map: {summary['files']['summary']}  plot: {summary['files']['plot']}")
-
-
-def _recording_sim_bench(out_dir: Path, seed, sim_diode: str):
-    """A fresh simulated bench whose library records from the first session on."""
-    from dorlab.procedures.replay import PHASE_MAP_TRAFFIC
-    from dorlab.procedures.wiring import simulated_bench
-    from dorlab.simulator.world import World
-
-    log = Path(out_dir) / PHASE_MAP_TRAFFIC
-    if log.exists():
-        raise InvalidValue(f"{log} exists; choose a new OUT_DIR")
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    world = World.default(diode=_simulated_diode(sim_diode, seed), seed=seed)
-    world.traffic_log = log
-    return simulated_bench(world)
 
 
 # ------------------------------------------------------------------------------------------ DOR job
@@ -318,23 +302,18 @@ def dor_job_command(ctx, input_path, bench_name, backend, operation, out_dir, fi
                                "backend (--bench NAME); model and ideal jobs run here")
     if cluster is not None and not str(cluster).startswith(("tcp://", "tls://")):
         raise click.BadParameter(f"{cluster!r} is not a scheduler address tcp://HOST:PORT", param_hint="--cluster")
-    remote = None
+    remote = bench = None
     try:
-        with store:
-            if cluster is not None:
+        with store, contextlib.ExitStack() as stack:
+            if cluster is not None:  # the reads go to the bench's worker
                 from dorlab.procedures import scale
 
-                with scale.dask_client(cluster) as client:
-                    remote = scale.RemoteBench(client, bench_name, seed=seed, sim_diode=sim_diode)
-                    result = dor_job(remote, store, input_path, out, settings, resume=resume_dir is not None,
-                                     progress=progress)
+                client = stack.enter_context(scale.dask_client(cluster))
+                bench = remote = scale.RemoteBench(client, bench_name, seed=seed, sim_diode=sim_diode)
             elif backend == "bench":
-                with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
-                    result = dor_job(bench, store, input_path, out, settings, resume=resume_dir is not None,
-                                     progress=progress)
-            else:
-                result = dor_job(None, store, input_path, out, settings, resume=resume_dir is not None,
-                                 progress=progress)
+                bench = stack.enter_context(open_bench(bench_name, seed=seed, sim_diode=sim_diode))
+            result = dor_job(bench, store, input_path, out, settings, resume=resume_dir is not None,
+                             progress=progress)
     except FileExistsError as exc:
         raise InvalidValue(f"{exc}; continue it with --resume DIR, or choose another --out") from None
     if as_json:

@@ -20,6 +20,7 @@ import numpy as np
 
 from dorlab.calibration.store import (DEFAULT_FILENAME, CalibrationStore, MissingStoreError, StoreError,
                                      UnknownDeviceError)
+from dorlab.procedures import runs as run_layer
 
 RUN_STATUSES = ("running", "done", "interrupted", "failed", "bench-not-safe")
 # A sweep file without the run layer's status: still growing within this many seconds (or 5 point
@@ -274,26 +275,6 @@ def _started(text: str) -> float:
         return float("nan")
 
 
-def _json_lines(path: Path) -> list[dict]:
-    """The records of a JSON-lines file as it stands: a torn last line (being written) is not a record
-    yet, and a damaged line ends the reading (what came before it is shown)."""
-    import json
-
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in raw.split(b"\n")[:-1]:
-        try:
-            record = json.loads(line)
-        except (UnicodeDecodeError, ValueError):
-            break
-        if isinstance(record, dict):
-            out.append(record)
-    return out
-
-
 def _process_alive(host: str | None, pid) -> bool | None:
     """Whether the process that executes a run is alive (None: it runs on another machine, unknown)."""
     import os
@@ -317,16 +298,12 @@ def _run_dir_run(path: Path, *, detail: bool) -> dict | None:
     """A run directory of the run layer (``manifest.json``, ``journal.jsonl``, ``events.jsonl``) as a
     run, read lock-free from its files (the run layer's own liveness check takes the run's lock; this
     one asks the operating system whether the recorded process is alive)."""
-    import json
-
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        mtime = (path / "manifest.json").stat().st_mtime
-    except (OSError, ValueError, UnicodeDecodeError):
+        manifest = run_layer.Run(path).manifest
+        mtime = (path / run_layer.MANIFEST).stat().st_mtime
+    except (OSError, run_layer.RunError):
         return None
-    if not isinstance(manifest, dict) or manifest.get("format") != "dorlab.run/1":
-        return None
-    journal = _json_lines(path / "journal.jsonl")
+    journal = run_layer.read_records(path / run_layer.JOURNAL)
     kind = str(manifest.get("kind", "")).replace("_", "-")
     settings = manifest.get("settings") or {}
     bench = manifest.get("bench") or {}
@@ -385,21 +362,14 @@ def _run_dir_data(path: Path, kind: str, settings: dict, manifest: dict, journal
         data["bias_range"] = [sweep.get("bias_from"), sweep.get("bias_to")]
         return data
     if kind == "phase-map":
-        from dorlab.procedures.phase_map import PhaseMapSettings, phase_from_voltage
+        from dorlab.calibration.fit import phase_from_voltage
+        from dorlab.procedures.phase_map import PhaseMapSettings, map_grid
 
         grid = PhaseMapSettings(**{k: v for k, v in settings.items()
                                    if k in PhaseMapSettings.__dataclass_fields__})
         frequencies, bias = grid.frequencies(), grid.bias_currents()
-        voltage = np.full((frequencies.size, bias.size), np.nan)
-        error = np.full_like(voltage, np.nan)
+        voltage, error = map_grid(grid, journal)
         phase = np.full_like(voltage, np.nan)
-        for record in journal:
-            parts = str(record.get("key", "")).split("/")
-            if len(parts) == 4 and parts[0] == "row" and parts[2] == "point":
-                r, c = int(parts[1]), int(parts[3])
-                if r < voltage.shape[0] and c < voltage.shape[1]:
-                    voltage[r, c] = record["data"]["rectified_voltage"]
-                    error[r, c] = record["data"]["standard_error"]
         for r in range(voltage.shape[0]):
             if np.isfinite(voltage[r]).all():
                 phase[r], _, _ = phase_from_voltage(bias, voltage[r], error[r])
@@ -416,7 +386,7 @@ def _dor_job_events(path: Path, settings: dict, journal: list[dict], max_values:
     its own accounting."""
     accounting = {str(r.get("key", "")): (r.get("data") or {}).get("accounting") for r in journal}
     chunks, values, exact, reads_since = [], [], [], 0
-    for event in _json_lines(path / "events.jsonl"):
+    for event in run_layer.read_records(path / run_layer.EVENTS):
         if event.get("type") == "point" and str(event.get("key", "")).startswith("read/"):
             reads_since += 1
         elif event.get("type") == "chunk":
@@ -450,20 +420,9 @@ def _run_sources(root: Path):
             return _CACHE.get(key, lambda: reader(path, detail=detail))
         return read
 
-    runs_dir = root / "runs"
-    if runs_dir.is_dir():
-        for entry in runs_dir.iterdir():
-            path = entry
-            if entry.name.endswith(".path") and entry.is_file():
-                try:
-                    path = Path(entry.read_text(encoding="utf-8").strip())
-                except (OSError, UnicodeDecodeError):
-                    continue
-            elif not entry.is_dir():
-                continue
-            run_id = entry.name[:-len(".path")] if entry.name.endswith(".path") else entry.name
-            yield run_id, cached(
-                _run_dir_run, path, lambda p=path: [p / "manifest.json", p / "journal.jsonl", p / "events.jsonl"])
+    for run_id, path in run_layer.run_paths(root):
+        yield run_id, cached(_run_dir_run, path,
+                             lambda p=path: [p / run_layer.MANIFEST, p / run_layer.JOURNAL, p / run_layer.EVENTS])
     sweeps = root / "sweeps"
     if sweeps.is_dir():
         for path in sweeps.glob("*.csv"):

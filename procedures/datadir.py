@@ -29,10 +29,3 @@ def data_dir(option: str | os.PathLike | None = None, *, create: bool = True) ->
     if create:
         chosen.mkdir(parents=True, exist_ok=True)
     return chosen
-
-
-def sweeps_dir(root: Path) -> Path:
-    """``<data dir>/sweeps``: one CSV per rectification sweep."""
-    path = Path(root) / "sweeps"
-    path.mkdir(parents=True, exist_ok=True)
-    return path

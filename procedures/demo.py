@@ -7,7 +7,7 @@ scheduler on the *bench* path (every read an RF-on/RF-off measurement through Py
 simulated instruments), and a natural image is convolved by DOR on the model backend emulated from the
 very calibrations just taken.
 
-Every run writes into a new folder ``<out>/run-NNN/`` (report, plots, summary, read log and its own
+Every run writes into a new folder ``<out>/run-NNN/`` (report, plots, summary, the products' DOR job run with every read, and its own
 calibration store ``dorlab-data/``), so the demo can be run again and again: nothing of an earlier run is
 overwritten or resumed, and no calibration is stored twice in one store. The report ends with the commands
 to try next, pointing at that run's store.
@@ -155,7 +155,7 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
     from dorlab.compute.scheduler import DorEngine
     from dorlab.procedures.calibration_run import (CalibrationSettings, calibrate_device,
                                                    simulated_operating_point)
-    from dorlab.procedures.dor_bench import BenchBackend
+    from dorlab.procedures.dor_job import DorJobSettings, dor_job
     from dorlab.procedures.wiring import llgs_bench
 
     stages: dict[str, float] = {}
@@ -198,14 +198,19 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
         echo(f"[2/4] {settings.n_products} DOR products on the bench path over {len(pool)} diode(s) ...")
         f_values = rng.uniform(-1.0, 1.0, settings.n_products)
         g_values = rng.uniform(-1.0, 1.0, settings.n_products)
-        backend = BenchBackend(benches, pool, n_readings=settings.n_readings,
-                               log_path=out / "bench-reads.csv")
-        result = DorEngine(pool, backend).multiply(f_values, g_values, scale_f=1.0, scale_g=1.0)
-        products = np.asarray(result.values)
-        ideal = f_values * g_values
-        product_correlation = float(np.corrcoef(products, ideal)[0, 1])
+        np.savetxt(out / "pairs.csv", np.column_stack([f_values, g_values]), delimiter=",", fmt="%.17g")
+        # a DOR job (a run: every read journaled in products/journal.jsonl as it is taken)
+        job = dor_job({c.device: bench for c, bench in zip(pool, benches)}, store, out / "pairs.csv",
+                      out / "products", DorJobSettings("products", backend="bench",
+                                                       devices=tuple(c.device for c in pool),
+                                                       chunk=settings.n_products, n_readings=settings.n_readings),
+                      progress=False)
+        products = np.asarray(job.values)
+        product_accounting = job.accounting
+        product_correlation = float(np.corrcoef(products, f_values * g_values)[0, 1])
         echo(f"      correlation with the ideal products: {product_correlation * 100:.3f} %  "
-             f"({result.accounting.reads} reads, {result.accounting.reads_per_product:.2f} per product)")
+             f"({product_accounting['reads']:.0f} reads, {product_accounting['reads_per_product']:.2f} per "
+             "product)")
         stages["products_on_bench"] = time.perf_counter() - t0
 
     # 3. convolution of a natural image on the model backend built from the same calibrations
@@ -232,11 +237,11 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
     # 4. report
     t0 = time.perf_counter()
     echo("[4/4] writing the report ...")
-    accounting = {"products": result.accounting.as_dict(), "convolution": conv_accounting.as_dict()}
+    accounting = {"products": product_accounting, "convolution": conv_accounting.as_dict()}
     steps = next_steps(out, pool[0].device)
     report_path = _write_report(out, settings, calibrations, f_values, g_values, products,
                                 product_correlation, image, conv_ideal, conv_dor,
-                                conv_correlations, result.accounting, conv_accounting, stages, steps)
+                                conv_correlations, product_accounting, conv_accounting, stages, steps)
     stages["report"] = time.perf_counter() - t0
     report = DemoReport(out, report_path, calibrations, product_correlation, conv_correlations, accounting,
                         stages, steps)
@@ -321,7 +326,11 @@ Stored in `{(out / 'dorlab-data').as_posix()}` (SQLite, with raw sweeps); sweep 
 RF-on minus RF-off measurement on a simulated bench. Correlation with the ideal products:
 **{product_correlation * 100:.3f} %** (paper, Fig. 5(a): 99.93 % on its micromagnetic curve).
 
-{product_accounting.summary()}
+{product_accounting['reads']:.0f} reads ({product_accounting['reads_per_product']:.4f} per product) on \
+{sum(c.status == 'accepted' for c in calibrations)} diode(s); lab bench {product_accounting['lab_bench_time']:.3g} s; maximum velocity \
+{product_accounting['maximum_velocity_time']:.3g} s, {product_accounting['maximum_velocity_energy']:.3g} J; \
+minimum area {product_accounting['minimum_area_time']:.3g} s, {product_accounting['minimum_area_energy']:.3g} J \
+(job files in `products/`: results.csv, and journal.jsonl with every read).
 
 ![products](products.png)
 

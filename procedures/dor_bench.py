@@ -8,15 +8,14 @@ rectified voltage (RF on minus RF off, averaged over ``n_readings``).
 
 Inside a run (``run=ctx``, the ``RunContext`` of ``procedures.runs``) every read is a journaled step
 ``read/<diode>/<n>``: the scheduler asks for the same reads in the same order on each diode, so a resumed run
-gets the recorded reads back (checked against the request) and measuring continues where it stopped. Every
-read can also be appended to a CSV record (``log_path``) as it is taken.
+gets the recorded reads back (checked against the request) and measuring continues where it stopped: the
+journal is the record of every read (``dorlab reproduce fig5 --backend bench`` and ``dor-job --backend
+bench`` run this way).
 """
 from __future__ import annotations
 
-import csv
 import math
 import threading
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -24,24 +23,19 @@ import numpy as np
 from dorlab.calibration.record import Calibration
 from dorlab.compute.encoding import check_diode_input
 
-LOG_COLUMNS = ("read_index", "diode", "device", "x", "bias_current", "rf_frequency", "rf_current",
-               "rectified_voltage", "standard_error")
-
-
 class BenchBackend:
     """The reader protocol ``read(diode, x) -> V`` on one or more live (real or simulated) benches.
 
     ``n_readings``: readings per RF state per read (the nanovoltmeter average). ``run``: the run context
-    whose journal takes every read (and gives recorded ones back on resume). ``log_path``: a CSV file that
-    receives one line per read measured here, flushed as taken (a new file). ``progress``: optional
-    callable(n_reads_done).
+    whose journal takes every read (and gives recorded ones back on resume): anything with
+    ``step(key, measure)`` and ``replayed``. ``progress``: optional callable(n_reads_done).
     """
 
     name = "bench"
     ordered_reads = True  # moving the bias costs settling time: the scheduler sorts each batch by x
 
     def __init__(self, bench, calibrations: Sequence[Calibration], *, n_readings: int = 5,
-                 log_path: str | Path | None = None, progress: Callable[[int], None] | None = None, run=None):
+                 progress: Callable[[int], None] | None = None, run=None):
         calibrations = list(calibrations)
         if not calibrations:
             raise ValueError("a bench backend needs at least one calibration")
@@ -58,7 +52,7 @@ class BenchBackend:
         # one lock per physical bench: diodes on different benches may be read from parallel threads
         locks = {id(b): threading.Lock() for b in benches}
         self._bench_locks = [locks[id(b)] for b in benches]
-        self._log_lock = threading.Lock()
+        self._count_lock = threading.Lock()
         self.concurrent_diodes = len(locks) > 1
         self.calibrations = calibrations
         self.n_diodes = len(calibrations)
@@ -69,14 +63,6 @@ class BenchBackend:
         self.replayed = 0  # reads given back by the run's journal (a resume)
         self.standard_errors: list[float] = []
         self._reads_of = [0] * len(calibrations)
-        self._logged = 0
-        self.log_path = None if log_path is None else Path(log_path)
-        if self.log_path is not None:
-            if self.log_path.exists() and self.log_path.stat().st_size > 0:
-                raise FileExistsError(f"read log {self.log_path} already holds reads; choose a new log path")
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.log_path.open("w", newline="") as handle:
-                csv.writer(handle).writerow(LOG_COLUMNS)
 
     def read(self, diode, x) -> np.ndarray:
         """Rectified voltage (V) of each (diode, x), taken in the order given."""
@@ -104,16 +90,9 @@ class BenchBackend:
             reading = self.benches[k].rectified_voltage(bias, calibration.rf_frequency,
                                                         rf_current=calibration.rf_current,
                                                         n_readings=self.n_readings)
-        data = {"diode": k, "device": calibration.device, "x": x, "bias_current": bias,
+        return {"diode": k, "device": calibration.device, "x": x, "bias_current": bias,
                 "rectified_voltage": float(reading.rectified_voltage),
                 "standard_error": float(reading.standard_error)}
-        if self.log_path is not None:
-            with self._log_lock, self.log_path.open("a", newline="") as handle:  # on disk as taken
-                self._logged += 1
-                csv.writer(handle).writerow((self._logged - 1, k, calibration.device, repr(x), repr(bias),
-                                             repr(calibration.rf_frequency), repr(calibration.rf_current),
-                                             repr(data["rectified_voltage"]), repr(data["standard_error"])))
-        return data
 
     def _read(self, k: int, x: float) -> float:
         """Read diode ``k`` at ``x``; in a run, as the step ``read/<k>/<n>`` (its n-th read)."""
@@ -121,7 +100,7 @@ class BenchBackend:
         if self.run is None:
             data, replayed = self._measure(k, x), False
         else:
-            with self._log_lock:
+            with self._count_lock:
                 n = self._reads_of[k]
                 self._reads_of[k] += 1
             data = self.run.step(f"read/{k}/{n}", lambda: self._measure(k, x))
@@ -130,7 +109,7 @@ class BenchBackend:
                 raise ValueError(f"resume: read {n} of diode {k} was recorded at x = {data['x']!r} of "
                                  f"{data['device']!r} where this job asks for x = {x!r} of {calibration.device!r}; "
                                  "the run belongs to a different job")
-        with self._log_lock:
+        with self._count_lock:
             self.standard_errors.append(float(data["standard_error"]))
             self.reads_taken += 1
             self.replayed += int(replayed)

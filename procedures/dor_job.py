@@ -30,7 +30,6 @@ matrix, ``result-<image>-<filter>.csv``.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -45,7 +44,8 @@ from dorlab.compute.convolution import convolve_ideal
 from dorlab.compute.scheduler import DorEngine
 from dorlab.procedures import runs
 from dorlab.procedures.dor_bench import BenchBackend
-from dorlab.procedures.jsonout import write_json_atomic, write_text_atomic
+from dorlab.procedures.jsonout import write_json_atomic
+from dorlab.procedures.sweep import write_results
 
 KIND = "dorlab.dor_job"
 RESULTS = "results.csv"
@@ -233,45 +233,30 @@ def _planned_reads(pool: list[Calibration], plan, first, second, scales, setting
     from dorlab.compute.scheduler import DorEngine
 
     engine = DorEngine(pool, IdealBackend(pool))
-    counts = []
-    for r0, r1 in plan:
-        if settings.operation == "products":
-            result = engine.multiply(first[r0:r1], second[r0:r1], scale_f=scales[0], scale_g=scales[1])
-        else:
-            strip = first[:, r0:r1 + second.shape[1] - 1, :]
-            result = engine.conv2d(strip, second, scale_images=scales[0], scale_filters=scales[1])
-        counts.append(int(result.accounting.reads))
-    return counts
+    return [int(_dor_chunk(engine, settings.operation, first, second, scales, r0, r1)[0].accounting.reads)
+            for r0, r1 in plan]
+
+
+def _dor_chunk(engine, operation: str, first, second, scales, r0: int, r1: int):
+    """(DOR result, exact values) of products r0:r1, or of convolution output rows r0:r1."""
+    if operation == "products":
+        return (engine.multiply(first[r0:r1], second[r0:r1], scale_f=scales[0], scale_g=scales[1]),
+                first[r0:r1] * second[r0:r1])
+    strip = first[:, r0:r1 + second.shape[1] - 1, :]
+    return (engine.conv2d(strip, second, scale_images=scales[0], scale_filters=scales[1]),
+            convolve_ideal(strip, second))
 
 
 # -------------------------------------------------------------------------------------------- files
 
-def _header(settings: DorJobSettings, job: dict) -> str:
-    lines = [f"#Procedure: <{KIND}>", "#Parameters:"]
-    lines += [f"#\t{key}: {json.dumps(value)}" for key, value in settings.as_dict().items()]
-    for key in ("input", "input_sha256", "scales", "pool", "started_at", "software_version"):
-        lines.append(f"#\t{key}: {json.dumps(job.get(key), sort_keys=True)}")
-    columns = PRODUCT_COLUMNS if settings.operation == "products" else CONV_COLUMNS
-    return "\n".join(lines + ["#Data:", ",".join(columns)]) + "\n"
+def _rows_products(chunk: int, r0: int, F, G, values, exact) -> list[list]:
+    return [[r0 + k, chunk, float(F[k]), float(G[k]), float(values[k]), float(exact[k])]
+            for k in range(values.size)]
 
 
-def _rows_products(chunk: int, r0: int, F, G, values, exact) -> list[str]:
-    return [",".join((str(r0 + k), str(chunk), repr(float(F[k])), repr(float(G[k])), repr(float(values[k])),
-                      repr(float(exact[k])))) for k in range(values.size)]
-
-
-def _rows_conv(chunk: int, r0: int, values, exact, first_index: int) -> list[str]:
-    lines = []
-    n_img, n_filt, n_rows, n_cols = values.shape
-    index = first_index
-    for n in range(n_img):
-        for k in range(n_filt):
-            for r in range(n_rows):
-                for c in range(n_cols):
-                    lines.append(f"{index},{chunk},{n},{k},{r0 + r},{c},{float(values[n, k, r, c])!r},"
-                                 f"{float(exact[n, k, r, c])!r}")
-                    index += 1
-    return lines
+def _rows_conv(chunk: int, r0: int, values, exact, first_index: int) -> list[list]:
+    return [[first_index + i, chunk, n, k, r0 + r, c, float(values[n, k, r, c]), float(exact[n, k, r, c])]
+            for i, (n, k, r, c) in enumerate(np.ndindex(values.shape))]
 
 
 # ------------------------------------------------------------------------------------------ the plan
@@ -363,13 +348,7 @@ class DorJobPlan(runs.Plan):
         return self._finish(ctx.path, first, second, plan, chunks, pool)
 
     def _compute(self, engine, first, second, scales, r0, r1) -> _Chunk:
-        if self.settings.operation == "products":
-            result = engine.multiply(first[r0:r1], second[r0:r1], scale_f=scales[0], scale_g=scales[1])
-            exact = first[r0:r1] * second[r0:r1]
-        else:
-            strip = first[:, r0:r1 + second.shape[1] - 1, :]
-            result = engine.conv2d(strip, second, scale_images=scales[0], scale_filters=scales[1])
-            exact = convolve_ideal(strip, second)
+        result, exact = _dor_chunk(engine, self.settings.operation, first, second, scales, r0, r1)
         accounting = result.accounting.as_dict()
         return _Chunk(np.asarray(result.values, dtype=float), np.asarray(exact, dtype=float),
                       [int(n) for n in accounting["reads_by_diode"]], _accounting_totals(accounting))
@@ -398,7 +377,9 @@ class DorJobPlan(runs.Plan):
                 new = _rows_conv(number, r0, chunk.values, chunk.exact, rows)
             lines += new
             rows += len(new)
-        write_text_atomic(out / RESULTS, _header(settings, self.job) + "\n".join(lines) + ("\n" if lines else ""))
+        write_results(out / RESULTS, KIND, {**settings.as_dict(), **{key: self.job.get(key) for key in (
+            "input", "input_sha256", "scales", "pool", "started_at", "software_version")}},
+            PRODUCT_COLUMNS if settings.operation == "products" else CONV_COLUMNS, lines)
         if settings.operation == "products":
             values = np.concatenate([c.values for c in chunks])
             exact = np.concatenate([c.exact for c in chunks])
@@ -453,17 +434,7 @@ def new_job(bench, store: CalibrationStore, input_path: str | Path, settings: Do
 
 def job_settings(out_dir: str | Path) -> DorJobSettings:
     """The settings of the job in a run directory (e.g. to know its backend before resuming)."""
-    return _job_plan(Path(out_dir)).settings
-
-
-def _job_plan(out: Path) -> DorJobPlan:
-    try:
-        run = runs.Run(out)
-    except runs.RunError as exc:
-        raise DorJobError(str(exc)) from None
-    if run.kind != DorJobPlan.kind:
-        raise DorJobError(f"{out} is a {run.kind!r} run, not a DOR job")
-    return DorJobPlan.from_settings(run.settings)
+    return DorJobPlan.from_settings(runs.Run(out_dir).expect(DorJobPlan.kind).settings).settings
 
 
 def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_dir: str | Path,
@@ -478,21 +449,12 @@ def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_d
     goes to its safe state; the exception carries the resume command.
     """
     out = Path(out_dir)
-    if resume:
-        plan = _job_plan(out)
-        if settings is not None and settings != plan.settings:
-            raise DorJobError(f"{out}: resume settings {settings} differ from the job's {plan.settings}")
-        if input_path is not None and _sha256(Path(input_path)) != plan.job["input_sha256"]:
-            raise DorJobError(f"{input_path} is not the input this job started with (SHA-256 differs)")
-        run = runs.Run(out)
-    else:
-        if settings is None:
-            raise ValueError("a new DOR job needs settings")
-        if input_path is None:
-            raise ValueError("a new DOR job needs an input file")
-        if (out / runs.MANIFEST).exists():
-            raise FileExistsError(f"{out} holds a run; pass resume=True to continue it")
-        plan, run = new_job(bench, store, input_path, settings), None
+    if not resume and input_path is None:
+        raise ValueError("a new DOR job needs an input file")
+    plan, run = runs.plan_for(DorJobPlan, settings, runs.Run(out) if resume else None,
+                              new=(lambda: new_job(bench, store, input_path, settings)) if settings else None)
+    if resume and input_path is not None and _sha256(Path(input_path)) != plan.job["input_sha256"]:
+        raise DorJobError(f"{input_path} is not the input this job started with (SHA-256 differs)")
     if plan.needs_bench and bench is None:
         raise DorJobError("the bench backend needs a bench")
     if data_dir is None:

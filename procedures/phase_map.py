@@ -15,13 +15,12 @@ A row's sweep: ``sweep.load_sweep(<map>, "row/<r>/")``. Each completed row is an
 The phase. A bench reads V_dc, not the phase. Inside the locking window Eq. (6) of Mazza et al. (2022)
 gives V_dc = V_lock cos(phi) with phi the intrinsic phase, zero at the vertex I_dc,0, so per row
 |phi| = arccos(V_dc / V_lock) with V_lock the vertex voltage of the row (the locked amplitude, from the
-calibration area's ``find_vertex``) and the sign of phi that of I_dc - I_dc,0 (phi grows with I_dc).
+calibration area's ``find_vertex``; ``fit.phase_from_voltage``) and the sign of phi that of I_dc - I_dc,0 (phi grows with I_dc).
 Outside the locking window (``locking_window`` on the row's V_dc shape) the phase is undefined (NaN).
 On a simulated bench this is the same computation: the procedure uses what the readings give.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,16 +29,11 @@ import numpy as np
 
 from dorlab.calibration import fit
 from dorlab.procedures import runs
-from dorlab.procedures.jsonout import write_text_atomic
-from dorlab.procedures.sweep import SweepSettings, format_value, sweep_points
+from dorlab.procedures.sweep import SweepSettings, sweep_points, write_results
 
 SUMMARY = "phase_map.csv"
 PLOT = "phase_map.png"
 KIND = "dorlab.phase_map"
-
-
-class PhaseMapFileError(ValueError):
-    """A phase-map directory that cannot be resumed (not a phase-map run, other settings)."""
 
 
 @dataclass(frozen=True)
@@ -127,63 +121,37 @@ class PhaseMapResult:
         return out
 
 
-# ------------------------------------------------------------------------------------------ the phase
-
-def phase_from_voltage(bias_current, rectified_voltage, standard_error=None,
-                       criteria: fit.FitCriteria = fit.DEFAULT_CRITERIA) -> tuple[np.ndarray, float, float]:
-    """(phase (rad) per point, vertex current I_dc,0 (A), locked amplitude V_lock (V)) of one sweep.
-
-    phi = sign(I_dc - I_dc,0) arccos(V_dc / V_lock) inside the locking window, NaN outside; all NaN
-    when the sweep shows no locking or no extremum (the drive does not lock at this f_ac).
-    """
-    i = np.asarray(bias_current, dtype=float)
-    v = np.asarray(rectified_voltage, dtype=float)
-    se = None if standard_error is None else np.asarray(standard_error, dtype=float)
-    phase = np.full(i.shape, np.nan)
-    finite = np.isfinite(v) & np.isfinite(i)
-    try:
-        window = fit.locking_window(i[finite], v[finite], None if se is None else se[finite],
-                                    criteria=criteria)
-        vertex = fit.find_vertex(i[finite], v[finite], None if se is None else se[finite], window=window)
-    except fit.CalibrationError:
-        return phase, float("nan"), float("nan")
-    if vertex.voltage == 0.0:
-        return phase, float("nan"), float("nan")
-    inside = finite & window.contains(i)
-    ratio = np.clip(v[inside] / vertex.voltage, -1.0, 1.0)
-    phase[inside] = np.sign(i[inside] - vertex.current) * np.arccos(ratio)
-    return phase, float(vertex.current), float(vertex.voltage)
-
-
 # -------------------------------------------------------------------------------------------- files
 
 def _row_prefix(row: int) -> str:
     return f"row/{row}/"
 
 
-def load_phase_map(path: str | Path) -> PhaseMapResult:
-    """Read a phase-map run directory (complete or interrupted) and derive the phase per row."""
-    path = Path(path)
-    try:
-        run = runs.Run(path)
-    except runs.RunError as exc:
-        raise PhaseMapFileError(str(exc)) from None
-    if run.kind != PhaseMapPlan.kind:
-        raise PhaseMapFileError(f"{path} is a {run.kind!r} run, not a phase map")
-    settings = PhaseMapSettings(**run.settings)
-    frequencies = settings.frequencies()
-    bias = settings.bias_currents()
-    shape = (frequencies.size, bias.size)
-    voltage, error, phase = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
-    vertex, amplitude = np.full(frequencies.size, np.nan), np.full(frequencies.size, np.nan)
-    for record in run.journal():
+def map_grid(settings: PhaseMapSettings, journal: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """V_dc and its standard error (V) over (f_ac row, I_dc column) from a map's journal records (as
+    far as it goes: NaN where no point was taken yet)."""
+    shape = (int(settings.frequency_points), int(settings.bias_points))
+    voltage, error = np.full(shape, np.nan), np.full(shape, np.nan)
+    for record in journal:
         _, r, _, c = record["key"].split("/")
         voltage[int(r), int(c)] = record["data"]["rectified_voltage"]
         error[int(r), int(c)] = record["data"]["standard_error"]
+    return voltage, error
+
+
+def load_phase_map(path: str | Path) -> PhaseMapResult:
+    """Read a phase-map run directory (complete or interrupted) and derive the phase per row."""
+    run = runs.Run(path).expect(PhaseMapPlan.kind)
+    settings = PhaseMapSettings(**run.settings)
+    frequencies = settings.frequencies()
+    bias = settings.bias_currents()
+    voltage, error = map_grid(settings, run.journal())
+    phase = np.full(voltage.shape, np.nan)
+    vertex, amplitude = np.full(frequencies.size, np.nan), np.full(frequencies.size, np.nan)
     for r in range(frequencies.size):
         n = int(np.count_nonzero(np.isfinite(voltage[r])))
         if n >= fit.DEFAULT_CRITERIA.min_points:
-            phase[r, :n], vertex[r], amplitude[r] = phase_from_voltage(bias[:n], voltage[r, :n], error[r, :n])
+            phase[r, :n], vertex[r], amplitude[r] = fit.phase_from_voltage(bias[:n], voltage[r, :n], error[r, :n])
     from dorlab.procedures.sweep import run_metadata
 
     return PhaseMapResult(run.path, settings, frequencies, bias, voltage, error, phase, vertex, amplitude,
@@ -196,22 +164,21 @@ SUMMARY_COLUMNS = ["Row", "Column", "RF frequency (Hz)", "Bias current (A)", "Re
 
 def write_summary(result: PhaseMapResult, path: str | Path | None = None) -> Path:
     """The assembled map as one CSV (commented metadata header, then one line per point)."""
-    target = Path(path) if path is not None else result.path / SUMMARY
-    lines = [f"#Procedure: <{KIND}>", "#Parameters:"]
-    lines += [f"#\t{key}: {json.dumps(value)}" for key, value in result.settings.as_dict().items()]
-    lines += [f"#\t{key}: {json.dumps(value, sort_keys=True)}" for key, value in result.metadata.items()]
-    lines += ["#\tvertex_current (A): " + json.dumps([_nan_none(v) for v in result.vertex_current]),
-              "#\tlocked_amplitude (V): " + json.dumps([_nan_none(v) for v in result.locked_amplitude]),
-              "#Data:", ",".join(SUMMARY_COLUMNS)]
     keys = ["row", "column", "rf_frequency", "bias_current", "rectified_voltage", "standard_error", "phase",
             "locked"]
-    lines += [",".join(format_value(rec[k]) for k in keys) for rec in result.records()]
-    write_text_atomic(target, "\n".join(lines) + "\n")
-    return target
+    return write_results(Path(path) if path is not None else result.path / SUMMARY, KIND,
+                         {**result.settings.as_dict(), **result.metadata,
+                          "vertex_current (A)": result.vertex_current,
+                          "locked_amplitude (V)": result.locked_amplitude},
+                         SUMMARY_COLUMNS, ([rec[k] for k in keys] for rec in result.records()))
 
 
-def _nan_none(value: float):
-    return None if not math.isfinite(value) else float(value)
+def map_extent(result: PhaseMapResult) -> list[float] | None:
+    """The imshow extent of a map in (I_dc mA, f_ac MHz), None for a single row or column."""
+    if result.bias_current.size > 1 and result.frequencies.size > 1:
+        return [result.bias_current[0] * 1e3, result.bias_current[-1] * 1e3,
+                result.frequencies[0] * 1e-6, result.frequencies[-1] * 1e-6]
+    return None
 
 
 def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Path:
@@ -221,10 +188,7 @@ def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Pa
     target = Path(path) if path is not None else result.path / PLOT
     fig = Figure(figsize=(11, 4.2), constrained_layout=True)
     axes = fig.subplots(1, 2)
-    extent = None
-    if result.bias_current.size > 1 and result.frequencies.size > 1:
-        extent = [result.bias_current[0] * 1e3, result.bias_current[-1] * 1e3,
-                  result.frequencies[0] * 1e-6, result.frequencies[-1] * 1e-6]
+    extent = map_extent(result)
     for ax, data, label, cmap in ((axes[0], result.rectified_voltage * 1e3, "V_dc (mV)", "viridis"),
                                   (axes[1], result.phase, "phase (rad)", "twilight_shifted")):
         image = ax.imshow(data, origin="lower", aspect="auto", extent=extent, cmap=cmap,
@@ -276,7 +240,7 @@ class PhaseMapPlan(runs.Plan):
             if ctx.recorded(f"{_row_prefix(row)}point/{int(self.settings.bias_points) - 1}") is None:
                 ctx.stage("row", row=row, rf_frequency=row_settings.rf_frequency)
             columns = sweep_points(ctx, row_settings, prefix=_row_prefix(row))
-            phase, vertex, amplitude = phase_from_voltage(columns["bias_current"], columns["rectified_voltage"],
+            phase, vertex, amplitude = fit.phase_from_voltage(columns["bias_current"], columns["rectified_voltage"],
                                                           columns["standard_error"])
             ctx.emit("row", row=row, rf_frequency=row_settings.rf_frequency, vertex_current=vertex,
                      locked_amplitude=amplitude, bias_current=columns["bias_current"],
@@ -298,26 +262,15 @@ def phase_map(bench, path: str | Path, settings: PhaseMapSettings | None = None,
               progress: bool = True, plot: bool = True, observers: tuple = (), should_stop=None,
               data_dir=None) -> PhaseMapResult:
     """Measure (or resume) a phase map on ``bench`` as a run in the directory ``path`` (registered under
-    ``<data dir>/runs`` when ``data_dir`` is given).
+    ``<data dir>/runs``, default: ``datadir.data_dir()``).
 
     New map: ``path`` must not hold a run. On any exception, interrupt or stop request the bench is put
     in its safe state, every point taken stays in the run's journal, and the exception carries a note
     naming how to resume. Observers receive every event (a ``row`` event after each row).
     """
     path = Path(path)
-    if resume:
-        try:
-            run = runs.Run(path)
-        except runs.RunError as exc:
-            raise PhaseMapFileError(str(exc)) from None
-        plan = PhaseMapPlan.from_settings(run.settings)
-        plan.plot = plot
-        if settings is not None and settings != plan.settings:
-            raise PhaseMapFileError(f"{path}: resume settings {settings} differ from the map's {plan.settings}")
-    elif settings is None:
-        raise ValueError("a new phase map needs settings")
-    else:
-        plan, run = PhaseMapPlan(settings, plot), None
+    plan, run = runs.plan_for(PhaseMapPlan, settings, runs.Run(path) if resume else None)
+    plan.plot = plot
     result, _ = runs.run_plan(plan, bench=bench, directory=None if resume else path, data_dir=data_dir,
                               resume=run, progress=progress, observers=observers, should_stop=should_stop)
     return result

@@ -34,11 +34,10 @@ class PoolState:
                 self.resumed = True
 
     def save(self) -> None:
+        from dorlab.procedures.jsonout import write_json_atomic
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"bench": self.bench_name, "complete": self.complete,
-                                   "devices": self.devices}, indent=2))
-        tmp.replace(self.path)
+        write_json_atomic(self.path, {"bench": self.bench_name, "complete": self.complete, "devices": self.devices})
 
 
 def calibrate_pool(bench, store, settings_for: Callable[[str], CalibrationSettings], state_path, *,

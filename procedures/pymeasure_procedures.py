@@ -261,8 +261,8 @@ class DorJobProcedure(_BenchStoreProcedure):
             dor_job(self.bench_object, self.store_object, str(self.input_path) or None, Path(str(self.out_dir)),
                     None if self.resume else self.settings(), resume=bool(self.resume), progress=False,
                     observers=(on_event,), should_stop=self.should_stop)
-        except StopRequested:
-            log.info("DOR job stopped; resume it from %s", self.out_dir)
+        except StopRequested as exc:
+            log.info("DOR job stopped, bench safe; %s", " ".join(getattr(exc, "__notes__", [])))
 
 
 WINDOWS = {"phase-map": PhaseMapProcedure, "recalibration": RecalibrationProcedure, "dor-job": DorJobProcedure}

@@ -307,14 +307,9 @@ def recalibrate(bench, store: CalibrationStore, policy: RecalibrationPolicy | No
     interrupted job with its own settings. Observers get a ``device`` event after each device. Returns the
     decisions in device order.
     """
-    if resume is not None:
-        run = runs.Run.open(resume, store.path.parent).expect(RecalibrationPlan.kind)
-        plan = RecalibrationPlan.from_settings(run.settings)
-    else:
-        names = list(devices) if devices is not None else store.devices()
-        plan = RecalibrationPlan(names, policy or RecalibrationPolicy(), now or datetime.now(timezone.utc),
-                                 settings, dry_run)
-        run = None
+    plan, run = runs.plan_for(RecalibrationPlan, None, resume, store.path.parent, new=lambda: RecalibrationPlan(
+        list(devices) if devices is not None else store.devices(), policy or RecalibrationPolicy(),
+        now or datetime.now(timezone.utc), settings, dry_run))
     report, _ = runs.run_plan(plan, bench=_bench_map(bench, plan.devices), store=store,
                               data_dir=store.path.parent, resume=run, progress=progress, observers=observers,
                               should_stop=should_stop)

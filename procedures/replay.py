@@ -15,6 +15,10 @@ side-by-side comparison into ``out_dir``:
   R^2, residual statistics and the DOR product correlation of each;
 - ``comparison.md``: the same as a Markdown report.
 
+The simulated re-run is a run of the recorded procedure's plan in ``out_dir/simulated`` (a phase map's in
+``simulated-map``): every point journaled; replaying into the same ``out_dir`` after a crash or Ctrl-C
+continues that re-run from its first missing point and then writes the comparison.
+
 A phase map (traffic in ``<map>/traffic.jsonl``) replays the same way: the simulated comparison gives both V_dc maps, the vertex I_dc,0 and locked amplitude of every f_ac
 row of each, and the residual over the grid.
 
@@ -42,7 +46,6 @@ from dorlab.procedures.sweep import SweepResult, format_value, load_sweep, recti
 
 TRAFFIC_SUFFIX = ".traffic.jsonl"
 TRAFFIC = "traffic.jsonl"  # a run directory's traffic log
-PHASE_MAP_TRAFFIC = TRAFFIC
 
 
 class ReplayError(ValueError):
@@ -189,21 +192,6 @@ class Comparison:
                 "simulated_run": str(self.simulated_path), "files": self.files}
 
 
-def common_range_parabola(bias_current, voltage, vertex_current: float, input_min_current: float,
-                          ) -> tuple[float, float]:
-    """(a', c') of a curve over a given input range: a direct parabola fitted to the curve's points in
-    I_dc,0 .. I_dc,-1, then c' = P(I_dc,0) and a' = P(I_dc,-1) - P(I_dc,0) (the even parabola
-    V(x) = a' x^2 + c' on x in [-1, 0] has exactly these values at its ends)."""
-    bias_current, voltage = np.asarray(bias_current, float), np.asarray(voltage, float)
-    lo, hi = sorted((vertex_current, input_min_current))
-    inside = (bias_current >= lo) & (bias_current <= hi) & np.isfinite(voltage)
-    if not (math.isfinite(lo) and math.isfinite(hi)) or np.count_nonzero(inside) < 3:
-        return float("nan"), float("nan")
-    coefficients = np.polyfit(bias_current[inside], voltage[inside], 2)
-    at_vertex = float(np.polyval(coefficients, vertex_current))
-    return float(np.polyval(coefficients, input_min_current)) - at_vertex, at_vertex
-
-
 @dataclass
 class ExactReplay:
     """The result of re-running a procedure against its recorded traffic."""
@@ -234,7 +222,7 @@ def replay(run_path: str | Path, *, exact: bool = False, out_dir: str | Path | N
     """Replay a recorded run; returns a :class:`Comparison` (default) or an :class:`ExactReplay`.
 
     ``out_dir`` defaults to ``<run dir>/replay-<run stem>``. Simulated comparison: ``world`` (a
-    ``dorlab.simulator.world.World``, e.g. from ``World.from_file`` describing this lab's bench) or a
+    ``dorlab.simulator.world.World``, or the path of a world TOML describing this lab's bench) or a
     default world with ``diode``/``seed`` (default diode: LLGS mazza2022, as a "sim" bench has it).
     Exact replay: ``traffic`` defaults to ``<stem>.traffic.jsonl``; ``bench_config`` (a ``BenchConfig``
     or bench name/file) defaults to the bench named in the results header (it must give the same
@@ -267,21 +255,45 @@ def _fresh_path(directory: Path, name: str) -> Path:
     return directory / f"{stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}{suffix}"
 
 
+def _rerun_target(out: Path, name: str, settings) -> tuple[Path, bool]:
+    """(directory, resume) of the simulated re-run: the re-run that an interrupted replay into ``out``
+    left (same settings, not executing) is continued, so replaying again after a crash or Ctrl-C
+    measures only the missing points; else a fresh directory."""
+    path = out / name
+    if (path / runs.MANIFEST).exists():
+        run = runs.Run(path)
+        if run.status not in ("completed", "running") and run.settings == settings.as_dict():
+            return path, True
+    return _fresh_path(out, name), False
+
+
+def _rerun(out: Path, name: str, settings, world, seed, diode, take):
+    """``take(bench, directory, resume)``: the simulated re-run in ``out/name`` (an interrupted one is
+    continued, see :func:`_rerun_target`) on the replay's simulated bench."""
+    target, resume = _rerun_target(out, name, settings)
+    bench = _replay_bench(world, seed, diode)
+    try:
+        return take(bench, target, resume)
+    except BaseException as exc:
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"or replay again into {out}: that continues the re-run and writes the comparison")
+        raise
+    finally:
+        bench.close()
+
+
 def _replay_bench(world, seed, diode):
     """The simulated bench a run is replayed on: the given world, else a default world around ``diode``
     (the default simulated diode when none is given)."""
     if world is not None:
         return wiring.simulated_bench(world)
-    return wiring.simulated_bench(seed=seed, diode=diode if diode is not None else default_simulated_diode(seed))
+    return wiring.simulated_bench(seed=seed, diode=diode if diode is not None else wiring.simulated_diode("llgs", seed))
 
 
 def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
-    bench = _replay_bench(world, seed, diode)
-    try:
-        simulated = rectification_sweep(bench, recorded.settings, directory=_fresh_path(out, "simulated"),
-                                        progress=progress)
-    finally:
-        bench.close()
+    simulated = _rerun(out, "simulated", recorded.settings, world, seed, diode, lambda bench, target, resume:
+                       rectification_sweep(bench, recorded.settings, directory=None if resume else target,
+                                           resume=target if resume else None, progress=progress))
     simulated_path = simulated.path
     n = min(recorded.n_points, simulated.n_points)
     residual = recorded.rectified_voltage[:n] - simulated.rectified_voltage[:n]
@@ -296,8 +308,8 @@ def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, dio
     if not (math.isfinite(i0) and math.isfinite(i1)):  # measured fit failed: the simulated range
         i0, i1 = simulated_summary.vertex_current, simulated_summary.input_min_current
     comparison.common_range = (float(i0), float(i1))
-    comparison.measured_common = common_range_parabola(recorded.bias_current[:n], a, i0, i1)
-    comparison.simulated_common = common_range_parabola(simulated.bias_current[:n], b, i0, i1)
+    comparison.measured_common = fit.common_range_parabola(recorded.bias_current[:n], a, i0, i1)
+    comparison.simulated_common = fit.common_range_parabola(simulated.bias_current[:n], b, i0, i1)
     comparison.files["csv"] = str(_write_comparison_csv(out / "comparison.csv", recorded, simulated, n))
     comparison.files["png"] = str(_plot_comparison(out / "comparison.png", recorded, simulated,
                                                    measured_summary, simulated_summary, n))
@@ -306,11 +318,6 @@ def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, dio
     write_json_atomic(out / "comparison.json", comparison.as_dict())
     write_text_atomic(out / "comparison.md", comparison_markdown(comparison))
     return comparison
-
-
-def default_simulated_diode(seed: int | None = None):
-    """The diode a "sim" bench opened by name has: LLGS mazza2022."""
-    return wiring.simulated_diode("llgs", seed)
 
 
 def _run_against_traffic(log: Path, config, run) -> tuple[str, dict[str, int], int, int]:
@@ -337,22 +344,30 @@ def _run_against_traffic(log: Path, config, run) -> tuple[str, dict[str, int], i
 
 
 def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_config, progress) -> ExactReplay:
-    log = Path(traffic) if traffic is not None else traffic_log_path(results)
+    def identical(replayed_path: Path) -> bool:
+        replayed = load_sweep(replayed_path)
+        return replayed.n_points == recorded.n_points and all(
+            np.array_equal(replayed.columns[k], recorded.columns[k])
+            for k in ("index", "bias_current", "rectified_voltage", "standard_error", "rf_on_voltage",
+                      "rf_off_voltage", "rf_power_dbm", "rf_current"))
+
+    return _replay_traffic(results, Path(traffic) if traffic is not None else traffic_log_path(results),
+                           bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim"),
+                           out / "exact", lambda bench, target: rectification_sweep(
+                               bench, recorded.settings, directory=target, progress=progress), identical)
+
+
+def _replay_traffic(source: Path, log: Path, config, target: Path, take, identical) -> ExactReplay:
+    """Run ``take(bench, target)`` (``target``: a fresh run directory) on a bench answering from the
+    recorded traffic ``log``; the report (``exact.json``, ``exact.md`` next to ``target``) says whether
+    every command matched and whether ``identical(target)`` holds for the values."""
     if not log.exists():
-        raise ReplayError(f"no traffic log for {results} (looked for {log}); an exact replay needs the SCPI "
+        raise ReplayError(f"no traffic log for {source} (looked for {log}); an exact replay needs the SCPI "
                           "traffic recorded with the run")
-    config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
-    replayed_path = _fresh_path(out, "exact")
-    mismatch, remaining, writes, matched_writes = _run_against_traffic(
-        log, config, lambda bench: rectification_sweep(bench, recorded.settings, directory=replayed_path,
-                                                       progress=progress))
-    replayed = load_sweep(replayed_path)
-    identical = (replayed.n_points == recorded.n_points
-                 and all(np.array_equal(replayed.columns[k], recorded.columns[k])
-                         for k in ("index", "bias_current", "rectified_voltage", "standard_error",
-                                   "rf_on_voltage", "rf_off_voltage", "rf_power_dbm", "rf_current")))
-    result = ExactReplay(results, log, not mismatch, matched_writes, writes, remaining, mismatch,
-                         identical, replayed_path)
+    out, target = target.parent, _fresh_path(target.parent, target.name)
+    mismatch, remaining, writes, matched = _run_against_traffic(log, config, lambda bench: take(bench, target))
+    same = (target / runs.MANIFEST).exists() and identical(target)
+    result = ExactReplay(source, log, not mismatch, matched, writes, remaining, mismatch, same, target)
     result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
     write_json_atomic(out / "exact.json", result.as_dict())
     write_text_atomic(out / "exact.md", exact_markdown(result))
@@ -466,16 +481,22 @@ def record_sweep(path: str | Path, settings, *, world=None, seed: int | None = N
                  progress: bool = False) -> tuple[SweepResult, Path]:
     """Take a sweep as a run in the directory ``path`` on a fresh simulated bench while recording its
     SCPI traffic to ``<path>/traffic.jsonl``: a recorded run to replay. Returns (sweep, traffic log)."""
+    return _recorded(path, world, seed, diode,
+                     lambda bench: rectification_sweep(bench, settings, directory=path, progress=progress))
+
+
+def _recorded(path, world, seed, diode, take):
+    """``take(bench)`` on a fresh simulated bench recording its traffic to ``<path>/traffic.jsonl``."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     log = path / TRAFFIC
     bench = wiring.recording_bench(log, world=world, seed=seed, diode=diode)
     try:
         with bench:
-            sweep = rectification_sweep(bench, settings, directory=path, progress=progress)
+            result = take(bench)
     finally:
         bench.visa_library.stop_recording()
-    return sweep, log
+    return result, log
 
 
 # ------------------------------------------------------------------------------------------ phase maps
@@ -506,20 +527,12 @@ class PhaseMapComparison:
 
 
 def record_phase_map(path: str | Path, settings, *, world=None, seed: int | None = None, diode=None,
-                     progress: bool = False):
+                     progress: bool = False, plot: bool = False, data_dir=None):
     """Take a phase map on a fresh simulated bench recording its traffic to ``<map>/traffic.jsonl``."""
     from dorlab.procedures.phase_map import phase_map
 
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    log = path / TRAFFIC
-    bench = wiring.recording_bench(log, world=world, seed=seed, diode=diode)
-    try:
-        with bench:
-            result = phase_map(bench, path, settings, progress=progress, plot=False)
-    finally:
-        bench.visa_library.stop_recording()
-    return result, log
+    return _recorded(path, world, seed, diode, lambda bench: phase_map(
+        bench, path, settings, progress=progress, plot=plot, data_dir=data_dir))
 
 
 def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, bench_config, progress):
@@ -531,29 +544,19 @@ def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, b
     out = Path(out_dir) if out_dir is not None else path.parent / f"replay-{path.name}"
     out.mkdir(parents=True, exist_ok=True)
     if exact:
-        log = Path(traffic) if traffic is not None else path / PHASE_MAP_TRAFFIC
-        if not log.exists():
-            raise ReplayError(f"no traffic log for {path} (looked for {log}); an exact replay needs the SCPI "
-                              "traffic recorded with the run")
-        config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
-        target = _fresh_path(out, "exact-map")
-        mismatch, remaining, writes, matched = _run_against_traffic(
-            log, config, lambda bench: phase_map(bench, target, recorded.settings, progress=progress, plot=False))
-        replayed = load_phase_map(target) if (target / runs.MANIFEST).exists() else None
-        identical = replayed is not None and all(
-            np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True)
-            for k in ("rectified_voltage", "standard_error", "bias_current", "frequencies"))
-        result = ExactReplay(path, log, not mismatch, matched, writes, remaining, mismatch, identical, target)
-        result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
-        write_json_atomic(out / "exact.json", result.as_dict())
-        write_text_atomic(out / "exact.md", exact_markdown(result))
-        return result
-    bench = _replay_bench(world, seed, diode)
-    target = _fresh_path(out, "simulated-map")
-    try:
-        simulated = phase_map(bench, target, recorded.settings, progress=progress)
-    finally:
-        bench.close()
+        def identical(target: Path) -> bool:
+            replayed = load_phase_map(target)
+            return all(np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True)
+                       for k in ("rectified_voltage", "standard_error", "bias_current", "frequencies"))
+
+        return _replay_traffic(path, Path(traffic) if traffic is not None else path / TRAFFIC,
+                               bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim"),
+                               out / "exact-map", lambda bench, target: phase_map(
+                                   bench, target, recorded.settings, progress=progress, plot=False), identical)
+    simulated = _rerun(out, "simulated-map", recorded.settings, world, seed, diode, lambda bench, target, resume:
+                       phase_map(bench, target, None if resume else recorded.settings, resume=resume,
+                                 progress=progress))
+    target = simulated.path
     both = np.isfinite(recorded.rectified_voltage) & np.isfinite(simulated.rectified_voltage)
     residual = (recorded.rectified_voltage - simulated.rectified_voltage)[both]
     comparison = PhaseMapComparison(
@@ -584,12 +587,11 @@ def _write_phase_map_csv(path: Path, c: PhaseMapComparison) -> None:
 def _plot_phase_maps(path: Path, measured, simulated) -> None:
     from matplotlib.figure import Figure
 
+    from dorlab.procedures.phase_map import map_extent
+
     fig = Figure(figsize=(14, 4.2), constrained_layout=True)
     axes = fig.subplots(1, 3)
-    extent = None
-    if measured.bias_current.size > 1 and measured.frequencies.size > 1:
-        extent = [measured.bias_current[0] * 1e3, measured.bias_current[-1] * 1e3,
-                  measured.frequencies[0] * 1e-6, measured.frequencies[-1] * 1e-6]
+    extent = map_extent(measured)
     v = np.concatenate([measured.rectified_voltage.ravel(), simulated.rectified_voltage.ravel()]) * 1e3
     low, high = np.nanmin(v), np.nanmax(v)
     for ax, data, title in ((axes[0], measured.rectified_voltage * 1e3, "measured"),

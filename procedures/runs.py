@@ -152,12 +152,15 @@ def plan_class(kind: str) -> type[Plan]:
 
 # --------------------------------------------------------------------------------------- journal
 
-def _read_lines(path: Path, *, repair: bool) -> list[dict]:
+def _read_lines(path: Path, *, repair: bool = False, lenient: bool = False) -> list[dict]:
     """The JSON records of a JSON-lines file. A last line without its newline is torn (the writer died
-    in it): ignored, and with ``repair`` cut off the file. Any other bad line is corruption."""
-    if not path.exists():
+    in it, or is writing it): ignored, and with ``repair`` cut off the file. Any other bad line is
+    corruption: a ``RunError``, or with ``lenient`` (a reader that shows what it can) the end of the
+    records."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
         return []
-    raw = path.read_bytes()
     if raw and not raw.endswith(b"\n"):
         cut = raw.rfind(b"\n") + 1
         if repair:
@@ -172,10 +175,12 @@ def _read_lines(path: Path, *, repair: bool) -> list[dict]:
     for number, line in enumerate(raw.split(b"\n")[:-1], start=1):
         try:
             record = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            if not isinstance(record, dict):
+                raise RunError(f"{path}: line {number} is not a JSON object")
+        except (UnicodeDecodeError, json.JSONDecodeError, RunError) as exc:
+            if lenient:
+                break
             raise RunError(f"{path}: line {number} is not a JSON record ({exc}); the file is damaged") from exc
-        if not isinstance(record, dict):
-            raise RunError(f"{path}: line {number} is not a JSON object")
         records.append(record)
     return records
 
@@ -195,6 +200,12 @@ def read_journal(path: str | Path, *, repair: bool = False) -> list[dict]:
             raise RunError(f"{journal}: step {record['key']!r} is recorded twice (duplicated steps)")
         keys.add(record["key"])
     return records
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """The records of a run's JSON-lines file as they stand, for a reader that must not fail (a live
+    dashboard): a torn last line is not a record yet, and a damaged line ends the records."""
+    return _read_lines(Path(path), lenient=True)
 
 
 def _append_line(handle, record: dict, *, sync: bool) -> None:
@@ -262,14 +273,21 @@ class Run:
     @classmethod
     def create(cls, plan: Plan, *, data_dir: str | Path | None = None, directory: str | Path | None = None,
                bench_spec=None, extra: dict | None = None) -> "Run":
-        """A new run directory for ``plan``: ``directory`` if given (it must not hold a run; it is also
-        registered under ``<data dir>/runs`` when ``data_dir`` is given), else
-        ``<data dir>/runs/<id>``. ``bench_spec`` (a ``wiring.BenchSpec`` or its dict) is what
-        ``runs resume`` reopens; ``extra`` goes into the manifest as is."""
+        """A new run directory for ``plan``: ``<data dir>/runs/<id>``, or ``directory`` if given (it must
+        not hold a run), registered under ``<data dir>/runs`` all the same: every run is listed and
+        resumed by id from its data directory (default: ``datadir.data_dir()``). ``bench_spec`` (a
+        ``wiring.BenchSpec`` or its dict) is what ``runs resume`` reopens; ``extra`` goes into the
+        manifest as is."""
         from dorlab.calibration.store import software_version
 
         kind = plan.kind.replace("_", "-")
-        root = runs_root(data_dir) if (directory is None or data_dir is not None) else None
+        try:
+            root = runs_root(data_dir)
+        except OSError as exc:  # e.g. a read-only working directory: a run of the user's directory still runs
+            if directory is None:
+                raise
+            log.warning("the run in %s is not registered in a data directory (%s)", directory, exc)
+            root = None
         while True:
             run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{kind}-{secrets.token_hex(2)}"
             path = Path(directory) if directory is not None else root / run_id
@@ -285,15 +303,20 @@ class Run:
             "format": FORMAT, "id": run_id, "kind": plan.kind, "description": plan.describe(),
             "created_at": _now_iso(), "software_version": software_version(), "host": socket.gethostname(),
             "directory": str(path.resolve()),
-            "data_dir": None if data_dir is None else str(Path(data_dir).resolve()),
+            "data_dir": None if root is None else str(root.parent),
             "settings": plan.settings_dict(), "bench": spec, "total": plan.total_steps(),
             "status": "created", "sessions": [], "safe_state": None, "error": "", "result": None,
             **(extra or {}),
         }
         write_json_atomic(path / MANIFEST, manifest)
+        run = cls(path)
         if directory is not None and root is not None:
-            (root / f"{run_id}{LINK_SUFFIX}").write_text(str(path.resolve()) + "\n", encoding="utf-8")
-        return cls(path)
+            try:
+                (root / f"{run_id}{LINK_SUFFIX}").write_text(str(path.resolve()) + "\n", encoding="utf-8")
+            except OSError as exc:
+                log.warning("the run in %s is not registered in %s (%s)", path, root, exc)
+                run._update(data_dir=None)
+        return run
 
     @classmethod
     def open(cls, ref: str | Path, data_dir: str | Path | None = None) -> "Run":
@@ -383,21 +406,31 @@ class Run:
         return f"Run({self.id!r}, kind={self.kind!r}, status={self.status!r}, path={str(self.path)!r})"
 
 
+def run_paths(data_dir: str | Path | None = None) -> Iterator[tuple[str, Path]]:
+    """(id, directory) of every run registered under ``<data dir>/runs``: its own ``runs/<id>/`` or, for a
+    run kept in a directory of the user's choice, the one ``runs/<id>.path`` names (not opened here)."""
+    root = runs_root(data_dir, create=False)
+    if not root.is_dir():
+        return
+    for entry in sorted(root.iterdir()):
+        if entry.name.endswith(LINK_SUFFIX) and entry.is_file():
+            try:
+                yield entry.name[:-len(LINK_SUFFIX)], Path(entry.read_text(encoding="utf-8").strip())
+            except (OSError, UnicodeDecodeError) as exc:
+                log.warning("skipping %s: %s", entry, exc)
+        elif entry.is_dir():
+            yield entry.name, entry
+
+
 def list_runs(data_dir: str | Path | None = None) -> list[Run]:
     """Every run registered under ``<data dir>/runs``, oldest first (unreadable ones are skipped with a
     warning in the log)."""
-    root = runs_root(data_dir, create=False)
-    if not root.is_dir():
-        return []
     runs = []
-    for entry in sorted(root.iterdir()):
+    for _, path in run_paths(data_dir):
         try:
-            if entry.is_dir() and (entry / MANIFEST).exists():
-                runs.append(Run(entry))
-            elif entry.name.endswith(LINK_SUFFIX):
-                runs.append(Run(entry.read_text(encoding="utf-8").strip()))
+            runs.append(Run(path))
         except (RunError, OSError) as exc:
-            log.warning("skipping %s: %s", entry, exc)
+            log.warning("skipping %s: %s", path, exc)
     return sorted(runs, key=lambda r: r.manifest.get("created_at", ""))
 
 
@@ -684,6 +717,22 @@ def run_plan(plan: Plan, *, bench=None, store=None, data_dir: str | Path | None 
     return result, run
 
 
+def plan_for(plan_class: type[Plan], settings=None, resume: "Run | str | Path | None" = None,
+             data_dir: str | Path | None = None, *, new: Callable[[], Plan] | None = None) -> tuple[Plan, "Run | None"]:
+    """The plan to execute and the run to continue (None: a new run). With ``resume`` (a Run, id or
+    directory) the plan of that run, rebuilt from its own settings (``settings``, if given, must equal
+    the plan's ``settings``); else ``new()`` (default ``plan_class(settings)``), which needs settings."""
+    if resume is not None:
+        run = resume if isinstance(resume, Run) else Run.open(resume, data_dir)
+        plan = plan_class.from_settings(run.expect(plan_class.kind).settings)
+        if settings is not None and settings != getattr(plan, "settings", settings):
+            raise RunError(f"{run.path}: resume settings {settings} differ from the run's {plan.settings}")
+        return plan, run
+    if new is None and settings is None:
+        raise ValueError(f"a new {plan_class.kind} run needs settings")
+    return (new() if new is not None else plan_class(settings)), None
+
+
 def _spec_of(bench):
     """The BenchSpec a bench was opened with (``wiring.open_bench`` tags it), else its name only."""
     benches = _benches(bench)
@@ -723,8 +772,7 @@ def resume(ref: str | Path, *, data_dir: str | Path | None = None, bench=None, s
                                "with the bench (runs.resume(..., bench=...))")
             from dorlab.procedures.wiring import BenchSpec
 
-            bench = stack.enter_context(BenchSpec(**{k: spec.get(k) for k in ("name", "seed", "sim_diode", "device")
-                                                     if spec.get(k) is not None}).open())
+            bench = stack.enter_context(BenchSpec.from_dict(spec).open())
         if plan.needs_store and store is None:
             from dorlab.calibration.store import CalibrationStore
 

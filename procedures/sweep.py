@@ -217,8 +217,6 @@ def run_metadata(run: runs.Run) -> dict:
 
 def write_sweep_csv(path: Path, settings: SweepSettings, columns: dict, metadata: dict) -> Path:
     """The sweep in PyMeasure's ``Results`` format (header values at full precision)."""
-    from dorlab.procedures.jsonout import write_text_atomic
-
     nan = float("nan")
     values = {
         "Bias from": f"{settings.bias_from!r} A", "Bias to": f"{settings.bias_to!r} A",
@@ -232,11 +230,21 @@ def write_sweep_csv(path: Path, settings: SweepSettings, columns: dict, metadata
         "Software version": str(metadata.get("software_version", "")), "Run": str(metadata.get("run", "")),
     }
     cls = RectificationSweepProcedure
-    lines = [f"#Procedure: <{cls.__module__}.{cls.__qualname__}>", "#Parameters:"]
-    lines += [f"#\t{name}: {value}".replace("\n", " ") for name, value in values.items()]
-    lines += ["#Data:", ",".join(DATA_COLUMNS)]
-    n = columns["index"].size
-    lines += [",".join(format_value(columns[key][k]) for key in _COLUMN_KEYS) for k in range(n)]
+    rows = ([columns[key][k] for key in _COLUMN_KEYS] for k in range(columns["index"].size))
+    return write_results(path, f"{cls.__module__}.{cls.__qualname__}", values, DATA_COLUMNS, rows)
+
+
+def write_results(path: Path, procedure: str, parameters: dict, columns, rows) -> Path:
+    """A results file in PyMeasure's ``Results`` layout, written atomically: ``#Procedure``, one
+    ``#\t<name>: <value>`` line per parameter (a value that is not a string as JSON, NaN as null),
+    ``#Data:``, the column labels, then one CSV line per row (fields by :func:`format_value`)."""
+    from dorlab.procedures.jsonout import dumps, write_text_atomic
+
+    lines = [f"#Procedure: <{procedure}>", "#Parameters:"]
+    lines += [f"#\t{name}: " + (value if isinstance(value, str) else dumps(value, indent=None, sort_keys=True))
+              .replace("\n", " ") for name, value in parameters.items()]
+    lines += ["#Data:", ",".join(columns)]
+    lines += [",".join(format_value(v) for v in row) for row in rows]
     write_text_atomic(path, "\n".join(lines) + "\n")
     return path
 
@@ -290,15 +298,7 @@ def rectification_sweep(bench, settings: SweepSettings | None = None, *, data_di
     with ``resume`` (a run id or directory) continue that run with its own settings (``settings``, if
     given, must equal them). On any exception or interrupt the bench goes to its safe state and the
     exception propagates with the resume command as a note; the run keeps every point taken."""
-    if resume is not None:
-        run = runs.Run.open(resume, data_dir).expect(SweepPlan.kind)
-        plan = SweepPlan.from_settings(run.settings)
-        if settings is not None and settings != plan.settings:
-            raise SweepFileError(f"{run.path}: resume settings {settings} differ from the run's {plan.settings}")
-    elif settings is None:
-        raise ValueError("a new sweep needs settings")
-    else:
-        plan, run = SweepPlan(settings), None
+    plan, run = runs.plan_for(SweepPlan, settings, resume, data_dir)
     result, _ = runs.run_plan(plan, bench=bench, data_dir=data_dir, directory=directory, resume=run,
                               progress=progress, safe_state_after=safe_state_after, observers=observers,
                               should_stop=should_stop)

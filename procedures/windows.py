@@ -215,7 +215,6 @@ class DorJobWindowProcedure(DorJobProcedure):
         import numpy as np
 
         from dorlab.procedures.datadir import data_dir
-        from dorlab.procedures.dor_job import dor_job
 
         root = data_dir(self.data_dir or None)
         if not str(self.out_dir):
@@ -226,22 +225,7 @@ class DorJobWindowProcedure(DorJobProcedure):
             np.save(inputs, np.random.default_rng(int(self.seed)).uniform(-1.0, 1.0, (64, 2)))
             self.input_path, self.operation = str(inputs), "products"
         log.info("DOR job directory %s", self.out_dir)
-        emitted = {"n": 0}
-
-        def on_event(event):
-            if event["type"] != "chunk":
-                return
-            for k, (value, exact) in enumerate(zip(event["values"], event["exact"])):
-                self.emit("results", {"Index": emitted["n"] + k, "Value DOR": value, "Value exact": exact})
-            emitted["n"] += len(event["values"])
-            self.emit("progress", 100.0 * (event["chunk"] + 1) / event["chunks"])
-
-        try:
-            dor_job(self.bench_object, self.store_object, str(self.input_path) or None, Path(str(self.out_dir)),
-                    None if self.resume else self.settings(), resume=bool(self.resume), progress=False,
-                    observers=(on_event,), should_stop=self.should_stop, data_dir=root)
-        except StopRequested as exc:
-            log.info("DOR job stopped, bench safe; %s", " ".join(getattr(exc, "__notes__", [])))
+        super().execute()
 
 
 # -------------------------------------------------------------------------------- bench limits

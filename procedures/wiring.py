@@ -11,7 +11,7 @@ frequency are the simulated world's, so its rf_current <-> dBm conversion is the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from dorlab.instruments.bench import Bench
@@ -24,8 +24,9 @@ def simulated_bench(world=None, *, seed: int | None = None, diode=None,
                     config: BenchConfig | str = "sim", device: str | None = None) -> Bench:
     """A ``Bench`` on a fresh simulated VISA library.
 
-    ``world``: a ``dorlab.simulator.world.World`` (default: ``World.default(diode, seed)``, the
-    paper's bench around ``diode``, an LLGS mazza2022 diode unless given). ``config``: the bench file
+    ``world``: a ``dorlab.simulator.world.World`` or the path of a world description (TOML) (default:
+    ``World.default(diode, seed)``, the paper's bench around ``diode``, an LLGS mazza2022 diode unless
+    given). ``config``: the bench file
     whose roles, limits and settings are used (default the built-in ``sim``); its RF path and line
     frequency are taken from the world so that the bench's rf_current <-> dBm conversion is the
     simulator's. The returned bench carries ``bench.world`` and ``bench.visa_library`` for tests
@@ -38,6 +39,8 @@ def simulated_bench(world=None, *, seed: int | None = None, diode=None,
         world = World.default(diode=diode, seed=seed)
     elif diode is not None or seed is not None:
         raise ValueError("give either a world, or a diode/seed for a default world, not both")
+    elif isinstance(world, (str, Path)):
+        world = World.from_file(world)
     if not isinstance(config, BenchConfig):
         config = load_bench_config(config)
     return _on_world(config, DorlabVisaLibrary(world), device)
@@ -67,18 +70,27 @@ SIM_DIODES = ("llgs", "phenomenological", "micromagnetic")
 class BenchSpec:
     """How a run opened its bench, recorded in the run's manifest so that ``runs resume`` opens the same
     one: a bench name or file (``"sim"``: a fresh simulated bench), the simulated diode model and seed,
-    and the device under test."""
+    the device under test, and for a simulated bench its temperature (K, None: the bench's own) and
+    whether a spectrum analyzer is added behind the bias tee (a bench file must list one)."""
 
     name: str = "sim"
     seed: int | None = None
     sim_diode: str = "llgs"
     device: str | None = None
+    temperature: float | None = None
+    spectrum_analyzer: bool = False
 
     def open(self) -> Bench:
-        return open_bench(self.name, seed=self.seed, sim_diode=self.sim_diode, device=self.device)
+        return open_bench(self.name, seed=self.seed, sim_diode=self.sim_diode, device=self.device,
+                          temperature=self.temperature, spectrum_analyzer=self.spectrum_analyzer)
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "seed": self.seed, "sim_diode": self.sim_diode, "device": self.device}
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> "BenchSpec":
+        """The spec of a manifest (keys it lacks, from older runs, take their defaults)."""
+        return cls(**{f.name: spec[f.name] for f in fields(cls) if spec.get(f.name) is not None})
 
 
 def simulated_diode(model: str = "llgs", seed: int | None = None):
@@ -185,16 +197,22 @@ def bench_temperature(bench) -> float:
 
 
 def open_bench(name: str | BenchConfig = "sim", *, seed: int | None = None, sim_diode: str = "llgs",
-               device: str | None = None) -> Bench:
+               device: str | None = None, temperature: float | None = None,
+               spectrum_analyzer: bool = False) -> Bench:
     """THE way to open a bench: by name or file, or ``"sim"`` (a fresh simulated bench around the diode
     ``sim_diode`` with noise ``seed``; ``"sim-lockin"`` and ``"sim-pool"`` likewise with a lock-in, or
     three junctions behind a switch: ``simulated_named_bench``). A bench file whose instruments are on the simulator
     (``visa_library = "@dorlab"`` or ``"world.toml@dorlab"``) is opened on that shared world, aligned
-    like "sim". ``device``: the device under test, by the bench file's rule (``BenchConfig.device``)."""
-    if name == "sim":
+    like "sim". ``device``: the device under test, by the bench file's rule (``BenchConfig.device``).
+    ``temperature`` (K) and ``spectrum_analyzer`` (an E4408B behind the bias tee) apply to the built-in
+    simulated benches; a bench file asked for a spectrum analyzer must list one."""
+    if name == "sim" and temperature is None and not spectrum_analyzer:
         bench = simulated_bench(seed=seed, diode=simulated_diode(sim_diode, seed), device=device)
-    elif name in ("sim-lockin", "sim-pool"):  # fresh worlds with the technique's instruments
-        bench = simulated_named_bench(name, seed=seed, sim_diode=sim_diode, device=device)
+    elif name in SIMULATED_BENCHES:  # fresh worlds with the technique's instruments
+        bench = simulated_named_bench(name, seed=seed, sim_diode=sim_diode, device=device,
+                                      temperature=temperature or 0.0, spectrum_analyzer=spectrum_analyzer)
+    elif temperature is not None:
+        raise ValueError(f"bench {name!r} is not a built-in simulated bench: its temperature is the lab's")
     else:
         config = name if isinstance(name, BenchConfig) else load_bench_config(name)
         libraries = {getattr(config, role).visa_library for role in ROLES}
@@ -207,10 +225,13 @@ def open_bench(name: str | BenchConfig = "sim", *, seed: int | None = None, sim_
                              "to 'sim' and to bench files on the simulator (visa_library = \"@dorlab\") only")
         else:
             bench = _open_configured_bench(config, device=device)
+    if spectrum_analyzer and bench.spectrum_analyzer is None:
+        bench.close()
+        raise ValueError(f"bench {name!r} has no [spectrum_analyzer]")
     if isinstance(name, (str, Path)):  # what a run records to reopen the same bench on resume
         known = str(Path(name).resolve()) if name not in SIMULATED_BENCHES and Path(name).is_file() \
             else str(name)
-        bench.spec = BenchSpec(known, seed, sim_diode, device)
+        bench.spec = BenchSpec(known, seed, sim_diode, device, temperature, spectrum_analyzer)
     return bench
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dorlab.procedures import runs, sweep
-from dorlab.procedures.sweep import SweepFileError, SweepSettings
+from dorlab.procedures.sweep import SweepSettings
 
 SETTINGS = SweepSettings(bias_from=-0.25e-3, bias_to=-0.02e-3, points=31, rf_frequency=800e6,
                          rf_current=70.7e-6, n_readings=5, device="D1")
@@ -85,7 +85,7 @@ def test_resume_refuses_other_settings(tmp_path, model_bench):
         sweep.rectification_sweep(model_bench(fail_at=5), SETTINGS, data_dir=tmp_path, progress=False)
     run = info.value.run
     other = SweepSettings(-0.25e-3, -0.02e-3, 41, 800e6, rf_current=70.7e-6, device="D1")
-    with pytest.raises(SweepFileError, match="differ from the run"):
+    with pytest.raises(runs.RunError, match="differ from the run"):
         sweep.rectification_sweep(model_bench(), other, resume=run.path, progress=False)
     with pytest.raises(FileExistsError, match="already holds a run"):
         sweep.rectification_sweep(model_bench(), SETTINGS, directory=run.path, progress=False)

@@ -1,5 +1,4 @@
 """Integration: BenchBackend on the simulated bench, the calibration store, and the reproduce commands."""
-import csv
 import json
 
 import numpy as np
@@ -11,6 +10,20 @@ from dorlab.compute.backends import ModelBackend
 from dorlab.compute.scheduler import DorEngine
 from dorlab.procedures.cli import cli
 from dorlab.procedures.dor_bench import BenchBackend
+
+
+class Reads:
+    """Stands in for a run's context (``BenchBackend(run=...)``): keeps every read's journal record."""
+
+    replayed = False
+
+    def __init__(self):
+        self.records = []
+
+    def step(self, key, measure):
+        data = measure()
+        self.records.append({"key": key, **data})
+        return data
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +45,14 @@ def calibrated_bench(tmp_path_factory):
     bench.close()
 
 
-def test_bench_backend_reads_the_live_device_and_logs_each_read(calibrated_bench, tmp_path):
+def test_bench_backend_reads_the_live_device_and_journals_each_read(calibrated_bench):
     bench, calibration, _ = calibrated_bench
-    log = tmp_path / "reads.csv"
-    backend = BenchBackend(bench, [calibration], log_path=log)
+    reads = Reads()
+    backend = BenchBackend(bench, [calibration], run=reads)
     x = np.array([-0.8, -0.3, 0.0])
     voltage = backend.read(np.zeros(3, dtype=int), x)
-    rows = list(csv.DictReader(log.open()))
+    rows = reads.records
+    assert [r["key"] for r in rows] == ["read/0/0", "read/0/1", "read/0/2"]
     assert [float(r["x"]) for r in rows] == list(x)
     np.testing.assert_allclose([float(r["bias_current"]) for r in rows], calibration.input_to_current(x))
     np.testing.assert_allclose([float(r["rectified_voltage"]) for r in rows], voltage)
@@ -50,7 +64,8 @@ def test_bench_and_model_paths_agree_within_read_noise(calibrated_bench, tmp_pat
     bench, calibration, _ = calibrated_bench
     rng = np.random.default_rng(0)
     f, g = rng.uniform(-1, 0, 40), rng.uniform(-1, 0, 40)
-    backend = BenchBackend(bench, [calibration], log_path=tmp_path / "reads.csv")
+    reads = Reads()
+    backend = BenchBackend(bench, [calibration], run=reads)
     bench_result = DorEngine([calibration], backend).multiply(f, g, scale_f=1.0, scale_g=1.0)
     model_result = DorEngine([calibration], ModelBackend([calibration], read_noise=False)).multiply(
         f, g, scale_f=1.0, scale_g=1.0)
@@ -58,7 +73,7 @@ def test_bench_and_model_paths_agree_within_read_noise(calibrated_bench, tmp_pat
     difference = bench_result.values - model_result.values
     assert np.sqrt(np.mean(difference ** 2)) < 4 * sigma_product
     # the bench path takes each batch in ascending x (one bias sweep)
-    x_taken = [float(r["x"]) for r in csv.DictReader((tmp_path / "reads.csv").open())]
+    x_taken = [r["x"] for r in reads.records]
     assert x_taken[:80] == sorted(x_taken[:80]) and x_taken[80:] == sorted(x_taken[80:])
     assert backend.reads_taken == bench_result.accounting.reads == 120
 
@@ -117,17 +132,17 @@ def test_two_benches_measure_concurrently_and_agree_with_the_model(calibrated_be
     bench, calibration, _ = calibrated_bench
     twin = simulated_bench(diode=PhenomenologicalDiode(), seed=3)  # same preset and seed: the same device
     try:
-        log = tmp_path / "reads.csv"
-        backend = BenchBackend([bench, twin], [calibration, calibration], log_path=log)
+        reads = Reads()
+        backend = BenchBackend([bench, twin], [calibration, calibration], run=reads)
         assert backend.concurrent_diodes
         rng = np.random.default_rng(5)
         images, filters = rng.random((1, 5, 5)), rng.uniform(-1, 1, (2, 2, 2))
         result = DorEngine([calibration] * 2, backend).conv2d(images, filters)
         model = DorEngine([calibration] * 2, ModelBackend([calibration] * 2, read_noise=False)).conv2d(images, filters)
-        rows = list(csv.DictReader(log.open()))
+        rows = reads.records
         assert len(rows) == result.accounting.reads == sum(result.accounting.reads_by_diode)
-        assert {r["diode"] for r in rows} == {"0", "1"}
-        assert sorted(int(r["read_index"]) for r in rows) == list(range(len(rows)))
+        assert {r["diode"] for r in rows} == {0, 1}
+        assert len({r["key"] for r in rows}) == len(rows)  # each read once, from two threads
         sigma = 0.5 * np.sqrt(3) * np.median(backend.standard_errors) / abs(calibration.a_prime)
         # each output sums 4 products: noise adds in quadrature
         assert np.sqrt(np.mean((result.values - model.values) ** 2)) < 4 * 2 * sigma * images.max()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from dorlab.procedures.demo import DemoSettings, device_pool, run_demo
+from dorlab.procedures import runs
 
 
 def test_device_pool_is_distinct_and_seeded():
@@ -50,9 +50,10 @@ def test_demo_calibrates_multiplies_and_reports(demo_run):
         assert store.active("D2").run_id == report.calibrations[1].run_id
     finally:
         store.close()
-    # the products were measured on the bench path: every read is in the read log
-    reads = (out / "bench-reads.csv").read_text().splitlines()
-    assert len(reads) - 1 == report.accounting["products"]["reads"] == 3 * 12
+    # the products were measured on the bench path as a DOR job run: every read is in its journal
+    reads = runs.read_journal(out / "products")
+    assert len(reads) == report.accounting["products"]["reads"] == 3 * 12
+    assert runs.Run(out / "products").manifest["safe_state"]["reached"] is True
     assert report.product_correlation > 0.99
     assert report.convolution_correlations["blur"] > 0.99
     assert report.convolution_correlations["edge"] > 0.9
@@ -67,10 +68,8 @@ def test_demo_calibrates_multiplies_and_reports(demo_run):
 
 def test_demo_spreads_the_products_over_the_pool(demo_run):
     out, _, _ = demo_run
-    with open(out / "bench-reads.csv") as handle:
-        header = handle.readline().strip().split(",")
-    data = np.genfromtxt(out / "bench-reads.csv", delimiter=",", skip_header=1, usecols=header.index("diode"))
-    assert set(np.atleast_1d(data).astype(int)) == {0, 1}  # both diodes of the pool were read
+    devices = {record["data"]["device"] for record in runs.read_journal(out / "products")}
+    assert devices == {"D1", "D2"}  # both diodes of the pool were read
 
 
 def test_cli_demo_json(tmp_path):
@@ -130,4 +129,4 @@ def test_a_fault_mid_demo_leaves_every_bench_safe_and_keeps_the_reads(tmp_path, 
         assert not circuit.rf_enabled
         assert circuit.bias_current == 0.0
         assert not bench.world.instrument("GPIB0::24::INSTR").state["output"]
-    assert len((out / "run-001" / "bench-reads.csv").read_text().splitlines()) > 1
+    assert len(runs.read_journal(out / "run-001" / "products")) > 1

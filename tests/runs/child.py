@@ -14,6 +14,22 @@ def main(kind: str, run_dir: Path, data_dir: Path) -> None:
     from dorlab.calibration.store import CalibrationStore
     from dorlab.procedures.wiring import open_bench
 
+    if kind == "replay":  # run_dir: a recorded sweep; the replay goes to data_dir / "replay"
+        from dorlab.procedures.replay import replay
+        from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+        replay(run_dir, out_dir=data_dir / "replay", seed=3, diode=PhenomenologicalDiode())
+        return
+    if kind == "oscillator":  # an LLGS diode at 300 K with a spectrum analyzer behind the bias tee
+        import numpy as np
+
+        from dorlab.procedures.oscillator import OscillatorSettings, measure_oscillator, open_oscillator_bench
+
+        settings = OscillatorSettings(tuple(np.linspace(-0.02e-3, -0.14e-3, 12)), start=0.3e9, stop=2.0e9,
+                                      points=201, averages=1)
+        with open_oscillator_bench("sim", seed=3, temperature=300.0) as bench:
+            measure_oscillator(bench, settings, data_dir=data_dir, directory=run_dir)
+        return
     with open_bench("sim", sim_diode="phenomenological", seed=3) as bench:
         if kind == "phase_map":
             from dorlab.procedures.phase_map import PhaseMapSettings, phase_map
@@ -28,13 +44,36 @@ def main(kind: str, run_dir: Path, data_dir: Path) -> None:
                         DorJobSettings("products", backend="bench", devices=("k1", "k2"), chunk=10, n_readings=2),
                         progress=False,
                         data_dir=data_dir)
+        elif kind == "dor_job_model":  # chunks of the model backend (the bench is opened but not used)
+            from dorlab.procedures.dor_job import dor_job
+
+            with CalibrationStore.open(data_dir) as store:
+                dor_job(None, store, data_dir / "pairs.csv", run_dir, MODEL_JOB, progress=False, data_dir=data_dir)
         elif kind == "recalibration":
             from dorlab.procedures.recalibration import RecalibrationPolicy, recalibrate
 
             with CalibrationStore.open(data_dir) as store:
                 recalibrate(bench, store, RecalibrationPolicy(max_age=0.0), now=datetime.now(timezone.utc))
+        elif kind == "fig5":
+            from dorlab.procedures.fig5_run import run_fig5
+
+            with CalibrationStore.open(data_dir) as store:
+                calibration = store.active("k1")
+            run_fig5(calibration, backend="bench", bench=bench, data_dir=data_dir, **FIG5_WORKLOAD)
         else:
             raise SystemExit(f"unknown kind {kind!r}")
+
+
+def _model_job():
+    from dorlab.procedures.dor_job import DorJobSettings
+
+    return DorJobSettings("products", backend="model", devices=("k1", "k2"), chunk=10, seed=7)
+
+
+MODEL_JOB = _model_job()
+
+# a small Fig. 5 workload on the bench: 8 products, 2 random filters and the blur on a 5 x 5 image
+FIG5_WORKLOAD = dict(n_products=8, n_filters=2, image_size=5, n_readings=2, compare_model=False)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""kill -9 at random points of a phase map, a DOR job on the bench and a recalibration (the sweep and the
+"""kill -9 at random points of a phase map, a DOR job (bench and model), a recalibration, Fig. 5 on the bench
+and the oscillator (the sweep and the
 calibration have theirs in test_run_layer.py and tests/calibration/test_cli_processes.py): after
 ``dorlab runs resume`` nothing taken before the kill is lost or changed, no step is taken twice, and
 nothing is stored twice."""
@@ -43,12 +44,12 @@ def _kill_after(kind, run_dir, data_dir, steps, find_run=None, timeout=90.0):
         proc.wait(timeout=30)
 
 
-def _resume(ref, data_dir):
+def _resume(ref, data_dir, safe_state=True):
     done = subprocess.run(DORLAB + ["runs", "resume", str(ref), "--data-dir", str(data_dir), "--json"],
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
-    assert info["status"] == "completed" and info["safe_state"]["reached"] is True
+    assert info["status"] == "completed" and info["safe_state"]["reached"] is safe_state
     return info
 
 
@@ -132,3 +133,96 @@ def test_recalibration_killed_and_resumed(calibrated_store, kill_at):
             history = [h.run_id for h in store.history(d["device"])]
             assert history == before_runs[d["device"]] + [d["new_run_id"]]  # stored once, none lost
             assert store.active_run_id(d["device"]) == d["new_run_id"]
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 340), 2))
+def test_fig5_on_the_bench_killed_and_resumed(calibrated_store, kill_at):
+    """``dorlab reproduce fig5 --backend bench``'s run: every read a journaled step; after kill -9 and
+    ``dorlab runs resume ID`` the run holds exactly the reads of the uninterrupted workload."""
+    from dorlab.procedures.fig5_run import run_fig5
+
+    sys.path.insert(0, str(CHILD.parent))
+    from child import FIG5_WORKLOAD
+
+    data_dir = calibrated_store
+
+    def fig5_run():
+        found = sorted((data_dir / "runs").glob("*-fig5-*"))
+        return found[0] if found else None
+
+    run_dir = _kill_after("fig5", None, data_dir, kill_at, find_run=fig5_run)
+    before = _journal(run_dir)
+    assert kill_at <= len(before) and runs.Run(run_dir).status == "interrupted"
+    info = _resume(runs.Run(run_dir).id, data_dir)
+    after = _journal(run_dir)
+    _kept(before, after)
+    with CalibrationStore.open(data_dir) as store:
+        planned = run_fig5(store.active("k1"), backend="model", **FIG5_WORKLOAD)["accounting"]["reads"]
+    assert len(after) == planned  # none lost, none read twice
+    assert info["result"]["products_correlation"] > 0.9
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 12), 2))
+def test_oscillator_killed_and_resumed_by_runs_resume(tmp_path, kill_at):
+    """The oscillator run (a simulated bench at 300 K with a spectrum analyzer) in a directory of the
+    user's choice: listed by ``dorlab runs list`` and continued by ``dorlab runs resume ID``, which
+    reopens the same bench (temperature and analyzer from the manifest)."""
+    run_dir = _kill_after("oscillator", tmp_path / "osc", tmp_path, kill_at)
+    before = _journal(run_dir)
+    run_id = runs.Run(run_dir).id
+    listed = subprocess.run(DORLAB + ["runs", "list", "--data-dir", str(tmp_path), "--json"], capture_output=True,
+                            text=True, timeout=60)
+    assert [(r["id"], r["status"]) for r in json.loads(listed.stdout)["runs"]] == [(run_id, "interrupted")]
+    info = _resume(run_id, tmp_path)
+    after = _journal(run_dir)
+    _kept(before, after)
+    assert [r["key"] for r in after] == ["background"] + [f"point/{k}" for k in range(12)]
+    assert info["bench"]["temperature"] == 300.0 and info["bench"]["spectrum_analyzer"] is True
+    assert info["result"]["points"] == 12 and (run_dir / "points.csv").read_text().count("\n") == 13
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 50), 1))
+def test_model_dor_job_killed_and_resumed_gives_the_uninterrupted_values(calibrated_store, kill_at):
+    """A DOR job on the model backend (one step per chunk of 10 products): after kill -9 and ``dorlab runs
+    resume`` its values equal those of the same job run without interruption (the model's read noise
+    continues after the recorded chunks)."""
+    from dorlab.procedures.dor_job import dor_job
+
+    sys.path.insert(0, str(CHILD.parent))
+    from child import MODEL_JOB
+
+    data_dir = calibrated_store
+    np.savetxt(data_dir / "pairs.csv", np.random.default_rng(4).uniform(-1, 1, (600, 2)), delimiter=",")
+    run_dir = _kill_after("dor_job_model", data_dir / "job", data_dir, kill_at)
+    before = _journal(run_dir)
+    assert kill_at <= len(before) < 60
+    _resume(runs.Run(run_dir).id, data_dir, safe_state=None)  # no bench: nothing to make safe
+    after = _journal(run_dir)
+    _kept(before, after)
+    assert [r["key"] for r in after] == [f"chunk/{k}" for k in range(60)]
+    with CalibrationStore.open(data_dir) as store:
+        straight = dor_job(None, store, data_dir / "pairs.csv", data_dir / "straight", MODEL_JOB, progress=False)
+    np.testing.assert_array_equal(np.load(run_dir / "result.npy"), straight.values)
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 55), 1))
+def test_replay_killed_and_run_again_continues_its_simulated_run(tmp_path, kill_at):
+    """A simulated replay killed mid re-run: replaying again into the same directory continues the
+    re-run (a sweep run, every point journaled) from its first missing point and writes the comparison."""
+    from dorlab.procedures.replay import record_sweep, replay
+    from dorlab.procedures.sweep import SweepSettings
+    from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+    recorded, _ = record_sweep(tmp_path / "recorded", SweepSettings(-0.25e-3, -0.02e-3, 60, 800e6, rf_current=70.7e-6,
+                                                                    n_readings=2), seed=3, diode=PhenomenologicalDiode())
+    out = tmp_path / "replay"
+    rerun = _kill_after("replay", tmp_path / "recorded", tmp_path, kill_at, find_run=lambda: out / "simulated")
+    before = _journal(rerun)
+    assert kill_at <= len(before) < 60 and runs.Run(rerun).status == "interrupted"
+    comparison = replay(tmp_path / "recorded", out_dir=out, seed=3, diode=PhenomenologicalDiode())
+    after = _journal(rerun)
+    _kept(before, after)
+    assert [r["key"] for r in after] == [f"point/{k}" for k in range(60)]
+    assert comparison.simulated_path == rerun / "sweep.csv" and sorted(p.name for p in out.iterdir() if p.is_dir()) \
+        == ["simulated"]  # continued, not started again elsewhere
+    assert comparison.residual_rms < 50e-6 and (out / "comparison.json").exists()

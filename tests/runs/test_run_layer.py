@@ -40,7 +40,8 @@ def test_run_directory_manifest_journal_events(tmp_path):
     m = run.manifest
     assert m["format"] == runs.FORMAT and m["kind"] == "sweep" and m["status"] == "completed"
     assert m["settings"] == SETTINGS.as_dict() and m["total"] == 21 and m["steps_done"] == 21
-    assert m["bench"] == {"name": "sim", "seed": 1, "sim_diode": "phenomenological", "device": None}
+    assert m["bench"] == {"name": "sim", "seed": 1, "sim_diode": "phenomenological", "device": None,
+                          "temperature": None, "spectrum_analyzer": False}
     assert "2450" in m["identities"]["sim"]["current_source"]
     assert m["safe_state"]["reached"] is True and m["result"]["points"] == 21
     assert [s["status"] for s in m["sessions"]] == ["completed"]
@@ -258,3 +259,15 @@ def test_sweep_killed_at_random_points_resumes_losing_and_duplicating_nothing(tm
     sessions = runs.Run(tmp_path / "run").manifest["sessions"]
     assert [s.get("status") for s in sessions] == [None, "completed"]  # the killed session never closed
     assert sessions[1]["steps_before"] == before.n_points
+
+
+def test_a_run_in_its_own_directory_runs_when_no_data_directory_can_hold_its_registration(tmp_path, monkeypatch):
+    """Every run is registered in its data directory; one in a directory of the user's choice still runs
+    when that is impossible (here the default data directory is a file), and says how to continue by path."""
+    (tmp_path / "not-a-directory").write_text("")
+    monkeypatch.setenv("DORLAB_DATA", str(tmp_path / "not-a-directory"))
+    with bench() as b:
+        result = rectification_sweep(b, SETTINGS, directory=tmp_path / "run", progress=False)
+    run = runs.Run(result.run_dir)
+    assert run.status == "completed" and run.manifest["data_dir"] is None
+    assert run.resume_command() == f"dorlab runs resume {tmp_path / 'run'}"

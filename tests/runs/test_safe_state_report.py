@@ -1,5 +1,5 @@
 """The safe-state report of every procedure tells the truth: the source-meter's connection drops in the
-middle of a calibration, a phase map, a DOR job on the bench and a recalibration; the bias cannot be ramped
+middle of a calibration, a phase map, a DOR job and Fig. 5 on the bench, an oscillator run and a recalibration; the bias cannot be ramped
 down, and the run says so (``reached`` False in the exception, the manifest and the event stream) while
 the simulator confirms the bias is still on. With the voltmeter lost instead, the bench can still be made
 safe, and the report says that."""
@@ -106,3 +106,36 @@ def test_recalibration_reports_a_device_that_failed_and_a_bench_left_unsafe(tmp_
         failed = [e for e in run.events() if e["type"] == "device_failed"]
         assert failed and failed[0]["device"] == "r1" and failed[0]["safe_state"]["reached"] is False
         bench.world.clear_faults(SMU)
+
+
+@pytest.mark.parametrize("target", [SMU, NVM], ids=["source-lost", "voltmeter-lost"])
+def test_fig5_on_the_bench(tmp_path, target):
+    from dorlab.procedures.fig5_run import run_fig5
+
+    with open_bench("sim", sim_diode="phenomenological", seed=1) as bench:
+        _calibrated(tmp_path, bench)
+        _fault_at(bench, 51, target)  # the 51st read of the job
+        with CalibrationStore.open(tmp_path) as store:
+            calibration = store.active("s1")
+        with pytest.raises(InstrumentIOError) as info:
+            run_fig5(calibration, backend="bench", bench=bench, data_dir=tmp_path, n_products=8, n_filters=2,
+                     image_size=5, n_readings=2, compare_model=False)
+        _check(info, bench, target)
+        assert len(info.value.run.journal()) == 50  # the reads before the fault are kept
+
+
+@pytest.mark.parametrize("target", [SMU, NVM], ids=["source-lost", "voltmeter-lost"])
+def test_oscillator(tmp_path, target):
+    from dorlab.procedures.oscillator import OscillatorSettings, measure_oscillator, open_oscillator_bench
+
+    settings = OscillatorSettings(tuple(np.linspace(-0.02e-3, -0.12e-3, 6)), start=0.3e9, stop=2.0e9, points=201,
+                                  averages=1)
+    with open_oscillator_bench("sim", seed=3, temperature=300.0) as bench:
+        def drop(index, point):
+            if index == 2:
+                bench.world.inject_fault(target, faults.DroppedConnection())
+
+        with pytest.raises(InstrumentIOError) as info:
+            measure_oscillator(bench, settings, data_dir=tmp_path, progress=drop)
+        _check(info, bench, target)
+        assert [r["key"] for r in info.value.run.journal()] == ["background", "point/0", "point/1", "point/2"]

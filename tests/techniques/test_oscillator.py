@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from dorlab.instruments.bench import InstrumentIOError
-from dorlab.procedures.oscillator import (OscillatorSettings, analyse_line, measure_oscillator,
-                                          oscillation_power)
+from dorlab.calibration.oscillator import analyse_line, oscillation_power
+from dorlab.procedures.oscillator import OscillatorSettings, measure_oscillator
 from dorlab.procedures.wiring import ANALYZER_ADDRESS, simulated_named_bench
 from dorlab.simulator import analysis, faults, llgs
 from dorlab.simulator.presets import preset

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from dorlab.calibration import fit
 from dorlab.instruments.bench import InstrumentIOError
 from dorlab.procedures import phase_map as pm
 from dorlab.procedures import runs
@@ -74,7 +75,7 @@ def test_phase_from_voltage_is_the_intrinsic_phase(straight):
 
 def test_phase_is_nan_without_locking():
     i = np.linspace(-0.2e-3, 0.0, 21)
-    phase, vertex, amplitude = pm.phase_from_voltage(i, 1e-8 * np.sin(1e5 * i), np.full(21, 1e-8))
+    phase, vertex, amplitude = fit.phase_from_voltage(i, 1e-8 * np.sin(1e5 * i), np.full(21, 1e-8))
     assert np.all(np.isnan(phase)) and math.isnan(vertex) and math.isnan(amplitude)
 
 
@@ -85,7 +86,10 @@ def test_fault_mid_map_goes_safe_keeps_points_and_resumes_exactly(straight, tmp_
     fail_after(bench, 26 * 2 + 9, lambda: bench.world.inject_fault(NVM, DroppedConnection()))
     with pytest.raises(InstrumentIOError) as info:
         pm.phase_map(bench, path, SETTINGS, progress=False)
-    assert f"continue with: dorlab runs resume {path}" in info.value.__notes__
+    # a map in a directory of the user's choice is registered in the (default) data directory: by id
+    data_dir = runs.runs_root(None, create=False).parent
+    assert f"continue with: dorlab runs resume {runs.Run(path).id} --data-dir {data_dir}" in info.value.__notes__
+    assert [r.path for r in runs.list_runs()] == [path.resolve()]
     assert info.value.safe_state.reached is True
     assert_safe(bench)  # RF off, bias ramped to zero, output off though the voltmeter is gone
     partial = pm.load_phase_map(path)
@@ -110,11 +114,11 @@ def test_fault_mid_map_goes_safe_keeps_points_and_resumes_exactly(straight, tmp_
 def test_resume_refuses_other_settings_and_new_map_refuses_an_existing_one(straight):
     bench, result = straight
     other = pm.PhaseMapSettings(780e6, 820e6, 3, -0.26e-3, -0.01e-3, 26, rf_current=RF_CURRENT)
-    with pytest.raises(pm.PhaseMapFileError, match="differ"):
+    with pytest.raises(runs.RunError, match="differ"):
         pm.phase_map(bench, result.path, other, resume=True, progress=False)
     with pytest.raises(FileExistsError):
         pm.phase_map(bench, result.path, SETTINGS, progress=False)
-    with pytest.raises(pm.PhaseMapFileError, match="not a dorlab run"):
+    with pytest.raises(runs.RunError, match="not a dorlab run"):
         pm.phase_map(bench, result.path / "elsewhere", resume=True, progress=False)
 
 

@@ -114,6 +114,9 @@ def test_cli_phase_map_on_the_simulated_bench(tmp_path):
     assert summary["complete"] and summary["points"] == 52
     assert all(v is not None for v in summary["vertex_current"])  # locking found in each row
     assert pm.load_phase_map(out).complete
+    # a map in a directory of the user's choice is in the one registry of runs (the default data directory)
+    listed = CliRunner().invoke(cli, ["runs", "list", "--json"])
+    assert [(r["kind"], r["directory"]) for r in json.loads(listed.output)["runs"]] == [("phase_map", str(out))]
     # recorded: the map replays exactly from the command line
     exact = CliRunner().invoke(cli, ["replay", str(out), "--exact", "--out", str(tmp_path / "e"), "--json"])
     assert exact.exit_code == 0, exact.output

@@ -205,6 +205,6 @@ def test_replay_headline_compares_like_with_like(recorded, tmp_path):
     assert abs(a_m - a_s) < 4 * c.residual_max and abs(c_m - c_s) < 2 * c.residual_max
     # and on that range the measured depth is the measured calibration's a' (same window, same curve)
     assert a_m == pytest.approx(c.measured.a_prime, rel=0.02)
-    np.testing.assert_allclose(rp.common_range_parabola([0, 1, 2, 3], [1, 2, 5, 10], 0.0, 3.0), (9.0, 1.0))
+    np.testing.assert_allclose(fit.common_range_parabola([0, 1, 2, 3], [1, 2, 5, 10], 0.0, 3.0), (9.0, 1.0))
     markdown = (tmp_path / "h2" / "comparison.md").read_text()
     assert "**Curves differ by rms" in markdown
