@@ -129,14 +129,36 @@ def compute(device) -> list[dict]:
                      reason="reproduced on the 1:1 orbit (the old 18 % measured the f_ac component of a 2:1 "
                             "orbit, i.e. the second harmonic of m_x)."))
     lo, hi = op.locking_window
-    rows.append(dict(id="T5", quantity="where phi = 0 lies in the locking range",
+    # branch-followed phase maps (Fig. 2c) at the working point's I_ac and at the paper's 70.7 uA
+    freqs = np.arange(600e6, 1000.1e6, 25e6)
+    bias = np.linspace(-0.06e-3, -0.26e-3, 101)
+    summaries = []
+    for i_ac in (op.rf_current, 70.7e-6):
+        runs = opm.branch_phase_map(device, freqs, bias, i_ac).zero_phase()
+        crossing = [(r["rf_frequency"], r["direction"], z, e) for r in runs
+                    for z, e in zip(r["zero_phase_currents"], r["zero_to_edge"]) if not math.isnan(e)]
+        if crossing:
+            gaps = [c[3] for c in crossing]
+            text = (f"{i_ac * 1e6:.1f} uA: phi = 0 on 1:1 runs at {min(c[0] for c in crossing) / 1e6:.0f}-"
+                    f"{max(c[0] for c in crossing) / 1e6:.0f} MHz, {min(gaps) * 1e6:.1f}-{max(gaps) * 1e6:.1f} uA "
+                    "from the edge (the sweep direction picks the edge)")
+        else:
+            edged = [r for r in runs if not math.isnan(r["min_abs_phase_to_edge"])]
+            best = min(edged, key=lambda r: r["min_abs_phase_deg"])
+            at800 = [r["min_abs_phase_deg"] for r in edged if r["rf_frequency"] == 800e6 and r["min_abs_phase_deg"] < 45]
+            text = (f"{i_ac * 1e6:.1f} uA: phi never 0 on a 1:1 run; smallest |phi| {best['min_abs_phase_deg']:.1f} deg "
+                    f"{best['min_abs_phase_to_edge'] * 1e6:.1f} uA from the edge at {best['rf_frequency'] / 1e6:.0f} MHz"
+                    + (f", {min(at800):.1f}-{max(at800):.1f} deg at 800 MHz" if at800 else ""))
+        summaries.append(text)
+    rows.append(dict(id="T5", quantity="where phi = 0 lies in the locking range (branch-followed maps, "
+                                       "600-1000 MHz x -0.06..-0.26 mA, both directions)",
                      paper="near the edge",
                      ours=(f"at the search's drive phi = 0 at {op.zero_phase_current * 1e3:.4f} mA, "
                            f"{abs(op.zero_phase_current - op.edge_current) * 1e6:.1f} uA from the edge; the "
                            f"vertex {op.margin_to_edge * 1e6:.1f} uA from it ({op.edge_current * 1e3:.4f} mA; "
-                           f"branch {lo * 1e3:.4f}..{hi * 1e3:.4f} mA); at the paper's drive see T3 (phi at "
-                           f"the edge)"),
-                     reason="same shape: phi = 0 a few uA inside the locking edge on the 1:1 branch."))
+                           f"branch {lo * 1e3:.4f}..{hi * 1e3:.4f} mA). Maps: " + "; ".join(summaries)),
+                     reason="same shape: phi is smallest at the locking edge; at 70.7 uA the macrospin's 1:1 "
+                            "branches end a few degrees short of phi = 0."))
     tr_paper = studies.transient(device, -0.148e-3, 70.7e-6, 800e6, duration=80e-9)
     tr_op = studies.transient(device, op.vertex_current, op.rf_current, op.rf_frequency, duration=80e-9)
     tr_in = studies.transient(device, op.input_min_current, op.rf_current, op.rf_frequency, duration=80e-9)

@@ -58,7 +58,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--lanes", type=int, default=64, help="trajectories of the one-core lockstep run (>= 64)")
     ap.add_argument("--search", action="store_true",
                     help="also time the operating-point search from scratch (default grid, no cache)")
+    ap.add_argument("--search-only", action="store_true",
+                    help="time only the searches from scratch: the intrinsic 1:1 one (default grid) and the sim "
+                         "bench's (bench_operating_point), each the median of --repeats runs (2 is plenty)")
     args = ap.parse_args(argv)
+    if args.search_only:
+        return _searches(args)
 
     device = preset("mazza2022")
     params = llgs.pack_parameters(device)
@@ -152,6 +157,32 @@ def main(argv=None) -> dict:
         print(f"{'quantity':38s} {'value':>14s}")
         for key, value in out.items():
             print(f"{key:38s} {value:14.4g}")
+    return out
+
+
+def _searches(args) -> dict:
+    """Both operating-point searches from scratch (no cache), wall time, after a warm-up compile."""
+    from dorlab.simulator import operating_point as opm
+
+    device = preset("mazza2022")
+    opm.branch_sweeps(device, [(750e6, 50e-6)], [-1e-4, -1.02e-4], time_step=opm.DEFAULT_TIME_STEP)
+    out = {"threads": numba.get_num_threads(), "repeats": args.repeats}
+    for name, search in (("operating_point_search_s", opm.find_operating_point),
+                         ("bench_operating_point_search_s", opm.bench_operating_point)):
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            op = search(device, cache=False)
+            times.append(time.perf_counter() - t0)
+        out[name] = statistics.median(times)
+        out[name.replace("_search_s", "_drives")] = op.candidates_tried
+        out[name.replace("_search_s", "")] = (f"{op.rf_frequency / 1e6:.0f} MHz / {op.rf_current * 1e6:.1f} uA "
+                                              f"{op.lock_ratio}:1, vertex {op.vertex_current * 1e3:.4f} mA")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for key, value in out.items():
+            print(f"{key:38s} {value if isinstance(value, str) else format(value, '14.4g')}")
     return out
 
 

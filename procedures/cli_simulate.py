@@ -184,16 +184,25 @@ def rectification_drive(parameters, at_operating_point: bool, rf_current, rf_fre
 @bias_range_options(-0.04e-3, -0.3e-3, 27, points_aliases=("--points",))
 @cluster_option(None, "Where the rows run: 'in-process', 'local' (a 2-worker Dask LocalCluster) or a scheduler "
                       "address tcp://HOST:PORT. Default: local when Dask is installed, else in-process.")
+@click.option("--follow", is_flag=True,
+              help="Branch following: sweep I_dc adiabatically in both directions at every f_ac (each point "
+                   "from the previous state, as the operating-point search does) and report, per 1:1 locked "
+                   "run, where phi = 0 lies and how far from the locking edge. --plot then draws one map per "
+                   "direction (PATH with -up / -down before the suffix).")
 @json_option
 @plot_option
 @no_progress_option
 def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, bias_from, bias_to, bias_points,
-                      cluster, as_json, plot_path, no_progress):
+                      follow, cluster, as_json, plot_path, no_progress):
     """Intrinsic phase over (f_ac, I_dc) with the locking region (Fig. 2c)."""
     from dorlab.procedures import scale
     from dorlab.procedures.study_figures import phase_map_figure
 
     parameters = device(preset_name)
+    if follow:
+        _followed_phase_map(parameters, rf_current, linspace(freq_from, freq_to, freq_points),
+                            linspace(bias_from, bias_to, bias_points), as_json, plot_path)
+        return
     with scale.dask_client(cluster_kind(cluster)) as client:
         with tqdm_bar("phase map", enabled=show_progress(no_progress, as_json)) as bar:
             def progress(done, total):  # cluster runs report as tasks finish
@@ -216,6 +225,40 @@ def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, 
             click.echo(f"{f / 1e6:8.1f} {cells}")
     if plot_path:
         save_figure(phase_map_figure(pm), plot_path)
+
+
+def _followed_phase_map(parameters, rf_current, freqs, bias, as_json, plot_path):
+    from dorlab.procedures.study_figures import phase_map_figure
+    from dorlab.simulator import operating_point
+    from dorlab.simulator.studies import PhaseMap
+
+    pm = operating_point.branch_phase_map(parameters, freqs, bias, rf_current)
+    runs = pm.zero_phase()
+    if as_json:
+        click.echo(dumps({"rf_current": rf_current, "rf_frequency": pm.rf_frequency, "bias_current": pm.bias_current,
+                          "phase": pm.phase, "locked": pm.locked, "lock_ratio": pm.lock_ratio, "runs": runs}))
+    else:
+        click.echo(f"I_ac {rf_current * 1e6:.1f} uA, branch-followed both ways (up: --bias-from to --bias-to, down: "
+                   "back): per 1:1 locked run, phi at its "
+                   "ends, where phi = 0 and its distance to the locking edge (else the smallest |phi|)")
+        click.echo(f"{'f_ac MHz':>8} {'dir':>4} {'run (mA)':>17} {'phi at ends (deg)':>18}  phi = 0 / min |phi|")
+        for r in runs:
+            if r["zero_phase_currents"]:
+                where = ", ".join(f"phi = 0 at {z * 1e3:.4f} mA ({e * 1e6:.1f} uA from the edge)"
+                                  for z, e in zip(r["zero_phase_currents"], r["zero_to_edge"]))
+            else:
+                where = (f"min |phi| {r['min_abs_phase_deg']:.1f} deg at {r['min_abs_phase_current'] * 1e3:.4f} mA "
+                         f"({r['min_abs_phase_to_edge'] * 1e6:.1f} uA from the edge)")
+            click.echo(f"{r['rf_frequency'] / 1e6:8.1f} {r['direction']:>4} {r['run'][0] * 1e3:8.4f}..{r['run'][1] * 1e3:7.4f} "
+                       f"{r['phase_at_ends_deg'][0]:8.1f} {r['phase_at_ends_deg'][1]:8.1f}   {where}")
+    if plot_path:
+        from pathlib import Path
+
+        path = Path(plot_path)
+        for d in ("up", "down"):
+            view = PhaseMap(pm.rf_frequency, pm.bias_current, pm.phase[d], pm.locked[d], pm.rectified_voltage[d],
+                            pm.amplitude[d], pm.rf_current)
+            save_figure(phase_map_figure(view), str(path.with_name(f"{path.stem}-{d}{path.suffix}")))
 
 
 @simulate.command()

@@ -122,16 +122,16 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
     ``rf_frequency`` (Hz), ``rf_current`` (A), ``bias_from``, ``bias_to`` (A) to put into
     :class:`CalibrationSettings`. ``parameters`` default to those of the bench's LLGS diode; a bench
     whose diode is not an LLGS device raises ``NoOperatingPointSearch``. ``details`` (a dict), if
-    given, receives ``lock_ratio``, ``observable`` and ``vertex_current`` of the point used.
+    given, receives ``lock_ratio``, ``observable``, ``vertex_current``, ``input_min_current`` and
+    ``dor_correlation`` of the point used.
 
-    A bench reads RF on minus RF off, which adds I_dc (<R>_on - <R>_off) (the paper's Delta R_dc term,
-    Sec. III). On mazza2022's 1:1 working point (``dorlab.simulator.operating_point``) that term makes
-    the bench-read curve monotonic (no vertex to calibrate), so the bench's working point comes from
-    ``bench_point.find_bench_operating_point``: a drive whose locked window holds an extremum of the
-    bench-read curve (for mazza2022 a 2:1 parametric lock, reported as ``lock_ratio`` 2). The sweep
-    covers that window widened by ``margin`` of its width on each side (within the bias limit).
+    The point is ``operating_point.bench_operating_point``: the one-sided search on what the bench
+    reads, RF on minus RF off (the paper's V_dc plus its Delta R_dc term). For mazza2022 no 1:1 drive
+    qualifies on that observable, so the bench runs at a 2:1 parametric lock (``lock_ratio`` 2; the
+    survey that shows it: ``benchmarks/bench_observable_search.py``). ``kwargs`` go to the search. The
+    sweep covers the locked branch widened by ``margin`` of its width on each side (within the bias limit).
     """
-    from dorlab.simulator import bench_point
+    from dorlab.simulator import operating_point
 
     table_point = getattr(getattr(getattr(bench, "world", None), "diode", None), "operating_point", None)
     if parameters is None and callable(table_point):
@@ -143,12 +143,13 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
     if parameters is None:
         parameters = _simulated_parameters(bench)
     try:
-        op = bench_point.find_bench_operating_point(parameters, **kwargs)
-    except bench_point.BenchOperatingPointNotFound as exc:
+        op = operating_point.bench_operating_point(parameters, **kwargs)
+    except operating_point.OperatingPointNotFound as exc:
         raise NoOperatingPointSearch(f"the simulator's search found no operating point: {exc}") from exc
     if details is not None:
         details.update(lock_ratio=int(op.locking_ratio), observable=op.observable,
-                       vertex_current=float(op.vertex_current))
+                       vertex_current=float(op.vertex_current), input_min_current=float(op.input_min_current),
+                       dor_correlation=float(op.dor_correlation))
     lo, hi = sorted(float(x) for x in op.locking_window)
     pad = margin * (hi - lo)
     limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", math.inf))

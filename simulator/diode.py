@@ -149,7 +149,9 @@ class LlgsDiode:
         if rf_current > 0 and rf_frequency > 0:
             steps_per_period = max(16, int(round(1.0 / (rf_frequency * self.time_step))))
             dt = 1.0 / (rf_frequency * steps_per_period)
-            periods = max(2, math.ceil(self.window * rf_frequency))
+            # an even number of drive periods: a 2:1 parametric orbit (period 2 / f_ac) also fits
+            # whole, or its windows alternate and its lock test never passes
+            periods = 2 * max(1, round(self.window * rf_frequency / 2))
             window_steps = periods * steps_per_period
         else:
             dt = self.time_step

@@ -1,7 +1,7 @@
 """T7 on the LLGS macrospin: the analytic parabola from (V_max, m from the intrinsic phase, I_dc,0)
 against the direct fit of the simulated rectification curve (H1's ``rectification_curve``, batch
-mode) at the simulator's working point (f_ac = 1.2 GHz, I_ac = 50 uA, the parabolic span
--0.148..-0.185 mA that ``find_operating_point`` reports for mazza2022).
+mode) at a 2:1 drive of the simulator (f_ac = 1.2 GHz, I_ac = 50 uA, the sim bench's former working point; the span
+-0.148..-0.185 mA where its intrinsic V_dc is parabolic).
 
 The macrospin is not the paper's micromagnetic device: its oscillation amplitude sqrt(p) changes by
 ~18 % over this span (the paper: < 3 %), so V_dc = A(I) cos(phi) has its extremum ~2.5 uA away from

@@ -9,7 +9,7 @@ import numpy as np
 
 from dorlab.simulator.diode import DEFAULT_TIME_STEP, THERMAL_TIME_STEP, LlgsDiode
 
-BIASES = [-0.14e-3, -0.18e-3, -0.22e-3]  # locked at 1.2 GHz, 50 uA (the sim bench's working point)
+BIASES = [-0.14e-3, -0.18e-3, -0.22e-3]  # locked at 1.2 GHz, 50 uA (2:1, like the sim bench's working point)
 
 
 def _reads(diode: LlgsDiode, rf_current: float, rf_frequency: float) -> np.ndarray:
