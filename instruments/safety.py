@@ -129,6 +129,11 @@ class RampPlan:
         return self.dwell * len(self.currents)
 
 
+RESOLUTION_CURRENT = 1e-15
+"""A current change below this (A; 1 fA, under the finest source resolution of the simulated and usual
+source meters) is applied as one set point without dwell."""
+
+
 def plan_ramp(start: float, stop: float, max_step: float, max_rate: float) -> RampPlan:
     """Equal steps from ``start`` to ``stop`` (A), each at most ``max_step`` (A), with dwell
     step / ``max_rate`` (s) after each. No steps when start == stop."""
@@ -137,6 +142,10 @@ def plan_ramp(start: float, stop: float, max_step: float, max_rate: float) -> Ra
     span = stop - start
     if span == 0.0:
         return RampPlan(np.empty(0), 0.0)
+    if abs(span) < RESOLUTION_CURRENT:
+        # below any source meter's resolution the change is one set point; a dwell computed from it
+        # would underflow (a 5e-324 A span divided by a rate above 1 A/s is 0 s)
+        return RampPlan(np.array([stop]), 0.0)
     n_steps = max(1, math.ceil(abs(span) / max_step * (1.0 - 1e-12)))
     currents = start + span * np.arange(1, n_steps + 1) / n_steps
     currents[-1] = stop
