@@ -66,3 +66,24 @@ def test_rectification_on_dask_equals_in_process():
     a, b = json.loads(local.output), json.loads(cluster.output)
     assert a["points"] == b["points"]
     assert [r["id"] for r in a["paper_rows"]] == ["T3", "T4"]
+
+
+def test_operating_point_runs_the_bench_search_on_the_micromagnetic_model(monkeypatch):
+    """`simulate operating-point --model micromagnetic` is the branch-following bench search of
+    dorlab.simulator.micromagnetic.operating_point (here a 3-point grid on 15 nm cells, which cannot
+    qualify: the result says so and names the grid)."""
+    from dorlab.procedures import cli_micromagnetic
+
+    grid = dict(cli_micromagnetic.MICROMAGNETIC_DEFAULTS["operating-point"], rf_frequencies=(775e6,),
+                bias_from=-0.09e-3, bias_to=-0.1e-3, bias_step=5e-6, transient=1e-9, window=1e-9, max_settle=6e-9)
+    monkeypatch.setitem(cli_micromagnetic.MICROMAGNETIC_DEFAULTS, "operating-point", grid)
+    result = _run(["simulate", "operating-point", "--model", "micromagnetic", "--cell-size", "15e-9", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["model"] == "micromagnetic" and data["cell_size"] == 15e-9 and data["lock_ratio"] == 1
+    assert data["grid"]["bias_current"][2] == 3 and data["rf_frequency"] == 775e6
+    assert data["qualified"] is False and data["reason"]
+    assert len(data["drives"]) == 1
+    text = _run(["simulate", "operating-point", "--model", "micromagnetic", "--cell-size", "15e-9"])
+    assert text.exit_code == 0, text.output
+    assert "775.0 MHz  70.7 uA |" in text.output and "no drive of this grid qualifies" in text.output
