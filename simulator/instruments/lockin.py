@@ -139,7 +139,9 @@ class LockInAmplifier(SimulatedInstrument):
         return self.state["slope"] + 1
 
     def external_reference(self) -> bool:
-        raise NotImplementedError
+        """Whether the model locks to the external modulation source (its reference-source setting); each model
+        defines it from its own reference-source command."""
+        raise NotImplementedError(f"{type(self).__name__} defines no reference source")
 
     def input_range(self) -> float:
         return 1.0
@@ -177,10 +179,13 @@ class LockInAmplifier(SimulatedInstrument):
         return abs(fundamental) / math.sqrt(2.0) * cmath.exp(1j * theta)
 
     def overload_input(self) -> None:
-        raise NotImplementedError
+        """Latch the model's input-overload status bit (the SR830's LIAS bit 0, the SR860's CUROVLDSTAT bit 4):
+        each model defines it from its manual's status register."""
+        raise NotImplementedError(f"{type(self).__name__} defines no input-overload status")
 
     def overload_output(self) -> None:
-        raise NotImplementedError
+        """Latch the model's output (filter/sensitivity) overload status bit; per model, as above."""
+        raise NotImplementedError(f"{type(self).__name__} defines no output-overload status")
 
     def outputs(self) -> complex:
         """X + iY (V rms) now: filtered signal plus noise, clipped at the output's full scale."""
