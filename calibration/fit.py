@@ -701,13 +701,17 @@ def _auto_input_range(base, i, v, se, window, vertex, *, side, phase, criteria: 
                       seed: int) -> Calibration:
     """The automatic input range: for each side of the vertex (unless ``side`` is fixed) the widest
     of ``criteria.auto_fractions`` meeting the targets, first with the symmetric fit, then (if none
-    does) fitting the input branch (``fit_overlap`` 0.3). Among those meeting the targets the largest
-    swing |a'| wins (the best signal to noise); if none does, the best product correlation."""
+    does on that side) fitting the input branch (``fit_overlap`` 0.3). Among those meeting the targets
+    the largest swing |a'| wins (the best signal to noise); if none does, the best product correlation.
+    Each side gets both fits before the sides are compared: on a lopsided curve (a vertex near one end
+    of the locking window) the short side's symmetric fit can pass while the long side, the one the
+    paper reads (away from the edge), needs the input-branch fit and gives the larger swing."""
     fits = [criteria] if criteria.fit_overlap is not None else [criteria, replace(criteria, fit_overlap=0.3)]
     sides = [side] if side is not None else ["below", "above"]
     candidates, first_error = [], None
-    for crit in fits:
-        for one_side in sides:
+    for one_side in sides:
+        for crit in fits:
+            met = False
             for fraction in sorted(criteria.auto_fractions, reverse=True):
                 try:
                     cal = _fit_input_range(base, i, v, se, window, vertex, fraction=fraction,
@@ -718,9 +722,10 @@ def _auto_input_range(base, i, v, se, window, vertex, *, side, phase, criteria: 
                     continue
                 candidates.append(cal)
                 if _meets_targets(cal, criteria):
+                    met = True
                     break  # the widest on this side
-        if any(_meets_targets(c, criteria) for c in candidates):
-            break
+            if met:
+                break
     if not candidates:
         raise first_error
     good = [c for c in candidates if _meets_targets(c, criteria)]
