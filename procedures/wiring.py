@@ -154,8 +154,13 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
     pad = margin * (hi - lo)
     limit = float(getattr(getattr(bench, "limits", None), "max_bias_current", math.inf))
     lo, hi = max(lo - pad, -limit), min(hi + pad, limit)
-    # sweep from the smaller |I_dc| outwards, as the search lists its window
-    bias_from, bias_to = (hi, lo) if abs(hi) < abs(lo) else (lo, hi)
+    # sweep from the input side towards the locking edge, arriving on the branch from I_dc,-1 as the
+    # search's bench-like check does: between the two directions' edges the diode is bistable, and a sweep
+    # that starts there stays on whichever orbit it caught
+    edge = float(op.edge_current)
+    if math.isnan(edge):
+        edge = min((lo, hi), key=abs)
+    bias_from, bias_to = (lo, hi) if abs(hi - edge) < abs(lo - edge) else (hi, lo)
     return {"rf_frequency": float(op.rf_frequency), "rf_current": float(op.rf_current),
             "bias_from": bias_from, "bias_to": bias_to}
 
