@@ -36,7 +36,8 @@ times at each of 9 currents over the input side, each time locking from the free
 cycle locked and within 2 % of V_max of the branch; otherwise the next drive in the ranking is checked.
 
 ``observable="bench"`` runs the same search on what a bench reads, RF on minus RF off (``read_as_bench``):
-``bench_operating_point`` is the simulated bench's working point (2:1 for mazza2022, see there),
+``bench_operating_point`` is the simulated bench's working point (for mazza2022 a 1:1 V_dc minimum at
+phi ~ pi, see there),
 ``survey_drives`` judges every drive of a grid without stopping at a winner (the evidence for a "none
 qualifies"), and ``branch_phase_map`` is Fig. 2(c) branch-followed in both directions (T5).
 """
@@ -56,7 +57,7 @@ from .presets import DeviceParameters, preset
 
 PAPER_RF_CURRENT = 70.7e-6
 PAPER_RF_FREQUENCY = 800e6
-SEARCH_VERSION = 6        # bump when the search changes what it returns: old cache entries are never read
+SEARCH_VERSION = 7        # bump when the search changes what it returns: old cache entries are never read
 
 DEFAULT_FREQUENCIES = tuple(np.round(np.arange(600e6, 1000.1e6, 50e6)))
 DEFAULT_RF_CURRENTS = (35e-6, 50e-6, 70.7e-6)
@@ -67,12 +68,20 @@ DEFAULT_BIAS_STEP = 2e-6
 DEFAULT_TIME_STEP = 2e-12
 
 # The simulated bench's working point (``bench_operating_point``): the search on what the bench reads.
-# On that observable no 1:1 drive of mazza2022 qualifies (benchmarks/bench_observable_search.py surveys
-# 400-1500 MHz x 10-100 uA), and 2:1 drives do at 1225-1300 MHz: the bench grid is around them.
-BENCH_LOCK_RATIO = 2
-BENCH_FREQUENCIES = tuple(np.round(np.arange(1200e6, 1325.1e6, 25e6)))
-BENCH_RF_CURRENTS = (40e-6, 50e-6, 60e-6, 70.7e-6)
-BENCH_BIAS_RANGE = (-0.10e-3, -0.30e-3)
+# On that observable the 1:1 drives of mazza2022 have no V_dc maximum at phi ~ 0 that qualifies, but V_dc
+# minima at phi ~ pi (the paper's other working point) do at 420-430 MHz / 90 uA, where f_ac is near the
+# free-running frequency at -0.17 mA (benchmarks/bench_observable_search.py surveys 380-1500 MHz x
+# 10-130 uA for both extrema): the bench grid is around them.
+BENCH_LOCK_RATIO = 1
+BENCH_FREQUENCIES = tuple(np.round(np.arange(410e6, 450.1e6, 10e6)))
+BENCH_RF_CURRENTS = (85e-6, 90e-6, 95e-6)
+BENCH_BIAS_RANGE = (-0.14e-3, -0.21e-3)
+BENCH_BIAS_STEP = 1e-6
+# the 2:1 parametric orbits that qualify on the bench observable (the bench's point before the minima
+# were searched), for ``bench_operating_point(lock_ratio=2)``
+PARAMETRIC_FREQUENCIES = tuple(np.round(np.arange(1200e6, 1325.1e6, 25e6)))
+PARAMETRIC_RF_CURRENTS = (40e-6, 50e-6, 60e-6, 70.7e-6)
+PARAMETRIC_BIAS_RANGE = (-0.10e-3, -0.30e-3)
 
 
 def _device(parameters) -> DeviceParameters:
@@ -455,6 +464,7 @@ class Qualification:
     direction_agreement: float = float("nan")      # max |V_up - V_down| / V_max over the side
     locking_window: tuple = ()                     # the locked run (A), intersection of the directions
     widths: list = field(default_factory=list)     # [(width, r2, correlation)] tried
+    extremum: str = "maximum"                      # "minimum": a V_dc minimum at phi ~ pi (``qualify_extrema``)
 
     def distance_to_paper(self) -> float:
         return (abs(math.log(self.rf_frequency / PAPER_RF_FREQUENCY))
@@ -538,6 +548,39 @@ def qualify(sweeps: list[BranchSweep], *, lock_ratio: int = 1, phase_tolerance_d
     return best
 
 
+
+def flipped(sweep: BranchSweep) -> BranchSweep:
+    """The sweep seen through -V with phi shifted by pi (V = I_ac A cos(phi) / 2): its maxima at phi = 0 are
+    the original's minima at phi = pi, the paper's other working point ("phi close to zero or pi", Sec. III),
+    so the maximum-seeking qualification applies to both."""
+    return replace(sweep, rectified_voltage=-sweep.rectified_voltage,
+                   phase=analysis.wrap_phase(sweep.phase + math.pi))
+
+
+def qualify_extrema(sweeps: list[BranchSweep], *, extrema=("maximum",), **criteria) -> Qualification:
+    """``qualify`` for each working extremum of ``extrema``: "maximum" (|phi| within the tolerance) and/or
+    "minimum" (|phi - pi| within it, judged as the maximum of the ``flipped`` curves and reported in the
+    curve's own sign: V_dc minimum, a' > 0, phi near +-pi). Returns the better qualifying one (``rank_key``);
+    if none qualifies, a failed Qualification whose reason names each extremum's."""
+    results = []
+    for extremum in extrema:
+        if extremum == "maximum":
+            results.append(qualify(sweeps, **criteria))
+        elif extremum == "minimum":
+            q = qualify([flipped(s) for s in sweeps], **criteria)
+            results.append(replace(q, extremum="minimum", vertex_voltage=-q.vertex_voltage,
+                                   a_prime=-q.a_prime, c_prime=-q.c_prime,
+                                   phase_at_vertex=float(analysis.wrap_phase(q.phase_at_vertex + math.pi)),
+                                   reason=q.reason.replace("V_dc maximum at |phi|", "V_dc minimum at |phi - pi|")))
+        else:
+            raise ValueError(f"extremum must be 'maximum' or 'minimum', got {extremum!r}")
+    qualified = [q for q in results if q.qualified]
+    if qualified:
+        return min(qualified, key=lambda q: q.rank_key())
+    if len(results) == 1:
+        return results[0]
+    return replace(results[0], reason="; ".join(f"{q.extremum}: {q.reason}" for q in results))
+
 # --- the search ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OperatingPoint:
@@ -551,8 +594,9 @@ class OperatingPoint:
     bias_from: float                     # calibration sweep range: the input side plus a margin past
     bias_to: float                       # the vertex towards the edge
     parabola_r_squared: float            # R^2 of the even parabola pinned at the vertex, over the side
-    zero_phase_current: float = float("nan")   # A, where phi crosses 0 on the branch (NaN: not crossed)
-    max_rectified_voltage: float = float("nan")  # V at the vertex
+    zero_phase_current: float = float("nan")   # A, where phi crosses its working value (0 at a maximum, pi
+                                               # at a minimum) on the branch (NaN: not crossed)
+    max_rectified_voltage: float = float("nan")  # V at the vertex (the extremum: a minimum's value there)
     parabola: tuple = ()                 # (a, b, c) of V = a I^2 + b I + c equal to the even fit
     amplitude_variation: float = float("nan")  # (max - min)/mean of sqrt(p) over the input side
     phase_slope: float = float("nan")    # m of phi = m I + n over the input side (rad/A)
@@ -573,6 +617,7 @@ class OperatingPoint:
     direction_agreement: float = float("nan")
     qualified_drives: int = 0
     ranking: list = field(default_factory=list)   # the best qualifying drives, best first
+    extremum: str = "maximum"                  # the working extremum: "maximum" (phi ~ 0), "minimum" (phi ~ pi)
 
     @property
     def lock_ratio(self) -> int:
@@ -689,15 +734,18 @@ def evaluate_drives(device, drives, options) -> list[tuple[Qualification, dict]]
                            max_settle=options["max_settle"])
     phase_tolerance = options["phase_tolerance_deg"]
     if options.get("observable", "intrinsic") == "bench":
-        # its vertex is not at phi = 0, so the phase criterion does not apply (phi there is reported)
         sweeps = read_as_bench(device, sweeps, time_step=options["time_step"])
-        phase_tolerance = 180.0
+        if options["lock_ratio"] != 1:
+            # m_x runs at f_ac/2 on a 2:1 orbit: its phase against the drive is not the paper's phi
+            phase_tolerance = 180.0
     out = []
     for k in range(len(drives)):
         pair = sweeps[2 * k:2 * k + 2]
-        q = qualify(pair, lock_ratio=options["lock_ratio"], phase_tolerance_deg=phase_tolerance,
-                    r_squared_min=options["r_squared_min"], correlation_min=options["correlation_min"],
-                    min_input_width=options["min_input_width"], max_input_width=options["max_input_width"])
+        q = qualify_extrema(pair, extrema=tuple(options.get("extrema", ("maximum",))),
+                            lock_ratio=options["lock_ratio"], phase_tolerance_deg=phase_tolerance,
+                            r_squared_min=options["r_squared_min"], correlation_min=options["correlation_min"],
+                            min_input_width=options["min_input_width"],
+                            max_input_width=options["max_input_width"])
         states = {s.direction: (s.bias_current.tolist(), s.magnetization.tolist(),
                                 s.rectified_voltage.tolist(), s.phase.tolist(), s.amplitude.tolist(),
                                 s.locked.tolist())
@@ -709,11 +757,23 @@ def evaluate_drives(device, drives, options) -> list[tuple[Qualification, dict]]
     return out
 
 
+def _extrema(extrema, observable: str, lock_ratio: int) -> tuple:
+    """The working extrema a search qualifies: as given, else the V_dc maximum (phi ~ 0) for the intrinsic
+    V_dc and for 2:1 orbits, and both extrema (phi ~ 0 or pi, Sec. III) for 1:1 on the bench observable."""
+    if extrema is None:
+        extrema = ("maximum", "minimum") if observable == "bench" and lock_ratio == 1 else ("maximum",)
+    extrema = tuple(extrema)
+    if not extrema or any(e not in ("maximum", "minimum") for e in extrema):
+        raise ValueError(f"extrema must be a non-empty subset of ('maximum', 'minimum'), got {extrema!r}")
+    return extrema
+
+
 def survey_drives(parameters=None, drives=(), *, bias_range=DEFAULT_BIAS_RANGE, bias_step=DEFAULT_BIAS_STEP,
                   lock_ratio: int = 1, observable: str = "bench", phase_tolerance_deg: float = 5.0,
                   r_squared_min: float = 0.999, correlation_min: float = 0.999, min_input_width: float = 10e-6,
                   max_input_width: float = 40e-6, time_step: float = DEFAULT_TIME_STEP,
-                  max_settle: float = 200e-9, map_function=None, batch_size: int | None = None) -> list[dict]:
+                  max_settle: float = 200e-9, extrema=("maximum", "minimum"), map_function=None,
+                  batch_size: int | None = None) -> list[dict]:
     """Every drive of ``drives`` ((f_ac Hz, I_ac A) pairs) judged as the search judges it, without
     stopping at a winner: per drive a dict with ``qualification`` (``Qualification``) and
     ``candidates`` (``branch_candidates`` of both directions at ``min_input_width``). This is the
@@ -729,7 +789,8 @@ def survey_drives(parameters=None, drives=(), *, bias_range=DEFAULT_BIAS_RANGE, 
                    phase_tolerance_deg=float(phase_tolerance_deg), r_squared_min=float(r_squared_min),
                    correlation_min=float(correlation_min), min_input_width=float(min_input_width),
                    max_input_width=float(max_input_width), time_step=float(time_step),
-                   max_settle=float(max_settle), observable=observable, candidate_width=float(min_input_width))
+                   max_settle=float(max_settle), observable=observable, candidate_width=float(min_input_width),
+                   extrema=list(_extrema(extrema, observable, lock_ratio)))
     size = batch_size or len(drives)
     arguments = [(device, drives[k:k + size], options) for k in range(0, len(drives), size)]
     results = (list(map_function(evaluate_drives, arguments)) if map_function is not None
@@ -743,7 +804,7 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
                          correlation_min: float = 0.999, min_input_width: float = 10e-6,
                          max_input_width: float = 40e-6, time_step: float = DEFAULT_TIME_STEP,
                          max_settle: float = 200e-9, verify_sweep: bool = True, observable: str = "intrinsic",
-                         cache: bool = True,
+                         extrema=None, cache: bool = True,
                          cache_dir=None, progress=None, map_function=None,
                          batch_size: int | None = None) -> OperatingPoint:
     """Search the drive grid (``rf_frequencies`` x ``rf_currents``) for the best one-sided working point
@@ -775,7 +836,8 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
                    phase_tolerance_deg=float(phase_tolerance_deg), r_squared_min=float(r_squared_min),
                    correlation_min=float(correlation_min), min_input_width=float(min_input_width),
                    max_input_width=float(max_input_width), time_step=float(time_step),
-                   max_settle=float(max_settle), verify=bool(verify_sweep), observable=observable)
+                   max_settle=float(max_settle), verify=bool(verify_sweep), observable=observable,
+                   extrema=list(_extrema(extrema, observable, lock_ratio)))
     settings = dict(options, freqs=freqs.tolist(), amps=amps.tolist(), version=SEARCH_VERSION)
     key = device.digest() + "-" + _hash(settings)
     path = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -819,27 +881,32 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
 
 
 def bench_operating_point(parameters=None, *, lock_ratio: int = BENCH_LOCK_RATIO, rf_frequencies=None,
-                          rf_currents=None, bias_range=None, **options) -> OperatingPoint:
+                          rf_currents=None, bias_range=None, bias_step=None, **options) -> OperatingPoint:
     """The simulated *bench's* working point: ``find_operating_point`` on what the bench reads (RF on minus
-    RF off, ``observable="bench"``), one-sided and in both sweep directions as for the intrinsic V_dc.
+    RF off, ``observable="bench"``), one-sided and in both sweep directions as for the intrinsic V_dc, at
+    a V_dc maximum with |phi| <= 5 deg or a minimum with |phi - pi| <= 5 deg (the paper's "close to zero
+    or pi", Sec. III).
 
     The bench reading adds I_dc (<R>_on - <R>_off) to the paper's V_dc (its Delta R_dc term, Sec. III).
     With RF off mazza2022 oscillates freely above threshold, and near -0.14 mA its free-running orbit
     changes (f0 dips to ~450 MHz, <R>_off peaks at ~1050 ohm); the 1:1 locked orbits sit 40-80 ohm
-    lower there, so on every 1:1 branch the bench-read curve either rises to the locking edge or peaks
-    within a few uA of it, off a parabola: across 400-1500 MHz x 10-100 uA (772 drives) no 1:1 drive
-    qualifies (best: R^2 0.9975, DOR 99.875 % in one direction; ``survey_drives``,
-    ``benchmarks/bench_observable_search.py``). The 2:1 parametric orbits (m_x at f_ac/2 ~ 640 MHz,
-    at -0.15 .. -0.27 mA where <R>_off is smooth) do qualify, so the bench defaults to ``lock_ratio``
-    2 on the grid ``BENCH_FREQUENCIES`` x ``BENCH_RF_CURRENTS``; ``lock_ratio=1`` searches the default
-    1:1 grid on the bench observable (and, for mazza2022, raises ``OperatingPointNotFound``)."""
-    if lock_ratio == BENCH_LOCK_RATIO:
-        rf_frequencies = BENCH_FREQUENCIES if rf_frequencies is None else rf_frequencies
-        rf_currents = BENCH_RF_CURRENTS if rf_currents is None else rf_currents
-        bias_range = BENCH_BIAS_RANGE if bias_range is None else bias_range
+    lower there, so on 1:1 branches around -0.14 mA the bench-read curve rises to the locking edge or
+    peaks within a few uA of it, off a parabola: no V_dc maximum qualifies (``survey_drives``,
+    ``benchmarks/bench_observable_search.py``). Further out, at -0.16 .. -0.19 mA, the branches locked
+    at 410-460 MHz with 70-90 uA have a V_dc minimum near phi = pi, and at 420-430 MHz / 90 uA it
+    qualifies (phi within 4.3 deg of pi, DOR >= 99.94 %): the default grid ``BENCH_FREQUENCIES`` x
+    ``BENCH_RF_CURRENTS`` is around it. ``lock_ratio=2`` searches the 2:1 parametric orbits instead
+    (``PARAMETRIC_*``, maxima without the phase criterion; the bench's working point until the minima
+    were searched)."""
+    if lock_ratio == 2:
+        grid = (PARAMETRIC_FREQUENCIES, PARAMETRIC_RF_CURRENTS, PARAMETRIC_BIAS_RANGE, DEFAULT_BIAS_STEP)
+    else:
+        grid = (BENCH_FREQUENCIES, BENCH_RF_CURRENTS, BENCH_BIAS_RANGE, BENCH_BIAS_STEP)
     return find_operating_point(parameters, observable="bench", lock_ratio=lock_ratio,
-                                rf_frequencies=rf_frequencies, rf_currents=rf_currents,
-                                bias_range=DEFAULT_BIAS_RANGE if bias_range is None else bias_range, **options)
+                                rf_frequencies=grid[0] if rf_frequencies is None else rf_frequencies,
+                                rf_currents=grid[1] if rf_currents is None else rf_currents,
+                                bias_range=grid[2] if bias_range is None else bias_range,
+                                bias_step=grid[3] if bias_step is None else bias_step, **options)
 
 
 def _state_near(states, direction, current):
@@ -909,9 +976,11 @@ def _verify(device, q: Qualification, states, options, tried, n_qualified, ranke
     amp = branch_amp[in_side]
     slope = (float(np.polyfit(branch_i[in_side], np.unwrap(branch_phase[in_side]), 1)[0])
              if in_side.sum() >= 2 else float("nan"))
-    # where phi crosses 0 on the branch (locked points inside the window only), nearest the vertex
+    # where phi crosses the working value (0 at a maximum, pi at a minimum) on the branch (locked points
+    # inside the window only), nearest the vertex
     on = (branch_i >= lo_w) & (branch_i <= hi_w)
-    bi, bp = branch_i[on], branch_phase[on]
+    working_phase = math.pi if q.extremum == "minimum" else 0.0
+    bi, bp = branch_i[on], analysis.wrap_phase(branch_phase[on] - working_phase)
     srt = np.argsort(bi)
     bi, bp = bi[srt], np.unwrap(bp[srt])
     crossing = np.nonzero(np.sign(bp[:-1]) != np.sign(bp[1:]))[0]
@@ -922,7 +991,8 @@ def _verify(device, q: Qualification, states, options, tried, n_qualified, ranke
     margin = abs(q.edge_current - i0) if not math.isnan(q.edge_current) else float("nan")
     ranking = [{"rf_frequency": r.rf_frequency, "rf_current": r.rf_current, "vertex_current": r.vertex_current,
                 "input_width": r.input_width, "dor_correlation": r.dor_correlation,
-                "even_parabola_r_squared": r.r_squared, "phase_at_vertex_deg": math.degrees(r.phase_at_vertex)}
+                "even_parabola_r_squared": r.r_squared, "phase_at_vertex_deg": math.degrees(r.phase_at_vertex),
+                "extremum": r.extremum}
                for r, _ in ranked[:10]]
     return OperatingPoint(
         rf_frequency=q.rf_frequency, rf_current=q.rf_current, vertex_current=i0,
@@ -935,4 +1005,4 @@ def _verify(device, q: Qualification, states, options, tried, n_qualified, ranke
         input_min_current=i_m1, edge_current=q.edge_current, edges=q.edges, margin_to_edge=margin,
         dor_correlation=q.dor_correlation, even_parabola_r_squared=q.r_squared, a_prime=q.a_prime,
         c_prime=q.c_prime, direction_agreement=q.direction_agreement, qualified_drives=n_qualified,
-        ranking=ranking)
+        ranking=ranking, extremum=q.extremum)

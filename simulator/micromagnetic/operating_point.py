@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .. import analysis, llgs
+from .. import llgs
 from .. import operating_point as macro
+from ..operating_point import flipped
 from . import device as mm
 
 
@@ -188,14 +188,6 @@ def bench_observable(sweep, rf_off) -> "macro.BranchSweep":
     jump = np.concatenate([[False], np.abs(np.diff(r_off)) / np.minimum(r_off[:-1], r_off[1:]) > 0.02])
     return replace(sweep, rectified_voltage=sweep.rectified_voltage
                    + sweep.bias_current * (sweep.mean_resistance - r_off), locked=sweep.locked & ~jump)
-
-
-def flipped(sweep) -> "macro.BranchSweep":
-    """The sweep seen through -V with phi shifted by pi (V = I_ac A cos(phi) / 2): its maxima at phi = 0 are
-    the original's minima at phi = pi, the other working point of the paper ("phi close to zero or pi",
-    Sec. III), so the macrospin's maximum-seeking qualification applies to both."""
-    return replace(sweep, rectified_voltage=-sweep.rectified_voltage,
-                   phase=analysis.wrap_phase(sweep.phase + math.pi))
 
 
 def zero_phase_currents(sweep, lock_ratio: int = 1) -> list[float]:

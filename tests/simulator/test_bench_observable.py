@@ -2,9 +2,9 @@
 
 The bench's reading is V_dc + I_dc (<R>_on - <R>_off) (the paper's Delta R_dc term). Here: the RF-off
 reference is the settled free-running state whatever state it starts from; the bench's readings through
-the instruments equal the branch-following LLGS value of that sum; on this observable the 1:1 branches
-give no qualifying one-sided parabola while the 2:1 bench point does, and the intrinsic V_dc at the same
-1:1 drive does."""
+the instruments equal the branch-following LLGS value of that sum; on this observable the 1:1 V_dc maxima
+at phi ~ 0 give no qualifying one-sided parabola (the intrinsic V_dc at the same drive does), while a 1:1
+V_dc minimum at phi ~ pi (the paper's other working point) does: the bench's working point."""
 from __future__ import annotations
 
 import math
@@ -17,7 +17,7 @@ from dorlab.simulator import operating_point as opm
 from dorlab.simulator.diode import LlgsDiode
 from dorlab.simulator.presets import preset
 
-BENCH_F, BENCH_I = 1275e6, 60e-6       # the bench's 2:1 point (bench_operating_point)
+BENCH_F, BENCH_I = 430e6, 90e-6        # the bench's 1:1 point, a V_dc minimum at phi ~ pi (bench_operating_point)
 
 
 @pytest.fixture(scope="module")
@@ -46,21 +46,20 @@ def test_rf_off_reference_is_the_settled_free_running_state(mazza):
 
 def test_bench_readings_equal_the_direct_llgs_bench_observable(mazza):
     """Through the instruments (@dorlab VISA, dBm from the measured resistance, two RF cycles per reading)
-    the bench reads, on the input side of its 2:1 point, what a branch-following LLGS sweep gives for
-    V_dc + I_dc (<R>_on - <R>_off): within 0.2 % of V_max (measured: <= 0.05 %) plus the readings'
-    standard error."""
+    the bench reads, on the input side of its 1:1 point, what a branch-following LLGS sweep gives for
+    V_dc + I_dc (<R>_on - <R>_off): within 0.2 % of |V| at the vertex plus the readings' standard error."""
     from dorlab.procedures.wiring import simulated_bench
 
-    bias = np.linspace(-0.10e-3, -0.30e-3, 101)
+    bias = np.linspace(-0.14e-3, -0.21e-3, 71)
     sweeps = opm.branch_sweeps(mazza, [(BENCH_F, BENCH_I)], bias, time_step=2e-12)
     read = {s.direction: s.sorted() for s in opm.read_as_bench(mazza, sweeps)}
     intrinsic = {s.direction: s.sorted() for s in sweeps}
-    points = np.linspace(-0.200e-3, -0.176e-3, 4)         # the input side, walked towards the vertex
+    points = np.linspace(-0.182e-3, -0.174e-3, 4)         # the input side, walked towards the vertex
     bench = simulated_bench(diode=LlgsDiode(mazza), seed=3)
     with bench:
         readings = [bench.rectified_voltage(i, BENCH_F, rf_current=BENCH_I, n_readings=4) for i in points]
     s = read["up"]
-    v_max = np.interp(points, s.bias_current, s.rectified_voltage).max()    # ~ the vertex's 4.3 mV
+    v_max = np.abs(np.interp(points, s.bias_current, s.rectified_voltage)).max()    # ~ the vertex's 15.9 mV
     for r in readings:
         assert not r.unstable
         assert r.rf_current == pytest.approx(BENCH_I, rel=1e-3)   # dBm from the measured resistance
@@ -74,15 +73,18 @@ def test_bench_readings_equal_the_direct_llgs_bench_observable(mazza):
         assert abs(r.rectified_voltage - alone) > 3 * tolerance
 
 
-def test_one_to_one_drives_fail_on_the_bench_observable_and_say_why(mazza):
-    """At the intrinsic working point's drive (750 MHz / 50 uA) and at the best 1:1 bench candidate of
-    the survey (650 MHz / 25 uA) no drive qualifies on the bench observable; the candidates carry their
-    numbers (vertex inside a locked run, R^2, DOR correlation below 99.9 %); the intrinsic V_dc at
-    750 MHz / 50 uA qualifies on the same sweeps' settings."""
+def test_one_to_one_maxima_fail_on_the_bench_observable_and_say_why(mazza):
+    """At the intrinsic working point's drive (750 MHz / 50 uA) and at the best 1:1 bench-maximum candidate
+    of the survey (650 MHz / 25 uA) neither a V_dc maximum at phi ~ 0 nor a minimum at phi ~ pi qualifies
+    on the bench observable; the maximum candidates carry their numbers (vertex inside a locked run, R^2,
+    DOR correlation below 99.9 %); the intrinsic V_dc at 750 MHz / 50 uA qualifies on the same sweeps'
+    settings."""
     drives = [(750e6, 50e-6), (650e6, 25e-6)]
     grid = dict(bias_range=(-0.06e-3, -0.30e-3))
     bench = opm.survey_drives(mazza, drives, **grid)
     assert not any(r["qualification"].qualified for r in bench)
+    assert all("maximum: " in r["qualification"].reason and "minimum: " in r["qualification"].reason
+               for r in bench)
     covered = [c for r in bench for c in r["candidates"] if c["covered"]]
     assert covered, "the bench curve peaks inside some locked 1:1 run"
     for c in covered:
@@ -93,18 +95,40 @@ def test_one_to_one_drives_fail_on_the_bench_observable_and_say_why(mazza):
     assert best["dor_correlation"] > 0.99                                   # close, but not a pass
     (intrinsic,) = opm.survey_drives(mazza, drives[:1], observable="intrinsic", **grid)
     q = intrinsic["qualification"]
-    assert q.qualified and abs(math.degrees(q.phase_at_vertex)) <= 5 and q.dor_correlation >= 0.999
+    assert q.qualified and q.extremum == "maximum"
+    assert abs(math.degrees(q.phase_at_vertex)) <= 5 and q.dor_correlation >= 0.999
+
+
+def test_one_to_one_minimum_near_pi_qualifies_on_the_bench_observable(mazza):
+    """At the bench's drive (430 MHz / 90 uA) the bench-read curve has a V_dc minimum on a 1:1 branch with
+    phi within 5 deg of pi, qualified one-sidedly in both sweep directions: inputs on the side away from
+    the locking edge, even parabola R^2 and 200-product DOR correlation >= 0.999, a' > 0 (a minimum). Asked
+    for maxima only, the same drive fails; the qualification of the flipped curves is what finds it."""
+    grid = dict(bias_range=(-0.14e-3, -0.21e-3), bias_step=1e-6)
+    (row,) = opm.survey_drives(mazza, [(BENCH_F, BENCH_I)], **grid)
+    q = row["qualification"]
+    assert q.qualified and q.extremum == "minimum", q.reason
+    assert abs(abs(math.degrees(q.phase_at_vertex)) - 180.0) <= 5.0
+    assert q.r_squared >= 0.999 and q.dor_correlation >= 0.999 and q.a_prime > 0
+    assert q.input_width >= 10e-6
+    # the edge is on the other side of the vertex from the inputs, in both directions
+    assert (q.input_min_current - q.vertex_current) * (q.edge_current - q.vertex_current) < 0
+    assert set(q.edges) == {"up", "down"}
+    (only_max,) = opm.survey_drives(mazza, [(BENCH_F, BENCH_I)], extrema=("maximum",), **grid)
+    assert not only_max["qualification"].qualified
 
 
 @pytest.mark.slow
-def test_bench_operating_point_is_a_qualified_two_to_one_point_on_the_bench_observable(mazza, tmp_path,
+def test_bench_operating_point_is_a_qualified_one_to_one_point_on_the_bench_observable(mazza, tmp_path,
                                                                                       monkeypatch):
-    """The sim bench's search (~20 s on one core): one-sided on RF on - off, 2:1, checked as the bench
-    measures (its lock ratio from a trace of m_x at the vertex, on the branch); asked for 1:1 it finds none."""
+    """The sim bench's search (~10-25 s): one-sided on RF on - off, 1:1, a V_dc minimum at phi ~ pi, checked
+    as the bench measures (its lock ratio from a trace of m_x at the vertex, on the branch); the CLI's
+    calibration there is accepted at 1:1 with its inputs on the search's side; maxima only find none."""
     op = opm.bench_operating_point(mazza, cache_dir=tmp_path)
-    assert op.observable == "bench" and op.lock_ratio == 2
+    assert op.observable == "bench" and op.lock_ratio == 1 and op.extremum == "minimum"
     assert (op.rf_frequency, op.rf_current) == (BENCH_F, BENCH_I)
-    assert op.dor_correlation >= 0.999 and op.even_parabola_r_squared >= 0.999
+    assert abs(abs(op.phase_at_vertex_deg) - 180.0) <= 5.0
+    assert op.dor_correlation >= 0.999 and op.even_parabola_r_squared >= 0.999 and op.a_prime > 0
     assert op.input_min_current < op.vertex_current < op.edge_current
     assert op.sweep_agreement < 0.02
     # the CLI calibrates there (the search read from the same cache) and says so
@@ -119,11 +143,12 @@ def test_bench_operating_point_is_a_qualified_two_to_one_point_on_the_bench_obse
                                       "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 0, result.output
     cal = json.loads(result.stdout)
-    assert cal["status"] == "accepted" and cal["lock_ratio"] == 2 and cal["rf_frequency"] == BENCH_F
+    assert cal["status"] == "accepted" and cal["lock_ratio"] == 1 and cal["rf_frequency"] == BENCH_F
     assert cal["vertex_current"] == pytest.approx(op.vertex_current, abs=3e-6)
+    assert cal["a_prime"] > 0 and cal["input_min_current"] < cal["vertex_current"]   # the search's side
     assert cal["product_correlation"] >= 0.999
     with pytest.raises(opm.OperatingPointNotFound, match="no 1:1 working point"):
-        opm.bench_operating_point(mazza, lock_ratio=1, rf_frequencies=[750e6], rf_currents=[50e-6],
+        opm.bench_operating_point(mazza, extrema=("maximum",), rf_frequencies=[BENCH_F], rf_currents=[BENCH_I],
                                   cache_dir=tmp_path)
 
 
