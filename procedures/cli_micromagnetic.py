@@ -5,7 +5,7 @@
 macrospin behaviour and options; ``--model micromagnetic`` runs the same study on the finite-difference
 free layer (``--cell-size``, default the preset's 2.5 nm) and prints the paper's rows T1-T6 beside the
 paper's and the macrospin's values. This module only parses, calls ``dorlab.simulator.micromagnetic``
-and renders; it adds its options to the ``simulate`` group's commands by name.
+and renders (``dorlab.procedures.render``); it adds its options to the ``simulate`` group's commands by name.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import math
 import click
 
 from dorlab.procedures.cli_options import POSITIVE_TIME, FiniteFloat
-from dorlab.procedures.jsonout import dumps
+from dorlab.procedures.cli_simulate import cluster_kind, device, rectification_drive
+from dorlab.procedures.render import render
 
 CELL_SIZE = FiniteFloat(0.0, None, min_open=True, unit="m")
 
@@ -32,16 +33,6 @@ MICROMAGNETIC_DEFAULTS = {
 }
 
 
-def _bad(exc: Exception, hint: str | None = None):
-    return click.BadParameter(str(exc), param_hint=hint)
-
-
-def _echo_rows(rows) -> None:
-    click.echo(f"{'id':<4}{'quantity':<58}{'paper':<22}{'macrospin':<40}micromagnetic")
-    for r in rows:
-        click.echo(f"{r['id']:<4}{r['quantity']:<58}{r['paper']:<22}{r['macrospin']:<40}{r['micromagnetic']}")
-
-
 @click.command("sp4")
 @click.option("--cell-size", type=CELL_SIZE, default=2.5e-9, show_default=True, help="Cell edge (m); OOMMF's is 2.5e-9.")
 @click.option("--duration", type=FiniteFloat(0.0, 10e-9, min_open=True, unit="s"), default=1e-9, show_default=True, help="Simulated time of field 1 (s).")
@@ -56,14 +47,10 @@ def sp4_command(cell_size, duration, tolerance, fft, trace_path, as_json):
     compare <m>(t) with OOMMF's trace."""
     from dorlab.simulator.micromagnetic import sp4
 
-    if not (math.isfinite(duration) and 0 < duration <= 10e-9):
-        raise click.BadParameter(f"duration must be in (0, 10e-9] s, got {duration!r}", param_hint="--duration")
-    if not (math.isfinite(tolerance) and 0 < tolerance <= 1e-3):
-        raise click.BadParameter(f"tolerance must be in (0, 1e-3], got {tolerance!r}", param_hint="--tolerance")
     try:
         result = sp4.run_sp4(cell_size, duration, 1e-12, tolerance=tolerance, fft=fft)
     except ValueError as exc:
-        raise _bad(exc, "--cell-size") from None
+        raise click.BadParameter(str(exc), param_hint="--cell-size") from None
     data = {"first_crossing_ns": result.first_crossing * 1e9, "m_final": result.final.tolist(),
             "wall_s": result.wall_time, "cell_size": result.cell_size, "steps": result.steps,
             "relaxed_m": result.relaxed.tolist()}
@@ -76,43 +63,37 @@ def sp4_command(cell_size, duration, tolerance, fft, trace_path, as_json):
 
         np.savetxt(trace_path, np.column_stack([result.time, result.mean_magnetization]), delimiter=",",
                    header="t,mx,my,mz", comments="", fmt="%.10g")
-    if as_json:
-        click.echo(dumps(data))
-        return
-    click.echo(f"SP4 field 1, cells {result.cell_size * 1e9:.3g} nm, {result.steps} steps, {result.wall_time:.1f} s")
-    click.echo(f"s-state <m>          {result.relaxed.round(5)}")
-    click.echo(f"first <m_x> = 0      {data['first_crossing_ns']:.5f} ns")
-    click.echo(f"<m> at the end       {result.final.round(5)}")
+    render(data, as_json, lambda: _sp4_lines(result, data))
+
+
+def _sp4_lines(result, data):
+    yield f"SP4 field 1, cells {result.cell_size * 1e9:.3g} nm, {result.steps} steps, {result.wall_time:.1f} s"
+    yield f"s-state <m>          {result.relaxed.round(5)}"
+    yield f"first <m_x> = 0      {data['first_crossing_ns']:.5f} ns"
+    yield f"<m> at the end       {result.final.round(5)}"
     ref = data["reference"]
     if "missing" in ref:
-        click.echo(f"(no comparison: {ref['missing']})")
+        yield f"(no comparison: {ref['missing']})"
     else:
-        click.echo(f"OOMMF                crossing {ref['reference_crossing_ns']:.5f} ns "
-                   f"({ref['crossing_difference_ps']:+.4f} ps), <m>(1 ns) {[round(v, 5) for v in ref['reference_final']]}")
-        click.echo(f"difference           final {[f'{v:+.2e}' for v in ref['final_difference']]}, "
-                   f"RMS {[f'{v:.2e}' for v in ref['rms']]}")
+        yield (f"OOMMF                crossing {ref['reference_crossing_ns']:.5f} ns "
+               f"({ref['crossing_difference_ps']:+.4f} ps), <m>(1 ns) {[round(v, 5) for v in ref['reference_final']]}")
+        yield (f"difference           final {[f'{v:+.2e}' for v in ref['final_difference']]}, "
+               f"RMS {[f'{v:.2e}' for v in ref['rms']]}")
 
 
 # --- --model micromagnetic on the device studies -----------------------------------------------------------
-def _options(cell_size, sim_time, kind):
+def _options(cell_size, sim_time=None):
     from dorlab.simulator.micromagnetic.device import DEFAULT_CELL_SIZE, RunOptions
 
     cell = DEFAULT_CELL_SIZE if cell_size is None else cell_size
     if sim_time is None:
         return RunOptions(cell_size=cell)
-    if not (math.isfinite(sim_time) and sim_time > 0):
-        raise click.BadParameter(f"sim-time must be > 0 s, got {sim_time!r}", param_hint="--sim-time")
     # a lock-in run: 40 % transient, then 4 windows
     return RunOptions(cell_size=cell, transient=0.4 * sim_time, window=0.15 * sim_time)
 
 
 def _device(kwargs):
-    from dorlab.simulator.presets import ParameterError, preset
-
-    try:
-        return preset(kwargs.get("preset_name") or "mazza2022")
-    except ParameterError as exc:
-        raise _bad(exc, "--preset") from None
+    return device(kwargs.get("preset_name") or "mazza2022")
 
 
 def _value(kwargs, defaults, name, fallback):
@@ -130,11 +111,7 @@ def _value(kwargs, defaults, name, fallback):
 def _client(cluster):
     from dorlab.procedures import scale
 
-    try:
-        scale.validate_cluster(cluster)
-    except (ValueError, RuntimeError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--cluster") from None
-    return scale.dask_client(cluster)
+    return scale.dask_client(cluster_kind(cluster))
 
 
 def _oscillation(kwargs, cell_size, sim_time, cluster):
@@ -146,7 +123,7 @@ def _oscillation(kwargs, cell_size, sim_time, cluster):
     bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.14e-3),
                        int(_value(kwargs, d, "points", 6)))
     duration = 20e-9 if sim_time is None else sim_time
-    options = _options(cell_size, None, "oscillation")
+    options = _options(cell_size)
     with _client(cluster) as client:
         curve, reference, rows = paper.compare_oscillation(_device(kwargs), bias, options=options,
                                                            duration=duration, transient=duration / 2,
@@ -162,19 +139,18 @@ def _oscillation(kwargs, cell_size, sim_time, cluster):
 def _rectification(kwargs, cell_size, sim_time, cluster):
     import numpy as np
 
-    from dorlab.procedures.cli_simulate import rectification_drive
     from dorlab.simulator.micromagnetic import paper
 
     d = MICROMAGNETIC_DEFAULTS["rectification"]
-    device = _device(kwargs)
+    parameters = _device(kwargs)
     rf_current, rf_frequency, bias_from, bias_to = rectification_drive(
-        device, kwargs.get("at_operating_point"), *(kwargs.get(k) for k in (
+        parameters, kwargs.get("at_operating_point"), *(kwargs.get(k) for k in (
             "rf_current", "rf_frequency", "bias_from", "bias_to")))
     bias = np.linspace(-0.08e-3 if bias_from is None else bias_from, -0.2e-3 if bias_to is None else bias_to,
                        int(_value(kwargs, d, "points", 9)))
-    options = _options(cell_size, sim_time, "rectification")
+    options = _options(cell_size, sim_time)
     with _client(cluster) as client:
-        curve, reference, rows = paper.compare_rectification(device, bias, rf_current, rf_frequency,
+        curve, reference, rows = paper.compare_rectification(parameters, bias, rf_current, rf_frequency,
                                                              options=options, client=client)
     data = {"model": "micromagnetic", "cell_size": options.cell_size, "rf_current": rf_current,
             "rf_frequency": rf_frequency, "points": curve.records(), "paper_rows": rows}
@@ -194,7 +170,7 @@ def _phase_map(kwargs, cell_size, sim_time, cluster):
     bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.3e-3),
                        int(_value(kwargs, d, "bias_points", 7)))
     rf_current = kwargs.get("rf_current") or 70.7e-6
-    options = _options(cell_size, sim_time, "phase-map")
+    options = _options(cell_size, sim_time)
     with _client(cluster) as client:
         pm, reference, rows = paper.compare_phase_map(_device(kwargs), freqs, bias, rf_current, options=options,
                                                       client=client)
@@ -210,7 +186,7 @@ def _transient(kwargs, cell_size, sim_time, cluster):
     from dorlab.simulator.micromagnetic import paper
 
     d = MICROMAGNETIC_DEFAULTS["transient"]
-    options = _options(cell_size, None, "transient")
+    options = _options(cell_size)
     duration = _value(kwargs, d, "duration", 30e-9) if sim_time is None else sim_time
     tr, reference, rows = paper.compare_transient(
         _device(kwargs), kwargs.get("bias_step_to", -0.148e-3), kwargs.get("rf_current", 70.7e-6),
@@ -269,14 +245,16 @@ def _operating_point(kwargs, cell_size, sim_time, cluster):
 
 
 def _render(kwargs, data, rows, lines) -> None:
-    if kwargs.get("as_json"):
-        click.echo(dumps(data))
-        return
-    click.echo(f"micromagnetic model, cells {data['cell_size'] * 1e9:.3g} nm")
-    for line in lines():
-        click.echo(line)
-    if rows:
-        _echo_rows(rows)
+    """The study's JSON, else its lines between the cell size and the table of the paper's rows."""
+    def text():
+        yield f"micromagnetic model, cells {data['cell_size'] * 1e9:.3g} nm"
+        yield from lines()
+        if rows:
+            yield f"{'id':<4}{'quantity':<58}{'paper':<22}{'macrospin':<40}micromagnetic"
+            for r in rows:
+                yield f"{r['id']:<4}{r['quantity']:<58}{r['paper']:<22}{r['macrospin']:<40}{r['micromagnetic']}"
+
+    render(data, kwargs.get("as_json"), text)
 
 
 RUNNERS = {"oscillation": _oscillation, "rectification": _rectification, "phase-map": _phase_map,
@@ -304,12 +282,7 @@ def _with_model_option(command: click.Command, runner) -> None:
         sim_time = kwargs.pop("sim_time")
         cluster = kwargs.get("cluster") if had_cluster else kwargs.pop("cluster")
         if not had_cluster:
-            from dorlab.procedures import scale
-
-            try:
-                scale.validate_cluster(cluster)
-            except (ValueError, RuntimeError) as exc:
-                raise click.BadParameter(str(exc), param_hint="--cluster") from None
+            cluster_kind(cluster)
         if model == "macrospin":
             ctx = click.get_current_context()
             if not had_cluster and ctx.get_parameter_source("cluster") != click.core.ParameterSource.DEFAULT:
