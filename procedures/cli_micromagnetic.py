@@ -96,16 +96,10 @@ def _device(kwargs):
     return device(kwargs.get("preset_name") or "mazza2022")
 
 
-def _value(kwargs, defaults, name, fallback):
+def _value(kwargs, defaults, name):
     """The user's value, else the micromagnetic default, else the macrospin command's default."""
-    ctx = click.get_current_context()
-    source = ctx.get_parameter_source(name) if name in ctx.params else None
-    if source is not None and source != click.core.ParameterSource.DEFAULT and kwargs.get(name) is not None:
-        return kwargs[name]
-    if name in defaults:
-        return defaults[name]
-    value = kwargs.get(name)
-    return fallback if value is None else value
+    given = click.get_current_context().get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    return kwargs[name] if given or name not in defaults else defaults[name]
 
 
 def _client(cluster):
@@ -114,26 +108,29 @@ def _client(cluster):
     return scale.dask_client(cluster_kind(cluster))
 
 
-def _oscillation(kwargs, cell_size, sim_time, cluster):
+def _linspace(kwargs, defaults, first, last, points):
     import numpy as np
 
+    return np.linspace(_value(kwargs, defaults, first), _value(kwargs, defaults, last),
+                       int(_value(kwargs, defaults, points)))
+
+
+def _oscillation(kwargs, cell_size, sim_time, cluster):
     from dorlab.simulator.micromagnetic import paper
 
-    d = MICROMAGNETIC_DEFAULTS["oscillation"]
-    bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.14e-3),
-                       int(_value(kwargs, d, "points", 6)))
+    bias = _linspace(kwargs, MICROMAGNETIC_DEFAULTS["oscillation"], "bias_from", "bias_to", "points")
     duration = 20e-9 if sim_time is None else sim_time
     options = _options(cell_size)
     with _client(cluster) as client:
         curve, reference, rows = paper.compare_oscillation(_device(kwargs), bias, options=options,
                                                            duration=duration, transient=duration / 2,
                                                            client=client)
-    data = {"model": "micromagnetic", "cell_size": options.cell_size,
-            "threshold_current": curve.threshold_current,
+    data = {"threshold_current": curve.threshold_current,
             "nonlinear_frequency_shift": curve.nonlinear_frequency_shift, "points": curve.records(),
             "threshold_frequency": curve.threshold_frequency, "paper_rows": rows}
-    _render(kwargs, data, rows, lambda: [f"{r['bias_current'] * 1e3:10.4f} mA  f0 {r['frequency'] / 1e6:9.1f} MHz"
-                                         f"  p0 {r['power']:.4f}" for r in data["points"]])
+    _render(kwargs, options.cell_size, data, rows, lambda: [
+        f"{r['bias_current'] * 1e3:10.4f} mA  f0 {r['frequency'] / 1e6:9.1f} MHz  p0 {r['power']:.4f}"
+        for r in data["points"]])
 
 
 def _rectification(kwargs, cell_size, sim_time, cluster):
@@ -141,62 +138,53 @@ def _rectification(kwargs, cell_size, sim_time, cluster):
 
     from dorlab.simulator.micromagnetic import paper
 
-    d = MICROMAGNETIC_DEFAULTS["rectification"]
     parameters = _device(kwargs)
     rf_current, rf_frequency, bias_from, bias_to = rectification_drive(
         parameters, kwargs.get("at_operating_point"), *(kwargs.get(k) for k in (
             "rf_current", "rf_frequency", "bias_from", "bias_to")))
     bias = np.linspace(-0.08e-3 if bias_from is None else bias_from, -0.2e-3 if bias_to is None else bias_to,
-                       int(_value(kwargs, d, "points", 9)))
+                       int(_value(kwargs, MICROMAGNETIC_DEFAULTS["rectification"], "points")))
     options = _options(cell_size, sim_time)
     with _client(cluster) as client:
         curve, reference, rows = paper.compare_rectification(parameters, bias, rf_current, rf_frequency,
                                                              options=options, client=client)
-    data = {"model": "micromagnetic", "cell_size": options.cell_size, "rf_current": rf_current,
-            "rf_frequency": rf_frequency, "points": curve.records(), "paper_rows": rows}
-    _render(kwargs, data, rows, lambda: [f"{r['bias_current'] * 1e3:10.4f} mA  V_dc {r['rectified_voltage'] * 1e3:9.4f} mV"
-                                         f"  phi {r['phase']:7.3f}  sqrt(p) {r['amplitude']:.4f}  {r['locked']}"
-                                         for r in data["points"]])
+    data = {"rf_current": rf_current, "rf_frequency": rf_frequency, "points": curve.records(), "paper_rows": rows}
+    _render(kwargs, options.cell_size, data, rows, lambda: [
+        f"{r['bias_current'] * 1e3:10.4f} mA  V_dc {r['rectified_voltage'] * 1e3:9.4f} mV"
+        f"  phi {r['phase']:7.3f}  sqrt(p) {r['amplitude']:.4f}  {r['locked']}" for r in data["points"]])
 
 
 def _phase_map(kwargs, cell_size, sim_time, cluster):
-    import numpy as np
-
     from dorlab.simulator.micromagnetic import paper
 
     d = MICROMAGNETIC_DEFAULTS["phase-map"]
-    freqs = np.linspace(_value(kwargs, d, "freq_from", 0.5e9), _value(kwargs, d, "freq_to", 1.6e9),
-                        int(_value(kwargs, d, "freq_points", 4)))
-    bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.3e-3),
-                       int(_value(kwargs, d, "bias_points", 7)))
-    rf_current = kwargs.get("rf_current") or 70.7e-6
+    freqs = _linspace(kwargs, d, "freq_from", "freq_to", "freq_points")
+    bias = _linspace(kwargs, d, "bias_from", "bias_to", "bias_points")
+    rf_current = kwargs["rf_current"]
     options = _options(cell_size, sim_time)
     with _client(cluster) as client:
         pm, reference, rows = paper.compare_phase_map(_device(kwargs), freqs, bias, rf_current, options=options,
                                                       client=client)
-    data = {"model": "micromagnetic", "cell_size": options.cell_size, "rf_current": rf_current,
-            "rf_frequency": pm.rf_frequency.tolist(), "bias_current": pm.bias_current.tolist(),
-            "phase": pm.phase.tolist(), "locked": pm.locked.tolist(), "locking_range": pm.locking_range(),
-            "paper_rows": rows}
-    _render(kwargs, data, rows, lambda: [f"f_ac {r['rf_frequency'] / 1e6:8.1f} MHz: locked {r['locked_bias_range']}"
-                                         for r in data["locking_range"]])
+    data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency.tolist(),
+            "bias_current": pm.bias_current.tolist(), "phase": pm.phase.tolist(), "locked": pm.locked.tolist(),
+            "locking_range": pm.locking_range(), "paper_rows": rows}
+    _render(kwargs, options.cell_size, data, rows, lambda: [
+        f"f_ac {r['rf_frequency'] / 1e6:8.1f} MHz: locked {r['locked_bias_range']}" for r in data["locking_range"]])
 
 
 def _transient(kwargs, cell_size, sim_time, cluster):
     from dorlab.simulator.micromagnetic import paper
 
-    d = MICROMAGNETIC_DEFAULTS["transient"]
     options = _options(cell_size)
-    duration = _value(kwargs, d, "duration", 30e-9) if sim_time is None else sim_time
+    duration = _value(kwargs, MICROMAGNETIC_DEFAULTS["transient"], "duration") if sim_time is None else sim_time
     tr, reference, rows = paper.compare_transient(
-        _device(kwargs), kwargs.get("bias_step_to", -0.148e-3), kwargs.get("rf_current", 70.7e-6),
-        kwargs.get("rf_frequency", 800e6), bias_from=kwargs.get("bias_from", 0.0), duration=duration,
-        options=options)
-    data = {"model": "micromagnetic", "cell_size": options.cell_size, "locking_time": tr.locking_time,
-            "bias_from": tr.bias_from, "bias_step_to": tr.bias_step_to, "rf_current": tr.rf_current,
-            "rf_frequency": tr.rf_frequency, "paper_rows": rows}
-    _render(kwargs, data, rows, lambda: [f"locking time {tr.locking_time * 1e9:.2f} ns" if math.isfinite(tr.locking_time)
-                                         else "not locked in the simulated time"])
+        _device(kwargs), kwargs["bias_step_to"], kwargs["rf_current"], kwargs["rf_frequency"],
+        bias_from=kwargs["bias_from"], duration=duration, options=options)
+    data = {"locking_time": tr.locking_time, "bias_from": tr.bias_from, "bias_step_to": tr.bias_step_to,
+            "rf_current": tr.rf_current, "rf_frequency": tr.rf_frequency, "paper_rows": rows}
+    _render(kwargs, options.cell_size, data, rows, lambda: [
+        f"locking time {tr.locking_time * 1e9:.2f} ns" if math.isfinite(tr.locking_time)
+        else "not locked in the simulated time"])
 
 
 def _operating_point(kwargs, cell_size, sim_time, cluster):
@@ -219,7 +207,7 @@ def _operating_point(kwargs, cell_size, sim_time, cluster):
     best = reports[0]
     q = best.bench
     phase = q.get("phase_at_vertex")
-    data = {"model": "micromagnetic", "cell_size": options.cell_size, "observable": "bench (RF on - RF off)",
+    data = {"observable": "bench (RF on - RF off)",
             "qualified": best.qualified, "rf_frequency": best.rf_frequency, "rf_current": best.rf_current,
             "lock_ratio": 1, "extremum": best.extremum, "directions": best.directions,
             "vertex_current": q.get("vertex_current"), "input_min_current": q.get("input_min_current"),
@@ -232,7 +220,7 @@ def _operating_point(kwargs, cell_size, sim_time, cluster):
                         "extremum": r.extremum, "directions": r.directions, "bench": r.bench,
                         "pi_phase_currents": r.pi_phase_currents, "zero_phase_currents": r.zero_phase_currents}
                        for r in reports]}
-    _render(kwargs, data, [], lambda: [
+    _render(kwargs, options.cell_size, data, [], lambda: [
         f"bench working-point search: f_ac {[f / 1e6 for f in d['rf_frequencies']]} MHz x I_ac "
         f"{[a * 1e6 for a in d['rf_currents']]} uA, I_dc {bias[0] * 1e3:.4f}..{bias[-1] * 1e3:.4f} mA "
         f"({len(bias)} points, both sweep directions)",
@@ -244,17 +232,18 @@ def _operating_point(kwargs, cell_size, sim_time, cluster):
         f"{best.rf_current * 1e6:.1f} uA: {q.get('reason')}"])
 
 
-def _render(kwargs, data, rows, lines) -> None:
-    """The study's JSON, else its lines between the cell size and the table of the paper's rows."""
+def _render(kwargs, cell_size: float, data: dict, rows, lines) -> None:
+    """The study's JSON (``model`` and ``cell_size`` first), else its lines between the cell size and the
+    table of the paper's rows."""
     def text():
-        yield f"micromagnetic model, cells {data['cell_size'] * 1e9:.3g} nm"
+        yield f"micromagnetic model, cells {cell_size * 1e9:.3g} nm"
         yield from lines()
         if rows:
             yield f"{'id':<4}{'quantity':<58}{'paper':<22}{'macrospin':<40}micromagnetic"
             for r in rows:
                 yield f"{r['id']:<4}{r['quantity']:<58}{r['paper']:<22}{r['macrospin']:<40}{r['micromagnetic']}"
 
-    render(data, kwargs.get("as_json"), text)
+    render({"model": "micromagnetic", "cell_size": cell_size, **data}, kwargs.get("as_json"), text)
 
 
 RUNNERS = {"oscillation": _oscillation, "rectification": _rectification, "phase-map": _phase_map,
