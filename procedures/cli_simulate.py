@@ -53,13 +53,6 @@ def cluster_kind(cluster: str | None) -> str:
         raise click.BadParameter(str(exc), param_hint="--cluster") from None
 
 
-def tqdm_bar(what: str, enabled: bool):
-    """A progress bar of unknown length (set when the first tasks report)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=None, unit="task", desc=what, disable=not enabled, leave=False)
-
-
 @click.group()
 def simulate() -> None:
     """Simulate the spintronic diode (LLGS macrospin): Fig. 1(b), 2(a-c), 3 of the paper."""
@@ -188,6 +181,8 @@ def rectification_drive(parameters, at_operating_point: bool, rf_current, rf_fre
 def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, bias_from, bias_to, bias_points,
                       follow, cluster, as_json, plot_path, no_progress):
     """Intrinsic phase over (f_ac, I_dc) with the locking region (Fig. 2c)."""
+    from tqdm.auto import tqdm
+
     from dorlab.procedures import scale
     from dorlab.procedures.study_figures import phase_map_figure
 
@@ -196,15 +191,17 @@ def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, 
         _followed_phase_map(parameters, rf_current, linspace(freq_from, freq_to, freq_points),
                             linspace(bias_from, bias_to, bias_points), as_json, plot_path)
         return
-    with scale.dask_client(cluster_kind(cluster)) as client:
-        with tqdm_bar("phase map", enabled=show_progress(no_progress, as_json)) as bar:
-            def progress(done, total):  # cluster runs report as tasks finish
-                bar.total = total
-                bar.update(done - bar.n)
+    # the bar's length is set when the first tasks report
+    with scale.dask_client(cluster_kind(cluster)) as client, tqdm(
+            total=None, unit="task", desc="phase map", disable=not show_progress(no_progress, as_json),
+            leave=False) as bar:
+        def progress(done, total):  # cluster runs report as tasks finish
+            bar.total = total
+            bar.update(done - bar.n)
 
-            pm = scale.phase_map(parameters, linspace(freq_from, freq_to, freq_points),
-                                 linspace(bias_from, bias_to, bias_points), rf_current, client=client,
-                                 progress=progress)
+        pm = scale.phase_map(parameters, linspace(freq_from, freq_to, freq_points),
+                             linspace(bias_from, bias_to, bias_points), rf_current, client=client,
+                             progress=progress)
     data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency, "bias_current": pm.bias_current,
             "phase": pm.phase, "locked": pm.locked, "rectified_voltage": pm.rectified_voltage,
             "locking_range": pm.locking_range()}

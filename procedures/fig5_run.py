@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from tqdm import tqdm
 
 from dorlab.compute.backends import ModelBackend
 from dorlab.compute.fig5 import blur, paper_values, plot_fig5, random_filters, random_products
@@ -82,16 +83,10 @@ def _experiments(calibration, reader, backend: str, *, n_products, n_filters, im
     """The three workloads read through ``reader`` (a model or a bench backend)."""
     image = natural_image(image_size)
     engine = DorEngine([calibration], reader)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_filters, desc="filters", unit="filter")
     products = random_products(engine, n_products, seed=seed)
-    filters = random_filters(engine, image, n_filters, seed=seed, batch=256, rescale_filters=rescale_filters,
-                             progress=None if bar is None else bar.update)
-    if bar is not None:
-        bar.close()
+    with tqdm(total=n_filters, desc="filters", unit="filter", disable=not progress) as bar:
+        filters = random_filters(engine, image, n_filters, seed=seed, batch=256, rescale_filters=rescale_filters,
+                                 progress=bar.update if progress else None)
     blurred = blur(engine, image, rescale_filters=rescale_filters)
     reads = products.accounting.reads + sum(a.reads for a in filters.accounting) + blurred.accounting.reads
     n_prod = (products.accounting.products + sum(a.products for a in filters.accounting)
