@@ -1,7 +1,7 @@
 """``dorlab simulate ...``: device studies of the LLGS macrospin diode (SI units on the command line:
 amperes, hertz, seconds). Each command computes one study (``dorlab.simulator.studies`` or, for the
-cluster-capable ones, ``dorlab.procedures.scale``), and renders it (``dorlab.procedures.render``): a table or JSON
-(``--json``), and its figure with ``--plot FILE`` (``dorlab.procedures.study_figures``).
+cluster-capable ones, ``dorlab.procedures.scale``) and renders it (``dorlab.procedures.render``): a table
+or JSON (``--json``), and its figure with ``--plot FILE`` (``dorlab.procedures.study_figures``).
 
 Adding a study: one function decorated with ``@simulate.command()`` and the shared options below
 (``preset_option``, ``json_option``, ``plot_option``, ``cluster_option``); other modules add theirs to the

@@ -360,29 +360,22 @@ class DorJobPlan(runs.Plan):
 
     def _finish(self, out: Path, first, second, plan, chunks: list[_Chunk], pool) -> "DorJobResult":
         settings = self.settings
-        lines, rows = [], 0
+        products = settings.operation == "products"
+        lines = []
         for number, ((r0, _), chunk) in enumerate(zip(plan, chunks)):
-            if settings.operation == "products":
-                new = _rows_products(number, r0, first[r0:chunk.values.size + r0], second[r0:chunk.values.size + r0],
-                                     chunk.values, chunk.exact)
-            else:
-                new = _rows_conv(number, r0, chunk.values, chunk.exact, rows)
-            lines += new
-            rows += len(new)
+            lines += (_rows_products(number, r0, first[r0:], second[r0:], chunk.values, chunk.exact) if products
+                      else _rows_conv(number, r0, chunk.values, chunk.exact, len(lines)))
         write_results(out / RESULTS, KIND, {**settings.as_dict(), **{key: self.job.get(key) for key in (
             "input", "input_sha256", "scales", "pool", "started_at", "software_version")}},
-            PRODUCT_COLUMNS if settings.operation == "products" else CONV_COLUMNS, lines)
-        if settings.operation == "products":
-            values = np.concatenate([c.values for c in chunks])
-            exact = np.concatenate([c.exact for c in chunks])
-        else:
-            values = np.concatenate([c.values for c in chunks], axis=2)
-            exact = np.concatenate([c.exact for c in chunks], axis=2)
-            if len(self.job["input_shape"]) == 2:
-                values, exact = values[0], exact[0]
+            PRODUCT_COLUMNS if products else CONV_COLUMNS, lines)
+        # products join end to end; convolution chunks are strips of output rows (axis 2 of (N, K, Ho, Wo))
+        values = np.concatenate([c.values for c in chunks], axis=0 if products else 2)
+        exact = np.concatenate([c.exact for c in chunks], axis=0 if products else 2)
+        if not products and len(self.job["input_shape"]) == 2:
+            values, exact = values[0], exact[0]
         np.save(out / "result.npy", values)
         np.save(out / "exact.npy", exact)
-        images = _write_planes(out, values) if settings.operation == "conv" else []
+        images = [] if products else _write_planes(out, values)
         a, b = values.ravel(), exact.ravel()
         correlation = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and np.std(a) > 0 and np.std(b) > 0 \
             else float("nan")
