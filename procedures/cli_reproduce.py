@@ -30,12 +30,14 @@ def fig4(as_json: bool) -> None:
     """Fig. 4 worked example: Eq. (1) on the printed voltages (T8)."""
     from dorlab.compute.fig5 import fig4_example
 
-    r = fig4_example()
-    render(r, as_json, lambda: [
+    example = fig4_example()
+    inputs = example["inputs"]
+    render(example, as_json, lambda: [
         "Fig. 4 worked example, Eq. (1): FG = (P(F-G) - P(F) - P(-G) + c') / (-2 a')",
-        f"  F = {r['inputs']['F']}, G = {r['inputs']['G']}, a' = {1e3 * r['a_prime']} mV, c' = {1e3 * r['c_prime']} mV",
+        f"  F = {inputs['F']}, G = {inputs['G']}, a' = {1e3 * example['a_prime']} mV, "
+        f"c' = {1e3 * example['c_prime']} mV",
         f"  {'':<10}{'ours':>10}{'paper':>10}",
-        *(f"  {key:<10}{r[key]:>10.3f}{r['paper'][key]:>10.3f}" for key in ("product", "ideal"))])
+        *(f"  {key:<10}{example[key]:>10.3f}{example['paper'][key]:>10.3f}" for key in ("product", "ideal"))])
 
 
 def _calibration(device, curve, data_dir):
