@@ -8,7 +8,7 @@ import click
 
 from dorlab.procedures.cli_options import json_option, messages, no_progress_option, seed_option, show_progress
 from dorlab.procedures.errors import DorlabError, RunInterrupted
-from dorlab.procedures.jsonout import dumps
+from dorlab.procedures.render import render
 
 
 def register(root: click.Group) -> None:
@@ -49,12 +49,6 @@ def demo(out_dir: Path, n_devices: int, n_products: int, image_size: int, seed: 
         raise RunInterrupted("interrupted: every bench is in its safe state; what was taken is in "
                              f"{run_dir} (sweeps under {run_dir / 'dorlab-data' / 'sweeps'})") from None
     elapsed = time.perf_counter() - t0
-    if as_json:
-        summary = report.as_dict()
-        summary["wall_time"] = elapsed
-        click.echo(dumps(summary))
-    else:
-        click.echo(f"done in {elapsed:.0f} s. Report: {report.report_path}")
-        click.echo("Next, try:")
-        for command in report.next_steps:
-            click.echo(f"  {command}")
+    render({**report.as_dict(), "wall_time": elapsed}, as_json, lambda: [
+        f"done in {elapsed:.0f} s. Report: {report.report_path}", "Next, try:",
+        *(f"  {command}" for command in report.next_steps)])

@@ -5,7 +5,7 @@
 macrospin behaviour and options; ``--model micromagnetic`` runs the same study on the finite-difference
 free layer (``--cell-size``, default the preset's 2.5 nm) and prints the paper's rows T1-T6 beside the
 paper's and the macrospin's values. This module only parses, calls ``dorlab.simulator.micromagnetic``
-and renders; it adds its options to the ``simulate`` group's commands by name.
+and renders (``dorlab.procedures.render``); it adds its options to the ``simulate`` group's commands by name.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import math
 import click
 
 from dorlab.procedures.cli_options import POSITIVE_TIME, FiniteFloat
-from dorlab.procedures.jsonout import dumps
+from dorlab.procedures.cli_simulate import cluster_kind, device, rectification_drive
+from dorlab.procedures.render import render
 
 CELL_SIZE = FiniteFloat(0.0, None, min_open=True, unit="m")
 
@@ -32,16 +33,6 @@ MICROMAGNETIC_DEFAULTS = {
 }
 
 
-def _bad(exc: Exception, hint: str | None = None):
-    return click.BadParameter(str(exc), param_hint=hint)
-
-
-def _echo_rows(rows) -> None:
-    click.echo(f"{'id':<4}{'quantity':<58}{'paper':<22}{'macrospin':<40}micromagnetic")
-    for r in rows:
-        click.echo(f"{r['id']:<4}{r['quantity']:<58}{r['paper']:<22}{r['macrospin']:<40}{r['micromagnetic']}")
-
-
 @click.command("sp4")
 @click.option("--cell-size", type=CELL_SIZE, default=2.5e-9, show_default=True, help="Cell edge (m); OOMMF's is 2.5e-9.")
 @click.option("--duration", type=FiniteFloat(0.0, 10e-9, min_open=True, unit="s"), default=1e-9, show_default=True, help="Simulated time of field 1 (s).")
@@ -56,14 +47,10 @@ def sp4_command(cell_size, duration, tolerance, fft, trace_path, as_json):
     compare <m>(t) with OOMMF's trace."""
     from dorlab.simulator.micromagnetic import sp4
 
-    if not (math.isfinite(duration) and 0 < duration <= 10e-9):
-        raise click.BadParameter(f"duration must be in (0, 10e-9] s, got {duration!r}", param_hint="--duration")
-    if not (math.isfinite(tolerance) and 0 < tolerance <= 1e-3):
-        raise click.BadParameter(f"tolerance must be in (0, 1e-3], got {tolerance!r}", param_hint="--tolerance")
     try:
         result = sp4.run_sp4(cell_size, duration, 1e-12, tolerance=tolerance, fft=fft)
     except ValueError as exc:
-        raise _bad(exc, "--cell-size") from None
+        raise click.BadParameter(str(exc), param_hint="--cell-size") from None
     data = {"first_crossing_ns": result.first_crossing * 1e9, "m_final": result.final.tolist(),
             "wall_s": result.wall_time, "cell_size": result.cell_size, "steps": result.steps,
             "relaxed_m": result.relaxed.tolist()}
@@ -76,151 +63,128 @@ def sp4_command(cell_size, duration, tolerance, fft, trace_path, as_json):
 
         np.savetxt(trace_path, np.column_stack([result.time, result.mean_magnetization]), delimiter=",",
                    header="t,mx,my,mz", comments="", fmt="%.10g")
-    if as_json:
-        click.echo(dumps(data))
-        return
-    click.echo(f"SP4 field 1, cells {result.cell_size * 1e9:.3g} nm, {result.steps} steps, {result.wall_time:.1f} s")
-    click.echo(f"s-state <m>          {result.relaxed.round(5)}")
-    click.echo(f"first <m_x> = 0      {data['first_crossing_ns']:.5f} ns")
-    click.echo(f"<m> at the end       {result.final.round(5)}")
+    render(data, as_json, lambda: _sp4_lines(result, data))
+
+
+def _sp4_lines(result, data):
+    yield f"SP4 field 1, cells {result.cell_size * 1e9:.3g} nm, {result.steps} steps, {result.wall_time:.1f} s"
+    yield f"s-state <m>          {result.relaxed.round(5)}"
+    yield f"first <m_x> = 0      {data['first_crossing_ns']:.5f} ns"
+    yield f"<m> at the end       {result.final.round(5)}"
     ref = data["reference"]
     if "missing" in ref:
-        click.echo(f"(no comparison: {ref['missing']})")
+        yield f"(no comparison: {ref['missing']})"
     else:
-        click.echo(f"OOMMF                crossing {ref['reference_crossing_ns']:.5f} ns "
-                   f"({ref['crossing_difference_ps']:+.4f} ps), <m>(1 ns) {[round(v, 5) for v in ref['reference_final']]}")
-        click.echo(f"difference           final {[f'{v:+.2e}' for v in ref['final_difference']]}, "
-                   f"RMS {[f'{v:.2e}' for v in ref['rms']]}")
+        yield (f"OOMMF                crossing {ref['reference_crossing_ns']:.5f} ns "
+               f"({ref['crossing_difference_ps']:+.4f} ps), <m>(1 ns) {[round(v, 5) for v in ref['reference_final']]}")
+        yield (f"difference           final {[f'{v:+.2e}' for v in ref['final_difference']]}, "
+               f"RMS {[f'{v:.2e}' for v in ref['rms']]}")
 
 
 # --- --model micromagnetic on the device studies -----------------------------------------------------------
-def _options(cell_size, sim_time, kind):
+def _options(cell_size, sim_time=None):
     from dorlab.simulator.micromagnetic.device import DEFAULT_CELL_SIZE, RunOptions
 
     cell = DEFAULT_CELL_SIZE if cell_size is None else cell_size
     if sim_time is None:
         return RunOptions(cell_size=cell)
-    if not (math.isfinite(sim_time) and sim_time > 0):
-        raise click.BadParameter(f"sim-time must be > 0 s, got {sim_time!r}", param_hint="--sim-time")
     # a lock-in run: 40 % transient, then 4 windows
     return RunOptions(cell_size=cell, transient=0.4 * sim_time, window=0.15 * sim_time)
 
 
 def _device(kwargs):
-    from dorlab.simulator.presets import ParameterError, preset
-
-    try:
-        return preset(kwargs.get("preset_name") or "mazza2022")
-    except ParameterError as exc:
-        raise _bad(exc, "--preset") from None
+    return device(kwargs.get("preset_name") or "mazza2022")
 
 
-def _value(kwargs, defaults, name, fallback):
+def _value(kwargs, defaults, name):
     """The user's value, else the micromagnetic default, else the macrospin command's default."""
-    ctx = click.get_current_context()
-    source = ctx.get_parameter_source(name) if name in ctx.params else None
-    if source is not None and source != click.core.ParameterSource.DEFAULT and kwargs.get(name) is not None:
-        return kwargs[name]
-    if name in defaults:
-        return defaults[name]
-    value = kwargs.get(name)
-    return fallback if value is None else value
+    given = click.get_current_context().get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    return kwargs[name] if given or name not in defaults else defaults[name]
 
 
 def _client(cluster):
     from dorlab.procedures import scale
 
-    try:
-        scale.validate_cluster(cluster)
-    except (ValueError, RuntimeError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--cluster") from None
-    return scale.dask_client(cluster)
+    return scale.dask_client(cluster_kind(cluster))
+
+
+def _linspace(kwargs, defaults, first, last, points):
+    import numpy as np
+
+    return np.linspace(_value(kwargs, defaults, first), _value(kwargs, defaults, last),
+                       int(_value(kwargs, defaults, points)))
 
 
 def _oscillation(kwargs, cell_size, sim_time, cluster):
-    import numpy as np
-
     from dorlab.simulator.micromagnetic import paper
 
-    d = MICROMAGNETIC_DEFAULTS["oscillation"]
-    bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.14e-3),
-                       int(_value(kwargs, d, "points", 6)))
+    bias = _linspace(kwargs, MICROMAGNETIC_DEFAULTS["oscillation"], "bias_from", "bias_to", "points")
     duration = 20e-9 if sim_time is None else sim_time
-    options = _options(cell_size, None, "oscillation")
+    options = _options(cell_size)
     with _client(cluster) as client:
         curve, reference, rows = paper.compare_oscillation(_device(kwargs), bias, options=options,
                                                            duration=duration, transient=duration / 2,
                                                            client=client)
-    data = {"model": "micromagnetic", "cell_size": options.cell_size,
-            "threshold_current": curve.threshold_current,
+    data = {"threshold_current": curve.threshold_current,
             "nonlinear_frequency_shift": curve.nonlinear_frequency_shift, "points": curve.records(),
             "threshold_frequency": curve.threshold_frequency, "paper_rows": rows}
-    _render(kwargs, data, rows, lambda: [f"{r['bias_current'] * 1e3:10.4f} mA  f0 {r['frequency'] / 1e6:9.1f} MHz"
-                                         f"  p0 {r['power']:.4f}" for r in data["points"]])
+    _render(kwargs, options.cell_size, data, rows, lambda: [
+        f"{r['bias_current'] * 1e3:10.4f} mA  f0 {r['frequency'] / 1e6:9.1f} MHz  p0 {r['power']:.4f}"
+        for r in data["points"]])
 
 
 def _rectification(kwargs, cell_size, sim_time, cluster):
     import numpy as np
 
-    from dorlab.procedures.cli_simulate import rectification_drive
     from dorlab.simulator.micromagnetic import paper
 
-    d = MICROMAGNETIC_DEFAULTS["rectification"]
-    device = _device(kwargs)
+    parameters = _device(kwargs)
     rf_current, rf_frequency, bias_from, bias_to = rectification_drive(
-        device, kwargs.get("at_operating_point"), *(kwargs.get(k) for k in (
+        parameters, kwargs.get("at_operating_point"), *(kwargs.get(k) for k in (
             "rf_current", "rf_frequency", "bias_from", "bias_to")))
     bias = np.linspace(-0.08e-3 if bias_from is None else bias_from, -0.2e-3 if bias_to is None else bias_to,
-                       int(_value(kwargs, d, "points", 9)))
-    options = _options(cell_size, sim_time, "rectification")
+                       int(_value(kwargs, MICROMAGNETIC_DEFAULTS["rectification"], "points")))
+    options = _options(cell_size, sim_time)
     with _client(cluster) as client:
-        curve, reference, rows = paper.compare_rectification(device, bias, rf_current, rf_frequency,
+        curve, reference, rows = paper.compare_rectification(parameters, bias, rf_current, rf_frequency,
                                                              options=options, client=client)
-    data = {"model": "micromagnetic", "cell_size": options.cell_size, "rf_current": rf_current,
-            "rf_frequency": rf_frequency, "points": curve.records(), "paper_rows": rows}
-    _render(kwargs, data, rows, lambda: [f"{r['bias_current'] * 1e3:10.4f} mA  V_dc {r['rectified_voltage'] * 1e3:9.4f} mV"
-                                         f"  phi {r['phase']:7.3f}  sqrt(p) {r['amplitude']:.4f}  {r['locked']}"
-                                         for r in data["points"]])
+    data = {"rf_current": rf_current, "rf_frequency": rf_frequency, "points": curve.records(), "paper_rows": rows}
+    _render(kwargs, options.cell_size, data, rows, lambda: [
+        f"{r['bias_current'] * 1e3:10.4f} mA  V_dc {r['rectified_voltage'] * 1e3:9.4f} mV"
+        f"  phi {r['phase']:7.3f}  sqrt(p) {r['amplitude']:.4f}  {r['locked']}" for r in data["points"]])
 
 
 def _phase_map(kwargs, cell_size, sim_time, cluster):
-    import numpy as np
-
     from dorlab.simulator.micromagnetic import paper
 
     d = MICROMAGNETIC_DEFAULTS["phase-map"]
-    freqs = np.linspace(_value(kwargs, d, "freq_from", 0.5e9), _value(kwargs, d, "freq_to", 1.6e9),
-                        int(_value(kwargs, d, "freq_points", 4)))
-    bias = np.linspace(_value(kwargs, d, "bias_from", -0.04e-3), _value(kwargs, d, "bias_to", -0.3e-3),
-                       int(_value(kwargs, d, "bias_points", 7)))
-    rf_current = kwargs.get("rf_current") or 70.7e-6
-    options = _options(cell_size, sim_time, "phase-map")
+    freqs = _linspace(kwargs, d, "freq_from", "freq_to", "freq_points")
+    bias = _linspace(kwargs, d, "bias_from", "bias_to", "bias_points")
+    rf_current = kwargs["rf_current"]
+    options = _options(cell_size, sim_time)
     with _client(cluster) as client:
         pm, reference, rows = paper.compare_phase_map(_device(kwargs), freqs, bias, rf_current, options=options,
                                                       client=client)
-    data = {"model": "micromagnetic", "cell_size": options.cell_size, "rf_current": rf_current,
-            "rf_frequency": pm.rf_frequency.tolist(), "bias_current": pm.bias_current.tolist(),
-            "phase": pm.phase.tolist(), "locked": pm.locked.tolist(), "locking_range": pm.locking_range(),
-            "paper_rows": rows}
-    _render(kwargs, data, rows, lambda: [f"f_ac {r['rf_frequency'] / 1e6:8.1f} MHz: locked {r['locked_bias_range']}"
-                                         for r in data["locking_range"]])
+    data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency.tolist(),
+            "bias_current": pm.bias_current.tolist(), "phase": pm.phase.tolist(), "locked": pm.locked.tolist(),
+            "locking_range": pm.locking_range(), "paper_rows": rows}
+    _render(kwargs, options.cell_size, data, rows, lambda: [
+        f"f_ac {r['rf_frequency'] / 1e6:8.1f} MHz: locked {r['locked_bias_range']}" for r in data["locking_range"]])
 
 
 def _transient(kwargs, cell_size, sim_time, cluster):
     from dorlab.simulator.micromagnetic import paper
 
-    d = MICROMAGNETIC_DEFAULTS["transient"]
-    options = _options(cell_size, None, "transient")
-    duration = _value(kwargs, d, "duration", 30e-9) if sim_time is None else sim_time
+    options = _options(cell_size)
+    duration = _value(kwargs, MICROMAGNETIC_DEFAULTS["transient"], "duration") if sim_time is None else sim_time
     tr, reference, rows = paper.compare_transient(
-        _device(kwargs), kwargs.get("bias_step_to", -0.148e-3), kwargs.get("rf_current", 70.7e-6),
-        kwargs.get("rf_frequency", 800e6), bias_from=kwargs.get("bias_from", 0.0), duration=duration,
-        options=options)
-    data = {"model": "micromagnetic", "cell_size": options.cell_size, "locking_time": tr.locking_time,
-            "bias_from": tr.bias_from, "bias_step_to": tr.bias_step_to, "rf_current": tr.rf_current,
-            "rf_frequency": tr.rf_frequency, "paper_rows": rows}
-    _render(kwargs, data, rows, lambda: [f"locking time {tr.locking_time * 1e9:.2f} ns" if math.isfinite(tr.locking_time)
-                                         else "not locked in the simulated time"])
+        _device(kwargs), kwargs["bias_step_to"], kwargs["rf_current"], kwargs["rf_frequency"],
+        bias_from=kwargs["bias_from"], duration=duration, options=options)
+    data = {"locking_time": tr.locking_time, "bias_from": tr.bias_from, "bias_step_to": tr.bias_step_to,
+            "rf_current": tr.rf_current, "rf_frequency": tr.rf_frequency, "paper_rows": rows}
+    _render(kwargs, options.cell_size, data, rows, lambda: [
+        f"locking time {tr.locking_time * 1e9:.2f} ns" if math.isfinite(tr.locking_time)
+        else "not locked in the simulated time"])
 
 
 def _operating_point(kwargs, cell_size, sim_time, cluster):
@@ -243,7 +207,7 @@ def _operating_point(kwargs, cell_size, sim_time, cluster):
     best = reports[0]
     q = best.bench
     phase = q.get("phase_at_vertex")
-    data = {"model": "micromagnetic", "cell_size": options.cell_size, "observable": "bench (RF on - RF off)",
+    data = {"observable": "bench (RF on - RF off)",
             "qualified": best.qualified, "rf_frequency": best.rf_frequency, "rf_current": best.rf_current,
             "lock_ratio": 1, "extremum": best.extremum, "directions": best.directions,
             "vertex_current": q.get("vertex_current"), "input_min_current": q.get("input_min_current"),
@@ -256,7 +220,7 @@ def _operating_point(kwargs, cell_size, sim_time, cluster):
                         "extremum": r.extremum, "directions": r.directions, "bench": r.bench,
                         "pi_phase_currents": r.pi_phase_currents, "zero_phase_currents": r.zero_phase_currents}
                        for r in reports]}
-    _render(kwargs, data, [], lambda: [
+    _render(kwargs, options.cell_size, data, [], lambda: [
         f"bench working-point search: f_ac {[f / 1e6 for f in d['rf_frequencies']]} MHz x I_ac "
         f"{[a * 1e6 for a in d['rf_currents']]} uA, I_dc {bias[0] * 1e3:.4f}..{bias[-1] * 1e3:.4f} mA "
         f"({len(bias)} points, both sweep directions)",
@@ -268,15 +232,18 @@ def _operating_point(kwargs, cell_size, sim_time, cluster):
         f"{best.rf_current * 1e6:.1f} uA: {q.get('reason')}"])
 
 
-def _render(kwargs, data, rows, lines) -> None:
-    if kwargs.get("as_json"):
-        click.echo(dumps(data))
-        return
-    click.echo(f"micromagnetic model, cells {data['cell_size'] * 1e9:.3g} nm")
-    for line in lines():
-        click.echo(line)
-    if rows:
-        _echo_rows(rows)
+def _render(kwargs, cell_size: float, data: dict, rows, lines) -> None:
+    """The study's JSON (``model`` and ``cell_size`` first), else its lines between the cell size and the
+    table of the paper's rows."""
+    def text():
+        yield f"micromagnetic model, cells {cell_size * 1e9:.3g} nm"
+        yield from lines()
+        if rows:
+            yield f"{'id':<4}{'quantity':<58}{'paper':<22}{'macrospin':<40}micromagnetic"
+            for r in rows:
+                yield f"{r['id']:<4}{r['quantity']:<58}{r['paper']:<22}{r['macrospin']:<40}{r['micromagnetic']}"
+
+    render({"model": "micromagnetic", "cell_size": cell_size, **data}, kwargs.get("as_json"), text)
 
 
 RUNNERS = {"oscillation": _oscillation, "rectification": _rectification, "phase-map": _phase_map,
@@ -304,12 +271,7 @@ def _with_model_option(command: click.Command, runner) -> None:
         sim_time = kwargs.pop("sim_time")
         cluster = kwargs.get("cluster") if had_cluster else kwargs.pop("cluster")
         if not had_cluster:
-            from dorlab.procedures import scale
-
-            try:
-                scale.validate_cluster(cluster)
-            except (ValueError, RuntimeError) as exc:
-                raise click.BadParameter(str(exc), param_hint="--cluster") from None
+            cluster_kind(cluster)
         if model == "macrospin":
             ctx = click.get_current_context()
             if not had_cluster and ctx.get_parameter_source("cluster") != click.core.ParameterSource.DEFAULT:

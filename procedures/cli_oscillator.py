@@ -9,7 +9,7 @@ import click
 
 from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READINGS, FiniteFloat, bench_option,
                                            data_dir_option, json_option, option, seed_option, show_progress)
-from dorlab.procedures.jsonout import dumps
+from dorlab.procedures.render import render
 
 
 def register(root: click.Group) -> None:
@@ -71,12 +71,9 @@ def oscillator(bench_name, device, bias_from, bias_to, points, start, stop, rbw,
     with open_oscillator_bench(bench_name, seed=seed, temperature=temperature, device=device) as bench:
         result = measure_oscillator(bench, None if resume is not None else settings, data_dir=root,
                                     directory=out, resume=resume, progress=report)
-    if as_json:
-        click.echo(dumps(result.as_dict()))
-        return
-    click.echo(f"threshold current        {result.threshold_current * 1e3:9.4f} mA")
-    click.echo(f"threshold frequency      {result.threshold_frequency / 1e6:9.1f} MHz")
-    click.echo(f"df/dp                    {result.nonlinear_frequency_shift / 1e6:9.1f} MHz per unit p")
-    for note in result.notes:
-        click.echo(f"note: {note}")
-    click.echo(f"run {result.run_dir} (points.csv; journal.jsonl with the traces)")
+    render(result.as_dict(), as_json, lambda: [
+        f"threshold current        {result.threshold_current * 1e3:9.4f} mA",
+        f"threshold frequency      {result.threshold_frequency / 1e6:9.1f} MHz",
+        f"df/dp                    {result.nonlinear_frequency_shift / 1e6:9.1f} MHz per unit p",
+        *(f"note: {note}" for note in result.notes),
+        f"run {result.run_dir} (points.csv; journal.jsonl with the traces)"])

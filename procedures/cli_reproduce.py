@@ -15,7 +15,8 @@ import click
 from dorlab.procedures.cli_options import (Count, FRACTION, READINGS, bench_option, data_dir_option, json_option,
                                            no_progress_option, open_bench, open_store, seed_option, show_progress,
                                            sim_diode_option)
-from dorlab.procedures.jsonout import dumps
+from dorlab.procedures.render import render
+
 
 def register(root: click.Group) -> None:
     group = root.commands["reproduce"]
@@ -29,16 +30,14 @@ def fig4(as_json: bool) -> None:
     """Fig. 4 worked example: Eq. (1) on the printed voltages (T8)."""
     from dorlab.compute.fig5 import fig4_example
 
-    result = fig4_example()
-    if as_json:
-        click.echo(dumps(result))
-        return
-    click.echo("Fig. 4 worked example, Eq. (1): FG = (P(F-G) - P(F) - P(-G) + c') / (-2 a')")
-    click.echo(f"  F = {result['inputs']['F']}, G = {result['inputs']['G']}, a' = {1e3 * result['a_prime']} mV, "
-               f"c' = {1e3 * result['c_prime']} mV")
-    click.echo(f"  {'':<10}{'ours':>10}{'paper':>10}")
-    click.echo(f"  {'product':<10}{result['product']:>10.3f}{result['paper']['product']:>10.3f}")
-    click.echo(f"  {'ideal':<10}{result['ideal']:>10.3f}{result['paper']['ideal']:>10.3f}")
+    example = fig4_example()
+    inputs = example["inputs"]
+    render(example, as_json, lambda: [
+        "Fig. 4 worked example, Eq. (1): FG = (P(F-G) - P(F) - P(-G) + c') / (-2 a')",
+        f"  F = {inputs['F']}, G = {inputs['G']}, a' = {1e3 * example['a_prime']} mV, "
+        f"c' = {1e3 * example['c_prime']} mV",
+        f"  {'':<10}{'ours':>10}{'paper':>10}",
+        *(f"  {key:<10}{example[key]:>10.3f}{example['paper'][key]:>10.3f}" for key in ("product", "ideal"))])
 
 
 def _calibration(device, curve, data_dir):
@@ -103,17 +102,16 @@ def fig5(ctx, device, curve, backend, data_dir, n_products, n_filters, image_siz
             result = run_fig5(calibration, bench=bench, data_dir=root, resume=resume_run, **options)
     else:
         result = run_fig5(calibration, **options)
-    if as_json:
-        click.echo(dumps(result))
-        return
+    render(result, as_json, lambda: _fig5_lines(result, backend, n_filters))
+
+
+def _fig5_lines(result: dict, backend: str, n_filters: int):
     paper = result["paper"]
-    click.echo(f"Fig. 5 on {result['device']} ({backend} backend), image {result['workload']['image_shape']}, "
-               f"{n_filters} filters")
-    click.echo(f"  {'':<28}{'ours (%)':>10}{'paper sim (%)':>15}{'paper expt (%)':>16}")
+    yield f"Fig. 5 on {result['device']} ({backend} backend), image {result['workload']['image_shape']}, {n_filters} filters"
+    yield f"  {'':<28}{'ours (%)':>10}{'paper sim (%)':>15}{'paper expt (%)':>16}"
     for key in ("products_correlation", "filters_mean_correlation", "blur_correlation"):
-        click.echo(f"  {key:<28}{100 * result[key]:>10.2f}{100 * paper[key]['simulated']:>15.2f}"
-                   f"{100 * paper[key]['experimental']:>16.2f}")
-    click.echo(f"  {'filters_std_correlation':<28}{100 * result['filters_std_correlation']:>10.2f}")
-    click.echo(f"  reads per product {result['accounting']['reads_per_product']:.4f}")
-    for path in result.get("plots", []):
-        click.echo(f"  wrote {path}")
+        yield (f"  {key:<28}{100 * result[key]:>10.2f}{100 * paper[key]['simulated']:>15.2f}"
+               f"{100 * paper[key]['experimental']:>16.2f}")
+    yield f"  {'filters_std_correlation':<28}{100 * result['filters_std_correlation']:>10.2f}"
+    yield f"  reads per product {result['accounting']['reads_per_product']:.4f}"
+    yield from (f"  wrote {path}" for path in result.get("plots", []))

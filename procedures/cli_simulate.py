@@ -1,7 +1,7 @@
 """``dorlab simulate ...``: device studies of the LLGS macrospin diode (SI units on the command line:
 amperes, hertz, seconds). Each command computes one study (``dorlab.simulator.studies`` or, for the
-cluster-capable ones, ``dorlab.procedures.scale``), prints a table or JSON (``--json``) and can save its
-figure (``--plot FILE``; ``dorlab.procedures.study_figures``).
+cluster-capable ones, ``dorlab.procedures.scale``) and renders it (``dorlab.procedures.render``): a table
+or JSON (``--json``), and its figure with ``--plot FILE`` (``dorlab.procedures.study_figures``).
 
 Adding a study: one function decorated with ``@simulate.command()`` and the shared options below
 (``preset_option``, ``json_option``, ``plot_option``, ``cluster_option``); other modules add theirs to the
@@ -16,7 +16,7 @@ import click
 from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POINTS, POSITIVE_TIME, RF_CURRENT,
                                            bias_range_options, frequency_range_options, json_option,
                                            no_progress_option, plot_file_option, show_progress)
-from dorlab.procedures.jsonout import dumps
+from dorlab.procedures.render import render
 
 preset_option = click.option("--preset", "preset_name", default="mazza2022", show_default=True,
                              help="Device preset.")
@@ -53,19 +53,6 @@ def cluster_kind(cluster: str | None) -> str:
         raise click.BadParameter(str(exc), param_hint="--cluster") from None
 
 
-def tqdm_bar(what: str, enabled: bool):
-    """A progress bar of unknown length (set when the first tasks report)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=None, unit="task", desc=what, disable=not enabled, leave=False)
-
-
-def save_figure(figure, path) -> None:
-    from dorlab.calibration.plots import save
-
-    save(figure, path, dpi=120)
-
-
 @click.group()
 def simulate() -> None:
     """Simulate the spintronic diode (LLGS macrospin): Fig. 1(b), 2(a-c), 3 of the paper."""
@@ -93,33 +80,33 @@ def oscillation(preset_name, bias_from, bias_to, points, power_definition, as_js
 
     curve = studies.oscillation_curve(device(preset_name), linspace(bias_from, bias_to, points),
                                       power_definition=power_definition)
+    definition = studies.POWER_DEFINITIONS[curve.power_definition]
     data = {"threshold_current": curve.threshold_current,
             "threshold_frequency": curve.threshold_frequency,
             "onset_current": curve.onset_current,
             "nonlinear_frequency_shift": curve.nonlinear_frequency_shift,
             "power_definition": curve.power_definition,
-            "power_definition_text": studies.POWER_DEFINITIONS[curve.power_definition],
+            "power_definition_text": definition,
             "shift_range_of_threshold": list(curve.shift_range),
             "shift_table": list(curve.shift_table),
             "points": curve.records()}
-    if as_json:
-        click.echo(dumps(data))
-    else:
-        click.echo(f"threshold current      {curve.threshold_current * 1e3:9.4f} mA")
-        click.echo(f"threshold frequency    {curve.threshold_frequency / 1e6:9.1f} MHz")
-        click.echo(f"onset (converged runs) {curve.onset_current * 1e3:9.4f} mA")
-        click.echo(f"N/2pi = df0/dp0        {curve.nonlinear_frequency_shift / 1e6:9.1f} MHz "
-                   f"(|I_dc| in {curve.shift_range[0]:g}-{curve.shift_range[1]:g} x |I_th|; "
-                   f"{studies.POWER_DEFINITIONS[curve.power_definition]})")
-        for row in curve.shift_table:
-            click.echo(f"  N with {row['power_definition']:18s} over {row['current_range'][0]:g}-"
-                       f"{row['current_range'][1]:g} x |I_th| ({row['points']:2d} points): "
-                       f"{row['nonlinear_frequency_shift'] / 1e6:9.1f} MHz")
-        click.echo(f"{'I_dc (mA)':>10} {'f0 (MHz)':>10} {'p0':>8}")
-        for r in data["points"]:
-            click.echo(f"{r['bias_current'] * 1e3:10.4f} {r['frequency'] / 1e6:10.1f} {r['power']:8.4f}")
-    if plot_path:
-        save_figure(oscillation_figure(curve), plot_path)
+    render(data, as_json, lambda: _oscillation_lines(curve, definition, data["points"]), plot_path=plot_path,
+           figure=lambda: oscillation_figure(curve))
+
+
+def _oscillation_lines(curve, definition: str, points):
+    yield f"threshold current      {curve.threshold_current * 1e3:9.4f} mA"
+    yield f"threshold frequency    {curve.threshold_frequency / 1e6:9.1f} MHz"
+    yield f"onset (converged runs) {curve.onset_current * 1e3:9.4f} mA"
+    yield (f"N/2pi = df0/dp0        {curve.nonlinear_frequency_shift / 1e6:9.1f} MHz "
+           f"(|I_dc| in {curve.shift_range[0]:g}-{curve.shift_range[1]:g} x |I_th|; {definition})")
+    for row in curve.shift_table:
+        yield (f"  N with {row['power_definition']:18s} over {row['current_range'][0]:g}-"
+               f"{row['current_range'][1]:g} x |I_th| ({row['points']:2d} points): "
+               f"{row['nonlinear_frequency_shift'] / 1e6:9.1f} MHz")
+    yield f"{'I_dc (mA)':>10} {'f0 (MHz)':>10} {'p0':>8}"
+    for r in points:
+        yield f"{r['bias_current'] * 1e3:10.4f} {r['frequency'] / 1e6:10.1f} {r['power']:8.4f}"
 
 
 @simulate.command()
@@ -149,16 +136,15 @@ def rectification(preset_name, rf_current, rf_frequency, bias_from, bias_to, poi
     curve = studies.rectification_curve(parameters, linspace(bias_from, bias_to, points), rf_current,
                                         rf_frequency, mode=mode)
     data = {"rf_current": rf_current, "rf_frequency": rf_frequency, "points": curve.records()}
-    if as_json:
-        click.echo(dumps(data))
-    else:
-        click.echo(f"I_ac = {rf_current * 1e6:.2f} uA, f_ac = {rf_frequency / 1e6:.1f} MHz")
-        click.echo(f"{'I_dc (mA)':>10} {'V_dc (mV)':>10} {'phi (rad)':>10} {'sqrt(p)':>8} locked")
+
+    def lines():
+        yield f"I_ac = {rf_current * 1e6:.2f} uA, f_ac = {rf_frequency / 1e6:.1f} MHz"
+        yield f"{'I_dc (mA)':>10} {'V_dc (mV)':>10} {'phi (rad)':>10} {'sqrt(p)':>8} locked"
         for r in data["points"]:
-            click.echo(f"{r['bias_current'] * 1e3:10.4f} {r['rectified_voltage'] * 1e3:10.4f} "
-                       f"{r['phase']:10.4f} {r['amplitude']:8.4f} {r['locked']}")
-    if plot_path:
-        save_figure(rectification_figure(curve), plot_path)
+            yield (f"{r['bias_current'] * 1e3:10.4f} {r['rectified_voltage'] * 1e3:10.4f} "
+                   f"{r['phase']:10.4f} {r['amplitude']:8.4f} {r['locked']}")
+
+    render(data, as_json, lines, plot_path=plot_path, figure=lambda: rectification_figure(curve))
 
 
 def rectification_drive(parameters, at_operating_point: bool, rf_current, rf_frequency, bias_from, bias_to):
@@ -195,6 +181,8 @@ def rectification_drive(parameters, at_operating_point: bool, rf_current, rf_fre
 def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, bias_from, bias_to, bias_points,
                       follow, cluster, as_json, plot_path, no_progress):
     """Intrinsic phase over (f_ac, I_dc) with the locking region (Fig. 2c)."""
+    from tqdm.auto import tqdm
+
     from dorlab.procedures import scale
     from dorlab.procedures.study_figures import phase_map_figure
 
@@ -203,28 +191,28 @@ def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, 
         _followed_phase_map(parameters, rf_current, linspace(freq_from, freq_to, freq_points),
                             linspace(bias_from, bias_to, bias_points), as_json, plot_path)
         return
-    with scale.dask_client(cluster_kind(cluster)) as client:
-        with tqdm_bar("phase map", enabled=show_progress(no_progress, as_json)) as bar:
-            def progress(done, total):  # cluster runs report as tasks finish
-                bar.total = total
-                bar.update(done - bar.n)
+    # the bar's length is set when the first tasks report
+    with scale.dask_client(cluster_kind(cluster)) as client, tqdm(
+            total=None, unit="task", desc="phase map", disable=not show_progress(no_progress, as_json),
+            leave=False) as bar:
+        def progress(done, total):  # cluster runs report as tasks finish
+            bar.total = total
+            bar.update(done - bar.n)
 
-            pm = scale.phase_map(parameters, linspace(freq_from, freq_to, freq_points),
-                                 linspace(bias_from, bias_to, bias_points), rf_current, client=client,
-                                 progress=progress)
+        pm = scale.phase_map(parameters, linspace(freq_from, freq_to, freq_points),
+                             linspace(bias_from, bias_to, bias_points), rf_current, client=client,
+                             progress=progress)
     data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency, "bias_current": pm.bias_current,
             "phase": pm.phase, "locked": pm.locked, "rectified_voltage": pm.rectified_voltage,
             "locking_range": pm.locking_range()}
-    if as_json:
-        click.echo(dumps(data))
-    else:
-        click.echo("phi (rad) where locked, '.' where not; rows f_ac (MHz), columns I_dc (mA)")
-        click.echo(" " * 9 + " ".join(f"{i * 1e3:6.3f}" for i in pm.bias_current))
+
+    def lines():
+        yield "phi (rad) where locked, '.' where not; rows f_ac (MHz), columns I_dc (mA)"
+        yield " " * 9 + " ".join(f"{i * 1e3:6.3f}" for i in pm.bias_current)
         for f, row, lk in zip(pm.rf_frequency, pm.phase, pm.locked):
-            cells = " ".join(f"{v:6.2f}" if ok else "     ." for v, ok in zip(row, lk))
-            click.echo(f"{f / 1e6:8.1f} {cells}")
-    if plot_path:
-        save_figure(phase_map_figure(pm), plot_path)
+            yield f"{f / 1e6:8.1f} " + " ".join(f"{v:6.2f}" if ok else "     ." for v, ok in zip(row, lk))
+
+    render(data, as_json, lines, plot_path=plot_path, figure=lambda: phase_map_figure(pm))
 
 
 def _followed_phase_map(parameters, rf_current, freqs, bias, as_json, plot_path):
@@ -234,14 +222,14 @@ def _followed_phase_map(parameters, rf_current, freqs, bias, as_json, plot_path)
 
     pm = operating_point.branch_phase_map(parameters, freqs, bias, rf_current)
     runs = pm.zero_phase()
-    if as_json:
-        click.echo(dumps({"rf_current": rf_current, "rf_frequency": pm.rf_frequency, "bias_current": pm.bias_current,
-                          "phase": pm.phase, "locked": pm.locked, "lock_ratio": pm.lock_ratio, "runs": runs}))
-    else:
-        click.echo(f"I_ac {rf_current * 1e6:.1f} uA, branch-followed both ways (up: --bias-from to --bias-to, down: "
-                   "back): per 1:1 locked run, phi at its "
-                   "ends, where phi = 0 and its distance to the locking edge (else the smallest |phi|)")
-        click.echo(f"{'f_ac MHz':>8} {'dir':>4} {'run (mA)':>17} {'phi at ends (deg)':>18}  phi = 0 / min |phi|")
+    data = {"rf_current": rf_current, "rf_frequency": pm.rf_frequency, "bias_current": pm.bias_current,
+            "phase": pm.phase, "locked": pm.locked, "lock_ratio": pm.lock_ratio, "runs": runs}
+
+    def lines():
+        yield (f"I_ac {rf_current * 1e6:.1f} uA, branch-followed both ways (up: --bias-from to --bias-to, down: "
+               "back): per 1:1 locked run, phi at its ends, where phi = 0 and its distance to the locking edge "
+               "(else the smallest |phi|)")
+        yield f"{'f_ac MHz':>8} {'dir':>4} {'run (mA)':>17} {'phi at ends (deg)':>18}  phi = 0 / min |phi|"
         for r in runs:
             if r["zero_phase_currents"]:
                 where = ", ".join(f"phi = 0 at {z * 1e3:.4f} mA ({e * 1e6:.1f} uA from the edge)"
@@ -249,16 +237,15 @@ def _followed_phase_map(parameters, rf_current, freqs, bias, as_json, plot_path)
             else:
                 where = (f"min |phi| {r['min_abs_phase_deg']:.1f} deg at {r['min_abs_phase_current'] * 1e3:.4f} mA "
                          f"({r['min_abs_phase_to_edge'] * 1e6:.1f} uA from the edge)")
-            click.echo(f"{r['rf_frequency'] / 1e6:8.1f} {r['direction']:>4} {r['run'][0] * 1e3:8.4f}..{r['run'][1] * 1e3:7.4f} "
-                       f"{r['phase_at_ends_deg'][0]:8.1f} {r['phase_at_ends_deg'][1]:8.1f}   {where}")
-    if plot_path:
-        from pathlib import Path
+            yield (f"{r['rf_frequency'] / 1e6:8.1f} {r['direction']:>4} {r['run'][0] * 1e3:8.4f}.."
+                   f"{r['run'][1] * 1e3:7.4f} {r['phase_at_ends_deg'][0]:8.1f} {r['phase_at_ends_deg'][1]:8.1f}   {where}")
 
-        path = Path(plot_path)
-        for d in ("up", "down"):
-            view = PhaseMap(pm.rf_frequency, pm.bias_current, pm.phase[d], pm.locked[d], pm.rectified_voltage[d],
-                            pm.amplitude[d], pm.rf_current)
-            save_figure(phase_map_figure(view), str(path.with_name(f"{path.stem}-{d}{path.suffix}")))
+    def figures():  # one map per sweep direction, saved as PATH-up / PATH-down
+        return {d: phase_map_figure(PhaseMap(pm.rf_frequency, pm.bias_current, pm.phase[d], pm.locked[d],
+                                             pm.rectified_voltage[d], pm.amplitude[d], pm.rf_current))
+                for d in ("up", "down")}
+
+    render(data, as_json, lines, plot_path=plot_path, figure=figures)
 
 
 @simulate.command()
@@ -279,14 +266,10 @@ def transient(preset_name, bias_step_to, bias_from, rf_current, rf_frequency, du
                            duration=duration)
     data = {"locking_time": tr.locking_time, "bias_from": bias_from, "bias_step_to": bias_step_to,
             "rf_current": rf_current, "rf_frequency": rf_frequency, "locked": not math.isnan(tr.locking_time)}
-    if as_json:
-        click.echo(dumps(data))
-    else:
-        lt = "never (not locked)" if math.isnan(tr.locking_time) else f"{tr.locking_time * 1e9:.2f} ns"
-        click.echo(f"step {bias_from * 1e3:.4f} -> {bias_step_to * 1e3:.4f} mA at "
-                   f"{rf_current * 1e6:.2f} uA, {rf_frequency / 1e6:.1f} MHz: locking time {lt}")
-    if plot_path:
-        save_figure(transient_figure(tr), plot_path)
+    lt = "never (not locked)" if math.isnan(tr.locking_time) else f"{tr.locking_time * 1e9:.2f} ns"
+    render(data, as_json, lambda: [f"step {bias_from * 1e3:.4f} -> {bias_step_to * 1e3:.4f} mA at "
+                                   f"{rf_current * 1e6:.2f} uA, {rf_frequency / 1e6:.1f} MHz: locking time {lt}"],
+           plot_path=plot_path, figure=lambda: transient_figure(tr))
 
 
 @simulate.command("operating-point")
@@ -312,33 +295,36 @@ def operating_point(preset_name, no_cache, cluster, as_json, plot_path, no_progr
             click.echo(f"  trying f_ac {f / 1e6:7.1f} MHz, I_ac {a * 1e6:6.1f} uA", err=True)
     with scale.dask_client(kind) as client:
         op = scale.operating_point(parameters, client=client, cache=not no_cache, progress=progress)
-    if as_json:
-        click.echo(dumps(op.to_dict()))
-    else:
-        kind_text = ("injection (1:1)" if op.locking_ratio == 1
-                     else f"parametric ({op.locking_ratio}:1, m_x at f_ac/{op.locking_ratio})")
-        click.echo(f"f_ac {op.rf_frequency / 1e6:.1f} MHz, I_ac {op.rf_current * 1e6:.1f} uA, locking: {kind_text}")
-        click.echo(f"I_dc,0 (V_dc maximum) {op.vertex_current * 1e3:.4f} mA, phi there "
-                   f"{op.phase_at_vertex_deg:.2f} deg; phi = 0 at {op.zero_phase_current * 1e3:.4f} mA")
-        click.echo(f"input side I_dc,-1 {op.input_min_current * 1e3:.4f} mA; locking edge "
-                   f"{op.edge_current * 1e3:.4f} mA (per sweep direction: "
-                   + ", ".join(f"{k} {v * 1e3:.4f} mA" for k, v in op.edges.items())
-                   + f"), margin {op.margin_to_edge * 1e6:.1f} uA")
-        click.echo(f"even parabola pinned at the vertex: R^2 {op.even_parabola_r_squared:.5f}, a' "
-                   f"{op.a_prime * 1e3:.4f} mV, c' {op.c_prime * 1e3:.4f} mV; DOR correlation (200 "
-                   f"products on the side) {op.dor_correlation * 100:.3f} %")
-        click.echo(f"dm_x variation over the inputs {op.amplitude_variation * 100:.2f} %; bench-like check "
-                   f"(RF cycled 3x per bias) agrees to {op.sweep_agreement * 100:.3f} % of V_max")
-        click.echo(f"locked branch (both directions) {op.locking_window[0] * 1e3:.4f} .. "
-                   f"{op.locking_window[1] * 1e3:.4f} mA; {op.qualified_drives} of "
-                   f"{op.candidates_tried} drives qualified")
-        for k, r in enumerate(op.ranking):
-            click.echo(f"  #{k + 1} {r['rf_frequency'] / 1e6:.0f} MHz / {r['rf_current'] * 1e6:.1f} uA: "
-                       f"vertex {r['vertex_current'] * 1e3:.4f} mA, width {r['input_width'] * 1e6:.0f} uA, "
-                       f"DOR {r['dor_correlation'] * 100:.3f} %, R^2 {r['even_parabola_r_squared']:.5f}")
-    if plot_path:
+
+    def figure():  # the branch over the locking window, swept from its far end towards the vertex
         lo, hi = op.locking_window
         (curve,) = studies.branch_sweeps(parameters, [(op.rf_frequency, op.rf_current)],
                                          linspace(lo, hi, 41)[::-1 if abs(lo) < abs(hi) else 1],
                                          directions=("up",))
-        save_figure(operating_point_figure(op, curve), plot_path)
+        return operating_point_figure(op, curve)
+
+    render(op.to_dict(), as_json, lambda: _operating_point_lines(op), plot_path=plot_path, figure=figure)
+
+
+def _operating_point_lines(op):
+    kind_text = ("injection (1:1)" if op.locking_ratio == 1
+                 else f"parametric ({op.locking_ratio}:1, m_x at f_ac/{op.locking_ratio})")
+    yield f"f_ac {op.rf_frequency / 1e6:.1f} MHz, I_ac {op.rf_current * 1e6:.1f} uA, locking: {kind_text}"
+    yield (f"I_dc,0 (V_dc maximum) {op.vertex_current * 1e3:.4f} mA, phi there "
+           f"{op.phase_at_vertex_deg:.2f} deg; phi = 0 at {op.zero_phase_current * 1e3:.4f} mA")
+    yield (f"input side I_dc,-1 {op.input_min_current * 1e3:.4f} mA; locking edge "
+           f"{op.edge_current * 1e3:.4f} mA (per sweep direction: "
+           + ", ".join(f"{k} {v * 1e3:.4f} mA" for k, v in op.edges.items())
+           + f"), margin {op.margin_to_edge * 1e6:.1f} uA")
+    yield (f"even parabola pinned at the vertex: R^2 {op.even_parabola_r_squared:.5f}, a' "
+           f"{op.a_prime * 1e3:.4f} mV, c' {op.c_prime * 1e3:.4f} mV; DOR correlation (200 "
+           f"products on the side) {op.dor_correlation * 100:.3f} %")
+    yield (f"dm_x variation over the inputs {op.amplitude_variation * 100:.2f} %; bench-like check "
+           f"(RF cycled 3x per bias) agrees to {op.sweep_agreement * 100:.3f} % of V_max")
+    yield (f"locked branch (both directions) {op.locking_window[0] * 1e3:.4f} .. "
+           f"{op.locking_window[1] * 1e3:.4f} mA; {op.qualified_drives} of "
+           f"{op.candidates_tried} drives qualified")
+    for k, r in enumerate(op.ranking):
+        yield (f"  #{k + 1} {r['rf_frequency'] / 1e6:.0f} MHz / {r['rf_current'] * 1e6:.1f} uA: "
+               f"vertex {r['vertex_current'] * 1e3:.4f} mA, width {r['input_width'] * 1e6:.0f} uA, "
+               f"DOR {r['dor_correlation'] * 100:.3f} %, R^2 {r['even_parabola_r_squared']:.5f}")

@@ -11,7 +11,7 @@ import click
 
 from dorlab.procedures.cli_options import (Count, TextFile, data_dir_option, json_option, messages, no_progress_option,
                                            seed_option, show_progress)
-from dorlab.procedures.jsonout import dumps
+from dorlab.procedures.render import render
 
 
 def register(root: click.Group) -> None:
@@ -62,9 +62,7 @@ def table1(device, curve, quick, mnist_dir, data_dir, cache_dir, retrain, draws,
                            plot_dir=plot_dir,
                            log=messages(as_json) if show_progress(no_progress) else (lambda message: None))
     text = format_table(run.result)
-    if as_json:
+    if as_json:  # the table stays readable beside the JSON
         click.echo(text, err=True)
-        click.echo(dumps(run.result.as_json(), indent=1))
-    else:
-        click.echo(text)
+    render(run.result.as_json(), as_json, lambda: [text], indent=1)
     sys.stdout.flush()

@@ -149,92 +149,34 @@ def run_demo(settings: DemoSettings = DemoSettings(), *, echo: Callable[[str], N
 
 
 def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
-    from dorlab.compute.backends import ModelBackend
-    from dorlab.compute.convolution import convolve_ideal, correlation
-    from dorlab.compute.images import natural_image
-    from dorlab.compute.scheduler import DorEngine
-    from dorlab.procedures.calibration_run import (CalibrationSettings, calibrate_device,
-                                                   simulated_operating_point)
-    from dorlab.procedures.dor_job import DorJobSettings, dor_job
-    from dorlab.procedures.wiring import llgs_bench
-
     stages: dict[str, float] = {}
     rng = np.random.default_rng(settings.seed)
-
-    with contextlib.ExitStack() as benches_open:
-        # 1. calibrate every device on its own simulated bench (each bench goes to its safe state and
-        # closes when the demo ends or fails)
+    with contextlib.ExitStack() as benches_open:  # every bench goes to its safe state and closes at the end
         t0 = time.perf_counter()
-        devices = device_pool(settings.n_devices, settings.seed)
-        benches, calibrations = [], []
-        for k, parameters in enumerate(devices):
-            echo(f"[1/4] calibrating {parameters.name} ({k + 1}/{len(devices)}) on a simulated bench ...")
-            bench = benches_open.enter_context(
-                llgs_bench(parameters, seed=settings.seed + k))
-            if k == 0:
-                # the simulator's operating-point search stands in for the lab's survey sweep; the other
-                # devices are siblings of one wafer, so (as in the lab) their sweep starts from the
-                # first device's working point and the fit finds each device's own vertex in it
-                working_point = simulated_operating_point(bench)
-            cal = calibrate_device(bench, store, parameters.name,
-                                   CalibrationSettings(points=settings.calibration_points,
-                                                       n_readings=settings.n_readings, progress=False,
-                                                       seed=settings.seed, **working_point))
-            echo(f"      {cal.device}: {cal.status}"
-                 + (f", a' = {cal.a_prime * 1e3:.4f} mV, c' = {cal.c_prime * 1e3:.4f} mV, "
-                    f"I_dc,0 = {cal.vertex_current * 1e3:.4f} mA at {cal.rf_frequency / 1e6:.0f} MHz, "
-                    f"{cal.rf_current * 1e6:.1f} uA" if cal.status == "accepted" else f" ({cal.reason})"))
-            calibrations.append(cal)
-            if cal.status == "accepted":
-                benches.append(bench)
+        calibrations, benches = _calibrate_pool(settings, store, benches_open, echo)
         stages["calibration"] = time.perf_counter() - t0
         pool = [c for c in calibrations if c.status == "accepted"]
         if not pool:
             raise RuntimeError("no device of the pool calibrated: "
                                + "; ".join(f"{c.device}: {c.reason}" for c in calibrations))
-
-        # 2. products on the bench path
         t0 = time.perf_counter()
         echo(f"[2/4] {settings.n_products} DOR products on the bench path over {len(pool)} diode(s) ...")
         f_values = rng.uniform(-1.0, 1.0, settings.n_products)
         g_values = rng.uniform(-1.0, 1.0, settings.n_products)
-        np.savetxt(out / "pairs.csv", np.column_stack([f_values, g_values]), delimiter=",", fmt="%.17g")
-        # a DOR job (a run: every read journaled in products/journal.jsonl as it is taken)
-        job = dor_job({c.device: bench for c, bench in zip(pool, benches)}, store, out / "pairs.csv",
-                      out / "products", DorJobSettings("products", backend="bench",
-                                                       devices=tuple(c.device for c in pool),
-                                                       chunk=settings.n_products, n_readings=settings.n_readings),
-                      progress=False)
-        products = np.asarray(job.values)
-        product_accounting = job.accounting
+        products, product_accounting = _products_on_bench(settings, out, store, pool, benches, f_values, g_values)
         product_correlation = float(np.corrcoef(products, f_values * g_values)[0, 1])
         echo(f"      correlation with the ideal products: {product_correlation * 100:.3f} %  "
              f"({product_accounting['reads']:.0f} reads, {product_accounting['reads_per_product']:.2f} per "
              "product)")
         stages["products_on_bench"] = time.perf_counter() - t0
 
-    # 3. convolution of a natural image on the model backend built from the same calibrations
     t0 = time.perf_counter()
     echo(f"[3/4] convolving a {settings.image_size}x{settings.image_size} photograph on the model backend ...")
-    image = natural_image(settings.image_size)
-    filters = {"blur": np.full((3, 3), 1.0 / 9.0),
-               "edge": np.array([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])}
-    engine = DorEngine(pool, ModelBackend(pool, read_noise=True, seed=settings.seed))
-    conv_ideal, conv_dor, conv_correlations, conv_accounting = [], [], {}, None
-    for name, kernel in filters.items():
-        # one call per filter: each filter gets its own scale onto [-1, 0] (a blur scaled by the edge
-        # filter's largest weight would use only the first 3 % of the input range)
-        run = engine.conv2d(image[None], kernel[None])
-        exact = convolve_ideal(image[None], kernel[None])[0, 0]
-        conv_ideal.append(exact)
-        conv_dor.append(np.asarray(run.values)[0, 0])
-        conv_correlations[name] = float(correlation(conv_dor[-1], exact))
-        conv_accounting = run.accounting
+    image, conv_ideal, conv_dor, conv_correlations, conv_accounting = _convolve(settings, pool)
     echo("      correlation with the ideal convolution: "
          + ", ".join(f"{k} {v * 100:.2f} %" for k, v in conv_correlations.items()))
     stages["convolution"] = time.perf_counter() - t0
 
-    # 4. report
     t0 = time.perf_counter()
     echo("[4/4] writing the report ...")
     accounting = {"products": product_accounting, "convolution": conv_accounting.as_dict()}
@@ -247,6 +189,74 @@ def _run(settings: DemoSettings, out: Path, store, echo) -> DemoReport:
                         stages, steps)
     (out / "summary.json").write_text(dumps(report.as_dict()))
     return report
+
+
+def _calibrate_pool(settings: DemoSettings, store, benches_open: contextlib.ExitStack, echo):
+    """Stage 1: every device calibrated on its own simulated bench; (all calibrations, the benches of the
+    accepted ones)."""
+    from dorlab.procedures.calibration_run import (CalibrationSettings, calibrate_device,
+                                                   simulated_operating_point)
+    from dorlab.procedures.wiring import llgs_bench
+
+    devices = device_pool(settings.n_devices, settings.seed)
+    benches, calibrations = [], []
+    for k, parameters in enumerate(devices):
+        echo(f"[1/4] calibrating {parameters.name} ({k + 1}/{len(devices)}) on a simulated bench ...")
+        bench = benches_open.enter_context(llgs_bench(parameters, seed=settings.seed + k))
+        if k == 0:
+            # the simulator's operating-point search stands in for the lab's survey sweep; the other
+            # devices are siblings of one wafer, so (as in the lab) their sweep starts from the
+            # first device's working point and the fit finds each device's own vertex in it
+            working_point = simulated_operating_point(bench)
+        cal = calibrate_device(bench, store, parameters.name,
+                               CalibrationSettings(points=settings.calibration_points, n_readings=settings.n_readings,
+                                                   progress=False, seed=settings.seed, **working_point))
+        echo(f"      {cal.device}: {cal.status}"
+             + (f", a' = {cal.a_prime * 1e3:.4f} mV, c' = {cal.c_prime * 1e3:.4f} mV, "
+                f"I_dc,0 = {cal.vertex_current * 1e3:.4f} mA at {cal.rf_frequency / 1e6:.0f} MHz, "
+                f"{cal.rf_current * 1e6:.1f} uA" if cal.status == "accepted" else f" ({cal.reason})"))
+        calibrations.append(cal)
+        if cal.status == "accepted":
+            benches.append(bench)
+    return calibrations, benches
+
+
+def _products_on_bench(settings: DemoSettings, out: Path, store, pool, benches, f_values, g_values):
+    """Stage 2: the products as a DOR job on the bench path (a run: every read journaled in
+    products/journal.jsonl as it is taken); (DOR products, accounting)."""
+    from dorlab.procedures.dor_job import DorJobSettings, dor_job
+
+    np.savetxt(out / "pairs.csv", np.column_stack([f_values, g_values]), delimiter=",", fmt="%.17g")
+    job = dor_job({c.device: bench for c, bench in zip(pool, benches)}, store, out / "pairs.csv",
+                  out / "products", DorJobSettings("products", backend="bench", devices=tuple(c.device for c in pool),
+                                                   chunk=settings.n_products, n_readings=settings.n_readings),
+                  progress=False)
+    return np.asarray(job.values), job.accounting
+
+
+def _convolve(settings: DemoSettings, pool):
+    """Stage 3: a natural image convolved on the model backend built from the pool's calibrations;
+    (image, ideal planes, DOR planes, correlations by filter, accounting of the last filter)."""
+    from dorlab.compute.backends import ModelBackend
+    from dorlab.compute.convolution import convolve_ideal, correlation
+    from dorlab.compute.images import natural_image
+    from dorlab.compute.scheduler import DorEngine
+
+    image = natural_image(settings.image_size)
+    filters = {"blur": np.full((3, 3), 1.0 / 9.0),
+               "edge": np.array([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])}
+    engine = DorEngine(pool, ModelBackend(pool, read_noise=True, seed=settings.seed))
+    conv_ideal, conv_dor, correlations, accounting = [], [], {}, None
+    for name, kernel in filters.items():
+        # one call per filter: each filter gets its own scale onto [-1, 0] (a blur scaled by the edge
+        # filter's largest weight would use only the first 3 % of the input range)
+        run = engine.conv2d(image[None], kernel[None])
+        exact = convolve_ideal(image[None], kernel[None])[0, 0]
+        conv_ideal.append(exact)
+        conv_dor.append(np.asarray(run.values)[0, 0])
+        correlations[name] = float(correlation(conv_dor[-1], exact))
+        accounting = run.accounting
+    return image, conv_ideal, conv_dor, correlations, accounting
 
 
 def _write_report(out, settings, calibrations, f_values, g_values, products, product_correlation, image,

@@ -177,12 +177,6 @@ def _scale(values: np.ndarray) -> float:
     return top if top > 0 else 1.0
 
 
-def _plan(settings: DorJobSettings, first, second) -> list[tuple[int, int]]:
-    total = first.shape[0] if settings.operation == "products" \
-        else first.shape[1] - second.shape[1] + 1
-    return [(r0, min(total, r0 + int(settings.chunk))) for r0 in range(0, total, int(settings.chunk))]
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -209,10 +203,7 @@ def choose_devices(bench, store: CalibrationStore, settings: DorJobSettings) -> 
         if len(known) == 1:
             return known
         raise DorJobError(f"the store holds devices {known}; name the one(s) on this bench (devices=...)")
-    active = []
-    for device in store.devices():
-        if store.active_run_id(device) is not None:
-            active.append(device)
+    active = [device for device in store.devices() if store.active_run_id(device) is not None]
     if not active:
         raise DorJobError(f"no device in {store.path} has an active calibration")
     return active
@@ -229,9 +220,6 @@ def _pool(store: CalibrationStore, devices: list[str]) -> list[Calibration]:
 def _planned_reads(pool: list[Calibration], plan, first, second, scales, settings: DorJobSettings) -> list[int]:
     """Reads each chunk will take: the scheduler's placement and reuse do not depend on the reader, so
     the same schedule on exact parabolas (no instrument touched) counts them."""
-    from dorlab.compute.backends import IdealBackend
-    from dorlab.compute.scheduler import DorEngine
-
     engine = DorEngine(pool, IdealBackend(pool))
     return [int(_dor_chunk(engine, settings.operation, first, second, scales, r0, r1)[0].accounting.reads)
             for r0, r1 in plan]
@@ -309,7 +297,10 @@ class DorJobPlan(runs.Plan):
         return pool
 
     def chunks(self, first, second) -> list[tuple[int, int]]:
-        return _plan(self.settings, first, second)
+        """(first, stop) of each chunk: of the products, or of the convolution's output rows."""
+        step = int(self.settings.chunk)
+        total = first.shape[0] if self.settings.operation == "products" else first.shape[1] - second.shape[1] + 1
+        return [(r0, min(total, r0 + step)) for r0 in range(0, total, step)]
 
     def total_steps(self) -> int | None:
         return None  # set when the run starts (the bench's reads are planned from the store's pool)
@@ -351,7 +342,8 @@ class DorJobPlan(runs.Plan):
         result, exact = _dor_chunk(engine, self.settings.operation, first, second, scales, r0, r1)
         accounting = result.accounting.as_dict()
         return _Chunk(np.asarray(result.values, dtype=float), np.asarray(exact, dtype=float),
-                      [int(n) for n in accounting["reads_by_diode"]], _accounting_totals(accounting))
+                      [int(n) for n in accounting["reads_by_diode"]],
+                      {key: accounting[key] for key in _SUMMED if key in accounting})
 
     @staticmethod
     def _as_record(chunk: _Chunk) -> dict:
@@ -368,29 +360,22 @@ class DorJobPlan(runs.Plan):
 
     def _finish(self, out: Path, first, second, plan, chunks: list[_Chunk], pool) -> "DorJobResult":
         settings = self.settings
-        lines, rows = [], 0
+        products = settings.operation == "products"
+        lines = []
         for number, ((r0, _), chunk) in enumerate(zip(plan, chunks)):
-            if settings.operation == "products":
-                new = _rows_products(number, r0, first[r0:chunk.values.size + r0], second[r0:chunk.values.size + r0],
-                                     chunk.values, chunk.exact)
-            else:
-                new = _rows_conv(number, r0, chunk.values, chunk.exact, rows)
-            lines += new
-            rows += len(new)
+            lines += (_rows_products(number, r0, first[r0:], second[r0:], chunk.values, chunk.exact) if products
+                      else _rows_conv(number, r0, chunk.values, chunk.exact, len(lines)))
         write_results(out / RESULTS, KIND, {**settings.as_dict(), **{key: self.job.get(key) for key in (
             "input", "input_sha256", "scales", "pool", "started_at", "software_version")}},
-            PRODUCT_COLUMNS if settings.operation == "products" else CONV_COLUMNS, lines)
-        if settings.operation == "products":
-            values = np.concatenate([c.values for c in chunks])
-            exact = np.concatenate([c.exact for c in chunks])
-        else:
-            values = np.concatenate([c.values for c in chunks], axis=2)
-            exact = np.concatenate([c.exact for c in chunks], axis=2)
-            if len(self.job["input_shape"]) == 2:
-                values, exact = values[0], exact[0]
+            PRODUCT_COLUMNS if products else CONV_COLUMNS, lines)
+        # products join end to end; convolution chunks are strips of output rows (axis 2 of (N, K, Ho, Wo))
+        values = np.concatenate([c.values for c in chunks], axis=0 if products else 2)
+        exact = np.concatenate([c.exact for c in chunks], axis=0 if products else 2)
+        if not products and len(self.job["input_shape"]) == 2:
+            values, exact = values[0], exact[0]
         np.save(out / "result.npy", values)
         np.save(out / "exact.npy", exact)
-        images = _write_planes(out, values) if settings.operation == "conv" else []
+        images = [] if products else _write_planes(out, values)
         a, b = values.ravel(), exact.ravel()
         correlation = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and np.std(a) > 0 and np.std(b) > 0 \
             else float("nan")
@@ -410,11 +395,6 @@ class DorJobPlan(runs.Plan):
 
 _SUMMED = ("products", "reads", "operand_reads", "difference_reads", "lab_bench_time", "lab_bench_energy",
            "maximum_velocity_time", "maximum_velocity_energy", "minimum_area_time", "minimum_area_energy")
-
-
-def _accounting_totals(accounting: dict) -> dict:
-    return {key: accounting[key] for key in _SUMMED if key in accounting}
-
 
 # ------------------------------------------------------------------------------------------ running
 
@@ -457,9 +437,8 @@ def dor_job(bench, store: CalibrationStore, input_path: str | Path | None, out_d
         raise DorJobError(f"{input_path} is not the input this job started with (SHA-256 differs)")
     if plan.needs_bench and bench is None:
         raise DorJobError("the bench backend needs a bench")
-    if data_dir is None:
-        data_dir = store.path.parent
-    result, _ = runs.run_plan(plan, bench=bench if plan.needs_bench else None, store=store, data_dir=data_dir,
+    result, _ = runs.run_plan(plan, bench=bench if plan.needs_bench else None, store=store,
+                              data_dir=store.path.parent if data_dir is None else data_dir,
                               directory=None if resume else out, resume=run, progress=progress,
                               observers=observers, should_stop=should_stop)
     return result

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from tqdm import tqdm
+
+from dorlab.compute.backends import ModelBackend
+from dorlab.compute.fig5 import blur, paper_values, plot_fig5, random_filters, random_products
+from dorlab.compute.images import natural_image
+from dorlab.compute.scheduler import DorEngine
 from dorlab.procedures import runs
+from dorlab.procedures.dor_bench import BenchBackend
 
 _OPTIONS = ("n_products", "n_filters", "image_size", "seed", "read_noise", "variation", "n_readings",
             "compare_model", "rescale_filters")
@@ -46,8 +54,6 @@ class Fig5BenchPlan(runs.Plan):
                 raise runs.RunError(f"{ctx.path}: the calibration of this run is not in a store; continue it with "
                                     "dorlab reproduce fig5 (same options) --resume RUN")
             calibration = ctx.store.calibration(int(self.ref["run_id"]))
-        from dorlab.procedures.dor_bench import BenchBackend
-
         backend = BenchBackend(ctx.bench, [calibration], n_readings=self.options["n_readings"], run=ctx)
         return _experiments(calibration, backend, "bench", plot_dir=self.plot_dir, **self.options)
 
@@ -65,8 +71,6 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
                    read_noise=read_noise, variation=variation, n_readings=n_readings, compare_model=compare_model,
                    rescale_filters=rescale_filters)
     if backend != "bench":
-        from dorlab.compute.backends import ModelBackend
-
         model = ModelBackend([calibration], read_noise=read_noise, variation=variation, seed=seed)
         return _experiments(calibration, model, backend, plot_dir=plot_dir, progress=progress, **options)
     plan = Fig5BenchPlan(calibration, options, plot_dir=plot_dir)
@@ -77,30 +81,12 @@ def run_fig5(calibration, *, backend: str = "model", n_products: int = 200, n_fi
 def _experiments(calibration, reader, backend: str, *, n_products, n_filters, image_size, seed, read_noise,
                  variation, n_readings, compare_model, rescale_filters, plot_dir=None, progress=False) -> dict:
     """The three workloads read through ``reader`` (a model or a bench backend)."""
-    import numpy as np
-
-    from dorlab.compute.backends import ModelBackend
-    from dorlab.compute.fig5 import blur, paper_values, plot_fig5, random_filters, random_products
-    from dorlab.compute.images import natural_image
-    from dorlab.compute.scheduler import DorEngine
-
     image = natural_image(image_size)
-
-    def model_engine():
-        return DorEngine([calibration], ModelBackend([calibration], read_noise=read_noise, variation=variation,
-                                                     seed=seed))
-
     engine = DorEngine([calibration], reader)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_filters, desc="filters", unit="filter")
     products = random_products(engine, n_products, seed=seed)
-    filters = random_filters(engine, image, n_filters, seed=seed, batch=256, rescale_filters=rescale_filters,
-                             progress=None if bar is None else bar.update)
-    if bar is not None:
-        bar.close()
+    with tqdm(total=n_filters, desc="filters", unit="filter", disable=not progress) as bar:
+        filters = random_filters(engine, image, n_filters, seed=seed, batch=256, rescale_filters=rescale_filters,
+                                 progress=bar.update if progress else None)
     blurred = blur(engine, image, rescale_filters=rescale_filters)
     reads = products.accounting.reads + sum(a.reads for a in filters.accounting) + blurred.accounting.reads
     n_prod = (products.accounting.products + sum(a.products for a in filters.accounting)
@@ -126,25 +112,33 @@ def _experiments(calibration, reader, backend: str, *, n_products, n_filters, im
         result["bench_reads"] = {"replayed": engine.backend.replayed,
                                  "measured": engine.backend.reads_taken - engine.backend.replayed}
     if backend == "bench" and compare_model:
-        model = model_engine()
-        model_products = random_products(model, n_products, seed=seed)
-        model_filters = random_filters(model, image, n_filters, seed=seed, rescale_filters=rescale_filters)
-        model_blur = blur(model, image, rescale_filters=rescale_filters)
-        difference = products.dor - model_products.dor
-        standard_error = float(np.median(engine.backend.standard_errors)) if engine.backend.standard_errors else 0.0
-        model_sigma = float(np.median(ModelBackend([calibration]).kernels[0].sigma)) if read_noise else 0.0
-        # one product = three reads: sigma_FG = (1/2) sqrt(3) sigma_V / |a'| for each path
-        expected = 0.5 * math.sqrt(3.0 * (standard_error ** 2 + model_sigma ** 2)) / abs(calibration.a_prime)
-        result["bench_vs_model"] = {
-            "products_rms_difference": float(np.sqrt(np.mean(difference ** 2))),
+        result["bench_vs_model"] = _bench_vs_model(calibration, engine.backend, products, image, n_products=n_products,
+                                                   n_filters=n_filters, seed=seed, read_noise=read_noise,
+                                                   variation=variation, rescale_filters=rescale_filters)
+    if plot_dir is not None:
+        label = f"{calibration.device} ({backend})"
+        result["plots"] = [str(p) for p in plot_fig5(products, filters, blurred, plot_dir, label=label)]
+    return result
+
+
+def _bench_vs_model(calibration, bench_backend, products, image, *, n_products, n_filters, seed, read_noise,
+                    variation, rescale_filters) -> dict:
+    """The same workload on the model backend, and how far the bench's products are from it against what
+    the read noise of both explains."""
+    model = DorEngine([calibration], ModelBackend([calibration], read_noise=read_noise, variation=variation,
+                                                  seed=seed))
+    model_products = random_products(model, n_products, seed=seed)
+    model_filters = random_filters(model, image, n_filters, seed=seed, rescale_filters=rescale_filters)
+    model_blur = blur(model, image, rescale_filters=rescale_filters)
+    difference = products.dor - model_products.dor
+    standard_error = float(np.median(bench_backend.standard_errors)) if bench_backend.standard_errors else 0.0
+    model_sigma = float(np.median(ModelBackend([calibration]).kernels[0].sigma)) if read_noise else 0.0
+    # one product = three reads: sigma_FG = (1/2) sqrt(3) sigma_V / |a'| for each path
+    expected = 0.5 * math.sqrt(3.0 * (standard_error ** 2 + model_sigma ** 2)) / abs(calibration.a_prime)
+    return {"products_rms_difference": float(np.sqrt(np.mean(difference ** 2))),
             "products_mean_difference": float(np.mean(difference)),
             "expected_rms_from_read_noise": expected,
             "bench_median_standard_error": standard_error,
             "model_products_correlation": model_products.correlation,
             "model_filters_mean_correlation": model_filters.mean,
-            "model_blur_correlation": model_blur.correlation,
-        }
-    if plot_dir is not None:
-        label = f"{calibration.device} ({backend})"
-        result["plots"] = [str(p) for p in plot_fig5(products, filters, blurred, plot_dir, label=label)]
-    return result
+            "model_blur_correlation": model_blur.correlation}

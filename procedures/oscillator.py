@@ -158,13 +158,7 @@ class OscillatorPlan(runs.Plan):
         bench.set_bias(0.0)
         derived = derive(points, z0)
         notes = derived.pop("notes")
-        table = ctx.path / "points.csv"
-        with table.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(POINT_COLUMNS)
-            for point in points:
-                writer.writerow([point[key] if key in ("index", "detected") else repr(float(point[key]))
-                                 for key in POINT_COLUMNS])
+        _write_points(ctx.path / "points.csv", points)
         return OscillatorResult(points=points, run_dir=str(ctx.path),
                                 settings={**self.settings_dict(), "resolution_bandwidth_set": rbw},
                                 notes=notes, **derived)
@@ -173,6 +167,16 @@ class OscillatorPlan(runs.Plan):
         return {"threshold_current": result.threshold_current,
                 "threshold_frequency": result.threshold_frequency,
                 "nonlinear_frequency_shift": result.nonlinear_frequency_shift, "points": len(result.points)}
+
+
+def _write_points(path, points: list[dict]) -> None:
+    """The table of the run (floats written with full precision)."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(POINT_COLUMNS)
+        for point in points:
+            writer.writerow([point[key] if key in ("index", "detected") else repr(float(point[key]))
+                             for key in POINT_COLUMNS])
 
 
 def measure_oscillator(bench, settings: OscillatorSettings | None = None, *, data_dir=None, directory=None,

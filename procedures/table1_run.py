@@ -76,14 +76,12 @@ def wide_range_calibration(calibration, *, fraction: float = WIDE_RANGE_FRACTION
     """Row c: the same sweep calibrated with I_dc,-1 at ``fraction`` of the larger room between the vertex
     and the locking-window edge. The fit may be *rejected* as a poor parabola; its a', c' are still what a
     user of that range would decode with, which is the point of row c."""
-    import numpy as np
-
     from dorlab.calibration import fit
 
     window = tuple(getattr(calibration, "locking_window", (float("nan"),) * 2))
     if not np.all(np.isfinite(window)):
         raise DorlabError(f"calibration of {calibration.device!r} has no locking window; cannot widen "
-                                   "its input range for row c")
+                          "its input range for row c")
     lower, upper = min(window), max(window)
     vertex = calibration.vertex_current
     room_below, room_above = vertex - lower, upper - vertex
@@ -106,15 +104,13 @@ def simulated_curves():
     """Default row c: the LLGS mazza2022 diode at the simulator's 1:1 working point, its branch followed
     from one input width beyond I_dc,-1 to the locking edge (61 points), calibrated with the working
     point's input range, then over the wide range."""
-    import numpy as np
-
     from dorlab.calibration import fit
 
     try:
         from dorlab.simulator import studies
     except ImportError as err:  # a bench-only installation
         raise DorlabError(f"the default row c curve needs the simulator ({err}); pass --device or "
-                                   "--curve") from err
+                          "--curve") from err
     op = studies.find_operating_point()
     # the 1:1 branch from one input width beyond I_dc,-1 up to its locking edge next to the vertex,
     # followed from the far end (fresh runs near the edge can land on the other orbit)
@@ -203,7 +199,6 @@ def scatter_shared(client, arguments: list[tuple]) -> list[tuple]:
     return [tuple(shared.get(id(value), value) for value in args) for args in arguments]
 
 
-
 @dataclass
 class Table1Run:
     """A finished Table I run: the result (``dorlab.compute.table1``), the trained model and the figures
@@ -221,7 +216,6 @@ def reproduce_table1(*, device: str | None = None, curve: str | None = None, qui
                      log: Callable[[str], None] = print) -> Table1Run:
     """Train (or load) the ideal CNN, evaluate rows a, b, c and write Fig. 6 plots into ``plot_dir``."""
     from dorlab.compute import mnist, table1 as experiment
-    from dorlab.compute.cnn import SmallCnn
     from dorlab.procedures.datadir import data_dir as resolve_data_dir
 
     timings = {}
@@ -249,16 +243,8 @@ def reproduce_table1(*, device: str | None = None, curve: str | None = None, qui
     cache_root = Path(cache_dir) if cache_dir else resolve_data_dir(data_dir) / "table1"
     weights = _cache_path(cache_root, settings)
     t0 = time.perf_counter()
-    if weights.exists() and not retrain:
-        model = SmallCnn.load(weights)
-        log(f"loaded trained weights {weights}")
-        timings["train_ideal (cached)"] = time.perf_counter() - t0
-    else:
-        log(f"training the ideal network on {settings.n_train} images ...")
-        model = experiment.train_ideal(subsets, settings, progress=log)
-        model.save(weights)
-        log(f"saved {weights}")
-        timings["train_ideal"] = time.perf_counter() - t0
+    model, cached = _trained_model(weights, retrain, subsets, settings, log)
+    timings["train_ideal (cached)" if cached else "train_ideal"] = time.perf_counter() - t0
 
     figures: dict = {}
     result = experiment.run_table1(model, subsets, curve_a, curve_c, settings, progress=log, timings=timings,
@@ -267,16 +253,37 @@ def reproduce_table1(*, device: str | None = None, curve: str | None = None, qui
     result.details["curve_source"] = source
     result.details["weights"] = str(weights)
     result.details["row_b_cluster"] = cluster
-
-    plots = []
-    if plot_dir:
-        out = Path(plot_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        plots = [out / "fig6b_training.png", out / "fig6c_feature_maps.png", out / "fig6d_dark_knowledge.png",
-                 out / "fig6e_classes_t10.png"]
-        experiment.plot_training_curves(model.history, plots[0])
-        image_index = figures["chosen"][0] if figures.get("chosen") else 0
-        experiment.plot_feature_maps(model, subsets.test_images[image_index], figures["layers"], plots[1])
-        experiment.plot_dark_knowledge(result.dark_knowledge, plots[2], plots[3])
-        log(f"plots in {out}")
+    plots = _plot_fig6(Path(plot_dir), model, subsets, result, figures, log) if plot_dir else []
     return Table1Run(result, model, weights, plots)
+
+
+def _trained_model(weights: Path, retrain: bool, subsets, settings, log):
+    """(the ideal CNN, whether it came from the cache): the cached weights unless ``retrain``, else
+    trained here and cached."""
+    from dorlab.compute import table1 as experiment
+    from dorlab.compute.cnn import SmallCnn
+
+    if weights.exists() and not retrain:
+        model = SmallCnn.load(weights)
+        log(f"loaded trained weights {weights}")
+        return model, True
+    log(f"training the ideal network on {settings.n_train} images ...")
+    model = experiment.train_ideal(subsets, settings, progress=log)
+    model.save(weights)
+    log(f"saved {weights}")
+    return model, False
+
+
+def _plot_fig6(out: Path, model, subsets, result, figures: dict, log) -> list[Path]:
+    """Fig. 6(b-e) as PNGs in ``out``."""
+    from dorlab.compute import table1 as experiment
+
+    out.mkdir(parents=True, exist_ok=True)
+    plots = [out / "fig6b_training.png", out / "fig6c_feature_maps.png", out / "fig6d_dark_knowledge.png",
+             out / "fig6e_classes_t10.png"]
+    experiment.plot_training_curves(model.history, plots[0])
+    image_index = figures["chosen"][0] if figures.get("chosen") else 0
+    experiment.plot_feature_maps(model, subsets.test_images[image_index], figures["layers"], plots[1])
+    experiment.plot_dark_knowledge(result.dark_knowledge, plots[2], plots[3])
+    log(f"plots in {out}")
+    return plots
