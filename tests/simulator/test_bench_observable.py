@@ -116,6 +116,15 @@ def test_one_to_one_minimum_near_pi_qualifies_on_the_bench_observable(mazza):
     assert set(q.edges) == {"up", "down"}
     (only_max,) = opm.survey_drives(mazza, [(BENCH_F, BENCH_I)], extrema=("maximum",), **grid)
     assert not only_max["qualification"].qualified
+    # it is the rectification's working point, shifted little by Delta R_dc: the intrinsic V_dc alone has a
+    # qualifying minimum at phi ~ pi within 1 uA of the bench-read vertex
+    (intrinsic,) = opm.survey_drives(mazza, [(BENCH_F, BENCH_I)], observable="intrinsic", extrema=("minimum",),
+                                     **grid)
+    qi = intrinsic["qualification"]
+    assert qi.qualified and qi.extremum == "minimum", qi.reason
+    assert abs(abs(math.degrees(qi.phase_at_vertex)) - 180.0) <= 5.0
+    assert qi.vertex_current == pytest.approx(q.vertex_current, abs=1e-6)
+    assert abs(qi.vertex_voltage) > 0.5 * abs(q.vertex_voltage)      # rectification is most of the reading
 
 
 @pytest.mark.slow
