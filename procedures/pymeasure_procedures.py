@@ -39,17 +39,11 @@ Without a GUI, the same classes run headless::
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, ListParameter,
-                                  Parameter, Procedure)
+from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter, Parameter
 
-from dorlab.procedures.runs import StopRequested
-from dorlab.procedures.sweep import RF_DRIVES, rf_drive_values
-
-log = logging.getLogger(__name__)
-
+from dorlab.procedures.sweep import RF_DRIVES, BenchProcedure, rf_drive_values
 
 def _nan(value):
     """Events are strict JSON (NaN is null): back to NaN for PyMeasure's columns."""
@@ -60,56 +54,34 @@ def _devices(text: str) -> tuple[str, ...]:
     return tuple(d.strip() for d in str(text or "").split(",") if d.strip())
 
 
-class _BenchStoreProcedure(Procedure):
-    """Opens the bench and the store named by the parameters unless live objects were handed in."""
+class _BenchStoreProcedure(BenchProcedure):
+    """Also opens the calibration store of ``data_dir`` unless a live one was handed in."""
 
-    bench = Parameter("Bench", default="sim")
-    data_dir = Parameter("Data directory", default="")
-
-    bench_object = None
     store_object = None
-    needs_bench = True
 
     def startup(self):
         from dorlab.calibration.store import CalibrationStore
         from dorlab.procedures.datadir import data_dir
 
-        self._owns_bench = self.bench_object is None and self.needs_bench_now()
-        if self._owns_bench:
-            from dorlab.procedures.wiring import open_bench
-
-            self.bench_object = open_bench(str(self.bench))
+        super().startup()
         # SQLite connections belong to the thread that opened them and a Worker runs the procedure in
         # its own thread: a store handed in lends its path, the procedure opens its own connection
-        self._owns_store = True
         self._lent_store = self.store_object
         if self.store_object is not None:
             self.store_object = CalibrationStore(self.store_object.path)
         else:
             self.store_object = CalibrationStore.open(data_dir(self.data_dir or None))
 
-    def needs_bench_now(self) -> bool:
-        return self.needs_bench
-
     def shutdown(self):
-        bench = self.bench_object
         try:
-            if bench is not None:
-                bench.safe_state()
+            super().shutdown()
         finally:
-            if bench is not None and getattr(self, "_owns_bench", False):
-                bench.close()
-                self.bench_object = None
-            if self.store_object is not None and getattr(self, "_owns_store", False):
+            if self.store_object is not None and hasattr(self, "_lent_store"):
                 self.store_object.close()
-                self.store_object = getattr(self, "_lent_store", None)
-
-    def _check_stop(self):
-        if self.should_stop():
-            raise StopRequested("stop requested")
+                self.store_object = self._lent_store
 
 
-class PhaseMapProcedure(_BenchStoreProcedure):
+class PhaseMapProcedure(BenchProcedure):
     """The phase map (``dorlab.procedures.phase_map``): emits each row's points with their phase."""
 
     directory = Parameter("Map directory", default="phase-map")
@@ -144,18 +116,17 @@ class PhaseMapProcedure(_BenchStoreProcedure):
                                 rf_current=rf_current, rf_power_dbm=rf_power_dbm,
                                 n_readings=int(self.n_readings), device=str(self.device or ""))
 
-    def startup(self):  # a phase map needs no store
-        self._owns_store = False
-        self._owns_bench = self.bench_object is None
-        if self._owns_bench:
-            from dorlab.procedures.wiring import open_bench
-
-            self.bench_object = open_bench(str(self.bench))
-
     def execute(self):
         from dorlab.procedures.phase_map import phase_map
 
         settings = self.settings()
+        self.run_stoppable("phase map", phase_map, self.bench_object, Path(str(self.directory)),
+                           None if self.resume else settings, resume=bool(self.resume), progress=False,
+                           observers=(self.observer(settings),), should_stop=self.should_stop,
+                           data_dir=str(self.data_dir) or None)
+
+    def observer(self, settings):
+        """What reaches PyMeasure: each row's points with their phase, once the row is complete."""
         rows = int(settings.frequency_points)
 
         def on_event(event):
@@ -169,12 +140,7 @@ class PhaseMapProcedure(_BenchStoreProcedure):
                                       "Phase (rad)": _nan(event["phase"][k])})
             self.emit("progress", 100.0 * (event["row"] + 1) / rows)
 
-        try:
-            phase_map(self.bench_object, Path(str(self.directory)), None if self.resume else settings,
-                      resume=bool(self.resume), progress=False, observers=(on_event,),
-                      should_stop=self.should_stop)
-        except StopRequested:
-            log.info("phase map stopped; resume it from %s", self.directory)
+        return on_event
 
 
 class RecalibrationProcedure(_BenchStoreProcedure):
@@ -207,11 +173,9 @@ class RecalibrationProcedure(_BenchStoreProcedure):
                                   "New run": -1 if event["new_run_id"] is None else event["new_run_id"]})
             self.emit("progress", 100.0 * (event["index"] + 1) / max(event["total"], 1))
 
-        try:
-            recalibrate(self.bench_object, self.store_object, policy, devices=list(_devices(self.devices)) or None,
-                        dry_run=bool(self.dry_run), observers=(on_event,), should_stop=self.should_stop)
-        except StopRequested as exc:
-            log.info("recalibration stopped; %s", " ".join(getattr(exc, "__notes__", [])))
+        self.run_stoppable("recalibration", recalibrate, self.bench_object, self.store_object, policy,
+                           devices=list(_devices(self.devices)) or None, dry_run=bool(self.dry_run),
+                           observers=(on_event,), should_stop=self.should_stop)
 
 
 class DorJobProcedure(_BenchStoreProcedure):
@@ -257,12 +221,9 @@ class DorJobProcedure(_BenchStoreProcedure):
             self.emit("progress", 100.0 * (event["chunk"] + 1) / event["chunks"])
 
         emitted = {"n": 0}
-        try:
-            dor_job(self.bench_object, self.store_object, str(self.input_path) or None, Path(str(self.out_dir)),
-                    None if self.resume else self.settings(), resume=bool(self.resume), progress=False,
-                    observers=(on_event,), should_stop=self.should_stop)
-        except StopRequested as exc:
-            log.info("DOR job stopped, bench safe; %s", " ".join(getattr(exc, "__notes__", [])))
+        self.run_stoppable("DOR job", dor_job, self.bench_object, self.store_object, str(self.input_path) or None,
+                           Path(str(self.out_dir)), None if self.resume else self.settings(), resume=bool(self.resume),
+                           progress=False, observers=(on_event,), should_stop=self.should_stop)
 
 
 WINDOWS = {"phase-map": PhaseMapProcedure, "recalibration": RecalibrationProcedure, "dor-job": DorJobProcedure}
