@@ -43,7 +43,7 @@ from pathlib import Path
 
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter, Parameter
 
-from dorlab.procedures.sweep import RF_DRIVES, BenchProcedure, rf_drive_values
+from dorlab.procedures.sweep import BenchProcedure, RectificationSweepProcedure, rf_drive_values
 
 def _nan(value):
     """Events are strict JSON (NaN is null): back to NaN for PyMeasure's columns."""
@@ -92,12 +92,10 @@ class PhaseMapProcedure(BenchProcedure):
     bias_from = FloatParameter("Bias from", units="A", default=-0.26e-3, minimum=-1.0, maximum=1.0)
     bias_to = FloatParameter("Bias to", units="A", default=-0.01e-3, minimum=-1.0, maximum=1.0)
     bias_points = IntegerParameter("Bias points", default=26, minimum=2, maximum=100_000)
-    rf_drive = ListParameter("RF drive given as", choices=RF_DRIVES, default="current")
-    rf_current = FloatParameter("RF current", units="A", default=70.7e-6, minimum=0.0, maximum=1.0,
-                                group_by="rf_drive", group_condition="current")
-    rf_power_dbm = FloatParameter("RF power", units="dBm", default=-19.3, minimum=-200.0, maximum=50.0,
-                                  group_by="rf_drive", group_condition="power")
-    n_readings = IntegerParameter("Readings per point", default=5, minimum=2, maximum=100_000)
+    rf_drive = RectificationSweepProcedure.rf_drive
+    rf_current = RectificationSweepProcedure.rf_current
+    rf_power_dbm = RectificationSweepProcedure.rf_power_dbm
+    n_readings = RectificationSweepProcedure.n_readings
     device = Parameter("Device", default="")
 
     DATA_COLUMNS = ["Row", "RF frequency (Hz)", "Bias current (A)", "Rectified voltage (V)",

@@ -189,6 +189,11 @@ def _columns(records: list[dict]) -> dict[str, np.ndarray]:
             for key in _COLUMN_KEYS if key != "elapsed_time"}
     times = np.array([float(r.get("time", 0.0)) for r in records])
     cols["elapsed_time"] = times - times[0] if times.size else times
+    return _typed(cols)
+
+
+def _typed(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Float columns with the index and direction as integers and the unstable flag as booleans."""
     cols["index"] = cols["index"].astype(int)
     cols["direction"] = cols["direction"].astype(int)
     cols["unstable"] = cols["unstable"].astype(bool)
@@ -328,14 +333,11 @@ def load_sweep(path: str | Path, prefix: str = "") -> SweepResult:
     columns = {key: (frame[label].to_numpy(dtype=float) if label in frame
                      else np.full(len(frame), _LEGACY_DEFAULTS[key]))       # a file from before the column
                for label, key in zip(DATA_COLUMNS, _COLUMN_KEYS)}
-    columns["index"] = columns["index"].astype(int)
-    columns["direction"] = columns["direction"].astype(int)
-    columns["unstable"] = columns["unstable"].astype(bool)
     identities = str(procedure.identities or "{}")
     metadata = {"bench": str(procedure.bench), "started_at": str(procedure.started_at),
                 "software_version": str(procedure.software_version), "run": str(procedure.run or ""),
                 "identities": json.loads(identities) if identities.strip() else {}}
-    return SweepResult(path, procedure.settings(), columns, metadata)
+    return SweepResult(path, procedure.settings(), _typed(columns), metadata)
 
 
 def _nested_sweep(run: runs.Run, prefix: str) -> dict:
