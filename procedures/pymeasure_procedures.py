@@ -224,9 +224,6 @@ class DorJobProcedure(_BenchStoreProcedure):
                            progress=False, observers=(on_event,), should_stop=self.should_stop)
 
 
-WINDOWS = {"phase-map": PhaseMapProcedure, "recalibration": RecalibrationProcedure, "dor-job": DorJobProcedure}
-
-
 def launch(kind: str) -> int:
     """Open PyMeasure's window on one procedure (needs a Qt binding); see ``dorlab.procedures.windows``."""
     from dorlab.procedures.windows import launch as launch_window

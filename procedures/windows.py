@@ -296,24 +296,32 @@ def _draw_points(window, *, lines: bool) -> None:
     window.new_curve = new_curve
 
 
+def _qt(module: str):
+    """``pymeasure.display.<module>``, which needs a Qt binding."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"pymeasure.display.{module}")
+    except Exception as exc:  # noqa: BLE001 - qtpy raises its own error types
+        raise QtMissing(f"PyMeasure's windows need a Qt binding: pip install 'dorlab[gui]' ({exc})") from None
+
+
 def make_window(kind: str, *, bench: str = "sim", directory: str | Path | None = None):
     """The window for ``kind`` (a QApplication must exist). ``directory`` is where PyMeasure keeps its own
     copy of each run's results (default: ``<data dir>/pymeasure``)."""
-    try:
-        from pymeasure.display.windows import ManagedImageWindow, ManagedWindow
-    except Exception as exc:  # noqa: BLE001 - qtpy raises its own error types
-        raise QtMissing(f"PyMeasure's windows need a Qt binding: pip install 'dorlab[gui]' ({exc})") from None
     from dorlab.procedures.datadir import data_dir
 
+    managed = _qt("windows")
     procedure_class = with_bench_limits(_procedure_class(kind), bench)
-    inputs = [name for name in procedure_class.INPUTS if name != "resume" or kind != "calibrate"]
+    inputs = procedure_class.INPUTS
     if kind == "phase-map":
-        window = ManagedImageWindow(procedure_class, x_axis=procedure_class.X_AXIS,
-                                    y_axis=procedure_class.Y_AXIS, z_axis=procedure_class.Z_AXIS,
-                                    inputs=inputs, displays=procedure_class.DISPLAYS)
+        window = managed.ManagedImageWindow(procedure_class, x_axis=procedure_class.X_AXIS,
+                                            y_axis=procedure_class.Y_AXIS, z_axis=procedure_class.Z_AXIS,
+                                            inputs=inputs, displays=procedure_class.DISPLAYS)
     else:
-        window = ManagedWindow(procedure_class, x_axis=procedure_class.X_AXIS, y_axis=procedure_class.Y_AXIS,
-                               inputs=inputs, displays=procedure_class.DISPLAYS)
+        window = managed.ManagedWindow(procedure_class, x_axis=procedure_class.X_AXIS,
+                                       y_axis=procedure_class.Y_AXIS, inputs=inputs,
+                                       displays=procedure_class.DISPLAYS)
     _draw_points(window, lines=kind not in ("dor-job", "recalibration"))
     window.setWindowTitle(f"dorlab {kind} ({bench})")
     directory = Path(directory) if directory is not None else data_dir(None) / "pymeasure"
@@ -326,11 +334,9 @@ def launch(kind: str, *, bench: str = "sim") -> int:
     """Open the window for ``kind`` and run Qt's event loop; returns its exit code."""
     import sys
 
-    try:
-        from pymeasure.display.Qt import QtWidgets
-    except Exception as exc:  # noqa: BLE001
-        raise QtMissing(f"PyMeasure's windows need a Qt binding: pip install 'dorlab[gui]' ({exc})") from None
     from dorlab.instruments.config import load_bench_config
+
+    QtWidgets = _qt("Qt").QtWidgets
 
     _procedure_class(kind)
     load_bench_config(bench)  # a bad kind or bench file is refused before Qt starts
