@@ -2,34 +2,21 @@
 
 (The rectification sweep's is ``dorlab.procedures.sweep.RectificationSweepProcedure``.)
 
-Each class runs the real procedure of this package (its files, resume and safe state included) and
-*also* emits every result to PyMeasure, so a ``Worker``/``Experiment`` records it in its own ``Results``
-file and PyMeasure's ``ManagedWindow`` plots it live; the stop button ends the run cleanly (bench safe,
-files resumable). Bench and store: parameter ``bench`` ("sim" wires a fresh simulated bench, otherwise a
-bench name or file) and ``data_dir`` (default ``$DORLAB_DATA`` or ``./dorlab-data``); or hand live
-objects in before starting with ``procedure.bench_object = bench`` / ``procedure.store_object = store``
-(they are then not closed; a store lends its path: SQLite connections belong to one thread and the
-Worker runs the procedure in its own, so the procedure opens its own connection to the same file).
+Each class executes the plan of this package through the run layer (its run directory, resume and safe
+state included) and *also* emits every result to PyMeasure, so a ``Worker``/``Experiment`` records it in
+its own ``Results`` file and PyMeasure's ``ManagedWindow`` plots it live; the stop button ends the run
+cleanly (bench safe, resumable). Bench and store: parameter ``bench`` ("sim" wires a fresh simulated
+bench, otherwise a bench name or file) and ``data_dir`` (default ``$DORLAB_DATA`` or ``./dorlab-data``);
+or hand live objects in before starting with ``procedure.bench_object = bench`` /
+``procedure.store_object = store`` (they are then not closed; a store lends its path: SQLite connections
+belong to one thread and the Worker runs the procedure in its own, so the procedure opens its own
+connection to the same file).
 
-Running one in PyMeasure's GUI (needs a Qt binding: ``pip install PyQt5`` or ``PySide6``; Qt is not a
-dependency of dorlab)::
-
-    import sys
-    from pymeasure.display.Qt import QtWidgets
-    from pymeasure.display.windows import ManagedWindow
-    from dorlab.procedures.pymeasure_procedures import PhaseMapProcedure
-
-    app = QtWidgets.QApplication(sys.argv)
-    window = ManagedWindow(PhaseMapProcedure, inputs=PhaseMapProcedure.INPUTS,
-                           displays=PhaseMapProcedure.DISPLAYS,
-                           x_axis=PhaseMapProcedure.X_AXIS, y_axis=PhaseMapProcedure.Y_AXIS)
-    window.setWindowTitle("dorlab phase map")
-    window.show()
-    app.exec()
-
-or simply ``python -m dorlab.procedures.pymeasure_procedures phase-map`` (also ``recalibration``,
-``dor-job``, ``sweep``), which does exactly that (:func:`launch`). The window's file inputs choose where
-PyMeasure writes its ``Results`` copy; the procedure's own files go to ``directory`` / ``data_dir``.
+In PyMeasure's GUI (needs a Qt binding: ``pip install 'dorlab[gui]'``): ``dorlab gui phase-map`` (also
+``recalibration``, ``dor-job``, ``sweep``, ``calibrate``), or ``python -m
+dorlab.procedures.pymeasure_procedures phase-map``; ``dorlab.procedures.windows.make_window`` builds the
+``ManagedWindow`` on these classes. The window's file inputs choose where PyMeasure writes its
+``Results`` copy; the procedure's own files go to ``directory`` / ``data_dir``.
 
 Without a GUI, the same classes run headless::
 
@@ -44,6 +31,7 @@ from pathlib import Path
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter, Parameter
 
 from dorlab.procedures.sweep import BenchProcedure, RectificationSweepProcedure, rf_drive_values
+
 
 def _nan(value):
     """Events are strict JSON (NaN is null): back to NaN for PyMeasure's columns."""
