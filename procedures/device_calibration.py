@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from dorlab.calibration.record import Calibration
-from dorlab.calibration.store import CalibrationStore, RunSummary
+from dorlab.calibration.store import CalibrationStore, RunSummary, check_device_name
 from dorlab.procedures.wiring import bench_temperature
 from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch, RunTimings,
                                                calibrate_device, simulated_operating_point)
@@ -87,6 +87,7 @@ def calibrate(bench, store: CalibrationStore, device: str, settings: Calibration
     ``announce``), unless ``resume``: an interrupted calibration run (id or directory) to continue with
     its own settings. ``observers`` get the run's events (every point as it is measured);
     ``should_stop()`` true stops the run before its next reading (bench safe, resumable)."""
+    check_device_name(device)  # before the operating-point search, which may take a while
     timings = RunTimings()
     lock_ratio = None
     if resume is not None:

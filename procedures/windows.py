@@ -42,12 +42,8 @@ def _stamp() -> str:
 
 def _point_results(event) -> dict | None:
     """A run layer ``point`` event of a sweep-like step (``.../point/<k>``) as a PyMeasure result row."""
-    if event.get("type") != "point" or "/point/" not in f"/{event.get('key', '')}":
-        return None
-    data = event["data"]
-    if "bias_current" not in data:
-        return None
-    return data
+    sweep_like = event.get("type") == "point" and "/point/" in f"/{event.get('key', '')}"
+    return event["data"] if sweep_like and "bias_current" in event["data"] else None
 
 
 # ------------------------------------------------------------------------------------------ sweep
