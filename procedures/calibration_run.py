@@ -200,8 +200,6 @@ class CalibrationPlan(runs.Plan):
             except SurveyError as err:
                 return self._store(ctx, *_rejected_survey(device, settings, err, bench))
             survey_note = f"survey {survey.path.name} of run {ctx.run.id}"
-            if not self.prefix:
-                ctx.set_total(settings.survey_points + settings.points * (2 if settings.up_and_down else 1) + 1)
         ctx.stage("sweep", bias_from=bias_from, bias_to=bias_to)
         sweep_settings = SweepSettings(bias_from, bias_to, settings.points, _rf_frequency(settings),
                                        n_readings=settings.n_readings, up_and_down=settings.up_and_down,

@@ -43,6 +43,17 @@ def calibration_json(cal, data_dir, extra=None) -> dict:
     return out
 
 
+def _outcome_json(outcome, data_dir, plot=None) -> dict:
+    """``calibrate --json``: the calibration with how its run went (timings null for a device that a
+    resumed pool run had finished before)."""
+    return calibration_json(outcome.calibration, data_dir, {
+        "timings": None if outcome.timings is None else outcome.timings.as_dict(),
+        "sweep_path": outcome.sweep_path, "hysteresis": outcome.hysteresis,
+        "operating_point": outcome.operating_point, "lock_ratio": outcome.lock_ratio,
+        "unstable_points": len(outcome.run.settings.get("unstable_points") or []),
+        **({"plot": plot} if plot else {})})
+
+
 def _print_calibration(cal, data_dir, extra=None) -> None:
     def fmt(value, scale, unit, digits=4):
         return "n/a" if value is None or not math.isfinite(value) else f"{value * scale:.{digits}f} {unit}"
@@ -144,12 +155,7 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
     cal = outcome.calibration
     plot = _save_plot(_calibration_figure(cal), plot_path) if plot_path is not None else None
     if as_json:
-        click.echo(dumps(calibration_json(cal, root, {
-            "timings": outcome.timings.as_dict(), "sweep_path": outcome.sweep_path,
-            "hysteresis": outcome.hysteresis, "operating_point": outcome.operating_point,
-            "lock_ratio": outcome.lock_ratio, "rf_frequency": cal.rf_frequency,
-            "unstable_points": len(outcome.run.settings.get("unstable_points") or []),
-            **({"plot": plot} if plot else {})})))
+        click.echo(dumps(_outcome_json(outcome, root, plot)))
     else:
         extra = {"operating point": outcome.operating_point, "sweep file": outcome.sweep_path}
         if outcome.hysteresis is not None:
@@ -377,6 +383,7 @@ def _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from
                    up_and_down, input_min_current, criteria, seed, sim_diode, data_dir, as_json, progress):
     """``calibrate --device all``: every device of the bench file through its switch
     (``procedures.pool.calibrate_all_devices``)."""
+    from dorlab.procedures.device_calibration import CalibrationOutcome
     from dorlab.procedures.pool import calibrate_all_devices
 
     echo = (lambda message: click.echo(message, err=True)) if progress else (lambda message: None)
@@ -393,14 +400,8 @@ def _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from
         raise RunInterrupted(f"interrupted: the bench is in its safe state; progress is in {state_path}",
                              f"dorlab calibrate --bench {bench_name} --device all --data-dir {root}") from None
     if as_json:
-        # the keys of `dorlab calibrate --json`, per device (timings: null for devices a resumed pool run
-        # had finished before)
-        click.echo(dumps([calibration_json(cal, root, {
-            "timings": timings[cal.device].as_dict() if cal.device in timings else None,
-            "sweep_path": runs[cal.device].sweep_path, "hysteresis": runs[cal.device].settings.get("hysteresis"),
-            "operating_point": source, "lock_ratio": lock_ratio, "rf_frequency": cal.rf_frequency,
-            "unstable_points": len(runs[cal.device].settings.get("unstable_points") or [])})
-            for cal in calibrations]))
+        click.echo(dumps([_outcome_json(CalibrationOutcome(cal, runs[cal.device], source, timings.get(cal.device),
+                                                           lock_ratio), root) for cal in calibrations]))
     else:
         for cal in calibrations:
             _print_calibration(cal, root)

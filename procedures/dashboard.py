@@ -108,28 +108,27 @@ def create_app(data_dir: str | os.PathLike, *, token: str | None = None, poll_se
         return payload({"data_dir": str(root), "store": data.store_status(root), "time": time.time(),
                         "read_only": True, "poll_seconds": poll_seconds})
 
+    def answer(compute):
+        """``compute()`` as JSON: 404 for a device or run that does not exist, 503 for a store that
+        cannot be read."""
+        try:
+            return payload(compute())
+        except data.NotFound as exc:
+            return error(str(exc), 404)
+        except data.StoreUnreadable as exc:
+            return error(f"calibration store unreadable: {exc}", 503)
+
     def runs(request):
         return payload({"runs": data.runs(root)})
 
     def run(request):
-        try:
-            return payload(data.run(root, request.path_params["run_id"]))
-        except data.NotFound as exc:
-            return error(str(exc), 404)
+        return answer(lambda: data.run(root, request.path_params["run_id"]))
 
     def devices(request):
-        try:
-            return payload({"store": data.store_status(root), "devices": data.devices(root)})
-        except data.StoreUnreadable as exc:
-            return error(f"calibration store unreadable: {exc}", 503)
+        return answer(lambda: {"store": data.store_status(root), "devices": data.devices(root)})
 
     def device(request):
-        try:
-            return payload(data.device(root, request.path_params["name"]))
-        except data.NotFound as exc:
-            return error(str(exc), 404)
-        except data.StoreUnreadable as exc:
-            return error(f"calibration store unreadable: {exc}", 503)
+        return answer(lambda: data.device(root, request.path_params["name"]))
 
     routes = [
         Route("/", page, methods=["GET"]),

@@ -22,7 +22,6 @@ from dorlab.calibration.store import (DEFAULT_FILENAME, CalibrationStore, Missin
                                      UnknownDeviceError)
 from dorlab.procedures import runs as run_layer
 
-RUN_STATUSES = ("running", "done", "interrupted", "failed", "bench-not-safe")
 # A sweep file without the run layer's status: still growing within this many seconds (or 5 point
 # intervals, whichever is longer) counts as running, else as interrupted.
 _QUIET_SECONDS = 10.0
@@ -265,14 +264,6 @@ class _ReadCache:
 
 
 _CACHE = _ReadCache()
-
-
-def _started(text: str) -> float:
-    """Seconds since the epoch of a "%Y-%m-%dT%H:%M:%S%z" stamp (NaN when unreadable)."""
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def _process_alive(host: str | None, pid) -> bool | None:

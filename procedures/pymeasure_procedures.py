@@ -2,34 +2,21 @@
 
 (The rectification sweep's is ``dorlab.procedures.sweep.RectificationSweepProcedure``.)
 
-Each class runs the real procedure of this package (its files, resume and safe state included) and
-*also* emits every result to PyMeasure, so a ``Worker``/``Experiment`` records it in its own ``Results``
-file and PyMeasure's ``ManagedWindow`` plots it live; the stop button ends the run cleanly (bench safe,
-files resumable). Bench and store: parameter ``bench`` ("sim" wires a fresh simulated bench, otherwise a
-bench name or file) and ``data_dir`` (default ``$DORLAB_DATA`` or ``./dorlab-data``); or hand live
-objects in before starting with ``procedure.bench_object = bench`` / ``procedure.store_object = store``
-(they are then not closed; a store lends its path: SQLite connections belong to one thread and the
-Worker runs the procedure in its own, so the procedure opens its own connection to the same file).
+Each class executes the plan of this package through the run layer (its run directory, resume and safe
+state included) and *also* emits every result to PyMeasure, so a ``Worker``/``Experiment`` records it in
+its own ``Results`` file and PyMeasure's ``ManagedWindow`` plots it live; the stop button ends the run
+cleanly (bench safe, resumable). Bench and store: parameter ``bench`` ("sim" wires a fresh simulated
+bench, otherwise a bench name or file) and ``data_dir`` (default ``$DORLAB_DATA`` or ``./dorlab-data``);
+or hand live objects in before starting with ``procedure.bench_object = bench`` /
+``procedure.store_object = store`` (they are then not closed; a store lends its path: SQLite connections
+belong to one thread and the Worker runs the procedure in its own, so the procedure opens its own
+connection to the same file).
 
-Running one in PyMeasure's GUI (needs a Qt binding: ``pip install PyQt5`` or ``PySide6``; Qt is not a
-dependency of dorlab)::
-
-    import sys
-    from pymeasure.display.Qt import QtWidgets
-    from pymeasure.display.windows import ManagedWindow
-    from dorlab.procedures.pymeasure_procedures import PhaseMapProcedure
-
-    app = QtWidgets.QApplication(sys.argv)
-    window = ManagedWindow(PhaseMapProcedure, inputs=PhaseMapProcedure.INPUTS,
-                           displays=PhaseMapProcedure.DISPLAYS,
-                           x_axis=PhaseMapProcedure.X_AXIS, y_axis=PhaseMapProcedure.Y_AXIS)
-    window.setWindowTitle("dorlab phase map")
-    window.show()
-    app.exec()
-
-or simply ``python -m dorlab.procedures.pymeasure_procedures phase-map`` (also ``recalibration``,
-``dor-job``, ``sweep``), which does exactly that (:func:`launch`). The window's file inputs choose where
-PyMeasure writes its ``Results`` copy; the procedure's own files go to ``directory`` / ``data_dir``.
+In PyMeasure's GUI (needs a Qt binding: ``pip install 'dorlab[gui]'``): ``dorlab gui phase-map`` (also
+``recalibration``, ``dor-job``, ``sweep``, ``calibrate``), or ``python -m
+dorlab.procedures.pymeasure_procedures phase-map``; ``dorlab.procedures.windows.make_window`` builds the
+``ManagedWindow`` on these classes. The window's file inputs choose where PyMeasure writes its
+``Results`` copy; the procedure's own files go to ``directory`` / ``data_dir``.
 
 Without a GUI, the same classes run headless::
 
@@ -39,16 +26,11 @@ Without a GUI, the same classes run headless::
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from pymeasure.experiment import (BooleanParameter, FloatParameter, IntegerParameter, ListParameter,
-                                  Parameter, Procedure)
+from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter, Parameter
 
-from dorlab.procedures.runs import StopRequested
-from dorlab.procedures.sweep import RF_DRIVES, rf_drive_values
-
-log = logging.getLogger(__name__)
+from dorlab.procedures.sweep import BenchProcedure, RectificationSweepProcedure, rf_drive_values
 
 
 def _nan(value):
@@ -60,56 +42,34 @@ def _devices(text: str) -> tuple[str, ...]:
     return tuple(d.strip() for d in str(text or "").split(",") if d.strip())
 
 
-class _BenchStoreProcedure(Procedure):
-    """Opens the bench and the store named by the parameters unless live objects were handed in."""
+class _BenchStoreProcedure(BenchProcedure):
+    """Also opens the calibration store of ``data_dir`` unless a live one was handed in."""
 
-    bench = Parameter("Bench", default="sim")
-    data_dir = Parameter("Data directory", default="")
-
-    bench_object = None
     store_object = None
-    needs_bench = True
 
     def startup(self):
         from dorlab.calibration.store import CalibrationStore
         from dorlab.procedures.datadir import data_dir
 
-        self._owns_bench = self.bench_object is None and self.needs_bench_now()
-        if self._owns_bench:
-            from dorlab.procedures.wiring import open_bench
-
-            self.bench_object = open_bench(str(self.bench))
+        super().startup()
         # SQLite connections belong to the thread that opened them and a Worker runs the procedure in
         # its own thread: a store handed in lends its path, the procedure opens its own connection
-        self._owns_store = True
         self._lent_store = self.store_object
         if self.store_object is not None:
             self.store_object = CalibrationStore(self.store_object.path)
         else:
             self.store_object = CalibrationStore.open(data_dir(self.data_dir or None))
 
-    def needs_bench_now(self) -> bool:
-        return self.needs_bench
-
     def shutdown(self):
-        bench = self.bench_object
         try:
-            if bench is not None:
-                bench.safe_state()
+            super().shutdown()
         finally:
-            if bench is not None and getattr(self, "_owns_bench", False):
-                bench.close()
-                self.bench_object = None
-            if self.store_object is not None and getattr(self, "_owns_store", False):
+            if self.store_object is not None and hasattr(self, "_lent_store"):
                 self.store_object.close()
-                self.store_object = getattr(self, "_lent_store", None)
-
-    def _check_stop(self):
-        if self.should_stop():
-            raise StopRequested("stop requested")
+                self.store_object = self._lent_store
 
 
-class PhaseMapProcedure(_BenchStoreProcedure):
+class PhaseMapProcedure(BenchProcedure):
     """The phase map (``dorlab.procedures.phase_map``): emits each row's points with their phase."""
 
     directory = Parameter("Map directory", default="phase-map")
@@ -120,12 +80,10 @@ class PhaseMapProcedure(_BenchStoreProcedure):
     bias_from = FloatParameter("Bias from", units="A", default=-0.26e-3, minimum=-1.0, maximum=1.0)
     bias_to = FloatParameter("Bias to", units="A", default=-0.01e-3, minimum=-1.0, maximum=1.0)
     bias_points = IntegerParameter("Bias points", default=26, minimum=2, maximum=100_000)
-    rf_drive = ListParameter("RF drive given as", choices=RF_DRIVES, default="current")
-    rf_current = FloatParameter("RF current", units="A", default=70.7e-6, minimum=0.0, maximum=1.0,
-                                group_by="rf_drive", group_condition="current")
-    rf_power_dbm = FloatParameter("RF power", units="dBm", default=-19.3, minimum=-200.0, maximum=50.0,
-                                  group_by="rf_drive", group_condition="power")
-    n_readings = IntegerParameter("Readings per point", default=5, minimum=2, maximum=100_000)
+    rf_drive = RectificationSweepProcedure.rf_drive
+    rf_current = RectificationSweepProcedure.rf_current
+    rf_power_dbm = RectificationSweepProcedure.rf_power_dbm
+    n_readings = RectificationSweepProcedure.n_readings
     device = Parameter("Device", default="")
 
     DATA_COLUMNS = ["Row", "RF frequency (Hz)", "Bias current (A)", "Rectified voltage (V)",
@@ -144,18 +102,17 @@ class PhaseMapProcedure(_BenchStoreProcedure):
                                 rf_current=rf_current, rf_power_dbm=rf_power_dbm,
                                 n_readings=int(self.n_readings), device=str(self.device or ""))
 
-    def startup(self):  # a phase map needs no store
-        self._owns_store = False
-        self._owns_bench = self.bench_object is None
-        if self._owns_bench:
-            from dorlab.procedures.wiring import open_bench
-
-            self.bench_object = open_bench(str(self.bench))
-
     def execute(self):
         from dorlab.procedures.phase_map import phase_map
 
         settings = self.settings()
+        self.run_stoppable("phase map", phase_map, self.bench_object, Path(str(self.directory)),
+                           None if self.resume else settings, resume=bool(self.resume), progress=False,
+                           observers=(self.observer(settings),), should_stop=self.should_stop,
+                           data_dir=str(self.data_dir) or None)
+
+    def observer(self, settings):
+        """What reaches PyMeasure: each row's points with their phase, once the row is complete."""
         rows = int(settings.frequency_points)
 
         def on_event(event):
@@ -169,12 +126,7 @@ class PhaseMapProcedure(_BenchStoreProcedure):
                                       "Phase (rad)": _nan(event["phase"][k])})
             self.emit("progress", 100.0 * (event["row"] + 1) / rows)
 
-        try:
-            phase_map(self.bench_object, Path(str(self.directory)), None if self.resume else settings,
-                      resume=bool(self.resume), progress=False, observers=(on_event,),
-                      should_stop=self.should_stop)
-        except StopRequested:
-            log.info("phase map stopped; resume it from %s", self.directory)
+        return on_event
 
 
 class RecalibrationProcedure(_BenchStoreProcedure):
@@ -207,11 +159,9 @@ class RecalibrationProcedure(_BenchStoreProcedure):
                                   "New run": -1 if event["new_run_id"] is None else event["new_run_id"]})
             self.emit("progress", 100.0 * (event["index"] + 1) / max(event["total"], 1))
 
-        try:
-            recalibrate(self.bench_object, self.store_object, policy, devices=list(_devices(self.devices)) or None,
-                        dry_run=bool(self.dry_run), observers=(on_event,), should_stop=self.should_stop)
-        except StopRequested as exc:
-            log.info("recalibration stopped; %s", " ".join(getattr(exc, "__notes__", [])))
+        self.run_stoppable("recalibration", recalibrate, self.bench_object, self.store_object, policy,
+                           devices=list(_devices(self.devices)) or None, dry_run=bool(self.dry_run),
+                           observers=(on_event,), should_stop=self.should_stop)
 
 
 class DorJobProcedure(_BenchStoreProcedure):
@@ -257,15 +207,9 @@ class DorJobProcedure(_BenchStoreProcedure):
             self.emit("progress", 100.0 * (event["chunk"] + 1) / event["chunks"])
 
         emitted = {"n": 0}
-        try:
-            dor_job(self.bench_object, self.store_object, str(self.input_path) or None, Path(str(self.out_dir)),
-                    None if self.resume else self.settings(), resume=bool(self.resume), progress=False,
-                    observers=(on_event,), should_stop=self.should_stop)
-        except StopRequested as exc:
-            log.info("DOR job stopped, bench safe; %s", " ".join(getattr(exc, "__notes__", [])))
-
-
-WINDOWS = {"phase-map": PhaseMapProcedure, "recalibration": RecalibrationProcedure, "dor-job": DorJobProcedure}
+        self.run_stoppable("DOR job", dor_job, self.bench_object, self.store_object, str(self.input_path) or None,
+                           Path(str(self.out_dir)), None if self.resume else self.settings(), resume=bool(self.resume),
+                           progress=False, observers=(on_event,), should_stop=self.should_stop)
 
 
 def launch(kind: str) -> int:

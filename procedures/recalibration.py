@@ -206,13 +206,12 @@ class RecalibrationPlan(runs.Plan):
     needs_store = True
 
     def __init__(self, devices: list[str], policy: RecalibrationPolicy, now: datetime,
-                 settings: CalibrationSettings | None = None, dry_run: bool = False, progress: bool = False):
+                 settings: CalibrationSettings | None = None, dry_run: bool = False):
         self.devices = list(devices)
         self.policy = policy
         self.now = now
         self.settings = settings
         self.dry_run = dry_run
-        self.progress = progress
 
     def settings_dict(self) -> dict:
         return {"devices": self.devices, "policy": asdict(self.policy), "now": self.now.isoformat(),

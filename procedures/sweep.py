@@ -189,6 +189,11 @@ def _columns(records: list[dict]) -> dict[str, np.ndarray]:
             for key in _COLUMN_KEYS if key != "elapsed_time"}
     times = np.array([float(r.get("time", 0.0)) for r in records])
     cols["elapsed_time"] = times - times[0] if times.size else times
+    return _typed(cols)
+
+
+def _typed(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Float columns with the index and direction as integers and the unstable flag as booleans."""
     cols["index"] = cols["index"].astype(int)
     cols["direction"] = cols["direction"].astype(int)
     cols["unstable"] = cols["unstable"].astype(bool)
@@ -328,14 +333,11 @@ def load_sweep(path: str | Path, prefix: str = "") -> SweepResult:
     columns = {key: (frame[label].to_numpy(dtype=float) if label in frame
                      else np.full(len(frame), _LEGACY_DEFAULTS[key]))       # a file from before the column
                for label, key in zip(DATA_COLUMNS, _COLUMN_KEYS)}
-    columns["index"] = columns["index"].astype(int)
-    columns["direction"] = columns["direction"].astype(int)
-    columns["unstable"] = columns["unstable"].astype(bool)
     identities = str(procedure.identities or "{}")
     metadata = {"bench": str(procedure.bench), "started_at": str(procedure.started_at),
                 "software_version": str(procedure.software_version), "run": str(procedure.run or ""),
                 "identities": json.loads(identities) if identities.strip() else {}}
-    return SweepResult(path, procedure.settings(), columns, metadata)
+    return SweepResult(path, procedure.settings(), _typed(columns), metadata)
 
 
 def _nested_sweep(run: runs.Run, prefix: str) -> dict:
@@ -359,12 +361,48 @@ def load_with_pymeasure(path: str | Path):
 
 # ------------------------------------------------------------------------------------------ PyMeasure
 
-class RectificationSweepProcedure(Procedure):
+class BenchProcedure(Procedure):
+    """A PyMeasure ``Procedure`` that executes a plan through the run layer on the bench named by
+    ``bench`` (a bench name or file; "sim" wires a fresh simulated bench), opened at startup and closed
+    at shutdown; or on a live bench handed in before starting (``procedure.bench_object = bench``, then
+    not closed). The run layer puts the bench in its safe state; ``should_stop`` (the stop button) is
+    the run's stop request, checked before each reading."""
+
+    bench = Parameter("Bench", default="sim")
+    data_dir = Parameter("Data directory", default="")
+
+    bench_object = None
+
+    def needs_bench_now(self) -> bool:
+        return True
+
+    def startup(self):
+        self._owns_bench = self.bench_object is None and self.needs_bench_now()
+        if self._owns_bench:
+            from dorlab.procedures.wiring import open_bench
+
+            self.bench_object = open_bench(str(self.bench))
+
+    def shutdown(self):
+        if self.bench_object is not None and getattr(self, "_owns_bench", False):
+            self.bench_object.close()
+            self.bench_object = None
+
+    def run_stoppable(self, what: str, function, *args, **kwargs):
+        """``function(*args, **kwargs)``; a stop request ends it with a log line (the run is resumable) and
+        None is returned."""
+        try:
+            return function(*args, **kwargs)
+        except runs.StopRequested as exc:
+            logging.getLogger(type(self).__module__).info("%s stopped, bench safe; %s", what,
+                                                          " ".join(getattr(exc, "__notes__", [])))
+            return None
+
+
+class RectificationSweepProcedure(BenchProcedure):
     """The rectification sweep as a PyMeasure ``Procedure`` (runs under ``Worker``/``Experiment``): it
     executes :class:`SweepPlan` through the run layer (a run under ``data_dir``) and emits every point.
 
-    ``bench`` is a bench name or file ("sim" wires a fresh simulated bench); alternatively hand a live
-    bench object in with ``procedure.bench_object = bench`` before starting (it is then not closed).
     ``rf_drive`` ("current" or "power") says which of ``rf_current`` / ``rf_power_dbm`` is in force. The
     stop button stops the run between points (bench safe, resumable with ``dorlab runs resume``).
     """
@@ -383,8 +421,6 @@ class RectificationSweepProcedure(Procedure):
     n_readings = IntegerParameter("Readings per point", default=5, minimum=2, maximum=100_000)
     up_and_down = BooleanParameter("Up and down", default=False)
     device = Parameter("Device", default="")
-    bench = Parameter("Bench", default="sim")
-    data_dir = Parameter("Data directory", default="")
     started_at = Parameter("Started", default="")
     identities = Parameter("Instrument identities", default="{}")
     software_version = Parameter("Software version", default="")
@@ -392,20 +428,11 @@ class RectificationSweepProcedure(Procedure):
 
     DATA_COLUMNS = DATA_COLUMNS
 
-    bench_object = None
-
     def settings(self) -> SweepSettings:
         rf_current, rf_power_dbm = rf_drive_values(self)
         return SweepSettings(float(self.bias_from), float(self.bias_to), int(self.points),
                              float(self.rf_frequency), rf_current, rf_power_dbm, int(self.n_readings),
                              bool(self.up_and_down), str(self.device or ""))
-
-    def startup(self):
-        self._owns_bench = self.bench_object is None
-        if self._owns_bench:
-            from dorlab.procedures.wiring import open_bench
-
-            self.bench_object = open_bench(str(self.bench))
 
     def execute(self):
         total = self.settings().plan()[0].size
@@ -417,16 +444,9 @@ class RectificationSweepProcedure(Procedure):
                 self.emit("progress", 100.0 * event["done"] / total)
 
         started = time.time()
-        try:
-            rectification_sweep(self.bench_object, self.settings(), data_dir=str(self.data_dir) or None,
-                                progress=False, observers=(emit,), should_stop=self.should_stop)
-        except runs.StopRequested as exc:
-            logging.getLogger(__name__).info("sweep stopped: %s", " ".join(getattr(exc, "__notes__", [])))
-
-    def shutdown(self):
-        if self.bench_object is not None and getattr(self, "_owns_bench", False):
-            self.bench_object.close()
-            self.bench_object = None
+        self.run_stoppable("sweep", rectification_sweep, self.bench_object, self.settings(),
+                           data_dir=str(self.data_dir) or None, progress=False, observers=(emit,),
+                           should_stop=self.should_stop)
 
 
 def rf_drive_values(procedure) -> tuple[float | None, float | None]:

@@ -25,7 +25,6 @@ from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParame
 
 from dorlab.procedures.pymeasure_procedures import (DorJobProcedure, PhaseMapProcedure, RecalibrationProcedure,
                                                     _BenchStoreProcedure)
-from dorlab.procedures.runs import StopRequested
 from dorlab.procedures.sweep import RectificationSweepProcedure, rf_drive_values
 
 log = logging.getLogger(__name__)
@@ -43,12 +42,8 @@ def _stamp() -> str:
 
 def _point_results(event) -> dict | None:
     """A run layer ``point`` event of a sweep-like step (``.../point/<k>``) as a PyMeasure result row."""
-    if event.get("type") != "point" or "/point/" not in f"/{event.get('key', '')}":
-        return None
-    data = event["data"]
-    if "bias_current" not in data:
-        return None
-    return data
+    sweep_like = event.get("type") == "point" and "/point/" in f"/{event.get('key', '')}"
+    return event["data"] if sweep_like and "bias_current" in event["data"] else None
 
 
 # ------------------------------------------------------------------------------------------ sweep
@@ -96,25 +91,14 @@ class CalibrationWindowProcedure(_BenchStoreProcedure):
     result = None  # the stored Calibration after a run
 
     def execute(self):
-        from dorlab.calibration.store import check_device_name
-        from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch,
-                                                       calibrate_device, simulated_operating_point)
+        from dorlab.procedures.calibration_run import CalibrationSettings
+        from dorlab.procedures.device_calibration import calibrate
 
-        device = check_device_name(str(self.device))
-        values = {}
-        if self.find_working_point and getattr(self.bench_object, "world", None) is not None:
-            try:
-                log.info("operating-point search on the simulator (cached after the first run)")
-                values = simulated_operating_point(self.bench_object)
-            except (NoOperatingPointSearch, ImportError) as exc:
-                log.info("no simulator search (%s): a survey sweep finds the window", exc)
-        if not values:
-            rf_current, rf_power_dbm = rf_drive_values(self)
-            values = dict(rf_frequency=float(self.rf_frequency), rf_current=rf_current, rf_power_dbm=rf_power_dbm)
-            if not self.find_working_point:
-                values.update(bias_from=float(self.bias_from), bias_to=float(self.bias_to))
-        settings = CalibrationSettings(points=int(self.points), n_readings=int(self.n_readings), progress=False,
-                                       **values)
+        rf_current, rf_power_dbm = rf_drive_values(self)
+        bias = {} if self.find_working_point else dict(bias_from=float(self.bias_from), bias_to=float(self.bias_to))
+        settings = CalibrationSettings(rf_frequency=float(self.rf_frequency), rf_current=rf_current,
+                                       rf_power_dbm=rf_power_dbm, points=int(self.points),
+                                       n_readings=int(self.n_readings), progress=False, **bias)
         count = {"k": 0}
 
         def on_event(event):
@@ -127,19 +111,24 @@ class CalibrationWindowProcedure(_BenchStoreProcedure):
                                   "Standard error (V)": data["standard_error"]})
             self.emit("progress", min(99.0, 100.0 * count["k"] / int(self.points)))
 
-        try:
-            cal = calibrate_device(self.bench_object, self.store_object, device, settings, observers=(on_event,),
-                                   should_stop=self.should_stop)
-        except StopRequested as exc:
-            log.info("calibration stopped, bench safe; %s", " ".join(getattr(exc, "__notes__", [])))
+        def announce(frequency, current):
+            log.info("operating-point search on the simulator (cached after the first run): f_ac %.0f MHz, "
+                     "I_ac %.1f uA", frequency / 1e6, current * 1e6)
+
+        outcome = self.run_stoppable("calibration", calibrate, self.bench_object, self.store_object,
+                                     str(self.device), settings, search=bool(self.find_working_point),
+                                     announce=announce, observers=(on_event,), should_stop=self.should_stop)
+        if outcome is None:
             return
-        self.result = cal
+        cal = self.result = outcome.calibration
         self.emit("progress", 100.0)
         if cal.accepted:
-            log.info("%s: accepted and active (run %s): a' = %.4g V, c' = %.4g V, I_dc,0 = %.4g A, R^2 = %.5f",
-                     device, cal.run_id, cal.a_prime, cal.c_prime, cal.vertex_current, cal.r_squared)
+            log.info("%s: accepted and active (run %s; operating point: %s): a' = %.4g V, c' = %.4g V, "
+                     "I_dc,0 = %.4g A, R^2 = %.5f", cal.device, cal.run_id, outcome.operating_point, cal.a_prime,
+                     cal.c_prime, cal.vertex_current, cal.r_squared)
         else:
-            log.warning("%s: rejected (run %s): %s", device, cal.run_id, cal.reason)
+            log.warning("%s: rejected (run %s; operating point: %s): %s", cal.device, cal.run_id,
+                        outcome.operating_point, cal.reason)
 
 
 # -------------------------------------------------------------------------------------- phase map
@@ -171,16 +160,16 @@ class PhaseMapWindowProcedure(PhaseMapProcedure):
 
     def execute(self):
         from dorlab.procedures.datadir import data_dir
-        from dorlab.procedures.phase_map import phase_map
 
-        root = data_dir(self.data_dir or None)
         if not str(self.directory):
-            self.directory = str(root / "phase-maps" / _stamp())
+            self.directory = str(data_dir(self.data_dir or None) / "phase-maps" / _stamp())
         log.info("phase map directory %s", self.directory)
-        settings = self.settings()
+        super().execute()
+
+    def observer(self, settings):
+        """Every point as it is measured (the image fills in point by point)."""
         frequencies = settings.frequencies()
-        rows = int(settings.frequency_points)
-        total = rows * int(settings.bias_points)
+        total = int(settings.frequency_points) * int(settings.bias_points)
         count = {"k": 0}
 
         def on_event(event):
@@ -195,12 +184,7 @@ class PhaseMapWindowProcedure(PhaseMapProcedure):
                                   "Standard error (V)": data["standard_error"], "Phase (rad)": float("nan")})
             self.emit("progress", 100.0 * count["k"] / total)
 
-        try:
-            phase_map(self.bench_object, Path(str(self.directory)), None if self.resume else settings,
-                      resume=bool(self.resume), progress=False, observers=(on_event,),
-                      should_stop=self.should_stop, data_dir=root)
-        except StopRequested as exc:
-            log.info("phase map stopped, bench safe; %s", " ".join(getattr(exc, "__notes__", [])))
+        return on_event
 
 
 class DorJobWindowProcedure(DorJobProcedure):
@@ -308,24 +292,32 @@ def _draw_points(window, *, lines: bool) -> None:
     window.new_curve = new_curve
 
 
+def _qt(module: str):
+    """``pymeasure.display.<module>``, which needs a Qt binding."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"pymeasure.display.{module}")
+    except Exception as exc:  # noqa: BLE001 - qtpy raises its own error types
+        raise QtMissing(f"PyMeasure's windows need a Qt binding: pip install 'dorlab[gui]' ({exc})") from None
+
+
 def make_window(kind: str, *, bench: str = "sim", directory: str | Path | None = None):
     """The window for ``kind`` (a QApplication must exist). ``directory`` is where PyMeasure keeps its own
     copy of each run's results (default: ``<data dir>/pymeasure``)."""
-    try:
-        from pymeasure.display.windows import ManagedImageWindow, ManagedWindow
-    except Exception as exc:  # noqa: BLE001 - qtpy raises its own error types
-        raise QtMissing(f"PyMeasure's windows need a Qt binding: pip install 'dorlab[gui]' ({exc})") from None
     from dorlab.procedures.datadir import data_dir
 
+    managed = _qt("windows")
     procedure_class = with_bench_limits(_procedure_class(kind), bench)
-    inputs = [name for name in procedure_class.INPUTS if name != "resume" or kind != "calibrate"]
+    inputs = procedure_class.INPUTS
     if kind == "phase-map":
-        window = ManagedImageWindow(procedure_class, x_axis=procedure_class.X_AXIS,
-                                    y_axis=procedure_class.Y_AXIS, z_axis=procedure_class.Z_AXIS,
-                                    inputs=inputs, displays=procedure_class.DISPLAYS)
+        window = managed.ManagedImageWindow(procedure_class, x_axis=procedure_class.X_AXIS,
+                                            y_axis=procedure_class.Y_AXIS, z_axis=procedure_class.Z_AXIS,
+                                            inputs=inputs, displays=procedure_class.DISPLAYS)
     else:
-        window = ManagedWindow(procedure_class, x_axis=procedure_class.X_AXIS, y_axis=procedure_class.Y_AXIS,
-                               inputs=inputs, displays=procedure_class.DISPLAYS)
+        window = managed.ManagedWindow(procedure_class, x_axis=procedure_class.X_AXIS,
+                                       y_axis=procedure_class.Y_AXIS, inputs=inputs,
+                                       displays=procedure_class.DISPLAYS)
     _draw_points(window, lines=kind not in ("dor-job", "recalibration"))
     window.setWindowTitle(f"dorlab {kind} ({bench})")
     directory = Path(directory) if directory is not None else data_dir(None) / "pymeasure"
@@ -338,11 +330,9 @@ def launch(kind: str, *, bench: str = "sim") -> int:
     """Open the window for ``kind`` and run Qt's event loop; returns its exit code."""
     import sys
 
-    try:
-        from pymeasure.display.Qt import QtWidgets
-    except Exception as exc:  # noqa: BLE001
-        raise QtMissing(f"PyMeasure's windows need a Qt binding: pip install 'dorlab[gui]' ({exc})") from None
     from dorlab.instruments.config import load_bench_config
+
+    QtWidgets = _qt("Qt").QtWidgets
 
     _procedure_class(kind)
     load_bench_config(bench)  # a bad kind or bench file is refused before Qt starts
