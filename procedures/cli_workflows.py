@@ -51,29 +51,22 @@ def _interrupted(exc: BaseException, what: str) -> RunInterrupted:
              "header; it must produce the same commands). A replay always runs on the simulator.")
 @sim_diode_option
 @seed_option()
+@data_dir_option
 @json_option
 @no_progress_option
-def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, seed, as_json, no_progress):
+def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, seed, data_dir, as_json, no_progress):
     """Re-run a recorded RUN (a sweep results file, or a phase-map directory) on the simulator and
-    compare, or --exact against its recorded SCPI traffic."""
+    compare, or --exact against its recorded SCPI traffic. The replay is a run of the data directory
+    (dorlab runs resume ID continues it and writes the comparison)."""
     from dorlab.procedures.replay import replay
 
     if bench_file is not None and not exact:
         raise click.UsageError(f"--bench-file {bench_file} names the bench of an --exact replay (a simulated replay uses the "
                                "paper's bench or --world)")
-    kwargs = {}
-    from dorlab.procedures.wiring import simulated_diode
-
-    if exact:
-        if bench_file is not None:
-            kwargs["bench_config"] = bench_file
-    elif world is not None:
-        kwargs["world"] = world
-    else:
-        kwargs.update(seed=seed, diode=simulated_diode(sim_diode, seed))
     try:
-        result = replay(run, exact=exact, out_dir=out_dir, traffic=traffic,
-                        progress=show_progress(no_progress, as_json), **kwargs)
+        result = replay(run, exact=exact, out_dir=out_dir, traffic=traffic, world=world, bench_config=bench_file,
+                        seed=None if world is not None else seed, diode=None if world is not None else sim_diode,
+                        progress=show_progress(no_progress, as_json), data_dir=data_dir)
     except KeyboardInterrupt as exc:
         raise _interrupted(exc, f"replay output so far in {out_dir or 'the replay directory'}") from None
     if as_json:

@@ -94,6 +94,7 @@ PLAN_KINDS = {
     "dor_job": "dorlab.procedures.dor_job:DorJobPlan",
     "oscillator": "dorlab.procedures.oscillator:OscillatorPlan",
     "fig5": "dorlab.procedures.fig5_run:Fig5BenchPlan",
+    "replay": "dorlab.procedures.replay:ReplayPlan",
 }
 
 STATUSES = ("created", "running", "completed", "failed", "interrupted", "stopped")
@@ -141,6 +142,16 @@ class Plan(abc.ABC):
         """The result as JSON for the manifest (``runs show``)."""
         as_dict = getattr(result, "summary_dict", None)
         return as_dict() if callable(as_dict) else {}
+
+    def open_bench(self, run: "Run"):
+        """The bench ``runs resume`` continues ``run`` on: the one its manifest's bench spec names."""
+        spec = run.manifest.get("bench") or {}
+        if not spec.get("name"):
+            raise RunError(f"run {run.id} was taken on a bench handed in as an object; resume it from Python "
+                           "with the bench (runs.resume(..., bench=...))")
+        from dorlab.procedures.wiring import BenchSpec
+
+        return BenchSpec.from_dict(spec).open()
 
 
 def plan_class(kind: str) -> type[Plan]:
@@ -630,6 +641,7 @@ def execute(run: Run, plan: Plan, *, bench=None, store=None, observers: tuple = 
         raise RunError(f"{run.path} is a {run.kind!r} run, not {plan.kind!r}")
     if plan.needs_bench and bench is None:
         raise RunError(f"a {plan.kind} run needs a bench")
+    _one_session_only(run)
     with _run_lock(run), _run_log(run):
         records = read_journal(run.path, repair=True)
         with contextlib.suppress(FileNotFoundError):
@@ -682,6 +694,18 @@ def execute(run: Run, plan: Plan, *, bench=None, store=None, observers: tuple = 
         error.run, error.safe_state = run, report
         raise error
     return result
+
+
+def _one_session_only(run: Run) -> None:
+    """A run whose SCPI traffic is a script (a recording, or an exact replay following one) is one
+    session: a second one would open the bench afresh (setup sent again, bias ramped up from zero, and
+    the killed session's half-sent last point in the log), so its traffic could not match an
+    uninterrupted run's."""
+    traffic = run.manifest.get("traffic_log")
+    if traffic and run.manifest.get("sessions"):
+        raise RunError(f"run {run.id} cannot be resumed: its SCPI traffic ({traffic}) must be one uninterrupted "
+                       "session (a resumed session reopens the bench, so an exact replay could not match); take it "
+                       "again in a new directory")
 
 
 def _close_session(run: Run, status: str, report: SafeStateReport, error: str, steps: int, result=None) -> None:
@@ -764,15 +788,10 @@ def resume(ref: str | Path, *, data_dir: str | Path | None = None, bench=None, s
     if run.status == "completed":
         raise RunError(f"run {run.id} is already completed ({run.path})")
     plan = plan_class(run.kind).from_settings(run.settings)
+    _one_session_only(run)
     with contextlib.ExitStack() as stack:
         if plan.needs_bench and bench is None:
-            spec = run.manifest.get("bench") or {}
-            if not spec.get("name"):
-                raise RunError(f"run {run.id} was taken on a bench handed in as an object; resume it from Python "
-                               "with the bench (runs.resume(..., bench=...))")
-            from dorlab.procedures.wiring import BenchSpec
-
-            bench = stack.enter_context(BenchSpec.from_dict(spec).open())
+            bench = stack.enter_context(plan.open_bench(run))
         if plan.needs_store and store is None:
             from dorlab.calibration.store import CalibrationStore
 
