@@ -17,7 +17,7 @@ from dorlab.procedures.cli_options import (TextFile, FRACTION, POWER_DBM, READIN
                                             data_dir_option, json_option,
                                            no_progress_option, open_bench, open_store, option,
                                            parse_duration, seed_option, show_progress, sim_diode_option)
-from dorlab.procedures.errors import DorlabError, InvalidValue, RunDiverged, RunInterrupted, RunRejected
+from dorlab.procedures.errors import DorlabError, InvalidValue, RunDiverged, RunRejected
 from dorlab.procedures.jsonout import dumps
 
 __all__ = ["parse_duration", "register"]
@@ -28,11 +28,6 @@ def register(root: click.Group) -> None:
     root.add_command(recalibrate_command)
     root.add_command(phase_map_command)
     root.add_command(dor_job_command)
-
-
-def _interrupted(exc: BaseException, what: str) -> RunInterrupted:
-    notes = "; ".join(getattr(exc, "__notes__", []))
-    return RunInterrupted(f"interrupted: the bench is in its safe state; {what}" + (f"; {notes}" if notes else ""))
 
 
 # ------------------------------------------------------------------------------------------ replay
@@ -63,12 +58,9 @@ def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, s
     if bench_file is not None and not exact:
         raise click.UsageError(f"--bench-file {bench_file} names the bench of an --exact replay (a simulated replay uses the "
                                "paper's bench or --world)")
-    try:
-        result = replay(run, exact=exact, out_dir=out_dir, traffic=traffic, world=world, bench_config=bench_file,
-                        seed=None if world is not None else seed, diode=None if world is not None else sim_diode,
-                        progress=show_progress(no_progress, as_json), data_dir=data_dir)
-    except KeyboardInterrupt as exc:
-        raise _interrupted(exc, f"replay output so far in {out_dir or 'the replay directory'}") from None
+    result = replay(run, exact=exact, out_dir=out_dir, traffic=traffic, world=world, bench_config=bench_file,
+                    seed=None if world is not None else seed, diode=None if world is not None else sim_diode,
+                    progress=show_progress(no_progress, as_json), data_dir=data_dir)
     if as_json:
         click.echo(dumps(result.as_dict()))
     elif exact:
@@ -199,10 +191,7 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
         with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
             result = phase_map(bench, out_dir, settings, resume=resume, progress=progress,
                                data_dir=data_dir_path(data_dir))
-    summary = {"directory": str(result.path), "rows": int(result.frequencies.size),
-               "points": result.n_points, "complete": result.complete,
-               "vertex_current": list(result.vertex_current), "locked_amplitude": list(result.locked_amplitude),
-               "files": {"summary": str(result.path / "phase_map.csv"), "plot": str(result.path / "phase_map.png")}}
+    summary = result.summary_dict()
     if as_json:
         click.echo(dumps(summary))
         return

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -216,14 +215,11 @@ class ExactReplay:
     remaining: dict[str, int]  # records left over per resource
     mismatch: str  # the first difference ("" when none)
     values_identical: bool  # the re-run's points equal the recorded results file's
-    replayed_path: Path
+    replayed_path: Path | None  # the re-run (None: it failed before its run was created)
     files: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        d = asdict(self)
-        for key in ("run_path", "traffic_log", "replayed_path"):
-            d[key] = str(d[key])
-        return d
+        return json_safe(asdict(self))
 
 
 # ------------------------------------------------------------------------------------------ replay
@@ -318,7 +314,7 @@ def replay(run_path: str | Path, *, exact: bool = False, out_dir: str | Path | N
         bench = plan.open_bench()
     with contextlib.closing(bench):
         result, _ = runs.run_plan(plan, bench=bench, data_dir=data_dir, resume=previous, progress=progress,
-                                  directory=None if previous else _fresh_path(out, RERUN))
+                                  directory=None if previous else _free(out / RERUN))
     return result
 
 
@@ -332,12 +328,9 @@ def _interrupted_replay(path: Path, plan: ReplayPlan) -> runs.Run | None:
     return run if same and run.status not in ("completed", "running") else None
 
 
-def _fresh_path(directory: Path, name: str) -> Path:
-    """``name`` in ``directory``, or a time-stamped variant when it exists (never overwrite a run)."""
-    path = directory / name
-    if not path.exists():
-        return path
-    return directory / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}"
+def _free(path: Path) -> Path | None:
+    """``path`` if nothing is there, else None: the run layer's own fresh directory (never overwrite)."""
+    return None if path.exists() else path
 
 
 def compare(source: Path, recorded, simulated, out: Path):
@@ -399,59 +392,45 @@ def _compare_maps(source: Path, recorded: PhaseMapResult, simulated: PhaseMapRes
     return c, zip(c.frequencies, c.measured_vertex, c.simulated_vertex, c.measured_amplitude, c.simulated_amplitude)
 
 
-def _run_against_traffic(log: Path, config, run) -> tuple[str, dict[str, int], int, int]:
-    """Run ``run(bench)`` on a bench whose instruments answer from the traffic log ``log``.
-    Returns (first mismatch or "", records left per resource, recorded writes, writes reproduced)."""
-    writes = wiring.recorded_writes(log)
-    bench = wiring.replaying_bench(log, config)
-    library = bench.visa_library
-    mismatch = ""
-    try:
-        with bench:  # as every dorlab command runs a procedure: safe state and close on the way out
-            run(bench)
-    except AssertionError as exc:  # ReplayMismatch: the procedure sent another command
-        mismatch = str(exc)
-    except Exception as exc:  # noqa: BLE001 - any other failure is a divergence from the recording too
-        mismatch = f"{type(exc).__name__}: {exc}"
-    remaining = library.remaining()
-    left_writes = sum(1 for script in library.scripts.values() for r in script.records
-                      if r["direction"] == "write")
-    if not mismatch and any(remaining.values()):
-        first = {k: v for k, v in remaining.items() if v}
-        mismatch = f"the procedure finished but the recording holds more traffic: {first} record(s) left"
-    return mismatch, remaining, writes, writes - left_writes
-
-
-
-
 _EXACT_COLUMNS = ("index", "bias_current", "rectified_voltage", "standard_error", "rf_on_voltage",
                   "rf_off_voltage", "rf_power_dbm", "rf_current")
 _EXACT_MAP = ("rectified_voltage", "standard_error", "bias_current", "frequencies")
 
 
 def _exact(source: Path, recorded, out: Path, traffic, bench_config, progress, data_dir) -> ExactReplay:
-    """The recorded procedure re-run (a run in a fresh ``out/exact``) on a bench answering from the
+    """The recorded procedure re-run (a run in ``out/exact`` when free) on a bench answering from the
     recorded traffic; the report (``exact.json``, ``exact.md`` in ``out``) says whether every command
     matched and whether the re-run's values are the recorded ones."""
     log = Path(traffic) if traffic is not None else traffic_log_path(source)
     if not log.exists():
         raise ReplayError(f"no traffic log for {source} (looked for {log}); an exact replay needs the SCPI "
                           "traffic recorded with the run")
-    config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
-    plan = _procedure_plan(recorded)
-    target = _fresh_path(out, "exact")
-    mismatch, remaining, writes, matched = _run_against_traffic(log, config, lambda bench: runs.run_plan(
-        plan, bench=bench, directory=target, data_dir=data_dir, progress=progress, extra={"traffic_log": str(log)}))
+    writes = wiring.recorded_writes(log)
+    bench = wiring.replaying_bench(log, bench_config if bench_config is not None
+                                   else (recorded.metadata.get("bench") or "sim"))
+    library, mismatch, taken = bench.visa_library, "", None
+    try:
+        with bench:  # as every dorlab command runs a procedure: safe state and close on the way out
+            _, taken = runs.run_plan(_procedure_plan(recorded), bench=bench, directory=_free(out / "exact"),
+                                     data_dir=data_dir, progress=progress, extra={"traffic_log": str(log)})
+    except Exception as exc:  # noqa: BLE001 - ReplayMismatch (another command sent) or any failure: a divergence
+        mismatch = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
+        taken = taken or getattr(exc, "run", None)
+    remaining = library.remaining()
+    left_writes = sum(1 for script in library.scripts.values() for r in script.records if r["direction"] == "write")
+    if not mismatch and any(remaining.values()):
+        first = {k: v for k, v in remaining.items() if v}
+        mismatch = f"the procedure finished but the recording holds more traffic: {first} record(s) left"
     same = False
-    if (target / runs.MANIFEST).exists():
-        if isinstance(recorded, SweepResult):
-            replayed = load_sweep(target)
-            same = replayed.n_points == recorded.n_points and all(
-                np.array_equal(replayed.columns[k], recorded.columns[k]) for k in _EXACT_COLUMNS)
-        else:
-            replayed = load_phase_map(target)
-            same = all(np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True) for k in _EXACT_MAP)
-    result = ExactReplay(source, log, not mismatch, matched, writes, remaining, mismatch, same, target)
+    if taken is not None and isinstance(recorded, SweepResult):
+        replayed = load_sweep(taken.path)
+        same = replayed.n_points == recorded.n_points and all(
+            np.array_equal(replayed.columns[k], recorded.columns[k]) for k in _EXACT_COLUMNS)
+    elif taken is not None:
+        replayed = load_phase_map(taken.path)
+        same = all(np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True) for k in _EXACT_MAP)
+    result = ExactReplay(source, log, not mismatch, writes - left_writes, writes, remaining, mismatch, same,
+                         taken.path if taken is not None else None)
     result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
     write_json_atomic(out / "exact.json", result.as_dict())
     write_text_atomic(out / "exact.md", exact_markdown(result))
@@ -540,7 +519,7 @@ def exact_markdown(e: ExactReplay) -> str:
              f"- commands matched: {e.commands_matched} of {e.commands_recorded} recorded",
              f"- records left over per instrument: {e.remaining}",
              f"- re-run values identical to the recorded results: {e.values_identical}",
-             f"- re-run results file: `{e.replayed_path.name}`"]
+             f"- re-run: `{e.replayed_path if e.replayed_path is not None else 'none (it failed before it began)'}`"]
     if e.mismatch:
         lines += ["", "First difference:", "", "```", e.mismatch, "```"]
     return "\n".join(lines) + "\n"
@@ -599,10 +578,7 @@ class PhaseMapComparison:
     files: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        d = asdict(self)
-        d["run_path"], d["out_dir"], d["simulated_path"] = str(self.run_path), str(self.out_dir), \
-            str(self.simulated_path)
-        return d
+        return json_safe(asdict(self))
 
 
 
