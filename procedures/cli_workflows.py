@@ -76,16 +76,12 @@ def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, s
         click.echo(f"V_dc residual rms {result.residual_rms * 1e6:.3f} uV, max {result.residual_max * 1e6:.3f} uV")
         click.echo(f"report: {result.files['markdown']}")
     else:
-        m, s = result.measured, result.simulated
-        for line in result.headline():
+        for line in [*result.headline(), "each fitted on its own window:"]:
             click.echo(line)
-        click.echo("each fitted on its own window:")
-        click.echo(f"  measured  I_dc,0 {m.vertex_current * 1e3:.5f} .. I_dc,-1 {m.input_min_current * 1e3:.5f} mA, "
-                   f"a' {m.a_prime * 1e3:.4f} mV, c' {m.c_prime * 1e3:.4f} mV, DOR correlation "
-                   f"{m.product_correlation:.5f} ({m.status})")
-        click.echo(f"  simulated I_dc,0 {s.vertex_current * 1e3:.5f} .. I_dc,-1 {s.input_min_current * 1e3:.5f} mA, "
-                   f"a' {s.a_prime * 1e3:.4f} mV, c' {s.c_prime * 1e3:.4f} mV, DOR correlation "
-                   f"{s.product_correlation:.5f} ({s.status})")
+        for label, c in (("measured ", result.measured), ("simulated", result.simulated)):
+            click.echo(f"  {label} I_dc,0 {c.vertex_current * 1e3:.5f} .. I_dc,-1 {c.input_min_current * 1e3:.5f} mA, "
+                       f"a' {c.a_prime * 1e3:.4f} mV, c' {c.c_prime * 1e3:.4f} mV, DOR correlation "
+                       f"{c.product_correlation:.5f} ({c.status})")
         click.echo(f"report: {result.files['markdown']}")
     if exact and not result.matched:
         raise RunDiverged(f"exact replay of {run} DIVERGED: {result.mismatch or 'values differ'}")
@@ -165,7 +161,6 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
                       as_json, no_progress):
     """Measure a phase map V_dc(f_ac, I_dc) into OUT_DIR (a run directory, listed by dorlab runs list
     of the data directory; phase from V_dc)."""
-    from dorlab.procedures.datadir import data_dir as data_dir_path
     from dorlab.procedures.phase_map import PhaseMapSettings, phase_map
     from dorlab.procedures.replay import record_phase_map
     from dorlab.procedures.wiring import simulated_diode
@@ -181,16 +176,15 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
         except ValueError as exc:
             raise InvalidValue(str(exc)) from None
     if record and (bench_name != "sim" or resume):
-        raise click.UsageError("--record works with --bench sim on a new map (the simulator records its own "
-                               "traffic; a lab recording needs a recording VISA layer)")
+        raise click.UsageError("--record works with --bench sim on a new map (the simulator records its own traffic, "
+                               "and a recording is one uninterrupted session: a resumed one could not replay exactly)")
     progress = show_progress(no_progress, as_json)
     if record:
         result, _ = record_phase_map(out_dir, settings, seed=seed, diode=simulated_diode(sim_diode, seed),
-                                     progress=progress, plot=True, data_dir=data_dir_path(data_dir))
+                                     progress=progress, plot=True, data_dir=data_dir)
     else:
         with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
-            result = phase_map(bench, out_dir, settings, resume=resume, progress=progress,
-                               data_dir=data_dir_path(data_dir))
+            result = phase_map(bench, out_dir, settings, resume=resume, progress=progress, data_dir=data_dir)
     summary = result.summary_dict()
     if as_json:
         click.echo(dumps(summary))

@@ -51,6 +51,7 @@ TRAFFIC_SUFFIX = ".traffic.jsonl"
 TRAFFIC = "traffic.jsonl"  # a run directory's traffic log
 RERUN = "simulated"  # the replay run's directory in out_dir
 
+
 class ReplayError(ValueError):
     """A run that cannot be replayed (unknown procedure, no traffic log for an exact replay, ...)."""
 
