@@ -163,7 +163,6 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
     of the data directory; phase from V_dc)."""
     from dorlab.procedures.phase_map import PhaseMapSettings, phase_map
     from dorlab.procedures.replay import record_phase_map
-    from dorlab.procedures.wiring import simulated_diode
 
     settings = None
     if not resume:
@@ -176,11 +175,11 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
         except ValueError as exc:
             raise InvalidValue(str(exc)) from None
     if record and (bench_name != "sim" or resume):
-        raise click.UsageError("--record works with --bench sim on a new map (the simulator records its own traffic, "
-                               "and a recording is one uninterrupted session: a resumed one could not replay exactly)")
+        raise click.UsageError("--record works with --bench sim on a new map (the simulator records its own traffic; "
+                               "dorlab runs resume ID continues a recorded map, recording the new session)")
     progress = show_progress(no_progress, as_json)
     if record:
-        result, _ = record_phase_map(out_dir, settings, seed=seed, diode=simulated_diode(sim_diode, seed),
+        result, _ = record_phase_map(out_dir, settings, seed=seed, diode=sim_diode,
                                      progress=progress, plot=True, data_dir=data_dir)
     else:
         with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:

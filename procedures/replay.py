@@ -28,14 +28,20 @@ traffic: every command the procedure sends must be the recorded one, in order, p
 reading it gets is the recorded reply. The procedure runs inside ``with bench:`` as every dorlab command
 (and ``record_sweep`` / ``record_phase_map``) runs it, so the closing safe state is part of the script. It reports whether every command matched and whether the re-run
 reproduced the recorded values (``exact.json`` / ``exact.md``): a regression test of the procedure code
-against captured lab traffic. A recording and an exact replay are one session each (the traffic is a
-script): the run layer refuses to resume them.
+against captured lab traffic.
+
+A recording (``record_sweep``, ``record_phase_map``, ``dorlab phase-map --record``) is a run like any
+other: ``dorlab runs resume ID`` continues it on a fresh simulated bench that records the new session to
+``traffic.<n>.jsonl``, after cutting the killed session's log back to the end of its last journaled
+point. The exact replay re-takes such a recording session by session (each on its own log, the killed
+ones left without a safe state as they were), so a resumed recording replays command for command.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import math
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -400,25 +406,25 @@ _EXACT_MAP = ("rectified_voltage", "standard_error", "bias_current", "frequencie
 
 def _exact(source: Path, recorded, out: Path, traffic, bench_config, progress, data_dir) -> ExactReplay:
     """The recorded procedure re-run (a run in ``out/exact`` when free) on a bench answering from the
-    recorded traffic; the report (``exact.json``, ``exact.md`` in ``out``) says whether every command
-    matched and whether the re-run's values are the recorded ones."""
-    log = Path(traffic) if traffic is not None else traffic_log_path(source)
-    if not log.exists():
-        raise ReplayError(f"no traffic log for {source} (looked for {log}); an exact replay needs the SCPI "
+    recorded traffic, session by session as it was recorded; the report (``exact.json``, ``exact.md``
+    in ``out``) says whether every command matched and whether the re-run's values are the recorded ones."""
+    logs, ends = [Path(traffic) if traffic is not None else traffic_log_path(source)], [None]
+    if traffic is None and source.is_dir() and recorded_sessions(source) > 1:
+        logs, ends = _sessions(runs.Run(source))
+        ends[-1] = None
+    if not logs[0].exists():
+        raise ReplayError(f"no traffic log for {source} (looked for {logs[0]}); an exact replay needs the SCPI "
                           "traffic recorded with the run")
-    writes = wiring.recorded_writes(log)
-    bench = wiring.replaying_bench(log, bench_config if bench_config is not None
-                                   else (recorded.metadata.get("bench") or "sim"))
-    library, mismatch, taken = bench.visa_library, "", None
-    try:
-        with bench:  # as every dorlab command runs a procedure: safe state and close on the way out
-            _, taken = runs.run_plan(_procedure_plan(recorded), bench=bench, directory=_free(out / "exact"),
-                                     data_dir=data_dir, progress=progress, extra={"traffic_log": str(log)})
-    except Exception as exc:  # noqa: BLE001 - ReplayMismatch (another command sent) or any failure: a divergence
-        mismatch = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
-        taken = taken or getattr(exc, "run", None)
-    remaining = library.remaining()
-    left_writes = sum(1 for script in library.scripts.values() for r in script.records if r["direction"] == "write")
+    config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
+    mismatch, libraries, taken = _reenact(_procedure_plan(recorded), logs, ends, config, _free(out / "exact"),
+                                          data_dir, progress)
+    remaining = {}
+    for library in libraries:
+        for name, left in library.remaining().items():
+            remaining[name] = remaining.get(name, 0) + left
+    writes = sum(wiring.recorded_writes(log) for log in logs)
+    left_writes = sum(1 for library in libraries for script in library.scripts.values() for r in script.records
+                      if r["direction"] == "write")
     if not mismatch and any(remaining.values()):
         first = {k: v for k, v in remaining.items() if v}
         mismatch = f"the procedure finished but the recording holds more traffic: {first} record(s) left"
@@ -430,12 +436,48 @@ def _exact(source: Path, recorded, out: Path, traffic, bench_config, progress, d
     elif taken is not None:
         replayed = load_phase_map(taken.path)
         same = all(np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True) for k in _EXACT_MAP)
-    result = ExactReplay(source, log, not mismatch, writes - left_writes, writes, remaining, mismatch, same,
+    result = ExactReplay(source, logs[0], not mismatch, writes - left_writes, writes, remaining, mismatch, same,
                          taken.path if taken is not None else None)
     result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
     write_json_atomic(out / "exact.json", result.as_dict())
     write_text_atomic(out / "exact.md", exact_markdown(result))
     return result
+
+
+def _reenact(plan: runs.Plan, logs: list[Path], ends: list, config, directory, data_dir, progress):
+    """Take ``plan`` again as it was recorded, session by session: session i on a bench answering from
+    ``logs[i]``; a session that ends after ``ends[i]`` steps is left as the killed process left its bench
+    (no safe state, not closed: nothing of that is in its log), the one with ``ends[i]`` None runs to the
+    end inside ``with bench:`` as every command runs a procedure. Returns (the first mismatch or "",
+    the replaying libraries, the run re-taken or None)."""
+    progress_steps, taken, libraries = {"done": 0}, None, []
+
+    def count(event):
+        if event["type"] == "point":
+            progress_steps["done"] = event["done"]
+
+    for log, end in zip(logs, ends):
+        bench = wiring.replaying_bench(log, config)
+        libraries.append(bench.visa_library)
+        stop = None if end is None else (lambda end=end: progress_steps["done"] >= end)
+        if end is not None:
+            bench.safe_state = lambda: None  # what a killed session never sent
+        try:
+            with bench if end is None else contextlib.nullcontext(bench):
+                if taken is None:
+                    _, taken = runs.run_plan(plan, bench=bench, directory=directory, data_dir=data_dir,
+                                             progress=progress, observers=(count,), should_stop=stop)
+                else:
+                    runs.execute(taken, plan, bench=bench, progress=progress, observers=(count,), should_stop=stop)
+        except runs.StopRequested as exc:
+            taken = exc.run
+        except Exception as exc:  # noqa: BLE001 - ReplayMismatch (another command sent) or any failure: a divergence
+            taken = taken or getattr(exc, "run", None)
+            return (str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"), libraries, taken
+        finally:
+            if end is not None:
+                bench.close()
+    return "", libraries, taken
 
 
 # ------------------------------------------------------------------------------------------ outputs
@@ -532,7 +574,8 @@ def exact_markdown(e: ExactReplay) -> str:
 def record_sweep(path: str | Path, settings, *, world=None, seed: int | None = None, diode=None,
                  progress: bool = False, data_dir=None) -> tuple[SweepResult, Path]:
     """Take a sweep as a run in the directory ``path`` on a fresh simulated bench while recording its
-    SCPI traffic to ``<path>/traffic.jsonl``: a recorded run to replay. Returns (sweep, traffic log)."""
+    SCPI traffic to ``<path>/traffic.jsonl``: a recorded run to replay. Returns (sweep, traffic log).
+    ``diode``: a simulated diode model name (``wiring.SIM_DIODES``; default "llgs") or a diode object."""
     return _recorded(path, SweepPlan(settings), world, seed, diode, progress, data_dir)
 
 
@@ -544,18 +587,75 @@ def record_phase_map(path: str | Path, settings, *, world=None, seed: int | None
 
 def _recorded(path, plan: runs.Plan, world, seed, diode, progress, data_dir):
     """``plan`` as a run in ``path`` on a fresh simulated bench recording its traffic to
-    ``<path>/traffic.jsonl`` (the manifest names the log: the run layer will not resume it)."""
+    ``<path>/traffic.jsonl``. A bench named by its diode model can be reopened: ``dorlab runs resume``
+    continues the recording (:func:`reopen_recording`)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    log = path / TRAFFIC
-    bench = wiring.recording_bench(log, world=world, seed=seed, diode=diode)
+    named = world is None and (diode is None or isinstance(diode, str))
+    spec = {"seed": seed, "sim_diode": (diode or "llgs") if named else None}
+    log = session_log(path, 0)
+    bench = wiring.recording_bench(log, world=world, seed=seed,
+                                   diode=wiring.simulated_diode(diode, seed) if isinstance(diode, str) else diode)
+    bench.records_traffic = True
     try:
         with bench:
             result, _ = runs.run_plan(plan, bench=bench, directory=path, data_dir=data_dir, progress=progress,
-                                      extra={"traffic_log": str(log)})
+                                      extra={"records_traffic": spec})
     finally:
         bench.visa_library.stop_recording()
     return result, log
+
+
+def session_log(path: Path, session: int) -> Path:
+    """The traffic log of ``session`` (0, 1, ...) of a recorded run: ``traffic.jsonl``, ``traffic.2.jsonl``, ..."""
+    return path / (TRAFFIC if session == 0 else f"traffic.{session + 1}.jsonl")
+
+
+def recorded_sessions(path: Path) -> int:
+    """How many sessions a recorded run directory holds (0: it is not a recording)."""
+    manifest = runs.Run(path).manifest if (path / runs.MANIFEST).exists() else {}
+    return len(manifest.get("sessions", [])) if manifest.get("records_traffic") else 0
+
+
+def _sessions(run: runs.Run) -> tuple[list[Path], list[int]]:
+    """(traffic log, steps on record at its end) of each session of a recorded run so far."""
+    sessions = run.manifest.get("sessions", [])
+    ends = [s["steps_before"] for s in sessions[1:]] + [len(run.journal())]
+    return [session_log(run.path, i) for i in range(len(sessions))], ends
+
+
+def reopen_recording(run: runs.Run):
+    """The bench a recorded run continues on (``runs.resume``): a fresh simulated bench recording the
+    new session's traffic to its own log. First the last session's log is cut back to the end of the
+    last journaled step's traffic, found by re-taking the sessions so far against their logs (the
+    killed session's half-sent point, or the safe state after a Ctrl-C, is not part of the script)."""
+    spec = run.manifest["records_traffic"]
+    if spec.get("sim_diode") is None:
+        raise runs.RunError(f"run {run.id} was recorded on a diode or world handed in from Python: its bench cannot "
+                            "be reopened to continue the recording; record it again")
+    logs, ends = _sessions(run)
+    for leftover in run.path.glob("traffic.*.jsonl"):  # a resume that died before its session began
+        if leftover not in logs:
+            leftover.unlink()
+    raw = logs[-1].read_bytes()
+    if raw and not raw.endswith(b"\n"):  # the process died while writing its last record
+        logs[-1].write_bytes(raw[:raw.rfind(b"\n") + 1])
+    plan = runs.plan_class(run.kind).from_settings(run.settings)
+    with tempfile.TemporaryDirectory() as scratch:
+        mismatch, libraries, _ = _reenact(plan, logs, ends, "sim", Path(scratch) / "run", scratch, False)
+    if mismatch or any(any(library.remaining().values()) for library in libraries[:-1]):
+        why = mismatch or "records left over in an earlier session"
+        raise runs.RunError(f"run {run.id}: its traffic logs do not replay up to its journal ({why}); the recording "
+                            "cannot be continued")
+    left = sum(libraries[-1].remaining().values())
+    lines = logs[-1].read_text(encoding="utf-8").splitlines(keepends=True)
+    traffic = [n for n, line in enumerate(lines) if json.loads(line)["direction"] in ("write", "read")]
+    if left:
+        write_text_atomic(logs[-1], "".join(lines[:traffic[-left]]))
+    bench = wiring.recording_bench(session_log(run.path, len(logs)), seed=spec["seed"],
+                                   diode=wiring.simulated_diode(spec["sim_diode"], spec["seed"]))
+    bench.records_traffic = True
+    return bench
 
 
 # ------------------------------------------------------------------------------------------ phase maps

@@ -144,7 +144,12 @@ class Plan(abc.ABC):
         return as_dict() if callable(as_dict) else {}
 
     def open_bench(self, run: "Run"):
-        """The bench ``runs resume`` continues ``run`` on: the one its manifest's bench spec names."""
+        """The bench ``runs resume`` continues ``run`` on: the one its manifest's bench spec names (a
+        recording's: a bench recording the new session, ``replay.reopen_recording``)."""
+        if run.manifest.get("records_traffic"):
+            from dorlab.procedures.replay import reopen_recording
+
+            return reopen_recording(run)
         spec = run.manifest.get("bench") or {}
         if not spec.get("name"):
             raise RunError(f"run {run.id} was taken on a bench handed in as an object; resume it from Python "
@@ -641,7 +646,7 @@ def execute(run: Run, plan: Plan, *, bench=None, store=None, observers: tuple = 
         raise RunError(f"{run.path} is a {run.kind!r} run, not {plan.kind!r}")
     if plan.needs_bench and bench is None:
         raise RunError(f"a {plan.kind} run needs a bench")
-    _one_session_only(run)
+    _recording_bench_for(run, bench)
     with _run_lock(run), _run_log(run):
         records = read_journal(run.path, repair=True)
         with contextlib.suppress(FileNotFoundError):
@@ -696,16 +701,14 @@ def execute(run: Run, plan: Plan, *, bench=None, store=None, observers: tuple = 
     return result
 
 
-def _one_session_only(run: Run) -> None:
-    """A run whose SCPI traffic is a script (a recording, or an exact replay following one) is one
-    session: a second one would open the bench afresh (setup sent again, bias ramped up from zero, and
-    the killed session's half-sent last point in the log), so its traffic could not match an
-    uninterrupted run's."""
-    traffic = run.manifest.get("traffic_log")
-    if traffic and run.manifest.get("sessions"):
-        raise RunError(f"run {run.id} cannot be resumed: its SCPI traffic ({traffic}) must be one uninterrupted "
-                       "session (a resumed session reopens the bench, so an exact replay could not match); take it "
-                       "again in a new directory")
+def _recording_bench_for(run: Run, bench) -> None:
+    """A run that records its SCPI traffic (``replay.record_sweep``/``record_phase_map``) continues only
+    on a bench recording the new session (``runs.resume`` opens one: ``replay.reopen_recording``):
+    else its traffic would miss the points taken now, and an exact replay could not match."""
+    if run.manifest.get("records_traffic") and run.manifest.get("sessions") \
+            and not getattr(bench, "records_traffic", False):
+        raise RunError(f"run {run.id} records its SCPI traffic: continue it with dorlab runs resume {run.id} "
+                       "(that records the new session's traffic next to the journal)")
 
 
 def _close_session(run: Run, status: str, report: SafeStateReport, error: str, steps: int, result=None) -> None:
@@ -788,7 +791,6 @@ def resume(ref: str | Path, *, data_dir: str | Path | None = None, bench=None, s
     if run.status == "completed":
         raise RunError(f"run {run.id} is already completed ({run.path})")
     plan = plan_class(run.kind).from_settings(run.settings)
-    _one_session_only(run)
     with contextlib.ExitStack() as stack:
         if plan.needs_bench and bench is None:
             bench = stack.enter_context(plan.open_bench(run))

@@ -258,18 +258,35 @@ def test_replay_killed_and_resumed_writes_the_uninterrupted_comparison(tmp_path,
     assert resumed == uninterrupted
 
 
-@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 170), 1))
-def test_recorded_phase_map_killed_is_not_resumed(tmp_path, kill_at):
-    """A recording is one session (a resumed one would reopen the bench: its traffic could not match an
-    uninterrupted run's, so an exact replay would report a divergence that is not the code's): ``dorlab runs
-    resume`` refuses it in one line naming the traffic log, and leaves journal and log as they were."""
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 170), 2))
+def test_recorded_phase_map_killed_and_resumed_replays_exactly(tmp_path, kill_at):
+    """``dorlab phase-map --record`` killed mid-map: resuming it on a bench that does not record is refused
+    (the log would miss points); ``dorlab runs resume`` cuts the killed session's half-sent point off its
+    log and records the new session to ``traffic.2.jsonl``, so ``dorlab replay --exact`` re-takes both
+    sessions command for command and gets the recorded values."""
+    from dorlab.procedures.phase_map import load_phase_map, phase_map
+    from dorlab.procedures.wiring import open_bench
+
     run_dir = _kill_after("phase_map_record", tmp_path / "map", tmp_path, kill_at)
-    before, traffic = _journal(run_dir), (run_dir / "traffic.jsonl").read_bytes()
-    done = subprocess.run(DORLAB + ["runs", "resume", runs.Run(run_dir).id, "--data-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
-    message = done.stderr.strip()
-    assert len(message.splitlines()) == 1 and str(run_dir / "traffic.jsonl") in message
-    assert "cannot be resumed" in message and "one uninterrupted session" in message
-    assert _journal(run_dir) == before and (run_dir / "traffic.jsonl").read_bytes() == traffic
-    assert runs.Run(run_dir).status == "interrupted"
+    before = _journal(run_dir)
+    # the kill lands between points here; where it lands inside one, the log ends in the commands of a point
+    # the journal does not hold, the last of them torn: the resume must cut them off
+    log = run_dir / "traffic.jsonl"
+    last_write = next(line for line in reversed(log.read_text().splitlines()) if '"write"' in line)
+    with open(log, "a") as f:
+        f.write(last_write + "\n" + last_write[:20])
+    with open_bench("sim", sim_diode="phenomenological", seed=3) as bench, \
+            pytest.raises(runs.RunError, match="records its SCPI traffic: continue it with dorlab runs resume"):
+        phase_map(bench, run_dir, resume=True, progress=False, plot=False)
+    assert _journal(run_dir) == before and not (run_dir / "traffic.2.jsonl").exists()
+    info = _resume(runs.Run(run_dir).id, tmp_path)
+    after = _journal(run_dir)
+    _kept(before, after)
+    assert len(after) == 180 and load_phase_map(run_dir).complete and len(info["sessions"]) == 2
+    assert (run_dir / "traffic.2.jsonl").stat().st_size > 0
+    done = subprocess.run(DORLAB + ["replay", str(run_dir), "--exact", "--out", str(tmp_path / "e"), "--json",
+                                    "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    exact = json.loads(done.stdout)
+    assert exact["matched"] and exact["values_identical"], exact["mismatch"]
+    assert exact["commands_matched"] == exact["commands_recorded"] and set(exact["remaining"].values()) == {0}
