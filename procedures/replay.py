@@ -15,20 +15,19 @@ side-by-side comparison into ``out_dir``:
   R^2, residual statistics and the DOR product correlation of each;
 - ``comparison.md``: the same as a Markdown report.
 
-The replay is a run of its own (:class:`ReplayPlan`, kind ``replay``) in ``out_dir/simulated``: its steps
-are the recorded procedure's points re-taken on the simulator (same keys), and its last act writes the
-comparison. After a crash or Ctrl-C, ``dorlab runs resume ID`` (or replaying again into the same
-``out_dir``) measures only the missing points and then writes the comparison.
-
-A phase map (traffic in ``<map>/traffic.jsonl``) replays the same way: the simulated comparison gives both V_dc maps, the vertex I_dc,0 and locked amplitude of every f_ac
-row of each, and the residual over the grid.
+A phase map replays the same way: the comparison gives both V_dc maps, the vertex I_dc,0 and locked
+amplitude of every f_ac row of each, and the residual over the grid. The replay is a run of its own
+(:class:`ReplayPlan`, kind ``replay``) in ``out_dir/simulated``: its steps are the recorded procedure's
+points re-taken on the simulator (same keys), and its last act writes the comparison. After a crash or
+Ctrl-C, ``dorlab runs resume ID`` (or replaying again into the same ``out_dir``) measures only the
+missing points and then writes the comparison.
 
 ``replay(run, exact=True)`` re-runs the procedure against ``ReplayVisaLibrary`` serving the recorded
 traffic: every command the procedure sends must be the recorded one, in order, per instrument, and every
 reading it gets is the recorded reply. The procedure runs inside ``with bench:`` as every dorlab command
-(and ``record_sweep`` / ``record_phase_map``) runs it, so the closing safe state is part of the script. It reports whether every command matched and whether the re-run
-reproduced the recorded values (``exact.json`` / ``exact.md``): a regression test of the procedure code
-against captured lab traffic.
+(and ``record_sweep`` / ``record_phase_map``) runs it, so the closing safe state is part of the script.
+It reports whether every command matched and whether the re-run reproduced the recorded values
+(``exact.json`` / ``exact.md``): a regression test of the procedure code against captured lab traffic.
 
 A recording (``record_sweep``, ``record_phase_map``, ``dorlab phase-map --record``) is a run like any
 other: ``dorlab runs resume ID`` continues it on a fresh simulated bench that records the new session to
@@ -409,7 +408,7 @@ def _exact(source: Path, recorded, out: Path, traffic, bench_config, progress, d
     recorded traffic, session by session as it was recorded; the report (``exact.json``, ``exact.md``
     in ``out``) says whether every command matched and whether the re-run's values are the recorded ones."""
     logs, ends = [Path(traffic) if traffic is not None else traffic_log_path(source)], [None]
-    if traffic is None and source.is_dir() and recorded_sessions(source) > 1:
+    if traffic is None and (source / runs.MANIFEST).exists() and runs.Run(source).manifest.get("records_traffic"):
         logs, ends = _sessions(runs.Run(source))
         ends[-1] = None
     if not logs[0].exists():
@@ -609,12 +608,6 @@ def _recorded(path, plan: runs.Plan, world, seed, diode, progress, data_dir):
 def session_log(path: Path, session: int) -> Path:
     """The traffic log of ``session`` (0, 1, ...) of a recorded run: ``traffic.jsonl``, ``traffic.2.jsonl``, ..."""
     return path / (TRAFFIC if session == 0 else f"traffic.{session + 1}.jsonl")
-
-
-def recorded_sessions(path: Path) -> int:
-    """How many sessions a recorded run directory holds (0: it is not a recording)."""
-    manifest = runs.Run(path).manifest if (path / runs.MANIFEST).exists() else {}
-    return len(manifest.get("sessions", [])) if manifest.get("records_traffic") else 0
 
 
 def _sessions(run: runs.Run) -> tuple[list[Path], list[int]]:

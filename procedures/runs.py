@@ -707,8 +707,8 @@ def _recording_bench_for(run: Run, bench) -> None:
     else its traffic would miss the points taken now, and an exact replay could not match."""
     if run.manifest.get("records_traffic") and run.manifest.get("sessions") \
             and not getattr(bench, "records_traffic", False):
-        raise RunError(f"run {run.id} records its SCPI traffic: continue it with dorlab runs resume {run.id} "
-                       "(that records the new session's traffic next to the journal)")
+        raise RunError(f"run {run.id} records its SCPI traffic: continue it with {run.resume_command()} (that "
+                       "records the new session's traffic next to the journal)")
 
 
 def _close_session(run: Run, status: str, report: SafeStateReport, error: str, steps: int, result=None) -> None:
