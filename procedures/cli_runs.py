@@ -19,7 +19,7 @@ def register(root: click.Group) -> None:
 
 @click.group("runs")
 def runs_group() -> None:
-    """List, inspect, resume and stop runs (sweeps, calibrations, phase maps, recalibrations, DOR jobs)."""
+    """List, inspect, resume and stop runs (sweeps, calibrations, phase maps, recalibrations, DOR jobs, replays)."""
 
 
 def _open(ref, data_dir):

@@ -17,7 +17,7 @@ from dorlab.procedures.cli_options import (TextFile, FRACTION, POWER_DBM, READIN
                                             data_dir_option, json_option,
                                            no_progress_option, open_bench, open_store, option,
                                            parse_duration, seed_option, show_progress, sim_diode_option)
-from dorlab.procedures.errors import DorlabError, InvalidValue, RunDiverged, RunInterrupted, RunRejected
+from dorlab.procedures.errors import DorlabError, InvalidValue, RunDiverged, RunRejected
 from dorlab.procedures.jsonout import dumps
 
 __all__ = ["parse_duration", "register"]
@@ -28,11 +28,6 @@ def register(root: click.Group) -> None:
     root.add_command(recalibrate_command)
     root.add_command(phase_map_command)
     root.add_command(dor_job_command)
-
-
-def _interrupted(exc: BaseException, what: str) -> RunInterrupted:
-    notes = "; ".join(getattr(exc, "__notes__", []))
-    return RunInterrupted(f"interrupted: the bench is in its safe state; {what}" + (f"; {notes}" if notes else ""))
 
 
 # ------------------------------------------------------------------------------------------ replay
@@ -51,31 +46,21 @@ def _interrupted(exc: BaseException, what: str) -> RunInterrupted:
              "header; it must produce the same commands). A replay always runs on the simulator.")
 @sim_diode_option
 @seed_option()
+@data_dir_option
 @json_option
 @no_progress_option
-def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, seed, as_json, no_progress):
+def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, seed, data_dir, as_json, no_progress):
     """Re-run a recorded RUN (a sweep results file, or a phase-map directory) on the simulator and
-    compare, or --exact against its recorded SCPI traffic."""
+    compare, or --exact against its recorded SCPI traffic. The replay is a run of the data directory
+    (dorlab runs resume ID continues it and writes the comparison)."""
     from dorlab.procedures.replay import replay
 
     if bench_file is not None and not exact:
         raise click.UsageError(f"--bench-file {bench_file} names the bench of an --exact replay (a simulated replay uses the "
                                "paper's bench or --world)")
-    kwargs = {}
-    from dorlab.procedures.wiring import simulated_diode
-
-    if exact:
-        if bench_file is not None:
-            kwargs["bench_config"] = bench_file
-    elif world is not None:
-        kwargs["world"] = world
-    else:
-        kwargs.update(seed=seed, diode=simulated_diode(sim_diode, seed))
-    try:
-        result = replay(run, exact=exact, out_dir=out_dir, traffic=traffic,
-                        progress=show_progress(no_progress, as_json), **kwargs)
-    except KeyboardInterrupt as exc:
-        raise _interrupted(exc, f"replay output so far in {out_dir or 'the replay directory'}") from None
+    result = replay(run, exact=exact, out_dir=out_dir, traffic=traffic, world=world, bench_config=bench_file,
+                    seed=None if world is not None else seed, diode=None if world is not None else sim_diode,
+                    progress=show_progress(no_progress, as_json), data_dir=data_dir)
     if as_json:
         click.echo(dumps(result.as_dict()))
     elif exact:
@@ -91,16 +76,12 @@ def replay_command(run, exact, out_dir, traffic, world, bench_file, sim_diode, s
         click.echo(f"V_dc residual rms {result.residual_rms * 1e6:.3f} uV, max {result.residual_max * 1e6:.3f} uV")
         click.echo(f"report: {result.files['markdown']}")
     else:
-        m, s = result.measured, result.simulated
-        for line in result.headline():
+        for line in [*result.headline(), "each fitted on its own window:"]:
             click.echo(line)
-        click.echo("each fitted on its own window:")
-        click.echo(f"  measured  I_dc,0 {m.vertex_current * 1e3:.5f} .. I_dc,-1 {m.input_min_current * 1e3:.5f} mA, "
-                   f"a' {m.a_prime * 1e3:.4f} mV, c' {m.c_prime * 1e3:.4f} mV, DOR correlation "
-                   f"{m.product_correlation:.5f} ({m.status})")
-        click.echo(f"  simulated I_dc,0 {s.vertex_current * 1e3:.5f} .. I_dc,-1 {s.input_min_current * 1e3:.5f} mA, "
-                   f"a' {s.a_prime * 1e3:.4f} mV, c' {s.c_prime * 1e3:.4f} mV, DOR correlation "
-                   f"{s.product_correlation:.5f} ({s.status})")
+        for label, c in (("measured ", result.measured), ("simulated", result.simulated)):
+            click.echo(f"  {label} I_dc,0 {c.vertex_current * 1e3:.5f} .. I_dc,-1 {c.input_min_current * 1e3:.5f} mA, "
+                       f"a' {c.a_prime * 1e3:.4f} mV, c' {c.c_prime * 1e3:.4f} mV, DOR correlation "
+                       f"{c.product_correlation:.5f} ({c.status})")
         click.echo(f"report: {result.files['markdown']}")
     if exact and not result.matched:
         raise RunDiverged(f"exact replay of {run} DIVERGED: {result.mismatch or 'values differ'}")
@@ -180,10 +161,8 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
                       as_json, no_progress):
     """Measure a phase map V_dc(f_ac, I_dc) into OUT_DIR (a run directory, listed by dorlab runs list
     of the data directory; phase from V_dc)."""
-    from dorlab.procedures.datadir import data_dir as data_dir_path
     from dorlab.procedures.phase_map import PhaseMapSettings, phase_map
     from dorlab.procedures.replay import record_phase_map
-    from dorlab.procedures.wiring import simulated_diode
 
     settings = None
     if not resume:
@@ -196,20 +175,16 @@ def phase_map_command(out_dir, bench_name, freq_from, freq_to, freq_points, bias
         except ValueError as exc:
             raise InvalidValue(str(exc)) from None
     if record and (bench_name != "sim" or resume):
-        raise click.UsageError("--record works with --bench sim on a new map (the simulator records its own "
-                               "traffic; a lab recording needs a recording VISA layer)")
+        raise click.UsageError("--record works with --bench sim on a new map (the simulator records its own traffic; "
+                               "dorlab runs resume ID continues a recorded map, recording the new session)")
     progress = show_progress(no_progress, as_json)
     if record:
-        result, _ = record_phase_map(out_dir, settings, seed=seed, diode=simulated_diode(sim_diode, seed),
-                                     progress=progress, plot=True, data_dir=data_dir_path(data_dir))
+        result, _ = record_phase_map(out_dir, settings, seed=seed, diode=sim_diode,
+                                     progress=progress, plot=True, data_dir=data_dir)
     else:
         with open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
-            result = phase_map(bench, out_dir, settings, resume=resume, progress=progress,
-                               data_dir=data_dir_path(data_dir))
-    summary = {"directory": str(result.path), "rows": int(result.frequencies.size),
-               "points": result.n_points, "complete": result.complete,
-               "vertex_current": list(result.vertex_current), "locked_amplitude": list(result.locked_amplitude),
-               "files": {"summary": str(result.path / "phase_map.csv"), "plot": str(result.path / "phase_map.png")}}
+            result = phase_map(bench, out_dir, settings, resume=resume, progress=progress, data_dir=data_dir)
+    summary = result.summary_dict()
     if as_json:
         click.echo(dumps(summary))
         return

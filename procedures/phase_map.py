@@ -29,7 +29,7 @@ import numpy as np
 
 from dorlab.calibration import fit
 from dorlab.procedures import runs
-from dorlab.procedures.sweep import SweepSettings, sweep_points, write_results
+from dorlab.procedures.sweep import SweepSettings, run_metadata, sweep_points, write_results
 
 SUMMARY = "phase_map.csv"
 PLOT = "phase_map.png"
@@ -105,6 +105,13 @@ class PhaseMapResult:
     def complete(self) -> bool:
         return self.n_points == self.rectified_voltage.size
 
+    def summary_dict(self) -> dict:
+        """The map in a few numbers (the run manifest's result, ``dorlab phase-map --json``)."""
+        return {"directory": str(self.path), "rows": int(self.frequencies.size), "points": self.n_points,
+                "complete": self.complete, "vertex_current": list(self.vertex_current),
+                "locked_amplitude": list(self.locked_amplitude),
+                "files": {"summary": str(self.path / SUMMARY), "plot": str(self.path / PLOT)}}
+
     def records(self) -> list[dict]:
         """One dict per measured point, row by row (the summary file's rows)."""
         out = []
@@ -142,7 +149,12 @@ def map_grid(settings: PhaseMapSettings, journal: list[dict]) -> tuple[np.ndarra
 def load_phase_map(path: str | Path) -> PhaseMapResult:
     """Read a phase-map run directory (complete or interrupted) and derive the phase per row."""
     run = runs.Run(path).expect(PhaseMapPlan.kind)
-    settings = PhaseMapSettings(**run.settings)
+    return map_result(run, PhaseMapSettings(**run.settings))
+
+
+def map_result(run: runs.Run, settings: PhaseMapSettings) -> PhaseMapResult:
+    """The map ``settings`` that ``run`` holds (a phase map's, or a replay's re-run of one), as far as
+    it goes, with the phase derived per row."""
     frequencies = settings.frequencies()
     bias = settings.bias_currents()
     voltage, error = map_grid(settings, run.journal())
@@ -152,8 +164,6 @@ def load_phase_map(path: str | Path) -> PhaseMapResult:
         n = int(np.count_nonzero(np.isfinite(voltage[r])))
         if n >= fit.DEFAULT_CRITERIA.min_points:
             phase[r, :n], vertex[r], amplitude[r] = fit.phase_from_voltage(bias[:n], voltage[r, :n], error[r, :n])
-    from dorlab.procedures.sweep import run_metadata
-
     return PhaseMapResult(run.path, settings, frequencies, bias, voltage, error, phase, vertex, amplitude,
                           run_metadata(run))
 
@@ -246,16 +256,11 @@ class PhaseMapPlan(runs.Plan):
                      locked_amplitude=amplitude, bias_current=columns["bias_current"],
                      rectified_voltage=columns["rectified_voltage"],
                      standard_error=columns["standard_error"], phase=phase)
-        result = load_phase_map(ctx.path)
+        result = map_result(ctx.run, self.settings)
         write_summary(result)
         if self.plot:
             plot_phase_map(result)
         return result
-
-    def summary(self, result: PhaseMapResult) -> dict:
-        return {"points": result.n_points, "vertex_current": list(result.vertex_current),
-                "locked_amplitude": list(result.locked_amplitude),
-                "files": {"summary": str(result.path / SUMMARY), "plot": str(result.path / PLOT)}}
 
 
 def phase_map(bench, path: str | Path, settings: PhaseMapSettings | None = None, resume: bool = False, *,

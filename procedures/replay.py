@@ -15,25 +15,32 @@ side-by-side comparison into ``out_dir``:
   R^2, residual statistics and the DOR product correlation of each;
 - ``comparison.md``: the same as a Markdown report.
 
-The simulated re-run is a run of the recorded procedure's plan in ``out_dir/simulated`` (a phase map's in
-``simulated-map``): every point journaled; replaying into the same ``out_dir`` after a crash or Ctrl-C
-continues that re-run from its first missing point and then writes the comparison.
-
-A phase map (traffic in ``<map>/traffic.jsonl``) replays the same way: the simulated comparison gives both V_dc maps, the vertex I_dc,0 and locked amplitude of every f_ac
-row of each, and the residual over the grid.
+A phase map replays the same way: the comparison gives both V_dc maps, the vertex I_dc,0 and locked
+amplitude of every f_ac row of each, and the residual over the grid. The replay is a run of its own
+(:class:`ReplayPlan`, kind ``replay``) in ``out_dir/simulated``: its steps are the recorded procedure's
+points re-taken on the simulator (same keys), and its last act writes the comparison. After a crash or
+Ctrl-C, ``dorlab runs resume ID`` (or replaying again into the same ``out_dir``) measures only the
+missing points and then writes the comparison.
 
 ``replay(run, exact=True)`` re-runs the procedure against ``ReplayVisaLibrary`` serving the recorded
 traffic: every command the procedure sends must be the recorded one, in order, per instrument, and every
 reading it gets is the recorded reply. The procedure runs inside ``with bench:`` as every dorlab command
-(and ``record_sweep`` / ``record_phase_map``) runs it, so the closing safe state is part of the script. It reports whether every command matched and whether the re-run
-reproduced the recorded values (``exact.json`` / ``exact.md``): a regression test of the procedure code
-against captured lab traffic.
+(and ``record_sweep`` / ``record_phase_map``) runs it, so the closing safe state is part of the script.
+It reports whether every command matched and whether the re-run reproduced the recorded values
+(``exact.json`` / ``exact.md``): a regression test of the procedure code against captured lab traffic.
+
+A recording (``record_sweep``, ``record_phase_map``, ``dorlab phase-map --record``) is a run like any
+other: ``dorlab runs resume ID`` continues it on a fresh simulated bench that records the new session to
+``traffic.<n>.jsonl``, after cutting the killed session's log back to the end of its last journaled
+point. The exact replay re-takes such a recording session by session (each on its own log, the killed
+ones left without a safe state as they were), so a resumed recording replays command for command.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import time
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,10 +49,12 @@ import numpy as np
 from dorlab.calibration import fit, quality
 from dorlab.procedures import runs, wiring
 from dorlab.procedures.jsonout import json_safe, write_json_atomic, write_text_atomic
-from dorlab.procedures.sweep import SweepResult, format_value, load_sweep, rectification_sweep
+from dorlab.procedures.phase_map import PhaseMapPlan, PhaseMapResult, load_phase_map, map_extent
+from dorlab.procedures.sweep import SweepPlan, SweepResult, load_sweep, write_results
 
 TRAFFIC_SUFFIX = ".traffic.jsonl"
 TRAFFIC = "traffic.jsonl"  # a run directory's traffic log
+RERUN = "simulated"  # the replay run's directory in out_dir
 
 
 class ReplayError(ValueError):
@@ -63,17 +72,25 @@ def traffic_log_path(results_path: str | Path) -> Path:
     return path.with_name(path.stem + TRAFFIC_SUFFIX)
 
 
-def _recorded_sweep(path: Path) -> SweepResult:
-    """The sweep a run directory holds (a sweep run's, a calibration run's calibration sweep)."""
-    try:
-        run = runs.Run(path)
-    except runs.RunError as exc:
-        raise ReplayError(str(exc)) from None
-    if run.kind == "sweep":
-        return load_sweep(path)
-    if run.kind == "calibration":
-        return load_sweep(path, "sweep/")
-    raise ReplayError(f"{path} is a {run.kind!r} run; replay supports sweeps, calibration runs and phase maps")
+def load_recorded(path: str | Path) -> tuple[Path, SweepResult | PhaseMapResult]:
+    """(source, recording) of a recorded run: a sweep or calibration run directory (its sweep), a
+    phase-map directory (the map), or a sweep results file (or the directory holding only one)."""
+    path = Path(path)
+    if path.is_dir() and (path / runs.MANIFEST).exists():
+        try:
+            kind = runs.Run(path).kind
+        except runs.RunError as exc:
+            raise ReplayError(str(exc)) from None
+        if kind not in ("sweep", "calibration", "phase_map"):
+            raise ReplayError(f"{path} is a {kind!r} run; replay supports sweeps, calibration runs and phase maps")
+        source, recorded = path, (load_phase_map(path) if kind == "phase_map"
+                                  else load_sweep(path, "" if kind == "sweep" else "sweep/"))
+    else:
+        source = find_results_file(path)
+        recorded = load_sweep(source)
+    if recorded.n_points == 0:
+        raise ReplayError(f"{source} holds no points")
+    return source, recorded
 
 
 def find_results_file(run_path: str | Path) -> Path:
@@ -204,190 +221,265 @@ class ExactReplay:
     remaining: dict[str, int]  # records left over per resource
     mismatch: str  # the first difference ("" when none)
     values_identical: bool  # the re-run's points equal the recorded results file's
-    replayed_path: Path
+    replayed_path: Path | None  # the re-run (None: it failed before its run was created)
     files: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        d = asdict(self)
-        for key in ("run_path", "traffic_log", "replayed_path"):
-            d[key] = str(d[key])
-        return d
+        return json_safe(asdict(self))
 
 
 # ------------------------------------------------------------------------------------------ replay
 
+class ReplayPlan(runs.Plan):
+    """The recorded procedure's points re-taken on a simulated bench (its plan's steps and keys), then
+    the comparison written into ``out_dir``. The bench: a world description (TOML) ``world``, else
+    "sim" around the simulated diode ``sim_diode`` with ``seed``; ``sim_diode`` None means a bench
+    handed in from Python (a diode or world object), which ``runs.resume`` needs handed in again."""
+
+    kind = "replay"
+
+    def __init__(self, source: str | Path, out_dir: str | Path, *, world: str | None = None,
+                 seed: int | None = None, sim_diode: str | None = "llgs", recorded=None):
+        if recorded is None:
+            source, recorded = load_recorded(source)
+        self.source, self.recorded = Path(source).resolve(), recorded
+        self.out_dir = Path(out_dir).resolve()
+        self.world = None if world is None else str(Path(world).resolve())
+        self.seed, self.sim_diode = seed, sim_diode
+        self.inner = _procedure_plan(recorded)
+
+    def settings_dict(self) -> dict:
+        return {"source": str(self.source), "out_dir": str(self.out_dir), "world": self.world, "seed": self.seed,
+                "sim_diode": self.sim_diode}
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "ReplayPlan":
+        return cls(settings["source"], settings["out_dir"], world=settings["world"], seed=settings["seed"],
+                   sim_diode=settings["sim_diode"])
+
+    def total_steps(self) -> int:
+        return self.inner.total_steps()
+
+    def describe(self) -> str:
+        return f"replay of {self.source.name}"
+
+    def sweep_settings(self, prefix: str):
+        """The re-run sweep ``prefix`` (``sweep.load_sweep`` of a replay run)."""
+        if isinstance(self.inner, SweepPlan):
+            return self.inner.settings if prefix == "" else None
+        return self.inner.sweep_settings(prefix)
+
+    def open_bench(self, run: runs.Run | None = None):
+        if self.world is not None:
+            return wiring.simulated_bench(self.world)
+        if self.sim_diode is None:
+            raise runs.RunError(f"the replay into {self.out_dir} ran on a diode or world handed in from Python; "
+                                "resume it from Python with that bench (runs.resume(..., bench=...))")
+        return wiring.open_bench("sim", seed=self.seed, sim_diode=self.sim_diode)
+
+    def run(self, ctx: runs.RunContext):
+        return compare(self.source, self.recorded, self.inner.run(ctx), self.out_dir)
+
+    def summary(self, result) -> dict:
+        return result.as_dict()
+
+
+def _procedure_plan(recorded) -> runs.Plan:
+    """The plan that took ``recorded`` (its points, in its order)."""
+    if isinstance(recorded, SweepResult):
+        return SweepPlan(recorded.settings)
+    return PhaseMapPlan(recorded.settings, plot=False)
+
+
 def replay(run_path: str | Path, *, exact: bool = False, out_dir: str | Path | None = None,
            traffic: str | Path | None = None, world=None, seed: int | None = None, diode=None,
-           bench_config=None, progress: bool = False):
-    """Replay a recorded run; returns a :class:`Comparison` (default) or an :class:`ExactReplay`.
+           bench_config=None, progress: bool = False, data_dir=None):
+    """Replay a recorded run; returns a :class:`Comparison` (a sweep), a :class:`PhaseMapComparison`
+    (a phase map) or an :class:`ExactReplay`.
 
-    ``out_dir`` defaults to ``<run dir>/replay-<run stem>``. Simulated comparison: ``world`` (a
+    ``out_dir`` defaults to ``<parent>/replay-<run stem>``. Simulated comparison: ``world`` (a
     ``dorlab.simulator.world.World``, or the path of a world TOML describing this lab's bench) or a
-    default world with ``diode``/``seed`` (default diode: LLGS mazza2022, as a "sim" bench has it).
-    Exact replay: ``traffic`` defaults to ``<stem>.traffic.jsonl``; ``bench_config`` (a ``BenchConfig``
-    or bench name/file) defaults to the bench named in the results header (it must give the same
-    commands as at recording).
+    default world with ``diode`` (a simulated diode model name, ``wiring.SIM_DIODES``, or a diode
+    object; default "llgs", as a "sim" bench has it) and ``seed``. The replay is a run registered under
+    ``<data dir>/runs``; one given by name or file can be resumed by id. Exact replay: ``traffic``
+    defaults to ``<stem>.traffic.jsonl``; ``bench_config`` (a ``BenchConfig`` or bench name/file)
+    defaults to the bench named in the results header (it must give the same commands as at recording).
     """
-    run_path = Path(run_path)
-    if run_path.is_dir() and (run_path / runs.MANIFEST).exists():
-        if runs.Run(run_path).kind == "phase_map":
-            return _replay_phase_map(run_path, exact, out_dir, traffic, world, seed, diode, bench_config,
-                                     progress)
-        results, recorded = run_path, _recorded_sweep(run_path)
-    else:
-        results = find_results_file(run_path)
-        recorded = load_sweep(results)
-    out = Path(out_dir) if out_dir is not None else results.parent / f"replay-{results.stem}"
+    source, recorded = load_recorded(run_path)
+    out = Path(out_dir) if out_dir is not None else source.parent / f"replay-{source.stem}"
     out.mkdir(parents=True, exist_ok=True)
-    if recorded.n_points == 0:
-        raise ReplayError(f"{results} holds no points")
     if exact:
-        return _exact(results, recorded, out, traffic, bench_config, progress)
-    return _simulated(results, recorded, out, world, seed, diode, progress)
+        return _exact(source, recorded, out, traffic, bench_config, progress, data_dir)
+    handed_in = not isinstance(world, (str, Path, type(None))) or not isinstance(diode, (str, type(None)))
+    plan = ReplayPlan(source, out, world=None if handed_in else world, seed=seed, recorded=recorded,
+                      sim_diode=None if handed_in else diode or "llgs")
+    previous = _interrupted_replay(out / RERUN, plan)
+    if handed_in:
+        bench = wiring.simulated_bench(world) if world is not None else wiring.simulated_bench(seed=seed, diode=diode)
+    else:
+        bench = plan.open_bench()
+    with contextlib.closing(bench):
+        result, _ = runs.run_plan(plan, bench=bench, data_dir=data_dir, resume=previous, progress=progress,
+                                  directory=None if previous else _free(out / RERUN))
+    return result
 
 
-def _fresh_path(directory: Path, name: str) -> Path:
-    """``name`` in ``directory``, or a time-stamped variant when it exists (never overwrite a run)."""
-    path = directory / name
-    if not path.exists():
-        return path
-    stem, suffix = path.stem, path.suffix
-    return directory / f"{stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}{suffix}"
+def _interrupted_replay(path: Path, plan: ReplayPlan) -> runs.Run | None:
+    """The replay run an interrupted replay into the same directory left (same settings, not being
+    executed), so that replaying again continues it from its first missing point."""
+    if not (path / runs.MANIFEST).exists():
+        return None
+    run = runs.Run(path)
+    same = run.kind == plan.kind and run.settings == json_safe(plan.settings_dict())
+    return run if same and run.status not in ("completed", "running") else None
 
 
-def _rerun_target(out: Path, name: str, settings) -> tuple[Path, bool]:
-    """(directory, resume) of the simulated re-run: the re-run that an interrupted replay into ``out``
-    left (same settings, not executing) is continued, so replaying again after a crash or Ctrl-C
-    measures only the missing points; else a fresh directory."""
-    path = out / name
-    if (path / runs.MANIFEST).exists():
-        run = runs.Run(path)
-        if run.status not in ("completed", "running") and run.settings == settings.as_dict():
-            return path, True
-    return _fresh_path(out, name), False
+def _free(path: Path) -> Path | None:
+    """``path`` if nothing is there, else None: the run layer's own fresh directory (never overwrite)."""
+    return None if path.exists() else path
 
 
-def _rerun(out: Path, name: str, settings, world, seed, diode, take):
-    """``take(bench, directory, resume)``: the simulated re-run in ``out/name`` (an interrupted one is
-    continued, see :func:`_rerun_target`) on the replay's simulated bench."""
-    target, resume = _rerun_target(out, name, settings)
-    bench = _replay_bench(world, seed, diode)
-    try:
-        return take(bench, target, resume)
-    except BaseException as exc:
-        if hasattr(exc, "add_note"):
-            exc.add_note(f"or replay again into {out}: that continues the re-run and writes the comparison")
-        raise
-    finally:
-        bench.close()
+def compare(source: Path, recorded, simulated, out: Path):
+    """The comparison of a recorded sweep or map with its simulated re-run, written into ``out``
+    (``comparison.csv``, ``.png``, ``.json``, ``.md``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"csv": out / "comparison.csv", "png": out / "comparison.png", "json": out / "comparison.json",
+             "markdown": out / "comparison.md"}
+    if isinstance(recorded, SweepResult):
+        comparison, rows = _compare_sweeps(source, recorded, simulated, out)
+        columns = ["Index", "Bias current (A)", "Measured voltage (V)", "Measured standard error (V)",
+                   "Simulated voltage (V)", "Simulated standard error (V)", "Residual (V)"]
+        _plot_comparison(files["png"], recorded, simulated, comparison.measured, comparison.simulated,
+                         comparison.n_common)
+        markdown = comparison_markdown(comparison)
+    else:
+        comparison, rows = _compare_maps(source, recorded, simulated, out)
+        columns = ["RF frequency (Hz)", "Measured vertex (A)", "Simulated vertex (A)",
+                   "Measured locked amplitude (V)", "Simulated locked amplitude (V)"]
+        _plot_phase_maps(files["png"], recorded, simulated)
+        markdown = phase_map_markdown(comparison)
+    comparison.files = {key: str(path) for key, path in files.items()}
+    write_results(files["csv"], "dorlab.replay.comparison",
+                  {"measured": str(source), "simulated": str(comparison.simulated_path)}, columns, rows)
+    write_json_atomic(files["json"], comparison.as_dict())
+    write_text_atomic(files["markdown"], markdown)
+    return comparison
 
 
-def _replay_bench(world, seed, diode):
-    """The simulated bench a run is replayed on: the given world, else a default world around ``diode``
-    (the default simulated diode when none is given)."""
-    if world is not None:
-        return wiring.simulated_bench(world)
-    return wiring.simulated_bench(seed=seed, diode=diode if diode is not None else wiring.simulated_diode("llgs", seed))
-
-
-def _simulated(results: Path, recorded: SweepResult, out: Path, world, seed, diode, progress) -> Comparison:
-    simulated = _rerun(out, "simulated", recorded.settings, world, seed, diode, lambda bench, target, resume:
-                       rectification_sweep(bench, recorded.settings, directory=None if resume else target,
-                                           resume=target if resume else None, progress=progress))
-    simulated_path = simulated.path
+def _compare_sweeps(source: Path, recorded: SweepResult, simulated: SweepResult, out: Path):
     n = min(recorded.n_points, simulated.n_points)
-    residual = recorded.rectified_voltage[:n] - simulated.rectified_voltage[:n]
+    a, b = recorded.rectified_voltage[:n], simulated.rectified_voltage[:n]
+    residual = a - b
     measured_summary = summarise_curve("measured", recorded)
     simulated_summary = summarise_curve("simulated", simulated)
-    a, b = recorded.rectified_voltage[:n], simulated.rectified_voltage[:n]
     r = float(np.corrcoef(a, b)[0, 1]) if n > 1 and np.std(a) > 0 and np.std(b) > 0 else float("nan")
-    comparison = Comparison(results, out, recorded.settings.as_dict(), measured_summary, simulated_summary,
+    comparison = Comparison(source, out, recorded.settings.as_dict(), measured_summary, simulated_summary,
                             float(np.sqrt(np.mean(residual ** 2))), float(np.max(np.abs(residual))), r,
-                            simulated_path, n_common=int(n))
+                            simulated.path, n_common=int(n))
     i0, i1 = measured_summary.vertex_current, measured_summary.input_min_current
     if not (math.isfinite(i0) and math.isfinite(i1)):  # measured fit failed: the simulated range
         i0, i1 = simulated_summary.vertex_current, simulated_summary.input_min_current
     comparison.common_range = (float(i0), float(i1))
     comparison.measured_common = fit.common_range_parabola(recorded.bias_current[:n], a, i0, i1)
     comparison.simulated_common = fit.common_range_parabola(simulated.bias_current[:n], b, i0, i1)
-    comparison.files["csv"] = str(_write_comparison_csv(out / "comparison.csv", recorded, simulated, n))
-    comparison.files["png"] = str(_plot_comparison(out / "comparison.png", recorded, simulated,
-                                                   measured_summary, simulated_summary, n))
-    comparison.files["json"] = str(out / "comparison.json")
-    comparison.files["markdown"] = str(out / "comparison.md")
-    write_json_atomic(out / "comparison.json", comparison.as_dict())
-    write_text_atomic(out / "comparison.md", comparison_markdown(comparison))
-    return comparison
+    rows = zip(range(n), recorded.bias_current, a, recorded.standard_error, b, simulated.standard_error, residual)
+    return comparison, rows
 
 
-def _run_against_traffic(log: Path, config, run) -> tuple[str, dict[str, int], int, int]:
-    """Run ``run(bench)`` on a bench whose instruments answer from the traffic log ``log``.
-    Returns (first mismatch or "", records left per resource, recorded writes, writes reproduced)."""
-    writes = wiring.recorded_writes(log)
-    bench = wiring.replaying_bench(log, config)
-    library = bench.visa_library
-    mismatch = ""
-    try:
-        with bench:  # as every dorlab command runs a procedure: safe state and close on the way out
-            run(bench)
-    except AssertionError as exc:  # ReplayMismatch: the procedure sent another command
-        mismatch = str(exc)
-    except Exception as exc:  # noqa: BLE001 - any other failure is a divergence from the recording too
-        mismatch = f"{type(exc).__name__}: {exc}"
-    remaining = library.remaining()
-    left_writes = sum(1 for script in library.scripts.values() for r in script.records
+def _compare_maps(source: Path, recorded: PhaseMapResult, simulated: PhaseMapResult, out: Path):
+    both = np.isfinite(recorded.rectified_voltage) & np.isfinite(simulated.rectified_voltage)
+    residual = (recorded.rectified_voltage - simulated.rectified_voltage)[both]
+    c = PhaseMapComparison(
+        source, out, recorded.settings.as_dict(), [float(f) for f in recorded.frequencies],
+        [float(v) for v in recorded.vertex_current], [float(v) for v in simulated.vertex_current],
+        [float(v) for v in recorded.locked_amplitude], [float(v) for v in simulated.locked_amplitude],
+        float(np.sqrt(np.mean(residual ** 2))) if residual.size else float("nan"),
+        float(np.max(np.abs(residual))) if residual.size else float("nan"), simulated.path)
+    return c, zip(c.frequencies, c.measured_vertex, c.simulated_vertex, c.measured_amplitude, c.simulated_amplitude)
+
+
+_EXACT_COLUMNS = ("index", "bias_current", "rectified_voltage", "standard_error", "rf_on_voltage",
+                  "rf_off_voltage", "rf_power_dbm", "rf_current")
+_EXACT_MAP = ("rectified_voltage", "standard_error", "bias_current", "frequencies")
+
+
+def _exact(source: Path, recorded, out: Path, traffic, bench_config, progress, data_dir) -> ExactReplay:
+    """The recorded procedure re-run (a run in ``out/exact`` when free) on a bench answering from the
+    recorded traffic, session by session as it was recorded; the report (``exact.json``, ``exact.md``
+    in ``out``) says whether every command matched and whether the re-run's values are the recorded ones."""
+    logs, ends = [Path(traffic) if traffic is not None else traffic_log_path(source)], [None]
+    if traffic is None and (source / runs.MANIFEST).exists() and runs.Run(source).manifest.get("records_traffic"):
+        logs, ends = _sessions(runs.Run(source))
+        ends[-1] = None
+    if not logs[0].exists():
+        raise ReplayError(f"no traffic log for {source} (looked for {logs[0]}); an exact replay needs the SCPI "
+                          "traffic recorded with the run")
+    config = bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim")
+    mismatch, libraries, taken = _reenact(_procedure_plan(recorded), logs, ends, config, _free(out / "exact"),
+                                          data_dir, progress)
+    remaining = {}
+    for library in libraries:
+        for name, left in library.remaining().items():
+            remaining[name] = remaining.get(name, 0) + left
+    writes = sum(wiring.recorded_writes(log) for log in logs)
+    left_writes = sum(1 for library in libraries for script in library.scripts.values() for r in script.records
                       if r["direction"] == "write")
     if not mismatch and any(remaining.values()):
         first = {k: v for k, v in remaining.items() if v}
         mismatch = f"the procedure finished but the recording holds more traffic: {first} record(s) left"
-    return mismatch, remaining, writes, writes - left_writes
-
-
-def _exact(results: Path, recorded: SweepResult, out: Path, traffic, bench_config, progress) -> ExactReplay:
-    def identical(replayed_path: Path) -> bool:
-        replayed = load_sweep(replayed_path)
-        return replayed.n_points == recorded.n_points and all(
-            np.array_equal(replayed.columns[k], recorded.columns[k])
-            for k in ("index", "bias_current", "rectified_voltage", "standard_error", "rf_on_voltage",
-                      "rf_off_voltage", "rf_power_dbm", "rf_current"))
-
-    return _replay_traffic(results, Path(traffic) if traffic is not None else traffic_log_path(results),
-                           bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim"),
-                           out / "exact", lambda bench, target: rectification_sweep(
-                               bench, recorded.settings, directory=target, progress=progress), identical)
-
-
-def _replay_traffic(source: Path, log: Path, config, target: Path, take, identical) -> ExactReplay:
-    """Run ``take(bench, target)`` (``target``: a fresh run directory) on a bench answering from the
-    recorded traffic ``log``; the report (``exact.json``, ``exact.md`` next to ``target``) says whether
-    every command matched and whether ``identical(target)`` holds for the values."""
-    if not log.exists():
-        raise ReplayError(f"no traffic log for {source} (looked for {log}); an exact replay needs the SCPI "
-                          "traffic recorded with the run")
-    out, target = target.parent, _fresh_path(target.parent, target.name)
-    mismatch, remaining, writes, matched = _run_against_traffic(log, config, lambda bench: take(bench, target))
-    same = (target / runs.MANIFEST).exists() and identical(target)
-    result = ExactReplay(source, log, not mismatch, matched, writes, remaining, mismatch, same, target)
+    same = False
+    if taken is not None and isinstance(recorded, SweepResult):
+        replayed = load_sweep(taken.path)
+        same = replayed.n_points == recorded.n_points and all(
+            np.array_equal(replayed.columns[k], recorded.columns[k]) for k in _EXACT_COLUMNS)
+    elif taken is not None:
+        replayed = load_phase_map(taken.path)
+        same = all(np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True) for k in _EXACT_MAP)
+    result = ExactReplay(source, logs[0], not mismatch, writes - left_writes, writes, remaining, mismatch, same,
+                         taken.path if taken is not None else None)
     result.files = {"json": str(out / "exact.json"), "markdown": str(out / "exact.md")}
     write_json_atomic(out / "exact.json", result.as_dict())
     write_text_atomic(out / "exact.md", exact_markdown(result))
     return result
 
 
+def _reenact(plan: runs.Plan, logs: list[Path], ends: list, config, directory, data_dir, progress):
+    """Take ``plan`` again as it was recorded, session by session: session i on a bench answering from
+    ``logs[i]``; a session that ends after ``ends[i]`` steps is left as the killed process left its bench
+    (no safe state, not closed: nothing of that is in its log), the one with ``ends[i]`` None runs to the
+    end inside ``with bench:`` as every command runs a procedure. Returns (the first mismatch or "",
+    the replaying libraries, the run re-taken or None)."""
+    progress_steps, taken, libraries = {"done": 0}, None, []
+
+    def count(event):
+        if event["type"] == "point":
+            progress_steps["done"] = event["done"]
+
+    for log, end in zip(logs, ends):
+        bench = wiring.replaying_bench(log, config)
+        libraries.append(bench.visa_library)
+        stop = None if end is None else (lambda end=end: progress_steps["done"] >= end)
+        if end is not None:
+            bench.safe_state = lambda: None  # what a killed session never sent
+        try:
+            with bench if end is None else contextlib.nullcontext(bench):
+                if taken is None:
+                    _, taken = runs.run_plan(plan, bench=bench, directory=directory, data_dir=data_dir,
+                                             progress=progress, observers=(count,), should_stop=stop)
+                else:
+                    runs.execute(taken, plan, bench=bench, progress=progress, observers=(count,), should_stop=stop)
+        except runs.StopRequested as exc:
+            taken = exc.run
+        except Exception as exc:  # noqa: BLE001 - ReplayMismatch (another command sent) or any failure: a divergence
+            taken = taken or getattr(exc, "run", None)
+            return (str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"), libraries, taken
+        finally:
+            if end is not None:
+                bench.close()
+    return "", libraries, taken
+
+
 # ------------------------------------------------------------------------------------------ outputs
-
-def _write_comparison_csv(path: Path, measured: SweepResult, simulated: SweepResult, n: int) -> Path:
-    header = ["Index", "Bias current (A)", "Measured voltage (V)", "Measured standard error (V)",
-              "Simulated voltage (V)", "Simulated standard error (V)", "Residual (V)"]
-    lines = [f"# measured: {measured.path}", f"# simulated: {simulated.path}", ",".join(header)]
-    for k in range(n):
-        row = [k, measured.bias_current[k], measured.rectified_voltage[k], measured.standard_error[k],
-               simulated.rectified_voltage[k], simulated.standard_error[k],
-               measured.rectified_voltage[k] - simulated.rectified_voltage[k]]
-        lines.append(",".join(format_value(v) for v in row))
-    write_text_atomic(path, "\n".join(lines) + "\n")
-    return path
-
 
 def _parabola(summary: CurveSummary, grid: np.ndarray) -> np.ndarray | None:
     if not all(math.isfinite(v) for v in (summary.a, summary.b, summary.c)):
@@ -469,34 +561,94 @@ def exact_markdown(e: ExactReplay) -> str:
              f"- commands matched: {e.commands_matched} of {e.commands_recorded} recorded",
              f"- records left over per instrument: {e.remaining}",
              f"- re-run values identical to the recorded results: {e.values_identical}",
-             f"- re-run results file: `{e.replayed_path.name}`"]
+             f"- re-run: `{e.replayed_path if e.replayed_path is not None else 'none (it failed before it began)'}`"]
     if e.mismatch:
         lines += ["", "First difference:", "", "```", e.mismatch, "```"]
     return "\n".join(lines) + "\n"
 
 
+
 # ------------------------------------------------------------------------------------------ recording
 
 def record_sweep(path: str | Path, settings, *, world=None, seed: int | None = None, diode=None,
-                 progress: bool = False) -> tuple[SweepResult, Path]:
+                 progress: bool = False, data_dir=None) -> tuple[SweepResult, Path]:
     """Take a sweep as a run in the directory ``path`` on a fresh simulated bench while recording its
-    SCPI traffic to ``<path>/traffic.jsonl``: a recorded run to replay. Returns (sweep, traffic log)."""
-    return _recorded(path, world, seed, diode,
-                     lambda bench: rectification_sweep(bench, settings, directory=path, progress=progress))
+    SCPI traffic to ``<path>/traffic.jsonl``: a recorded run to replay. Returns (sweep, traffic log).
+    ``diode``: a simulated diode model name (``wiring.SIM_DIODES``; default "llgs") or a diode object."""
+    return _recorded(path, SweepPlan(settings), world, seed, diode, progress, data_dir)
 
 
-def _recorded(path, world, seed, diode, take):
-    """``take(bench)`` on a fresh simulated bench recording its traffic to ``<path>/traffic.jsonl``."""
+def record_phase_map(path: str | Path, settings, *, world=None, seed: int | None = None, diode=None,
+                     progress: bool = False, plot: bool = False, data_dir=None):
+    """Take a phase map on a fresh simulated bench recording its traffic to ``<map>/traffic.jsonl``."""
+    return _recorded(path, PhaseMapPlan(settings, plot=plot), world, seed, diode, progress, data_dir)
+
+
+def _recorded(path, plan: runs.Plan, world, seed, diode, progress, data_dir):
+    """``plan`` as a run in ``path`` on a fresh simulated bench recording its traffic to
+    ``<path>/traffic.jsonl``. A bench named by its diode model can be reopened: ``dorlab runs resume``
+    continues the recording (:func:`reopen_recording`)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    log = path / TRAFFIC
-    bench = wiring.recording_bench(log, world=world, seed=seed, diode=diode)
+    named = world is None and (diode is None or isinstance(diode, str))
+    spec = {"seed": seed, "sim_diode": (diode or "llgs") if named else None}
+    log = session_log(path, 0)
+    bench = wiring.recording_bench(log, world=world, seed=seed,
+                                   diode=wiring.simulated_diode(diode, seed) if isinstance(diode, str) else diode)
+    bench.records_traffic = True
     try:
         with bench:
-            result = take(bench)
+            result, _ = runs.run_plan(plan, bench=bench, directory=path, data_dir=data_dir, progress=progress,
+                                      extra={"records_traffic": spec})
     finally:
         bench.visa_library.stop_recording()
     return result, log
+
+
+def session_log(path: Path, session: int) -> Path:
+    """The traffic log of ``session`` (0, 1, ...) of a recorded run: ``traffic.jsonl``, ``traffic.2.jsonl``, ..."""
+    return path / (TRAFFIC if session == 0 else f"traffic.{session + 1}.jsonl")
+
+
+def _sessions(run: runs.Run) -> tuple[list[Path], list[int]]:
+    """(traffic log, steps on record at its end) of each session of a recorded run so far."""
+    sessions = run.manifest.get("sessions", [])
+    ends = [s["steps_before"] for s in sessions[1:]] + [len(run.journal())]
+    return [session_log(run.path, i) for i in range(len(sessions))], ends
+
+
+def reopen_recording(run: runs.Run):
+    """The bench a recorded run continues on (``runs.resume``): a fresh simulated bench recording the
+    new session's traffic to its own log. First the last session's log is cut back to the end of the
+    last journaled step's traffic, found by re-taking the sessions so far against their logs (the
+    killed session's half-sent point, or the safe state after a Ctrl-C, is not part of the script)."""
+    spec = run.manifest["records_traffic"]
+    if spec.get("sim_diode") is None:
+        raise runs.RunError(f"run {run.id} was recorded on a diode or world handed in from Python: its bench cannot "
+                            "be reopened to continue the recording; record it again")
+    logs, ends = _sessions(run)
+    for leftover in run.path.glob("traffic.*.jsonl"):  # a resume that died before its session began
+        if leftover not in logs:
+            leftover.unlink()
+    raw = logs[-1].read_bytes()
+    if raw and not raw.endswith(b"\n"):  # the process died while writing its last record
+        logs[-1].write_bytes(raw[:raw.rfind(b"\n") + 1])
+    plan = runs.plan_class(run.kind).from_settings(run.settings)
+    with tempfile.TemporaryDirectory() as scratch:
+        mismatch, libraries, _ = _reenact(plan, logs, ends, "sim", Path(scratch) / "run", scratch, False)
+    if mismatch or any(any(library.remaining().values()) for library in libraries[:-1]):
+        why = mismatch or "records left over in an earlier session"
+        raise runs.RunError(f"run {run.id}: its traffic logs do not replay up to its journal ({why}); the recording "
+                            "cannot be continued")
+    left = sum(libraries[-1].remaining().values())
+    lines = logs[-1].read_text(encoding="utf-8").splitlines(keepends=True)
+    traffic = [n for n, line in enumerate(lines) if json.loads(line)["direction"] in ("write", "read")]
+    if left:
+        write_text_atomic(logs[-1], "".join(lines[:traffic[-left]]))
+    bench = wiring.recording_bench(session_log(run.path, len(logs)), seed=spec["seed"],
+                                   diode=wiring.simulated_diode(spec["sim_diode"], spec["seed"]))
+    bench.records_traffic = True
+    return bench
 
 
 # ------------------------------------------------------------------------------------------ phase maps
@@ -520,74 +672,12 @@ class PhaseMapComparison:
     files: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        d = asdict(self)
-        d["run_path"], d["out_dir"], d["simulated_path"] = str(self.run_path), str(self.out_dir), \
-            str(self.simulated_path)
-        return d
+        return json_safe(asdict(self))
 
-
-def record_phase_map(path: str | Path, settings, *, world=None, seed: int | None = None, diode=None,
-                     progress: bool = False, plot: bool = False, data_dir=None):
-    """Take a phase map on a fresh simulated bench recording its traffic to ``<map>/traffic.jsonl``."""
-    from dorlab.procedures.phase_map import phase_map
-
-    return _recorded(path, world, seed, diode, lambda bench: phase_map(
-        bench, path, settings, progress=progress, plot=plot, data_dir=data_dir))
-
-
-def _replay_phase_map(path: Path, exact, out_dir, traffic, world, seed, diode, bench_config, progress):
-    from dorlab.procedures.phase_map import load_phase_map, phase_map
-
-    recorded = load_phase_map(path)
-    if recorded.n_points == 0:
-        raise ReplayError(f"{path} holds no points")
-    out = Path(out_dir) if out_dir is not None else path.parent / f"replay-{path.name}"
-    out.mkdir(parents=True, exist_ok=True)
-    if exact:
-        def identical(target: Path) -> bool:
-            replayed = load_phase_map(target)
-            return all(np.array_equal(getattr(replayed, k), getattr(recorded, k), equal_nan=True)
-                       for k in ("rectified_voltage", "standard_error", "bias_current", "frequencies"))
-
-        return _replay_traffic(path, Path(traffic) if traffic is not None else path / TRAFFIC,
-                               bench_config if bench_config is not None else (recorded.metadata.get("bench") or "sim"),
-                               out / "exact-map", lambda bench, target: phase_map(
-                                   bench, target, recorded.settings, progress=progress, plot=False), identical)
-    simulated = _rerun(out, "simulated-map", recorded.settings, world, seed, diode, lambda bench, target, resume:
-                       phase_map(bench, target, None if resume else recorded.settings, resume=resume,
-                                 progress=progress))
-    target = simulated.path
-    both = np.isfinite(recorded.rectified_voltage) & np.isfinite(simulated.rectified_voltage)
-    residual = (recorded.rectified_voltage - simulated.rectified_voltage)[both]
-    comparison = PhaseMapComparison(
-        path, out, recorded.settings.as_dict(), [float(f) for f in recorded.frequencies],
-        [float(v) for v in recorded.vertex_current], [float(v) for v in simulated.vertex_current],
-        [float(v) for v in recorded.locked_amplitude], [float(v) for v in simulated.locked_amplitude],
-        float(np.sqrt(np.mean(residual ** 2))) if residual.size else float("nan"),
-        float(np.max(np.abs(residual))) if residual.size else float("nan"), target)
-    comparison.files = {"csv": str(out / "comparison.csv"), "png": str(out / "comparison.png"),
-                        "json": str(out / "comparison.json"), "markdown": str(out / "comparison.md")}
-    _write_phase_map_csv(out / "comparison.csv", comparison)
-    _plot_phase_maps(out / "comparison.png", recorded, simulated)
-    write_json_atomic(out / "comparison.json", comparison.as_dict())
-    write_text_atomic(out / "comparison.md", phase_map_markdown(comparison))
-    return comparison
-
-
-def _write_phase_map_csv(path: Path, c: PhaseMapComparison) -> None:
-    lines = [f"# measured: {c.run_path}", f"# simulated: {c.simulated_path}",
-             "RF frequency (Hz),Measured vertex (A),Simulated vertex (A),Measured locked amplitude (V),"
-             "Simulated locked amplitude (V)"]
-    for row in zip(c.frequencies, c.measured_vertex, c.simulated_vertex, c.measured_amplitude,
-                   c.simulated_amplitude):
-        lines.append(",".join(format_value(v) for v in row))
-    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _plot_phase_maps(path: Path, measured, simulated) -> None:
     from matplotlib.figure import Figure
-
-    from dorlab.procedures.phase_map import map_extent
 
     fig = Figure(figsize=(14, 4.2), constrained_layout=True)
     axes = fig.subplots(1, 3)

@@ -94,6 +94,7 @@ PLAN_KINDS = {
     "dor_job": "dorlab.procedures.dor_job:DorJobPlan",
     "oscillator": "dorlab.procedures.oscillator:OscillatorPlan",
     "fig5": "dorlab.procedures.fig5_run:Fig5BenchPlan",
+    "replay": "dorlab.procedures.replay:ReplayPlan",
 }
 
 STATUSES = ("created", "running", "completed", "failed", "interrupted", "stopped")
@@ -141,6 +142,21 @@ class Plan(abc.ABC):
         """The result as JSON for the manifest (``runs show``)."""
         as_dict = getattr(result, "summary_dict", None)
         return as_dict() if callable(as_dict) else {}
+
+    def open_bench(self, run: "Run"):
+        """The bench ``runs resume`` continues ``run`` on: the one its manifest's bench spec names (a
+        recording's: a bench recording the new session, ``replay.reopen_recording``)."""
+        if run.manifest.get("records_traffic"):
+            from dorlab.procedures.replay import reopen_recording
+
+            return reopen_recording(run)
+        spec = run.manifest.get("bench") or {}
+        if not spec.get("name"):
+            raise RunError(f"run {run.id} was taken on a bench handed in as an object; resume it from Python "
+                           "with the bench (runs.resume(..., bench=...))")
+        from dorlab.procedures.wiring import BenchSpec
+
+        return BenchSpec.from_dict(spec).open()
 
 
 def plan_class(kind: str) -> type[Plan]:
@@ -630,6 +646,7 @@ def execute(run: Run, plan: Plan, *, bench=None, store=None, observers: tuple = 
         raise RunError(f"{run.path} is a {run.kind!r} run, not {plan.kind!r}")
     if plan.needs_bench and bench is None:
         raise RunError(f"a {plan.kind} run needs a bench")
+    _recording_bench_for(run, bench)
     with _run_lock(run), _run_log(run):
         records = read_journal(run.path, repair=True)
         with contextlib.suppress(FileNotFoundError):
@@ -682,6 +699,16 @@ def execute(run: Run, plan: Plan, *, bench=None, store=None, observers: tuple = 
         error.run, error.safe_state = run, report
         raise error
     return result
+
+
+def _recording_bench_for(run: Run, bench) -> None:
+    """A run that records its SCPI traffic (``replay.record_sweep``/``record_phase_map``) continues only
+    on a bench recording the new session (``runs.resume`` opens one: ``replay.reopen_recording``):
+    else its traffic would miss the points taken now, and an exact replay could not match."""
+    if run.manifest.get("records_traffic") and run.manifest.get("sessions") \
+            and not getattr(bench, "records_traffic", False):
+        raise RunError(f"run {run.id} records its SCPI traffic: continue it with {run.resume_command()} (that "
+                       "records the new session's traffic next to the journal)")
 
 
 def _close_session(run: Run, status: str, report: SafeStateReport, error: str, steps: int, result=None) -> None:
@@ -766,13 +793,7 @@ def resume(ref: str | Path, *, data_dir: str | Path | None = None, bench=None, s
     plan = plan_class(run.kind).from_settings(run.settings)
     with contextlib.ExitStack() as stack:
         if plan.needs_bench and bench is None:
-            spec = run.manifest.get("bench") or {}
-            if not spec.get("name"):
-                raise RunError(f"run {run.id} was taken on a bench handed in as an object; resume it from Python "
-                               "with the bench (runs.resume(..., bench=...))")
-            from dorlab.procedures.wiring import BenchSpec
-
-            bench = stack.enter_context(BenchSpec.from_dict(spec).open())
+            bench = stack.enter_context(plan.open_bench(run))
         if plan.needs_store and store is None:
             from dorlab.calibration.store import CalibrationStore
 

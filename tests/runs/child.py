@@ -16,9 +16,15 @@ def main(kind: str, run_dir: Path, data_dir: Path) -> None:
 
     if kind == "replay":  # run_dir: a recorded sweep; the replay goes to data_dir / "replay"
         from dorlab.procedures.replay import replay
-        from dorlab.simulator.phenomenological import PhenomenologicalDiode
 
-        replay(run_dir, out_dir=data_dir / "replay", seed=3, diode=PhenomenologicalDiode())
+        replay(run_dir, out_dir=data_dir / "replay", world=data_dir / "world.toml", data_dir=data_dir)
+        return
+    if kind == "phase_map_record":  # a phase map recording its SCPI traffic
+        from dorlab.procedures.phase_map import PhaseMapSettings
+        from dorlab.procedures.replay import record_phase_map
+
+        settings = PhaseMapSettings(790e6, 810e6, 3, -0.25e-3, -0.02e-3, 60, rf_current=70.7e-6, n_readings=2)
+        record_phase_map(run_dir, settings, seed=3, diode="phenomenological", data_dir=data_dir)
         return
     if kind == "oscillator":  # an LLGS diode at 300 K with a spectrum analyzer behind the bias tee
         import numpy as np

@@ -205,24 +205,88 @@ def test_model_dor_job_killed_and_resumed_gives_the_uninterrupted_values(calibra
     np.testing.assert_array_equal(np.load(run_dir / "result.npy"), straight.values)
 
 
-@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 55), 1))
-def test_replay_killed_and_run_again_continues_its_simulated_run(tmp_path, kill_at):
-    """A simulated replay killed mid re-run: replaying again into the same directory continues the
-    re-run (a sweep run, every point journaled) from its first missing point and writes the comparison."""
+# a noise-free world around the phenomenological diode: a replay's values do not depend on where it was resumed
+NOISELESS_WORLD = """noise = false
+[circuits.bench0.diodes.diode0]
+model = "phenomenological"
+"""
+
+
+@pytest.mark.parametrize("kill_at, continue_with", [(RNG.randrange(1, 55), "runs resume"),
+                                                    (RNG.randrange(1, 55), "replay again")])
+def test_replay_killed_and_resumed_writes_the_uninterrupted_comparison(tmp_path, kill_at, continue_with):
+    """``dorlab replay`` is one run (kind replay) whose steps are the re-run's points: killed mid re-run and
+    continued by ``dorlab runs resume ID`` (or by replaying again into the same directory), it keeps every
+    point, takes none twice, and ends with the comparison files of an uninterrupted replay."""
     from dorlab.procedures.replay import record_sweep, replay
     from dorlab.procedures.sweep import SweepSettings
     from dorlab.simulator.phenomenological import PhenomenologicalDiode
 
-    recorded, _ = record_sweep(tmp_path / "recorded", SweepSettings(-0.25e-3, -0.02e-3, 60, 800e6, rf_current=70.7e-6,
-                                                                    n_readings=2), seed=3, diode=PhenomenologicalDiode())
+    record_sweep(tmp_path / "recorded", SweepSettings(-0.25e-3, -0.02e-3, 60, 800e6, rf_current=70.7e-6,
+                                                      n_readings=2), seed=3, diode=PhenomenologicalDiode())
+    (tmp_path / "world.toml").write_text(NOISELESS_WORLD)
     out = tmp_path / "replay"
     rerun = _kill_after("replay", tmp_path / "recorded", tmp_path, kill_at, find_run=lambda: out / "simulated")
     before = _journal(rerun)
-    assert kill_at <= len(before) < 60 and runs.Run(rerun).status == "interrupted"
-    comparison = replay(tmp_path / "recorded", out_dir=out, seed=3, diode=PhenomenologicalDiode())
+    run = runs.Run(rerun)
+    assert run.kind == "replay" and run.status == "interrupted" and kill_at <= len(before) < 60
+    assert not (out / "comparison.csv").exists()
+    if continue_with == "runs resume":
+        info = _resume(run.id, tmp_path)  # the safe state of the simulated bench is reached and reported
+        assert info["result"]["files"]["csv"] == str(out / "comparison.csv")
+    else:
+        replay(tmp_path / "recorded", out_dir=out, world=tmp_path / "world.toml", data_dir=tmp_path)
+        assert runs.Run(rerun).status == "completed"
     after = _journal(rerun)
     _kept(before, after)
     assert [r["key"] for r in after] == [f"point/{k}" for k in range(60)]
-    assert comparison.simulated_path == rerun / "sweep.csv" and sorted(p.name for p in out.iterdir() if p.is_dir()) \
-        == ["simulated"]  # continued, not started again elsewhere
-    assert comparison.residual_rms < 50e-6 and (out / "comparison.json").exists()
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["simulated"]  # continued, not started again
+    straight = tmp_path / "straight"
+    replay(tmp_path / "recorded", out_dir=straight, world=tmp_path / "world.toml", data_dir=tmp_path)
+    assert [r["data"] for r in after] == [{**r["data"], "time": a["data"]["time"]}
+                                          for r, a in zip(_journal(straight / "simulated"), after)]
+
+    def data_lines(path):
+        return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+
+    assert len(data_lines(out / "comparison.csv")) == 61
+    assert data_lines(out / "comparison.csv") == data_lines(straight / "comparison.csv")
+    assert (out / "comparison.md").read_text() == (straight / "comparison.md").read_text()
+    resumed, uninterrupted = (json.loads((d / "comparison.json").read_text()) for d in (out, straight))
+    for key in ("out_dir", "simulated_run", "files"):
+        resumed.pop(key), uninterrupted.pop(key)
+    assert resumed == uninterrupted
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 170), 2))
+def test_recorded_phase_map_killed_and_resumed_replays_exactly(tmp_path, kill_at):
+    """``dorlab phase-map --record`` killed mid-map: resuming it on a bench that does not record is refused
+    (the log would miss points); ``dorlab runs resume`` cuts the killed session's half-sent point off its
+    log and records the new session to ``traffic.2.jsonl``, so ``dorlab replay --exact`` re-takes both
+    sessions command for command and gets the recorded values."""
+    from dorlab.procedures.phase_map import load_phase_map, phase_map
+    from dorlab.procedures.wiring import open_bench
+
+    run_dir = _kill_after("phase_map_record", tmp_path / "map", tmp_path, kill_at)
+    before = _journal(run_dir)
+    # the kill lands between points here; where it lands inside one, the log ends in the commands of a point
+    # the journal does not hold, the last of them torn: the resume must cut them off
+    log = run_dir / "traffic.jsonl"
+    last_write = next(line for line in reversed(log.read_text().splitlines()) if '"write"' in line)
+    with open(log, "a") as f:
+        f.write(last_write + "\n" + last_write[:20])
+    with open_bench("sim", sim_diode="phenomenological", seed=3) as bench, \
+            pytest.raises(runs.RunError, match="records its SCPI traffic: continue it with dorlab runs resume"):
+        phase_map(bench, run_dir, resume=True, progress=False, plot=False)
+    assert _journal(run_dir) == before and not (run_dir / "traffic.2.jsonl").exists()
+    info = _resume(runs.Run(run_dir).id, tmp_path)
+    after = _journal(run_dir)
+    _kept(before, after)
+    assert len(after) == 180 and load_phase_map(run_dir).complete and len(info["sessions"]) == 2
+    assert (run_dir / "traffic.2.jsonl").stat().st_size > 0
+    done = subprocess.run(DORLAB + ["replay", str(run_dir), "--exact", "--out", str(tmp_path / "e"), "--json",
+                                    "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    exact = json.loads(done.stdout)
+    assert exact["matched"] and exact["values_identical"], exact["mismatch"]
+    assert exact["commands_matched"] == exact["commands_recorded"] and set(exact["remaining"].values()) == {0}

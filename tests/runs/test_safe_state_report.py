@@ -1,5 +1,5 @@
 """The safe-state report of every procedure tells the truth: the source-meter's connection drops in the
-middle of a calibration, a phase map, a DOR job and Fig. 5 on the bench, an oscillator run and a recalibration; the bias cannot be ramped
+middle of a calibration, a phase map, a DOR job and Fig. 5 on the bench, an oscillator run, a replay's re-run and a recalibration; the bias cannot be ramped
 down, and the run says so (``reached`` False in the exception, the manifest and the event stream) while
 the simulator confirms the bias is still on. With the voltmeter lost instead, the bench can still be made
 safe, and the report says that."""
@@ -139,3 +139,23 @@ def test_oscillator(tmp_path, target):
             measure_oscillator(bench, settings, data_dir=tmp_path, progress=drop)
         _check(info, bench, target)
         assert [r["key"] for r in info.value.run.journal()] == ["background", "point/0", "point/1", "point/2"]
+
+
+@pytest.mark.parametrize("target", [SMU, NVM], ids=["source-lost", "voltmeter-lost"])
+def test_replay(tmp_path, target):
+    """The replay's re-run on its simulated bench: the run layer's report is the truth, and no comparison
+    is written from a re-run that did not finish."""
+    from dorlab.procedures.replay import ReplayPlan, record_sweep
+    from dorlab.procedures.sweep import SweepSettings
+    from dorlab.simulator.phenomenological import PhenomenologicalDiode
+
+    record_sweep(tmp_path / "recorded", SweepSettings(-0.25e-3, -0.02e-3, 12, 800e6, rf_current=70.7e-6,
+                                                      n_readings=2), seed=1, diode=PhenomenologicalDiode())
+    plan = ReplayPlan(tmp_path / "recorded", tmp_path / "replay", sim_diode="phenomenological", seed=1)
+    with plan.open_bench() as bench:
+        _fault_at(bench, 5, target)
+        with pytest.raises(InstrumentIOError) as info:
+            runs.run_plan(plan, bench=bench, progress=False)
+        _check(info, bench, target)
+        assert info.value.run.kind == "replay" and len(info.value.run.journal()) == 4
+        assert not (tmp_path / "replay" / "comparison.csv").exists()
