@@ -70,8 +70,8 @@ DEFAULT_TIME_STEP = 2e-12
 # The simulated bench's working point (``bench_operating_point``): the search on what the bench reads.
 # On that observable the 1:1 drives of mazza2022 have no V_dc maximum at phi ~ 0 that qualifies, but V_dc
 # minima at phi ~ pi (the paper's other working point) do at 420-430 MHz / 90 uA, where f_ac is near the
-# free-running frequency at -0.17 mA (benchmarks/bench_observable_search.py surveys 380-1500 MHz x
-# 10-130 uA for both extrema): the bench grid is around them.
+# free-running frequency at -0.17 mA (benchmarks/bench_observable_search.py: maxima over 400-1500 MHz x
+# 10-100 uA, both extrema over 380-560 MHz x 30-130 uA with --grid pi): the bench grid is around them.
 BENCH_LOCK_RATIO = 1
 BENCH_FREQUENCIES = tuple(np.round(np.arange(410e6, 450.1e6, 10e6)))
 BENCH_RF_CURRENTS = (85e-6, 90e-6, 95e-6)
@@ -772,7 +772,7 @@ def survey_drives(parameters=None, drives=(), *, bias_range=DEFAULT_BIAS_RANGE, 
                   lock_ratio: int = 1, observable: str = "bench", phase_tolerance_deg: float = 5.0,
                   r_squared_min: float = 0.999, correlation_min: float = 0.999, min_input_width: float = 10e-6,
                   max_input_width: float = 40e-6, time_step: float = DEFAULT_TIME_STEP,
-                  max_settle: float = 200e-9, extrema=("maximum", "minimum"), map_function=None,
+                  max_settle: float = 200e-9, extrema=None, map_function=None,
                   batch_size: int | None = None) -> list[dict]:
     """Every drive of ``drives`` ((f_ac Hz, I_ac A) pairs) judged as the search judges it, without
     stopping at a winner: per drive a dict with ``qualification`` (``Qualification``) and
@@ -814,6 +814,9 @@ def find_operating_point(parameters=None, *, rf_frequencies=None, rf_currents=No
     ``observable``: "intrinsic" (default) qualifies the paper's V_dc = I_ac <R sin wt>; "bench" what a
     bench reads, RF on minus RF off, which adds I_dc (<R>_on - <R>_off) (the paper's Delta R_dc term,
     Sec. III): its vertex is where that curve peaks, without the phase criterion.
+
+    ``extrema``: the working extrema qualified (``qualify_extrema``); default the maximum, and for 1:1 on the
+    bench observable both (a minimum at |phi - pi| within the tolerance as well).
 
     ``map_function(function, argument_tuples) -> results`` evaluates groups of ``batch_size`` drives
     (e.g. Dask tasks); every drive's result is a pure function of the drive and the settings, so the
