@@ -14,6 +14,7 @@ ROOTS = {
     "dorlab.calibration": "calibration",
     "dorlab.compute": "compute",
     "dorlab.procedures": "procedures",
+    "dorlab.frontends": "frontends",
 }
 # pyvisa imports a third-party backend "@dorlab" as the top-level module ``pyvisa_dorlab``.
 BACKEND = ("pyvisa_dorlab", "simulator/pyvisa_dorlab")

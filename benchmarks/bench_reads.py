@@ -55,7 +55,7 @@ def dor_job_seconds() -> dict:
         tmp = Path(tmp)
         image = (np.random.default_rng(0).random((16, 16)) * 255).astype(np.uint8)
         Image.fromarray(image).save(tmp / "img.png")
-        dorlab = [sys.executable, "-m", "dorlab.procedures.cli"]
+        dorlab = [sys.executable, "-m", "dorlab.frontends.cli"]
         env = dict(os.environ)
         subprocess.run(dorlab + ["calibrate", "--bench", "sim", "--device", "D1", "--data-dir", str(tmp / "data"),
                                  "--no-progress"], check=True, capture_output=True, env=env)

@@ -24,7 +24,7 @@ def one_run(diode: str, seed: int) -> dict:
     from dorlab.calibration.store import CalibrationStore
     from dorlab.procedures.calibration_run import (CalibrationSettings, NoOperatingPointSearch, RunTimings,
                                                    calibrate_device, simulated_operating_point)
-    from dorlab.procedures.cli_options import open_bench
+    from dorlab.frontends.cli_options import open_bench
 
     timings = RunTimings()
     with tempfile.TemporaryDirectory() as tmp:

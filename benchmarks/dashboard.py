@@ -36,7 +36,7 @@ def make_sweep(directory: Path) -> Path:
 def serve(root: Path):
     import uvicorn
 
-    from dorlab.procedures.dashboard import bind, create_app
+    from dorlab.frontends.dashboard import bind, create_app
 
     sock = bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(create_app(root), log_level="warning", access_log=False,

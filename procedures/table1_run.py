@@ -136,7 +136,7 @@ def resolve_curves(device, curve, data_dir):
     if device and curve:
         raise InvalidValue("give at most one of --device and --curve")
     if device:
-        from dorlab.procedures.cli_options import open_store
+        from dorlab.procedures.datadir import open_store
 
         store, _ = open_store(data_dir)
         with store:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from dorlab.calibration.store import CalibrationStore
 from dorlab.procedures.calibration_run import CalibrationSettings, RunTimings, calibrate_device
-from dorlab.procedures.cli import cli
+from dorlab.frontends.cli import cli
 from dorlab.procedures.sweep import load_sweep, load_with_pymeasure
 
 

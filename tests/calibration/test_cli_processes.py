@@ -18,7 +18,7 @@ import pytest
 from dorlab.calibration.store import CalibrationStore
 from dorlab.procedures.sweep import load_sweep
 
-DORLAB = [sys.executable, "-c", "from dorlab.procedures.cli import main; main()"]
+DORLAB = [sys.executable, "-c", "from dorlab.frontends.cli import main; main()"]
 
 
 def _calibrate(data_dir: Path, device: str, *extra: str) -> list[str]:

@@ -439,7 +439,7 @@ def test_parquet_export_says_which_extra_to_install(tmp_path, good, monkeypatch)
 def test_cli_reports_a_damaged_store_in_one_line(tmp_path, good):
     from click.testing import CliRunner
 
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     stores = _bad_stores(tmp_path, good)
     runner = CliRunner()

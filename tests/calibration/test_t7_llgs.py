@@ -52,7 +52,7 @@ def test_reproduce_t7_command_prints_the_comparison():
 
     from click.testing import CliRunner
 
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     result = CliRunner().invoke(cli, ["reproduce", "t7", "--json"])
     assert result.exit_code == 0, result.output

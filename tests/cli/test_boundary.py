@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dorlab.procedures import cli_options
-from dorlab.procedures.cli import cli
+from dorlab.frontends import cli_options
+from dorlab.frontends.cli import cli
 from dorlab.procedures.errors import ExitCode
 
 DOCUMENTED = {int(code) for code in ExitCode}
@@ -462,7 +462,7 @@ def test_bad_arguments(files):
     ("GPIB0::19::INSTR", "dropped", 4, "NOT safe"),  # the generator is gone: RF-off cannot be confirmed
 ])
 def test_instrument_faults_mid_sweep(tmp_path, monkeypatch, address, fault, code, names):
-    from dorlab.procedures import cli_calibrate
+    from dorlab.frontends import cli_calibrate
     from dorlab.procedures.wiring import simulated_bench
     from dorlab.simulator.faults import DroppedConnection, Timeout
     from dorlab.simulator.phenomenological import PhenomenologicalDiode

@@ -6,7 +6,7 @@ import json
 import pytest
 from matplotlib.figure import Figure
 
-from dorlab.procedures.render import render, save_figures
+from dorlab.frontends.render import render, save_figures
 
 
 def _figure() -> Figure:

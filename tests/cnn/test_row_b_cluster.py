@@ -57,7 +57,7 @@ def test_row_b_draws_equal_in_process_and_on_a_local_cluster():
 def test_cli_rejects_an_unknown_cluster():
     from click.testing import CliRunner
 
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     result = CliRunner().invoke(cli, ["reproduce", "table1", "--quick", "--cluster", "nowhere"])
     assert result.exit_code == 2

@@ -175,7 +175,7 @@ def test_curve_csv_and_wide_range(tmp_path, curve):
 
 
 def test_cli_reports_missing_mnist(tmp_path, monkeypatch):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     monkeypatch.delenv("DORLAB_MNIST_DIR", raising=False)
     result = CliRunner().invoke(cli, ["reproduce", "table1", "--quick", "--data-dir", str(tmp_path)])
@@ -186,7 +186,7 @@ def test_cli_reports_missing_mnist(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_quick_reproduction_end_to_end(tmp_path, mnist_dir):
     """The whole --quick Table I on real MNIST (DORLAB_MNIST_DIR), JSON shape and sanity of the numbers."""
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     plots = tmp_path / "plots"
     result = CliRunner().invoke(cli, ["reproduce", "table1", "--quick", "--json", "--data-dir", str(tmp_path),

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from dorlab.calibration.store import CalibrationStore
 from dorlab.compute.backends import ModelBackend
 from dorlab.compute.scheduler import DorEngine
-from dorlab.procedures.cli import cli
+from dorlab.frontends.cli import cli
 from dorlab.procedures.dor_bench import BenchBackend
 
 

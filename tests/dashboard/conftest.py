@@ -38,7 +38,7 @@ class Served:
     def __init__(self, data_dir, *, host="127.0.0.1", token=None, poll_seconds=0.5):
         import uvicorn
 
-        from dorlab.procedures.dashboard import bind, create_app
+        from dorlab.frontends.dashboard import bind, create_app
 
         self.sock = bind(host, 0)
         self.port = self.sock.getsockname()[1]

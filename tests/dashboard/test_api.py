@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from dorlab.procedures.dashboard import is_local, resolve_token
+from dorlab.frontends.dashboard import is_local, resolve_token
 
 
 def test_devices_list_the_active_calibration_and_counts(lab_data, serve):
@@ -186,7 +186,7 @@ def test_token_is_required_on_a_non_local_bind(lab_data, serve):
 
 
 def _dorlab(*args, env=None, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "dorlab.procedures.cli", *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "dorlab.frontends.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 

@@ -135,7 +135,7 @@ class PointWatcher(threading.Thread):
         self.stop = threading.Event()
 
     def count(self) -> int:
-        from dorlab.procedures import dashboard_data
+        from dorlab.frontends import dashboard_data
 
         runs = [r for r in dashboard_data.runs(self.directory) if r["device"] == "live"]
         return runs[0]["points_done"] if runs else 0
@@ -158,7 +158,7 @@ def test_live_calibration_is_followed_within_two_seconds_of_each_point(tmp_path,
     watcher = PointWatcher(root)
     watcher.start()
     env = {**os.environ, "DORLAB_DATA": str(root)}
-    proc = subprocess.Popen([sys.executable, "-m", "dorlab.procedures.cli", "calibrate", "--bench", "sim",
+    proc = subprocess.Popen([sys.executable, "-m", "dorlab.frontends.cli", "calibrate", "--bench", "sim",
                              "--device", "live", "--points", str(LIVE_POINTS), "--no-progress", *SIM_DRIVE],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     shown: dict[int, float] = {}

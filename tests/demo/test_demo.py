@@ -73,7 +73,7 @@ def test_demo_spreads_the_products_over_the_pool(demo_run):
 
 
 def test_cli_demo_json(tmp_path):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     result = CliRunner().invoke(
         cli, ["demo", "--out", str(tmp_path / "d"), "--devices", "1", "--products", "4", "--image-size", "16", "--json"])

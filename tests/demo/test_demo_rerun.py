@@ -8,7 +8,7 @@ import sys
 
 from dorlab.calibration.store import CalibrationStore
 
-DORLAB = [sys.executable, "-m", "dorlab.procedures.cli"]
+DORLAB = [sys.executable, "-m", "dorlab.frontends.cli"]
 SMALL = ["--devices", "2", "--products", "4", "--image-size", "16"]
 
 

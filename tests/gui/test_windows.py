@@ -20,7 +20,7 @@ except Exception as exc:  # noqa: BLE001 - qtpy raises its own error types
     pytest.skip(f"PyMeasure's windows need the gui extra (pip install 'dorlab[gui]'): {exc}",
                 allow_module_level=True)
 
-from dorlab.procedures.windows import make_window  # noqa: E402
+from dorlab.frontends.windows import make_window  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -252,7 +252,7 @@ def test_cli_gui_refuses_a_missing_bench_file_in_one_line(tmp_path):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "dorlab.procedures.cli", "gui", "sweep", "--bench",
+    proc = subprocess.run([sys.executable, "-m", "dorlab.frontends.cli", "gui", "sweep", "--bench",
                            str(tmp_path / "nope.toml")], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 1 and "nope.toml" in proc.stderr and "Traceback" not in proc.stderr
@@ -264,7 +264,7 @@ def test_launch_opens_the_window_and_runs_the_event_loop(qapp, monkeypatch, tmp_
     """What `dorlab gui KIND` does: the window is shown and Qt's loop runs until the window is closed."""
     from pymeasure.display.Qt import QtCore
 
-    from dorlab.procedures.windows import launch
+    from dorlab.frontends.windows import launch
 
     monkeypatch.setenv("DORLAB_DATA", str(tmp_path / "data"))
     shown = []

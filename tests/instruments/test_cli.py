@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dorlab.procedures.cli import cli
+from dorlab.frontends.cli import cli
 
 
 @pytest.fixture

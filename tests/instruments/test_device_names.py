@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from dorlab.instruments.config import BenchConfigError, load_bench_config
-from dorlab.procedures.cli import cli
+from dorlab.frontends.cli import cli
 
 MEASURE = ["--bias", "-0.2e-3", "--rf-frequency", "1.2e9", "--rf-current", "50e-6"]
 

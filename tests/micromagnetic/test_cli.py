@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dorlab.procedures.cli import cli
+from dorlab.frontends.cli import cli
 
 
 def _run(args):
@@ -72,7 +72,7 @@ def test_operating_point_runs_the_bench_search_on_the_micromagnetic_model(monkey
     """`simulate operating-point --model micromagnetic` is the branch-following bench search of
     dorlab.simulator.micromagnetic.operating_point (here a 3-point grid on 15 nm cells, which cannot
     qualify: the result says so and names the grid)."""
-    from dorlab.procedures import cli_micromagnetic
+    from dorlab.frontends import cli_micromagnetic
 
     grid = dict(cli_micromagnetic.MICROMAGNETIC_DEFAULTS["operating-point"], rf_frequencies=(775e6,),
                 bias_from=-0.09e-3, bias_to=-0.1e-3, bias_step=5e-6, transient=1e-9, window=1e-9, max_settle=6e-9)

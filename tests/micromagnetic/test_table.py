@@ -130,7 +130,7 @@ def test_calibrate_reads_the_shipped_table_through_the_instruments(tmp_path):
 
     from click.testing import CliRunner
 
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     result = CliRunner().invoke(cli, ["calibrate", "--bench", "sim", "--sim-diode", "micromagnetic", "--device",
                                       "MM1", "--data-dir", str(tmp_path), "--json"])

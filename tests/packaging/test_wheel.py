@@ -19,7 +19,7 @@ from dorlab.instruments.bench import BenchError, open_bench
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = {"simulator": "dorlab/simulator", "instruments": "dorlab/instruments",
            "calibration": "dorlab/calibration", "compute": "dorlab/compute",
-           "procedures": "dorlab/procedures"}
+           "procedures": "dorlab/procedures", "frontends": "dorlab/frontends"}
 
 
 def _source_packages() -> set[str]:
@@ -96,7 +96,7 @@ def test_absent_visa_backend_is_named(tmp_path):
 
 def test_bench_check_reports_a_broken_backend_in_one_line(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(_broken_backend(tmp_path)))
-    proc = subprocess.run([sys.executable, "-m", "dorlab.procedures.cli", "bench", "check", "--bench", "sim",
+    proc = subprocess.run([sys.executable, "-m", "dorlab.frontends.cli", "bench", "check", "--bench", "sim",
                            "--visa-library", "@brokendorlab"], capture_output=True, text=True, env=env,
                           timeout=120)
     assert proc.returncode == 1

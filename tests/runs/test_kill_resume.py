@@ -21,7 +21,7 @@ from dorlab.calibration.store import CalibrationStore
 from dorlab.procedures import runs
 
 CHILD = Path(__file__).with_name("child.py")
-DORLAB = [sys.executable, "-c", "from dorlab.procedures.cli import main; main()"]
+DORLAB = [sys.executable, "-c", "from dorlab.frontends.cli import main; main()"]
 RNG = random.Random(1414)
 
 

@@ -18,14 +18,14 @@ from click.testing import CliRunner
 
 from dorlab.instruments.bench import InstrumentIOError, SafeStateError
 from dorlab.procedures import runs
-from dorlab.procedures.cli import cli
+from dorlab.frontends.cli import cli
 from dorlab.procedures.sweep import SweepPlan, SweepSettings, load_sweep, rectification_sweep
 from dorlab.procedures.wiring import open_bench
 from dorlab.simulator import faults
 
 SMU, NVM = "GPIB0::24::INSTR", "GPIB0::7::INSTR"
 SETTINGS = SweepSettings(-0.25e-3, -0.02e-3, 21, 800e6, rf_current=70.7e-6, n_readings=3, device="D1")
-DORLAB = [sys.executable, "-c", "from dorlab.procedures.cli import main; main()"]
+DORLAB = [sys.executable, "-c", "from dorlab.frontends.cli import main; main()"]
 
 
 def bench(seed=1):

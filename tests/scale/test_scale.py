@@ -112,7 +112,7 @@ def test_cli_phase_map_on_cluster_equals_in_process():
 
     from click.testing import CliRunner
 
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     args = ["simulate", "phase-map", "--freq-points", "3", "--points", "3", "--json"]
     runner = CliRunner()

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 pytest.importorskip("distributed")
 
 from dorlab.procedures import scale  # noqa: E402
-from dorlab.procedures.cli import cli  # noqa: E402
+from dorlab.frontends.cli import cli  # noqa: E402
 
 
 def _free_port() -> int:

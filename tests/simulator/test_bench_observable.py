@@ -145,7 +145,7 @@ def test_bench_operating_point_is_a_qualified_one_to_one_point_on_the_bench_obse
 
     from click.testing import CliRunner
 
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     monkeypatch.setenv("DORLAB_CACHE_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["calibrate", "--bench", "sim", "--device", "D1", "--json", "--no-progress",

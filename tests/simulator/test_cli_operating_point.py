@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 from PIL import Image
 
-from dorlab.procedures.cli import cli
+from dorlab.frontends.cli import cli
 
 
 def test_operating_point_plot_is_written(tmp_path):

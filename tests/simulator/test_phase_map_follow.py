@@ -51,7 +51,7 @@ def test_at_the_papers_drive_phi_approaches_zero_only_at_the_edge(maps):
 
 
 def test_cli_follow_prints_and_draws_per_direction(tmp_path):
-    from dorlab.procedures.cli import cli as main
+    from dorlab.frontends.cli import cli as main
 
     plot = tmp_path / "t5.png"
     args = ["simulate", "phase-map", "--follow", "--rf-current", "50e-6", "--freq-from", "750e6", "--freq-to",

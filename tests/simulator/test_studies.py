@@ -69,7 +69,7 @@ def test_bad_study_inputs(mazza):
 
 
 def test_cli_rectification_json():
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     result = CliRunner().invoke(cli, ["simulate", "rectification", "--points", "3", "--bias-from", "-0.16e-3",
                                       "--bias-to", "-0.18e-3", "--json"])
@@ -81,7 +81,7 @@ def test_cli_rectification_json():
 
 
 def test_cli_oscillation_json_and_plot(tmp_path):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     png = tmp_path / "osc.png"
     result = CliRunner().invoke(cli, ["simulate", "oscillation", "--points", "3", "--bias-from", "-0.05e-3",
@@ -95,7 +95,7 @@ def test_cli_oscillation_json_and_plot(tmp_path):
 
 
 def test_cli_bad_preset():
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     result = CliRunner().invoke(cli, ["simulate", "transient", "--preset", "nope"])
     assert result.exit_code != 0
@@ -136,7 +136,7 @@ def test_bench_voltage_is_rf_on_minus_rf_off(mazza):
     ["rectification", "--points", "3", "--bias-from", "-0.16e-3", "--bias-to", "-0.18e-3", "--mode", "sweep"],
 ])
 def test_cli_commands_plot_and_json(tmp_path, args):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     png = tmp_path / "out.png"
     result = CliRunner().invoke(cli, ["simulate", *args, "--json", "--plot", str(png)])

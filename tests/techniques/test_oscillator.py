@@ -80,7 +80,7 @@ def test_oscillator_agrees_with_the_simulator(tmp_path):
     """The bench at 300 K against `dorlab simulate oscillation` (T = 0, Hopf threshold) on the same
     biases. Tolerances: threshold current and frequency 10 % (thermal fluctuations near threshold),
     df/dp 25 % (p and f of the three oscillating points fluctuate at 300 K)."""
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     runner = CliRunner()
     bench = runner.invoke(cli, ["oscillator", "--bench", "sim", "--bias-from", "-0.02e-3",

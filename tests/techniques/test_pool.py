@@ -102,7 +102,7 @@ def test_pool_calibration_resumes_per_device(tmp_path):
 
 
 def test_cli_calibrate_device_all(tmp_path):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     result = CliRunner().invoke(cli, [
         "calibrate", "--bench", "sim-pool", "--device", "all", "--sim-diode", "phenomenological",

@@ -144,7 +144,7 @@ def test_bad_inputs_are_named(calibrated, tmp_path):
 
 
 def test_cli_dor_job_on_the_model_backend(calibrated, pairs_csv, tmp_path):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     store, _ = calibrated
     result = CliRunner().invoke(cli, ["dor-job", str(pairs_csv), "--backend", "model", "--chunk", "16",

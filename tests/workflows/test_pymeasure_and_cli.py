@@ -12,7 +12,7 @@ from pymeasure.experiment import Procedure, Results, Worker
 
 from dorlab.procedures import phase_map as pm
 from dorlab.procedures import runs
-from dorlab.procedures.pymeasure_procedures import (DorJobProcedure, PhaseMapProcedure,
+from dorlab.frontends.pymeasure_procedures import (DorJobProcedure, PhaseMapProcedure,
                                                     RecalibrationProcedure)
 
 from .conftest import assert_safe, fail_after, phenomenological_bench, random_pairs
@@ -91,7 +91,7 @@ def test_recalibration_procedure_reports_each_device(calibrated, tmp_path):
 
 
 def test_cli_recalibrate_dry_run(calibrated):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     store, _ = calibrated
     result = CliRunner().invoke(cli, ["recalibrate", "--bench", "sim", "--data-dir", str(store.path.parent),
@@ -103,7 +103,7 @@ def test_cli_recalibrate_dry_run(calibrated):
 
 
 def test_cli_phase_map_on_the_simulated_bench(tmp_path):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     out = tmp_path / "map"
     result = CliRunner().invoke(cli, ["phase-map", "--bench", "sim", "--phenomenological", str(out),
@@ -126,7 +126,7 @@ def test_cli_phase_map_on_the_simulated_bench(tmp_path):
 @pytest.mark.parametrize("text, seconds", [("3600", 3600.0), ("90s", 90.0), ("30m", 1800.0), ("12h", 43200.0),
                                            ("7d", 604800.0), ("2w", 1209600.0), ("1.5h", 5400.0)])
 def test_durations(text, seconds):
-    from dorlab.procedures.cli_workflows import parse_duration
+    from dorlab.frontends.cli_workflows import parse_duration
 
     assert parse_duration(text) == seconds
 
@@ -134,7 +134,7 @@ def test_durations(text, seconds):
 def test_bad_duration_is_refused():
     import click
 
-    from dorlab.procedures.cli_workflows import parse_duration
+    from dorlab.frontends.cli_workflows import parse_duration
 
     with pytest.raises(click.BadParameter, match="7 days"):
         parse_duration("7 days")

@@ -113,7 +113,7 @@ def test_simulated_replay_of_the_same_device_agrees(recorded, tmp_path):
 
 
 def test_cli_replay_both_ways(recorded, tmp_path):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     sweep, _ = recorded
     runner = CliRunner()
@@ -129,7 +129,7 @@ def test_cli_replay_both_ways(recorded, tmp_path):
 
 
 def test_cli_exact_replay_exits_nonzero_on_divergence(recorded, tmp_path):
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     sweep, log = recorded
     lines = log.read_text().splitlines()
@@ -189,7 +189,7 @@ def test_phase_map_replays_both_ways(tmp_path):
 def test_replay_headline_compares_like_with_like(recorded, tmp_path):
     """Issue 11 item 9: the headline leads with the curve difference, and a' / c' of both curves are
     taken over one input range (the measured fit's), so they differ by no more than the curves do."""
-    from dorlab.procedures.cli import cli
+    from dorlab.frontends.cli import cli
 
     sweep, _ = recorded
     result = CliRunner().invoke(cli, ["replay", str(sweep.path), "--phenomenological", "--seed", "2",

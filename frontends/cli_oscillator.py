@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READINGS, FiniteFloat, bench_option,
+from dorlab.frontends.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READINGS, FiniteFloat, bench_option,
                                            data_dir_option, json_option, option, seed_option, show_progress)
-from dorlab.procedures.render import render
+from dorlab.frontends.render import render
 
 
 def register(root: click.Group) -> None:

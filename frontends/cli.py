@@ -17,22 +17,22 @@ import traceback
 
 import click
 
-from dorlab.procedures import cli_options
+from dorlab.frontends import cli_options
 from dorlab.procedures.errors import ExitCode, classify
 
 # Modules that add commands to the root group (in help order).
 COMMAND_MODULES = [
-    "dorlab.procedures.cli_demo",
-    "dorlab.procedures.cli_bench",
-    "dorlab.procedures.cli_calibrate",
-    "dorlab.procedures.cli_reproduce",
-    "dorlab.procedures.cli_simulate",
-    "dorlab.procedures.cli_micromagnetic",   # adds `simulate sp4` and --model micromagnetic
-    "dorlab.procedures.cli_workflows",
-    "dorlab.procedures.cli_table1",
-    "dorlab.procedures.cli_live",
-    "dorlab.procedures.cli_oscillator",
-    "dorlab.procedures.cli_runs",
+    "dorlab.frontends.cli_demo",
+    "dorlab.frontends.cli_bench",
+    "dorlab.frontends.cli_calibrate",
+    "dorlab.frontends.cli_reproduce",
+    "dorlab.frontends.cli_simulate",
+    "dorlab.frontends.cli_micromagnetic",   # adds `simulate sp4` and --model micromagnetic
+    "dorlab.frontends.cli_workflows",
+    "dorlab.frontends.cli_table1",
+    "dorlab.frontends.cli_live",
+    "dorlab.frontends.cli_oscillator",
+    "dorlab.frontends.cli_runs",
 ]
 
 ENV_PREFIX = "DORLAB"

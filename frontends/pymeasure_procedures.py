@@ -14,7 +14,7 @@ connection to the same file).
 
 In PyMeasure's GUI (needs a Qt binding: ``pip install 'dorlab[gui]'``): ``dorlab gui phase-map`` (also
 ``recalibration``, ``dor-job``, ``sweep``, ``calibrate``), or ``python -m
-dorlab.procedures.pymeasure_procedures phase-map``; ``dorlab.procedures.windows.make_window`` builds the
+dorlab.frontends.pymeasure_procedures phase-map``; ``dorlab.frontends.windows.make_window`` builds the
 ``ManagedWindow`` on these classes. The window's file inputs choose where PyMeasure writes its
 ``Results`` copy; the procedure's own files go to ``directory`` / ``data_dir``.
 
@@ -213,8 +213,8 @@ class DorJobProcedure(_BenchStoreProcedure):
 
 
 def launch(kind: str) -> int:
-    """Open PyMeasure's window on one procedure (needs a Qt binding); see ``dorlab.procedures.windows``."""
-    from dorlab.procedures.windows import launch as launch_window
+    """Open PyMeasure's window on one procedure (needs a Qt binding); see ``dorlab.frontends.windows``."""
+    from dorlab.frontends.windows import launch as launch_window
 
     return launch_window(kind)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from dorlab.procedures import cli_options
+from dorlab.frontends import cli_options
 
 GUI_KINDS = ("sweep", "calibrate", "phase-map", "dor-job", "recalibration")
 
@@ -39,7 +39,7 @@ def _bind_address(ctx, param, value: str) -> str:
 def dashboard_command(data_dir, port, host, token, poll_seconds):
     """Serve a read-only web page and JSON API that follow the data directory live."""
     try:
-        from dorlab.procedures.dashboard import bind, create_app, resolve_token, serve
+        from dorlab.frontends.dashboard import bind, create_app, resolve_token, serve
     except ImportError as exc:
         raise click.ClickException(f"the dashboard needs its extra: pip install 'dorlab[dashboard]' ({exc})")
     from dorlab.procedures.datadir import data_dir as resolve
@@ -80,7 +80,7 @@ def dashboard_command(data_dir, port, host, token, poll_seconds):
 def gui_command(kind, bench):
     """Open PyMeasure's window for a procedure (needs the gui extra: pip install 'dorlab[gui]')."""
     from dorlab.instruments.config import BenchConfigError
-    from dorlab.procedures import windows
+    from dorlab.frontends import windows
 
     try:
         code = windows.launch(kind, bench=bench)

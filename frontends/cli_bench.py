@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READINGS, RF_CURRENT, bench_option, json_option,
+from dorlab.frontends.cli_options import (CURRENT, FREQUENCY, POWER_DBM, READINGS, RF_CURRENT, bench_option, json_option,
                                            open_bench, seed_option, sim_diode_option)
 from dorlab.procedures.jsonout import dumps
 

@@ -5,7 +5,7 @@
 macrospin behaviour and options; ``--model micromagnetic`` runs the same study on the finite-difference
 free layer (``--cell-size``, default the preset's 2.5 nm) and prints the paper's rows T1-T6 beside the
 paper's and the macrospin's values. This module only parses, calls ``dorlab.simulator.micromagnetic``
-and renders (``dorlab.procedures.render``); it adds its options to the ``simulate`` group's commands by name.
+and renders (``dorlab.frontends.render``); it adds its options to the ``simulate`` group's commands by name.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import math
 
 import click
 
-from dorlab.procedures.cli_options import POSITIVE_TIME, FiniteFloat
-from dorlab.procedures.cli_simulate import cluster_kind, device, rectification_drive
-from dorlab.procedures.render import render
+from dorlab.frontends.cli_options import POSITIVE_TIME, FiniteFloat
+from dorlab.frontends.cli_simulate import cluster_kind, device, rectification_drive
+from dorlab.frontends.render import render
 
 CELL_SIZE = FiniteFloat(0.0, None, min_open=True, unit="m")
 
@@ -293,7 +293,7 @@ def _with_model_option(command: click.Command, runner) -> None:
 def register(root: click.Group) -> None:
     simulate = root.commands.get("simulate")
     if not isinstance(simulate, click.Group):
-        raise RuntimeError("dorlab.procedures.cli_micromagnetic needs the 'simulate' group (cli_simulate) first")
+        raise RuntimeError("dorlab.frontends.cli_micromagnetic needs the 'simulate' group (cli_simulate) first")
     simulate.add_command(sp4_command)
     for name, runner in RUNNERS.items():
         command = simulate.commands.get(name)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (Count, FRACTION, READINGS, bench_option, data_dir_option, json_option,
-                                           no_progress_option, open_bench, open_store, seed_option, show_progress,
+from dorlab.frontends.cli_options import (Count, FRACTION, READINGS, bench_option, data_dir_option, json_option,
+                                           no_progress_option, open_bench, seed_option, show_progress,
                                            sim_diode_option)
-from dorlab.procedures.render import render
+from dorlab.procedures.datadir import open_store
+from dorlab.frontends.render import render
 
 
 def register(root: click.Group) -> None:

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (TextFile, FRACTION, POWER_DBM, READINGS, RF_CURRENT, Count, Duration,
+from dorlab.frontends.cli_options import (TextFile, FRACTION, POWER_DBM, READINGS, RF_CURRENT, Count, Duration,
                                            FiniteFloat, bench_option, bias_range_options, frequency_range_options,
                                             data_dir_option, json_option,
-                                           no_progress_option, open_bench, open_store, option,
+                                           no_progress_option, open_bench, option,
                                            parse_duration, seed_option, show_progress, sim_diode_option)
+from dorlab.procedures.datadir import open_store
 from dorlab.procedures.errors import DorlabError, InvalidValue, RunDiverged, RunRejected
 from dorlab.procedures.jsonout import dumps
 

@@ -30,7 +30,7 @@ import secrets
 import time
 from pathlib import Path
 
-from dorlab.procedures import dashboard_data as data
+from dorlab.frontends import dashboard_data as data
 from dorlab.procedures.jsonout import json_safe
 
 TOKEN_ENV = "DORLAB_DASHBOARD_TOKEN"

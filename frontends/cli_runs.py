@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import click
 
-from dorlab.procedures.cli_options import data_dir_option as _data_dir_option
-from dorlab.procedures.cli_options import json_option as _json_option
-from dorlab.procedures.cli_options import no_progress_option, show_progress
+from dorlab.frontends.cli_options import data_dir_option as _data_dir_option
+from dorlab.frontends.cli_options import json_option as _json_option
+from dorlab.frontends.cli_options import no_progress_option, show_progress
 from dorlab.procedures.jsonout import dumps
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import json_option, messages, no_progress_option, seed_option, show_progress
+from dorlab.frontends.cli_options import json_option, messages, no_progress_option, seed_option, show_progress
 from dorlab.procedures.errors import DorlabError, RunInterrupted
-from dorlab.procedures.render import render
+from dorlab.frontends.render import render
 
 
 def register(root: click.Group) -> None:

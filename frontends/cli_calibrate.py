@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 
-from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POINTS, POWER_DBM, READINGS, RF_CURRENT, FiniteFloat,
+from dorlab.frontends.cli_options import (CURRENT, FREQUENCY, POINTS, POWER_DBM, READINGS, RF_CURRENT, FiniteFloat,
                                            bench_option, check_bench_device, data_dir_option, json_option,
-                                           no_progress_option, open_bench, open_store, plot_file_option, seed_option,
+                                           no_progress_option, open_bench, plot_file_option, seed_option,
                                            show_progress, sim_diode_option)
+from dorlab.procedures.datadir import open_store
 from dorlab.procedures.errors import InvalidValue, RunInterrupted, RunRejected
 from dorlab.procedures.jsonout import dumps
 

@@ -9,9 +9,9 @@ import sys
 
 import click
 
-from dorlab.procedures.cli_options import (Count, TextFile, data_dir_option, json_option, messages, no_progress_option,
+from dorlab.frontends.cli_options import (Count, TextFile, data_dir_option, json_option, messages, no_progress_option,
                                            seed_option, show_progress)
-from dorlab.procedures.render import render
+from dorlab.frontends.render import render
 
 
 def register(root: click.Group) -> None:

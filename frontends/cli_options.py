@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -396,35 +395,3 @@ def check_bench_device(bench_name: str, device: str) -> None:
         config.check_device(device)
     except BenchConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--device") from None
-
-
-# ------------------------------------------------------------------------------------------ store
-
-def open_store(data_dir: Path | None, *, write: bool = False, create: bool = False, missing_ok: bool = False):
-    """``(store, data directory)``. Only ``create`` (a command that adds calibrations) may create the data
-    directory and the store; otherwise the store must exist (``missing_ok``: ``(None, directory)`` instead)
-    and, unless ``write``, is opened read-only where the store supports it."""
-    import inspect
-
-    from dorlab.calibration.store import DEFAULT_FILENAME, CalibrationStore
-    from dorlab.procedures.datadir import data_dir as resolve
-    from dorlab.procedures.errors import DorlabError
-
-    root = resolve(data_dir, create=create)
-    path = root / DEFAULT_FILENAME
-    if path.exists() and path.is_file() and path.stat().st_size == 0:
-        raise DorlabError(f"calibration store {path} is empty (0 bytes): not a calibration store; it was left as "
-                          "it is (restore it from a backup, or remove it to start a new store)")
-    if not create and not path.exists():
-        if missing_ok:
-            return None, root
-        raise DorlabError(f"no calibration store {path} (calibrate a device first, or pass --data-dir / set "
-                          "DORLAB_DATA)")
-    options = {}
-    if not write and "read_only" in inspect.signature(CalibrationStore.__init__).parameters:
-        options["read_only"] = True
-    try:
-        return CalibrationStore.open(root, **options), root
-    except sqlite3.DatabaseError as exc:
-        raise DorlabError(f"calibration store {path} is damaged or not a calibration store ({exc}); it was "
-                          "left as it is") from exc

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, Parameter
 
-from dorlab.procedures.pymeasure_procedures import (DorJobProcedure, PhaseMapProcedure, RecalibrationProcedure,
+from dorlab.frontends.pymeasure_procedures import (DorJobProcedure, PhaseMapProcedure, RecalibrationProcedure,
                                                     _BenchStoreProcedure)
 from dorlab.procedures.sweep import RectificationSweepProcedure, rf_drive_values
 

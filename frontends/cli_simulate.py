@@ -1,7 +1,7 @@
 """``dorlab simulate ...``: device studies of the LLGS macrospin diode (SI units on the command line:
 amperes, hertz, seconds). Each command computes one study (``dorlab.simulator.studies`` or, for the
-cluster-capable ones, ``dorlab.procedures.scale``) and renders it (``dorlab.procedures.render``): a table
-or JSON (``--json``), and its figure with ``--plot FILE`` (``dorlab.procedures.study_figures``).
+cluster-capable ones, ``dorlab.procedures.scale``) and renders it (``dorlab.frontends.render``): a table
+or JSON (``--json``), and its figure with ``--plot FILE`` (``dorlab.frontends.study_figures``).
 
 Adding a study: one function decorated with ``@simulate.command()`` and the shared options below
 (``preset_option``, ``json_option``, ``plot_option``, ``cluster_option``); other modules add theirs to the
@@ -13,10 +13,10 @@ import math
 
 import click
 
-from dorlab.procedures.cli_options import (CURRENT, FREQUENCY, POINTS, POSITIVE_TIME, RF_CURRENT,
+from dorlab.frontends.cli_options import (CURRENT, FREQUENCY, POINTS, POSITIVE_TIME, RF_CURRENT,
                                            bias_range_options, frequency_range_options, json_option,
                                            no_progress_option, plot_file_option, show_progress)
-from dorlab.procedures.render import render
+from dorlab.frontends.render import render
 
 preset_option = click.option("--preset", "preset_name", default="mazza2022", show_default=True,
                              help="Device preset.")
@@ -75,7 +75,7 @@ def register(root: click.Group) -> None:
 def oscillation(preset_name, bias_from, bias_to, points, power_definition, as_json, plot_path):
     """Free-running frequency f0 and power p0 vs I_dc from converged steady states, threshold (Hopf
     and time-domain onset) and nonlinear shift N = df0/dp0 near threshold (Fig. 1b)."""
-    from dorlab.procedures.study_figures import oscillation_figure
+    from dorlab.frontends.study_figures import oscillation_figure
     from dorlab.simulator import studies
 
     curve = studies.oscillation_curve(device(preset_name), linspace(bias_from, bias_to, points),
@@ -125,7 +125,7 @@ def _oscillation_lines(curve, definition: str, points):
 def rectification(preset_name, rf_current, rf_frequency, bias_from, bias_to, points, at_operating_point, mode,
                   as_json, plot_path):
     """Rectified voltage, intrinsic phase and amplitude vs I_dc (Fig. 2a,b)."""
-    from dorlab.procedures.study_figures import rectification_figure
+    from dorlab.frontends.study_figures import rectification_figure
     from dorlab.simulator import studies
 
     parameters = device(preset_name)
@@ -184,7 +184,7 @@ def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, 
     from tqdm.auto import tqdm
 
     from dorlab.procedures import scale
-    from dorlab.procedures.study_figures import phase_map_figure
+    from dorlab.frontends.study_figures import phase_map_figure
 
     parameters = device(preset_name)
     if follow:
@@ -216,7 +216,7 @@ def phase_map_command(preset_name, rf_current, freq_from, freq_to, freq_points, 
 
 
 def _followed_phase_map(parameters, rf_current, freqs, bias, as_json, plot_path):
-    from dorlab.procedures.study_figures import phase_map_figure
+    from dorlab.frontends.study_figures import phase_map_figure
     from dorlab.simulator import operating_point
     from dorlab.simulator.studies import PhaseMap
 
@@ -259,7 +259,7 @@ def _followed_phase_map(parameters, rf_current, freqs, bias, as_json, plot_path)
 @plot_option
 def transient(preset_name, bias_step_to, bias_from, rf_current, rf_frequency, duration, as_json, plot_path):
     """Locking transient after a dc step with the microwave on (Fig. 3)."""
-    from dorlab.procedures.study_figures import transient_figure
+    from dorlab.frontends.study_figures import transient_figure
     from dorlab.simulator import studies
 
     tr = studies.transient(device(preset_name), bias_step_to, rf_current, rf_frequency, bias_from=bias_from,
@@ -284,7 +284,7 @@ def transient(preset_name, bias_step_to, bias_from, rf_current, rf_frequency, du
 def operating_point(preset_name, no_cache, cluster, as_json, plot_path, no_progress):
     """Search f_ac and I_ac for a parabolic working point (phi = 0 inside the locking range)."""
     from dorlab.procedures import scale
-    from dorlab.procedures.study_figures import operating_point_figure
+    from dorlab.frontends.study_figures import operating_point_figure
     from dorlab.simulator import studies
 
     parameters = device(preset_name)

@@ -1,0 +1,1 @@
+"""dorlab.frontends"""
