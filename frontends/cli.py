@@ -1,11 +1,12 @@
 """The ``dorlab`` command line.
 
-Each command family lives in its own module under ``dorlab.procedures`` and exposes
+Each command family lives in its own module under ``dorlab.frontends`` and exposes
 ``register(root: click.Group)``; heavy imports (numba, pyvisa) stay inside the commands so that
 ``dorlab --help`` is instant. A command parses its options, calls one procedure and renders the result.
 
-The root group is the command-line boundary: an expected error (see ``dorlab.procedures.errors``) becomes one
-line on stderr and its documented exit code; a traceback is printed only with ``--debug``.
+The root group is the command-line boundary: an expected error (``dorlab.procedures.errors``, mapped by
+``dorlab.frontends.boundary``) becomes one line on stderr and its documented exit code; a traceback is printed
+only with ``--debug``.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import traceback
 import click
 
 from dorlab.frontends import cli_options
-from dorlab.procedures.errors import ExitCode, classify
+from dorlab.frontends.boundary import classify
+from dorlab.procedures.errors import ExitCode
 
 # Modules that add commands to the root group (in help order).
 COMMAND_MODULES = [

@@ -126,9 +126,9 @@ def simulated_operating_point(bench=None, *, parameters=None, margin: float = 0.
     ``dor_correlation`` of the point used.
 
     The point is ``operating_point.bench_operating_point``: the one-sided search on what the bench
-    reads, RF on minus RF off (the paper's V_dc plus its Delta R_dc term). For mazza2022 no 1:1 drive
-    qualifies on that observable, so the bench runs at a 2:1 parametric lock (``lock_ratio`` 2; the
-    survey that shows it: ``benchmarks/bench_observable_search.py``). ``kwargs`` go to the search. The
+    reads, RF on minus RF off (the paper's V_dc plus its Delta R_dc term). For mazza2022 that is a 1:1
+    lock at a V_dc minimum with phi near pi (430 MHz, 90 uA; the survey of both extrema:
+    ``benchmarks/bench_observable_search.py --grid pi``). ``kwargs`` go to the search. The
     sweep covers the locked branch widened by ``margin`` of its width on each side (within the bias limit).
     """
     from dorlab.simulator import operating_point

@@ -480,7 +480,7 @@ def test_instrument_faults_mid_sweep(tmp_path, monkeypatch, address, fault, code
 
 
 def test_classify_reports_notes_and_an_unsafe_bench_even_after_ctrl_c():
-    from dorlab.procedures.errors import classify
+    from dorlab.frontends.boundary import classify
 
     fault = RuntimeError("voltmeter timed out")
     fault.add_note("bench put in safe state (RF off, bias ramped to zero, outputs off)")
