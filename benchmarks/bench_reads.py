@@ -34,7 +34,7 @@ def _calibration(op: dict):
 
 
 def reads_per_second(time_step: float | None, n_reads: int, n_readings: int, op: dict, seed: int) -> float:
-    from dorlab.procedures.dor_bench import BenchBackend
+    from dorlab.compute.backends import BenchBackend
     from dorlab.procedures.wiring import simulated_bench
     from dorlab.simulator.diode import LlgsDiode
 

@@ -43,7 +43,7 @@ from dorlab.compute.backends import IdealBackend, ModelBackend
 from dorlab.compute.convolution import convolve_ideal
 from dorlab.compute.scheduler import DorEngine
 from dorlab.procedures import runs
-from dorlab.procedures.dor_bench import BenchBackend
+from dorlab.compute.backends import BenchBackend
 from dorlab.procedures.jsonout import write_json_atomic
 from dorlab.procedures.sweep import write_results
 

@@ -18,7 +18,7 @@ from dorlab.compute.fig5 import blur, paper_values, plot_fig5, random_filters, r
 from dorlab.compute.images import natural_image
 from dorlab.compute.scheduler import DorEngine
 from dorlab.procedures import runs
-from dorlab.procedures.dor_bench import BenchBackend
+from dorlab.compute.backends import BenchBackend
 
 _OPTIONS = ("n_products", "n_filters", "image_size", "seed", "read_noise", "variation", "n_readings",
             "compare_model", "rescale_filters")

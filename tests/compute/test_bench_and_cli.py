@@ -9,7 +9,7 @@ from dorlab.calibration.store import CalibrationStore
 from dorlab.compute.backends import ModelBackend
 from dorlab.compute.scheduler import DorEngine
 from dorlab.frontends.cli import cli
-from dorlab.procedures.dor_bench import BenchBackend
+from dorlab.compute.backends import BenchBackend
 
 
 class Reads:

@@ -98,7 +98,7 @@ def test_a_fault_mid_demo_leaves_every_bench_safe_and_keeps_the_reads(tmp_path, 
         return bench
 
     monkeypatch.setattr(wiring, "simulated_bench", recording_bench)
-    from dorlab.procedures import dor_bench
+    from dorlab.compute import backends as dor_bench
 
     read_one = dor_bench.BenchBackend.read
 

@@ -125,7 +125,7 @@ def test_cli_calibrate_device_all(tmp_path):
 
 def test_products_read_across_the_pool_through_the_switch(tmp_path):
     from dorlab.compute.scheduler import DorEngine
-    from dorlab.procedures.dor_bench import BenchBackend
+    from dorlab.compute.backends import BenchBackend
 
     world = pool_world(pool_diodes(3, seed=4, model="phenomenological"), seed=4)
     store = CalibrationStore.open(tmp_path / "data")
