@@ -130,7 +130,7 @@ def _oscillation(kwargs, cell_size, sim_time, cluster):
             "threshold_frequency": curve.threshold_frequency, "paper_rows": rows}
     _render(kwargs, options.cell_size, data, rows, lambda: [
         f"{r['bias_current'] * 1e3:10.4f} mA  f0 {r['frequency'] / 1e6:9.1f} MHz  p0 {r['power']:.4f}"
-        for r in data["points"]])
+        for r in data["points"]], figure=_figure("oscillation_figure", curve))
 
 
 def _rectification(kwargs, cell_size, sim_time, cluster):
@@ -151,7 +151,8 @@ def _rectification(kwargs, cell_size, sim_time, cluster):
     data = {"rf_current": rf_current, "rf_frequency": rf_frequency, "points": curve.records(), "paper_rows": rows}
     _render(kwargs, options.cell_size, data, rows, lambda: [
         f"{r['bias_current'] * 1e3:10.4f} mA  V_dc {r['rectified_voltage'] * 1e3:9.4f} mV"
-        f"  phi {r['phase']:7.3f}  sqrt(p) {r['amplitude']:.4f}  {r['locked']}" for r in data["points"]])
+        f"  phi {r['phase']:7.3f}  sqrt(p) {r['amplitude']:.4f}  {r['locked']}" for r in data["points"]],
+        figure=_figure("rectification_figure", curve))
 
 
 def _phase_map(kwargs, cell_size, sim_time, cluster):
@@ -169,7 +170,8 @@ def _phase_map(kwargs, cell_size, sim_time, cluster):
             "bias_current": pm.bias_current.tolist(), "phase": pm.phase.tolist(), "locked": pm.locked.tolist(),
             "locking_range": pm.locking_range(), "paper_rows": rows}
     _render(kwargs, options.cell_size, data, rows, lambda: [
-        f"f_ac {r['rf_frequency'] / 1e6:8.1f} MHz: locked {r['locked_bias_range']}" for r in data["locking_range"]])
+        f"f_ac {r['rf_frequency'] / 1e6:8.1f} MHz: locked {r['locked_bias_range']}" for r in data["locking_range"]],
+        figure=_figure("phase_map_figure", pm))
 
 
 def _transient(kwargs, cell_size, sim_time, cluster):
@@ -184,7 +186,7 @@ def _transient(kwargs, cell_size, sim_time, cluster):
             "rf_current": tr.rf_current, "rf_frequency": tr.rf_frequency, "paper_rows": rows}
     _render(kwargs, options.cell_size, data, rows, lambda: [
         f"locking time {tr.locking_time * 1e9:.2f} ns" if math.isfinite(tr.locking_time)
-        else "not locked in the simulated time"])
+        else "not locked in the simulated time"], figure=_figure("transient_figure", tr))
 
 
 def _operating_point(kwargs, cell_size, sim_time, cluster):
@@ -195,6 +197,9 @@ def _operating_point(kwargs, cell_size, sim_time, cluster):
 
     from dorlab.simulator.micromagnetic import operating_point as mo
 
+    if kwargs.get("plot_path"):  # refused before the search, which takes minutes
+        raise click.UsageError(f"--plot {kwargs['plot_path']}: the micromagnetic operating-point search draws no "
+                               "figure (its result is the table of drives); drop --plot, or use --model macrospin")
     if cluster not in (None, "in-process"):
         raise click.UsageError(f"--cluster {cluster}: a branch sweep carries its state point to point, so the "
                                "micromagnetic operating-point search runs in-process")
@@ -232,9 +237,21 @@ def _operating_point(kwargs, cell_size, sim_time, cluster):
         f"{best.rf_current * 1e6:.1f} uA: {q.get('reason')}"])
 
 
-def _render(kwargs, cell_size: float, data: dict, rows, lines) -> None:
+def _figure(name: str, result):
+    """The macrospin command's figure ``name`` of ``dorlab.frontends.study_figures`` for ``result``, built
+    only when asked (matplotlib stays out of ``dorlab --help``)."""
+    def build():
+        from dorlab.frontends import study_figures
+
+        return getattr(study_figures, name)(result)
+
+    return build
+
+
+def _render(kwargs, cell_size: float, data: dict, rows, lines, figure=None) -> None:
     """The study's JSON (``model`` and ``cell_size`` first), else its lines between the cell size and the
-    table of the paper's rows."""
+    table of the paper's rows; with ``--plot``, the macrospin command's figure of the same study (the result
+    types are the simulator's shared ones)."""
     def text():
         yield f"micromagnetic model, cells {cell_size * 1e9:.3g} nm"
         yield from lines()
@@ -243,7 +260,8 @@ def _render(kwargs, cell_size: float, data: dict, rows, lines) -> None:
             for r in rows:
                 yield f"{r['id']:<4}{r['quantity']:<58}{r['paper']:<22}{r['macrospin']:<40}{r['micromagnetic']}"
 
-    render({"model": "micromagnetic", "cell_size": cell_size, **data}, kwargs.get("as_json"), text)
+    render({"model": "micromagnetic", "cell_size": cell_size, **data}, kwargs.get("as_json"), text,
+           plot_path=kwargs.get("plot_path"), figure=figure)
 
 
 RUNNERS = {"oscillation": _oscillation, "rectification": _rectification, "phase-map": _phase_map,

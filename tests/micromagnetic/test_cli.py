@@ -87,3 +87,27 @@ def test_operating_point_runs_the_bench_search_on_the_micromagnetic_model(monkey
     text = _run(["simulate", "operating-point", "--model", "micromagnetic", "--cell-size", "15e-9"])
     assert text.exit_code == 0, text.output
     assert "775.0 MHz  70.7 uA |" in text.output and "no drive of this grid qualifies" in text.output
+
+
+def test_plot_draws_the_study_figure_on_the_micromagnetic_model(tmp_path):
+    """--plot with --model micromagnetic writes the macrospin command's figure of the same study (it was
+    silently ignored): the rectification figure's two panels, V_dc and (phi, sqrt(p)) over the bias points."""
+    from PIL import Image
+
+    plot = tmp_path / "rectification.png"
+    result = _run(["simulate", "rectification", "--model", "micromagnetic", "--cell-size", "15e-9",
+                   "--sim-time", "2e-9", "--points", "2", "--bias-from", "-0.1e-3", "--bias-to", "-0.14e-3",
+                   "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    assert Image.open(plot).size == (720, 720)  # study_figures.rectification_figure: 6 x 6 in at 120 dpi
+
+
+def test_micromagnetic_operating_point_refuses_plot_before_searching(tmp_path, monkeypatch):
+    from dorlab.simulator.micromagnetic import operating_point as mo
+
+    monkeypatch.setattr(mo, "search", lambda *a, **k: pytest.fail("searched although --plot is refused"))
+    result = CliRunner().invoke(cli, ["simulate", "operating-point", "--model", "micromagnetic",
+                                      "--plot", str(tmp_path / "op.png")])
+    assert result.exit_code == 2
+    assert "--plot" in result.output and "draws no figure" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "op.png").exists()
