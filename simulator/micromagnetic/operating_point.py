@@ -235,12 +235,7 @@ class DriveReport:
                 -(corr if corr == corr else -1.0), -(b.get("input_width") or 0.0))
 
 
-def _best(q_max, q_min):
-    if q_max.qualified != q_min.qualified:
-        return (q_max, "max") if q_max.qualified else (q_min, "min")
-    if q_max.qualified:
-        return (q_max, "max") if q_max.rank_key() <= q_min.rank_key() else (q_min, "min")
-    return (q_max, "max")
+EXTREMA = ("maximum", "minimum")  # a working point at a V_dc maximum (phi ~ 0) or minimum (phi ~ pi)
 
 
 def qualify_drive(pair, rf_off, *, r_squared_min: float = 0.995, correlation_min: float = 0.995,
@@ -255,8 +250,8 @@ def qualify_drive(pair, rf_off, *, r_squared_min: float = 0.995, correlation_min
               max_input_width=max_input_width, width_step=min_input_width / 2, vertex_agreement=4e-6)
 
     def bench_qualification(curves):
-        return _best(macro.qualify(curves, phase_tolerance_deg=180.0, **kw),
-                     macro.qualify([flipped(s) for s in curves], phase_tolerance_deg=180.0, **kw))
+        q = macro.qualify_extrema(curves, extrema=EXTREMA, phase_tolerance_deg=180.0, **kw)
+        return q, q.extremum[:3]
 
     bench_q, extremum = bench_qualification(bench_pair)
     directions = "both" if bench_q.qualified else ""
@@ -265,8 +260,7 @@ def qualify_drive(pair, rf_off, *, r_squared_min: float = 0.995, correlation_min
         q_up, ext_up = bench_qualification([up, replace(up, direction="down")])
         if q_up.qualified:
             bench_q, extremum, directions = q_up, ext_up, "up"
-    intrinsic_q, _ = _best(macro.qualify(pair, phase_tolerance_deg=5.0, **kw),
-                           macro.qualify([flipped(s) for s in pair], phase_tolerance_deg=5.0, **kw))
+    intrinsic_q = macro.qualify_extrema(pair, extrema=EXTREMA, phase_tolerance_deg=5.0, **kw)
     windows, phases, zeros, pis, vertices = {}, {}, {}, {}, {}
     for s, b in zip(pair, bench_pair):
         srt = s.sorted()

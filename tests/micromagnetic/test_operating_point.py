@@ -63,6 +63,9 @@ def test_flipped_turns_the_phi_pi_minimum_into_the_maximum_the_qualification_see
     report = mo.qualify_drive([up, down], {"up": (bias, np.full(41, 900.0), None),
                                            "down": (bias[::-1], np.full(41, 900.0), None)})
     assert report.qualified and report.extremum == "min" and report.directions == "both"
+    # reported in the curve's own sign (the macrospin's qualify_extrema): V_dc -9 mV at phi = pi, a' > 0
+    assert report.bench["vertex_voltage"] == pytest.approx(-9e-3, rel=1e-3) and report.bench["a_prime"] > 0
+    assert abs(abs(report.bench["phase_at_vertex"]) - math.pi) < math.radians(5)
 
 
 def test_a_drive_qualifying_only_sweeping_up_is_reported_as_such():
