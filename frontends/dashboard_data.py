@@ -302,8 +302,8 @@ def _run_dir_run(path: Path, *, detail: bool) -> dict | None:
     if kind == "dor-job":
         pool = (settings.get("job") or {}).get("pool") or []
         device = ",".join(entry.get("device", "") for entry in pool) or ",".join(settings.get("devices") or [])
-    else:
-        device = settings.get("device", "")
+    else:  # one device, or the devices of a recalibration or a pool calibration
+        device = settings.get("device") or ",".join(settings.get("devices") or [])
     done = len(journal)
     total = int(manifest.get("total") or 0) or done
     times = [float(r.get("time", 0.0)) for r in journal]

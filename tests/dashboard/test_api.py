@@ -345,5 +345,6 @@ def test_a_recalibration_run_is_listed(lab_data, tmp_path, serve, lab_helpers):
     served = serve(root)
     found = [r for r in served.get("/api/runs")[1]["runs"] if r["kind"] == "recalibration"]
     assert len(found) == 1 and found[0]["status"] == "done" and found[0]["points_done"] >= 1
+    assert found[0]["device"] == "mtj-b"  # the devices of a multi-device run (recalibration, pool calibration)
     status, detail = served.get(f"/api/runs/{found[0]['id']}")
     assert status == 200 and detail["kind"] == "recalibration" and detail["data"] == {}
