@@ -1,6 +1,7 @@
-"""Figures of a calibration: Fig. 4-style (sweep, fit, input axis, residuals) and Fig. 5(a,b)-style (DOR
-products on the measured curve against the ideal). Each builds a ``matplotlib.figure.Figure`` without
-pyplot, so it never switches a notebook's backend; ``save`` writes one to a file."""
+"""Figures of calibrations and of the measurements behind them: Fig. 4-style (sweep, fit, input axis,
+residuals), several devices' sweeps and parabolas, Fig. 5(a,b)-style DOR products against the ideal, phase
+maps, and a recorded sweep or map next to its simulated replay. Each builds a ``matplotlib.figure.Figure``
+without pyplot, so it never switches a notebook's backend; ``save`` writes one to a file."""
 from __future__ import annotations
 
 import math
@@ -69,21 +70,142 @@ def calibration_figure(cal):
     return fig
 
 
-def products_figure(cal, n_pairs: int = 200, seed: int = 0):
-    """Fig. 5(a,b)-style: ``n_pairs`` DOR products on the measured curve against the ideal products."""
+def calibrations_figure(calibrations):
+    """Several devices on one axis: each sweep's V_dc vs I_dc, and for an accepted calibration its parabola
+    over the input range x in [-1, 0] in the sweep's colour. Calibrations without a sweep are left out."""
     from matplotlib.figure import Figure
 
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
+    x = np.linspace(-1.0, 0.0, 100)
+    for cal in calibrations:
+        if cal.sweep_bias_current.size == 0:
+            continue
+        line, = ax.plot(cal.sweep_bias_current * 1e3, cal.sweep_rectified_voltage * 1e3, "o", ms=3,
+                        label=f"{cal.device} ({cal.status})")
+        if cal.status == "accepted":
+            ax.plot(cal.input_to_current(x) * 1e3, cal.parabola(x) * 1e3, "-", color=line.get_color())
+    ax.set_xlabel("bias current I_dc (mA)")
+    ax.set_ylabel("rectified voltage V_dc (mV)")
+    ax.set_title("Calibration sweeps and parabola fits over the input range x in [-1, 0]")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def products_scatter(ideal, dor, *, title: str, xlabel: str = "ideal product FG", ylabel: str = "DOR product",
+                     dor_label: str = "DOR", figsize: tuple[float, float] = (4.0, 4.0)):
+    """Fig. 5(a,b)-style: DOR products against the ideal ones, and the line DOR = ideal over the ideal
+    products' range widened to [0, 1]."""
+    from matplotlib.figure import Figure
+
+    ideal, dor = np.asarray(ideal, dtype=float), np.asarray(dor, dtype=float)
+    fig = Figure(figsize=figsize)
+    ax = fig.subplots()
+    ax.plot(ideal, dor, "o", ms=4, mfc="none", color="k", label=dor_label)
+    line = [min(0.0, float(ideal.min())), max(1.0, float(ideal.max()))]
+    ax.plot(line, line, "-", color="tab:red", label="ideal")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def products_figure(cal, n_pairs: int = 200, seed: int = 0):
+    """Fig. 5(a,b)-style: ``n_pairs`` DOR products on the measured curve against the ideal products."""
     from dorlab.calibration import quality
 
     ideal, dor = quality.dor_products(cal, n_pairs=n_pairs, seed=seed)
     r = quality.product_correlation(cal, n_pairs=n_pairs, seed=seed)
-    fig = Figure(figsize=(4.2, 4.0))
-    ax = fig.subplots()
-    ax.plot([0, 1], [0, 1], "-", color="tab:red", label="ideal")
-    ax.plot(ideal, dor, "o", ms=3, mfc="none", color="k", label="DOR on the measured curve")
-    ax.set_xlabel("ideal FG")
-    ax.set_ylabel("DOR FG")
-    ax.set_title(f"{cal.device} run {cal.run_id}: r = {100 * r:.3f} % ({n_pairs} pairs)", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    return products_scatter(ideal, dor, title=f"{cal.device} run {cal.run_id}: r = {100 * r:.3f} % ({n_pairs} pairs)",
+                            xlabel="ideal FG", ylabel="DOR FG", dor_label="DOR on the measured curve",
+                            figsize=(4.2, 4.0))
+
+
+def _map_extent(bias_current, frequencies) -> list[float] | None:
+    """The imshow extent of a map in (I_dc mA, f_ac MHz), None for a single row or column."""
+    if bias_current.size > 1 and frequencies.size > 1:
+        return [bias_current[0] * 1e3, bias_current[-1] * 1e3, frequencies[0] * 1e-6, frequencies[-1] * 1e-6]
+    return None
+
+
+def _map_image(ax, data, extent, **style):
+    """One map (rows f_ac, columns I_dc) on ``ax``; returns the image for its colour bar."""
+    image = ax.imshow(data, origin="lower", aspect="auto", extent=extent, interpolation="nearest", **style)
+    ax.set_xlabel("I_dc (mA)")
+    ax.set_ylabel("f_ac (MHz)")
+    return image
+
+
+def phase_map_figure(bias_current, frequencies, rectified_voltage, phase, vertex_current, title: str):
+    """V_dc and phase over (I_dc, f_ac) as two colour maps, the vertex I_dc,0 of each row on the V_dc map.
+    ``bias_current`` (A) per column, ``frequencies`` (Hz) and ``vertex_current`` (A) per row,
+    ``rectified_voltage`` (V) and ``phase`` (rad) over (row, column); NaN where not measured."""
+    from matplotlib.figure import Figure
+
+    bias_current, frequencies = np.asarray(bias_current), np.asarray(frequencies)
+    fig = Figure(figsize=(11, 4.2), constrained_layout=True)
+    axes = fig.subplots(1, 2)
+    extent = _map_extent(bias_current, frequencies)
+    for ax, data, label, cmap in ((axes[0], np.asarray(rectified_voltage) * 1e3, "V_dc (mV)", "viridis"),
+                                  (axes[1], np.asarray(phase), "phase (rad)", "twilight_shifted")):
+        fig.colorbar(_map_image(ax, data, extent, cmap=cmap), ax=ax, label=label)
+    axes[0].plot(np.asarray(vertex_current) * 1e3, frequencies * 1e-6, "w.", ms=4, label="vertex I_dc,0")
+    axes[0].legend(loc="upper right", fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def sweep_comparison_figure(curves, residual_current, residual_voltage, title: str):
+    """Sweeps of one device side by side (a recorded one and its replay): V_dc vs I_dc of each with its
+    parabola over its locking window, and their difference below. ``curves``: per sweep (label, I_dc (A),
+    V_dc (V), standard error (V), fit) with fit = (a, b, c, locking window (A, A), vertex I_dc,0 (A)) of
+    V_dc = (a I + b) I + c; a fit with a number that is not finite draws no line. ``residual_voltage`` (V)
+    at ``residual_current`` (A): the first sweep minus the second."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 6.2), constrained_layout=True)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    for (label, current, voltage, error, (a, b, c, window, vertex)), color in zip(curves, ("tab:blue", "tab:orange")):
+        top.errorbar(np.asarray(current) * 1e3, np.asarray(voltage) * 1e3, yerr=np.nan_to_num(error) * 1e3, fmt="o",
+                     ms=3, color=color, label=label)
+        lo, hi = sorted(window)
+        if all(math.isfinite(v) for v in (a, b, c, lo, hi)):
+            grid = np.linspace(lo, hi, 200)
+            top.plot(grid * 1e3, ((a * grid + b) * grid + c) * 1e3, "-", color=color, lw=1,
+                     label=f"{label} fit (I_dc,0 = {vertex * 1e3:.4f} mA)")
+    top.set_ylabel("V_dc (mV)")
+    top.legend(fontsize=8)
+    top.set_title(title)
+    bottom.plot(np.asarray(residual_current) * 1e3, np.asarray(residual_voltage) * 1e3, "k.-", ms=3)
+    bottom.axhline(0.0, color="0.6", lw=0.8)
+    bottom.set_xlabel("I_dc (mA)")
+    bottom.set_ylabel("measured - simulated (mV)")
+    return fig
+
+
+def phase_map_comparison_figure(bias_current, frequencies, measured_voltage, simulated_voltage, measured_vertex,
+                                simulated_vertex):
+    """A recorded phase map and its simulated replay: both V_dc maps on one colour scale, and the vertex
+    I_dc,0 of every f_ac row of each. Units as in :func:`phase_map_figure`."""
+    from matplotlib.figure import Figure
+
+    bias_current, frequencies = np.asarray(bias_current), np.asarray(frequencies)
+    fig = Figure(figsize=(14, 4.2), constrained_layout=True)
+    axes = fig.subplots(1, 3)
+    extent = _map_extent(bias_current, frequencies)
+    maps = (np.asarray(measured_voltage) * 1e3, np.asarray(simulated_voltage) * 1e3)
+    v = np.concatenate([m.ravel() for m in maps])
+    low, high = np.nanmin(v), np.nanmax(v)
+    for ax, data, title in zip(axes, maps, ("measured", "simulated")):
+        image = _map_image(ax, data, extent, vmin=low, vmax=high)
+        ax.set_title(f"{title} V_dc (mV)")
+    fig.colorbar(image, ax=axes[:2])
+    axes[2].plot(np.asarray(measured_vertex) * 1e3, frequencies * 1e-6, "o-", label="measured")
+    axes[2].plot(np.asarray(simulated_vertex) * 1e3, frequencies * 1e-6, "s--", label="simulated")
+    axes[2].set_xlabel("vertex I_dc,0 (mA)")
+    axes[2].set_ylabel("f_ac (MHz)")
+    axes[2].legend()
     return fig

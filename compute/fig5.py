@@ -175,30 +175,38 @@ def paper_values() -> dict:
     return {key: dict(value) for key, value in FIG5_PAPER.items()}
 
 
+def images_figure(panels, figsize: tuple[float, float]):
+    """Grey-scale images in a grid without axes (an image beside its ideal and its DOR convolution):
+    ``panels`` is a list of rows, each a list of (image, title)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    axes = fig.subplots(len(panels), max(len(row) for row in panels), squeeze=False)
+    for row, row_axes in zip(panels, axes):
+        for (image, title), ax in zip(row, row_axes):
+            ax.imshow(image, cmap="gray")
+            ax.set_title(title)
+        for ax in row_axes:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
 def plot_fig5(products: ProductsResult | None, filters: FiltersResult | None, blurred: BlurResult | None,
               directory, *, label: str = "") -> list:
     """Fig. 5(a/b) scatter, 5(c) PDF of r, 5(d-g) images as PNG files in ``directory``; returns the paths."""
     from pathlib import Path
 
-
     from matplotlib.figure import Figure
 
+    from dorlab.calibration.plots import products_scatter, save
+
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     paths = []
     if products is not None:
-        fig = Figure(figsize=(4, 4))
-        ax = fig.subplots()
-        ax.plot(products.ideal, products.dor, "o", mfc="none", color="k", ms=4, label="DOR")
-        line = [0.0, max(1.0, float(np.max(products.ideal)))]
-        ax.plot(line, line, "r-", label="ideal")
-        ax.set_xlabel("ideal product FG")
-        ax.set_ylabel("DOR product")
-        ax.set_title(f"Fig. 5(a) {label}  r = {100 * products.correlation:.2f} %")
-        ax.legend()
-        fig.tight_layout()
-        paths.append(directory / "fig5a_products.png")
-        fig.savefig(paths[-1], dpi=120)
+        paths.append(save(products_scatter(products.ideal, products.dor,
+                                           title=f"Fig. 5(a) {label}  r = {100 * products.correlation:.2f} %"),
+                          directory / "fig5a_products.png", dpi=120))
     if filters is not None:
         fig = Figure(figsize=(5, 3.5))
         ax = fig.subplots()
@@ -211,17 +219,9 @@ def plot_fig5(products: ProductsResult | None, filters: FiltersResult | None, bl
         ax.set_ylabel("PDF")
         ax.set_title(f"Fig. 5(c) {label}  mean {100 * filters.mean:.2f} %, n = {filters.correlations.size}")
         fig.tight_layout()
-        paths.append(directory / "fig5c_filters_pdf.png")
-        fig.savefig(paths[-1], dpi=120)
+        paths.append(save(fig, directory / "fig5c_filters_pdf.png", dpi=120))
     if blurred is not None:
-        fig = Figure(figsize=(10, 3.6))
-        axes = fig.subplots(1, 3)
-        for ax, img, title in zip(axes, (blurred.image, blurred.ideal, blurred.dor),
-                                  ("(d) image", "(e) ideal blur", f"(f/g) DOR blur, r = {100 * blurred.correlation:.2f} %")):
-            ax.imshow(img, cmap="gray")
-            ax.set_title(title)
-            ax.axis("off")
-        fig.tight_layout()
-        paths.append(directory / "fig5dg_blur.png")
-        fig.savefig(paths[-1], dpi=120)
+        panels = [[(blurred.image, "(d) image"), (blurred.ideal, "(e) ideal blur"),
+                   (blurred.dor, f"(f/g) DOR blur, r = {100 * blurred.correlation:.2f} %")]]
+        paths.append(save(images_figure(panels, (10, 3.6)), directory / "fig5dg_blur.png", dpi=120))
     return paths

@@ -261,51 +261,17 @@ def _convolve(settings: DemoSettings, pool):
 
 def _write_report(out, settings, calibrations, f_values, g_values, products, product_correlation, image,
                   conv_ideal, conv_dor, conv_correlations, product_accounting, conv_accounting, stages, steps):
-    from matplotlib.figure import Figure
+    from dorlab.calibration.plots import calibrations_figure, products_scatter, save
+    from dorlab.compute.fig5 import images_figure
 
-    # calibration curves: V_dc vs I_dc with the fitted parabola, per device
-    fig = Figure(figsize=(6.4, 4.2))
-    ax = fig.subplots()
-    for cal in calibrations:
-        if cal.sweep_bias_current.size == 0:
-            continue
-        line, = ax.plot(cal.sweep_bias_current * 1e3, cal.sweep_rectified_voltage * 1e3, "o", ms=3,
-                        label=f"{cal.device} ({cal.status})")
-        if cal.status == "accepted":
-            x = np.linspace(-1.0, 0.0, 100)
-            ax.plot(cal.input_to_current(x) * 1e3, cal.parabola(x) * 1e3, "-", color=line.get_color())
-    ax.set_xlabel("bias current I_dc (mA)")
-    ax.set_ylabel("rectified voltage V_dc (mV)")
-    ax.set_title("Calibration sweeps and parabola fits over the input range x in [-1, 0]")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "calibrations.png", dpi=120)
-
-    fig = Figure(figsize=(4.6, 4.4))
-    ax = fig.subplots()
-    ideal = f_values * g_values
-    ax.plot(ideal, products, "o", ms=4)
-    lim = [min(ideal.min(), products.min()), max(ideal.max(), products.max())]
-    ax.plot(lim, lim, "r-", lw=1)
-    ax.set_xlabel("ideal product F G")
-    ax.set_ylabel("DOR product (bench path)")
-    ax.set_title(f"r = {product_correlation * 100:.3f} %")
-    fig.tight_layout()
-    fig.savefig(out / "products.png", dpi=120)
-
-    fig = Figure(figsize=(9, 6))
-    axes = fig.subplots(2, 3)
-    for row, name in enumerate(("blur", "edge")):
-        axes[row, 0].imshow(image, cmap="gray")
-        axes[row, 0].set_title("input")
-        axes[row, 1].imshow(conv_ideal[row], cmap="gray")
-        axes[row, 1].set_title(f"{name}: ideal")
-        axes[row, 2].imshow(conv_dor[row], cmap="gray")
-        axes[row, 2].set_title(f"{name}: DOR, r = {conv_correlations[name] * 100:.2f} %")
-        for ax in axes[row]:
-            ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(out / "convolution.png", dpi=110)
+    save(calibrations_figure(calibrations), out / "calibrations.png", dpi=120)
+    save(products_scatter(f_values * g_values, products, title=f"r = {product_correlation * 100:.3f} %",
+                          xlabel="ideal product F G", ylabel="DOR product (bench path)", figsize=(4.6, 4.4)),
+         out / "products.png", dpi=120)
+    panels = [[(image, "input"), (conv_ideal[row], f"{name}: ideal"),
+               (conv_dor[row], f"{name}: DOR, r = {conv_correlations[name] * 100:.2f} %")]
+              for row, name in enumerate(("blur", "edge"))]
+    save(images_figure(panels, (9, 6)), out / "convolution.png", dpi=110)
 
     rows = "\n".join(
         f"| {c.device} | {c.status} | {c.rf_frequency / 1e6:.0f} | {c.rf_current * 1e6:.1f} | "

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dorlab.calibration import fit
+from dorlab.calibration import fit, plots
 from dorlab.procedures import runs
 from dorlab.procedures.sweep import SweepSettings, run_metadata, sweep_points, write_results
 
@@ -183,36 +183,6 @@ def write_summary(result: PhaseMapResult, path: str | Path | None = None) -> Pat
                          SUMMARY_COLUMNS, ([rec[k] for k in keys] for rec in result.records()))
 
 
-def map_extent(result: PhaseMapResult) -> list[float] | None:
-    """The imshow extent of a map in (I_dc mA, f_ac MHz), None for a single row or column."""
-    if result.bias_current.size > 1 and result.frequencies.size > 1:
-        return [result.bias_current[0] * 1e3, result.bias_current[-1] * 1e3,
-                result.frequencies[0] * 1e-6, result.frequencies[-1] * 1e-6]
-    return None
-
-
-def plot_phase_map(result: PhaseMapResult, path: str | Path | None = None) -> Path:
-    """V_dc and phase over (I_dc, f_ac) as two colour maps (PNG)."""
-    from matplotlib.figure import Figure
-
-    target = Path(path) if path is not None else result.path / PLOT
-    fig = Figure(figsize=(11, 4.2), constrained_layout=True)
-    axes = fig.subplots(1, 2)
-    extent = map_extent(result)
-    for ax, data, label, cmap in ((axes[0], result.rectified_voltage * 1e3, "V_dc (mV)", "viridis"),
-                                  (axes[1], result.phase, "phase (rad)", "twilight_shifted")):
-        image = ax.imshow(data, origin="lower", aspect="auto", extent=extent, cmap=cmap,
-                          interpolation="nearest")
-        fig.colorbar(image, ax=ax, label=label)
-        ax.set_xlabel("I_dc (mA)")
-        ax.set_ylabel("f_ac (MHz)")
-    axes[0].plot(result.vertex_current * 1e3, result.frequencies * 1e-6, "w.", ms=4, label="vertex I_dc,0")
-    axes[0].legend(loc="upper right", fontsize=8)
-    fig.suptitle(f"phase map {result.settings.device or result.path.name}")
-    fig.savefig(target, dpi=120)
-    return target
-
-
 # ------------------------------------------------------------------------------------------ the plan
 
 class PhaseMapPlan(runs.Plan):
@@ -259,7 +229,10 @@ class PhaseMapPlan(runs.Plan):
         result = map_result(ctx.run, self.settings)
         write_summary(result)
         if self.plot:
-            plot_phase_map(result)
+            plots.save(plots.phase_map_figure(result.bias_current, result.frequencies, result.rectified_voltage,
+                                              result.phase, result.vertex_current,
+                                              f"phase map {self.settings.device or result.path.name}"),
+                       result.path / PLOT, dpi=120)
         return result
 
 

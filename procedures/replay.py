@@ -46,10 +46,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dorlab.calibration import fit, quality
+from dorlab.calibration import fit, plots, quality
 from dorlab.procedures import runs, wiring
 from dorlab.procedures.jsonout import json_safe, write_json_atomic, write_text_atomic
-from dorlab.procedures.phase_map import PhaseMapPlan, PhaseMapResult, load_phase_map, map_extent
+from dorlab.procedures.phase_map import PhaseMapPlan, PhaseMapResult, load_phase_map
 from dorlab.procedures.sweep import SweepPlan, SweepResult, load_sweep, write_results
 
 TRAFFIC_SUFFIX = ".traffic.jsonl"
@@ -349,15 +349,23 @@ def compare(source: Path, recorded, simulated, out: Path):
         comparison, rows = _compare_sweeps(source, recorded, simulated, out)
         columns = ["Index", "Bias current (A)", "Measured voltage (V)", "Measured standard error (V)",
                    "Simulated voltage (V)", "Simulated standard error (V)", "Residual (V)"]
-        _plot_comparison(files["png"], recorded, simulated, comparison.measured, comparison.simulated,
-                         comparison.n_common)
+        n = comparison.n_common
+        figure = plots.sweep_comparison_figure(
+            [(s.label, sweep.bias_current, sweep.rectified_voltage, sweep.standard_error,
+              (s.a, s.b, s.c, s.locking_window, s.vertex_current))
+             for sweep, s in ((recorded, comparison.measured), (simulated, comparison.simulated))],
+            recorded.bias_current[:n], recorded.rectified_voltage[:n] - simulated.rectified_voltage[:n],
+            f"replay of {recorded.path.name}: f_ac = {recorded.settings.rf_frequency / 1e6:g} MHz")
         markdown = comparison_markdown(comparison)
     else:
         comparison, rows = _compare_maps(source, recorded, simulated, out)
         columns = ["RF frequency (Hz)", "Measured vertex (A)", "Simulated vertex (A)",
                    "Measured locked amplitude (V)", "Simulated locked amplitude (V)"]
-        _plot_phase_maps(files["png"], recorded, simulated)
+        figure = plots.phase_map_comparison_figure(recorded.bias_current, recorded.frequencies,
+                                                   recorded.rectified_voltage, simulated.rectified_voltage,
+                                                   recorded.vertex_current, simulated.vertex_current)
         markdown = phase_map_markdown(comparison)
+    plots.save(figure, files["png"], dpi=120)
     comparison.files = {key: str(path) for key, path in files.items()}
     write_results(files["csv"], "dorlab.replay.comparison",
                   {"measured": str(source), "simulated": str(comparison.simulated_path)}, columns, rows)
@@ -480,41 +488,6 @@ def _reenact(plan: runs.Plan, logs: list[Path], ends: list, config, directory, d
 
 
 # ------------------------------------------------------------------------------------------ outputs
-
-def _parabola(summary: CurveSummary, grid: np.ndarray) -> np.ndarray | None:
-    if not all(math.isfinite(v) for v in (summary.a, summary.b, summary.c)):
-        return None
-    return (summary.a * grid + summary.b) * grid + summary.c
-
-
-def _plot_comparison(path: Path, measured: SweepResult, simulated: SweepResult, ms: CurveSummary,
-                     ss: CurveSummary, n: int) -> Path:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.0, 6.2), constrained_layout=True)
-    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    for sweep, summary, color in ((measured, ms, "tab:blue"), (simulated, ss, "tab:orange")):
-        top.errorbar(sweep.bias_current * 1e3, sweep.rectified_voltage * 1e3,
-                     yerr=np.nan_to_num(sweep.standard_error) * 1e3, fmt="o", ms=3, color=color,
-                     label=f"{summary.label}")
-        lo, hi = sorted(summary.locking_window)
-        if math.isfinite(lo) and math.isfinite(hi):
-            grid = np.linspace(lo, hi, 200)
-            curve = _parabola(summary, grid)
-            if curve is not None:
-                top.plot(grid * 1e3, curve * 1e3, "-", color=color, lw=1,
-                         label=f"{summary.label} fit (I_dc,0 = {summary.vertex_current * 1e3:.4f} mA)")
-    top.set_ylabel("V_dc (mV)")
-    top.legend(fontsize=8)
-    top.set_title(f"replay of {measured.path.name}: f_ac = {measured.settings.rf_frequency / 1e6:g} MHz")
-    bottom.plot(measured.bias_current[:n] * 1e3,
-                (measured.rectified_voltage[:n] - simulated.rectified_voltage[:n]) * 1e3, "k.-", ms=3)
-    bottom.axhline(0.0, color="0.6", lw=0.8)
-    bottom.set_xlabel("I_dc (mA)")
-    bottom.set_ylabel("measured - simulated (mV)")
-    fig.savefig(path, dpi=120)
-    return path
-
 
 def _fmt(value: float, scale: float = 1.0, digits: int = 5) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value * scale:.{digits}g}"
@@ -673,31 +646,6 @@ class PhaseMapComparison:
 
     def as_dict(self) -> dict:
         return json_safe(asdict(self))
-
-
-
-def _plot_phase_maps(path: Path, measured, simulated) -> None:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(14, 4.2), constrained_layout=True)
-    axes = fig.subplots(1, 3)
-    extent = map_extent(measured)
-    v = np.concatenate([measured.rectified_voltage.ravel(), simulated.rectified_voltage.ravel()]) * 1e3
-    low, high = np.nanmin(v), np.nanmax(v)
-    for ax, data, title in ((axes[0], measured.rectified_voltage * 1e3, "measured"),
-                            (axes[1], simulated.rectified_voltage * 1e3, "simulated")):
-        image = ax.imshow(data, origin="lower", aspect="auto", extent=extent, vmin=low, vmax=high,
-                          interpolation="nearest")
-        ax.set_title(f"{title} V_dc (mV)")
-        ax.set_xlabel("I_dc (mA)")
-        ax.set_ylabel("f_ac (MHz)")
-    fig.colorbar(image, ax=axes[:2])
-    axes[2].plot(measured.vertex_current * 1e3, measured.frequencies * 1e-6, "o-", label="measured")
-    axes[2].plot(simulated.vertex_current * 1e3, simulated.frequencies * 1e-6, "s--", label="simulated")
-    axes[2].set_xlabel("vertex I_dc,0 (mA)")
-    axes[2].set_ylabel("f_ac (MHz)")
-    axes[2].legend()
-    fig.savefig(path, dpi=110)
 
 
 def phase_map_markdown(c: PhaseMapComparison) -> str:
