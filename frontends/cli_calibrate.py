@@ -17,7 +17,7 @@ from dorlab.frontends.cli_options import (CURRENT, FREQUENCY, POINTS, POWER_DBM,
                                            no_progress_option, open_bench, plot_file_option, seed_option,
                                            show_progress, sim_diode_option)
 from dorlab.procedures.datadir import open_store
-from dorlab.procedures.errors import InvalidValue, RunInterrupted, RunRejected
+from dorlab.procedures.errors import InvalidValue, RunRejected
 from dorlab.procedures.jsonout import dumps
 
 
@@ -124,17 +124,15 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
         raise click.UsageError("give at most one of --rf-current and --rf-power-dbm")
     criteria = FitCriteria() if min_r_squared is None else FitCriteria(min_r_squared=min_r_squared)
     progress = show_progress(no_progress, as_json)
-    if device == "all":
-        if resume is not None:
-            raise click.UsageError("--device all resumes by itself (run it again); --resume is for one device")
-        return _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points,
-                              n_readings, up_and_down, input_min_current, criteria, seed, sim_diode,
-                              data_dir, as_json, progress)
-    try:
-        check_device_name(device)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--device") from None
-    check_bench_device(bench_name, device)
+    if device == "all" and resume is not None:
+        raise click.UsageError("--device all continues an interrupted pool run by itself (run it again, or "
+                               "dorlab runs resume ID); --resume is for one device")
+    if device != "all":
+        try:
+            check_device_name(device)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--device") from None
+        check_bench_device(bench_name, device)
     try:
         settings = CalibrationSettings(rf_frequency=rf_frequency, rf_current=rf_current, rf_power_dbm=rf_power_dbm,
                                        bias_from=bias_from, bias_to=bias_to, points=points, n_readings=n_readings,
@@ -142,6 +140,8 @@ def calibrate(bench_name, device, rf_frequency, rf_current, rf_power_dbm, bias_f
                                        criteria=criteria, progress=progress)
     except ValueError as exc:
         raise InvalidValue(str(exc)) from None
+    if device == "all":
+        return _calibrate_all(bench_name, settings, seed, sim_diode, data_dir, as_json)
 
     def announce(frequency, current):
         if progress:
@@ -380,26 +380,18 @@ def export_command(device, fmt, out, data_dir, as_json):
             click.echo(str(p))
 
 
-def _calibrate_all(bench_name, rf_frequency, rf_current, rf_power_dbm, bias_from, bias_to, points, n_readings,
-                   up_and_down, input_min_current, criteria, seed, sim_diode, data_dir, as_json, progress):
-    """``calibrate --device all``: every device of the bench file through its switch
-    (``procedures.pool.calibrate_all_devices``)."""
+def _calibrate_all(bench_name, settings, seed, sim_diode, data_dir, as_json):
+    """``calibrate --device all``: every device of the bench file through its switch, one pool run
+    (``procedures.pool.calibrate_all_devices``). Ctrl-C or a fault: the run layer's notes (safe state,
+    "continue with: dorlab runs resume ID --data-dir DIR") reach the boundary with the exception."""
     from dorlab.procedures.device_calibration import CalibrationOutcome
     from dorlab.procedures.pool import calibrate_all_devices
 
-    echo = (lambda message: click.echo(message, err=True)) if progress else (lambda message: None)
+    echo = (lambda message: click.echo(message, err=True)) if settings.progress else (lambda message: None)
     store, root = open_store(data_dir, write=True, create=True)
-    state_path = root / "pool-runs" / f"{Path(bench_name).stem}.json"
-    try:
-        with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
-            calibrations, timings, runs, source, lock_ratio = calibrate_all_devices(
-                bench, store, state_path, rf_frequency=rf_frequency, rf_current=rf_current,
-                rf_power_dbm=rf_power_dbm, bias_from=bias_from, bias_to=bias_to, points=points,
-                n_readings=n_readings, up_and_down=up_and_down, input_min_current=input_min_current,
-                criteria=criteria, simulated=bench_name.startswith("sim"), progress=progress, echo=echo)
-    except KeyboardInterrupt:
-        raise RunInterrupted(f"interrupted: the bench is in its safe state; progress is in {state_path}",
-                             f"dorlab calibrate --bench {bench_name} --device all --data-dir {root}") from None
+    with store, open_bench(bench_name, seed=seed, sim_diode=sim_diode) as bench:
+        calibrations, timings, runs, source, lock_ratio = calibrate_all_devices(
+            bench, store, settings, simulated=bench_name.startswith("sim"), echo=echo)
     if as_json:
         click.echo(dumps([_outcome_json(CalibrationOutcome(cal, runs[cal.device], source, timings.get(cal.device),
                                                            lock_ratio), root) for cal in calibrations]))

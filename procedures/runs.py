@@ -91,6 +91,7 @@ PLAN_KINDS = {
     "calibration": "dorlab.procedures.calibration_run:CalibrationPlan",
     "phase_map": "dorlab.procedures.phase_map:PhaseMapPlan",
     "recalibration": "dorlab.procedures.recalibration:RecalibrationPlan",
+    "pool_calibration": "dorlab.procedures.pool:PoolCalibrationPlan",
     "dor_job": "dorlab.procedures.dor_job:DorJobPlan",
     "oscillator": "dorlab.procedures.oscillator:OscillatorPlan",
     "fig5": "dorlab.procedures.fig5_run:Fig5BenchPlan",

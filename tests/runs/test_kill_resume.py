@@ -1,5 +1,5 @@
-"""kill -9 at random points of a phase map, a DOR job (bench and model), a recalibration, Fig. 5 on the bench
-and the oscillator (the sweep and the
+"""kill -9 at random points of a phase map, a DOR job (bench and model), a recalibration, Fig. 5 on the bench,
+the oscillator and a pool calibration (the sweep and the
 calibration have theirs in test_run_layer.py and tests/calibration/test_cli_processes.py): after
 ``dorlab runs resume`` nothing taken before the kill is lost or changed, no step is taken twice, and
 nothing is stored twice."""
@@ -25,9 +25,10 @@ DORLAB = [sys.executable, "-c", "from dorlab.frontends.cli import main; main()"]
 RNG = random.Random(1414)
 
 
-def _kill_after(kind, run_dir, data_dir, steps, find_run=None, timeout=90.0):
-    """Start the child, wait until its run holds ``steps`` steps, kill -9 it; the run directory."""
-    proc = subprocess.Popen([sys.executable, str(CHILD), kind, str(run_dir), str(data_dir)],
+def _kill_after(kind, run_dir, data_dir, steps, find_run=None, timeout=90.0, command=None):
+    """Start the child (or ``command``), wait until its run holds ``steps`` steps, kill -9 it; the run
+    directory."""
+    proc = subprocess.Popen(command or [sys.executable, str(CHILD), kind, str(run_dir), str(data_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     try:
@@ -290,3 +291,35 @@ def test_recorded_phase_map_killed_and_resumed_replays_exactly(tmp_path, kill_at
     exact = json.loads(done.stdout)
     assert exact["matched"] and exact["values_identical"], exact["mismatch"]
     assert exact["commands_matched"] == exact["commands_recorded"] and set(exact["remaining"].values()) == {0}
+
+
+@pytest.mark.parametrize("kill_at", RNG.sample(range(1, 66), 2))
+def test_pool_calibration_killed_and_resumed(tmp_path, kill_at):
+    """``dorlab calibrate --bench sim-pool --device all`` (3 junctions, 21 points and a store step each) killed
+    anywhere: ``dorlab runs resume ID`` reopens the pool bench, skips the devices stored, continues the
+    interrupted one, and every device ends with one stored calibration of its whole sweep."""
+    def pool_run():
+        found = sorted((tmp_path / "runs").glob("*-pool-calibration-*"))
+        return found[0] if found else None
+
+    command = DORLAB + ["calibrate", "--bench", "sim-pool", "--device", "all", "--sim-diode", "phenomenological",
+                        "--seed", "3", "--points", "21", "--n-readings", "3", "--bias-from", "-0.05e-3",
+                        "--bias-to", "-0.23e-3", "--rf-frequency", "800e6", "--rf-current", "70.7e-6",
+                        "--data-dir", str(tmp_path), "--no-progress"]
+    run_dir = _kill_after("pool", None, tmp_path, kill_at, find_run=pool_run, command=command)
+    before = _journal(run_dir)
+    assert kill_at <= len(before) < 66 and runs.Run(run_dir).status == "interrupted"
+    info = _resume(runs.Run(run_dir).id, tmp_path)
+    after = _journal(run_dir)
+    _kept(before, after)
+    devices = ["D1", "D2", "D3"]
+    assert [r["key"] for r in after] == [f"{d}/{key}" for d in devices
+                                         for key in [f"sweep/point/{k}" for k in range(21)] + ["store"]]
+    stored = {r["key"].partition("/")[0]: r["data"]["run_id"] for r in after if r["key"].endswith("/store")}
+    assert [(d["device"], d["status"], d["store_run_id"]) for d in info["result"]["devices"]] == \
+        [(d, "accepted", stored[d]) for d in devices]
+    with CalibrationStore.open(tmp_path) as store:
+        for device in devices:
+            assert [h.run_id for h in store.history(device)] == [stored[device]]  # stored once, none lost
+            assert store.active_run_id(device) == stored[device]
+            assert len(store.calibration(stored[device]).sweep_bias_current) == 21

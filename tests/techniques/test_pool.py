@@ -1,5 +1,5 @@
 """Device pools on one bench through a Keithley 7001: break-before-make never under bias, the pool
-calibrated per device (resumable), products read across the pool through the switch, a stuck relay
+calibrated per device in one run (resumable through the run layer), products read across the pool through the switch, a stuck relay
 leaving the bench safe."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from dorlab.calibration.store import CalibrationStore
 from dorlab.instruments.bench import InstrumentIOError
 from dorlab.instruments.config import load_bench_config
+from dorlab.procedures import runs
 from dorlab.procedures.calibration_run import CalibrationSettings
 from dorlab.procedures.pool import calibrate_pool
 from dorlab.procedures.wiring import SWITCH_ADDRESS, pool_diodes, pool_world, simulated_bench
@@ -23,9 +24,21 @@ def _pool_bench(world=None, seed=4):
     return simulated_bench(world, config="sim-pool")
 
 
-def _settings(name):
-    return CalibrationSettings(rf_frequency=800e6, rf_current=70.7e-6, bias_from=-0.05e-3,
-                               bias_to=-0.23e-3, points=21, n_readings=3, progress=False)
+SETTINGS = CalibrationSettings(rf_frequency=800e6, rf_current=70.7e-6, bias_from=-0.05e-3, bias_to=-0.23e-3,
+                               points=21, n_readings=3, progress=False)
+DEVICES = ["D1", "D2", "D3"]
+
+
+def _stored(journal) -> dict:
+    """device -> store run id of the devices whose calibration the pool run's journal holds."""
+    return {r["key"].partition("/")[0]: r["data"]["run_id"] for r in journal if r["key"].endswith("/store")}
+
+
+def _in_device_order(run) -> None:
+    """Each device's steps and its device event come in the bench file's order, one device after another."""
+    devices = [r["key"].partition("/")[0] for r in run.journal()]
+    assert devices == sorted(devices, key=DEVICES.index)
+    assert [e["device"] for e in run.events() if e["type"] == "device"][-3:] == DEVICES
 
 
 def test_bench_file_lists_devices_with_channels():
@@ -75,28 +88,40 @@ def test_a_stuck_relay_leaves_the_bench_safe():
 
 
 def test_pool_calibration_resumes_per_device(tmp_path):
+    """A relay stuck on D3's channel: D1 and D2 are stored, the pool run failed with the bench safe; the same
+    call afterwards continues that run, skips D1 and D2 and calibrates D3."""
     world = pool_world(pool_diodes(3, seed=4, model="phenomenological"), seed=4)
     store = CalibrationStore.open(tmp_path / "data")
-    state = tmp_path / "data" / "pool-runs" / "sim-pool.json"
     try:
         world.inject_fault(SWITCH_ADDRESS, faults.StuckRelay(3))
         with _pool_bench(world) as bench:
-            with pytest.raises(InstrumentIOError):
-                calibrate_pool(bench, store, _settings, state)
-        progress = json.loads(state.read_text())
-        assert not progress["complete"]
-        assert [progress["devices"][n]["status"] for n in ("D1", "D2", "D3")] == \
-            ["done", "done", "running"]
-        first_runs = [progress["devices"][n]["run_id"] for n in ("D1", "D2")]
+            with pytest.raises(InstrumentIOError) as info:
+                calibrate_pool(bench, store, SETTINGS)
+        run = info.value.run
+        assert run.kind == "pool_calibration" and runs.Run(run.path).status == "failed"
+        assert info.value.safe_state.reached is True
+        before = run.journal()
+        first_runs = _stored(before)
+        assert list(first_runs) == ["D1", "D2"] and not any(r["key"].startswith("D3/") for r in before)
         world.clear_faults()
         with _pool_bench(world) as bench:
-            calibrations = calibrate_pool(bench, store, _settings, state)
-        assert [c.device for c in calibrations] == ["D1", "D2", "D3"]
-        assert [c.run_id for c in calibrations[:2]] == first_runs  # not measured again
+            calibrations = calibrate_pool(bench, store, SETTINGS)
+        assert [c.device for c in calibrations] == DEVICES
+        assert [c.run_id for c in calibrations[:2]] == [first_runs["D1"], first_runs["D2"]]  # not measured again
         assert all(c.status == "accepted" for c in calibrations)
-        assert json.loads(state.read_text())["complete"]
+        (pool_run,) = [r for r in runs.list_runs(tmp_path / "data") if r.kind == "pool_calibration"]
+        assert pool_run.id == run.id and pool_run.status == "completed"  # continued, not started again
+        after = pool_run.journal()
+        assert after[:len(before)] == before and list(_stored(after)) == DEVICES
+        _in_device_order(pool_run)
+        assert [[h.run_id for h in store.history(d)] for d in DEVICES] == [[c.run_id] for c in calibrations]
+        assert world.instrument(SWITCH_ADDRESS).hot_switches == []
         vertices = [c.vertex_current for c in calibrations]
         assert max(vertices) - min(vertices) > 2e-6  # three different junctions
+        with _pool_bench(world) as bench:  # after a completed pool run the next one starts afresh
+            again = calibrate_pool(bench, store, SETTINGS, devices=["D2"])
+        assert again[0].run_id not in [c.run_id for c in calibrations]
+        assert len([r for r in runs.list_runs(tmp_path / "data") if r.kind == "pool_calibration"]) == 2
     finally:
         store.close()
 
@@ -131,7 +156,7 @@ def test_products_read_across_the_pool_through_the_switch(tmp_path):
     store = CalibrationStore.open(tmp_path / "data")
     try:
         with _pool_bench(world) as bench:
-            calibrations = calibrate_pool(bench, store, _settings, tmp_path / "state.json")
+            calibrations = calibrate_pool(bench, store, SETTINGS)
             backend = BenchBackend(bench, calibrations, n_readings=3)
             rng = np.random.default_rng(0)
             f, g = rng.uniform(-1, 1, 12), rng.uniform(-1, 1, 12)
@@ -176,13 +201,14 @@ model = "keithley7001"
 
 
 def test_a_device_interrupted_mid_calibration_resumes_its_run(tmp_path):
-    """A voltmeter lost in the middle of D2's sweep: D1 is done, D2's run is recorded in the pool state;
-    the same call afterwards skips D1 and continues D2's run from its last point."""
+    """A voltmeter lost in the middle of D2's sweep: D1 is stored, D2's points so far are in the pool run's
+    journal; ``runs.resume`` skips D1 and continues D2's sweep from its last point."""
+    from pathlib import Path
+
     from dorlab.simulator.world import DEFAULT_NANOVOLTMETER
 
     world = pool_world(pool_diodes(3, seed=4, model="phenomenological"), seed=4)
     store = CalibrationStore.open(tmp_path / "data")
-    state = tmp_path / "state.json"
     try:
         with _pool_bench(world) as bench:
             reading = bench.rectified_voltage
@@ -196,20 +222,27 @@ def test_a_device_interrupted_mid_calibration_resumes_its_run(tmp_path):
                 return reading(*args, **kwargs)
 
             bench.rectified_voltage = failing_reading
-            with pytest.raises(InstrumentIOError):
-                calibrate_pool(bench, store, _settings, state)
-        progress = json.loads(state.read_text())
-        d2 = progress["devices"]["D2"]
-        assert progress["devices"]["D1"]["status"] == "done" and d2["status"] == "running"
-        assert d2["run"]  # the run layer's directory of D2's interrupted calibration
+            with pytest.raises(InstrumentIOError) as info:
+                calibrate_pool(bench, store, SETTINGS)
+        run = info.value.run
+        before = run.journal()
+        d2_points = [r["key"] for r in before if r["key"].startswith("D2/sweep/point/")]
+        assert list(_stored(before)) == ["D1"] and d2_points == [f"D2/sweep/point/{k}" for k in range(7)]
+        assert any(n.startswith(f"continue with: dorlab runs resume {run.id}") for n in info.value.__notes__)
         world.clear_faults()
         with _pool_bench(world) as bench:
-            calibrations = calibrate_pool(bench, store, _settings, state)
-        assert [c.status for c in calibrations] == ["accepted"] * 3
-        assert len(calibrations[1].sweep_bias_current) == 21  # the whole sweep, measured across two runs
-        from pathlib import Path
-
+            calibrations, resumed = runs.resume(run.id, data_dir=tmp_path / "data", bench=bench, store=store,
+                                                progress=False)
+        assert resumed.path == run.path and [c.status for c in calibrations] == ["accepted"] * 3
+        assert calibrations[0].run_id == _stored(before)["D1"]  # not measured again
+        assert len(calibrations[1].sweep_bias_current) == 21  # the whole sweep, measured across two sessions
+        after = resumed.journal()
+        assert after[:len(before)] == before
+        assert [r["key"] for r in after if r["key"].startswith("D2/")] == \
+            [f"D2/sweep/point/{k}" for k in range(21)] + ["D2/store"]
+        _in_device_order(resumed)
         sweep = Path(store.run(calibrations[1].run_id).sweep_path).resolve()
-        assert Path(d2["run"]).resolve() in sweep.parents  # continued in the interrupted run
+        assert run.path in sweep.parents  # continued in the interrupted run
+        assert world.instrument(SWITCH_ADDRESS).hot_switches == []
     finally:
         store.close()
