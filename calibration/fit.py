@@ -458,11 +458,40 @@ def _shape_mask(i, v, sigma, criteria) -> tuple[int, int]:
             extremum = lo + int(np.argmax(np.sign(v[peak]) * v[lo:hi]))
             if lo < extremum < hi - 1:
                 return lo, hi
+            inner = _cut_at_dip(v, sigma, lo, hi, np.sign(v[peak]), criteria)
+            if inner is not None:
+                return inner
             fallback = fallback or (lo, hi)
     if fallback is not None:
         return fallback
     peak = int(order[0])
     return _grow_window(i, v, sigma, criteria, peak)
+
+
+def _cut_at_dip(v, sigma, lo: int, hi: int, sign: float, criteria) -> tuple[int, int] | None:
+    """The part of the window [lo, hi) that holds an interior extremum when its largest |V_dc| sits at an
+    edge: the curve may pass its locked extremum and rise again towards the unlocking edge (the macrospin
+    does so within ~10 uA of its edge at the sim bench's drive). The window is cut at the deepest dip
+    between the highest interior extremum and that edge, if the dip is deeper than
+    ``criteria.lock_tolerance_sigma`` noise standard deviations (a noisy monotonic flank has no such dip)
+    and the part keeps ``criteria.min_points``; else None."""
+    y = sign * v[lo:hi]
+    inner = np.flatnonzero((y[1:-1] >= y[:-2]) & (y[1:-1] >= y[2:])) + 1
+    if not inner.size:
+        return None
+    top = int(inner[np.argmax(y[inner])])
+    if int(np.argmax(y)) == y.size - 1:
+        dip = top + int(np.argmin(y[top:]))
+        start, stop = lo, lo + dip + 1
+    else:
+        dip = int(np.argmin(y[:top + 1]))
+        start, stop = lo + dip, hi
+    depth = y[top] - y[dip]
+    if depth <= criteria.lock_tolerance_sigma * max(sigma[lo + top], sigma[lo + dip]):
+        return None
+    if stop - start < criteria.min_points or not start < lo + top < stop - 1:
+        return None
+    return start, stop
 
 
 def _phase_mask(phase: np.ndarray, jump: float) -> tuple[np.ndarray, np.ndarray]:

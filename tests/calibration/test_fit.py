@@ -281,6 +281,42 @@ def test_no_extremum_in_range(curve_factory):
         fit.find_vertex(curve.bias_current, curve.voltage, curve.standard_error)
 
 
+def _rising_near_the_edge(seed: int = 0):
+    """A V_dc minimum at -0.1735 mA (-15.41 mV) whose curve, past a dip at -0.1670 mA (-15.2 mV), rises
+    again to -15.88 mV at -0.1649 mA before it unlocks: the shape of a simulated pool junction (D2 of
+    ``--bench sim-pool``) read on the bench, 40 nV standard errors."""
+    i = np.linspace(-0.2016e-3, -0.1584e-3, 61)
+    v = -15.407e-3 + 5.4e6 * (i + 0.1735e-3) ** 2  # V; -11.1 mV at -0.2016 mA as measured
+    rise = (i > -0.1670e-3) & (i <= -0.1649e-3)
+    v[rise] = np.interp(i[rise], [-0.1670e-3, -0.1649e-3], [-15.004e-3, -15.884e-3])
+    v[i > -0.1649e-3] = np.array([-12.85, -16.20, -16.27, -11.57, -11.29, -15.72, -12.14, -9.92, -7.62, -6.1, -5.0])[
+        :int((i > -0.1649e-3).sum())] * 1e-3  # unlocked: erratic
+    se = np.full(i.size, 40e-9)
+    return i, v + se * np.random.default_rng(seed).standard_normal(i.size), se
+
+
+def test_a_curve_rising_again_near_its_edge_keeps_its_interior_extremum():
+    """The largest |V_dc| of the smooth run sits at its edge, but the locked extremum is inside, past a
+    dip far deeper than the noise: the window is cut at the dip and the vertex found (it was rejected as
+    "no extremum inside" before)."""
+    i, v, se = _rising_near_the_edge()
+    window = fit.locking_window(i, v, se)
+    assert window.upper <= -0.1665e-3  # cut at the dip, not at the peak of the rise
+    assert fit.find_vertex(i, v, se, window=window).current == pytest.approx(-0.1735e-3, abs=0.5e-6)
+    cal = fit.calibrate_from_sweep("D2", i, v, se)
+    assert cal.status == "accepted", cal.reason
+    assert cal.vertex_current == pytest.approx(-0.1735e-3, abs=0.5e-6)
+
+
+def test_a_noisy_monotonic_flank_is_not_cut_into_a_false_extremum(curve_factory):
+    """The dip cut needs a dip deeper than lock_tolerance_sigma noise deviations: noise wiggles on one
+    flank of the bump are not one, and the sweep stays rejected."""
+    for seed in range(20):
+        curve = curve_factory(bias_from=-0.12e-3, bias_to=-0.05e-3, points=31, unlocked_level=0.0, seed=seed)
+        cal = fit.calibrate_from_sweep("D1", curve.bias_current, curve.voltage, curve.standard_error)
+        assert cal.status == "rejected" and cal.reason.startswith("no_extremum:"), (seed, cal.reason)
+
+
 def test_no_locking(curve_factory):
     """No rectified signal above the noise: the diode never locked."""
     curve = curve_factory(v_max=0.0, window=(1.0, 2.0), unlocked_level=0.0)
