@@ -323,7 +323,32 @@ def make_window(kind: str, *, bench: str = "sim", directory: str | Path | None =
     directory = Path(directory) if directory is not None else data_dir(None) / "pymeasure"
     directory.mkdir(parents=True, exist_ok=True)
     window.directory = str(directory)
+    _collect_garbage_in_the_gui_thread(window)
     return window
+
+
+def _collect_garbage_in_the_gui_thread(window) -> None:
+    """Python's cyclic garbage collector runs in whichever thread allocates. When PyMeasure's worker thread
+    triggers it (a sweep's first reading imports scipy.stats) and it finalises Qt objects, the worker and the
+    GUI thread can deadlock: a window test hung that way in CI. pyqtgraph's ``GarbageCollector`` disables the
+    automatic collector and collects from a timer in the GUI thread instead; automatic collection is switched
+    back on when the last such window is gone."""
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    _collecting_windows.add(id(window))
+    window._garbage_collector = GarbageCollector(interval=1.0)
+
+    def gone(*_, key=id(window)):
+        _collecting_windows.discard(key)
+        if not _collecting_windows:
+            gc.enable()
+
+    window.destroyed.connect(gone)
+
+
+_collecting_windows: set[int] = set()
 
 
 def launch(kind: str, *, bench: str = "sim") -> int:

@@ -279,3 +279,24 @@ def test_launch_opens_the_window_and_runs_the_event_loop(qapp, monkeypatch, tmp_
     QtCore.QTimer.singleShot(500, close_it)
     assert launch(kind) == 0
     assert len(shown) == 1
+
+
+def test_garbage_is_collected_in_the_gui_thread_while_a_window_is_open(qtbot, monkeypatch, tmp_path):
+    """The worker thread must not run the cyclic collector over Qt objects (a deadlock CI met): while a
+    window is open automatic collection is off and a GUI-thread timer collects; it is back on once the last
+    window is gone (the windows of earlier tests here are closed but not deleted, so they are left out)."""
+    import gc
+
+    from pymeasure.display.Qt import QtCore
+
+    from dorlab.frontends import windows
+
+    monkeypatch.setattr(windows, "_collecting_windows", set())
+    window = make_window("sweep", directory=tmp_path)
+    try:
+        assert not gc.isenabled()
+        assert window._garbage_collector.timer.isActive()
+    finally:
+        window.deleteLater()
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+        qtbot.waitUntil(gc.isenabled, timeout=5000)
